@@ -1,0 +1,3 @@
+fn main() {
+    println!("popview {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,201 @@
+//! The channel contract between the UI thread and the worker thread.
+//!
+//! The UI sends [`Request`]s; the worker answers with [`Event`]s. Payloads are
+//! owned (parsed on the worker), so nothing is shared between the threads.
+//! Reads (retrieve, peek, visible rows) may be coalesced or superseded;
+//! writes (mark, unmark, unmark all, commit, quit) are applied in order and
+//! never dropped.
+
+use crate::mail::{HeaderSummary, MessageView};
+use crate::pop3::ErrorKind;
+
+/// Identifies a retrieve/peek request so a newer one can supersede an older
+/// one and the UI can drop stale answers.
+pub type Ticket = u64;
+
+/// A message as the UI knows it: its number in the listing the UI holds and,
+/// when the server supports UIDL, its unique id. The worker resolves by UID
+/// when there is one, so a key stays valid across reconnects and renumbering.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MsgKey {
+    pub number: u32,
+    pub uid: Option<String>,
+}
+
+/// One line of the server's listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListEntry {
+    pub key: MsgKey,
+    /// Size in octets as LIST reported it (a hint, never trusted for memory).
+    pub size: u64,
+}
+
+/// Requests from the UI to the worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// These rows are on screen now: fetch their previews first.
+    Visible(Vec<MsgKey>),
+    /// Retrieve a whole message (RETR). Supersedes any older queued retrieve.
+    Retrieve { ticket: Ticket, key: MsgKey },
+    /// Abandon a retrieve (the user pressed cancel or went back).
+    CancelRetrieve { ticket: Ticket },
+    /// Peek at the headers and the first `lines` body lines (TOP n k).
+    Peek {
+        ticket: Ticket,
+        key: MsgKey,
+        lines: u32,
+    },
+    /// Mark for deletion (DELE now, committed only on quit-with-commit).
+    Mark(MsgKey),
+    /// Undo the mark on one message (RSET, then DELE the other marks again).
+    Unmark(MsgKey),
+    /// Undo every mark (RSET).
+    UnmarkAll,
+    /// Look for new mail: a new listing, diffed by UIDL.
+    CheckNewMail,
+    /// Commit the marks now (QUIT) and open a fresh session.
+    CommitNow,
+    /// The password the user typed after [`Event::PasswordNeeded`].
+    Password(String),
+    /// End the session: `commit: true` sends QUIT (deleting marked messages);
+    /// `commit: false` drops the marks (RSET, QUIT) and deletes nothing.
+    Quit { commit: bool },
+}
+
+/// How the live connection is protected. Comes from the connection itself,
+/// never from the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsState {
+    /// No TLS at all (only when the user explicitly configured it).
+    None,
+    /// Implicit TLS (POP3S).
+    Implicit(TlsDetails),
+    /// Upgraded with STLS.
+    StartTls(TlsDetails),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsDetails {
+    /// How the certificate was trusted.
+    pub trust: CertTrust,
+    /// SHA-256 of the server certificate (DER), lower-case hex.
+    pub fingerprint_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertTrust {
+    /// Verified against the system roots (and any extra CA file).
+    Verified,
+    /// Accepted because it matched the configured fingerprint pin.
+    Pinned,
+    /// Verification was switched off by the user: show a loud warning.
+    Unverified,
+}
+
+/// What the worker learnt when it connected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// `host:port`.
+    pub server: String,
+    pub tls: TlsState,
+    /// The greeting text, sanitized.
+    pub greeting: String,
+    /// Capabilities as the server listed them (after login), sanitized.
+    pub capabilities: Vec<String>,
+    pub implementation: Option<String>,
+    /// Seconds the server wants between logins (CAPA LOGIN-DELAY).
+    pub login_delay: Option<u64>,
+    /// Days the server keeps mail (CAPA EXPIRE); `Some(0)` means never kept.
+    pub expire: Option<String>,
+    pub pipelining: bool,
+    pub has_top: bool,
+    pub has_uidl: bool,
+    /// The authentication method used.
+    pub auth_method: String,
+}
+
+/// A failure the UI shows: its kind, words for a person, and whether the
+/// worker has given up (`fatal`) or keeps trying.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub fatal: bool,
+}
+
+/// Events from the worker to the UI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Connecting (or reconnecting) to the server.
+    Connecting {
+        server: String,
+        attempt: u32,
+    },
+    Connected(Box<ConnectionInfo>),
+    /// The full listing. Sent once after login and again after new mail or a
+    /// reconnect; the UI merges by UID and keeps its place and marks.
+    Listing {
+        entries: Vec<ListEntry>,
+        /// Why there is no UID (and so no cache, no mark persistence), if so.
+        no_uidl_reason: Option<String>,
+    },
+    /// Header previews, in batches as they arrive.
+    Previews(Vec<(MsgKey, HeaderSummary)>),
+    /// Preview loading progress.
+    Progress {
+        done: usize,
+        total: usize,
+        bytes: u64,
+    },
+    /// Download progress of a retrieve.
+    RetrieveProgress {
+        ticket: Ticket,
+        bytes: u64,
+        total: u64,
+    },
+    /// A retrieved message (RETR), parsed on the worker.
+    Message {
+        ticket: Ticket,
+        key: MsgKey,
+        view: Box<MessageView>,
+    },
+    /// The start of a message (TOP n k).
+    Peeked {
+        ticket: Ticket,
+        key: MsgKey,
+        view: Box<MessageView>,
+    },
+    /// The set of messages marked for deletion changed (the whole set, by key).
+    Marks {
+        marked: Vec<MsgKey>,
+        /// Marks restored from disk after a crash: pending, not committed.
+        restored: bool,
+    },
+    /// A transient, informative message for the status line (sanitized).
+    Notice(String),
+    Error(WorkerError),
+    /// The server refused the credentials: ask for the password.
+    PasswordNeeded {
+        reason: String,
+    },
+    /// The connection dropped; the worker retries after `delay_secs`.
+    Reconnecting {
+        attempt: u32,
+        delay_secs: u64,
+        reason: String,
+    },
+    /// The worker is connected again and has re-applied the marks.
+    Reconnected {
+        marks_reapplied: usize,
+    },
+    /// A commit finished (QUIT answered +OK).
+    Committed {
+        deleted: usize,
+        /// Marked messages that someone else deleted meanwhile (by UID).
+        already_gone: Vec<String>,
+    },
+    /// The session is over; the worker thread ends after this.
+    Closed {
+        committed: bool,
+    },
+}
