@@ -62,9 +62,14 @@ impl Error {
         Error::new(ErrorKind::Local, message)
     }
 
-    /// True when the session can no longer be used and must be dropped.
+    /// True when the connection can no longer be used and must be dropped
+    /// (transport, TLS or framing failures). Refusals by the server and local
+    /// refusals leave the session usable.
     pub fn is_fatal_to_session(&self) -> bool {
-        !matches!(self.kind, ErrorKind::Refused | ErrorKind::Local)
+        matches!(
+            self.kind,
+            ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Tls | ErrorKind::Protocol
+        )
     }
 
     /// Map an I/O error to a kind; `during` says what we were doing.

@@ -1,0 +1,729 @@
+//! `Client<S>`: a POP3 session over any `Read + Write` stream.
+//!
+//! It knows its state (authorization / transaction), refuses commands that
+//! don't belong to it, and pipelines: commands are queued with [`Client::submit`]
+//! and answered in order by [`Client::recv`], with a bounded window so the
+//! bytes written ahead of the answers stay small (no deadlock against a server
+//! that stops reading while it writes). Tests drive it over byte transcripts.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+
+use super::auth::{self, AuthMethod, Credentials};
+use super::command::{Allowed, Command};
+use super::error::{Error, ErrorKind, Result};
+use super::response::{
+    Body, BodyCollector, Capabilities, LineBuffer, MAX_LISTING_LINE, MAX_STATUS_LINE, RespCode,
+    Status, apop_timestamp, body_lines, parse_continuation, parse_scan_line, parse_stat,
+    parse_status, parse_uidl_line, preview,
+};
+use super::trace::Trace;
+use crate::sanitize;
+
+/// Commands in flight at most when the server advertises PIPELINING
+/// (mpop keeps about 100).
+pub const PIPELINE_WINDOW: usize = 100;
+/// Most command bytes written ahead of their answers.
+pub const MAX_BYTES_AHEAD: usize = 8 * 1024;
+
+/// RFC 1939 session states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Authorization,
+    Transaction,
+    /// After QUIT, or after a fatal error: nothing more can be sent.
+    Closed,
+}
+
+/// A parsed positive answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `+OK` to a one-line command; the text (untrusted).
+    Ok(String),
+    Stat { count: u32, size: u64 },
+    /// `LIST`: message numbers and sizes.
+    ScanListing(Vec<(u32, u64)>),
+    /// `LIST n`.
+    Scan(u32, u64),
+    /// `UIDL`: message numbers and UIDs (`None` when the UID was invalid).
+    UidListing(Vec<(u32, Option<String>)>),
+    /// `UIDL n`.
+    Uid(u32, Option<String>),
+    Capa(Capabilities),
+    /// `TOP` or `RETR`.
+    Body(Body),
+}
+
+/// The answer to one pipelined command: the command and either its reply or
+/// the server's refusal (a non-fatal error of kind `Refused` or a coded kind).
+#[derive(Debug)]
+pub struct Answer {
+    pub command: Command,
+    pub result: Result<Reply>,
+}
+
+/// Everything a client keeps across the STLS upgrade, minus the stream.
+pub struct Parked {
+    greeting: Status,
+    trace: Option<Trace>,
+}
+
+pub struct Client<S> {
+    stream: S,
+    input: LineBuffer,
+    output: Vec<u8>,
+    state: State,
+    caps: Capabilities,
+    greeting: Status,
+    tls: bool,
+    in_flight: VecDeque<Command>,
+    bytes_ahead: usize,
+    trace: Option<Trace>,
+    chunk: Box<[u8]>,
+}
+
+impl<S: Read + Write> Client<S> {
+    /// Read the greeting from a fresh connection. `tls` says whether the
+    /// stream is already protected (implicit TLS).
+    pub fn new(stream: S, tls: bool, trace: Option<Trace>) -> Result<Self> {
+        let mut client = Client {
+            stream,
+            input: LineBuffer::new(),
+            output: Vec::new(),
+            state: State::Authorization,
+            caps: Capabilities::default(),
+            greeting: Status {
+                ok: true,
+                code: None,
+                text: String::new(),
+            },
+            tls,
+            in_flight: VecDeque::new(),
+            bytes_ahead: 0,
+            trace,
+            chunk: vec![0; 64 * 1024].into_boxed_slice(),
+        };
+        let line = client.read_status_line("waiting for the greeting")?;
+        let status = parse_status(&line)?;
+        if !status.ok {
+            return Err(refusal_error(&status, "connecting", false));
+        }
+        client.greeting = status;
+        Ok(client)
+    }
+
+    pub fn greeting(&self) -> &Status {
+        &self.greeting
+    }
+
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Access to the underlying stream (e.g. to read TLS details).
+    pub fn stream(&self) -> &S {
+        &self.stream
+    }
+
+    /// How many commands may be in flight: the pipeline window, or one when
+    /// the server doesn't advertise PIPELINING.
+    pub fn window(&self) -> usize {
+        if self.caps.pipelining && self.state == State::Transaction {
+            PIPELINE_WINDOW
+        } else {
+            1
+        }
+    }
+
+    /// Commands sent (or queued) and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// True when another command may be submitted without exceeding the
+    /// window or the bytes-ahead bound.
+    pub fn can_submit(&self) -> bool {
+        self.in_flight.len() < self.window() && self.bytes_ahead < MAX_BYTES_AHEAD
+    }
+
+    /// Ask CAPA (again) and keep the answer. A server without CAPA answers
+    /// `-ERR`: then the capabilities are "unknown", and the session goes on.
+    pub fn refresh_capabilities(&mut self) -> Result<&Capabilities> {
+        match self.execute(Command::Capa) {
+            Ok(Reply::Capa(caps)) => self.caps = caps,
+            Ok(_) => unreachable!("CAPA answers with capabilities"),
+            Err(e) if !e.is_fatal_to_session() => {
+                // Keep what we learnt in this TLS state, if anything.
+                if !self.caps.known {
+                    self.caps = Capabilities::default();
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(&self.caps)
+    }
+
+    /// Queue a command (it is written on the next [`flush`](Self::flush) or
+    /// [`recv`](Self::recv)). Refused locally when it doesn't belong to the
+    /// current state or the window is full.
+    pub fn submit(&mut self, command: Command) -> Result<()> {
+        self.check_allowed(&command)?;
+        if !self.can_submit() {
+            return Err(Error::local(
+                "internal: pipeline window full; read answers before sending more",
+            ));
+        }
+        if self.in_flight.is_empty() && !self.input.pending().is_empty() {
+            // B10: lines nobody asked for must never answer the next command.
+            let junk = preview(self.input.pending());
+            self.state = State::Closed;
+            return Err(Error::protocol(format!(
+                "the server sent data nobody asked for ({junk}); closing the connection"
+            )));
+        }
+        if let Some(t) = self.trace.as_mut() {
+            t.client(&command.trace_form());
+        }
+        let wire = command.wire();
+        self.bytes_ahead += wire.len();
+        self.output.extend_from_slice(&wire);
+        self.in_flight.push_back(command);
+        Ok(())
+    }
+
+    fn check_allowed(&self, command: &Command) -> Result<()> {
+        let ok = match (self.state, command.allowed()) {
+            (State::Closed, _) => false,
+            (_, Allowed::Both) => true,
+            (State::Authorization, Allowed::Authorization) => true,
+            (State::Transaction, Allowed::Transaction) => true,
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::local(format!(
+                "{} is not allowed in the {} state",
+                command.name(),
+                match self.state {
+                    State::Authorization => "authorization",
+                    State::Transaction => "transaction",
+                    State::Closed => "closed",
+                }
+            )))
+        }
+    }
+
+    /// Write every queued command.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.output);
+        let res = self
+            .stream
+            .write_all(&out)
+            .and_then(|()| self.stream.flush());
+        if let Err(e) = res {
+            self.state = State::Closed;
+            return Err(Error::io(&e, "sending a command"));
+        }
+        Ok(())
+    }
+
+    /// The answer to the oldest command in flight.
+    pub fn recv(&mut self) -> Result<Answer> {
+        self.recv_with(&mut |_| ())
+    }
+
+    /// Like [`recv`](Self::recv), calling `progress` with the bytes received
+    /// so far while a multi-line answer arrives.
+    pub fn recv_with(&mut self, progress: &mut dyn FnMut(u64)) -> Result<Answer> {
+        let Some(command) = self.in_flight.pop_front() else {
+            return Err(Error::local("internal: no command is waiting for an answer"));
+        };
+        self.bytes_ahead = self.bytes_ahead.saturating_sub(command.wire().len());
+        match self
+            .flush()
+            .and_then(|()| self.read_answer(&command, progress))
+        {
+            Ok(result) => Ok(Answer { command, result }),
+            Err(e) => {
+                // Transport or framing failure: the stream can't be trusted
+                // to be in sync any more.
+                self.state = State::Closed;
+                Err(e)
+            }
+        }
+    }
+
+    /// Send one command and wait for its answer; a refusal becomes an error.
+    pub fn execute(&mut self, command: Command) -> Result<Reply> {
+        if !self.in_flight.is_empty() {
+            return Err(Error::local(
+                "internal: a pipelined batch is still in flight",
+            ));
+        }
+        self.submit(command)?;
+        self.recv()?.result
+    }
+
+    /// Run `commands` with a sliding window, handing each answer, in order,
+    /// to `on_answer`. One at a time when the server doesn't pipeline.
+    pub fn pipeline<I>(
+        &mut self,
+        commands: I,
+        mut on_answer: impl FnMut(Answer) -> Result<()>,
+    ) -> Result<()>
+    where
+        I: IntoIterator<Item = Command>,
+    {
+        let mut commands = commands.into_iter().peekable();
+        loop {
+            while self.can_submit() {
+                match commands.next() {
+                    Some(c) => self.submit(c)?,
+                    None => break,
+                }
+            }
+            if self.in_flight.is_empty() {
+                return Ok(());
+            }
+            let answer = self.recv()?;
+            on_answer(answer)?;
+        }
+    }
+
+    /// Outer error: the session is broken. Inner error: the server refused.
+    fn read_answer(
+        &mut self,
+        command: &Command,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Result<Reply>> {
+        let line = self.read_status_line("waiting for an answer")?;
+        let status = parse_status(&line)?;
+        if !status.ok {
+            return Ok(Err(refusal_error(
+                &status,
+                command.name(),
+                command.is_authentication(),
+            )));
+        }
+        let Some(limits) = command.multi_line() else {
+            return one_line_reply(command, status).map(Ok);
+        };
+        let mut collector = BodyCollector::new(limits);
+        let max_line = if matches!(command, Command::Top { .. } | Command::Retr { .. }) {
+            usize::try_from(limits.max_total).unwrap_or(usize::MAX)
+        } else {
+            MAX_LISTING_LINE
+        };
+        let mut last_report = 0u64;
+        loop {
+            match self.input.next_line(max_line)? {
+                Some(line) => {
+                    if collector.push_line(line.content, line.eol)? {
+                        break;
+                    }
+                }
+                None => {
+                    if collector.seen() >= last_report + 64 * 1024 {
+                        last_report = collector.seen();
+                        progress(last_report);
+                    }
+                    self.fill("receiving a multi-line answer")?;
+                }
+            }
+        }
+        progress(collector.seen());
+        let body = collector.finish();
+        if let Some(t) = self.trace.as_mut() {
+            t.server_data(body.data.len());
+        }
+        multi_line_reply(command, body).map(Ok)
+    }
+
+    fn read_status_line(&mut self, during: &str) -> Result<Vec<u8>> {
+        loop {
+            if let Some(line) = self.input.next_line(MAX_STATUS_LINE)? {
+                let content = line.content.to_vec();
+                if let Some(t) = self.trace.as_mut() {
+                    t.server(&content);
+                }
+                return Ok(content);
+            }
+            self.fill(during)?;
+        }
+    }
+
+    fn fill(&mut self, during: &str) -> Result<()> {
+        loop {
+            match self.stream.read(&mut self.chunk) {
+                Ok(0) => {
+                    self.state = State::Closed;
+                    return Err(Error::new(
+                        ErrorKind::Network,
+                        format!("the server closed the connection while {during}"),
+                    ));
+                }
+                Ok(n) => {
+                    self.input.extend(&self.chunk[..n]);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.state = State::Closed;
+                    return Err(Error::io(&e, during));
+                }
+            }
+        }
+    }
+
+    /// Log in. Credentials are never sent over a connection without TLS
+    /// unless `allow_cleartext` is set. On success the state is TRANSACTION
+    /// and the capabilities are asked again (some servers only list
+    /// PIPELINING, TOP or UIDL after login). Returns the method used.
+    pub fn login(
+        &mut self,
+        creds: &Credentials,
+        wanted: AuthMethod,
+        allow_cleartext: bool,
+    ) -> Result<AuthMethod> {
+        if self.state != State::Authorization {
+            return Err(Error::local("already logged in"));
+        }
+        if !self.tls && !allow_cleartext {
+            return Err(Error::new(
+                ErrorKind::Tls,
+                "refusing to send the password over a connection without TLS; \
+                 use pop3s:// or STLS, or explicitly allow cleartext for this account",
+            ));
+        }
+        creds.validate()?;
+        let method = auth::choose(wanted, &self.caps, &self.greeting.text, self.tls)?;
+        match method {
+            AuthMethod::User | AuthMethod::Auto => {
+                self.execute(Command::User(creds.user.clone()))
+                    .map_err(|e| as_auth_error(e, "USER"))?;
+                self.execute(Command::Pass(creds.password.clone()))?;
+            }
+            AuthMethod::Apop => {
+                let stamp = apop_timestamp(&self.greeting.text)
+                    .ok_or_else(|| Error::local("the greeting has no valid APOP timestamp"))?;
+                let digest = auth::apop_digest(stamp, &creds.password);
+                self.execute(Command::Apop {
+                    user: creds.user.clone(),
+                    digest,
+                })?;
+            }
+            AuthMethod::Plain => self.sasl_plain(creds)?,
+        }
+        self.state = State::Transaction;
+        self.refresh_capabilities()?;
+        Ok(method)
+    }
+
+    fn sasl_plain(&mut self, creds: &Credentials) -> Result<()> {
+        let ir = auth::plain_initial_response(creds);
+        if auth::fits_on_auth_line("PLAIN", &ir) {
+            self.submit(Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial: Some(ir),
+            })?;
+        } else {
+            self.submit(Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial: None,
+            })?;
+            self.flush()?;
+            let line = self.read_status_line("waiting for the SASL challenge")?;
+            match parse_continuation(&line) {
+                Some(challenge) if challenge.iter().all(|b| *b == b' ') => {}
+                Some(_) => return self.cancel_sasl("the server sent an unexpected challenge"),
+                None => {
+                    self.in_flight.pop_front();
+                    self.bytes_ahead = 0;
+                    let status = parse_status(&line)?;
+                    return Err(refusal_error(&status, "AUTH", true));
+                }
+            }
+            // The pending AUTH is now answered by the response line.
+            self.in_flight.pop_front();
+            self.bytes_ahead = 0;
+            self.submit(Command::SaslResponse(ir))?;
+        }
+        self.flush()?;
+        let line = self.read_status_line("waiting for the login result")?;
+        if parse_continuation(&line).is_some() {
+            self.in_flight.pop_front();
+            self.bytes_ahead = 0;
+            return self.cancel_sasl("the server sent a challenge PLAIN does not expect");
+        }
+        let command = self.in_flight.pop_front();
+        self.bytes_ahead = 0;
+        debug_assert!(command.is_some());
+        let status = parse_status(&line)?;
+        if status.ok {
+            Ok(())
+        } else {
+            Err(refusal_error(&status, "AUTH", true))
+        }
+    }
+
+    /// Cancel an exchange with `*` (RFC 5034) and report it.
+    fn cancel_sasl(&mut self, why: &str) -> Result<()> {
+        self.submit(Command::SaslResponse("*".into()))?;
+        let _ = self.recv();
+        Err(Error::protocol(format!(
+            "{why}; the login was cancelled"
+        )))
+    }
+
+    /// Send STLS and, on `+OK`, hand back the raw stream for the TLS
+    /// handshake. Anything already received after the `+OK` is an injection
+    /// attempt (SECURITY A2) and aborts.
+    pub fn start_tls(mut self) -> Result<(S, Parked)> {
+        if self.tls {
+            return Err(Error::local("TLS is already active; STLS is never sent twice"));
+        }
+        if !self.in_flight.is_empty() || !self.output.is_empty() {
+            return Err(Error::local("internal: STLS must be alone on the wire"));
+        }
+        match self.execute(Command::Stls) {
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::Refused => {
+                return Err(Error::new(
+                    ErrorKind::Tls,
+                    format!(
+                        "the server refused STLS ({}); popview will not continue without TLS",
+                        e.message
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+        if !self.input.pending().is_empty() {
+            return Err(Error::protocol(format!(
+                "the server sent data after agreeing to STLS and before the TLS handshake \
+                 ({}); this looks like a response-injection attack, closing the connection",
+                preview(self.input.pending())
+            )));
+        }
+        Ok((
+            self.stream,
+            Parked {
+                greeting: self.greeting,
+                trace: self.trace,
+            },
+        ))
+    }
+}
+
+impl Parked {
+    /// Continue the session over the TLS stream: every capability learnt
+    /// before TLS is forgotten and CAPA is asked again (SECURITY A3).
+    pub fn resume<T: Read + Write>(self, stream: T) -> Result<Client<T>> {
+        let mut client = Client {
+            stream,
+            input: LineBuffer::new(),
+            output: Vec::new(),
+            state: State::Authorization,
+            caps: Capabilities::default(),
+            greeting: self.greeting,
+            tls: true,
+            in_flight: VecDeque::new(),
+            bytes_ahead: 0,
+            trace: self.trace,
+            chunk: vec![0; 64 * 1024].into_boxed_slice(),
+        };
+        client.refresh_capabilities()?;
+        Ok(client)
+    }
+}
+
+/// Convenience commands: one command, one answer.
+impl<S: Read + Write> Client<S> {
+    pub fn stat(&mut self) -> Result<(u32, u64)> {
+        match self.execute(Command::Stat)? {
+            Reply::Stat { count, size } => Ok((count, size)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn list(&mut self) -> Result<Vec<(u32, u64)>> {
+        match self.execute(Command::List(None))? {
+            Reply::ScanListing(v) => Ok(v),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn list_one(&mut self, msg: u32) -> Result<(u32, u64)> {
+        match self.execute(Command::List(Some(msg)))? {
+            Reply::Scan(n, s) => Ok((n, s)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn uidl(&mut self) -> Result<Vec<(u32, Option<String>)>> {
+        match self.execute(Command::Uidl(None))? {
+            Reply::UidListing(v) => Ok(v),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn uidl_one(&mut self, msg: u32) -> Result<(u32, Option<String>)> {
+        match self.execute(Command::Uidl(Some(msg)))? {
+            Reply::Uid(n, u) => Ok((n, u)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn top(&mut self, msg: u32, lines: u32) -> Result<Body> {
+        match self.execute(Command::Top {
+            msg,
+            lines,
+            size: None,
+        })? {
+            Reply::Body(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn retr(&mut self, msg: u32) -> Result<Body> {
+        match self.execute(Command::Retr { msg, size: None })? {
+            Reply::Body(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn dele(&mut self, msg: u32) -> Result<()> {
+        self.execute(Command::Dele(msg)).map(drop)
+    }
+
+    pub fn noop(&mut self) -> Result<()> {
+        self.execute(Command::Noop).map(drop)
+    }
+
+    pub fn rset(&mut self) -> Result<()> {
+        self.execute(Command::Rset).map(drop)
+    }
+
+    /// QUIT. In the transaction state the server now deletes the marked
+    /// messages; a `-ERR` means it may not have (SECURITY E26).
+    pub fn quit(&mut self) -> Result<()> {
+        let result = self.execute(Command::Quit).map(drop);
+        self.state = State::Closed;
+        result
+    }
+}
+
+fn unexpected(reply: Reply) -> Error {
+    Error::protocol(format!("internal: unexpected reply {reply:?}"))
+}
+
+fn as_auth_error(e: Error, _command: &str) -> Error {
+    if e.kind == ErrorKind::Refused {
+        Error {
+            kind: ErrorKind::Auth,
+            ..e
+        }
+    } else {
+        e
+    }
+}
+
+/// Turn a `-ERR` into an error with the right kind and a readable message.
+fn refusal_error(status: &Status, command: &str, authentication: bool) -> Error {
+    let text = sanitize::line(&status.text);
+    let said = if text.is_empty() {
+        String::new()
+    } else {
+        format!(": \"{text}\"")
+    };
+    let (kind, message) = match status.code {
+        Some(RespCode::InUse) => (
+            ErrorKind::InUse,
+            format!("the mailbox is in use by another session{said}; popview will retry"),
+        ),
+        Some(RespCode::LoginDelay) => (
+            ErrorKind::LoginDelay,
+            format!("the server wants more time between logins{said}"),
+        ),
+        Some(RespCode::SysTemp) => (
+            ErrorKind::TempFailure,
+            format!("the server has a temporary problem{said}; trying again later may work"),
+        ),
+        Some(RespCode::SysPerm) => (
+            ErrorKind::PermFailure,
+            format!("the server has a permanent problem{said}; contact your mail provider"),
+        ),
+        Some(RespCode::Auth) => (
+            ErrorKind::Auth,
+            format!("the server refused the user name or password{said}"),
+        ),
+        _ if authentication => (
+            ErrorKind::Auth,
+            format!("the server refused the login{said}; check the user name and password"),
+        ),
+        _ => (
+            ErrorKind::Refused,
+            format!("the server refused {command}{said}"),
+        ),
+    };
+    Error::new(kind, message).with_code(status.code.clone())
+}
+
+fn one_line_reply(command: &Command, status: Status) -> Result<Reply> {
+    Ok(match command {
+        Command::Stat => {
+            let (count, size) = parse_stat(&status.text)?;
+            Reply::Stat { count, size }
+        }
+        Command::List(Some(n)) => {
+            let (m, size) = parse_scan_line(status.text.as_bytes())?;
+            check_number(*n, m)?;
+            Reply::Scan(m, size)
+        }
+        Command::Uidl(Some(n)) => {
+            let (m, uid) = parse_uidl_line(status.text.as_bytes())?;
+            check_number(*n, m)?;
+            Reply::Uid(m, uid)
+        }
+        _ => Reply::Ok(status.text),
+    })
+}
+
+fn check_number(asked: u32, got: u32) -> Result<()> {
+    if asked == got {
+        Ok(())
+    } else {
+        Err(Error::protocol(format!(
+            "asked about message {asked}, the server answered about message {got}"
+        )))
+    }
+}
+
+fn multi_line_reply(command: &Command, body: Body) -> Result<Reply> {
+    Ok(match command {
+        Command::Capa => Reply::Capa(Capabilities::parse(&body.data)),
+        Command::List(None) => Reply::ScanListing(
+            body_lines(&body.data)
+                .map(parse_scan_line)
+                .collect::<Result<_>>()?,
+        ),
+        Command::Uidl(None) => Reply::UidListing(
+            body_lines(&body.data)
+                .map(parse_uidl_line)
+                .collect::<Result<_>>()?,
+        ),
+        _ => Reply::Body(body),
+    })
+}

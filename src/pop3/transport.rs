@@ -1,0 +1,396 @@
+//! TCP and TLS: implicit TLS (POP3S), the STLS upgrade, certificate policy
+//! (system roots, an extra CA file, a SHA-256 pin, or an explicit opt-out),
+//! and connect/read/write timeouts.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector, TlsStream};
+use sha2::{Digest, Sha256};
+
+use super::client::Client;
+use super::error::{Error, ErrorKind, Result};
+use super::trace::Trace;
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// TLS from the first byte (POP3S, port 995). The default (RFC 8314).
+    #[default]
+    Implicit,
+    /// Plain TCP upgraded with STLS, which is required (port 110).
+    StartTls,
+    /// No TLS at all. Credentials still need `allow_cleartext`.
+    None,
+}
+
+impl TlsMode {
+    pub fn default_port(self) -> u16 {
+        match self {
+            TlsMode::Implicit => 995,
+            TlsMode::StartTls | TlsMode::None => 110,
+        }
+    }
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    /// Extra trusted CA or certificate (PEM), in addition to the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept exactly the certificate with this SHA-256 (of its DER).
+    pub pin_sha256: Option<[u8; 32]>,
+    /// Skip certificate verification entirely (loudly flagged in the UI).
+    pub accept_invalid_certs: bool,
+    pub connect_timeout: Duration,
+    pub io_timeout: Duration,
+}
+
+impl ConnectOptions {
+    pub fn new(host: impl Into<String>, port: u16, tls: TlsMode) -> Self {
+        ConnectOptions {
+            host: host.into(),
+            port,
+            tls,
+            ca_file: None,
+            pin_sha256: None,
+            accept_invalid_certs: false,
+            connect_timeout: Duration::from_secs(15),
+            io_timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn server(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// How the certificate came to be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    Verified,
+    Pinned,
+    Unverified,
+}
+
+/// What the live connection's TLS looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    pub trust: Trust,
+    /// SHA-256 of the server certificate's DER, lower-case hex.
+    pub fingerprint_sha256: String,
+}
+
+/// The protection of a live connection, read from the connection itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Security {
+    Plain,
+    Implicit(TlsInfo),
+    StartTls(TlsInfo),
+}
+
+/// A plain or TLS stream.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    /// Cut the connection now (both directions).
+    pub fn shutdown(&self) {
+        let _ = self.tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// A connected session in the authorization state, with its security.
+pub struct Connection {
+    pub client: Client<Stream>,
+    pub security: Security,
+}
+
+/// Connect, secure the connection as `opts` says, and read the capabilities.
+/// STLS is required in `StartTls` mode: if the server doesn't offer it or
+/// refuses it, this fails before any credential is sent (SECURITY A1).
+pub fn connect(opts: &ConnectOptions, trace: Option<Trace>) -> Result<Connection> {
+    let tcp = open_tcp(opts)?;
+    match opts.tls {
+        TlsMode::Implicit => {
+            let (tls, info) = handshake(opts, tcp)?;
+            let mut client = Client::new(Stream::Tls(Box::new(tls)), true, trace)?;
+            client.refresh_capabilities()?;
+            Ok(Connection {
+                client,
+                security: Security::Implicit(info),
+            })
+        }
+        TlsMode::StartTls => {
+            let mut client = Client::new(Stream::Plain(tcp), false, trace)?;
+            let caps = client.refresh_capabilities()?;
+            if !caps.stls {
+                let why = if caps.known {
+                    "the server does not offer STLS"
+                } else {
+                    "the server did not answer CAPA, so STLS can't be negotiated"
+                };
+                return Err(Error::new(
+                    ErrorKind::Tls,
+                    format!(
+                        "{why}; popview requires TLS and will not send your password in cleartext. \
+                         Use pop3s:// (port 995) if the server supports it"
+                    ),
+                ));
+            }
+            let (stream, parked) = client.start_tls()?;
+            let Stream::Plain(tcp) = stream else {
+                return Err(Error::local("internal: STLS over a TLS stream"));
+            };
+            let (tls, info) = handshake(opts, tcp)?;
+            let client = parked.resume(Stream::Tls(Box::new(tls)))?;
+            Ok(Connection {
+                client,
+                security: Security::StartTls(info),
+            })
+        }
+        TlsMode::None => {
+            let mut client = Client::new(Stream::Plain(tcp), false, trace)?;
+            client.refresh_capabilities()?;
+            Ok(Connection {
+                client,
+                security: Security::Plain,
+            })
+        }
+    }
+}
+
+fn open_tcp(opts: &ConnectOptions) -> Result<TcpStream> {
+    let addrs: Vec<_> = (opts.host.as_str(), opts.port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Network,
+                format!("can't resolve the host name \"{}\": {e}", opts.host),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, opts.connect_timeout) {
+            Ok(tcp) => {
+                let setup = tcp
+                    .set_read_timeout(Some(opts.io_timeout))
+                    .and_then(|()| tcp.set_write_timeout(Some(opts.io_timeout)))
+                    .and_then(|()| tcp.set_nodelay(true));
+                setup.map_err(|e| Error::io(&e, "setting up the connection"))?;
+                return Ok(tcp);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => Error::io(&e, &format!("connecting to {}", opts.server())),
+        None => Error::new(
+            ErrorKind::Network,
+            format!("the host name \"{}\" has no address", opts.host),
+        ),
+    })
+}
+
+fn connector(opts: &ConnectOptions) -> Result<TlsConnector> {
+    let mut builder = TlsConnector::builder();
+    builder.min_protocol_version(Some(Protocol::Tlsv12));
+    if let Some(path) = &opts.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::local(format!("can't read the CA file {}: {e}", path.display()))
+        })?;
+        let certs = pem_certificates(&pem);
+        if certs.is_empty() {
+            return Err(Error::local(format!(
+                "the CA file {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+        for der in certs {
+            let cert = Certificate::from_der(&der).map_err(|e| {
+                Error::local(format!("bad certificate in {}: {e}", path.display()))
+            })?;
+            builder.add_root_certificate(cert);
+        }
+    }
+    if opts.pin_sha256.is_some() || opts.accept_invalid_certs {
+        // With a pin, the fingerprint check after the handshake is the trust
+        // decision (for self-signed servers); without one, the user opted out.
+        builder.danger_accept_invalid_certs(true);
+        builder.danger_accept_invalid_hostnames(true);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Tls, format!("can't set up TLS: {e}")))
+}
+
+fn handshake(opts: &ConnectOptions, tcp: TcpStream) -> Result<(TlsStream<TcpStream>, TlsInfo)> {
+    let connector = connector(opts)?;
+    let tls = match connector.connect(&opts.host, tcp) {
+        Ok(tls) => tls,
+        Err(HandshakeError::WouldBlock(_)) => {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the TLS handshake with {} did not complete in time",
+                    opts.server()
+                ),
+            ));
+        }
+        Err(HandshakeError::Failure(e)) => return Err(tls_failure(opts, &e)),
+    };
+    let der = tls
+        .peer_certificate()
+        .ok()
+        .flatten()
+        .and_then(|c| c.to_der().ok())
+        .ok_or_else(|| Error::new(ErrorKind::Tls, "the server presented no certificate"))?;
+    let fingerprint: [u8; 32] = Sha256::digest(&der).into();
+    let trust = match opts.pin_sha256 {
+        Some(pin) if pin == fingerprint => Trust::Pinned,
+        Some(pin) => {
+            return Err(Error::new(
+                ErrorKind::Tls,
+                format!(
+                    "the certificate of {} does not match the pinned fingerprint \
+                     (pinned {}, server has {}); if the server's certificate really \
+                     changed, update the pin",
+                    opts.server(),
+                    hex(&pin),
+                    hex(&fingerprint)
+                ),
+            ));
+        }
+        None if opts.accept_invalid_certs => Trust::Unverified,
+        None => Trust::Verified,
+    };
+    Ok((
+        tls,
+        TlsInfo {
+            trust,
+            fingerprint_sha256: hex(&fingerprint),
+        },
+    ))
+}
+
+fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
+    let detail = e.to_string();
+    let lower = detail.to_ascii_lowercase();
+    let hint = if lower.contains("certificate") || lower.contains("verify") {
+        "The certificate could not be verified. If you trust this server, add its CA with \
+         --ca-file, or pin its SHA-256 fingerprint in the account settings"
+    } else if lower.contains("timed out") || lower.contains("temporarily unavailable") {
+        return Error::new(
+            ErrorKind::Timeout,
+            format!("the TLS handshake with {} timed out", opts.server()),
+        );
+    } else if lower.contains("protocol") || lower.contains("version") {
+        "The server may only offer an old TLS version (popview requires TLS 1.2 or newer)"
+    } else {
+        "Check that the port speaks TLS (995 for pop3s://, 110 with STLS for pop3://)"
+    };
+    Error::new(
+        ErrorKind::Tls,
+        format!(
+            "TLS with {} failed: {detail}. {hint}",
+            opts.server()
+        ),
+    )
+}
+
+/// Every `CERTIFICATE` block of a PEM file, as DER.
+fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let text = String::from_utf8_lossy(pem);
+    let mut out = Vec::new();
+    let mut rest = text.as_ref();
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let after = &rest[start + 27..];
+        let Some(end) = after.find("-----END CERTIFICATE-----") else {
+            break;
+        };
+        let b64: String = after[..end].chars().filter(|c| !c.is_whitespace()).collect();
+        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
+            out.push(der);
+        }
+        rest = &after[end..];
+    }
+    out
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parse a SHA-256 fingerprint written as 64 hex digits, with or without
+/// `:` separators (as `openssl x509 -fingerprint -sha256` prints it).
+pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
+    let digits: String = s.chars().filter(|c| *c != ':' && !c.is_whitespace()).collect();
+    if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_with_and_without_colons() {
+        let hexs = "AB".repeat(32);
+        let colons = vec!["ab"; 32].join(":");
+        assert_eq!(parse_fingerprint(&hexs), Some([0xab; 32]));
+        assert_eq!(parse_fingerprint(&colons), Some([0xab; 32]));
+        assert_eq!(parse_fingerprint("abcd"), None);
+        assert_eq!(parse_fingerprint(&"zz".repeat(32)), None);
+    }
+}
