@@ -6,16 +6,38 @@ use proptest::prelude::*;
 
 #[test]
 fn status_lines() {
-    let cases: &[(&[u8], Option<(bool, Option<RespCode>, &str)>)] = &[
+    type Want<'a> = Option<(bool, Option<RespCode>, &'a str)>;
+    let cases: &[(&[u8], Want)] = &[
         (b"+OK", Some((true, None, ""))),
         (b"+OK ready", Some((true, None, "ready"))),
-        (b"-ERR no such message", Some((false, None, "no such message"))),
-        (b"-ERR [IN-USE] locked", Some((false, Some(RespCode::InUse), "locked"))),
-        (b"-ERR [in-use] locked", Some((false, Some(RespCode::InUse), "locked"))),
-        (b"-ERR [SYS/TEMP] later", Some((false, Some(RespCode::SysTemp), "later"))),
-        (b"-ERR [sys/perm] never", Some((false, Some(RespCode::SysPerm), "never"))),
-        (b"-ERR [AUTH] bad", Some((false, Some(RespCode::Auth), "bad"))),
-        (b"-ERR [LOGIN-DELAY] wait", Some((false, Some(RespCode::LoginDelay), "wait"))),
+        (
+            b"-ERR no such message",
+            Some((false, None, "no such message")),
+        ),
+        (
+            b"-ERR [IN-USE] locked",
+            Some((false, Some(RespCode::InUse), "locked")),
+        ),
+        (
+            b"-ERR [in-use] locked",
+            Some((false, Some(RespCode::InUse), "locked")),
+        ),
+        (
+            b"-ERR [SYS/TEMP] later",
+            Some((false, Some(RespCode::SysTemp), "later")),
+        ),
+        (
+            b"-ERR [sys/perm] never",
+            Some((false, Some(RespCode::SysPerm), "never")),
+        ),
+        (
+            b"-ERR [AUTH] bad",
+            Some((false, Some(RespCode::Auth), "bad")),
+        ),
+        (
+            b"-ERR [LOGIN-DELAY] wait",
+            Some((false, Some(RespCode::LoginDelay), "wait")),
+        ),
         (
             b"-ERR [X-FOO] odd",
             Some((false, Some(RespCode::Other("X-FOO".into())), "odd")),
@@ -52,7 +74,15 @@ fn numbers_are_checked() {
     assert_eq!(parse_stat("2 320").unwrap(), (2, 320));
     assert_eq!(parse_stat("  2   320 extra").unwrap(), (2, 320));
     assert_eq!(parse_stat("2 99999999999").unwrap(), (2, 99_999_999_999));
-    for bad in ["", "2", "-1 5", "2 -5", "x y", "2 18446744073709551616", "4294967296 1"] {
+    for bad in [
+        "",
+        "2",
+        "-1 5",
+        "2 -5",
+        "x y",
+        "2 18446744073709551616",
+        "4294967296 1",
+    ] {
         assert!(parse_stat(bad).is_err(), "{bad}");
     }
     assert_eq!(parse_scan_line(b"1 120").unwrap(), (1, 120));
@@ -63,7 +93,10 @@ fn numbers_are_checked() {
         (3, Some("0000000a5f3c".to_string()))
     );
     // Invalid UIDs keep the message but drop the UID.
-    assert_eq!(parse_uidl_line(b"3 ").unwrap_err().kind, ErrorKind::Protocol);
+    assert_eq!(
+        parse_uidl_line(b"3 ").unwrap_err().kind,
+        ErrorKind::Protocol
+    );
     let long = format!("4 {}", "x".repeat(71));
     assert_eq!(parse_uidl_line(long.as_bytes()).unwrap(), (4, None));
     assert_eq!(parse_uidl_line(b"5 a\x1bb").unwrap(), (5, None));
@@ -162,7 +195,10 @@ fn endless_responses_are_cut() {
     let junk = vec![b'x'; 2 * 1024 * 1024];
     assert_eq!(collect(&[&junk], lim).unwrap_err(), ErrorKind::Protocol);
     let many_lines = b"line\r\n".repeat(400_000);
-    assert_eq!(collect(&[&many_lines], lim).unwrap_err(), ErrorKind::Protocol);
+    assert_eq!(
+        collect(&[&many_lines], lim).unwrap_err(),
+        ErrorKind::Protocol
+    );
     // Status lines are capped hard.
     let mut buf = LineBuffer::new();
     buf.extend(&vec![b'+'; MAX_STATUS_LINE + 1]);

@@ -40,7 +40,10 @@ pub enum State {
 pub enum Reply {
     /// `+OK` to a one-line command; the text (untrusted).
     Ok(String),
-    Stat { count: u32, size: u64 },
+    Stat {
+        count: u32,
+        size: u64,
+    },
     /// `LIST`: message numbers and sizes.
     ScanListing(Vec<(u32, u64)>),
     /// `LIST n`.
@@ -248,7 +251,9 @@ impl<S: Read + Write> Client<S> {
     /// so far while a multi-line answer arrives.
     pub fn recv_with(&mut self, progress: &mut dyn FnMut(u64)) -> Result<Answer> {
         let Some(command) = self.in_flight.pop_front() else {
-            return Err(Error::local("internal: no command is waiting for an answer"));
+            return Err(Error::local(
+                "internal: no command is waiting for an answer",
+            ));
         };
         self.bytes_ahead = self.bytes_ahead.saturating_sub(command.wire().len());
         match self
@@ -445,19 +450,17 @@ impl<S: Read + Write> Client<S> {
             })?;
             self.flush()?;
             let line = self.read_status_line("waiting for the SASL challenge")?;
+            // The challenge line answers the AUTH command itself.
+            self.in_flight.pop_front();
+            self.bytes_ahead = 0;
             match parse_continuation(&line) {
                 Some(challenge) if challenge.iter().all(|b| *b == b' ') => {}
                 Some(_) => return self.cancel_sasl("the server sent an unexpected challenge"),
                 None => {
-                    self.in_flight.pop_front();
-                    self.bytes_ahead = 0;
                     let status = parse_status(&line)?;
                     return Err(refusal_error(&status, "AUTH", true));
                 }
             }
-            // The pending AUTH is now answered by the response line.
-            self.in_flight.pop_front();
-            self.bytes_ahead = 0;
             self.submit(Command::SaslResponse(ir))?;
         }
         self.flush()?;
@@ -482,9 +485,7 @@ impl<S: Read + Write> Client<S> {
     fn cancel_sasl(&mut self, why: &str) -> Result<()> {
         self.submit(Command::SaslResponse("*".into()))?;
         let _ = self.recv();
-        Err(Error::protocol(format!(
-            "{why}; the login was cancelled"
-        )))
+        Err(Error::protocol(format!("{why}; the login was cancelled")))
     }
 
     /// Send STLS and, on `+OK`, hand back the raw stream for the TLS
@@ -492,7 +493,9 @@ impl<S: Read + Write> Client<S> {
     /// attempt (SECURITY A2) and aborts.
     pub fn start_tls(mut self) -> Result<(S, Parked)> {
         if self.tls {
-            return Err(Error::local("TLS is already active; STLS is never sent twice"));
+            return Err(Error::local(
+                "TLS is already active; STLS is never sent twice",
+            ));
         }
         if !self.in_flight.is_empty() || !self.output.is_empty() {
             return Err(Error::local("internal: STLS must be alone on the wire"));

@@ -10,7 +10,10 @@ pub enum Command {
     Stls,
     User(String),
     Pass(String),
-    Apop { user: String, digest: String },
+    Apop {
+        user: String,
+        digest: String,
+    },
     /// `AUTH mechanism [initial-response]`.
     Auth {
         mechanism: String,
@@ -142,9 +145,7 @@ impl Command {
         match self {
             Command::Capa => Some(BodyLimits::listing(Some(64))),
             Command::List(None) | Command::Uidl(None) => Some(BodyLimits::listing(None)),
-            Command::Top {
-                lines: 0, size, ..
-            } => Some(BodyLimits::headers(*size)),
+            Command::Top { lines: 0, size, .. } => Some(BodyLimits::headers(*size)),
             Command::Top { size, .. } | Command::Retr { size, .. } => {
                 Some(BodyLimits::message(*size))
             }
@@ -156,7 +157,10 @@ impl Command {
     pub fn is_authentication(&self) -> bool {
         matches!(
             self,
-            Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } | Command::SaslResponse(_)
+            Command::Pass(_)
+                | Command::Apop { .. }
+                | Command::Auth { .. }
+                | Command::SaslResponse(_)
         )
     }
 }

@@ -240,9 +240,8 @@ fn connector(opts: &ConnectOptions) -> Result<TlsConnector> {
     let mut builder = TlsConnector::builder();
     builder.min_protocol_version(Some(Protocol::Tlsv12));
     if let Some(path) = &opts.ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::local(format!("can't read the CA file {}: {e}", path.display()))
-        })?;
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::local(format!("can't read the CA file {}: {e}", path.display())))?;
         let certs = pem_certificates(&pem);
         if certs.is_empty() {
             return Err(Error::local(format!(
@@ -251,9 +250,8 @@ fn connector(opts: &ConnectOptions) -> Result<TlsConnector> {
             )));
         }
         for der in certs {
-            let cert = Certificate::from_der(&der).map_err(|e| {
-                Error::local(format!("bad certificate in {}: {e}", path.display()))
-            })?;
+            let cert = Certificate::from_der(&der)
+                .map_err(|e| Error::local(format!("bad certificate in {}: {e}", path.display())))?;
             builder.add_root_certificate(cert);
         }
     }
@@ -335,10 +333,7 @@ fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
     };
     Error::new(
         ErrorKind::Tls,
-        format!(
-            "TLS with {} failed: {detail}. {hint}",
-            opts.server()
-        ),
+        format!("TLS with {} failed: {detail}. {hint}", opts.server()),
     )
 }
 
@@ -353,7 +348,10 @@ fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
         let Some(end) = after.find("-----END CERTIFICATE-----") else {
             break;
         };
-        let b64: String = after[..end].chars().filter(|c| !c.is_whitespace()).collect();
+        let b64: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
             out.push(der);
         }
@@ -369,7 +367,10 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Parse a SHA-256 fingerprint written as 64 hex digits, with or without
 /// `:` separators (as `openssl x509 -fingerprint -sha256` prints it).
 pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
-    let digits: String = s.chars().filter(|c| *c != ':' && !c.is_whitespace()).collect();
+    let digits: String = s
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
     if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
