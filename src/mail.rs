@@ -67,3 +67,34 @@ pub struct MessageView {
     /// Set when the message could not be parsed normally; says why.
     pub parse_note: Option<String>,
 }
+
+// Interim adapter (replaced by the full one from the mail branch).
+pub fn summarize(header_bytes: &[u8]) -> HeaderSummary {
+    let Some(msg) = mail_parser::MessageParser::default().parse_headers(header_bytes) else {
+        return HeaderSummary::default();
+    };
+    let from = msg.from().and_then(|a| a.first());
+    HeaderSummary {
+        from_name: crate::sanitize::line(from.and_then(|a| a.name()).unwrap_or("")),
+        from_addr: crate::sanitize::line(from.and_then(|a| a.address()).unwrap_or("")),
+        subject: crate::sanitize::line(msg.subject().unwrap_or("")),
+        ..HeaderSummary::default()
+    }
+}
+
+pub fn view(raw: Vec<u8>) -> MessageView {
+    let parsed = mail_parser::MessageParser::default().parse(&raw);
+    let (subject, body) = match &parsed {
+        Some(m) => (
+            m.subject().unwrap_or("").to_string(),
+            m.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    MessageView {
+        subject: crate::sanitize::line(&subject),
+        body: crate::sanitize::text(&body),
+        raw,
+        ..MessageView::default()
+    }
+}

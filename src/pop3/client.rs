@@ -146,6 +146,11 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
+    /// The command whose answer [`recv`](Self::recv) will return next.
+    pub fn next_answer_for(&self) -> Option<&Command> {
+        self.in_flight.front()
+    }
+
     /// Commands sent (or queued) and not yet answered.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()

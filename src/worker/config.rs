@@ -1,0 +1,46 @@
+//! What the worker needs to know to open and keep a session.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::pop3::{AuthMethod, ConnectOptions};
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub connect: ConnectOptions,
+    pub user: String,
+    /// `None`: ask the UI ([`super::Event::PasswordNeeded`]).
+    pub password: Option<String>,
+    pub auth: AuthMethod,
+    /// Allow credentials over a connection without TLS (explicit opt-in).
+    pub allow_cleartext: bool,
+    /// NOOP after this long idle (RFC 1939 servers log out after 10 min).
+    pub keepalive: Duration,
+    /// Write a redacted wire trace here.
+    pub trace: Option<PathBuf>,
+    /// Connection attempts before giving up (first connect and each outage).
+    pub max_attempts: u32,
+    /// Fetch `TOP n 0` previews for every message (the TUI and `list` do).
+    pub previews: bool,
+    /// First retry delay; doubles up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl WorkerConfig {
+    pub fn new(connect: ConnectOptions, user: impl Into<String>) -> Self {
+        WorkerConfig {
+            connect,
+            user: user.into(),
+            password: None,
+            auth: AuthMethod::Auto,
+            allow_cleartext: false,
+            keepalive: Duration::from_secs(120),
+            trace: None,
+            max_attempts: 8,
+            previews: true,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}

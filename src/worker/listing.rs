@@ -1,0 +1,180 @@
+//! PURE: the session's listing, built from LIST and UIDL, and the mapping
+//! between the UI's keys and this session's message numbers.
+
+use std::collections::HashMap;
+
+use super::api::{ListEntry, MsgKey};
+
+/// One message of this session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub number: u32,
+    pub size: u64,
+    /// `None` without UIDL, for an invalid UID, or for a duplicated one.
+    pub uid: Option<String>,
+    /// The UID was shared with another message: marks are refused for it so
+    /// one mark can't become two deletions (SECURITY D23).
+    pub ambiguous: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    msgs: Vec<Msg>,
+    by_uid: HashMap<String, u32>,
+    pub has_uids: bool,
+}
+
+impl Listing {
+    /// Build from LIST (`number size`) and optionally UIDL (`number uid`).
+    /// Numbers are validated: out of range or repeated lines are dropped
+    /// (SECURITY D22).
+    pub fn new(list: &[(u32, u64)], uidl: Option<&[(u32, Option<String>)]>) -> Listing {
+        let mut msgs: Vec<Msg> = Vec::with_capacity(list.len().min(1 << 20));
+        let mut seen = std::collections::HashSet::new();
+        for &(number, size) in list {
+            if seen.insert(number) {
+                msgs.push(Msg {
+                    number,
+                    size,
+                    uid: None,
+                    ambiguous: false,
+                });
+            }
+        }
+        msgs.sort_by_key(|m| m.number);
+        let index: HashMap<u32, usize> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.number, i))
+            .collect();
+        let mut listing = Listing {
+            has_uids: uidl.is_some(),
+            ..Listing::default()
+        };
+        if let Some(uidl) = uidl {
+            let mut count: HashMap<&str, usize> = HashMap::new();
+            for (_, uid) in uidl {
+                if let Some(u) = uid {
+                    *count.entry(u.as_str()).or_default() += 1;
+                }
+            }
+            let mut assigned = std::collections::HashSet::new();
+            for (number, uid) in uidl {
+                let (Some(&i), Some(uid)) = (index.get(number), uid) else {
+                    continue;
+                };
+                if !assigned.insert(*number) {
+                    continue;
+                }
+                if count[uid.as_str()] > 1 {
+                    msgs[i].ambiguous = true;
+                } else {
+                    msgs[i].uid = Some(uid.clone());
+                }
+            }
+            listing.by_uid = msgs
+                .iter()
+                .filter_map(|m| m.uid.clone().map(|u| (u, m.number)))
+                .collect();
+        }
+        listing.msgs = msgs;
+        listing
+    }
+
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+
+    pub fn msgs(&self) -> &[Msg] {
+        &self.msgs
+    }
+
+    pub fn get(&self, number: u32) -> Option<&Msg> {
+        self.msgs
+            .binary_search_by_key(&number, |m| m.number)
+            .ok()
+            .map(|i| &self.msgs[i])
+    }
+
+    pub fn by_uid(&self, uid: &str) -> Option<&Msg> {
+        self.by_uid.get(uid).and_then(|n| self.get(*n))
+    }
+
+    /// The message a UI key means in this session. A key with a UID resolves
+    /// by UID only; a key without one resolves by number only if that
+    /// message has no UID either (so a stale number never hits another
+    /// message).
+    pub fn resolve(&self, key: &MsgKey) -> Option<&Msg> {
+        match &key.uid {
+            Some(uid) => self.by_uid(uid),
+            None => self.get(key.number).filter(|m| m.uid.is_none()),
+        }
+    }
+
+    pub fn key(&self, m: &Msg) -> MsgKey {
+        MsgKey {
+            number: m.number,
+            uid: m.uid.clone(),
+        }
+    }
+
+    pub fn entries(&self) -> Vec<ListEntry> {
+        self.msgs
+            .iter()
+            .map(|m| ListEntry {
+                key: self.key(m),
+                size: m.size,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uid(s: &str) -> Option<String> {
+        Some(s.to_string())
+    }
+
+    #[test]
+    fn duplicates_and_out_of_range_lines_are_neutralised() {
+        let list = [(1, 10), (2, 20), (2, 99), (3, 30)];
+        let uidl = [(1, uid("a")), (2, uid("dup")), (3, uid("dup")), (7, uid("x"))];
+        let l = Listing::new(&list, Some(&uidl));
+        assert_eq!(l.len(), 3);
+        assert_eq!(l.get(2).unwrap().size, 20, "first LIST line wins");
+        assert!(l.get(2).unwrap().ambiguous && l.get(3).unwrap().ambiguous);
+        assert_eq!(l.get(2).unwrap().uid, None);
+        assert_eq!(l.by_uid("a").unwrap().number, 1);
+        assert!(l.by_uid("dup").is_none());
+        assert!(l.by_uid("x").is_none());
+    }
+
+    #[test]
+    fn keys_resolve_by_uid_across_renumbering() {
+        let l = Listing::new(&[(1, 5), (2, 6)], Some(&[(1, uid("b")), (2, uid("c"))]));
+        let stale = MsgKey {
+            number: 1,
+            uid: uid("c"),
+        };
+        assert_eq!(l.resolve(&stale).unwrap().number, 2);
+        let gone = MsgKey {
+            number: 2,
+            uid: uid("a"),
+        };
+        assert!(l.resolve(&gone).is_none());
+        // A key without UID never resolves to a message that has one.
+        let bare = MsgKey {
+            number: 1,
+            uid: None,
+        };
+        assert!(l.resolve(&bare).is_none());
+        let no_uidl = Listing::new(&[(1, 5)], None);
+        assert_eq!(no_uidl.resolve(&bare).unwrap().number, 1);
+    }
+}
