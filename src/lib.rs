@@ -1,4 +1,5 @@
 //! popview: a full-screen terminal reader for POP3 mailboxes.
+pub mod demo;
 pub mod mail;
 pub mod pop3;
 pub mod sanitize;
