@@ -258,8 +258,14 @@ mod tests {
     #[test]
     fn dates_are_correct() {
         assert_eq!(rfc2822_utc(0), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc2822_utc(1_735_689_600), "Wed, 01 Jan 2025 00:00:00 +0000");
-        assert_eq!(rfc2822_utc(1_709_210_096), "Thu, 29 Feb 2024 12:34:56 +0000");
+        assert_eq!(
+            rfc2822_utc(1_735_689_600),
+            "Wed, 01 Jan 2025 00:00:00 +0000"
+        );
+        assert_eq!(
+            rfc2822_utc(1_709_210_096),
+            "Thu, 29 Feb 2024 12:34:56 +0000"
+        );
     }
 
     #[test]

@@ -191,7 +191,10 @@ impl Default for ServerOptions {
 impl fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerOptions")
-            .field("users", &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>())
+            .field(
+                "users",
+                &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>(),
+            )
             .field("capa", &self.capa)
             .field("top", &self.top)
             .field("uidl", &self.uidl)
@@ -788,7 +791,9 @@ enum Flow {
 }
 
 enum State {
-    Authorization { user: Option<String> },
+    Authorization {
+        user: Option<String>,
+    },
     /// `AUTH PLAIN` sent the empty challenge; the next line is the response.
     SaslPlain,
     Transaction(Vec<SessionMsg>),
@@ -1085,7 +1090,9 @@ impl<'a> Session<'a> {
         let live = |msgs: &[SessionMsg]| {
             msgs.iter()
                 .filter(|m| !m.deleted)
-                .fold((0usize, 0usize), |(n, size), m| (n + 1, size + m.data.len()))
+                .fold((0usize, 0usize), |(n, size), m| {
+                    (n + 1, size + m.data.len())
+                })
         };
         match (keyword, args) {
             (b"CAPA", []) if opts.capa => io.send(&capa)?,
@@ -1281,7 +1288,10 @@ fn extract_timestamp(greeting: &[u8]) -> Option<String> {
 
 /// Lower-case hex MD5, as APOP wants it.
 pub fn md5_hex(data: &[u8]) -> String {
-    Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -1318,7 +1328,10 @@ mod tests {
         assert_eq!(parse_num(b""), None);
         assert_eq!(parse_num(b"-1"), None);
         assert_eq!(parse_num(b"99999999999999999999"), None);
-        assert_eq!(extract_timestamp(b"+OK hi <a.b@c> x"), Some("<a.b@c>".into()));
+        assert_eq!(
+            extract_timestamp(b"+OK hi <a.b@c> x"),
+            Some("<a.b@c>".into())
+        );
         assert_eq!(extract_timestamp(b"+OK hi <a.b@c"), None);
     }
 }

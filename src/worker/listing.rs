@@ -144,7 +144,12 @@ mod tests {
     #[test]
     fn duplicates_and_out_of_range_lines_are_neutralised() {
         let list = [(1, 10), (2, 20), (2, 99), (3, 30)];
-        let uidl = [(1, uid("a")), (2, uid("dup")), (3, uid("dup")), (7, uid("x"))];
+        let uidl = [
+            (1, uid("a")),
+            (2, uid("dup")),
+            (3, uid("dup")),
+            (7, uid("x")),
+        ];
         let l = Listing::new(&list, Some(&uidl));
         assert_eq!(l.len(), 3);
         assert_eq!(l.get(2).unwrap().size, 20, "first LIST line wins");

@@ -519,19 +519,16 @@ impl Worker {
             if !self.ops.is_empty() || self.retrieve.is_some() || self.peek.is_some() {
                 continue;
             }
-            let timeout = self
-                .cfg
-                .keepalive
-                .saturating_sub(s.last_activity.elapsed());
+            let timeout = self.cfg.keepalive.saturating_sub(s.last_activity.elapsed());
             match self.requests.recv_timeout(timeout) {
                 Ok(r) => self.absorb(r),
                 Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
                 Err(RecvTimeoutError::Timeout) => {
                     s.last_activity = Instant::now();
-                    if let Err(e) = s.client.noop() {
-                        if e.is_fatal_to_session() {
-                            return Exit::Lost(e);
-                        }
+                    if let Err(e) = s.client.noop()
+                        && e.is_fatal_to_session()
+                    {
+                        return Exit::Lost(e);
                     }
                 }
             }
@@ -707,10 +704,7 @@ impl Worker {
                     Err(e) if !e.is_fatal_to_session() => self.error(
                         &Error::new(
                             e.kind,
-                            format!(
-                                "the server refused RSET, so the marks stay: {}",
-                                e.message
-                            ),
+                            format!("the server refused RSET, so the marks stay: {}", e.message),
                         ),
                         false,
                     ),
@@ -769,17 +763,18 @@ impl Worker {
         }
         let todo = self.marks.unapplied(&s.listing);
         let mut failed = None;
-        s.client.pipeline(todo.iter().map(|n| Command::Dele(*n)), |a| {
-            if let Command::Dele(n) = a.command {
-                match a.result {
-                    Ok(_) => self.marks.applied(n),
-                    Err(e) => {
-                        failed.get_or_insert((n, e));
+        s.client
+            .pipeline(todo.iter().map(|n| Command::Dele(*n)), |a| {
+                if let Command::Dele(n) = a.command {
+                    match a.result {
+                        Ok(_) => self.marks.applied(n),
+                        Err(e) => {
+                            failed.get_or_insert((n, e));
+                        }
                     }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
         if let Some((n, e)) = failed {
             // Never QUIT with an unknown set of deletions (SECURITY E27):
             // drop the session, which deletes nothing.
@@ -928,20 +923,23 @@ impl Worker {
     /// Read one answer and act on it.
     fn receive(&mut self, s: &mut Session) -> Result<(), Error> {
         let retr_ticket = match s.client.next_answer_for() {
-            Some(Command::Retr { size, .. }) => s.reads.front().map(|(t, _)| (*t, size.unwrap_or(0))),
+            Some(Command::Retr { size, .. }) => {
+                s.reads.front().map(|(t, _)| (*t, size.unwrap_or(0)))
+            }
             _ => None,
         };
         let emit = &mut self.emit;
         let ui_gone = &mut self.ui_gone;
         let answer = s.client.recv_with(&mut |bytes| {
-            if let Some((ticket, total)) = retr_ticket {
-                if !*ui_gone && !emit(Event::RetrieveProgress {
+            if let Some((ticket, total)) = retr_ticket
+                && !*ui_gone
+                && !emit(Event::RetrieveProgress {
                     ticket,
                     bytes,
                     total,
-                }) {
-                    *ui_gone = true;
-                }
+                })
+            {
+                *ui_gone = true;
             }
         })?;
         s.last_activity = Instant::now();
@@ -1095,12 +1093,9 @@ fn open_trace(path: &std::path::Path) -> Result<Trace, Error> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let file = opts.open(path).map_err(|e| {
-        Error::local(format!(
-            "can't open the log file {}: {e}",
-            path.display()
-        ))
-    })?;
+    let file = opts
+        .open(path)
+        .map_err(|e| Error::local(format!("can't open the log file {}: {e}", path.display())))?;
     Ok(Trace::new(Box::new(std::io::BufWriter::new(file))))
 }
 

@@ -1,0 +1,533 @@
+//! The worker against the in-process POP3 server: event sequences, marks
+//! through undo/commit/discard, cuts and reconnects, restart restoring
+//! marks, the header cache, degraded servers.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use popview::demo::{Action, Mailbox, Server, ServerOptions};
+use popview::mail::HeaderSummary;
+use popview::pop3::transport::ConnectOptions;
+use popview::pop3::{ErrorKind, TlsMode};
+use popview::worker::api::{Event, MsgKey, Request, TlsState};
+use popview::worker::{self, Persist, WorkerConfig};
+
+/// A persistence that lives in memory but survives the worker, like a disk.
+#[derive(Clone, Default)]
+struct Mem(Arc<Mutex<(HashMap<String, HeaderSummary>, Vec<String>)>>);
+
+impl Persist for Mem {
+    fn load_headers(&mut self) -> HashMap<String, HeaderSummary> {
+        self.0.lock().unwrap().0.clone()
+    }
+    fn save_headers(&mut self, h: &HashMap<String, HeaderSummary>) -> io::Result<()> {
+        self.0.lock().unwrap().0 = h.clone();
+        Ok(())
+    }
+    fn load_marks(&mut self) -> Vec<String> {
+        self.0.lock().unwrap().1.clone()
+    }
+    fn save_marks(&mut self, uids: &[String]) -> io::Result<()> {
+        self.0.lock().unwrap().1 = uids.to_vec();
+        Ok(())
+    }
+}
+
+struct Harness {
+    tx: Sender<Request>,
+    rx: Receiver<Event>,
+    seen: Vec<Event>,
+    handle: Option<JoinHandle<()>>,
+}
+
+fn config(server: &Server) -> WorkerConfig {
+    let mut c = WorkerConfig::new(
+        ConnectOptions::new("127.0.0.1", server.addr().port(), TlsMode::None),
+        "demo",
+    );
+    c.password = Some("demo".into());
+    c.allow_cleartext = true;
+    c.backoff = Duration::from_millis(50);
+    c.max_backoff = Duration::from_millis(200);
+    c
+}
+
+impl Harness {
+    fn start(cfg: WorkerConfig, persist: Mem) -> Harness {
+        let (tx, req_rx) = mpsc::channel();
+        let (ev_tx, rx) = mpsc::channel();
+        let handle = worker::spawn(cfg, Box::new(persist), req_rx, move |e| {
+            ev_tx.send(e).is_ok()
+        });
+        Harness {
+            tx,
+            rx,
+            seen: Vec::new(),
+            handle: Some(handle),
+        }
+    }
+
+    /// Wait for an event matching `pred`; every event is kept in `seen`.
+    fn wait(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(e) => {
+                    self.seen.push(e.clone());
+                    if pred(&e) {
+                        return e;
+                    }
+                }
+                Err(_) => panic!("timed out waiting for {what}; saw {:#?}", self.seen),
+            }
+        }
+    }
+
+    fn send(&self, r: Request) {
+        self.tx.send(r).unwrap();
+    }
+
+    fn listing(&mut self) -> Vec<MsgKey> {
+        match self.wait("listing", |e| matches!(e, Event::Listing { .. })) {
+            Event::Listing { entries, .. } => entries.into_iter().map(|e| e.key).collect(),
+            _ => unreachable!(),
+        }
+    }
+
+    fn marks(&mut self, n: usize) -> Vec<MsgKey> {
+        match self.wait(
+            &format!("{n} marks"),
+            |e| matches!(e, Event::Marks { marked, .. } if marked.len() == n),
+        ) {
+            Event::Marks { marked, .. } => marked,
+            _ => unreachable!(),
+        }
+    }
+
+    fn previews_loaded(&mut self) {
+        self.wait(
+            "all previews",
+            |e| matches!(e, Event::Progress { done, total, .. } if done == total),
+        );
+    }
+
+    fn quit(mut self, commit: bool) -> Vec<Event> {
+        self.send(Request::Quit { commit });
+        self.wait("closed", |e| matches!(e, Event::Closed { .. }));
+        self.handle.take().unwrap().join().unwrap();
+        self.seen
+    }
+
+    fn count_previews(&self) -> usize {
+        self.seen
+            .iter()
+            .map(|e| match e {
+                Event::Previews(v) => v.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+fn tops(server: &Server, conn: Option<usize>) -> usize {
+    server
+        .log()
+        .iter()
+        .filter(|l| conn.is_none_or(|c| l.conn == c) && l.line.starts_with("TOP "))
+        .count()
+}
+
+fn uids(mailbox_len: usize, server: &Server) -> Vec<String> {
+    let all = server.mailbox_uids();
+    assert_eq!(all.len(), mailbox_len);
+    all
+}
+
+#[test]
+fn open_lists_and_streams_every_preview() {
+    let server = Server::start(Mailbox::generated(60), ServerOptions::default()).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    let connected = h.wait("connected", |e| matches!(e, Event::Connected(_)));
+    let Event::Connected(info) = connected else {
+        unreachable!()
+    };
+    assert_eq!(info.tls, TlsState::None);
+    assert!(info.pipelining && info.has_top && info.has_uidl);
+    let keys = h.listing();
+    assert_eq!(keys.len(), 60);
+    assert!(keys.iter().all(|k| k.uid.is_some()));
+    h.previews_loaded();
+    assert_eq!(h.count_previews(), 60);
+    assert_eq!(tops(&server, None), 60);
+    let seen = h.quit(false);
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: false })
+    ));
+    assert_eq!(server.mailbox_uids().len(), 60);
+}
+
+#[test]
+fn retrieve_returns_the_parsed_message_and_stale_tickets_are_superseded() {
+    let mailbox = Mailbox::generated(5);
+    let raw3 = mailbox.messages()[2].1.clone();
+    let server = Server::start(mailbox, ServerOptions::default()).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    let keys = h.listing();
+    h.send(Request::Retrieve {
+        ticket: 1,
+        key: keys[0].clone(),
+    });
+    h.send(Request::Retrieve {
+        ticket: 2,
+        key: keys[2].clone(),
+    });
+    let ev = h.wait("message", |e| matches!(e, Event::Message { .. }));
+    let Event::Message { ticket, key, view } = ev else {
+        unreachable!()
+    };
+    // The newer request superseded the queued older one, or both came: the
+    // last one to arrive must be ticket 2 with message 3.
+    if ticket == 1 {
+        let ev = h.wait("message 2", |e| matches!(e, Event::Message { .. }));
+        let Event::Message { ticket, key, view } = ev else {
+            unreachable!()
+        };
+        assert_eq!((ticket, key), (2, keys[2].clone()));
+        assert_eq!(view.raw, popview::demo::server::normalize_crlf(&raw3));
+    } else {
+        assert_eq!((ticket, key), (2, keys[2].clone()));
+        assert_eq!(view.raw, popview::demo::server::normalize_crlf(&raw3));
+    }
+    h.quit(false);
+}
+
+#[test]
+fn mark_undo_one_and_commit_deletes_exactly_the_rest() {
+    let server = Server::start(Mailbox::generated(6), ServerOptions::default()).unwrap();
+    let before = uids(6, &server);
+    let mut h = Harness::start(config(&server), Mem::default());
+    let keys = h.listing();
+    for k in &keys[0..3] {
+        h.send(Request::Mark(k.clone()));
+    }
+    h.marks(3);
+    h.send(Request::Unmark(keys[1].clone()));
+    let left = h.marks(2);
+    assert_eq!(left, vec![keys[0].clone(), keys[2].clone()]);
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 2, .. }))
+    );
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: true })
+    ));
+    let want: Vec<String> = before
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 0 && *i != 2)
+        .map(|(_, u)| u.clone())
+        .collect();
+    assert_eq!(server.mailbox_uids(), want);
+    // Per-message undo is RSET followed by DELE of the remaining marks.
+    let lines: Vec<String> = server.log().into_iter().map(|l| l.line).collect();
+    let rset = lines.iter().position(|l| l == "RSET").expect("RSET sent");
+    assert!(lines[rset + 1..].iter().any(|l| l == "DELE 1"));
+    assert!(lines[rset + 1..].iter().any(|l| l == "DELE 3"));
+    assert!(!lines[rset + 1..].iter().any(|l| l == "DELE 2"));
+}
+
+#[test]
+fn undo_all_then_commit_deletes_nothing() {
+    let server = Server::start(Mailbox::generated(4), ServerOptions::default()).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    let keys = h.listing();
+    h.send(Request::Mark(keys[0].clone()));
+    h.send(Request::Mark(keys[3].clone()));
+    h.marks(2);
+    h.send(Request::UnmarkAll);
+    h.marks(0);
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 0, .. }))
+    );
+    assert_eq!(server.mailbox_uids().len(), 4);
+}
+
+#[test]
+fn quit_discarding_deletes_nothing_and_forgets_the_marks() {
+    let server = Server::start(Mailbox::generated(3), ServerOptions::default()).unwrap();
+    let persist = Mem::default();
+    let mut h = Harness::start(config(&server), persist.clone());
+    let keys = h.listing();
+    h.send(Request::Mark(keys[1].clone()));
+    h.marks(1);
+    assert_eq!(persist.0.lock().unwrap().1.len(), 1, "mark on disk at once");
+    let seen = h.quit(false);
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: false })
+    ));
+    assert_eq!(server.mailbox_uids().len(), 3);
+    assert!(persist.0.lock().unwrap().1.is_empty());
+}
+
+#[test]
+fn marks_are_replayed_after_a_cut_and_then_committed_exactly() {
+    let cut_done = Arc::new(Mutex::new(false));
+    let flag = Arc::clone(&cut_done);
+    let opts = ServerOptions {
+        hook: Some(Arc::new(move |ctx| {
+            // Cut the first session when it is asked for a message.
+            let mut cut = flag.lock().unwrap();
+            if !*cut && ctx.line.starts_with("RETR") {
+                *cut = true;
+                Action::Drop
+            } else {
+                Action::Normal
+            }
+        })),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Mailbox::generated(5), opts).unwrap();
+    let before = uids(5, &server);
+    let mut h = Harness::start(config(&server), Mem::default());
+    let keys = h.listing();
+    h.send(Request::Mark(keys[0].clone()));
+    h.send(Request::Mark(keys[4].clone()));
+    h.marks(2);
+    h.send(Request::Retrieve {
+        ticket: 9,
+        key: keys[2].clone(),
+    });
+    h.wait("reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
+    let ev = h.wait("reconnected", |e| matches!(e, Event::Reconnected { .. }));
+    assert_eq!(ev, Event::Reconnected { marks_reapplied: 2 });
+    // Nothing was deleted by the cut.
+    assert_eq!(server.mailbox_uids(), before);
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 2, .. }))
+    );
+    assert_eq!(server.mailbox_uids(), before[1..4].to_vec());
+}
+
+#[test]
+fn a_cut_mid_listing_reconnects_and_lists() {
+    let opts = ServerOptions {
+        hook: Some(Arc::new(|ctx| {
+            if ctx.conn == 0 && ctx.line == "UIDL" {
+                Action::Reset
+            } else {
+                Action::Normal
+            }
+        })),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Mailbox::generated(7), opts).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    let keys = h.listing();
+    assert_eq!(keys.len(), 7);
+    assert!(
+        h.seen
+            .iter()
+            .any(|e| matches!(e, Event::Reconnecting { .. }))
+    );
+    h.quit(false);
+}
+
+#[test]
+fn marks_survive_a_killed_ui_and_are_restored_pending() {
+    let server = Server::start(Mailbox::generated(4), ServerOptions::default()).unwrap();
+    let before = uids(4, &server);
+    let persist = Mem::default();
+    {
+        let mut h = Harness::start(config(&server), persist.clone());
+        let keys = h.listing();
+        h.send(Request::Mark(keys[1].clone()));
+        h.marks(1);
+        // The UI dies without quitting: drop both channel ends.
+        let handle = h.handle.take().unwrap();
+        drop(h);
+        handle.join().unwrap();
+    }
+    assert!(server.wait_unlocked(Duration::from_secs(5)));
+    assert_eq!(
+        server.mailbox_uids(),
+        before,
+        "nothing deleted without QUIT"
+    );
+    let mut h = Harness::start(config(&server), persist.clone());
+    let restored = h.wait("restored marks", |e| {
+        matches!(e, Event::Marks { restored: true, .. })
+    });
+    let Event::Marks { marked, .. } = restored else {
+        unreachable!()
+    };
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0].uid.as_deref(), Some(before[1].as_str()));
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1, .. }))
+    );
+    let mut want = before.clone();
+    want.remove(1);
+    assert_eq!(server.mailbox_uids(), want);
+    assert!(
+        persist.0.lock().unwrap().1.is_empty(),
+        "committed marks cleared"
+    );
+}
+
+#[test]
+fn second_open_with_the_cache_sends_no_top() {
+    let server = Server::start(Mailbox::generated(30), ServerOptions::default()).unwrap();
+    let persist = Mem::default();
+    let mut h = Harness::start(config(&server), persist.clone());
+    h.listing();
+    h.previews_loaded();
+    h.quit(false);
+    let first = tops(&server, None);
+    assert_eq!(first, 30);
+    assert_eq!(persist.0.lock().unwrap().0.len(), 30);
+    // One message vanishes meanwhile (another client deletes it).
+    let mut h = Harness::start(config(&server), persist.clone());
+    let keys = h.listing();
+    h.previews_loaded();
+    h.send(Request::Mark(keys[0].clone()));
+    h.marks(1);
+    h.quit(true);
+    assert_eq!(server.mailbox_uids().len(), 29);
+    let mut h = Harness::start(config(&server), persist.clone());
+    h.listing();
+    h.previews_loaded();
+    assert_eq!(h.count_previews(), 29);
+    h.quit(false);
+    assert_eq!(tops(&server, None), first, "no TOP on later opens");
+    assert_eq!(
+        persist.0.lock().unwrap().0.len(),
+        29,
+        "the gone one is pruned"
+    );
+}
+
+#[test]
+fn retrieve_jumps_the_preview_queue() {
+    let server = Server::start(Mailbox::generated(3000), ServerOptions::default()).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    let keys = h.listing();
+    h.send(Request::Retrieve {
+        ticket: 1,
+        key: keys[2999].clone(),
+    });
+    h.wait("message", |e| matches!(e, Event::Message { .. }));
+    let done_before = h
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Progress { done, .. } => Some(*done),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(done_before < 3000, "the message came before all previews");
+    h.previews_loaded();
+    h.quit(false);
+}
+
+#[test]
+fn a_server_without_top_or_uidl_still_works() {
+    let opts = ServerOptions {
+        top: false,
+        uidl: false,
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Mailbox::generated(3), opts).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    let ev = h.wait("listing", |e| matches!(e, Event::Listing { .. }));
+    let Event::Listing {
+        entries,
+        no_uidl_reason,
+    } = ev
+    else {
+        unreachable!()
+    };
+    assert_eq!(entries.len(), 3);
+    assert!(no_uidl_reason.is_some());
+    h.send(Request::Retrieve {
+        ticket: 4,
+        key: entries[1].key.clone(),
+    });
+    h.wait("message", |e| matches!(e, Event::Message { ticket: 4, .. }));
+    assert_eq!(h.count_previews(), 1, "the opened message got its preview");
+    // Marks still work within the session.
+    h.send(Request::Mark(entries[0].key.clone()));
+    h.marks(1);
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1, .. }))
+    );
+    assert_eq!(server.mailbox_uids().len(), 2);
+    assert_eq!(tops(&server, None), 0);
+}
+
+#[test]
+fn wrong_password_asks_again() {
+    let server = Server::start(Mailbox::generated(2), ServerOptions::default()).unwrap();
+    let mut cfg = config(&server);
+    cfg.password = Some("wrong".into());
+    let mut h = Harness::start(cfg, Mem::default());
+    h.wait("password prompt", |e| {
+        matches!(e, Event::PasswordNeeded { .. })
+    });
+    assert!(
+        h.seen
+            .iter()
+            .any(|e| matches!(e, Event::Error(w) if w.kind == ErrorKind::Auth))
+    );
+    h.send(Request::Password("demo".into()));
+    assert_eq!(h.listing().len(), 2);
+    h.quit(false);
+}
+
+#[test]
+fn a_locked_maildrop_is_retried_not_a_password_error() {
+    let server = Server::start(Mailbox::generated(2), ServerOptions::default()).unwrap();
+    // Hold the lock with another session.
+    let mut other = std::net::TcpStream::connect(server.addr()).unwrap();
+    use std::io::{BufRead, BufReader, Write};
+    let mut r = BufReader::new(other.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    other.write_all(b"USER demo\r\nPASS demo\r\n").unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("+OK"), "{line}");
+    let mut h = Harness::start(config(&server), Mem::default());
+    let ev = h.wait("reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
+    let Event::Reconnecting { reason, .. } = ev else {
+        unreachable!()
+    };
+    assert!(reason.contains("in use"), "{reason}");
+    assert!(
+        !h.seen
+            .iter()
+            .any(|e| matches!(e, Event::PasswordNeeded { .. }))
+    );
+    other.write_all(b"QUIT\r\n").unwrap();
+    assert_eq!(h.listing().len(), 2);
+    h.quit(false);
+}
