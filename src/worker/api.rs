@@ -16,7 +16,7 @@ pub type Ticket = u64;
 /// A message as the UI knows it: its number in the listing the UI holds and,
 /// when the server supports UIDL, its unique id. The worker resolves by UID
 /// when there is one, so a key stays valid across reconnects and renumbering.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MsgKey {
     pub number: u32,
     pub uid: Option<String>,

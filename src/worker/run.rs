@@ -1098,12 +1098,3 @@ fn open_trace(path: &std::path::Path) -> Result<Trace, Error> {
         .map_err(|e| Error::local(format!("can't open the log file {}: {e}", path.display())))?;
     Ok(Trace::new(Box::new(std::io::BufWriter::new(file))))
 }
-
-impl Default for MsgKey {
-    fn default() -> Self {
-        MsgKey {
-            number: 0,
-            uid: None,
-        }
-    }
-}
