@@ -20,11 +20,16 @@ use super::response::{
 use super::trace::Trace;
 use crate::sanitize;
 
-/// Commands in flight at most when the server advertises PIPELINING
-/// (mpop keeps about 100).
-pub const PIPELINE_WINDOW: usize = 100;
-/// Most command bytes written ahead of their answers.
-pub const MAX_BYTES_AHEAD: usize = 8 * 1024;
+/// Default for the most commands in flight when the server advertises
+/// PIPELINING. mpop keeps about 100; over a long round trip that caps the
+/// rate at 100 answers per RTT, so popview defaults higher and bounds the
+/// bytes instead (see [`MAX_BYTES_AHEAD`]).
+pub const PIPELINE_WINDOW: usize = 1000;
+/// Most command bytes written ahead of their answers. Well below the sum of
+/// our socket send buffer and the server's receive buffer, so a write can
+/// never block while the server is itself blocked writing answers we haven't
+/// read yet: no deadlock.
+pub const MAX_BYTES_AHEAD: usize = 16 * 1024;
 
 /// RFC 1939 session states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +86,7 @@ pub struct Client<S> {
     tls: bool,
     in_flight: VecDeque<Command>,
     bytes_ahead: usize,
+    window: usize,
     trace: Option<Trace>,
     chunk: Box<[u8]>,
 }
@@ -103,6 +109,7 @@ impl<S: Read + Write> Client<S> {
             tls,
             in_flight: VecDeque::new(),
             bytes_ahead: 0,
+            window: PIPELINE_WINDOW,
             trace,
             chunk: vec![0; 64 * 1024].into_boxed_slice(),
         };
@@ -140,10 +147,15 @@ impl<S: Read + Write> Client<S> {
     /// the server doesn't advertise PIPELINING.
     pub fn window(&self) -> usize {
         if self.caps.pipelining && self.state == State::Transaction {
-            PIPELINE_WINDOW
+            self.window
         } else {
             1
         }
+    }
+
+    /// Change the most commands in flight with PIPELINING (at least 1).
+    pub fn set_window(&mut self, window: usize) {
+        self.window = window.max(1);
     }
 
     /// The command whose answer [`recv`](Self::recv) will return next.
@@ -397,11 +409,24 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
-    /// Log in. Credentials are never sent over a connection without TLS
-    /// unless `allow_cleartext` is set. On success the state is TRANSACTION
-    /// and the capabilities are asked again (some servers only list
-    /// PIPELINING, TOP or UIDL after login). Returns the method used.
+    /// Log in, then ask CAPA again (some servers only list PIPELINING, TOP
+    /// or UIDL after login). Returns the method used.
     pub fn login(
+        &mut self,
+        creds: &Credentials,
+        wanted: AuthMethod,
+        allow_cleartext: bool,
+    ) -> Result<AuthMethod> {
+        let method = self.authenticate(creds, wanted, allow_cleartext)?;
+        self.refresh_capabilities()?;
+        Ok(method)
+    }
+
+    /// Log in without asking CAPA afterwards (the caller pipelines it with
+    /// its first commands). Credentials are never sent over a connection
+    /// without TLS unless `allow_cleartext` is set. On success the state is
+    /// TRANSACTION; the capabilities from before login stay until refreshed.
+    pub fn authenticate(
         &mut self,
         creds: &Credentials,
         wanted: AuthMethod,
@@ -437,8 +462,12 @@ impl<S: Read + Write> Client<S> {
             AuthMethod::Plain => self.sasl_plain(creds)?,
         }
         self.state = State::Transaction;
-        self.refresh_capabilities()?;
         Ok(method)
+    }
+
+    /// Keep capabilities parsed from a CAPA answer received in a pipeline.
+    pub fn set_capabilities(&mut self, caps: Capabilities) {
+        self.caps = caps;
     }
 
     fn sasl_plain(&mut self, creds: &Credentials) -> Result<()> {
@@ -549,6 +578,7 @@ impl Parked {
             tls: true,
             in_flight: VecDeque::new(),
             bytes_ahead: 0,
+            window: PIPELINE_WINDOW,
             trace: self.trace,
             chunk: vec![0; 64 * 1024].into_boxed_slice(),
         };

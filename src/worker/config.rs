@@ -25,6 +25,8 @@ pub struct WorkerConfig {
     /// First retry delay; doubles up to `max_backoff`.
     pub backoff: Duration,
     pub max_backoff: Duration,
+    /// Most commands in flight when the server pipelines.
+    pub pipeline_window: usize,
 }
 
 impl WorkerConfig {
@@ -41,6 +43,7 @@ impl WorkerConfig {
             previews: true,
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
+            pipeline_window: crate::pop3::client::PIPELINE_WINDOW,
         }
     }
 }

@@ -406,22 +406,34 @@ impl Worker {
             mut client,
             security,
         } = transport::connect(&self.cfg.connect, trace)?;
+        let mut post_login_caps = None;
         let creds = Credentials::new(
             self.cfg.user.clone(),
             self.password.clone().unwrap_or_default(),
         );
-        let method = client.login(&creds, self.cfg.auth, self.cfg.allow_cleartext)?;
+        let method = client.authenticate(&creds, self.cfg.auth, self.cfg.allow_cleartext)?;
+        client.set_window(self.cfg.pipeline_window);
+        // CAPA, LIST and UIDL in one round trip when the server pipelines.
+        let mut list = None;
+        let mut uidl = None;
+        client.pipeline(
+            [Command::Capa, Command::List(None), Command::Uidl(None)],
+            |a| {
+                match a.result {
+                    Ok(Reply::Capa(caps)) => post_login_caps = Some(caps),
+                    Ok(Reply::ScanListing(v)) => list = Some(v),
+                    Ok(Reply::UidListing(v)) => uidl = Some(v),
+                    Err(e) if matches!(a.command, Command::List(_)) => return Err(e),
+                    _ => {}
+                }
+                Ok(())
+            },
+        )?;
+        if let Some(caps) = post_login_caps.take() {
+            client.set_capabilities(caps);
+        }
         let caps = client.capabilities().clone();
-        let list = client.list()?;
-        let uidl = if caps.uidl || !caps.known {
-            match client.uidl() {
-                Ok(v) => Some(v),
-                Err(e) if !e.is_fatal_to_session() => None,
-                Err(e) => return Err(e),
-            }
-        } else {
-            None
-        };
+        let list = list.ok_or_else(|| Error::protocol("the server sent no LIST answer"))?;
         let listing = Listing::new(&list, uidl.as_deref());
         let info = ConnectionInfo {
             server: self.cfg.connect.server(),

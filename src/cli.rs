@@ -1,0 +1,158 @@
+//! The command line: `popview [OPTIONS] [URL]` opens the TUI; `list`, `show`,
+//! `delete` and `serverinfo` run the same engine without it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, a contract for scripts.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Anything unexpected.
+    pub const INTERNAL: i32 = 1;
+    /// Bad command line or configuration.
+    pub const USAGE: i32 = 2;
+    /// The server refused the credentials.
+    pub const AUTH: i32 = 3;
+    /// Network, timeout or TLS/certificate failure.
+    pub const NETWORK: i32 = 4;
+    /// The server refused or failed (locked mailbox, no such message, ...).
+    pub const SERVER: i32 = 5;
+}
+
+const AFTER_HELP: &str = "\
+URL: pop3s://user@host[:port] (implicit TLS, port 995) or pop3://user@host[:port]
+     (STLS required, port 110). Without a URL, the account from the config file.
+
+Password, in order: --password-command, the account's password_command or
+password_env, the POPVIEW_PASSWORD environment variable, else a prompt.
+
+Exit codes: 0 success, 1 internal error, 2 usage or configuration error,
+3 authentication failed, 4 network/TLS error, 5 server error.
+
+Try it without an account: popview --demo";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "popview",
+    version,
+    about = "A full-screen terminal reader for POP3 mailboxes",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    /// pop3s://user@host[:port] or pop3://user@host[:port]
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Common {
+    /// Use this account from the config file.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub account: Option<String>,
+    /// Read the configuration from PATH instead of the default location.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Serve the built-in sample mailbox on 127.0.0.1 and open it.
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Trust this CA or certificate (PEM) in addition to the system store.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// Run CMD to get the password (e.g. "pass show mail").
+    #[arg(long, global = true, value_name = "CMD")]
+    pub password_command: Option<String>,
+    /// Write a wire trace (passwords redacted) to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Neither read nor write the header cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// One line per message: number, UIDL, size, date, from, subject.
+    List {
+        /// One JSON object per line instead.
+        #[arg(long)]
+        json: bool,
+        #[arg(value_name = "URL")]
+        url: Option<String>,
+    },
+    /// Print a message (MSG is a number or a UIDL).
+    Show {
+        #[arg(value_name = "MSG")]
+        msg: String,
+        /// The exact bytes the server sent.
+        #[arg(long)]
+        raw: bool,
+        #[arg(value_name = "URL")]
+        url: Option<String>,
+    },
+    /// Delete messages (numbers or UIDLs) and commit.
+    Delete {
+        /// MSG... followed by an optional URL.
+        #[arg(value_name = "MSG", required = true, num_args = 1..)]
+        args: Vec<String>,
+        /// Show what would be deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Greeting, TLS, capabilities, implementation, login delay, expire policy.
+    Serverinfo {
+        #[arg(value_name = "URL")]
+        url: Option<String>,
+    },
+}
+
+impl Cli {
+    /// The URL given anywhere on the command line.
+    pub fn url(&self) -> Option<String> {
+        let sub = match &self.command {
+            Some(Cmd::List { url, .. } | Cmd::Show { url, .. } | Cmd::Serverinfo { url }) => {
+                url.clone()
+            }
+            Some(Cmd::Delete { args, .. }) => args.iter().find(|a| a.contains("://")).cloned(),
+            None => None,
+        };
+        sub.or_else(|| self.url.clone())
+    }
+}
+
+/// `delete`'s message arguments, without the URL.
+pub fn delete_targets(args: &[String]) -> Vec<String> {
+    args.iter().filter(|a| !a.contains("://")).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_parse() {
+        let c = Cli::try_parse_from(["popview", "pop3s://me@host"]).unwrap();
+        assert!(c.command.is_none());
+        assert_eq!(c.url().as_deref(), Some("pop3s://me@host"));
+        let c = Cli::try_parse_from(["popview", "list", "--json", "--demo"]).unwrap();
+        assert!(matches!(c.command, Some(Cmd::List { json: true, .. })));
+        assert!(c.common.demo);
+        let c = Cli::try_parse_from(["popview", "delete", "1", "abc", "pop3://u@h", "--dry-run"])
+            .unwrap();
+        let Some(Cmd::Delete { args, dry_run }) = &c.command else {
+            panic!()
+        };
+        assert!(dry_run);
+        assert_eq!(delete_targets(args), vec!["1", "abc"]);
+        assert_eq!(c.url().as_deref(), Some("pop3://u@h"));
+        let c = Cli::try_parse_from(["popview", "show", "3", "--raw", "--account", "w"]).unwrap();
+        assert!(matches!(c.command, Some(Cmd::Show { raw: true, .. })));
+        assert_eq!(c.common.account.as_deref(), Some("w"));
+        assert!(Cli::try_parse_from(["popview", "delete"]).is_err());
+    }
+}
