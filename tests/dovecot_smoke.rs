@@ -39,11 +39,18 @@ fn pop3s_and_stls_see_the_seeded_mailbox_and_dele_commits_at_quit() {
         assert_eq!(l, &format!("{} {}", i + 1, virtual_size(&msgs[i])));
     }
     let top = s.multi("TOP 1 0");
-    assert_eq!(top.last().map(String::as_str), Some(""), "headers end with a blank line");
+    assert_eq!(
+        top.last().map(String::as_str),
+        Some(""),
+        "headers end with a blank line"
+    );
     assert!(header(&top, "Message-ID").unwrap().starts_with("<pv.1."));
     assert!(header(&top, "Subject").unwrap().ends_with("#1"));
     assert!(header(&top, "From").is_some());
-    assert!(!top.iter().any(|l| l.contains("This is message number")), "TOP 1 0 sent body lines");
+    assert!(
+        !top.iter().any(|l| l.contains("This is message number")),
+        "TOP 1 0 sent body lines"
+    );
     s.quit();
 
     // STLS on the plain port: same mailbox; DELE 1 is committed by QUIT.
@@ -60,21 +67,55 @@ fn pop3s_and_stls_see_the_seeded_mailbox_and_dele_commits_at_quit() {
     s.ok("DELE 2");
     drop(s);
     assert_eq!(dc.uidls(), expected[1..].to_vec());
+
+    // Dovecot found nothing to complain about in the config or the Maildir.
+    let log = dc.log_contents();
+    eprintln!("{log}");
+    for bad in ["Warning:", "Error:", "Fatal:", "Panic:"] {
+        assert!(!log.contains(bad), "Dovecot logged {bad}\n{log}");
+    }
 }
 
-#[test]
-fn wrong_password_gets_err_after_the_auth_failure_delay() {
-    let dc = Dovecot::start(DovecotOptions::with_messages(generated_messages(2)));
+fn bad_login(dc: &Dovecot) -> (String, Duration) {
     let (mut s, _) = rawpop::connect_pop3s(dc.tls_addr(), &dc.connector());
     s.ok(&format!("USER {}", dc.user));
     let t = Instant::now();
     let answer = s.cmd("PASS not-the-password");
-    let took = t.elapsed();
-    assert!(answer.starts_with("-ERR"), "got {answer:?}");
+    (answer, t.elapsed())
+}
+
+#[test]
+fn wrong_password_gets_err_after_the_auth_failure_delay() {
     // Dovecot's default auth_failure_delay is 2 s.
-    assert!(took >= Duration::from_millis(1500), "failure answered in {took:?}");
-    // The right password still works on a new connection.
+    let dc = Dovecot::start(DovecotOptions::with_messages(generated_messages(2)));
+    let (answer, took) = bad_login(&dc);
+    assert!(answer.starts_with("-ERR"), "got {answer:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "failure answered in {took:?}"
+    );
+
+    // With the delay set to zero and no penalty a failure is quick, and the
+    // right password then works at once on a new connection.
+    let dc = Dovecot::start(DovecotOptions {
+        auth_failure_delay: Some(Duration::ZERO),
+        auth_penalty: false,
+        ..DovecotOptions::with_messages(generated_messages(2))
+    });
+    let (answer, took) = bad_login(&dc);
+    assert!(answer.starts_with("-ERR"), "got {answer:?}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "failure answered in {took:?}"
+    );
+    let t = Instant::now();
     assert_eq!(dc.message_count(), 2);
+    let next = t.elapsed();
+    eprintln!("bad login answered in {took:?}; next good login took {next:?}");
+    assert!(
+        next < Duration::from_millis(1500),
+        "penalty still applied: {next:?}"
+    );
 }
 
 #[test]
@@ -114,29 +155,45 @@ fn drop_stops_dovecot_without_orphans() {
     let dir = dc.dir.clone();
     // Make sure a login and a pop3 process exist.
     let s = dc.pop3s_session();
-    let children: Vec<u32> = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    assert!(children.len() >= 3, "expected Dovecot's service processes, got {children:?}");
+    let children: Vec<u32> =
+        std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+            .unwrap()
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+    assert!(
+        children.len() >= 3,
+        "expected Dovecot's service processes, got {children:?}"
+    );
     let pgrep = |arg: &str| {
-        let out = Command::new("pgrep").args(["-f", arg]).output().expect("pgrep");
+        let out = Command::new("pgrep")
+            .args(["-f", arg])
+            .output()
+            .expect("pgrep");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let conf = dc.config.display().to_string();
     assert_eq!(pgrep(&conf), master.to_string());
+    let t = Instant::now();
     drop(dc);
+    let stopped = t.elapsed();
     drop(s);
     assert_eq!(pgrep(&conf), "", "master still running");
     for c in &children {
         assert!(
             !std::path::Path::new(&format!("/proc/{c}")).exists()
-                || std::fs::read_to_string(format!("/proc/{c}/stat")).unwrap_or_default().contains(") Z"),
+                || std::fs::read_to_string(format!("/proc/{c}/stat"))
+                    .unwrap_or_default()
+                    .contains(") Z"),
             "child {c} survived"
         );
     }
     assert!(!dir.exists(), "temp dir left behind");
+    assert!(
+        stopped < Duration::from_secs(3),
+        "stopping took {stopped:?}"
+    );
+    eprintln!("Dovecot stopped in {stopped:?}");
 }
 
 #[test]
@@ -210,7 +267,11 @@ fn terminator_counter_handles_every_split() {
 }
 
 /// Serves one TLS handshake with `identity`; returns the client's result.
-fn handshake(identity: native_tls::Identity, connector: &native_tls::TlsConnector, domain: &str) -> Result<(), String> {
+fn handshake(
+    identity: native_tls::Identity,
+    connector: &native_tls::TlsConnector,
+    domain: &str,
+) -> Result<(), String> {
     let acceptor = native_tls::TlsAcceptor::new(identity).expect("acceptor");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -244,7 +305,12 @@ fn openssl_fingerprint(ck: &CertKey) -> String {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    text.trim().rsplit('=').next().unwrap().replace(':', "").to_lowercase()
+    text.trim()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .replace(':', "")
+        .to_lowercase()
 }
 
 #[test]
@@ -262,7 +328,11 @@ fn only_the_valid_certificate_passes_verification() {
 
     let cases: [(&str, &CertKey, &str); 4] = [
         ("self-signed", &pki.self_signed, "self-signed certificate"),
-        ("unknown CA", &pki.unknown_ca, "unable to get local issuer certificate"),
+        (
+            "unknown CA",
+            &pki.unknown_ca,
+            "unable to get local issuer certificate",
+        ),
         ("wrong host", &pki.wrong_host, "hostname mismatch"),
         ("expired", &pki.expired, "certificate has expired"),
     ];
@@ -283,7 +353,13 @@ fn only_the_valid_certificate_passes_verification() {
     handshake(pki.wrong_host.identity(), &verify, "wrong.example").unwrap();
 
     // Fingerprints match openssl's and differ between certificates.
-    let all = [&pki.valid, &pki.self_signed, &pki.unknown_ca, &pki.wrong_host, &pki.expired];
+    let all = [
+        &pki.valid,
+        &pki.self_signed,
+        &pki.unknown_ca,
+        &pki.wrong_host,
+        &pki.expired,
+    ];
     let mut fps: Vec<String> = all.iter().map(|ck| ck.sha256_fingerprint_hex()).collect();
     for (ck, fp) in all.iter().zip(&fps) {
         assert_eq!(fp.len(), 64);
@@ -304,12 +380,33 @@ fn two_thousand_generated_messages() {
     let generated = t.elapsed();
     assert_eq!(msgs, generated_messages(2000), "deterministic");
     let sizes: Vec<usize> = msgs.iter().map(Vec::len).collect();
-    assert!(sizes.iter().all(|&s| (500..=50_000).contains(&s)), "sizes out of range");
+    assert!(
+        sizes.iter().all(|&s| (500..=50_000).contains(&s)),
+        "sizes out of range"
+    );
     assert!(sizes.iter().any(|&s| s < 1000) && sizes.iter().any(|&s| s > 30_000));
-    let text: Vec<String> = msgs.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect();
-    assert!(text.iter().filter(|m| m.contains("multipart/mixed")).count() >= 300);
+    let text: Vec<String> = msgs
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    assert!(
+        text.iter()
+            .filter(|m| m.contains("multipart/mixed"))
+            .count()
+            >= 300
+    );
     assert!(text.iter().filter(|m| m.contains("Subject: =?")).count() >= 300);
-    let mut ids: Vec<&str> = text.iter().map(|m| m.split("Message-ID: ").nth(1).unwrap().split("\r\n").next().unwrap()).collect();
+    let mut ids: Vec<&str> = text
+        .iter()
+        .map(|m| {
+            m.split("Message-ID: ")
+                .nth(1)
+                .unwrap()
+                .split("\r\n")
+                .next()
+                .unwrap()
+        })
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 2000, "Message-IDs are distinct");
@@ -324,9 +421,9 @@ fn two_thousand_generated_messages() {
     let piped = rawpop::raw_pipelined_top_all(dc.plain_addr(), &dc.user, &dc.password, 2000);
     let total = t.elapsed();
     eprintln!(
-        "2000 messages: generate {generated:?}, seed+start {started:?} (Dovecot ready {:?}), \
+        "2000 messages: generate {generated:?}, seed+start {started:?} (seeding {:?}, Dovecot ready {:?}), \
          first UIDL session {first_uidl:?}, pipelined TOP all {piped:?} ({total:?} total)",
-        dc.startup
+        dc.seeding, dc.startup
     );
     assert_eq!(uidls, Dovecot::expected_uidls(2000));
 }

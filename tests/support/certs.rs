@@ -91,7 +91,7 @@ impl TestPki {
     pub fn generate() -> TestPki {
         let tmp = tempfile::Builder::new()
             .prefix("pvpki")
-            .tempdir_in("/tmp")
+            .tempdir_in(super::temp_root())
             .expect("temp dir for PKI");
         let dir = tmp.path().to_path_buf();
         // Readable by Dovecot's unprivileged processes, should they need it.
@@ -313,7 +313,9 @@ fn openssl(cnf: &Path, args: &[&str]) {
     cmd.args(&args[1..]).env("OPENSSL_CONF", cnf);
     let out = match cmd.output() {
         Ok(out) => out,
-        Err(e) => panic!("openssl is required to make test certificates (apt-get install openssl): {e}"),
+        Err(e) => {
+            panic!("openssl is required to make test certificates (apt-get install openssl): {e}")
+        }
     };
     assert!(
         out.status.success(),

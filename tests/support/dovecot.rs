@@ -1,7 +1,7 @@
 //! A private Dovecot POP3 server per test.
 //!
 //! [`Dovecot::start`] writes a self-contained config into a short temp dir
-//! (`/tmp/pvdXXXXXX`), seeds a Maildir (message i gets UID i, UIDVALIDITY
+//! (`/dev/shm/pvdXXXXXX` or `/tmp/pvdXXXXXX`, see [`super::temp_root`]), seeds a Maildir (message i gets UID i, UIDVALIDITY
 //! [`UID_VALIDITY`]), runs `dovecot -F -c CONFIG` and waits until the plain
 //! port answers `+OK` and the POP3S port answers `+OK` through a verified
 //! TLS handshake. Dropping the value stops the master and its children.
@@ -57,6 +57,10 @@ pub struct DovecotOptions {
     pub auth_mechanisms: String,
     /// Dovecot's `auth_failure_delay`; `None` keeps Dovecot's 2 s.
     pub auth_failure_delay: Option<Duration>,
+    /// Dovecot's per-IP auth penalty: after a failed login, the next logins
+    /// from 127.0.0.1 wait (about 4 s measured here, growing to 15 s).
+    /// `false` disables it (anvil-auth-penalty listener with `mode = 0`).
+    pub auth_penalty: bool,
     /// Dovecot's `login_greeting`; `None` keeps "Dovecot (Debian) ready.".
     pub login_greeting: Option<String>,
     /// Extra config lines appended verbatim (last setting wins).
@@ -71,6 +75,7 @@ impl Default for DovecotOptions {
             disable_plaintext_auth: false,
             auth_mechanisms: "plain login apop".to_string(),
             auth_failure_delay: None,
+            auth_penalty: true,
             login_greeting: None,
             extra_config: String::new(),
         }
@@ -103,7 +108,9 @@ pub struct Dovecot {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub log: PathBuf,
-    /// From `dovecot` spawn to both ports answering.
+    /// Writing the Maildirs, passwd-file (and the shared PKI on first use).
+    pub seeding: Duration,
+    /// From `dovecot` spawn to both ports answering (last attempt).
     pub startup: Duration,
     instance: String,
     child: Child,
@@ -119,13 +126,14 @@ impl Dovecot {
     /// start, and with a clear message when Dovecot is not installed.
     pub fn start(opts: DovecotOptions) -> Dovecot {
         let bin = dovecot_binary();
+        let t_seed = Instant::now();
         let pki = TestPki::shared();
         let (mail_uid, mail_gid) = passwd_ids("nobody").unwrap_or((65534, 65534));
 
         let tmp = tempfile::Builder::new()
             .prefix("pvd")
             .rand_bytes(6)
-            .tempdir_in("/tmp")
+            .tempdir_in(super::temp_root())
             .expect("temp dir for Dovecot");
         let dir = tmp.path().to_path_buf();
         let mut tmp = Some(tmp);
@@ -163,6 +171,7 @@ impl Dovecot {
         fs::write(&passwd_path, passwd).expect("write passwd-file");
         fs::set_permissions(&passwd_path, fs::Permissions::from_mode(0o644)).unwrap();
 
+        let seeding = t_seed.elapsed();
         let config = dir.join("dovecot.conf");
         let log = dir.join("dovecot.log");
         let stderr_path = dir.join("stderr.log");
@@ -183,6 +192,8 @@ impl Dovecot {
                 ),
             )
             .expect("write dovecot.conf");
+            // Each attempt starts with a fresh log.
+            let _ = fs::remove_file(&log);
             let t0 = Instant::now();
             let stderr = fs::File::create(&stderr_path).expect("stderr file");
             let child = Command::new(&bin)
@@ -204,6 +215,7 @@ impl Dovecot {
                 dir: dir.clone(),
                 config: config.clone(),
                 log: log.clone(),
+                seeding,
                 startup: Duration::ZERO,
                 instance: instance.clone(),
                 child,
@@ -370,8 +382,10 @@ impl Dovecot {
         }
     }
 
-    /// SIGTERM the master, wait (bounded), SIGKILL if needed, then make
-    /// sure none of its children survive.
+    /// Stops the instance: SIGTERM to the master and all its children at
+    /// once (Dovecot's own shutdown takes about 1 s, and a login process
+    /// proxying an open TLS session outlives the master), wait up to 1 s,
+    /// SIGKILL whatever is left, then reap the master.
     fn stop(&mut self) {
         let pid = self.child.id();
         if self.child.try_wait().ok().flatten().is_some() {
@@ -379,27 +393,25 @@ impl Dovecot {
         }
         let children = child_pids(pid);
         signal(pid, "TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                _ => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break;
-                }
-            }
+        for &c in &children {
+            signal(c, "TERM");
         }
-        // The master's children exit when it does; give them a moment, then
-        // kill the stragglers by pid.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        let mut left: Vec<u32> = children;
-        while !left.is_empty() && Instant::now() < deadline {
-            left.retain(|p| alive(*p));
-            if !left.is_empty() {
-                thread::sleep(Duration::from_millis(10));
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut master_done = false;
+        let mut left = children;
+        loop {
+            if !master_done {
+                master_done = matches!(self.child.try_wait(), Ok(Some(_)));
             }
+            left.retain(|p| alive(*p));
+            if (master_done && left.is_empty()) || Instant::now() >= deadline {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        if !master_done {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
         for p in left {
             signal(p, "KILL");
@@ -454,14 +466,16 @@ fn two_free_ports() -> (u16, u16) {
 }
 
 fn probe_plain(addr: SocketAddr) -> Result<(), String> {
-    let s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).map_err(|e| e.to_string())?;
+    let s =
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok();
     s.set_write_timeout(Some(Duration::from_secs(2))).ok();
     probe_session(s)
 }
 
 fn probe_tls(addr: SocketAddr, connector: &native_tls::TlsConnector) -> Result<(), String> {
-    let s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).map_err(|e| e.to_string())?;
+    let s =
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok();
     s.set_write_timeout(Some(Duration::from_secs(2))).ok();
     let tls = connector
@@ -539,13 +553,20 @@ service pop3-login {{
         log = log.display(),
         cert = pki.valid.cert_pem.display(),
         key = pki.valid.key_pem.display(),
-        dpa = if opts.disable_plaintext_auth { "yes" } else { "no" },
+        dpa = if opts.disable_plaintext_auth {
+            "yes"
+        } else {
+            "no"
+        },
         mechs = opts.auth_mechanisms,
         passwd = passwd.display(),
     )
     .unwrap();
     if let Some(delay) = opts.auth_failure_delay {
         writeln!(c, "auth_failure_delay = {}ms", delay.as_millis()).unwrap();
+    }
+    if !opts.auth_penalty {
+        c.push_str("service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n");
     }
     if let Some(g) = &opts.login_greeting {
         writeln!(c, "login_greeting = {g}").unwrap();
@@ -591,7 +612,12 @@ fn seed_maildir(home: &Path, messages: &[Vec<u8>], uid: u32, gid: u32) {
     let mut uidlist = format!(
         "3 V{UID_VALIDITY} N{} G{:032x}\n",
         messages.len() + 1,
-        0x706f_7076_6965_77u128 ^ (u128::from(std::process::id()) << 64)
+        (u128::from(std::process::id()) << 64)
+            | u128::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+            )
     );
     for (i, m) in messages.iter().enumerate() {
         let n = i + 1;
@@ -684,9 +710,9 @@ const ENCODED_TOPICS: &[&str] = &[
 ];
 
 const WORDS: &[&str] = &[
-    "the", "mailbox", "server", "message", "please", "review", "attached", "tomorrow",
-    "schedule", "project", "thanks", "budget", "protocol", "terminal", "delete", "archive",
-    "Dovecot", "quickly", "update", "draft", "network", "latency", "header", "preview",
+    "the", "mailbox", "server", "message", "please", "review", "attached", "tomorrow", "schedule",
+    "project", "thanks", "budget", "protocol", "terminal", "delete", "archive", "Dovecot",
+    "quickly", "update", "draft", "network", "latency", "header", "preview",
 ];
 
 /// `n` realistic, distinct, deterministic messages (CRLF line ends): From
@@ -694,7 +720,7 @@ const WORDS: &[&str] = &[
 /// words), Date, Message-ID, every fifth one multipart/mixed with a small
 /// base64 attachment; sizes from about 500 B to 50 KB.
 pub fn generated_messages(n: usize) -> Vec<Vec<u8>> {
-    let mut rng = Rng(0x5eed_0f_u64);
+    let mut rng = Rng(0x005e_ed0f_u64);
     (1..=n).map(|i| generate_one(i, &mut rng)).collect()
 }
 
@@ -706,7 +732,7 @@ fn generate_one(i: usize, rng: &mut Rng) -> Vec<u8> {
     }
     .clamp(500, 50_000);
     let (name, addr) = NAMES[rng.below(NAMES.len())];
-    let subject = if i % 3 == 0 {
+    let subject = if i.is_multiple_of(3) {
         format!("{} #{i}", rng.pick(ENCODED_TOPICS))
     } else {
         format!("{} #{i}", rng.pick(TOPICS))
@@ -729,7 +755,7 @@ fn generate_one(i: usize, rng: &mut Rng) -> Vec<u8> {
         id = rng.next(),
     )
     .unwrap();
-    let multipart = i % 5 == 0;
+    let multipart = i.is_multiple_of(5);
     let boundary = format!("=_pv_{i}_{:08x}", rng.next() as u32);
     if multipart {
         write!(
@@ -742,7 +768,9 @@ fn generate_one(i: usize, rng: &mut Rng) -> Vec<u8> {
         )
         .unwrap();
     } else {
-        m.push_str("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+        m.push_str(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+        );
     }
     writeln!(m, "Hello Alice,\r\n\r\nThis is message number {i}.\r").unwrap();
     let attachment_len = if multipart { 300 + rng.below(1500) } else { 0 };

@@ -11,3 +11,27 @@ pub mod certs;
 pub mod dovecot;
 pub mod proxy;
 pub mod rawpop;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// Where the harness makes its temp dirs: `$PVD_TMPDIR` if set, else
+/// `/dev/shm` when it is a writable directory (tmpfs: on this machine's
+/// ext4 `/tmp`, creating a file costs ~1.2 ms, so seeding 2,000 Maildir
+/// files took ~2.4 s there against ~0.1 s on tmpfs), else `/tmp`. Kept short
+/// because Dovecot's unix socket paths must stay under ~100 bytes.
+pub fn temp_root() -> PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("PVD_TMPDIR") {
+            return PathBuf::from(dir);
+        }
+        let shm = PathBuf::from("/dev/shm");
+        if shm.is_dir() && tempfile::tempdir_in(&shm).is_ok() {
+            shm
+        } else {
+            PathBuf::from("/tmp")
+        }
+    })
+    .clone()
+}

@@ -204,7 +204,10 @@ fn reader(mut src: TcpStream, tx: mpsc::Sender<(Instant, Vec<u8>)>, delay: Durat
         match src.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                if tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+                {
                     return;
                 }
             }
