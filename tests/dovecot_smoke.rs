@@ -70,7 +70,6 @@ fn pop3s_and_stls_see_the_seeded_mailbox_and_dele_commits_at_quit() {
 
     // Dovecot found nothing to complain about in the config or the Maildir.
     let log = dc.log_contents();
-    eprintln!("{log}");
     for bad in ["Warning:", "Error:", "Fatal:", "Panic:"] {
         assert!(!log.contains(bad), "Dovecot logged {bad}\n{log}");
     }
@@ -128,8 +127,17 @@ fn extra_users_and_added_messages() {
     let dc = Dovecot::start(DovecotOptions {
         messages: generated_messages(3),
         extra_users: vec![bob],
+        login_greeting: Some("popview test server ready".into()),
         ..Default::default()
     });
+    // The greeting is ours, with Dovecot's APOP timestamp appended.
+    let (s, greeting) = rawpop::connect_plain(dc.plain_addr());
+    assert!(
+        greeting.starts_with("+OK popview test server ready <"),
+        "{greeting:?}"
+    );
+    assert!(greeting.ends_with('>'), "{greeting:?}");
+    drop(s);
     assert_eq!(dc.uidls_of("bob", "bobs-pass"), Dovecot::expected_uidls(4));
     assert_eq!(dc.uidls(), Dovecot::expected_uidls(3));
 
@@ -369,8 +377,16 @@ fn only_the_valid_certificate_passes_verification() {
     fps.sort();
     fps.dedup();
     assert_eq!(fps.len(), 5);
-    // The shared PKI is generated once.
-    assert!(std::ptr::eq(TestPki::shared(), TestPki::shared()));
+    // The shared PKI is one cached, complete set.
+    let shared = TestPki::shared();
+    assert!(std::ptr::eq(shared, TestPki::shared()));
+    assert!(shared.dir.join("complete").exists());
+    handshake(
+        shared.valid.identity(),
+        &shared.verifying_connector(),
+        "localhost",
+    )
+    .unwrap();
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Real certificates for tests, made with the `openssl` command line tool.
 //!
-//! [`TestPki::shared`] generates one PKI per test process (cached in a
-//! `OnceLock`); [`TestPki::generate`] makes a fresh one. Keys are EC P-256
+//! [`TestPki::shared`] is one PKI for every test (a `OnceLock` per process,
+//! on disk in a cache dir shared by all test processes);
+//! [`TestPki::generate`] makes a fresh one in a temp dir. Keys are EC P-256
 //! (fast to generate), key files are PKCS#8 PEM (`BEGIN PRIVATE KEY`, as
 //! `native_tls::Identity::from_pkcs8` wants) and each leaf also has a PKCS#12
 //! file protected by [`P12_PASSWORD`], written by OpenSSL 3 with its modern
@@ -76,14 +77,61 @@ pub struct TestPki {
     pub wrong_host: CertKey,
     /// Leaf for localhost issued by the test CA, valid 2020-01-01..2021-01-01.
     pub expired: CertKey,
-    _tmp: tempfile::TempDir,
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl TestPki {
-    /// The PKI shared by every test of this process, generated on first use.
+    /// The PKI shared by every test of this process, loaded on first use.
+    ///
+    /// A static is never dropped, so instead of a per-process temp dir (which
+    /// would leak) it lives in a cache dir shared by all test processes,
+    /// `{temp_root}/pvpki-v1-{epoch_days / 30}`: generated in a temp dir and
+    /// renamed into place atomically (the loser of a race uses the winner's),
+    /// renewed every 30 days.
     pub fn shared() -> &'static TestPki {
         static PKI: OnceLock<TestPki> = OnceLock::new();
-        PKI.get_or_init(TestPki::generate)
+        PKI.get_or_init(|| {
+            let days = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() / 86_400);
+            let cache = super::temp_root().join(format!("pvpki-v1-{}", days / 30));
+            if !cache.join("complete").exists() {
+                let fresh = TestPki::generate();
+                fs::write(fresh.dir.join("complete"), "").expect("mark PKI complete");
+                let tmp = fresh._tmp.expect("generated PKI owns its dir").keep();
+                if fs::rename(&tmp, &cache).is_err() {
+                    // Another process won the race.
+                    let _ = fs::remove_dir_all(&tmp);
+                }
+            }
+            assert!(
+                cache.join("complete").exists(),
+                "shared PKI missing at {}",
+                cache.display()
+            );
+            TestPki::at(cache, None)
+        })
+    }
+
+    fn at(dir: PathBuf, tmp: Option<tempfile::TempDir>) -> TestPki {
+        let p = |name: &str| dir.join(name);
+        let ck = |name: &str| CertKey {
+            cert_pem: p(&format!("{name}.pem")),
+            key_pem: p(&format!("{name}.key")),
+            p12: p(&format!("{name}.p12")),
+        };
+        TestPki {
+            ca_pem: p("ca.pem"),
+            ca_key: p("ca.key"),
+            other_ca_pem: p("ca2.pem"),
+            valid: ck("valid"),
+            self_signed: ck("self_signed"),
+            unknown_ca: ck("unknown_ca"),
+            wrong_host: ck("wrong_host"),
+            expired: ck("expired"),
+            dir,
+            _tmp: tmp,
+        }
     }
 
     /// Generates a fresh PKI. Panics (with openssl's stderr) if `openssl`
@@ -206,18 +254,11 @@ impl TestPki {
         ]);
         make_p12(&ossl, &expired);
 
-        TestPki {
-            ca_pem: p("ca.pem"),
-            ca_key: p("ca.key"),
-            other_ca_pem: p("ca2.pem"),
-            dir,
-            valid,
-            self_signed,
-            unknown_ca,
-            wrong_host,
-            expired,
-            _tmp: tmp,
+        let pki = TestPki::at(dir, Some(tmp));
+        for ck in [&valid, &self_signed, &unknown_ca, &wrong_host, &expired] {
+            assert!(ck.cert_pem.exists() && ck.key_pem.exists() && ck.p12.exists());
         }
+        pki
     }
 
     /// The test CA certificate as a native-tls root.

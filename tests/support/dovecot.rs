@@ -384,7 +384,7 @@ impl Dovecot {
 
     /// Stops the instance: SIGTERM to the master and all its children at
     /// once (Dovecot's own shutdown takes about 1 s, and a login process
-    /// proxying an open TLS session outlives the master), wait up to 1 s,
+    /// proxying an open TLS session outlives the master), wait up to 0.5 s,
     /// SIGKILL whatever is left, then reap the master.
     fn stop(&mut self) {
         let pid = self.child.id();
@@ -396,7 +396,7 @@ impl Dovecot {
         for &c in &children {
             signal(c, "TERM");
         }
-        let deadline = Instant::now() + Duration::from_secs(1);
+        let deadline = Instant::now() + Duration::from_millis(500);
         let mut master_done = false;
         let mut left = children;
         loop {
