@@ -1,0 +1,173 @@
+//! Header previews over a slow link, against a real Dovecot.
+//!
+//! One run measures, over a TCP proxy that delays each direction by 25 ms
+//! (RTT about 50 ms), with N messages (default 2,000; `POPVIEW_BENCH_N`):
+//! - popview's worker, cold: connect to the last preview delivered;
+//! - popview's worker, warm: header cache full, no new mail;
+//! - popview with mpop's window of 100 commands, for comparison;
+//! - the lower bound: a raw client pipelining every `TOP n 0`, no parsing;
+//! - one command at a time (NeoMutt, Thunderbird, Alpine), on the first
+//!   `POPVIEW_BENCH_SERIAL` messages (default: all N), scaled to N;
+//! - resident memory of a 100,000-message listing with previews held as
+//!   the UI holds them (`POPVIEW_BENCH_BIG`, default 100,000; 0 skips).
+//!
+//! Run: `cargo bench --bench previews`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use popview::mail::HeaderSummary;
+use popview::pop3::TlsMode;
+use popview::pop3::transport::ConnectOptions;
+use popview::worker::api::{Event, MsgKey, Request};
+use popview::worker::{self, Persist, WorkerConfig};
+use support::dovecot::{Dovecot, DovecotOptions, generated_messages};
+use support::proxy::Proxy;
+use support::rawpop;
+
+const ONE_WAY: Duration = Duration::from_millis(25);
+
+#[derive(Clone, Default)]
+struct Mem(Arc<Mutex<(HashMap<String, HeaderSummary>, Vec<String>)>>);
+
+impl Persist for Mem {
+    fn load_headers(&mut self) -> HashMap<String, HeaderSummary> {
+        self.0.lock().unwrap().0.clone()
+    }
+    fn save_headers(&mut self, h: &HashMap<String, HeaderSummary>) -> io::Result<()> {
+        self.0.lock().unwrap().0 = h.clone();
+        Ok(())
+    }
+    fn load_marks(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+    fn save_marks(&mut self, _: &[String]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Run the worker until every preview is delivered. Returns the elapsed time
+/// and the previews (as the UI would hold them).
+fn popview_run(
+    addr: std::net::SocketAddr,
+    d: &Dovecot,
+    persist: Mem,
+    window: usize,
+) -> (Duration, Vec<(MsgKey, HeaderSummary)>, usize) {
+    let mut cfg = WorkerConfig::new(
+        ConnectOptions::new("127.0.0.1", addr.port(), TlsMode::None),
+        d.user.clone(),
+    );
+    cfg.password = Some(d.password.clone());
+    cfg.allow_cleartext = true;
+    cfg.pipeline_window = window;
+    let (tx, req_rx) = mpsc::channel();
+    let (ev_tx, rx) = mpsc::channel();
+    let start = Instant::now();
+    let handle = worker::spawn(cfg, Box::new(persist), req_rx, move |e| {
+        ev_tx.send(e).is_ok()
+    });
+    let mut rows = Vec::new();
+    let mut listed = 0;
+    let elapsed = loop {
+        match rx.recv_timeout(Duration::from_secs(300)).expect("worker event") {
+            Event::Listing { entries, .. } => listed = entries.len(),
+            Event::Previews(batch) => rows.extend(batch),
+            Event::Progress { done, total, .. } if listed > 0 && done >= total => {
+                if rows.len() >= listed {
+                    break start.elapsed();
+                }
+            }
+            Event::Error(e) if e.fatal => panic!("worker failed: {}", e.message),
+            _ => {}
+        }
+    };
+    tx.send(Request::Quit { commit: false }).unwrap();
+    while let Ok(ev) = rx.recv_timeout(Duration::from_secs(60)) {
+        if matches!(ev, Event::Closed { .. }) {
+            break;
+        }
+    }
+    handle.join().unwrap();
+    (elapsed, rows, listed)
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let n = env_usize("POPVIEW_BENCH_N", 2000);
+    let serial_n = env_usize("POPVIEW_BENCH_SERIAL", n).clamp(1, n);
+    let big = env_usize("POPVIEW_BENCH_BIG", 100_000);
+    let rtt = ONE_WAY * 2;
+    eprintln!("starting Dovecot with {n} messages ...");
+    let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(n)));
+    let proxy = Proxy::with_delay(d.plain_addr(), ONE_WAY);
+
+    let lower = rawpop::raw_pipelined_top_all(proxy.addr(), &d.user, &d.password, n);
+    let cache = Mem::default();
+    let (cold, rows, listed) = popview_run(proxy.addr(), &d, cache.clone(), popview::pop3::client::PIPELINE_WINDOW);
+    assert_eq!((rows.len(), listed), (n, n), "every preview delivered");
+    let (warm, rows_warm, _) = popview_run(proxy.addr(), &d, cache.clone(), popview::pop3::client::PIPELINE_WINDOW);
+    assert_eq!(rows_warm.len(), n);
+    let (mpop_window, _, _) = popview_run(proxy.addr(), &d, Mem::default(), 100);
+    eprintln!("one command at a time over {serial_n} messages (about {} s) ...", (serial_n as u64 * 50) / 1000);
+    let serial_part = rawpop::one_at_a_time_top_all(proxy.addr(), &d.user, &d.password, serial_n);
+    let serial = serial_part.mul_f64(n as f64 / serial_n as f64);
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("\nHeader previews of {n} messages from Dovecot over a {} ms RTT link (one run)\n", ms(rtt));
+    println!("| client | time | vs lower bound |");
+    println!("|---|---:|---:|");
+    println!("| lower bound: raw client, all TOP pipelined, no parsing | {:.0} ms | 1.00x |", ms(lower));
+    println!("| popview cold (window {}) | {:.0} ms | {:.2}x |", popview::pop3::client::PIPELINE_WINDOW, ms(cold), ms(cold) / ms(lower));
+    println!("| popview cold, mpop's window of 100 | {:.0} ms | {:.2}x |", ms(mpop_window), ms(mpop_window) / ms(lower));
+    println!(
+        "| one command at a time{} | {:.0} ms | {:.2}x |",
+        if serial_n < n { format!(" (measured on {serial_n}, scaled)") } else { String::new() },
+        ms(serial),
+        ms(serial) / ms(lower)
+    );
+    println!("| popview warm (cache, no new mail) | {:.0} ms | {:.1} RTT from connect |", ms(warm), ms(warm) / ms(rtt));
+    println!("\npopview is {:.1}x faster than one at a time.", ms(serial) / ms(cold));
+    drop(proxy);
+    drop(d);
+
+    if big > 0 {
+        eprintln!("starting Dovecot with {big} messages for the memory measurement ...");
+        let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(big)));
+        let before = rss_kib();
+        let (t, rows, _) = popview_run(d.plain_addr(), &d, Mem::default(), popview::pop3::client::PIPELINE_WINDOW);
+        let after = rss_kib();
+        println!(
+            "\n{} messages listed with previews (no delay) in {:.1} s; resident memory {:.0} MB \
+             (process total; {:.0} MB grown during the run)",
+            rows.len(),
+            t.as_secs_f64(),
+            after as f64 / 1024.0,
+            after.saturating_sub(before) as f64 / 1024.0
+        );
+        drop(rows);
+    }
+}
