@@ -2,4 +2,5 @@
 pub mod mail;
 pub mod pop3;
 pub mod sanitize;
+pub mod store;
 pub mod worker;
