@@ -18,7 +18,9 @@ use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
-use mail_parser::{Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{
+    Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -459,7 +461,11 @@ fn build_view(raw: &[u8]) -> MessageView {
             m.parts.len()
         ));
     }
-    let part = |id: &u32| m.parts.get(*id as usize).filter(|_| (*id as usize) < MAX_PARTS);
+    let part = |id: &u32| {
+        m.parts
+            .get(*id as usize)
+            .filter(|_| (*id as usize) < MAX_PARTS)
+    };
 
     // Body: the first text part, else the first HTML part converted.
     let text = m

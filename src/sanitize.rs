@@ -431,8 +431,14 @@ mod tests {
 
     #[test]
     fn bytes_line_is_lossy_then_line() {
-        assert_eq!(bytes_line(b"+OK \x1b[31mPOP3\x1b[0m ready\r\n"), "+OK POP3 ready");
-        assert_eq!(bytes_line(b"bad \xff\xfe utf8"), "bad \u{FFFD}\u{FFFD} utf8");
+        assert_eq!(
+            bytes_line(b"+OK \x1b[31mPOP3\x1b[0m ready\r\n"),
+            "+OK POP3 ready"
+        );
+        assert_eq!(
+            bytes_line(b"bad \xff\xfe utf8"),
+            "bad \u{FFFD}\u{FFFD} utf8"
+        );
     }
 
     #[test]

@@ -226,15 +226,18 @@ impl Store {
 /// or corrupt (then renamed aside), or of another version (left alone).
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     let too_big = fs::metadata(path).ok()?.len() > MAX_FILE_BYTES;
-    let bytes = if too_big { Vec::new() } else { fs::read(path).ok()? };
+    let bytes = if too_big {
+        Vec::new()
+    } else {
+        fs::read(path).ok()?
+    };
     if !too_big {
         if let Ok(v) = serde_json::from_slice::<T>(&bytes) {
             return Some(v);
         }
-        if let Ok(v) = serde_json::from_slice::<VersionOnly>(&bytes) {
-            if v.version != FORMAT_VERSION {
-                return None; // another version: not ours to touch
-            }
+        if serde_json::from_slice::<VersionOnly>(&bytes).is_ok_and(|v| v.version != FORMAT_VERSION)
+        {
+            return None; // another version: not ours to touch
         }
     }
     let mut aside = path.as_os_str().to_owned();

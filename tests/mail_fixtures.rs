@@ -160,8 +160,8 @@ fn plain_ascii() {
     // folded value unfolded into one line
     assert_eq!(
         v.headers[1].1,
-        "from mx.example.org (mx.example.org [192.0.2.10]) by pop.example.net with ESMTPS id 4Zx9 for <bob@example.net>; Tue, 04 Mar 2025 09:14:55 +0100"
-            .replace("09:14:55", "09:15:02")
+        "from mx.example.org (mx.example.org [192.0.2.10]) by pop.example.net \
+         with ESMTPS id 4Zx9 for <bob@example.net>; Tue, 04 Mar 2025 09:15:02 +0100"
     );
 }
 
@@ -195,7 +195,10 @@ fn rfc2047_iso2022jp() {
     assert_eq!(s.subject, "会議の件");
     assert_eq!(s.from_name, "山田太郎");
     assert_eq!(s.date.map(|d| d.tz_offset_minutes), Some(540));
-    assert_eq!(view("subject_iso2022jp.eml").body, "よろしくお願いします。\n");
+    assert_eq!(
+        view("subject_iso2022jp.eml").body,
+        "よろしくお願いします。\n"
+    );
 }
 
 #[test]
@@ -235,7 +238,9 @@ fn html_only_is_converted() {
     assert!(v.body.contains("Spring sale"), "{}", v.body);
     assert!(v.body.contains("50%"));
     assert!(v.body.contains("https://shop.example/sale"));
-    assert!(!v.body.contains("<p>") && !v.body.contains("alert(1)") && !v.body.contains("color: red"));
+    assert!(
+        !v.body.contains("<p>") && !v.body.contains("alert(1)") && !v.body.contains("color: red")
+    );
     assert!(v.body.lines().all(|l| popview::sanitize::width(l) <= 100));
 }
 
@@ -283,7 +288,10 @@ fn escape_sequences_in_headers_and_body() {
     assert_eq!(s.message_id, "esc@example.com");
     let v = view("subject_escapes.eml");
     assert_eq!(v.subject, s.subject);
-    assert_eq!(v.body, "Body with blink and  a query\nand an OSC 52:  done.\n");
+    assert_eq!(
+        v.body,
+        "Body with blink and  a query\nand an OSC 52:  done.\n"
+    );
 }
 
 #[test]
@@ -302,7 +310,10 @@ fn display_name_spoofing_an_address() {
     assert_eq!(s.from_name, "ceo@bank.example");
     assert_eq!(s.from_addr, "mallory@evil.example");
     assert_eq!(s.sender(), "mallory@evil.example");
-    assert_eq!(view("spoof_encoded_name.eml").from, "ceo@bank.example <mallory@evil.example>");
+    assert_eq!(
+        view("spoof_encoded_name.eml").from,
+        "ceo@bank.example <mallory@evil.example>"
+    );
 }
 
 #[test]
@@ -310,7 +321,10 @@ fn encoded_word_is_never_decoded_inside_the_address() {
     let raw = b"From: Real Name <=?utf-8?q?ceo=40bank.example?=@evil.example>\r\n\r\n";
     let s = mail::summarize(raw);
     assert!(!s.from_addr.contains("ceo@bank.example"), "{s:?}");
-    assert!(s.sender().contains("evil.example") || s.sender() == "Real Name", "{s:?}");
+    assert!(
+        s.sender().contains("evil.example") || s.sender() == "Real Name",
+        "{s:?}"
+    );
     // an address-like name without any address is flagged, not trusted
     let s = mail::summarize(b"From: =?utf-8?q?ceo=40bank.example?=\r\n\r\n");
     assert_eq!(s.from_addr, "");
@@ -326,7 +340,10 @@ fn sender_rules() {
     };
     assert_eq!(h("", "a@b.example").sender(), "a@b.example");
     assert_eq!(h("Ann", "a@b.example").sender(), "Ann");
-    assert_eq!(h("Ann", "a@b.example").sender_with_address(), "Ann <a@b.example>");
+    assert_eq!(
+        h("Ann", "a@b.example").sender_with_address(),
+        "Ann <a@b.example>"
+    );
     assert_eq!(h("x＠bank.example", "a@b.example").sender(), "a@b.example");
     assert_eq!(h("paypal.com", "a@b.example").sender(), "a@b.example");
     assert_eq!(h("https://bank", "a@b.example").sender(), "a@b.example");
@@ -373,7 +390,11 @@ fn header_line_without_colon() {
     assert_eq!(s.from_name, "Odd");
     let v = view("header_no_colon.eml");
     assert_eq!(v.body, "Body after odd headers.\n");
-    assert!(v.headers.iter().any(|(n, v)| n == "Subject" && v == "After the odd line"));
+    assert!(
+        v.headers
+            .iter()
+            .any(|(n, v)| n == "Subject" && v == "After the odd line")
+    );
 }
 
 #[test]
@@ -430,7 +451,12 @@ fn part_bomb_is_bounded() {
     assert_view_clean(&v);
     assert_eq!(v.subject, "bomb");
     assert!(v.attachments.is_empty());
-    assert!(v.parse_note.as_deref().unwrap().contains("10000 MIME parts"));
+    assert!(
+        v.parse_note
+            .as_deref()
+            .unwrap()
+            .contains("10000 MIME parts")
+    );
 }
 
 #[test]
@@ -477,9 +503,15 @@ fn save_name_stays_inside_the_directory() {
     }
     // taken names get a counter, before the extension
     std::fs::write(d.join("report.pdf"), b"1").unwrap();
-    assert_eq!(mail::save_name_in(d, "report.pdf"), d.join("report (1).pdf"));
+    assert_eq!(
+        mail::save_name_in(d, "report.pdf"),
+        d.join("report (1).pdf")
+    );
     std::fs::write(d.join("report (1).pdf"), b"2").unwrap();
-    assert_eq!(mail::save_name_in(d, "../report.pdf"), d.join("report (2).pdf"));
+    assert_eq!(
+        mail::save_name_in(d, "../report.pdf"),
+        d.join("report (2).pdf")
+    );
     std::fs::write(d.join("attachment"), b"3").unwrap();
     assert_eq!(mail::save_name_in(d, ""), d.join("attachment (1)"));
     // very long names are bounded and keep their extension

@@ -9,10 +9,9 @@ use unicode_segmentation::UnicodeSegmentation;
 /// The characters named in SECURITY-CASES F32 (bidi and invisible), checked
 /// explicitly so the test doesn't only trust `is_forbidden`.
 const NAMED: &[char] = &[
-    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
-    '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}',
-    '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}', '\u{2061}', '\u{2062}', '\u{2063}',
-    '\u{2064}', '\u{180E}',
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}',
+    '\u{FEFF}', '\u{00AD}', '\u{2061}', '\u{2062}', '\u{2063}', '\u{2064}', '\u{180E}',
 ];
 
 fn check_clean(out: &str, keep_newline: bool) -> Result<(), TestCaseError> {
@@ -60,16 +59,31 @@ fn hostile() -> impl Strategy<Value = String> {
 fn check_fit(s: &str, w: usize) -> Result<(), TestCaseError> {
     let clean = line(s);
     let f = fit(&clean, w);
-    prop_assert!(width(&f) <= w, "fit({:?}, {}) = {:?} is too wide", clean, w, f);
+    prop_assert!(
+        width(&f) <= w,
+        "fit({:?}, {}) = {:?} is too wide",
+        clean,
+        w,
+        f
+    );
     let prefix = f.strip_suffix('…').unwrap_or(&f);
-    prop_assert!(clean.starts_with(prefix), "{:?} is not a prefix of {:?}", f, clean);
+    prop_assert!(
+        clean.starts_with(prefix),
+        "{:?} is not a prefix of {:?}",
+        f,
+        clean
+    );
     // the cut is on a grapheme boundary
     let boundaries: Vec<usize> = clean
         .grapheme_indices(true)
         .map(|(i, _)| i)
         .chain(std::iter::once(clean.len()))
         .collect();
-    prop_assert!(boundaries.contains(&prefix.len()), "cut inside a grapheme: {:?}", f);
+    prop_assert!(
+        boundaries.contains(&prefix.len()),
+        "cut inside a grapheme: {:?}",
+        f
+    );
     // it only gets cut when it doesn't fit
     if width(&clean) <= w {
         prop_assert_eq!(&f, &clean);

@@ -20,7 +20,7 @@ fn summary(i: usize) -> HeaderSummary {
             tz_offset_minutes: -300,
         }),
         message_id: format!("{i}@example.org"),
-        has_attachments: i % 3 == 0,
+        has_attachments: i.is_multiple_of(3),
     }
 }
 
@@ -108,7 +108,11 @@ fn layout_uses_a_hashed_account_dir_and_no_uid_in_file_names() {
         assert_eq!(parts.len(), 3, "{f}");
         assert_eq!(parts[0], "accounts");
         assert_eq!(parts[1].len(), 32);
-        assert!(parts[1].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            parts[1]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert!(["account.txt", "headers.json", "marks.json"].contains(&parts[2]));
     }
     let label = std::fs::read_to_string(s.data_dir().join("account.txt")).unwrap();
@@ -223,10 +227,16 @@ fn files_and_dirs_are_private() {
     s.save_headers(&map(1, 0)).unwrap();
     s.save_marks(&["a".to_string()]).unwrap();
     for f in ["headers.json", "marks.json", "account.txt"] {
-        let mode = std::fs::metadata(s.data_dir().join(f)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(s.data_dir().join(f))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
-    let mode = std::fs::metadata(s.data_dir()).unwrap().permissions().mode();
+    let mode = std::fs::metadata(s.data_dir())
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o700);
 }
 
@@ -260,7 +270,11 @@ fn concurrent_saves_never_expose_a_partial_file() {
             let mut loads = 0;
             while !stop.load(Ordering::Relaxed) || loads == 0 {
                 let got = s.load_headers();
-                assert!(got == *a || got == *b, "partial read: {} entries", got.len());
+                assert!(
+                    got == *a || got == *b,
+                    "partial read: {} entries",
+                    got.len()
+                );
                 loads += 1;
             }
             loads
@@ -277,9 +291,11 @@ fn concurrent_saves_never_expose_a_partial_file() {
             .iter()
             .filter(|f| !f.ends_with("account.txt"))
             .collect::<Vec<_>>(),
-        ["accounts/".to_string() + &s.cache_dir().file_name().unwrap().to_string_lossy() + "/headers.json"]
-            .iter()
-            .collect::<Vec<_>>()
+        ["accounts/".to_string()
+            + &s.cache_dir().file_name().unwrap().to_string_lossy()
+            + "/headers.json"]
+        .iter()
+        .collect::<Vec<_>>()
     );
 }
 
@@ -296,7 +312,9 @@ fn hundred_thousand_entries() {
     let t = std::time::Instant::now();
     let got = s.load_headers();
     let loaded = t.elapsed();
-    let size = std::fs::metadata(s.cache_dir().join("headers.json")).unwrap().len();
+    let size = std::fs::metadata(s.cache_dir().join("headers.json"))
+        .unwrap()
+        .len();
     println!("100k headers: save {saved:?}, load {loaded:?}, {size} bytes");
     assert_eq!(got.len(), 100_000);
     assert_eq!(got, m);
