@@ -3,4 +3,5 @@ pub mod demo;
 pub mod mail;
 pub mod pop3;
 pub mod sanitize;
+pub mod store;
 pub mod worker;

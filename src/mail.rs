@@ -3,8 +3,28 @@
 //!
 //! Everything here runs on the worker thread; the UI only ever sees the
 //! owned structs below, never MIME.
+//!
+//! Every string that leaves this module went through [`crate::sanitize`]
+//! after all decoding (RFC 2047, quoted-printable, base64, charsets).
+//! mail-parser is fed hostile bytes, so each call runs under
+//! `catch_unwind` (a panic gives a raw, sanitized view with a note) and the
+//! work is bounded: [`MAX_HEADERS`] headers and [`MAX_HEADER_VALUE`] bytes
+//! per value in a view, [`MAX_SUMMARY_FIELD`] bytes per summary field, and a
+//! message with more than [`MAX_PARTS`] MIME parts is shown as raw text
+//! instead of being walked. mail-parser itself keeps nested multiparts on a
+//! heap stack (no recursion) and stops decoding nested messages at depth 3.
 
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+
+use mail_parser::{
+    Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
 use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::sanitize;
 
 /// A point in time as written in a `Date:` header: UTC seconds plus the
 /// sender's offset, so the UI can show local or sender time.
@@ -68,33 +88,696 @@ pub struct MessageView {
     pub parse_note: Option<String>,
 }
 
-// Interim adapter (replaced by the full one from the mail branch).
+/// At most this many headers go into [`MessageView::headers`].
+pub const MAX_HEADERS: usize = 1_000;
+/// At most this many bytes of one header value are kept in a view.
+pub const MAX_HEADER_VALUE: usize = 16 * 1024;
+/// At most this many bytes of one [`HeaderSummary`] field are kept (the list
+/// shows a few dozen columns; a 1 MB subject must not live in the cache).
+pub const MAX_SUMMARY_FIELD: usize = 2 * 1024;
+/// Messages with more MIME parts than this are not walked part by part.
+pub const MAX_PARTS: usize = 10_000;
+/// At most this many addresses are listed in a To/Cc field.
+const MAX_ADDRESSES: usize = 50;
+/// Width the HTML-to-text conversion wraps at.
+const HTML_WIDTH: usize = 100;
+/// Tries [`save_name_in`] makes with `name (N).ext` before giving up on
+/// counting.
+const MAX_SAVE_TRIES: u32 = 999;
+
+thread_local! {
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while this thread is inside a guarded mail-parser call of this
+/// module. A process-wide panic hook (which ratatui's `init` installs to
+/// restore the terminal) can check it and skip the terminal restore for a
+/// panic that [`view`] or [`summarize`] is going to catch anyway.
+pub fn in_guarded_parse() -> bool {
+    GUARDED.with(|g| g.get())
+}
+
+/// Runs `f`, catching a panic (mail-parser is third-party code fed hostile
+/// input; the worker must survive it, SECURITY-CASES F34).
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string())
+    })
+}
+
+/// The summary of a message from its header block (the answer to
+/// `TOP n 0`; a partial body after the headers is ignored). Never fails:
+/// unparsable input gives empty fields.
 pub fn summarize(header_bytes: &[u8]) -> HeaderSummary {
-    let Some(msg) = mail_parser::MessageParser::default().parse_headers(header_bytes) else {
-        return HeaderSummary::default();
-    };
-    let from = msg.from().and_then(|a| a.first());
-    HeaderSummary {
-        from_name: crate::sanitize::line(from.and_then(|a| a.name()).unwrap_or("")),
-        from_addr: crate::sanitize::line(from.and_then(|a| a.address()).unwrap_or("")),
-        subject: crate::sanitize::line(msg.subject().unwrap_or("")),
+    let header_bytes = header_block(header_bytes);
+    guarded(|| {
+        MessageParser::new()
+            .parse_headers(header_bytes)
+            .map(|m| summary_of(&m))
+            .unwrap_or_default()
+    })
+    .unwrap_or_else(|panic| HeaderSummary {
+        subject: cap(
+            sanitize::line(&format!("(headers could not be parsed: {panic})")),
+            MAX_SUMMARY_FIELD,
+        ),
         ..HeaderSummary::default()
+    })
+}
+
+fn summary_of(m: &Message<'_>) -> HeaderSummary {
+    let (from_name, from_addr) = m
+        .from()
+        .and_then(|a| a.first())
+        .map(|a| {
+            (
+                cap(sanitize::line(a.name().unwrap_or("")), MAX_SUMMARY_FIELD),
+                cap(sanitize::line(a.address().unwrap_or("")), MAX_SUMMARY_FIELD),
+            )
+        })
+        .unwrap_or_default();
+    HeaderSummary {
+        from_name,
+        from_addr,
+        to: cap(address_list(m.to()), MAX_SUMMARY_FIELD),
+        subject: cap(sanitize::line(m.subject().unwrap_or("")), MAX_SUMMARY_FIELD),
+        date: m.date().and_then(mail_date),
+        message_id: cap(
+            sanitize::line(m.message_id().unwrap_or("")),
+            MAX_SUMMARY_FIELD,
+        ),
+        has_attachments: attachment_hint(m.root_part()),
     }
 }
 
-pub fn view(raw: Vec<u8>) -> MessageView {
-    let parsed = mail_parser::MessageParser::default().parse(&raw);
-    let (subject, body) = match &parsed {
-        Some(m) => (
-            m.subject().unwrap_or("").to_string(),
-            m.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
-        ),
-        None => (String::new(), String::new()),
+/// Only the header block: everything up to the first empty line. A `TOP`
+/// answer may carry body lines, which the summary doesn't need.
+fn header_block(bytes: &[u8]) -> &[u8] {
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| start + i + 1);
+        let line = &bytes[start..end];
+        if line == b"\n" || line == b"\r\n" {
+            return &bytes[..end];
+        }
+        start = end;
+    }
+    bytes
+}
+
+/// The top-level content type says "there are attachments":
+/// multipart/mixed, a single part that is not text (application/*, image/*,
+/// audio/*, video/*, model/*), or `Content-Disposition: attachment`. Only
+/// the headers are known here, so multipart/related and
+/// multipart/alternative (usually inline images and text versions) don't
+/// count.
+fn attachment_hint(root: &MessagePart<'_>) -> bool {
+    if root
+        .content_disposition()
+        .is_some_and(|d| d.ctype().eq_ignore_ascii_case("attachment"))
+    {
+        return true;
+    }
+    let Some(ct) = root.content_type() else {
+        return false;
     };
+    let sub = ct.subtype().unwrap_or("");
+    match ct.ctype().to_ascii_lowercase().as_str() {
+        "multipart" => sub.eq_ignore_ascii_case("mixed"),
+        "application" | "image" | "audio" | "video" | "model" => true,
+        _ => false,
+    }
+}
+
+fn mail_date(d: &mail_parser::DateTime) -> Option<MailDate> {
+    if !d.is_valid() {
+        return None;
+    }
+    let offset = i32::from(d.tz_hour) * 60 + i32::from(d.tz_minute);
+    Some(MailDate {
+        unix: d.to_timestamp(),
+        tz_offset_minutes: if d.tz_before_gmt { -offset } else { offset },
+    })
+}
+
+/// Addresses for display, `Name <addr>` each, comma separated, bounded.
+fn address_list(a: Option<&Address<'_>>) -> String {
+    let Some(a) = a else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for addr in a.iter() {
+        total += 1;
+        if out.len() < MAX_ADDRESSES {
+            let one = name_and_address(
+                &sanitize::line(addr.name().unwrap_or("")),
+                &sanitize::line(addr.address().unwrap_or("")),
+            );
+            if !one.is_empty() {
+                out.push(one);
+            }
+        }
+    }
+    let mut s = out.join(", ");
+    if total > MAX_ADDRESSES {
+        s.push_str(&format!(", … ({} more)", total - MAX_ADDRESSES));
+    }
+    s
+}
+
+/// `Name <addr>`, or whichever of the two is there.
+fn name_and_address(name: &str, addr: &str) -> String {
+    match (name.is_empty(), addr.is_empty()) {
+        (true, _) => addr.to_string(),
+        (false, true) => name.to_string(),
+        (false, false) if name == addr => addr.to_string(),
+        (false, false) => format!("{name} <{addr}>"),
+    }
+}
+
+/// A display name that pretends to be an address: it has an at sign
+/// (or a look-alike), angle brackets, or is a bare domain or URL.
+fn looks_like_address(name: &str) -> bool {
+    if name
+        .chars()
+        .any(|c| matches!(c, '@' | '＠' | '﹫' | '<' | '>' | '＜' | '＞'))
+    {
+        return true;
+    }
+    let lower = name.to_lowercase();
+    if lower.starts_with("http:") || lower.starts_with("https:") || lower.starts_with("www.") {
+        return true;
+    }
+    // a bare domain such as "paypal.com"
+    !name.contains(char::is_whitespace)
+        && name.rsplit_once('.').is_some_and(|(head, tld)| {
+            !head.is_empty() && tld.len() >= 2 && tld.chars().all(|c| c.is_alphabetic())
+        })
+}
+
+impl HeaderSummary {
+    /// What the message list shows as the sender: the display name, but the
+    /// address whenever the name is empty or looks like an address (a name
+    /// such as `security@paypal.com` must not hide `attacker@evil.example`,
+    /// SECURITY-CASES F33). With no address at all, an address-like name is
+    /// marked as such.
+    pub fn sender(&self) -> String {
+        let name = self.from_name.trim();
+        let addr = self.from_addr.trim();
+        if addr.is_empty() {
+            if looks_like_address(name) {
+                return format!("{name} (no address)");
+            }
+            return name.to_string();
+        }
+        if name.is_empty() || looks_like_address(name) {
+            addr.to_string()
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// `Name <addr>` (or whichever of the two exists), for the reader.
+    pub fn sender_with_address(&self) -> String {
+        name_and_address(self.from_name.trim(), self.from_addr.trim())
+    }
+}
+
+/// A retrieved message (the bytes of `RETR`, or of `TOP n k`, in which case
+/// the body is partial) as owned, sanitized data. Never fails and never
+/// panics: what can't be parsed is shown as raw text with a
+/// [`MessageView::parse_note`].
+pub fn view(raw: Vec<u8>) -> MessageView {
+    let built = guarded(|| build_view(&raw));
+    let mut v = match built {
+        Ok(v) => v,
+        Err(panic) => raw_view(
+            &raw,
+            format!("The message could not be parsed (parser error: {panic}); shown as raw text."),
+        ),
+    };
+    v.raw = raw;
+    v
+}
+
+/// The fallback view: headers we can still read, the raw text as the body.
+fn raw_view(raw: &[u8], note: String) -> MessageView {
     MessageView {
-        subject: crate::sanitize::line(&subject),
-        body: crate::sanitize::text(&body),
-        raw,
+        body: sanitize::text(&String::from_utf8_lossy(raw)),
+        parse_note: Some(sanitize::line(&note)),
         ..MessageView::default()
+    }
+}
+
+/// More lines starting with `--` than parts we are willing to walk: a
+/// message made to have millions of parts. Counted in one cheap pass.
+fn too_many_boundaries(raw: &[u8]) -> bool {
+    let mut count = 0usize;
+    let mut at_line_start = true;
+    let mut i = 0;
+    while i < raw.len() {
+        if at_line_start && raw[i..].starts_with(b"--") {
+            count += 1;
+            if count > 2 * MAX_PARTS {
+                return true;
+            }
+        }
+        at_line_start = raw[i] == b'\n';
+        i += 1;
+    }
+    false
+}
+
+fn build_view(raw: &[u8]) -> MessageView {
+    let mut notes: Vec<String> = Vec::new();
+    let bomb = too_many_boundaries(raw);
+    let parser = MessageParser::new();
+    let parsed = if bomb {
+        parser.parse_headers(raw)
+    } else {
+        parser.parse(raw)
+    };
+    let Some(m) = parsed else {
+        return raw_view(
+            raw,
+            "No message headers were found; shown as raw text.".to_string(),
+        );
+    };
+    let root = m.root_part();
+    if !root.headers.iter().any(|h| is_field_name(h.name.as_str())) {
+        return raw_view(
+            raw,
+            "No message headers were found; shown as raw text.".to_string(),
+        );
+    }
+
+    // Header block.
+    let mut headers = Vec::new();
+    let mut cut_values = 0usize;
+    for h in root.headers.iter().take(MAX_HEADERS) {
+        let name = sanitize::line(h.name.as_str());
+        let start = h.offset_start as usize;
+        let end = (h.offset_end as usize).min(raw.len());
+        let bytes = raw.get(start..end).unwrap_or_default();
+        let (bytes, cut) = if bytes.len() > MAX_HEADER_VALUE {
+            cut_values += 1;
+            (&bytes[..MAX_HEADER_VALUE], true)
+        } else {
+            (bytes, false)
+        };
+        let mut value = sanitize::bytes_line(bytes);
+        if cut {
+            value.push_str(" …");
+        }
+        headers.push((name, value));
+    }
+    if root.headers.len() > MAX_HEADERS {
+        notes.push(format!(
+            "Only the first {MAX_HEADERS} of {} headers are listed.",
+            root.headers.len()
+        ));
+    }
+    if cut_values > 0 {
+        notes.push(format!(
+            "{cut_values} header value(s) longer than {} KB were shortened.",
+            MAX_HEADER_VALUE / 1024
+        ));
+    }
+
+    let from = m
+        .from()
+        .and_then(|a| a.first())
+        .map(|a| HeaderSummary {
+            from_name: sanitize::line(a.name().unwrap_or("")),
+            from_addr: sanitize::line(a.address().unwrap_or("")),
+            ..HeaderSummary::default()
+        })
+        .unwrap_or_default();
+    let mut subject = sanitize::line(m.subject().unwrap_or(""));
+    if subject.len() > MAX_HEADER_VALUE {
+        subject = cap(subject, MAX_HEADER_VALUE);
+        notes.push("The subject was shortened.".to_string());
+    }
+    let date_text = m
+        .header_raw(HeaderName::Date)
+        .map(|d| cap(sanitize::line(d), MAX_HEADER_VALUE))
+        .unwrap_or_default();
+
+    let mut v = MessageView {
+        from: cap(from.sender_with_address(), MAX_HEADER_VALUE),
+        to: cap(address_list(m.to()), MAX_HEADER_VALUE),
+        cc: cap(address_list(m.cc()), MAX_HEADER_VALUE),
+        date: m.date().and_then(mail_date),
+        date_text,
+        subject,
+        headers,
+        ..MessageView::default()
+    };
+
+    if bomb {
+        let body_start = (root.offset_body as usize).min(raw.len());
+        v.body = sanitize::text(&String::from_utf8_lossy(&raw[body_start..]));
+        notes.push(format!(
+            "This message has more than {MAX_PARTS} MIME parts; its body is shown as raw text."
+        ));
+        v.parse_note = Some(notes.join(" "));
+        return v;
+    }
+
+    if m.parts.len() > MAX_PARTS {
+        notes.push(format!(
+            "This message has {} MIME parts; only the first {MAX_PARTS} are looked at.",
+            m.parts.len()
+        ));
+    }
+    let part = |id: &u32| {
+        m.parts
+            .get(*id as usize)
+            .filter(|_| (*id as usize) < MAX_PARTS)
+    };
+
+    // Body: the first text part, else the first HTML part converted.
+    let text = m
+        .text_body
+        .iter()
+        .filter_map(part)
+        .find_map(|p| match &p.body {
+            PartType::Text(t) => Some((p, t.as_ref())),
+            _ => None,
+        });
+    if let Some((p, t)) = text {
+        match undeclared_8bit(raw, p, t) {
+            Some(decoded) => {
+                v.body = sanitize::text(&decoded);
+                notes.push(
+                    "The text has no declared charset and isn't UTF-8; read as Windows-1252."
+                        .to_string(),
+                );
+            }
+            None => v.body = sanitize::text(t),
+        }
+    } else if let Some(html) = m
+        .html_body
+        .iter()
+        .chain(m.text_body.iter())
+        .filter_map(part)
+        .find_map(|p| match &p.body {
+            PartType::Html(h) => Some(h.as_ref()),
+            _ => None,
+        })
+    {
+        match html2text::from_read(html.as_bytes(), HTML_WIDTH) {
+            Ok(t) => {
+                v.body = sanitize::text(&t);
+                v.body_from_html = true;
+            }
+            Err(e) => {
+                v.body = sanitize::text(html);
+                notes.push(format!(
+                    "The HTML could not be converted ({e}); shown as source."
+                ));
+            }
+        }
+    }
+
+    // Attachments.
+    for (n, p) in m.attachments.iter().filter_map(part).enumerate() {
+        let mime = mime_of(p);
+        let name = attachment_name(p.attachment_name(), n + 1, &mime);
+        let data = match &p.body {
+            PartType::Multipart(_) => continue,
+            _ => undecoded_base64(raw, p).unwrap_or_else(|| p.contents().to_vec()),
+        };
+        v.attachments.push(Attachment { name, mime, data });
+    }
+
+    if root.is_encoding_problem {
+        notes.push("Part of this message was not encoded correctly.".to_string());
+    }
+    if !notes.is_empty() {
+        v.parse_note = Some(sanitize::line(&notes.join(" ")));
+    }
+    v
+}
+
+/// A text part sent as 8-bit without a declared charset that isn't UTF-8
+/// (mail-parser then decodes it lossily): the raw bytes read as
+/// Windows-1252, the usual charset of such old mailers. `None` when the
+/// part declares a charset, is transfer-encoded, or decoded cleanly.
+fn undeclared_8bit(raw: &[u8], p: &MessagePart<'_>, decoded: &str) -> Option<String> {
+    if !decoded.contains('\u{FFFD}')
+        || p.content_type()
+            .is_some_and(|ct| ct.attribute("charset").is_some())
+        || !matches!(p.encoding, mail_parser::Encoding::None)
+    {
+        return None;
+    }
+    let bytes = raw.get(p.offset_body as usize..p.offset_end as usize)?;
+    if std::str::from_utf8(bytes).is_ok() {
+        return None;
+    }
+    let cp1252 = mail_parser::decoders::charsets::map::charset_decoder(b"windows-1252")?;
+    Some(cp1252(bytes))
+}
+
+/// RFC 5322 field name: printable ASCII without `:`. mail-parser takes any
+/// first line as a header name, so garbage would pass for a message.
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+}
+
+/// mail-parser leaves the last part of a message whose closing boundary
+/// never came (a cut or broken message) undecoded, with encoding `None`:
+/// when the part declares base64, decode it ourselves, ignoring whitespace
+/// and a cut-off tail. `None` when the part was decoded normally or isn't
+/// base64.
+fn undecoded_base64(raw: &[u8], p: &MessagePart<'_>) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let declared = p
+        .content_transfer_encoding()
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
+    if !declared || matches!(p.encoding, mail_parser::Encoding::Base64) {
+        return None;
+    }
+    let body = raw.get(p.offset_body as usize..p.offset_end as usize)?;
+    if p.contents() != body {
+        return None;
+    }
+    let mut clean: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+        .collect();
+    let engine = base64::engine::general_purpose::STANDARD_NO_PAD_INDIFFERENT;
+    // a cut message may end inside a group: drop what can't be decoded
+    clean.truncate(clean.len() - usize::from(clean.len() % 4 == 1));
+    engine.decode(&clean).ok().or_else(|| {
+        clean.truncate(clean.len() / 4 * 4);
+        engine.decode(&clean).ok()
+    })
+}
+
+/// `type/subtype` in lower case, only token characters; defaults per part.
+fn mime_of(p: &MessagePart<'_>) -> String {
+    let token = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(*c))
+            .take(127)
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    let default = match p.body {
+        PartType::Text(_) => "text/plain",
+        PartType::Html(_) => "text/html",
+        PartType::Message(_) => "message/rfc822",
+        _ => "application/octet-stream",
+    };
+    match p.content_type() {
+        Some(ct) => {
+            let t = token(ct.ctype());
+            let s = token(ct.subtype().unwrap_or(""));
+            if t.is_empty() || s.is_empty() {
+                default.to_string()
+            } else {
+                format!("{t}/{s}")
+            }
+        }
+        None => default.to_string(),
+    }
+}
+
+/// A usual file extension for a MIME type (for unnamed attachments).
+fn extension_for(mime: &str) -> &'static str {
+    match mime {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" | "image/jpg" => "jpg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "image/svg+xml" => "svg",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "text/calendar" => "ics",
+        "text/csv" => "csv",
+        "message/rfc822" | "message/global" => "eml",
+        "application/zip" => "zip",
+        "application/json" => "json",
+        "application/msword" => "doc",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "audio/mpeg" => "mp3",
+        "video/mp4" => "mp4",
+        _ => "bin",
+    }
+}
+
+/// The name an attachment is saved under: the sanitized base name of what
+/// the sender proposed, or `attachment-N.ext`.
+fn attachment_name(proposed: Option<&str>, n: usize, mime: &str) -> String {
+    proposed
+        .and_then(safe_base_name)
+        .unwrap_or_else(|| format!("attachment-{n}.{}", extension_for(mime)))
+}
+
+/// Longest base name kept, in bytes.
+const MAX_NAME: usize = 200;
+
+/// A file name that is safe to create in a directory of the user's
+/// choosing (SECURITY-CASES F36): no terminal controls, no path components
+/// (`/`, `\`), no leading dots (hidden files, `..`), no characters Windows
+/// forbids, bounded length (the extension is kept). `None` when nothing is
+/// left.
+fn safe_base_name(name: &str) -> Option<String> {
+    let clean = sanitize::line(name);
+    let base = clean.rsplit(['/', '\\']).next().unwrap_or("");
+    let base: String = base
+        .chars()
+        .map(|c| match c {
+            ':' | '<' | '>' | '"' | '|' | '?' | '*' => '_',
+            c => c,
+        })
+        .collect();
+    let base = base
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+    if base.is_empty() {
+        return None;
+    }
+    if base.len() <= MAX_NAME {
+        return Some(base.to_string());
+    }
+    // keep a short extension, cut the stem on a char boundary
+    let (stem, ext) = match base.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() && e.len() <= 16 => (s, e),
+        _ => (base, ""),
+    };
+    let room = MAX_NAME - ext.len() - usize::from(!ext.is_empty());
+    let mut cut = room.min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let stem = stem[..cut].trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+    Some(if ext.is_empty() {
+        stem.to_string()
+    } else {
+        format!("{stem}.{ext}")
+    })
+}
+
+/// Where to save a file called `name` (untrusted, e.g. an attachment name)
+/// in `dir`: always directly inside `dir`, under a sanitized base name
+/// (`attachment` when nothing usable is left), and, when that name is
+/// taken (any kind of entry, including a dangling symlink), `stem (1).ext`,
+/// `stem (2).ext` ... up to 999, then a name made unique with the process
+/// id and time. The caller should still create the file with
+/// `OpenOptions::create_new(true)`: another program may take the name
+/// between this check and the write.
+pub fn save_name_in(dir: &Path, name: &str) -> PathBuf {
+    let base = safe_base_name(name).unwrap_or_else(|| "attachment".to_string());
+    let taken = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    let first = dir.join(&base);
+    if !taken(&first) {
+        return first;
+    }
+    let (stem, ext) = match base.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
+        _ => (base.clone(), String::new()),
+    };
+    for i in 1..=MAX_SAVE_TRIES {
+        let p = dir.join(format!("{stem} ({i}){ext}"));
+        if !taken(&p) {
+            return p;
+        }
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    dir.join(format!("{stem} ({}-{nanos}){ext}", std::process::id()))
+}
+
+/// At most `max` bytes of `s`, cut on a grapheme boundary, with `…` added
+/// when something was cut.
+fn cap(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = 0;
+    for (i, g) in s.grapheme_indices(true) {
+        if i + g.len() > max.saturating_sub(3) {
+            break;
+        }
+        end = i + g.len();
+    }
+    let mut out = s[..end].to_string();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guarded_catches_panics_and_flags_the_thread() {
+        assert!(!in_guarded_parse());
+        let inside = guarded(in_guarded_parse);
+        assert_eq!(inside, Ok(true));
+        let caught: Result<(), String> = guarded(|| panic!("boom {}", 42));
+        assert_eq!(caught, Err("boom 42".to_string()));
+        assert!(!in_guarded_parse());
+    }
+
+    #[test]
+    fn raw_view_is_sanitized_with_a_note() {
+        let v = raw_view(b"Subject: x\x1b]0;t\x07\r\n\r\nbody\x9b", "why".into());
+        assert_eq!(v.body, "Subject: x\n\nbody\u{FFFD}");
+        assert_eq!(v.parse_note.as_deref(), Some("why"));
+    }
+
+    #[test]
+    fn header_block_stops_at_the_empty_line() {
+        assert_eq!(header_block(b"A: b\r\n\r\nbody"), b"A: b\r\n\r\n");
+        assert_eq!(header_block(b"A: b\n\nbody"), b"A: b\n\n");
+        assert_eq!(header_block(b"A: b\r\n"), b"A: b\r\n");
+    }
+
+    #[test]
+    fn cap_cuts_on_grapheme_boundaries() {
+        assert_eq!(cap("short".into(), 10), "short");
+        let s = "e\u{301}".repeat(10); // 3 bytes each
+        let c = cap(s, 10);
+        assert!(c.len() <= 10 && c.ends_with('…'));
+        assert_eq!(c, "e\u{301}e\u{301}…");
     }
 }

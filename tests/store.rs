@@ -1,0 +1,321 @@
+//! `popview::store`: round trips, tolerance of corrupt files, hostile UIDs,
+//! atomic replacement under concurrent saves, marks file lifecycle.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use popview::mail::{HeaderSummary, MailDate};
+use popview::store::{Store, default_roots};
+
+fn summary(i: usize) -> HeaderSummary {
+    HeaderSummary {
+        from_name: format!("Sender {i}"),
+        from_addr: format!("s{i}@example.org"),
+        to: "bob@example.net".into(),
+        subject: format!("Subject number {i} – ünïcödé 日本"),
+        date: Some(MailDate {
+            unix: 1_700_000_000 + i as i64,
+            tz_offset_minutes: -300,
+        }),
+        message_id: format!("{i}@example.org"),
+        has_attachments: i.is_multiple_of(3),
+    }
+}
+
+fn map(n: usize, offset: usize) -> HashMap<String, HeaderSummary> {
+    (0..n)
+        .map(|i| (format!("uid-{}", i + offset), summary(i + offset)))
+        .collect()
+}
+
+/// Every file below `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn empty_store_loads_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "bob@pop.example.net:995").unwrap();
+    assert!(s.load_headers().is_empty());
+    assert!(s.load_marks().is_empty());
+    assert_eq!(s.account(), "bob@pop.example.net:995");
+}
+
+#[test]
+fn headers_round_trip() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "bob@pop.example.net:995").unwrap();
+    let m = map(50, 0);
+    s.save_headers(&m).unwrap();
+    assert_eq!(s.load_headers(), m);
+    // a second store on the same account sees the same state
+    let s2 = Store::open(root.path(), "bob@pop.example.net:995").unwrap();
+    assert_eq!(s2.load_headers(), m);
+    // another account doesn't
+    let other = Store::open(root.path(), "alice@pop.example.net:995").unwrap();
+    assert!(other.load_headers().is_empty());
+    // saving replaces, it doesn't merge
+    let m2 = map(3, 1000);
+    s.save_headers(&m2).unwrap();
+    assert_eq!(s.load_headers(), m2);
+}
+
+#[test]
+fn marks_round_trip_and_empty_removes_the_file() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let uids: Vec<String> = vec!["b".into(), "a".into(), "c".into()];
+    s.save_marks(&uids).unwrap();
+    assert_eq!(s.load_marks(), uids);
+    let marks = s.data_dir().join("marks.json");
+    assert!(marks.exists());
+    s.save_marks(&[]).unwrap();
+    assert!(!marks.exists());
+    assert!(s.load_marks().is_empty());
+    // removing when there is nothing is fine too
+    s.save_marks(&[]).unwrap();
+}
+
+#[test]
+fn layout_uses_a_hashed_account_dir_and_no_uid_in_file_names() {
+    let root = tempfile::tempdir().unwrap();
+    let key = "../../evil\u{1b}]0;x\u{7}@host:110";
+    let s = Store::open(root.path(), key).unwrap();
+    let weird: Vec<String> = vec!["../../x".into(), "/etc/passwd".into()];
+    s.save_marks(&weird).unwrap();
+    s.save_headers(&weird.iter().map(|u| (u.clone(), summary(1))).collect())
+        .unwrap();
+    let got = files(root.path());
+    assert_eq!(got.len(), 3, "{got:?}");
+    for f in &got {
+        let parts: Vec<&str> = f.split('/').collect();
+        assert_eq!(parts.len(), 3, "{f}");
+        assert_eq!(parts[0], "accounts");
+        assert_eq!(parts[1].len(), 32);
+        assert!(
+            parts[1]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert!(["account.txt", "headers.json", "marks.json"].contains(&parts[2]));
+    }
+    let label = std::fs::read_to_string(s.data_dir().join("account.txt")).unwrap();
+    assert_eq!(label, "../../evil@host:110\n");
+}
+
+#[test]
+fn split_roots_keep_marks_out_of_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let s = Store::open_split(cache.path(), data.path(), "k").unwrap();
+    s.save_headers(&map(2, 0)).unwrap();
+    s.save_marks(&["u1".to_string()]).unwrap();
+    assert!(s.cache_dir().starts_with(cache.path()));
+    assert!(s.data_dir().starts_with(data.path()));
+    assert!(s.cache_dir().join("headers.json").exists());
+    assert!(!s.cache_dir().join("marks.json").exists());
+    assert!(s.data_dir().join("marks.json").exists());
+    // the OS wipes the cache: marks survive
+    std::fs::remove_dir_all(cache.path()).unwrap();
+    let s = Store::open_split(cache.path(), data.path(), "k").unwrap();
+    assert!(s.load_headers().is_empty());
+    assert_eq!(s.load_marks(), ["u1"]);
+}
+
+#[test]
+fn default_roots_are_distinct() {
+    // Only when the environment has a home directory.
+    if let Some(r) = default_roots() {
+        assert_ne!(r.cache, r.data);
+        assert!(r.cache.to_string_lossy().contains("popview"));
+        assert!(r.data.to_string_lossy().contains("popview"));
+    }
+}
+
+#[test]
+fn weird_uids_round_trip() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let uids: Vec<String> = [
+        "../../x",
+        "/abs/path",
+        "..",
+        "",
+        "with\nnewline",
+        "nul\0inside",
+        "esc\u{1b}[31m",
+        "quote\"back\\slash",
+        "ünïcödé 日本 😀",
+        "\u{202E}bidi",
+        &"x".repeat(70),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    s.save_marks(&uids).unwrap();
+    assert_eq!(s.load_marks(), uids);
+    let m: HashMap<String, HeaderSummary> = uids
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.clone(), summary(i)))
+        .collect();
+    s.save_headers(&m).unwrap();
+    assert_eq!(s.load_headers(), m);
+    assert_eq!(files(root.path()).len(), 3);
+}
+
+#[test]
+fn corrupt_files_are_tolerated_and_moved_aside() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    s.save_headers(&map(5, 0)).unwrap();
+    s.save_marks(&["a".to_string()]).unwrap();
+    let headers = s.cache_dir().join("headers.json");
+    let marks = s.data_dir().join("marks.json");
+    // a truncated file, and garbage
+    let full = std::fs::read(&headers).unwrap();
+    std::fs::write(&headers, &full[..full.len() / 2]).unwrap();
+    std::fs::write(&marks, b"\xff\xfe not json").unwrap();
+    assert!(s.load_headers().is_empty());
+    assert!(s.load_marks().is_empty());
+    assert!(!headers.exists() && !marks.exists());
+    assert_eq!(
+        std::fs::read(s.cache_dir().join("headers.json.corrupt")).unwrap(),
+        &full[..full.len() / 2]
+    );
+    assert!(s.data_dir().join("marks.json.corrupt").exists());
+    // wrong shapes are corrupt too
+    std::fs::write(&marks, br#"{"version":1,"uids":"nope"}"#).unwrap();
+    assert!(s.load_marks().is_empty());
+    // and saving works again afterwards
+    s.save_headers(&map(2, 0)).unwrap();
+    assert_eq!(s.load_headers().len(), 2);
+}
+
+#[test]
+fn another_version_is_ignored_not_destroyed() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let marks = s.data_dir().join("marks.json");
+    std::fs::write(&marks, br#"{"version":99,"uids":["a"],"new":true}"#).unwrap();
+    assert!(s.load_marks().is_empty());
+    assert!(marks.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn files_and_dirs_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    s.save_headers(&map(1, 0)).unwrap();
+    s.save_marks(&["a".to_string()]).unwrap();
+    for f in ["headers.json", "marks.json", "account.txt"] {
+        let mode = std::fs::metadata(s.data_dir().join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    let mode = std::fs::metadata(s.data_dir())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+/// Two writers replace the cache over and over while a reader keeps
+/// loading it: every load sees one complete version (never a partial file,
+/// which would show up as an empty map and a `.corrupt` file), and no temp
+/// file is left behind.
+#[test]
+fn concurrent_saves_never_expose_a_partial_file() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let a = map(2_000, 0);
+    let b = map(1_500, 10_000);
+    s.save_headers(&a).unwrap();
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .map(|m| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..15 {
+                    s.save_headers(&m).unwrap();
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let (s, a, b, stop) = (s.clone(), a.clone(), b.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut loads = 0;
+            while !stop.load(Ordering::Relaxed) || loads == 0 {
+                let got = s.load_headers();
+                assert!(
+                    got == *a || got == *b,
+                    "partial read: {} entries",
+                    got.len()
+                );
+                loads += 1;
+            }
+            loads
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let loads = reader.join().unwrap();
+    assert!(loads > 0);
+    assert_eq!(
+        files(root.path())
+            .iter()
+            .filter(|f| !f.ends_with("account.txt"))
+            .collect::<Vec<_>>(),
+        ["accounts/".to_string()
+            + &s.cache_dir().file_name().unwrap().to_string_lossy()
+            + "/headers.json"]
+        .iter()
+        .collect::<Vec<_>>()
+    );
+}
+
+/// 100,000 entries: a round trip that keeps every entry (timing printed
+/// with `--nocapture`).
+#[test]
+fn hundred_thousand_entries() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let m = map(100_000, 0);
+    let t = std::time::Instant::now();
+    s.save_headers(&m).unwrap();
+    let saved = t.elapsed();
+    let t = std::time::Instant::now();
+    let got = s.load_headers();
+    let loaded = t.elapsed();
+    let size = std::fs::metadata(s.cache_dir().join("headers.json"))
+        .unwrap()
+        .len();
+    println!("100k headers: save {saved:?}, load {loaded:?}, {size} bytes");
+    assert_eq!(got.len(), 100_000);
+    assert_eq!(got, m);
+}
