@@ -35,6 +35,8 @@ fn main() {
     }
     out.push_str("];\n");
 
-    let out_path = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("demo_assets.rs");
-    fs::write(&out_path, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", out_path.display()));
+    let out_path =
+        PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("demo_assets.rs");
+    fs::write(&out_path, out)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", out_path.display()));
 }

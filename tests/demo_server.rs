@@ -2,7 +2,7 @@
 //! semantics, the demo mailbox, pipelining, fault injection, TLS.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,15 +60,21 @@ impl<S: Read + Write> Peer<S> {
     /// The raw (still dot-stuffed) body of a multi-line answer, terminator
     /// excluded.
     fn body_raw(&mut self) -> Vec<u8> {
+        let mut scanned = 0;
         loop {
             if self.buf.starts_with(b".\r\n") {
                 self.buf.drain(..3);
                 return Vec::new();
             }
-            if let Some(i) = self.buf.windows(5).position(|w| w == b"\r\n.\r\n") {
-                let body: Vec<u8> = self.buf.drain(..i + 5).collect();
-                return body[..i + 2].to_vec();
+            if let Some(i) = self.buf[scanned..]
+                .windows(5)
+                .position(|w| w == b"\r\n.\r\n")
+            {
+                let end = scanned + i;
+                let body: Vec<u8> = self.buf.drain(..end + 5).collect();
+                return body[..end + 2].to_vec();
             }
+            scanned = self.buf.len().saturating_sub(4);
             assert!(self.fill() > 0, "EOF inside a multi-line answer");
         }
     }
@@ -240,7 +246,10 @@ fn user_pass() {
     assert_eq!(p.cmd("PASS demo"), "-ERR send USER first\r\n");
     assert!(p.cmd("user alice").starts_with("+OK"));
     let r = p.cmd("pass pass with spaces");
-    assert!(r.starts_with("+OK maildrop locked and ready, 2 messages"), "{r}");
+    assert!(
+        r.starts_with("+OK maildrop locked and ready, 2 messages"),
+        "{r}"
+    );
     assert!(p.cmd("USER demo").starts_with("-ERR"));
     assert!(p.cmd("QUIT").starts_with("+OK"));
 
@@ -268,15 +277,24 @@ fn apop_right_and_wrong_digest() {
     let mut p = Peer::connect(&server);
     let ts = timestamp(&p.line());
     let wrong = md5_hex(format!("{ts}nope").as_bytes());
-    assert!(p.cmd(&format!("APOP demo {wrong}")).starts_with("-ERR [AUTH] "));
+    assert!(
+        p.cmd(&format!("APOP demo {wrong}"))
+            .starts_with("-ERR [AUTH] ")
+    );
     let bad_user = md5_hex(format!("{ts}demo").as_bytes());
-    assert!(p.cmd(&format!("APOP mallory {bad_user}")).starts_with("-ERR [AUTH] "));
+    assert!(
+        p.cmd(&format!("APOP mallory {bad_user}"))
+            .starts_with("-ERR [AUTH] ")
+    );
     // The digest of another connection's timestamp is refused too.
     let mut q = Peer::connect(&server);
     let other_ts = timestamp(&q.line());
     assert_ne!(ts, other_ts);
     let replayed = md5_hex(format!("{other_ts}demo").as_bytes());
-    assert!(p.cmd(&format!("APOP demo {replayed}")).starts_with("-ERR [AUTH] "));
+    assert!(
+        p.cmd(&format!("APOP demo {replayed}"))
+            .starts_with("-ERR [AUTH] ")
+    );
     // Right digest, in upper case (hex is case-insensitive).
     let right = md5_hex(format!("{ts}demo").as_bytes()).to_uppercase();
     let r = p.cmd(&format!("APOP demo {right}"));
@@ -308,7 +326,10 @@ fn auth_plain_both_ways_and_cancel() {
     assert_eq!(p.cmd("*"), "-ERR AUTH cancelled\r\n");
     // Empty challenge, wrong password, garbage, empty initial response.
     assert_eq!(p.cmd("AUTH PLAIN"), "+ \r\n");
-    assert!(p.cmd(&plain_b64("", "demo", "bad")).starts_with("-ERR [AUTH] "));
+    assert!(
+        p.cmd(&plain_b64("", "demo", "bad"))
+            .starts_with("-ERR [AUTH] ")
+    );
     assert!(p.cmd("AUTH PLAIN !!notbase64!!").starts_with("-ERR"));
     assert!(p.cmd("AUTH PLAIN =").starts_with("-ERR [AUTH] "));
     // Another authorization identity is not allowed.
@@ -360,14 +381,25 @@ fn demo_mailbox_is_served_completely() {
         let n = i + 1;
         assert_eq!(list[i], format!("{n} {}", bytes.len()));
         assert_eq!(uidl[i], format!("{n} {uid}"));
-        assert_eq!(p.cmd(&format!("LIST {n}")), format!("+OK {n} {}\r\n", bytes.len()));
+        assert_eq!(
+            p.cmd(&format!("LIST {n}")),
+            format!("+OK {n} {}\r\n", bytes.len())
+        );
         assert_eq!(p.cmd(&format!("UIDL {n}")), format!("+OK {n} {uid}\r\n"));
         // Sizes are CRLF sizes: no bare LF is served.
         assert!(!bytes.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'));
         assert_eq!(uid, &expected.messages()[i].0);
     }
-    assert_eq!(server.mailbox_uids(), uidl.iter().map(|l| l.split_once(' ').unwrap().1.to_string()).collect::<Vec<_>>());
-    assert!(p.cmd(&format!("LIST {}", served.len() + 1)).starts_with("-ERR"));
+    assert_eq!(
+        server.mailbox_uids(),
+        uidl.iter()
+            .map(|l| l.split_once(' ').unwrap().1.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        p.cmd(&format!("LIST {}", served.len() + 1))
+            .starts_with("-ERR")
+    );
     assert!(p.cmd("LIST 0").starts_with("-ERR"));
     assert!(p.cmd("RETR x").starts_with("-ERR"));
 
@@ -376,16 +408,27 @@ fn demo_mailbox_is_served_completely() {
         let n = i + 1;
         let (_, retr) = p.multi(&format!("RETR {n}"));
         assert_eq!(&retr, bytes, "RETR {n}");
-        let msg = parser.parse(&retr).unwrap_or_else(|| panic!("message {n} does not parse"));
-        let subject = msg.subject().unwrap_or_else(|| panic!("message {n} has no Subject"));
+        let msg = parser
+            .parse(&retr)
+            .unwrap_or_else(|| panic!("message {n} does not parse"));
+        let subject = msg
+            .subject()
+            .unwrap_or_else(|| panic!("message {n} has no Subject"));
         assert!(!subject.is_empty());
 
         let sep = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         let (_, top0) = p.multi(&format!("TOP {n} 0"));
         assert_eq!(&top0, &bytes[..sep], "TOP {n} 0");
         let (_, top2) = p.multi(&format!("TOP {n} 2"));
-        let body_lines: Vec<&[u8]> = bytes[sep..].split_inclusive(|&b| b == b'\n').take(2).collect();
-        assert_eq!(top2, [&bytes[..sep], &body_lines.concat()].concat(), "TOP {n} 2");
+        let body_lines: Vec<&[u8]> = bytes[sep..]
+            .split_inclusive(|&b| b == b'\n')
+            .take(2)
+            .collect();
+        assert_eq!(
+            top2,
+            [&bytes[..sep], &body_lines.concat()].concat(),
+            "TOP {n} 2"
+        );
     }
     assert!(p.cmd("QUIT").starts_with("+OK"));
     // Reading deletes nothing.
@@ -396,7 +439,10 @@ fn demo_mailbox_is_served_completely() {
 fn demo_assets_cover_the_required_cases() {
     let m = Mailbox::demo();
     let all: Vec<&[u8]> = m.messages().iter().map(|(_, b)| b.as_slice()).collect();
-    let has = |needle: &[u8]| all.iter().any(|b| b.windows(needle.len()).any(|w| w == needle));
+    let has = |needle: &[u8]| {
+        all.iter()
+            .any(|b| b.windows(needle.len()).any(|w| w == needle))
+    };
     for needle in [
         &b"charset=ISO-8859-1"[..],
         b"Content-Transfer-Encoding: quoted-printable",
@@ -412,16 +458,20 @@ fn demo_assets_cover_the_required_cases() {
         b"text/calendar",
         b"text/csv",
         b"In-Reply-To: <plot14-",
-        b"\x1b[31;1;5m",      // CSI colour
-        b"\x1b[2A",           // cursor movement
-        b"\x1b]0;",           // OSC 0 title
-        b"\x1b]52;c;",        // OSC 52 clipboard
-        b"\x1b]8;;https://",  // OSC 8 link
+        b"\x1b[31;1;5m",       // CSI colour
+        b"\x1b[2A",            // cursor movement
+        b"\x1b]0;",            // OSC 0 title
+        b"\x1b]52;c;",         // OSC 52 clipboard
+        b"\x1b]8;;https://",   // OSC 8 link
         "\u{202E}".as_bytes(), // bidi override
         "\u{200B}".as_bytes(), // zero-width space
         b"From: \"ceo@bank.example\" <attacker@evil.example>",
     ] {
-        assert!(has(needle), "no demo message contains {:?}", String::from_utf8_lossy(needle));
+        assert!(
+            has(needle),
+            "no demo message contains {:?}",
+            String::from_utf8_lossy(needle)
+        );
     }
     // The welcome message explains the keys.
     let parser = mail_parser::MessageParser::default();
@@ -431,14 +481,20 @@ fn demo_assets_cover_the_required_cases() {
         .find(|msg| msg.subject() == Some("Welcome to the popview demo"))
         .expect("a welcome message");
     let text = welcome.body_text(0).unwrap();
-    for key in ["j / k", "Enter", "  d ", "  u ", "  U ", "  $ ", "  q ", "  x ", "  / ", "  o ", "  v ", "  h ", "  ? "] {
+    for key in [
+        "j / k", "Enter", "  d ", "  u ", "  U ", "  $ ", "  q ", "  x ", "  / ", "  o ", "  v ",
+        "  h ", "  ? ",
+    ] {
         assert!(text.contains(key), "welcome lacks {key:?}");
     }
     // The long thread.
     let thread = all
         .iter()
         .filter_map(|b| parser.parse(*b))
-        .filter(|msg| msg.subject().is_some_and(|s| s.contains("Plot 14: who's in")))
+        .filter(|msg| {
+            msg.subject()
+                .is_some_and(|s| s.contains("Plot 14: who's in"))
+        })
         .count();
     assert!(thread >= 8, "{thread}");
     // Decoded texts of the legacy charsets (mail-parser's default features).
@@ -447,10 +503,18 @@ fn demo_assets_cover_the_required_cases() {
         .filter_map(|b| parser.parse(*b))
         .filter_map(|msg| msg.subject().map(str::to_owned))
         .collect();
-    assert!(subjects.iter().any(|s| s == "Einladung: Grünkohlessen bei Müllers am Samstag"));
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s == "Einladung: Grünkohlessen bei Müllers am Samstag")
+    );
     assert!(subjects.iter().any(|s| s == "Фотографии с дачи"));
     assert!(subjects.iter().any(|s| s == "周末去爬山吗？"));
-    assert!(subjects.iter().any(|s| s == "Vacances à Étretat : photos et récit"));
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s == "Vacances à Étretat : photos et récit")
+    );
 }
 
 #[test]
@@ -505,12 +569,20 @@ fn dele_then_quit_removes_exactly_that_message() {
     assert_eq!(p.cmd("UIDL 2"), "-ERR message 2 already deleted\r\n");
     assert!(p.cmd("STAT").starts_with("+OK 4 "));
     let list = p.lines("LIST");
-    assert_eq!(list.iter().map(|l| l.split(' ').next().unwrap()).collect::<Vec<_>>(), ["1", "3", "4", "5"]);
+    assert_eq!(
+        list.iter()
+            .map(|l| l.split(' ').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["1", "3", "4", "5"]
+    );
     let uidl = p.lines("UIDL");
     assert_eq!(uidl[1], format!("3 {}", before[2]));
     // Still there until QUIT.
     assert_eq!(server.mailbox_uids(), before);
-    assert_eq!(p.cmd("QUIT"), "+OK popview-demo signing off (4 messages left)\r\n");
+    assert_eq!(
+        p.cmd("QUIT"),
+        "+OK popview-demo signing off (4 messages left)\r\n"
+    );
     assert!(p.until_eof().is_empty());
 
     let mut expected = before.clone();
@@ -519,7 +591,14 @@ fn dele_then_quit_removes_exactly_that_message() {
     // A new session sees the messages renumbered.
     let mut p = Peer::connect(&server);
     p.login();
-    assert_eq!(p.lines("UIDL"), expected.iter().enumerate().map(|(i, u)| format!("{} {u}", i + 1)).collect::<Vec<_>>());
+    assert_eq!(
+        p.lines("UIDL"),
+        expected
+            .iter()
+            .enumerate()
+            .map(|(i, u)| format!("{} {u}", i + 1))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -548,7 +627,10 @@ fn dele_rset_quit_removes_nothing() {
     assert!(p.cmd("DELE 1").starts_with("+OK"));
     assert!(p.cmd("DELE 2").starts_with("+OK"));
     let size: usize = server.messages().iter().map(|(_, b)| b.len()).sum();
-    assert_eq!(p.cmd("RSET"), format!("+OK maildrop has 3 messages ({size} octets)\r\n"));
+    assert_eq!(
+        p.cmd("RSET"),
+        format!("+OK maildrop has 3 messages ({size} octets)\r\n")
+    );
     assert!(p.cmd("RETR 1").starts_with("+OK"));
     p.body_raw();
     assert!(p.cmd("QUIT").starts_with("+OK"));
@@ -715,7 +797,10 @@ fn hook_reply_and_reply_then_normal_send_exact_bytes() {
     assert_eq!(p.cmd("QUIT"), "-ERR not now\r\n");
     assert!(server.is_locked());
     assert_eq!(server.mailbox_uids().len(), 3);
-    assert!(p.cmd("RETR 1").starts_with("+OK"), "DELE 1 was not executed");
+    assert!(
+        p.cmd("RETR 1").starts_with("+OK"),
+        "DELE 1 was not executed"
+    );
     p.body_raw();
     assert!(p.cmd("QUIT").starts_with("+OK"));
     assert_eq!(server.mailbox_uids().len(), 2);
@@ -756,7 +841,13 @@ fn hook_split_writes_in_small_flushed_chunks() {
 fn hook_drop_closes_after_flushing_earlier_answers_and_deletes_nothing() {
     let server = start(
         Mailbox::generated(2),
-        with_hook(|ctx| if ctx.line == "QUIT" { Action::Drop } else { Action::Normal }),
+        with_hook(|ctx| {
+            if ctx.line == "QUIT" {
+                Action::Drop
+            } else {
+                Action::Normal
+            }
+        }),
     );
     let before = server.mailbox_uids();
     let mut p = Peer::connect(&server);
@@ -786,12 +877,19 @@ fn hook_stall_delays_the_answer() {
     );
     let mut p = Peer::connect(&server);
     p.login();
-    p.s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    p.s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let started = Instant::now();
     p.send(b"NOOP\r\n");
     let mut b = [0u8; 16];
     let err = p.s.read(&mut b).unwrap_err();
-    assert!(matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut), "{err}");
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
     p.s.set_read_timeout(Some(TIMEOUT)).unwrap();
     assert_eq!(p.line(), "+OK\r\n");
     assert!(started.elapsed() >= Duration::from_millis(400));
@@ -801,7 +899,13 @@ fn hook_stall_delays_the_answer() {
 fn hook_reset_aborts_with_rst() {
     let server = start(
         Mailbox::generated(2),
-        with_hook(|ctx| if ctx.line == "NOOP" { Action::Reset } else { Action::Normal }),
+        with_hook(|ctx| {
+            if ctx.line == "NOOP" {
+                Action::Reset
+            } else {
+                Action::Normal
+            }
+        }),
     );
     let before = server.mailbox_uids();
     let mut p = Peer::connect(&server);
@@ -912,7 +1016,16 @@ fn arbitrary_bytes_never_break_the_server() {
                 junk.push(if b == b'\n' { b'x' } else { b });
             }
             // Sprinkle real keywords with broken arguments in between.
-            let kw = ["RETR ", "TOP ", "LIST ", "DELE ", "AUTH PLAIN ", "APOP ", "UIDL ", "USER "];
+            let kw = [
+                "RETR ",
+                "TOP ",
+                "LIST ",
+                "DELE ",
+                "AUTH PLAIN ",
+                "APOP ",
+                "UIDL ",
+                "USER ",
+            ];
             if next() % 3 == 0 {
                 junk.extend_from_slice(kw[(next() % kw.len() as u64) as usize].as_bytes());
             }
@@ -923,7 +1036,10 @@ fn arbitrary_bytes_never_break_the_server() {
         p.send(&junk);
         let out = p.until_eof();
         let text = String::from_utf8_lossy(&out);
-        assert!(text.contains("signing off"), "round {round}: the session did not survive");
+        assert!(
+            text.contains("signing off"),
+            "round {round}: the session did not survive"
+        );
         assert!(server.transcript(server.connections() - 1).ends_with(&junk));
     }
     // Non-UTF-8 is logged lossily and answered.
@@ -964,7 +1080,11 @@ fn shutdown_closes_stalled_and_idle_connections_promptly() {
     }
     let started = Instant::now();
     server.shutdown();
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(stalled.until_eof().is_empty());
     assert!(idle.until_eof().is_empty());
     assert!(TcpStream::connect(server.addr()).is_err());
@@ -984,7 +1104,17 @@ fn make_cert() -> Cert {
     let key = dir.path().join("key.pem");
     let cert = dir.path().join("cert.pem");
     let status = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
         .arg("-keyout")
         .arg(&key)
@@ -999,7 +1129,10 @@ fn make_cert() -> Cert {
         &std::fs::read(&key).unwrap(),
     )
     .unwrap();
-    Cert { _dir: dir, identity }
+    Cert {
+        _dir: dir,
+        identity,
+    }
 }
 
 fn tls_client(tcp: TcpStream) -> native_tls::TlsStream<TcpStream> {
@@ -1082,9 +1215,58 @@ fn implicit_tls() {
     // A plaintext client gets no greeting; the server stays usable.
     let mut plain = TcpStream::connect(server.addr()).unwrap();
     plain.write_all(b"CAPA\r\n").unwrap();
-    plain.shutdown(Shutdown::Write).unwrap();
-    plain.set_read_timeout(Some(TIMEOUT)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut out = Vec::new();
-    let _ = plain.read_to_end(&mut out);
+    // The failed handshake closes the connection (EOF or reset, not a timeout).
+    if let Err(e) = plain.read_to_end(&mut out) {
+        assert!(
+            !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        );
+    }
     assert!(!out.starts_with(b"+OK"));
+    let mut t = Peer {
+        s: tls_client(TcpStream::connect(server.addr()).unwrap()),
+        buf: Vec::new(),
+    };
+    t.login();
+}
+
+#[test]
+fn hook_reply_then_stall_sends_then_goes_silent() {
+    let server = start(
+        Mailbox::generated(1),
+        with_hook(|ctx| match ctx.line {
+            "STLS" => {
+                Action::ReplyThenStall(b"+OK Begin TLS\r\n".to_vec(), Duration::from_millis(600))
+            }
+            _ => Action::Normal,
+        }),
+    );
+    let mut p = Peer::connect(&server);
+    p.line();
+    let started = Instant::now();
+    assert_eq!(p.cmd("STLS"), "+OK Begin TLS\r\n");
+    // A ClientHello-ish write gets no answer at all, then the server closes.
+    p.send(b"\x16\x03\x01\x00\x05hello\r\nNOOP\r\n");
+    p.s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut b = [0u8; 16];
+    let err = p.s.read(&mut b).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
+    p.s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    assert!(p.until_eof().is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert_eq!(server.log().last().unwrap().line, "STLS");
 }

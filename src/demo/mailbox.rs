@@ -203,7 +203,7 @@ fn generated_message(i: usize, n: usize) -> Vec<u8> {
          \r\n\
          The quick brown fox jumps over the lazy dog, {number} times.\r\n"
     );
-    if number % 7 == 0 {
+    if number.is_multiple_of(7) {
         body.push_str(".a line that starts with a dot\r\n");
     }
     format!(
@@ -258,8 +258,14 @@ mod tests {
     #[test]
     fn dates_are_correct() {
         assert_eq!(rfc2822_utc(0), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc2822_utc(1_735_689_600), "Wed, 01 Jan 2025 00:00:00 +0000");
-        assert_eq!(rfc2822_utc(1_709_210_096), "Thu, 29 Feb 2024 12:34:56 +0000");
+        assert_eq!(
+            rfc2822_utc(1_735_689_600),
+            "Wed, 01 Jan 2025 00:00:00 +0000"
+        );
+        assert_eq!(
+            rfc2822_utc(1_709_210_096),
+            "Thu, 29 Feb 2024 12:34:56 +0000"
+        );
     }
 
     #[test]

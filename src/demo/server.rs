@@ -120,6 +120,11 @@ pub enum Action {
     /// Flush pending answers, wait this long (interrupted by shutdown), then
     /// process the line normally.
     Stall(Duration),
+    /// Send these bytes (after any pending answers), then read nothing more
+    /// and send nothing for this long (interrupted by shutdown), then close.
+    /// E.g. `+OK Begin TLS\r\n` followed by a handshake that never comes, or
+    /// half a multi-line answer followed by silence.
+    ReplyThenStall(Vec<u8>, Duration),
     /// Flush pending answers, then abort the connection with a TCP RST
     /// (`SO_LINGER` 0). Nothing is deleted.
     Reset,
@@ -191,7 +196,10 @@ impl Default for ServerOptions {
 impl fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerOptions")
-            .field("users", &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>())
+            .field(
+                "users",
+                &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>(),
+            )
             .field("capa", &self.capa)
             .field("top", &self.top)
             .field("uidl", &self.uidl)
@@ -376,16 +384,16 @@ impl Server {
     /// dropped its connection). False on timeout.
     pub fn wait_unlocked(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut drop_guard = lock(&self.shared.maildrop);
-        while drop_guard.locked_by.is_some() {
+        let mut md = lock(&self.shared.maildrop);
+        while md.locked_by.is_some() {
             let now = Instant::now();
             if now >= deadline {
                 return false;
             }
-            drop_guard = self
+            md = self
                 .shared
                 .unlocked
-                .wait_timeout(drop_guard, deadline - now)
+                .wait_timeout(md, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -659,21 +667,18 @@ fn serve(shared: &Shared, conn: usize, tcp: TcpStream, socket: SocketSlot) {
         out: Vec::with_capacity(4096),
     };
     let mut session = Session::new(shared, conn);
-    if shared.implicit_tls {
-        let Some(acceptor) = &shared.acceptor else {
-            return;
-        };
-        match acceptor.accept(tcp) {
-            Ok(tls) => io.stream = Some(Stream::Tls(Box::new(tls))),
-            Err(_) => return,
-        }
-        session.tls_active = true;
-    } else {
+    if !shared.implicit_tls {
         io.stream = Some(Stream::Plain(tcp));
+        let _ = run(&mut io, &mut session);
+    } else if let Some(acceptor) = &shared.acceptor
+        && let Ok(tls) = acceptor.accept(tcp)
+    {
+        io.stream = Some(Stream::Tls(Box::new(tls)));
+        session.tls_active = true;
+        let _ = run(&mut io, &mut session);
     }
-    let _ = run(&mut io, &mut session);
-    // Close our descriptors now; the session (and its maildrop lock) is
-    // released by Session's Drop.
+    // Close every descriptor now (a failed handshake included); the session
+    // and its maildrop lock are released by Session's Drop.
     io.stream = None;
     lock(&io.socket).take();
 }
@@ -737,6 +742,13 @@ fn run(io: &mut Conn<'_>, session: &mut Session<'_>) -> io::Result<()> {
                 io.close();
                 return Ok(());
             }
+            Action::ReplyThenStall(bytes, d) => {
+                io.send(&bytes)?;
+                io.flush()?;
+                sleep_unless_stopping(shared, d);
+                io.close();
+                return Ok(());
+            }
             Action::Stall(d) => {
                 io.flush()?;
                 if !sleep_unless_stopping(shared, d) {
@@ -788,7 +800,9 @@ enum Flow {
 }
 
 enum State {
-    Authorization { user: Option<String> },
+    Authorization {
+        user: Option<String>,
+    },
     /// `AUTH PLAIN` sent the empty challenge; the next line is the response.
     SaslPlain,
     Transaction(Vec<SessionMsg>),
@@ -1085,7 +1099,9 @@ impl<'a> Session<'a> {
         let live = |msgs: &[SessionMsg]| {
             msgs.iter()
                 .filter(|m| !m.deleted)
-                .fold((0usize, 0usize), |(n, size), m| (n + 1, size + m.data.len()))
+                .fold((0usize, 0usize), |(n, size), m| {
+                    (n + 1, size + m.data.len())
+                })
         };
         match (keyword, args) {
             (b"CAPA", []) if opts.capa => io.send(&capa)?,
@@ -1281,7 +1297,10 @@ fn extract_timestamp(greeting: &[u8]) -> Option<String> {
 
 /// Lower-case hex MD5, as APOP wants it.
 pub fn md5_hex(data: &[u8]) -> String {
-    Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -1318,7 +1337,10 @@ mod tests {
         assert_eq!(parse_num(b""), None);
         assert_eq!(parse_num(b"-1"), None);
         assert_eq!(parse_num(b"99999999999999999999"), None);
-        assert_eq!(extract_timestamp(b"+OK hi <a.b@c> x"), Some("<a.b@c>".into()));
+        assert_eq!(
+            extract_timestamp(b"+OK hi <a.b@c> x"),
+            Some("<a.b@c>".into())
+        );
         assert_eq!(extract_timestamp(b"+OK hi <a.b@c"), None);
     }
 }
