@@ -689,6 +689,12 @@ fn each_demo_server_starts_fresh() {
     drop(a);
     let c = start_demo_server().unwrap();
     assert_eq!(c.mailbox_uids(), uids);
+    // The demo simulates a network round trip.
+    let mut p = Peer::connect(&c);
+    p.login();
+    let started = Instant::now();
+    assert_eq!(p.cmd("NOOP"), "+OK\r\n");
+    assert!(started.elapsed() >= popview::demo::DEMO_LATENCY);
 }
 
 // ---------------------------------------------------------------- pipelining

@@ -1028,8 +1028,8 @@ impl<'a> Session<'a> {
         Ok(Flow::Continue)
     }
 
-    /// Answer a decoded-or-not SASL PLAIN response (base64 of
-    /// `authzid NUL authcid NUL passwd`).
+    /// Answer a SASL PLAIN response: base64 of
+    /// `authzid NUL authcid NUL passwd`.
     fn sasl_plain_response(&mut self, b64: &[u8]) -> Vec<u8> {
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64) else {
             return b"-ERR [AUTH] malformed base64 in AUTH PLAIN response\r\n".to_vec();
