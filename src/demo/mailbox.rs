@@ -203,7 +203,7 @@ fn generated_message(i: usize, n: usize) -> Vec<u8> {
          \r\n\
          The quick brown fox jumps over the lazy dog, {number} times.\r\n"
     );
-    if number % 7 == 0 {
+    if number.is_multiple_of(7) {
         body.push_str(".a line that starts with a dot\r\n");
     }
     format!(

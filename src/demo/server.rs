@@ -120,6 +120,11 @@ pub enum Action {
     /// Flush pending answers, wait this long (interrupted by shutdown), then
     /// process the line normally.
     Stall(Duration),
+    /// Send these bytes (after any pending answers), then read nothing more
+    /// and send nothing for this long (interrupted by shutdown), then close.
+    /// E.g. `+OK Begin TLS\r\n` followed by a handshake that never comes, or
+    /// half a multi-line answer followed by silence.
+    ReplyThenStall(Vec<u8>, Duration),
     /// Flush pending answers, then abort the connection with a TCP RST
     /// (`SO_LINGER` 0). Nothing is deleted.
     Reset,
@@ -379,16 +384,16 @@ impl Server {
     /// dropped its connection). False on timeout.
     pub fn wait_unlocked(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut drop_guard = lock(&self.shared.maildrop);
-        while drop_guard.locked_by.is_some() {
+        let mut md = lock(&self.shared.maildrop);
+        while md.locked_by.is_some() {
             let now = Instant::now();
             if now >= deadline {
                 return false;
             }
-            drop_guard = self
+            md = self
                 .shared
                 .unlocked
-                .wait_timeout(drop_guard, deadline - now)
+                .wait_timeout(md, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -662,21 +667,18 @@ fn serve(shared: &Shared, conn: usize, tcp: TcpStream, socket: SocketSlot) {
         out: Vec::with_capacity(4096),
     };
     let mut session = Session::new(shared, conn);
-    if shared.implicit_tls {
-        let Some(acceptor) = &shared.acceptor else {
-            return;
-        };
-        match acceptor.accept(tcp) {
-            Ok(tls) => io.stream = Some(Stream::Tls(Box::new(tls))),
-            Err(_) => return,
-        }
-        session.tls_active = true;
-    } else {
+    if !shared.implicit_tls {
         io.stream = Some(Stream::Plain(tcp));
+        let _ = run(&mut io, &mut session);
+    } else if let Some(acceptor) = &shared.acceptor
+        && let Ok(tls) = acceptor.accept(tcp)
+    {
+        io.stream = Some(Stream::Tls(Box::new(tls)));
+        session.tls_active = true;
+        let _ = run(&mut io, &mut session);
     }
-    let _ = run(&mut io, &mut session);
-    // Close our descriptors now; the session (and its maildrop lock) is
-    // released by Session's Drop.
+    // Close every descriptor now (a failed handshake included); the session
+    // and its maildrop lock are released by Session's Drop.
     io.stream = None;
     lock(&io.socket).take();
 }
@@ -737,6 +739,13 @@ fn run(io: &mut Conn<'_>, session: &mut Session<'_>) -> io::Result<()> {
                 continue;
             }
             Action::Drop => {
+                io.close();
+                return Ok(());
+            }
+            Action::ReplyThenStall(bytes, d) => {
+                io.send(&bytes)?;
+                io.flush()?;
+                sleep_unless_stopping(shared, d);
                 io.close();
                 return Ok(());
             }
@@ -1019,8 +1028,8 @@ impl<'a> Session<'a> {
         Ok(Flow::Continue)
     }
 
-    /// Answer a decoded-or-not SASL PLAIN response (base64 of
-    /// `authzid NUL authcid NUL passwd`).
+    /// Answer a SASL PLAIN response: base64 of
+    /// `authzid NUL authcid NUL passwd`.
     fn sasl_plain_response(&mut self, b64: &[u8]) -> Vec<u8> {
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64) else {
             return b"-ERR [AUTH] malformed base64 in AUTH PLAIN response\r\n".to_vec();
