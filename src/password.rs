@@ -218,18 +218,19 @@ pub fn run_command(command: &str, timeout: Duration) -> Result<String, PasswordE
                 timeout,
             })
     };
-    let err_out = collect(stderr)?;
+    let out = collect(stdout)?;
+    // Checked first: popview closing the pipe makes the command fail.
+    if out.truncated {
+        return Err(PasswordError::TooLong {
+            command: command.to_owned(),
+        });
+    }
     if !status.success() {
+        let err_out = collect(stderr)?;
         return Err(PasswordError::Failed {
             command: command.to_owned(),
             status: describe_status(status),
             stderr: first_line(&err_out.bytes),
-        });
-    }
-    let out = collect(stdout)?;
-    if out.truncated {
-        return Err(PasswordError::TooLong {
-            command: command.to_owned(),
         });
     }
     let text =

@@ -48,10 +48,11 @@ fn syntax_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
         let shown = crate::sanitize::line(source_line);
         let gutter = " ".repeat(line.to_string().len());
         let caret_at = column.saturating_sub(1).min(shown.chars().count());
-        Some(format!(
-            "  {line} | {shown}\n  {gutter} | {}^",
-            " ".repeat(caret_at)
-        ))
+        let mut snippet = format!("  {line} | {shown}\n  {gutter} | {}^", " ".repeat(caret_at));
+        if let Some(fixed) = quoted_suggestion(&shown) {
+            snippet.push_str(&format!("\n  text values need quotes: {fixed}"));
+        }
+        Some(snippet)
     };
     ConfigError::Syntax {
         path: path.to_owned(),
@@ -60,6 +61,21 @@ fn syntax_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
         message: e.message().to_owned(),
         snippet,
     }
+}
+
+/// `key = bare-word` (a string without quotes) -> `key = "bare-word"`.
+fn quoted_suggestion(line: &str) -> Option<String> {
+    let (key, value) = line.split_once('=')?;
+    let (key, value) = (key.trim(), value.trim());
+    let word = |s: &str, extra: &[char]| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-') || extra.contains(&c))
+    };
+    let literal = matches!(value, "true" | "false" | "inf" | "nan")
+        || value.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+    (word(key, &[]) && word(value, &['.', '@', '/', ':']) && !literal)
+        .then(|| format!("{key} = \"{value}\""))
 }
 
 /// A line whose key mentions a password or secret is never echoed.
@@ -928,6 +944,18 @@ mod tests {
         );
         assert!(expand_path("~/x", None, cfg).is_err());
         assert!(expand_path("~bob/x", Some(home), cfg).is_err());
+    }
+
+    #[test]
+    fn bare_words_get_a_quoted_suggestion() {
+        assert_eq!(
+            quoted_suggestion("host = pop.example.com").as_deref(),
+            Some("host = \"pop.example.com\"")
+        );
+        assert_eq!(quoted_suggestion("port = 995"), None);
+        assert_eq!(quoted_suggestion("cache = true"), None);
+        assert_eq!(quoted_suggestion("[accounts.work"), None);
+        assert_eq!(quoted_suggestion("tls = \"implicit"), None);
     }
 
     #[test]
