@@ -504,7 +504,7 @@ impl App {
                 let new = self.rows.merge(entries);
                 self.rows.sort(self.sort, self.descending, &self.filter);
                 self.view_dirty = false;
-                self.restore_cursor(keep.as_ref(), pos);
+                self.restore_cursor(keep.as_ref(), Some(pos));
                 self.recount_marks();
                 if !first && new > 0 {
                     self.set_notice(format!(
@@ -524,12 +524,10 @@ impl App {
                 }
             }
             Event::Progress { done, total, .. } => {
-                if self.closing_since.is_none()
-                    && matches!(
-                        self.conn,
-                        ConnState::Idle | ConnState::LoadingPreviews { .. }
-                    )
-                {
+                if !matches!(
+                    self.conn,
+                    ConnState::Closing | ConnState::Reconnecting { .. }
+                ) {
                     self.conn = if done < total {
                         ConnState::LoadingPreviews { done, total }
                     } else {
@@ -682,13 +680,14 @@ impl App {
 
     /// After the view changed, put the cursor back on `keep` if it is still
     /// listed, else at the same position.
-    fn restore_cursor(&mut self, keep: Option<&MsgKey>, pos: usize) {
+    /// (`pos` is `None` to fall back to the first row.)
+    fn restore_cursor(&mut self, keep: Option<&MsgKey>, pos: Option<usize>) {
         let found = keep.and_then(|k| {
             let i = self.rows.find(k)?;
             self.rows.view.iter().position(|&v| v == i)
         });
         let len = self.rows.view.len();
-        self.cursor = found.unwrap_or(pos.min(len.saturating_sub(1)));
+        self.cursor = found.unwrap_or(pos.unwrap_or(0).min(len.saturating_sub(1)));
         self.ensure_cursor_visible();
     }
 
@@ -701,7 +700,8 @@ impl App {
             self.rows.filter(&self.filter, false);
         }
         self.view_dirty = false;
-        self.restore_cursor(keep.as_ref(), pos);
+        // A filter change that hides the current message starts at the top.
+        self.restore_cursor(keep.as_ref(), resort.then_some(pos));
     }
 
     // ----- geometry -----
