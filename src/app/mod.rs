@@ -342,11 +342,11 @@ impl App {
     pub fn tls_warning(&self) -> Option<&'static str> {
         match &self.info.as_ref()?.tls {
             TlsState::None => Some(
-                "NOT ENCRYPTED: password and mail cross the network in clear text (tls = none in the config)",
+                "NOT ENCRYPTED (tls = none in the config): password and mail cross the network in clear text",
             ),
             TlsState::Implicit(d) | TlsState::StartTls(d) if d.trust == CertTrust::Unverified => {
                 Some(
-                    "CERTIFICATE NOT VERIFIED: anyone on the path could read your password and mail (verification is off in the config)",
+                    "CERTIFICATE NOT VERIFIED (switched off in the config): others may read your password and mail",
                 )
             }
             _ => None,
@@ -710,6 +710,7 @@ impl App {
         crate::ui::layout(
             Rect::new(0, 0, self.size.0, self.size.1),
             self.tls_warning().is_some(),
+            self.error.is_some(),
         )
     }
 

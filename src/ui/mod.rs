@@ -35,11 +35,12 @@ pub struct Regions {
 }
 
 /// Split the screen. Shared by the app (scrolling, mouse) and the view.
-pub fn layout(area: Rect, warn: bool) -> Regions {
+/// `warn`: a TLS warning line; `tall_status`: two status lines (an error).
+pub fn layout(area: Rect, warn: bool, tall_status: bool) -> Regions {
     let h = area.height;
     let header_h = u16::from(h >= 3);
     let warning_h = u16::from(warn && h >= 5);
-    let status_h = u16::from(h >= 4);
+    let status_h = u16::from(h >= 4) + u16::from(tall_status && h >= 10);
     let hints_h = u16::from(h >= 7);
     let body_h = h - header_h - warning_h - status_h - hints_h;
     let mut y = area.y;
@@ -79,7 +80,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         return;
     }
     let t = theme::theme(app.options().no_color);
-    let r = layout(area, app.tls_warning().is_some());
+    let r = layout(area, app.tls_warning().is_some(), app.error().is_some());
     let buf = frame.buffer_mut();
     header(buf, r.header, app, t);
     warning(buf, r.warning, app, t);
@@ -149,47 +150,60 @@ fn header(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         return;
     }
     buf.set_style(area, t.header);
-    let sep = (" │ ".to_string(), t.header);
-    let mut spans = vec![(" popview ".to_string(), t.header.patch(t.title))];
+    // (text, style, priority): when the line is too narrow, the lowest
+    // priority goes first; safety and counts stay.
+    let mut segs: Vec<(String, Style, u8)> = Vec::new();
     let account = &app.options().account_label;
     if !account.is_empty() {
-        spans.push((text::clean_line(account), t.header));
-        spans.push(sep.clone());
+        segs.push((text::clean_line(account), t.header.patch(t.title), 2));
     }
     match app.connection() {
         Some(info) => {
-            spans.push((info.server.clone(), t.header));
-            spans.push(sep.clone());
+            segs.push((info.server.clone(), t.header, 1));
             let tls_style = if app.tls_warning().is_some() {
                 t.header.patch(t.warning)
             } else {
                 t.header
             };
-            spans.push((tls_label(&info.tls), tls_style));
+            segs.push((tls_label(&info.tls), tls_style, 9));
         }
-        None => spans.push(("not connected".to_string(), t.header)),
+        None => segs.push(("not connected".to_string(), t.header, 9)),
     }
-    spans.push(sep.clone());
-    spans.push((conn_label(app.conn_state()), t.header));
-    spans.push(sep.clone());
-    spans.push((
+    segs.push((conn_label(app.conn_state()), t.header, 8));
+    segs.push((
         format!(
-            "{} msgs, {}",
+            "{} msg{}, {}",
             app.rows().len(),
+            if app.rows().len() == 1 { "" } else { "s" },
             human_size(app.total_size())
         ),
         t.header,
+        7,
     ));
     let marked = app.marked_count();
     if marked > 0 {
-        spans.push(sep.clone());
-        spans.push((
-            format!("{marked} to delete"),
-            t.header.patch(t.danger),
-        ));
+        segs.push((format!("{marked} to delete"), t.header.patch(t.danger), 9));
     }
-    spans.push(sep);
-    spans.push((format!("sort {}", app.sort_label()), t.header));
+    segs.push((format!("sort {}", app.sort_label()), t.header, 3));
+    let total = |segs: &[(String, Style, u8)]| -> usize {
+        1 + segs.iter().map(|(s, _, _)| width(s) + 3).sum::<usize>()
+    };
+    while total(&segs) > area.width as usize + 3 && segs.len() > 1 {
+        let lowest = segs
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, (_, _, p))| (*p, usize::MAX - i))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        segs.remove(lowest);
+    }
+    let mut spans = vec![(" ".to_string(), t.header)];
+    for (i, (s, st, _)) in segs.into_iter().enumerate() {
+        if i > 0 {
+            spans.push((" │ ".to_string(), t.header));
+        }
+        spans.push((s, st));
+    }
     put_spans(buf, area, &spans);
 }
 
@@ -322,20 +336,20 @@ fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         };
         let mut x = area.x;
         let right = row_rect.right();
+        let mark_style = if state == MarkState::None {
+            style
+        } else {
+            style.patch(t.danger)
+        };
+        put(buf, x, y, mark, right.saturating_sub(x).min(1), mark_style);
+        put(buf, x + 1, y, att, right.saturating_sub(x + 1).min(1), style);
+        x = (x + 3).min(right);
         let mut cell = |s: &str, w: u16, st: Style, x: &mut u16| {
             if w > 0 && *x < right {
                 put(buf, *x, y, s, w.min(right - *x), st);
                 *x = (*x + w + 1).min(right);
             }
         };
-        let mark_style = if state == MarkState::None {
-            style
-        } else {
-            style.patch(t.danger)
-        };
-        cell(mark, 1, mark_style, &mut x);
-        x -= 1;
-        cell(att, 1, style, &mut x);
         cell(
             &pad_left(&row.key.number.to_string(), cols.num as usize),
             cols.num,
@@ -587,6 +601,12 @@ fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             ),
         ]
     } else if let Some(e) = app.error() {
+        if area.height >= 2 {
+            let w = left.width as usize;
+            put(buf, left.x, left.y, &fit(&format!("✗ {}", e.message), w), left.width, t.error);
+            put(buf, left.x, left.y + 1, &fit(&format!("  → {}", e.advice), w), left.width, Style::new());
+            return;
+        }
         vec![
             ("✗ ".to_string(), t.error),
             (e.message.clone(), t.error),
