@@ -85,7 +85,12 @@ pub fn run(
 
     app.set_now(unix_now());
     let size = terminal.size()?;
-    dispatch(&mut app, AppEvent::Resize(size.width, size.height), &to_worker, &tx);
+    dispatch(
+        &mut app,
+        AppEvent::Resize(size.width, size.height),
+        &to_worker,
+        &tx,
+    );
 
     let mut next_tick = Instant::now() + TICK;
     let result = loop {
@@ -155,7 +160,10 @@ fn dispatch(app: &mut App, ev: AppEvent, to_worker: &Sender<Request>, funnel: &S
 
 /// Read terminal events and forward them until told to stop or the funnel
 /// is closed. Mouse motion is dropped (only clicks and the wheel matter).
-fn spawn_input(tx: Sender<AppEvent>, stop: Arc<AtomicBool>) -> std::io::Result<thread::JoinHandle<()>> {
+fn spawn_input(
+    tx: Sender<AppEvent>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<thread::JoinHandle<()>> {
     thread::Builder::new()
         .name("popview-input".into())
         .spawn(move || {

@@ -8,7 +8,9 @@ use crossterm::event::{
     MouseEventKind,
 };
 use popview::action::Action;
-use popview::app::{App, AppEvent, AppOptions, ConnState, Content, Dialog, MarkState, Screen, SortKey};
+use popview::app::{
+    App, AppEvent, AppOptions, ConnState, Content, Dialog, MarkState, Screen, SortKey,
+};
 use popview::keymap::Keymap;
 use popview::mail::{HeaderSummary, MailDate, MessageView};
 use popview::pop3::ErrorKind;
@@ -102,7 +104,10 @@ fn listing_then_previews_and_visible_rows() {
     let mut app = app();
     let reqs = app.handle(listing(&[(1, 100), (2, 200), (3, 300)]));
     // Newest first; the on-screen rows are requested first.
-    assert_eq!(reqs, vec![Request::Visible(vec![key_of(3), key_of(2), key_of(1)])]);
+    assert_eq!(
+        reqs,
+        vec![Request::Visible(vec![key_of(3), key_of(2), key_of(1)])]
+    );
     assert_eq!(app.view_keys(), vec![key_of(3), key_of(2), key_of(1)]);
     assert_eq!(app.cursor_key(), Some(&key_of(3)));
     assert!(app.rows().iter().all(|r| r.info.is_none()));
@@ -122,7 +127,10 @@ fn listing_then_previews_and_visible_rows() {
         total: 3,
         bytes: 10,
     }));
-    assert_eq!(app.conn_state(), &ConnState::LoadingPreviews { done: 1, total: 3 });
+    assert_eq!(
+        app.conn_state(),
+        &ConnState::LoadingPreviews { done: 1, total: 3 }
+    );
     app.handle(AppEvent::Worker(Event::Progress {
         done: 3,
         total: 3,
@@ -335,7 +343,10 @@ fn stale_retrieve_answers_are_dropped() {
         view: view(old),
     }));
     assert_eq!(app.stale_dropped(), 1);
-    assert!(matches!(app.reader().unwrap().content, Content::Loading { .. }));
+    assert!(matches!(
+        app.reader().unwrap().content,
+        Content::Loading { .. }
+    ));
     let new = MessageView {
         subject: "new".into(),
         body: "new body".into(),
@@ -368,14 +379,26 @@ fn new_mail_listing_keeps_cursor_and_marks() {
     // New mail: 4 and 5 arrive; 3 was deleted elsewhere, so numbers shift.
     let reqs = app.handle(AppEvent::Worker(Event::Listing {
         entries: vec![
-            ListEntry { key: key_of(1), size: 1000 },
-            ListEntry { key: key_of(2), size: 2000 },
             ListEntry {
-                key: MsgKey { number: 3, uid: Some("uid-4".into()) },
+                key: key_of(1),
+                size: 1000,
+            },
+            ListEntry {
+                key: key_of(2),
+                size: 2000,
+            },
+            ListEntry {
+                key: MsgKey {
+                    number: 3,
+                    uid: Some("uid-4".into()),
+                },
                 size: 4000,
             },
             ListEntry {
-                key: MsgKey { number: 4, uid: Some("uid-5".into()) },
+                key: MsgKey {
+                    number: 4,
+                    uid: Some("uid-5".into()),
+                },
                 size: 5000,
             },
         ],
@@ -387,7 +410,10 @@ fn new_mail_listing_keeps_cursor_and_marks() {
     assert!(app.row(&key_of(2)).unwrap().info.is_some(), "preview kept");
     assert_eq!(app.rows().len(), 4);
     assert!(app.row(&key_of(3)).is_none(), "gone message removed");
-    let new = MsgKey { number: 3, uid: Some("uid-4".into()) };
+    let new = MsgKey {
+        number: 3,
+        uid: Some("uid-4".into()),
+    };
     assert!(app.row(&new).unwrap().info.is_none());
     assert_eq!(app.notice(), Some("2 new messages"));
     // The new rows are on screen now.
@@ -408,7 +434,11 @@ fn filter_is_incremental_and_n_moves_between_matches() {
     app.handle(code(KeyCode::Backspace));
     app.handle(k('O'));
     assert_eq!(app.filter(), "bO");
-    assert_eq!(app.view_keys(), vec![key_of(6), key_of(1)], "case-insensitive");
+    assert_eq!(
+        app.view_keys(),
+        vec![key_of(6), key_of(1)],
+        "case-insensitive"
+    );
     app.handle(code(KeyCode::Enter));
     assert!(!app.editing_filter());
     assert_eq!(app.cursor(), 0);
@@ -619,7 +649,12 @@ fn reader_toggles_save_and_next_previous() {
         view: view(v),
     }));
     let text = |app: &App| -> Vec<String> {
-        app.reader().unwrap().lines.iter().map(|l| l.text.clone()).collect()
+        app.reader()
+            .unwrap()
+            .lines
+            .iter()
+            .map(|l| l.text.clone())
+            .collect()
     };
     assert!(text(&app).contains(&"Subject: Report".to_string()));
     assert!(!text(&app).iter().any(|l| l.contains("X-Custom")));
@@ -704,7 +739,10 @@ fn mouse_click_selects_and_double_click_opens() {
     assert_eq!(app.handle(click(4)), vec![]);
     // Quick second click opens.
     let key = app.cursor_key().cloned().unwrap();
-    assert_eq!(app.handle(click(4)), vec![Request::Retrieve { ticket: 1, key }]);
+    assert_eq!(
+        app.handle(click(4)),
+        vec![Request::Retrieve { ticket: 1, key }]
+    );
     app.handle(code(KeyCode::Esc));
     // Wheel.
     app.handle(AppEvent::Mouse(MouseEvent {
@@ -757,15 +795,27 @@ fn tiny_and_zero_sizes_do_not_break_state() {
 #[test]
 fn no_uidl_entries_merge_by_number() {
     let mut app = app();
-    let nouid = |n| MsgKey { number: n, uid: None };
+    let nouid = |n| MsgKey {
+        number: n,
+        uid: None,
+    };
     let ev = |ns: &[u32]| {
         AppEvent::Worker(Event::Listing {
-            entries: ns.iter().map(|&n| ListEntry { key: nouid(n), size: 10 }).collect(),
+            entries: ns
+                .iter()
+                .map(|&n| ListEntry {
+                    key: nouid(n),
+                    size: 10,
+                })
+                .collect(),
             no_uidl_reason: Some("server has no UIDL".into()),
         })
     };
     app.handle(ev(&[1, 2]));
-    app.handle(AppEvent::Worker(Event::Previews(vec![(nouid(1), summary("A", "s", NOW))])));
+    app.handle(AppEvent::Worker(Event::Previews(vec![(
+        nouid(1),
+        summary("A", "s", NOW),
+    )])));
     app.handle(ev(&[1, 2, 3]));
     assert!(app.row(&nouid(1)).unwrap().info.is_some());
     assert_eq!(app.no_uidl_reason(), Some("server has no UIDL"));

@@ -72,7 +72,10 @@ const SENDERS: [(&str, &str); 6] = [
     ("Carol Smith", "carol@example.com"),
     ("support@bank.example", "phisher@evil.example"),
     ("Dave", "dave@example.org"),
-    ("Eve Longname-With-A-Very-Long-Display-Name", "eve@example.org"),
+    (
+        "Eve Longname-With-A-Very-Long-Display-Name",
+        "eve@example.org",
+    ),
 ];
 
 fn summary(i: u32) -> HeaderSummary {
@@ -93,7 +96,7 @@ fn summary(i: u32) -> HeaderSummary {
             tz_offset_minutes: 60,
         }),
         message_id: format!("<{i}@example>"),
-        has_attachments: i % 4 == 0,
+        has_attachments: i.is_multiple_of(4),
     }
 }
 
@@ -251,7 +254,11 @@ fn marks_and_their_styles() {
         }
         assert!(buf[(20, 5)].modifier.contains(Modifier::REVERSED), "cursor");
         if no_color {
-            assert!(buf.content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+            assert!(
+                buf.content()
+                    .iter()
+                    .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+            );
         } else {
             assert_eq!(buf[(20, 2)].fg, Color::Red);
         }
@@ -321,7 +328,10 @@ fn big_message_dialog() {
         }],
         no_uidl_reason: None,
     }));
-    app.handle(AppEvent::Worker(Event::Previews(vec![(key_of(1), summary(1))])));
+    app.handle(AppEvent::Worker(Event::Previews(vec![(
+        key_of(1),
+        summary(1),
+    )])));
     app.handle(code(KeyCode::Enter));
     let t = draw(&app, 100, 30);
     insta::assert_snapshot!("big_message_dialog", t.backend());
@@ -351,7 +361,10 @@ fn error_and_unverified_tls() {
     })));
     let t = draw(&app, 100, 30);
     let buf = t.backend().buffer();
-    assert!(buf[(3, 1)].modifier.contains(Modifier::REVERSED), "loud warning");
+    assert!(
+        buf[(3, 1)].modifier.contains(Modifier::REVERSED),
+        "loud warning"
+    );
     insta::assert_snapshot!(t.backend());
 }
 
@@ -396,7 +409,17 @@ fn tiny_terminals_never_panic() {
     mailbox(&mut app, 30, 1..=30);
     let t = draw(&app, 10, 3);
     insta::assert_snapshot!("tiny_10x3", t.backend());
-    for (w, h) in [(0, 0), (1, 1), (0, 5), (5, 0), (2, 2), (10, 3), (15, 4), (20, 6), (40, 10)] {
+    for (w, h) in [
+        (0, 0),
+        (1, 1),
+        (0, 5),
+        (5, 0),
+        (2, 2),
+        (10, 3),
+        (15, 4),
+        (20, 6),
+        (40, 10),
+    ] {
         app.handle(AppEvent::Resize(w, h));
         for ev in [k('j'), code(KeyCode::PageDown), k('?'), k('?'), k('G')] {
             app.handle(ev);
@@ -442,7 +465,15 @@ fn hostile_subject() {
             (
                 key_of(n),
                 HeaderSummary {
-                    from_name: ["张伟", "😀 Smile", "e\u{301}milie", "a\u{1b}[1mb", "x@y.z", "Bob"][i].into(),
+                    from_name: [
+                        "张伟",
+                        "😀 Smile",
+                        "e\u{301}milie",
+                        "a\u{1b}[1mb",
+                        "x@y.z",
+                        "Bob",
+                    ][i]
+                        .into(),
                     from_addr: "real@sender.example".into(),
                     subject: (*s).into(),
                     date: Some(MailDate {
@@ -459,7 +490,10 @@ fn hostile_subject() {
     let buf = t.backend().buffer();
     assert_clean(buf);
     let text = buffer_text(buf);
-    assert!(!text.contains("x@y.z"), "display name with @ must show the address");
+    assert!(
+        !text.contains("x@y.z"),
+        "display name with @ must show the address"
+    );
     // Columns stay aligned: every row's size column ends at the same cell
     // and every row's total width is the screen width.
     for y in 2..8u16 {
@@ -472,7 +506,10 @@ fn hostile_subject() {
         }
         assert_eq!(width(&row), 100, "row {y}: {row}");
         let size_cell: String = (94..99).map(|x| buf[(x, y)].symbol()).collect();
-        assert!(size_cell.trim_end().ends_with('K'), "row {y}: size column {size_cell:?}");
+        assert!(
+            size_cell.trim_end().ends_with('K'),
+            "row {y}: size column {size_cell:?}"
+        );
     }
     insta::assert_snapshot!(t.backend());
 }

@@ -21,6 +21,28 @@ pub struct RowInfo {
     search: String,
     sort_sender: String,
     sort_subject: String,
+    /// The first 16 bytes of `sort_sender`/`sort_subject`, big-endian, so
+    /// most comparisons while sorting touch no string.
+    sender_prefix: u128,
+    subject_prefix: u128,
+    /// Hashes of the whole strings: equal prefix and equal hash is taken as
+    /// equal (a tie), so runs of mail from one sender cost no string compare.
+    sender_hash: u64,
+    subject_hash: u64,
+}
+
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn prefix(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = s.len().min(16);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_be_bytes(b)
 }
 
 impl RowInfo {
@@ -36,6 +58,10 @@ impl RowInfo {
             date: h.date,
             has_attachments: h.has_attachments,
             search,
+            sender_prefix: prefix(&sort_sender),
+            subject_prefix: prefix(&sort_subject),
+            sender_hash: hash(&sort_sender),
+            subject_hash: hash(&sort_subject),
             sort_sender,
             sort_subject,
         }
@@ -230,40 +256,70 @@ impl Rows {
     }
 
     /// Recompute the sort order, then the view.
+    ///
+    /// Keys are copied into a compact vector first (one linear pass over the
+    /// rows), so the sort itself compares small fixed-size entries instead
+    /// of chasing row pointers; strings are compared only when their first
+    /// 16 bytes tie.
     pub fn sort(&mut self, key: SortKey, descending: bool, filter: &str) {
         let rows = &self.rows;
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        let by_number = |a: usize, b: usize| rows[a].key.number.cmp(&rows[b].key.number);
-        let dir = |o: std::cmp::Ordering| if descending { o.reverse() } else { o };
-        match key {
-            SortKey::Arrival => order.sort_unstable_by(|&a, &b| dir(by_number(a, b))),
-            SortKey::Size => order.sort_unstable_by(|&a, &b| {
-                dir(rows[a].size.cmp(&rows[b].size)).then(by_number(a, b))
-            }),
-            SortKey::Date | SortKey::Sender | SortKey::Subject => {
-                // Rows without the field (no preview yet) go last either way.
-                order.sort_unstable_by(|&a, &b| {
-                    let (ia, ib) = (rows[a].info.as_ref(), rows[b].info.as_ref());
-                    let c = match (ia, ib) {
-                        (Some(x), Some(y)) => match key {
-                            SortKey::Date => match (x.date, y.date) {
-                                (Some(p), Some(q)) => dir(p.unix.cmp(&q.unix)),
-                                (Some(_), None) => std::cmp::Ordering::Less,
-                                (None, Some(_)) => std::cmp::Ordering::Greater,
-                                (None, None) => std::cmp::Ordering::Equal,
-                            },
-                            SortKey::Sender => dir(x.sort_sender.cmp(&y.sort_sender)),
-                            _ => dir(x.sort_subject.cmp(&y.sort_subject)),
-                        },
-                        (Some(_), None) => std::cmp::Ordering::Less,
-                        (None, Some(_)) => std::cmp::Ordering::Greater,
-                        (None, None) => std::cmp::Ordering::Equal,
-                    };
-                    c.then(by_number(a, b))
-                });
+        let directed = |v: u128| if descending { !v } else { v };
+        // (no value: goes last either way, primary key, number, row index,
+        // hash of the whole string for string keys)
+        let mut entries: Vec<(bool, u128, u32, u32, u64)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let n = r.key.number;
+                let value: Option<u128> = match key {
+                    SortKey::Arrival => Some(u128::from(n)),
+                    SortKey::Size => Some(u128::from(r.size)),
+                    SortKey::Date => r
+                        .info
+                        .as_ref()
+                        .and_then(|x| x.date)
+                        .map(|d| (i128::from(d.unix) - i128::from(i64::MIN)) as u128),
+                    SortKey::Sender => r.info.as_ref().map(|x| x.sender_prefix),
+                    SortKey::Subject => r.info.as_ref().map(|x| x.subject_prefix),
+                };
+                let h = match (key, r.info.as_ref()) {
+                    (SortKey::Sender, Some(x)) => x.sender_hash,
+                    (SortKey::Subject, Some(x)) => x.subject_hash,
+                    _ => 0,
+                };
+                (value.is_none(), value.map_or(0, directed), n, i as u32, h)
+            })
+            .collect();
+        let full = |i: u32| -> &str {
+            let info = rows[i as usize].info.as_ref();
+            match key {
+                SortKey::Sender => info.map_or("", |x| x.sort_sender.as_str()),
+                _ => info.map_or("", |x| x.sort_subject.as_str()),
             }
-        }
-        self.order = order;
+        };
+        let strings = matches!(key, SortKey::Sender | SortKey::Subject);
+        let number_dir = |a: u32, b: u32| {
+            if key == SortKey::Arrival || key == SortKey::Size {
+                // Ties (equal sizes) follow the direction too.
+                if descending { b.cmp(&a) } else { a.cmp(&b) }
+            } else {
+                a.cmp(&b)
+            }
+        };
+        entries.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| {
+                    if strings && !a.0 && a.4 != b.4 {
+                        let o = full(a.3).cmp(full(b.3));
+                        if descending { o.reverse() } else { o }
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
+                .then_with(|| number_dir(a.2, b.2))
+        });
+        self.order = entries.into_iter().map(|e| e.3 as usize).collect();
         self.view_filter.clear();
         self.filter(filter, true);
     }
@@ -279,18 +335,24 @@ impl Rows {
         if q.is_empty() {
             self.view = self.order.clone();
         } else {
-            let narrowing = !force && !self.view_filter.is_empty() && q.starts_with(&self.view_filter);
+            let narrowing =
+                !force && !self.view_filter.is_empty() && q.starts_with(&self.view_filter);
             let rows = &self.rows;
-            let matches = |&i: &usize| {
-                rows[i]
-                    .info
+            let matches = |r: &Row| {
+                r.info
                     .as_ref()
                     .is_some_and(|info| info.search.contains(q.as_str()))
             };
             self.view = if narrowing {
-                self.view.iter().copied().filter(matches).collect()
+                self.view
+                    .iter()
+                    .copied()
+                    .filter(|&i| matches(&rows[i]))
+                    .collect()
             } else {
-                self.order.iter().copied().filter(matches).collect()
+                // One pass in memory order, then keep the sort order.
+                let hit: Vec<bool> = rows.iter().map(matches).collect();
+                self.order.iter().copied().filter(|&i| hit[i]).collect()
             };
         }
         self.view_filter = q;

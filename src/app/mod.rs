@@ -143,7 +143,9 @@ pub fn advice(kind: ErrorKind) -> &'static str {
         ErrorKind::PermFailure => "the server refuses for good: contact the mail provider",
         ErrorKind::Network => "check the network and the host/port: popview retries",
         ErrorKind::Timeout => "the server is slow or unreachable: popview retries",
-        ErrorKind::Tls => "the certificate was not accepted: check the host name, or pin its fingerprint",
+        ErrorKind::Tls => {
+            "the certificate was not accepted: check the host name, or pin its fingerprint"
+        }
         ErrorKind::Protocol => "the server sent something unexpected: try again with r",
         ErrorKind::Refused => "the server refused this command",
         ErrorKind::Local => "fix the setting named above and restart",
@@ -646,10 +648,7 @@ impl App {
             } => {
                 let mut s = format!("deleted {deleted} message(s) on the server");
                 if !already_gone.is_empty() {
-                    s.push_str(&format!(
-                        "; {} were already gone",
-                        already_gone.len()
-                    ));
+                    s.push_str(&format!("; {} were already gone", already_gone.len()));
                 }
                 self.set_notice(s);
             }

@@ -92,9 +92,13 @@ pub enum Content {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineKind {
     /// A header: the first `label` bytes of the text are the name.
-    Header { label: usize },
+    Header {
+        label: usize,
+    },
     Body,
-    Attachment { selected: bool },
+    Attachment {
+        selected: bool,
+    },
     Note,
     Rule,
 }
@@ -185,7 +189,10 @@ impl Reader {
             let label = format!("{name}: ");
             let lw = width(&label).min(w.saturating_sub(1));
             let indent = " ".repeat(lw);
-            for (i, part) in wrap(value, w.saturating_sub(lw).max(1)).into_iter().enumerate() {
+            for (i, part) in wrap(value, w.saturating_sub(lw).max(1))
+                .into_iter()
+                .enumerate()
+            {
                 let text = if i == 0 {
                     format!("{label}{part}")
                 } else {
@@ -288,10 +295,7 @@ impl Reader {
         let doc = self.doc()?;
         let (name, data) = match doc.attachments.get(self.selected) {
             Some(a) => (a.name.clone(), a.data.clone()),
-            None => (
-                format!("message-{}.eml", self.key.number),
-                doc.raw.clone(),
-            ),
+            None => (format!("message-{}.eml", self.key.number), doc.raw.clone()),
         };
         Some(SaveJob {
             dir: dir.to_path_buf(),
@@ -354,10 +358,7 @@ impl SaveJob {
 /// A base name that stays inside the save directory: the last path
 /// component, no controls, no leading dots, at most 120 characters.
 pub fn safe_base_name(name: &str) -> String {
-    let base = name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default();
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = clean_line(base)
         .chars()
         .filter(|c| !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))

@@ -213,7 +213,14 @@ fn warning(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     }
     if let Some(w) = app.tls_warning() {
         buf.set_style(area, t.warning);
-        put(buf, area.x, area.y, &format!(" ⚠ {w}"), area.width, t.warning);
+        put(
+            buf,
+            area.x,
+            area.y,
+            &format!(" ⚠ {w}"),
+            area.width,
+            t.warning,
+        );
     }
 }
 
@@ -342,7 +349,14 @@ fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             style.patch(t.danger)
         };
         put(buf, x, y, mark, right.saturating_sub(x).min(1), mark_style);
-        put(buf, x + 1, y, att, right.saturating_sub(x + 1).min(1), style);
+        put(
+            buf,
+            x + 1,
+            y,
+            att,
+            right.saturating_sub(x + 1).min(1),
+            style,
+        );
         x = (x + 3).min(right);
         let mut cell = |s: &str, w: u16, st: Style, x: &mut u16| {
             if w > 0 && *x < right {
@@ -364,17 +378,42 @@ fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
                     .map(|d| list_date(d, now, tz))
                     .unwrap_or_default();
                 cell(&pad(&date, cols.date as usize), cols.date, style, &mut x);
-                cell(&pad(&i.sender, cols.sender as usize), cols.sender, style, &mut x);
-                cell(&pad(&i.subject, cols.subject as usize), cols.subject, style, &mut x);
+                cell(
+                    &pad(&i.sender, cols.sender as usize),
+                    cols.sender,
+                    style,
+                    &mut x,
+                );
+                cell(
+                    &pad(&i.subject, cols.subject as usize),
+                    cols.subject,
+                    style,
+                    &mut x,
+                );
             }
             None => {
                 let lstyle = style.patch(t.loading);
                 cell(&pad("", cols.date as usize), cols.date, lstyle, &mut x);
                 if cols.sender > 0 {
-                    cell(&pad("…loading", cols.sender as usize), cols.sender, lstyle, &mut x);
-                    cell(&pad("", cols.subject as usize), cols.subject, lstyle, &mut x);
+                    cell(
+                        &pad("…loading", cols.sender as usize),
+                        cols.sender,
+                        lstyle,
+                        &mut x,
+                    );
+                    cell(
+                        &pad("", cols.subject as usize),
+                        cols.subject,
+                        lstyle,
+                        &mut x,
+                    );
                 } else {
-                    cell(&pad("…loading", cols.subject as usize), cols.subject, lstyle, &mut x);
+                    cell(
+                        &pad("…loading", cols.subject as usize),
+                        cols.subject,
+                        lstyle,
+                        &mut x,
+                    );
                 }
             }
         }
@@ -453,7 +492,13 @@ fn reader(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             }
         }
         Content::Ready { .. } => {
-            for (i, line) in r.lines.iter().skip(r.scroll).take(body.height as usize).enumerate() {
+            for (i, line) in r
+                .lines
+                .iter()
+                .skip(r.scroll)
+                .take(body.height as usize)
+                .enumerate()
+            {
                 let y = body.y + i as u16;
                 match line.kind {
                     LineKind::Header { label } => {
@@ -464,7 +509,14 @@ fn reader(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
                         };
                         let (name, value) = line.text.split_at(split);
                         let x = put(buf, body.x, y, name, body.width, t.label);
-                        put(buf, x, y, value, body.right().saturating_sub(x), Style::new());
+                        put(
+                            buf,
+                            x,
+                            y,
+                            value,
+                            body.right().saturating_sub(x),
+                            Style::new(),
+                        );
                     }
                     LineKind::Body => {
                         put(buf, body.x, y, &line.text, body.width, Style::new());
@@ -535,7 +587,12 @@ pub fn help_lines(app: &App) -> Vec<(String, bool)> {
 fn help(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     let lines = help_lines(app);
     let scroll = app.help_scroll().min(lines.len().saturating_sub(1));
-    for (i, (l, bold)) in lines.iter().skip(scroll).take(area.height as usize).enumerate() {
+    for (i, (l, bold)) in lines
+        .iter()
+        .skip(scroll)
+        .take(area.height as usize)
+        .enumerate()
+    {
         let st = if *bold { t.title } else { Style::new() };
         put(buf, area.x, area.y + i as u16, l, area.width, st);
     }
@@ -603,8 +660,22 @@ fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     } else if let Some(e) = app.error() {
         if area.height >= 2 {
             let w = left.width as usize;
-            put(buf, left.x, left.y, &fit(&format!("✗ {}", e.message), w), left.width, t.error);
-            put(buf, left.x, left.y + 1, &fit(&format!("  → {}", e.advice), w), left.width, Style::new());
+            put(
+                buf,
+                left.x,
+                left.y,
+                &fit(&format!("✗ {}", e.message), w),
+                left.width,
+                t.error,
+            );
+            put(
+                buf,
+                left.x,
+                left.y + 1,
+                &fit(&format!("  → {}", e.advice), w),
+                left.width,
+                Style::new(),
+            );
             return;
         }
         vec![

@@ -33,7 +33,9 @@ const NONE: Style = Style::new();
 pub const MONO: Theme = Theme {
     title: NONE.add_modifier(Modifier::BOLD),
     header: NONE,
-    warning: NONE.add_modifier(Modifier::BOLD).add_modifier(Modifier::REVERSED),
+    warning: NONE
+        .add_modifier(Modifier::BOLD)
+        .add_modifier(Modifier::REVERSED),
     column_header: NONE.add_modifier(Modifier::UNDERLINED),
     cursor: NONE.add_modifier(Modifier::REVERSED),
     marked: NONE
