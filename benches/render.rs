@@ -1,0 +1,213 @@
+//! Keypress -> `App::handle` -> `draw` finished, on a 120x40 `TestBackend`,
+//! for 1,000 and 100,000 messages with previews. Plain `Instant` timing;
+//! prints p50/p99/max per key type and size, plus filter and sort alone.
+//!
+//! Run: `cargo bench --bench render`.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use popview::app::{App, AppEvent, AppOptions};
+use popview::mail::{HeaderSummary, MailDate};
+use popview::worker::api::{Event, ListEntry, MsgKey};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const NOW: i64 = 1_710_252_300;
+const W: u16 = 120;
+const H: u16 = 40;
+
+fn key(c: KeyCode) -> AppEvent {
+    let mods = match c {
+        KeyCode::Char(ch) if ch.is_ascii_uppercase() => KeyModifiers::SHIFT,
+        _ => KeyModifiers::NONE,
+    };
+    AppEvent::Key(KeyEvent::new(c, mods))
+}
+
+fn mailbox(n: u32) -> App {
+    let mut app = App::new(AppOptions::default());
+    app.set_now(NOW);
+    app.handle(AppEvent::Resize(W, H));
+    let keys: Vec<MsgKey> = (1..=n)
+        .map(|i| MsgKey {
+            number: i,
+            uid: Some(format!("{i:08x}")),
+        })
+        .collect();
+    app.handle(AppEvent::Worker(Event::Listing {
+        entries: keys
+            .iter()
+            .map(|k| ListEntry {
+                key: k.clone(),
+                size: 500 + u64::from(k.number * 7919 % 200_000),
+            })
+            .collect(),
+        no_uidl_reason: None,
+    }));
+    const NAMES: [&str; 8] = [
+        "Alice Example",
+        "Bob Builder",
+        "Carol 日本語",
+        "Dave",
+        "Eve 🎉 Party",
+        "Frank Ocean",
+        "Grace Hopper",
+        "Heidi Klum",
+    ];
+    for chunk in keys.chunks(1000) {
+        let batch = chunk
+            .iter()
+            .map(|k| {
+                let i = k.number;
+                (
+                    k.clone(),
+                    HeaderSummary {
+                        from_name: format!("{} {}", NAMES[i as usize % 8], i % 89),
+                        from_addr: format!("user{}@example.org", i % 1000),
+                        subject: format!("Subject {i} about topic {} and more words", i % 97),
+                        date: Some(MailDate {
+                            unix: NOW - i64::from(i) * 3_571,
+                            tz_offset_minutes: 0,
+                        }),
+                        has_attachments: i.is_multiple_of(5),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        app.handle(AppEvent::Worker(Event::Previews(batch)));
+    }
+    app.handle(AppEvent::Tick);
+    app
+}
+
+#[derive(Default)]
+struct Samples(Vec<Duration>);
+
+impl Samples {
+    fn pct(&mut self, p: f64) -> Duration {
+        self.0.sort();
+        let i = ((self.0.len() as f64 - 1.0) * p).round() as usize;
+        self.0[i]
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+/// Press one key and draw; returns the whole time.
+fn press(app: &mut App, term: &mut Terminal<TestBackend>, ev: AppEvent) -> Duration {
+    let t = Instant::now();
+    let _reqs = app.handle(ev);
+    term.draw(|f| popview::ui::draw(f, app)).unwrap();
+    t.elapsed()
+}
+
+fn run(n: u32, rows: &mut Vec<(String, String, usize, String, String, String)>) {
+    let t = Instant::now();
+    let mut app = mailbox(n);
+    let setup = t.elapsed();
+    let mut term = Terminal::new(TestBackend::new(W, H)).unwrap();
+    term.draw(|f| popview::ui::draw(f, &app)).unwrap();
+    let label = format!("{n}");
+    let mut push = |name: &str, mut s: Samples| {
+        let count = s.0.len();
+        rows.push((
+            label.clone(),
+            name.to_string(),
+            count,
+            ms(s.pct(0.5)),
+            ms(s.pct(0.99)),
+            ms(s.pct(1.0)),
+        ));
+    };
+
+    let mut s = Samples::default();
+    for _ in 0..2000 {
+        s.0.push(press(&mut app, &mut term, key(KeyCode::Char('j'))));
+    }
+    push("j", s);
+
+    let mut s = Samples::default();
+    for i in 0..500 {
+        if i % 100 == 99 {
+            press(&mut app, &mut term, key(KeyCode::Char('g')));
+        }
+        s.0.push(press(&mut app, &mut term, key(KeyCode::PageDown)));
+    }
+    push("PgDn", s);
+
+    let mut s = Samples::default();
+    for i in 0..400u32 {
+        let c = if i.is_multiple_of(2) { 'G' } else { 'g' };
+        s.0.push(press(&mut app, &mut term, key(KeyCode::Char(c))));
+    }
+    push("G / g", s);
+
+    // Filter typing: every keystroke refilters (narrowing), Esc restores all.
+    let mut s = Samples::default();
+    let mut esc = Samples::default();
+    for _ in 0..20 {
+        press(&mut app, &mut term, key(KeyCode::Char('/')));
+        for c in "topic 42".chars() {
+            s.0.push(press(&mut app, &mut term, key(KeyCode::Char(c))));
+        }
+        esc.0.push(press(&mut app, &mut term, key(KeyCode::Esc)));
+    }
+    push("/filter char", s);
+    push("filter esc", esc);
+
+    // Sort cycling: each press re-sorts every row.
+    let mut s = Samples::default();
+    for _ in 0..25 {
+        s.0.push(press(&mut app, &mut term, key(KeyCode::Char('o'))));
+    }
+    push("o sort", s);
+
+    // Sorting alone (handle only, no draw), per sort key reached by `o`.
+    for _ in 0..5 {
+        let t = Instant::now();
+        app.handle(key(KeyCode::Char('o')));
+        let d = t.elapsed();
+        let mut s = Samples::default();
+        s.0.push(d);
+        push(&format!("o->{}", app.sort_label()), s);
+    }
+    // Filtering alone (handle only): first char scans every row.
+    let mut s = Samples::default();
+    for _ in 0..20 {
+        app.handle(key(KeyCode::Char('/')));
+        let t = Instant::now();
+        app.handle(key(KeyCode::Char('t')));
+        s.0.push(t.elapsed());
+        app.handle(key(KeyCode::Esc));
+    }
+    push("filter 1st ch", s);
+
+    // Draw alone (no state change): the per-frame cost.
+    let mut s = Samples::default();
+    for _ in 0..500 {
+        let t = Instant::now();
+        term.draw(|f| popview::ui::draw(f, &app)).unwrap();
+        s.0.push(t.elapsed());
+    }
+    push("draw only", s);
+    eprintln!("{n} messages: setup (listing + previews) {}", ms(setup));
+}
+
+fn main() {
+    let mut rows = Vec::new();
+    for n in [1_000, 100_000] {
+        run(n, &mut rows);
+    }
+    println!(
+        "{:>8} | {:<13} | {:>5} | {:>9} | {:>9} | {:>9}",
+        "messages", "key", "n", "p50 ms", "p99 ms", "max ms"
+    );
+    println!("{}", "-".repeat(68));
+    for (size, name, count, p50, p99, max) in rows {
+        println!("{size:>8} | {name:<13} | {count:>5} | {p50:>9} | {p99:>9} | {max:>9}");
+    }
+}

@@ -1,0 +1,360 @@
+//! The message rows, kept by [`MsgKey`], with a sorted order and a filtered
+//! view (indices into the rows) recomputed only when the listing, the sort
+//! or the filter change, never per frame.
+
+use std::collections::HashMap;
+
+use crate::mail::{HeaderSummary, MailDate};
+use crate::ui::text::clean_line;
+use crate::worker::api::{ListEntry, MsgKey};
+
+use super::format;
+
+/// What the list shows of a message once its preview arrived (sanitized).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowInfo {
+    pub sender: String,
+    pub subject: String,
+    pub date: Option<MailDate>,
+    pub has_attachments: bool,
+    /// Lower-case "sender subject" for the filter.
+    search: String,
+    sort_sender: String,
+    sort_subject: String,
+    /// The first 16 bytes of `sort_sender`/`sort_subject`, big-endian, so
+    /// most comparisons while sorting touch no string.
+    sender_prefix: u128,
+    subject_prefix: u128,
+    /// Hashes of the whole strings: equal prefix and equal hash is taken as
+    /// equal (a tie), so runs of mail from one sender cost no string compare.
+    sender_hash: u64,
+    subject_hash: u64,
+}
+
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn prefix(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = s.len().min(16);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_be_bytes(b)
+}
+
+impl RowInfo {
+    pub fn from_summary(h: &HeaderSummary) -> RowInfo {
+        let sender = clean_line(format::sender(h));
+        let subject = clean_line(&h.subject);
+        let sort_sender = sender.to_lowercase();
+        let sort_subject = subject.to_lowercase();
+        let search = format!("{sort_sender} {sort_subject}");
+        RowInfo {
+            sender,
+            subject,
+            date: h.date,
+            has_attachments: h.has_attachments,
+            search,
+            sender_prefix: prefix(&sort_sender),
+            subject_prefix: prefix(&sort_subject),
+            sender_hash: hash(&sort_sender),
+            subject_hash: hash(&sort_subject),
+            sort_sender,
+            sort_subject,
+        }
+    }
+}
+
+/// The state of one message's deletion mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkState {
+    None,
+    /// Marked, as the worker confirmed.
+    Marked,
+    /// Mark requested, the worker has not confirmed yet.
+    Marking,
+    /// Unmark requested, the worker has not confirmed yet.
+    Unmarking,
+}
+
+impl MarkState {
+    /// Will this message be deleted on commit (as far as the user knows)?
+    pub fn is_marked(self) -> bool {
+        matches!(self, MarkState::Marked | MarkState::Marking)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub key: MsgKey,
+    pub size: u64,
+    pub info: Option<RowInfo>,
+    /// As the worker last reported.
+    pub marked: bool,
+    /// Optimistic: what the user asked for and the worker has not confirmed.
+    pub pending: Option<bool>,
+}
+
+impl Row {
+    pub fn mark_state(&self) -> MarkState {
+        match (self.marked, self.pending) {
+            (false, Some(true)) => MarkState::Marking,
+            (true, Some(false)) => MarkState::Unmarking,
+            (true, _) => MarkState::Marked,
+            (false, _) => MarkState::None,
+        }
+    }
+}
+
+/// What the list is sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// Server order (message number).
+    Arrival,
+    Date,
+    Sender,
+    Subject,
+    Size,
+}
+
+impl SortKey {
+    pub fn next(self) -> SortKey {
+        match self {
+            SortKey::Arrival => SortKey::Date,
+            SortKey::Date => SortKey::Sender,
+            SortKey::Sender => SortKey::Subject,
+            SortKey::Subject => SortKey::Size,
+            SortKey::Size => SortKey::Arrival,
+        }
+    }
+    /// The natural direction: newest/biggest first, names A to Z.
+    pub fn default_descending(self) -> bool {
+        matches!(self, SortKey::Arrival | SortKey::Date | SortKey::Size)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Arrival => "arrival",
+            SortKey::Date => "date",
+            SortKey::Sender => "sender",
+            SortKey::Subject => "subject",
+            SortKey::Size => "size",
+        }
+    }
+    /// Does the order depend on previews?
+    pub fn needs_previews(self) -> bool {
+        matches!(self, SortKey::Date | SortKey::Sender | SortKey::Subject)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub rows: Vec<Row>,
+    by_uid: HashMap<String, usize>,
+    by_number: HashMap<u32, usize>,
+    /// All rows in sort order.
+    order: Vec<usize>,
+    /// `order` filtered; what the list shows. Positions are "view indices".
+    pub view: Vec<usize>,
+    /// The filter `view` was computed with.
+    view_filter: String,
+    pub total_size: u64,
+    pub with_preview: usize,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The row index of a key: by UID when there is one, else by number.
+    pub fn find(&self, key: &MsgKey) -> Option<usize> {
+        match &key.uid {
+            Some(uid) => self.by_uid.get(uid).copied(),
+            None => self.by_number.get(&key.number).copied(),
+        }
+    }
+
+    /// Replace the listing, carrying previews and marks over by UID (or by
+    /// number when the server has no UIDL). Returns how many rows are new.
+    pub fn merge(&mut self, entries: Vec<ListEntry>) -> usize {
+        let mut old: Vec<Option<Row>> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let old_by_uid = std::mem::take(&mut self.by_uid);
+        let old_by_number = std::mem::take(&mut self.by_number);
+        let had_rows = !old.is_empty();
+        let mut new_count = 0;
+        let mut rows = Vec::with_capacity(entries.len());
+        for e in entries {
+            let prev = match &e.key.uid {
+                Some(uid) => old_by_uid.get(uid).copied(),
+                None => old_by_number
+                    .get(&e.key.number)
+                    .copied()
+                    .filter(|&i| old[i].as_ref().is_some_and(|r| r.key.uid.is_none())),
+            }
+            .and_then(|i| old[i].take());
+            let row = match prev {
+                Some(mut r) => {
+                    r.key = e.key;
+                    r.size = e.size;
+                    r
+                }
+                None => {
+                    new_count += 1;
+                    Row {
+                        key: e.key,
+                        size: e.size,
+                        info: None,
+                        marked: false,
+                        pending: None,
+                    }
+                }
+            };
+            rows.push(row);
+        }
+        self.rows = rows;
+        self.reindex();
+        if had_rows { new_count } else { 0 }
+    }
+
+    fn reindex(&mut self) {
+        self.by_uid.clear();
+        self.by_number.clear();
+        self.total_size = 0;
+        self.with_preview = 0;
+        for (i, r) in self.rows.iter().enumerate() {
+            if let Some(uid) = &r.key.uid {
+                self.by_uid.insert(uid.clone(), i);
+            }
+            self.by_number.insert(r.key.number, i);
+            self.total_size += r.size;
+            self.with_preview += usize::from(r.info.is_some());
+        }
+    }
+
+    pub fn set_info(&mut self, i: usize, info: RowInfo) {
+        if self.rows[i].info.is_none() {
+            self.with_preview += 1;
+        }
+        self.rows[i].info = Some(info);
+    }
+
+    pub fn marked_count(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.mark_state().is_marked())
+            .count()
+    }
+
+    /// Recompute the sort order, then the view.
+    ///
+    /// Keys are copied into a compact vector first (one linear pass over the
+    /// rows), so the sort itself compares small fixed-size entries instead
+    /// of chasing row pointers; strings are compared only when their first
+    /// 16 bytes tie.
+    pub fn sort(&mut self, key: SortKey, descending: bool, filter: &str) {
+        let rows = &self.rows;
+        let directed = |v: u128| if descending { !v } else { v };
+        // (no value: goes last either way, primary key, number, row index,
+        // hash of the whole string for string keys)
+        let mut entries: Vec<(bool, u128, u32, u32, u64)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let n = r.key.number;
+                let value: Option<u128> = match key {
+                    SortKey::Arrival => Some(u128::from(n)),
+                    SortKey::Size => Some(u128::from(r.size)),
+                    SortKey::Date => r
+                        .info
+                        .as_ref()
+                        .and_then(|x| x.date)
+                        .map(|d| (i128::from(d.unix) - i128::from(i64::MIN)) as u128),
+                    SortKey::Sender => r.info.as_ref().map(|x| x.sender_prefix),
+                    SortKey::Subject => r.info.as_ref().map(|x| x.subject_prefix),
+                };
+                let h = match (key, r.info.as_ref()) {
+                    (SortKey::Sender, Some(x)) => x.sender_hash,
+                    (SortKey::Subject, Some(x)) => x.subject_hash,
+                    _ => 0,
+                };
+                (value.is_none(), value.map_or(0, directed), n, i as u32, h)
+            })
+            .collect();
+        let full = |i: u32| -> &str {
+            let info = rows[i as usize].info.as_ref();
+            match key {
+                SortKey::Sender => info.map_or("", |x| x.sort_sender.as_str()),
+                _ => info.map_or("", |x| x.sort_subject.as_str()),
+            }
+        };
+        let strings = matches!(key, SortKey::Sender | SortKey::Subject);
+        let number_dir = |a: u32, b: u32| {
+            if key == SortKey::Arrival || key == SortKey::Size {
+                // Ties (equal sizes) follow the direction too.
+                if descending { b.cmp(&a) } else { a.cmp(&b) }
+            } else {
+                a.cmp(&b)
+            }
+        };
+        entries.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| {
+                    if strings && !a.0 && a.4 != b.4 {
+                        let o = full(a.3).cmp(full(b.3));
+                        if descending { o.reverse() } else { o }
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
+                .then_with(|| number_dir(a.2, b.2))
+        });
+        self.order = entries.into_iter().map(|e| e.3 as usize).collect();
+        self.view_filter.clear();
+        self.filter(filter, true);
+    }
+
+    /// Recompute the view for `filter` (lower-cased substring over sender
+    /// and subject). When the new filter only extends the old one, only the
+    /// current view is searched.
+    pub fn filter(&mut self, filter: &str, force: bool) {
+        let q = filter.to_lowercase();
+        if !force && q == self.view_filter {
+            return;
+        }
+        if q.is_empty() {
+            self.view = self.order.clone();
+        } else {
+            let narrowing =
+                !force && !self.view_filter.is_empty() && q.starts_with(&self.view_filter);
+            let rows = &self.rows;
+            let matches = |r: &Row| {
+                r.info
+                    .as_ref()
+                    .is_some_and(|info| info.search.contains(q.as_str()))
+            };
+            self.view = if narrowing {
+                self.view
+                    .iter()
+                    .copied()
+                    .filter(|&i| matches(&rows[i]))
+                    .collect()
+            } else {
+                // One pass in memory order, then keep the sort order.
+                let hit: Vec<bool> = rows.iter().map(matches).collect();
+                self.order.iter().copied().filter(|&i| hit[i]).collect()
+            };
+        }
+        self.view_filter = q;
+    }
+}

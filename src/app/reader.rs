@@ -1,0 +1,403 @@
+//! The reader: one retrieved (or peeked) message, laid out as wrapped lines
+//! for the current width. Layout happens in `handle` (open, resize, toggle),
+//! never in `view`.
+
+use std::path::{Path, PathBuf};
+
+use crate::mail::MessageView;
+use crate::ui::text::{clean_line, clean_text, width, wrap};
+use crate::worker::api::{MsgKey, Ticket};
+
+use super::format::{full_date, human_size};
+
+/// How many body lines a peek asks for.
+pub const PEEK_LINES: u32 = 200;
+
+/// An attachment as the reader lists it (sanitized), with its data for saving.
+#[derive(Clone, Debug)]
+pub struct AttachmentInfo {
+    pub name: String,
+    pub mime: String,
+    pub size: u64,
+    data: Vec<u8>,
+}
+
+/// A message ready to show; every string sanitized.
+#[derive(Clone, Debug)]
+pub struct Doc {
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    pub date: String,
+    pub subject: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub body_from_html: bool,
+    pub attachments: Vec<AttachmentInfo>,
+    pub raw_lines: Vec<String>,
+    pub raw_len: u64,
+    raw: Vec<u8>,
+    pub parse_note: Option<String>,
+}
+
+impl Doc {
+    pub fn from_view(v: MessageView) -> Doc {
+        let date = match &v.date {
+            Some(d) => full_date(d),
+            None => clean_line(&v.date_text),
+        };
+        let raw_text = String::from_utf8_lossy(&v.raw);
+        let raw_lines = raw_text
+            .split('\n')
+            .map(|l| clean_line(l.strip_suffix('\r').unwrap_or(l)))
+            .collect();
+        Doc {
+            from: clean_line(&v.from),
+            to: clean_line(&v.to),
+            cc: clean_line(&v.cc),
+            date,
+            subject: clean_line(&v.subject),
+            headers: v
+                .headers
+                .iter()
+                .map(|(n, val)| (clean_line(n), clean_line(val)))
+                .collect(),
+            body: clean_text(&v.body),
+            body_from_html: v.body_from_html,
+            attachments: v
+                .attachments
+                .into_iter()
+                .map(|a| AttachmentInfo {
+                    name: clean_line(&a.name),
+                    mime: clean_line(&a.mime),
+                    size: a.data.len() as u64,
+                    data: a.data,
+                })
+                .collect(),
+            raw_lines,
+            raw_len: v.raw.len() as u64,
+            raw: v.raw,
+            parse_note: v.parse_note.as_deref().map(clean_line),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Content {
+    Loading { bytes: u64, total: u64, peek: bool },
+    Ready { doc: Box<Doc>, peek: bool },
+}
+
+/// What a line of the laid-out message is, for styling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    /// A header: the first `label` bytes of the text are the name.
+    Header {
+        label: usize,
+    },
+    Body,
+    Attachment {
+        selected: bool,
+    },
+    Note,
+    Rule,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocLine {
+    pub kind: LineKind,
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Reader {
+    pub key: MsgKey,
+    pub ticket: Ticket,
+    /// The LIST size.
+    pub size: u64,
+    pub content: Content,
+    pub raw: bool,
+    pub full_headers: bool,
+    pub scroll: usize,
+    /// Save target: `0..attachments` or `attachments` for the whole message.
+    pub selected: usize,
+    pub lines: Vec<DocLine>,
+    laid_out_width: usize,
+}
+
+impl Reader {
+    pub fn loading(key: MsgKey, ticket: Ticket, size: u64, peek: bool) -> Reader {
+        Reader {
+            key,
+            ticket,
+            size,
+            content: Content::Loading {
+                bytes: 0,
+                total: size,
+                peek,
+            },
+            raw: false,
+            full_headers: false,
+            scroll: 0,
+            selected: 0,
+            lines: Vec::new(),
+            laid_out_width: 0,
+        }
+    }
+
+    pub fn doc(&self) -> Option<&Doc> {
+        match &self.content {
+            Content::Ready { doc, .. } => Some(doc),
+            Content::Loading { .. } => None,
+        }
+    }
+
+    pub fn is_peek(&self) -> bool {
+        matches!(
+            self.content,
+            Content::Ready { peek: true, .. } | Content::Loading { peek: true, .. }
+        )
+    }
+
+    /// Save targets: every attachment, then the whole message.
+    pub fn targets(&self) -> usize {
+        self.doc().map_or(0, |d| d.attachments.len() + 1)
+    }
+
+    /// Lay the message out for `w` cells.
+    pub fn layout(&mut self, w: usize) {
+        self.laid_out_width = w;
+        let w = w.max(1);
+        let mut lines = Vec::new();
+        let Some(doc) = self.doc() else {
+            self.lines = lines;
+            return;
+        };
+        if self.raw {
+            for l in &doc.raw_lines {
+                for part in wrap(l, w) {
+                    lines.push(DocLine {
+                        kind: LineKind::Body,
+                        text: part,
+                    });
+                }
+            }
+            self.lines = lines;
+            return;
+        }
+        let header = |lines: &mut Vec<DocLine>, name: &str, value: &str| {
+            let label = format!("{name}: ");
+            let lw = width(&label).min(w.saturating_sub(1));
+            let indent = " ".repeat(lw);
+            for (i, part) in wrap(value, w.saturating_sub(lw).max(1))
+                .into_iter()
+                .enumerate()
+            {
+                let text = if i == 0 {
+                    format!("{label}{part}")
+                } else {
+                    format!("{indent}{part}")
+                };
+                lines.push(DocLine {
+                    kind: LineKind::Header {
+                        label: if i == 0 { label.len() } else { 0 },
+                    },
+                    text,
+                });
+            }
+        };
+        if self.full_headers {
+            for (n, v) in &doc.headers {
+                header(&mut lines, n, v);
+            }
+        } else {
+            header(&mut lines, "From", &doc.from);
+            header(&mut lines, "To", &doc.to);
+            if !doc.cc.is_empty() {
+                header(&mut lines, "Cc", &doc.cc);
+            }
+            header(&mut lines, "Date", &doc.date);
+            header(&mut lines, "Subject", &doc.subject);
+        }
+        let note = |lines: &mut Vec<DocLine>, text: String| {
+            for part in wrap(&text, w) {
+                lines.push(DocLine {
+                    kind: LineKind::Note,
+                    text: part,
+                });
+            }
+        };
+        if self.is_peek() {
+            note(
+                &mut lines,
+                format!("Peek: headers and the first {PEEK_LINES} body lines only."),
+            );
+        }
+        if let Some(n) = &doc.parse_note {
+            note(&mut lines, format!("Note: {n}"));
+        }
+        if doc.body_from_html {
+            note(&mut lines, "(converted from HTML)".to_string());
+        }
+        if !doc.attachments.is_empty() {
+            for (i, a) in doc.attachments.iter().enumerate() {
+                let text = format!(
+                    "{} [{}] {} ({}, {})",
+                    if i == self.selected { '>' } else { ' ' },
+                    i + 1,
+                    a.name,
+                    a.mime,
+                    human_size(a.size)
+                );
+                lines.push(DocLine {
+                    kind: LineKind::Attachment {
+                        selected: i == self.selected,
+                    },
+                    text: crate::ui::text::fit(&text, w),
+                });
+            }
+            let i = doc.attachments.len();
+            lines.push(DocLine {
+                kind: LineKind::Attachment {
+                    selected: i == self.selected,
+                },
+                text: crate::ui::text::fit(
+                    &format!(
+                        "{} [{}] the whole message as .eml ({})",
+                        if i == self.selected { '>' } else { ' ' },
+                        i + 1,
+                        human_size(doc.raw_len)
+                    ),
+                    w,
+                ),
+            });
+        }
+        lines.push(DocLine {
+            kind: LineKind::Rule,
+            text: "─".repeat(w),
+        });
+        for part in wrap(&doc.body, w) {
+            lines.push(DocLine {
+                kind: LineKind::Body,
+                text: part,
+            });
+        }
+        self.lines = lines;
+    }
+
+    pub fn relayout(&mut self) {
+        let w = self.laid_out_width;
+        self.layout(w);
+    }
+
+    /// A save job for the selected target.
+    pub fn save_job(&self, dir: &Path) -> Option<SaveJob> {
+        let doc = self.doc()?;
+        let (name, data) = match doc.attachments.get(self.selected) {
+            Some(a) => (a.name.clone(), a.data.clone()),
+            None => (format!("message-{}.eml", self.key.number), doc.raw.clone()),
+        };
+        Some(SaveJob {
+            dir: dir.to_path_buf(),
+            name: safe_base_name(&name),
+            data,
+        })
+    }
+}
+
+/// A file to write; run by the terminal loop off the UI state (the app
+/// itself never touches the disk).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaveJob {
+    pub dir: PathBuf,
+    /// A safe base name (no path separators, no leading dots).
+    pub name: String,
+    pub data: Vec<u8>,
+}
+
+impl SaveJob {
+    /// Write into `dir` without overwriting: `name`, else `name-1`, `name-2`...
+    pub fn write(&self) -> Result<PathBuf, String> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        let (stem, ext) = match self.name.rfind('.') {
+            Some(i) if i > 0 => (&self.name[..i], &self.name[i..]),
+            _ => (self.name.as_str(), ""),
+        };
+        for n in 0..1000 {
+            let name = if n == 0 {
+                self.name.clone()
+            } else {
+                format!("{stem}-{n}{ext}")
+            };
+            let path = self.dir.join(name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    f.write_all(&self.data)
+                        .and_then(|_| f.sync_all())
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    return Ok(path);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+            }
+        }
+        Err(format!(
+            "too many files named like {} in {}",
+            self.name,
+            self.dir.display()
+        ))
+    }
+}
+
+/// A base name that stays inside the save directory: the last path
+/// component, no controls, no leading dots, at most 120 characters.
+pub fn safe_base_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = clean_line(base)
+        .chars()
+        .filter(|c| !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    let short: String = trimmed.chars().take(120).collect();
+    if short.is_empty() {
+        "attachment".to_string()
+    } else {
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_names_stay_inside() {
+        assert_eq!(safe_base_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_base_name("..\\..\\x.exe"), "x.exe");
+        assert_eq!(safe_base_name(".."), "attachment");
+        assert_eq!(safe_base_name(".bashrc"), "bashrc");
+        assert_eq!(safe_base_name("a\u{7}b\u{202E}.pdf"), "ab.pdf");
+        assert_eq!(safe_base_name("dir/"), "attachment");
+    }
+
+    #[test]
+    fn save_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = SaveJob {
+            dir: dir.path().to_path_buf(),
+            name: "a.txt".into(),
+            data: b"one".to_vec(),
+        };
+        let p1 = job.write().unwrap();
+        let p2 = job.write().unwrap();
+        assert_eq!(p1, dir.path().join("a.txt"));
+        assert_eq!(p2, dir.path().join("a-1.txt"));
+        assert_eq!(std::fs::read(p2).unwrap(), b"one");
+    }
+}

@@ -1,0 +1,200 @@
+//! The terminal loop: owns the terminal and the [`App`].
+//!
+//! ```text
+//! input thread (crossterm) --\
+//! worker thread -------------+--> funnel: mpsc<AppEvent> --> run(): App::handle --> draw
+//! save threads --------------/                                   |
+//!        worker <------------ mpsc<Request> <---------------------/
+//! ```
+//!
+//! The input thread ends when its send fails or when `run` returns; ticks
+//! come from the receive timeout (about every 250 ms). The screen is drawn
+//! only when the app says something changed. A failed send to the worker
+//! means it is gone: the app shows it and quitting becomes immediate.
+
+use std::io::stdout;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event as CtEvent, KeyEventKind, MouseEventKind,
+};
+use crossterm::execute;
+
+use crate::app::{App, AppEvent};
+use crate::worker::api::Request;
+
+/// How often the app gets a [`AppEvent::Tick`].
+pub const TICK: Duration = Duration::from_millis(250);
+/// Most events handled in a row before the screen is drawn again.
+const MAX_BATCH: usize = 512;
+/// Longest time spent handling a burst before drawing.
+const MAX_BATCH_TIME: Duration = Duration::from_millis(12);
+
+/// `NO_COLOR` set to a non-empty value (<https://no-color.org>).
+pub fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Restores the terminal when dropped (normal return, `?` error, unwind).
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = execute!(stdout(), DisableMouseCapture);
+        ratatui::restore();
+    }
+}
+
+fn install_mouse_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+}
+
+/// Run the UI until the app wants to quit; returns the app (for its final
+/// state). `funnel` is the one channel every event comes through; the
+/// worker feeds it with `AppEvent::Worker`.
+pub fn run(
+    mut app: App,
+    to_worker: Sender<Request>,
+    funnel: (Sender<AppEvent>, Receiver<AppEvent>),
+) -> anyhow::Result<App> {
+    let (tx, rx) = funnel;
+    // Order matters: ratatui's hook (installed by try_init) restores the
+    // screen, then ours turns mouse reporting off, then the default prints.
+    install_mouse_panic_hook();
+    let mut terminal = ratatui::try_init()?;
+    let _restore = Restore;
+    execute!(stdout(), EnableMouseCapture)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let input = spawn_input(tx.clone(), Arc::clone(&stop))?;
+
+    app.set_now(unix_now());
+    let size = terminal.size()?;
+    dispatch(
+        &mut app,
+        AppEvent::Resize(size.width, size.height),
+        &to_worker,
+        &tx,
+    );
+
+    let mut next_tick = Instant::now() + TICK;
+    let result = loop {
+        if app.take_redraw()
+            && let Err(e) = terminal.draw(|f| crate::ui::draw(f, &app))
+        {
+            break Err(e.into());
+        }
+        if app.should_quit() {
+            break Ok(());
+        }
+        let timeout = next_tick.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(timeout) {
+            Ok(ev) => {
+                dispatch(&mut app, ev, &to_worker, &tx);
+                // Handle a burst (a flood of previews, key repeat) before
+                // drawing once.
+                let started = Instant::now();
+                for _ in 0..MAX_BATCH {
+                    if app.should_quit() || started.elapsed() > MAX_BATCH_TIME {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(ev) => dispatch(&mut app, ev, &to_worker, &tx),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                // Cannot happen while we hold `tx`; stay safe anyway.
+                app.set_worker_gone("the event channel closed");
+            }
+        }
+        if Instant::now() >= next_tick {
+            next_tick = Instant::now() + TICK;
+            app.set_now(unix_now());
+            dispatch(&mut app, AppEvent::Tick, &to_worker, &tx);
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    drop(rx);
+    let _ = input.join();
+    result.map(|()| app)
+}
+
+/// Feed one event to the app, send its requests, start its save jobs.
+fn dispatch(app: &mut App, ev: AppEvent, to_worker: &Sender<Request>, funnel: &Sender<AppEvent>) {
+    for req in app.handle(ev) {
+        if to_worker.send(req).is_err() {
+            app.set_worker_gone("its channel is closed");
+            break;
+        }
+    }
+    for job in app.take_save_jobs() {
+        let tx = funnel.clone();
+        let spawned = thread::Builder::new()
+            .name("popview-save".into())
+            .spawn(move || {
+                let _ = tx.send(AppEvent::Saved(job.write()));
+            });
+        if let Err(e) = spawned {
+            app.handle(AppEvent::Saved(Err(format!("cannot start a thread: {e}"))));
+        }
+    }
+}
+
+/// Read terminal events and forward them until told to stop or the funnel
+/// is closed. Mouse motion is dropped (only clicks and the wheel matter).
+fn spawn_input(
+    tx: Sender<AppEvent>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new()
+        .name("popview-input".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match event::poll(Duration::from_millis(100)) {
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                    Err(_) => break,
+                }
+                let ev = match event::read() {
+                    Ok(ev) => ev,
+                    Err(_) => break,
+                };
+                let app_ev = match ev {
+                    CtEvent::Key(k) if k.kind != KeyEventKind::Release => AppEvent::Key(k),
+                    CtEvent::Mouse(m)
+                        if matches!(
+                            m.kind,
+                            MouseEventKind::Down(_)
+                                | MouseEventKind::ScrollDown
+                                | MouseEventKind::ScrollUp
+                        ) =>
+                    {
+                        AppEvent::Mouse(m)
+                    }
+                    CtEvent::Resize(w, h) => AppEvent::Resize(w, h),
+                    _ => continue,
+                };
+                if tx.send(app_ev).is_err() {
+                    break;
+                }
+            }
+        })
+}

@@ -1,0 +1,822 @@
+//! Pure tests of the app state: feed events, assert the state and the exact
+//! requests `handle` returns. No terminal, no threads.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers, MouseButton, MouseEvent,
+    MouseEventKind,
+};
+use popview::action::Action;
+use popview::app::{
+    App, AppEvent, AppOptions, ConnState, Content, Dialog, MarkState, Screen, SortKey,
+};
+use popview::keymap::Keymap;
+use popview::mail::{HeaderSummary, MailDate, MessageView};
+use popview::pop3::ErrorKind;
+use popview::worker::api::{Event, ListEntry, MsgKey, Request, WorkerError};
+
+const NOW: i64 = 1_710_252_300; // 2024-03-12 14:05 UTC
+
+fn key_of(n: u32) -> MsgKey {
+    MsgKey {
+        number: n,
+        uid: Some(format!("uid-{n}")),
+    }
+}
+
+fn listing(ns: &[(u32, u64)]) -> AppEvent {
+    AppEvent::Worker(Event::Listing {
+        entries: ns
+            .iter()
+            .map(|&(n, size)| ListEntry {
+                key: key_of(n),
+                size,
+            })
+            .collect(),
+        no_uidl_reason: None,
+    })
+}
+
+fn summary(name: &str, subject: &str, unix: i64) -> HeaderSummary {
+    HeaderSummary {
+        from_name: name.to_string(),
+        from_addr: format!("{}@example.org", name.to_lowercase()),
+        subject: subject.to_string(),
+        date: Some(MailDate {
+            unix,
+            tz_offset_minutes: 0,
+        }),
+        ..Default::default()
+    }
+}
+
+fn k(c: char) -> AppEvent {
+    let mods = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    AppEvent::Key(KeyEvent::new(KeyCode::Char(c), mods))
+}
+
+fn code(c: KeyCode) -> AppEvent {
+    AppEvent::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn app() -> App {
+    let mut app = App::new(AppOptions {
+        account_label: "alice".into(),
+        big_message_threshold: 1_000_000,
+        ..Default::default()
+    });
+    app.set_now(NOW);
+    app.handle(AppEvent::Resize(100, 30));
+    app
+}
+
+/// An app with messages 1..=n (sizes 1000*n) and previews for all.
+fn loaded(n: u32) -> App {
+    let mut app = app();
+    let entries: Vec<_> = (1..=n).map(|i| (i, 1000 * u64::from(i))).collect();
+    app.handle(listing(&entries));
+    let names = ["Alice", "Bob", "Carol", "Dave", "Eve"];
+    let batch = (1..=n)
+        .map(|i| {
+            let name = names[(i as usize) % names.len()];
+            (
+                key_of(i),
+                summary(name, &format!("subject {i}"), NOW - 3600 * i64::from(i)),
+            )
+        })
+        .collect();
+    app.handle(AppEvent::Worker(Event::Previews(batch)));
+    app.handle(AppEvent::Tick);
+    app
+}
+
+fn view(v: MessageView) -> Box<MessageView> {
+    Box::new(v)
+}
+
+#[test]
+fn listing_then_previews_and_visible_rows() {
+    let mut app = app();
+    let reqs = app.handle(listing(&[(1, 100), (2, 200), (3, 300)]));
+    // Newest first; the on-screen rows are requested first.
+    assert_eq!(
+        reqs,
+        vec![Request::Visible(vec![key_of(3), key_of(2), key_of(1)])]
+    );
+    assert_eq!(app.view_keys(), vec![key_of(3), key_of(2), key_of(1)]);
+    assert_eq!(app.cursor_key(), Some(&key_of(3)));
+    assert!(app.rows().iter().all(|r| r.info.is_none()));
+
+    let reqs = app.handle(AppEvent::Worker(Event::Previews(vec![(
+        key_of(2),
+        summary("Bob", "hello", NOW),
+    )])));
+    assert_eq!(reqs, vec![]);
+    let row = app.row(&key_of(2)).unwrap();
+    assert_eq!(row.info.as_ref().unwrap().subject, "hello");
+    assert_eq!(app.previews_loaded(), 1);
+    assert!(app.row(&key_of(1)).unwrap().info.is_none());
+
+    app.handle(AppEvent::Worker(Event::Progress {
+        done: 1,
+        total: 3,
+        bytes: 10,
+    }));
+    assert_eq!(
+        app.conn_state(),
+        &ConnState::LoadingPreviews { done: 1, total: 3 }
+    );
+    app.handle(AppEvent::Worker(Event::Progress {
+        done: 3,
+        total: 3,
+        bytes: 30,
+    }));
+    assert_eq!(app.conn_state(), &ConnState::Idle);
+}
+
+#[test]
+fn visible_is_sent_only_when_the_set_changes() {
+    let mut app = loaded(100);
+    let h = app.list_height();
+    assert_eq!(h, 26);
+    // Moving inside the page: same rows, nothing sent.
+    assert_eq!(app.handle(k('j')), vec![]);
+    assert_eq!(app.handle(k('k')), vec![]);
+    // A page down shows other rows.
+    let reqs = app.handle(code(KeyCode::PageDown));
+    let keys = app.view_keys();
+    let off = app.offset();
+    assert_eq!(reqs, vec![Request::Visible(keys[off..off + h].to_vec())]);
+    assert_eq!(app.cursor(), h);
+    // G: last page.
+    let reqs = app.handle(k('G'));
+    assert_eq!(app.cursor(), 99);
+    assert_eq!(reqs, vec![Request::Visible(keys[100 - h..].to_vec())]);
+    assert_eq!(app.handle(k('G')), vec![]);
+}
+
+#[test]
+fn mark_unmark_and_unmark_all_send_the_right_requests() {
+    let mut app = loaded(3);
+    let first = app.cursor_key().cloned().unwrap();
+    assert_eq!(app.handle(k('d')), vec![Request::Mark(first.clone())]);
+    assert_eq!(app.mark_state(&first), Some(MarkState::Marking));
+    assert_eq!(app.marked_count(), 1);
+    // mutt habit: the cursor moves on after d.
+    assert_eq!(app.cursor(), 1);
+    // The worker confirms.
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![first.clone()],
+        restored: false,
+    }));
+    assert_eq!(app.mark_state(&first), Some(MarkState::Marked));
+
+    app.handle(k('k'));
+    assert_eq!(app.handle(k('u')), vec![Request::Unmark(first.clone())]);
+    assert_eq!(app.mark_state(&first), Some(MarkState::Unmarking));
+    assert_eq!(app.marked_count(), 0);
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![],
+        restored: false,
+    }));
+    assert_eq!(app.mark_state(&first), Some(MarkState::None));
+    // u on an unmarked row sends nothing.
+    assert_eq!(app.handle(k('u')), vec![]);
+
+    let a = app.view_keys();
+    assert_eq!(app.handle(k('d')), vec![Request::Mark(a[0].clone())]);
+    assert_eq!(app.handle(k('d')), vec![Request::Mark(a[1].clone())]);
+    assert_eq!(app.handle(k('U')), vec![Request::UnmarkAll]);
+    assert_eq!(app.marked_count(), 0);
+    // Worker reports in order: after Mark, Mark, UnmarkAll.
+    for marked in [vec![a[0].clone()], a[..2].to_vec(), vec![]] {
+        app.handle(AppEvent::Worker(Event::Marks {
+            marked,
+            restored: false,
+        }));
+    }
+    assert!(app.rows().iter().all(|r| r.mark_state() == MarkState::None));
+    assert_eq!(app.handle(k('U')), vec![]);
+}
+
+#[test]
+fn marks_converge_to_the_worker() {
+    let mut app = loaded(3);
+    let first = app.cursor_key().cloned().unwrap();
+    app.handle(k('d'));
+    // The worker says nothing is marked (the DELE failed): the optimistic
+    // mark goes away.
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![],
+        restored: false,
+    }));
+    assert_eq!(app.mark_state(&first), Some(MarkState::None));
+    // Restored marks from disk show up and are announced.
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![key_of(2)],
+        restored: true,
+    }));
+    assert_eq!(app.mark_state(&key_of(2)), Some(MarkState::Marked));
+    assert!(app.notice().unwrap().contains("restored"));
+}
+
+#[test]
+fn commit_now() {
+    let mut app = loaded(3);
+    assert_eq!(app.handle(k('$')), vec![]);
+    assert!(app.notice().unwrap().contains("nothing to commit"));
+    app.handle(k('d'));
+    assert_eq!(app.handle(k('$')), vec![Request::CommitNow]);
+}
+
+#[test]
+fn quit_with_marks_asks_and_each_choice_sends_the_right_quit() {
+    for (choice, expect) in [
+        (k('d'), Some(Request::Quit { commit: true })),
+        (k('k'), Some(Request::Quit { commit: false })),
+        (code(KeyCode::Esc), None),
+    ] {
+        let mut app = loaded(3);
+        app.handle(k('d'));
+        assert_eq!(app.handle(k('q')), vec![]);
+        assert_eq!(app.dialog(), Some(&Dialog::Quit { pending: 1 }));
+        // Other keys leave the dialog open.
+        assert_eq!(app.handle(k('z')), vec![]);
+        assert!(app.dialog().is_some());
+        let reqs = app.handle(choice);
+        assert_eq!(app.dialog(), None);
+        match expect {
+            Some(req) => {
+                assert_eq!(reqs, vec![req]);
+                assert!(app.is_closing());
+                assert_eq!(app.conn_state(), &ConnState::Closing);
+                assert!(!app.should_quit(), "waits for Closed");
+                app.handle(AppEvent::Worker(Event::Closed { committed: true }));
+                assert!(app.should_quit());
+            }
+            None => {
+                assert_eq!(reqs, vec![]);
+                assert!(!app.is_closing());
+                assert!(!app.should_quit());
+            }
+        }
+    }
+}
+
+#[test]
+fn quit_without_marks_and_discard_quit() {
+    let mut app = loaded(3);
+    assert_eq!(app.handle(k('q')), vec![Request::Quit { commit: false }]);
+    assert!(!app.should_quit());
+    // A worker that never answers: q again leaves.
+    assert_eq!(app.handle(k('q')), vec![]);
+    assert!(app.should_quit());
+
+    let mut app = loaded(3);
+    app.handle(k('d'));
+    assert_eq!(app.handle(k('x')), vec![Request::Quit { commit: false }]);
+    assert_eq!(app.dialog(), None);
+}
+
+#[test]
+fn quitting_works_when_the_worker_is_gone() {
+    let mut app = loaded(3);
+    app.handle(k('d'));
+    app.set_worker_gone("its channel is closed");
+    assert!(app.error().unwrap().message.contains("worker stopped"));
+    assert_eq!(app.handle(k('q')), vec![]);
+    assert!(app.should_quit());
+
+    // Gone while closing: quit at once.
+    let mut app = loaded(1);
+    app.handle(k('q'));
+    app.set_worker_gone("closed");
+    assert!(app.should_quit());
+}
+
+#[test]
+fn closed_without_quit_keeps_the_ui_and_explains() {
+    let mut app = loaded(2);
+    app.handle(AppEvent::Worker(Event::Closed { committed: false }));
+    assert!(!app.should_quit());
+    assert!(app.error().is_some());
+    app.handle(k('q'));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn stale_retrieve_answers_are_dropped() {
+    let mut app = loaded(3);
+    let keys = app.view_keys();
+    assert_eq!(
+        app.handle(code(KeyCode::Enter)),
+        vec![Request::Retrieve {
+            ticket: 1,
+            key: keys[0].clone()
+        }]
+    );
+    assert_eq!(app.screen(), Screen::Reader);
+    // Next message before the first arrived: the old retrieve is cancelled.
+    assert_eq!(
+        app.handle(k('J')),
+        vec![
+            Request::CancelRetrieve { ticket: 1 },
+            Request::Retrieve {
+                ticket: 2,
+                key: keys[1].clone()
+            }
+        ]
+    );
+    let old = MessageView {
+        subject: "old".into(),
+        body: "old body".into(),
+        ..Default::default()
+    };
+    app.handle(AppEvent::Worker(Event::Message {
+        ticket: 1,
+        key: keys[0].clone(),
+        view: view(old),
+    }));
+    assert_eq!(app.stale_dropped(), 1);
+    assert!(matches!(
+        app.reader().unwrap().content,
+        Content::Loading { .. }
+    ));
+    let new = MessageView {
+        subject: "new".into(),
+        body: "new body".into(),
+        ..Default::default()
+    };
+    app.handle(AppEvent::Worker(Event::Message {
+        ticket: 2,
+        key: keys[1].clone(),
+        view: view(new),
+    }));
+    let r = app.reader().unwrap();
+    assert_eq!(r.doc().unwrap().subject, "new");
+    assert!(r.lines.iter().any(|l| l.text == "new body"));
+    // Back with a finished message: nothing to cancel.
+    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    assert_eq!(app.screen(), Screen::List);
+    assert_eq!(app.cursor_key(), Some(&keys[1]));
+}
+
+#[test]
+fn new_mail_listing_keeps_cursor_and_marks() {
+    let mut app = loaded(3);
+    // Cursor on message 2, mark message 1.
+    app.handle(k('j'));
+    assert_eq!(app.cursor_key(), Some(&key_of(2)));
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![key_of(1)],
+        restored: false,
+    }));
+    // New mail: 4 and 5 arrive; 3 was deleted elsewhere, so numbers shift.
+    let reqs = app.handle(AppEvent::Worker(Event::Listing {
+        entries: vec![
+            ListEntry {
+                key: key_of(1),
+                size: 1000,
+            },
+            ListEntry {
+                key: key_of(2),
+                size: 2000,
+            },
+            ListEntry {
+                key: MsgKey {
+                    number: 3,
+                    uid: Some("uid-4".into()),
+                },
+                size: 4000,
+            },
+            ListEntry {
+                key: MsgKey {
+                    number: 4,
+                    uid: Some("uid-5".into()),
+                },
+                size: 5000,
+            },
+        ],
+        no_uidl_reason: None,
+    }));
+    assert_eq!(app.cursor_key(), Some(&key_of(2)));
+    assert_eq!(app.mark_state(&key_of(1)), Some(MarkState::Marked));
+    assert_eq!(app.marked_count(), 1);
+    assert!(app.row(&key_of(2)).unwrap().info.is_some(), "preview kept");
+    assert_eq!(app.rows().len(), 4);
+    assert!(app.row(&key_of(3)).is_none(), "gone message removed");
+    let new = MsgKey {
+        number: 3,
+        uid: Some("uid-4".into()),
+    };
+    assert!(app.row(&new).unwrap().info.is_none());
+    assert_eq!(app.notice(), Some("2 new messages"));
+    // The new rows are on screen now.
+    assert_eq!(reqs.len(), 1);
+    assert!(matches!(&reqs[0], Request::Visible(v) if v.contains(&new)));
+}
+
+#[test]
+fn filter_is_incremental_and_n_moves_between_matches() {
+    let mut app = loaded(10);
+    app.handle(k('/'));
+    assert!(app.editing_filter());
+    app.handle(k('b'));
+    app.handle(k('o'));
+    // "bo" matches Bob (sender) only: messages 1 and 6.
+    let keys = app.view_keys();
+    assert_eq!(keys, vec![key_of(6), key_of(1)]);
+    app.handle(code(KeyCode::Backspace));
+    app.handle(k('O'));
+    assert_eq!(app.filter(), "bO");
+    assert_eq!(
+        app.view_keys(),
+        vec![key_of(6), key_of(1)],
+        "case-insensitive"
+    );
+    app.handle(code(KeyCode::Enter));
+    assert!(!app.editing_filter());
+    assert_eq!(app.cursor(), 0);
+    app.handle(k('n'));
+    assert_eq!(app.cursor_key(), Some(&key_of(1)));
+    app.handle(k('N'));
+    assert_eq!(app.cursor_key(), Some(&key_of(6)));
+    // Subject matches too.
+    app.handle(code(KeyCode::Esc));
+    assert_eq!(app.view_len(), 10);
+    app.handle(k('/'));
+    for c in "subject 1".chars() {
+        app.handle(k(c));
+    }
+    assert_eq!(app.view_keys(), vec![key_of(10), key_of(1)]);
+    // The message under the cursor was filtered out: the first match.
+    assert_eq!(app.cursor(), 0);
+    app.handle(code(KeyCode::Esc));
+    assert_eq!(app.filter(), "");
+    assert_eq!(app.view_len(), 10);
+    // The cursor stays on the same message across filter changes.
+    assert_eq!(app.cursor_key(), Some(&key_of(10)));
+}
+
+#[test]
+fn sort_cycles_and_reverses() {
+    let mut app = app();
+    app.handle(listing(&[(1, 500), (2, 100), (3, 900)]));
+    app.handle(AppEvent::Worker(Event::Previews(vec![
+        (key_of(1), summary("Zed", "b", NOW - 10)),
+        (key_of(2), summary("Amy", "c", NOW - 30)),
+        (key_of(3), summary("Max", "a", NOW - 20)),
+    ])));
+    assert_eq!(app.sort(), (SortKey::Arrival, true));
+    assert_eq!(app.view_keys(), vec![key_of(3), key_of(2), key_of(1)]);
+    app.handle(k('o'));
+    assert_eq!(app.sort(), (SortKey::Date, true));
+    assert_eq!(app.view_keys(), vec![key_of(1), key_of(3), key_of(2)]);
+    app.handle(k('o'));
+    assert_eq!(app.sort(), (SortKey::Sender, false));
+    assert_eq!(app.view_keys(), vec![key_of(2), key_of(3), key_of(1)]);
+    app.handle(k('O'));
+    assert_eq!(app.sort(), (SortKey::Sender, true));
+    assert_eq!(app.view_keys(), vec![key_of(1), key_of(3), key_of(2)]);
+    app.handle(k('o'));
+    assert_eq!(app.view_keys(), vec![key_of(3), key_of(1), key_of(2)]);
+    app.handle(k('o'));
+    assert_eq!(app.sort(), (SortKey::Size, true));
+    assert_eq!(app.view_keys(), vec![key_of(3), key_of(1), key_of(2)]);
+    app.handle(k('o'));
+    assert_eq!(app.sort(), (SortKey::Arrival, true));
+    assert_eq!(app.sort_label(), "arrival ↓");
+}
+
+#[test]
+fn previews_resort_on_the_next_event() {
+    let mut app = app();
+    app.handle(listing(&[(1, 1), (2, 1)]));
+    app.handle(k('o'));
+    app.handle(k('o')); // sender
+    app.handle(AppEvent::Worker(Event::Previews(vec![
+        (key_of(1), summary("Bob", "x", NOW)),
+        (key_of(2), summary("Amy", "y", NOW)),
+    ])));
+    // Deferred while previews stream (no preview yet: by number).
+    assert_eq!(app.view_keys(), vec![key_of(1), key_of(2)]);
+    app.handle(AppEvent::Tick);
+    assert_eq!(app.view_keys(), vec![key_of(2), key_of(1)]);
+}
+
+#[test]
+fn big_message_asks_then_peeks_or_downloads_and_esc_cancels() {
+    let mut app = app();
+    app.handle(listing(&[(1, 5_000_000)]));
+    assert_eq!(app.handle(code(KeyCode::Enter)), vec![]);
+    assert_eq!(
+        app.dialog(),
+        Some(&Dialog::BigMessage {
+            key: key_of(1),
+            size: 5_000_000
+        })
+    );
+    // Peek.
+    assert_eq!(
+        app.handle(k('p')),
+        vec![Request::Peek {
+            ticket: 1,
+            key: key_of(1),
+            lines: 200
+        }]
+    );
+    assert!(app.reader().unwrap().is_peek());
+    app.handle(AppEvent::Worker(Event::Peeked {
+        ticket: 1,
+        key: key_of(1),
+        view: view(MessageView {
+            body: "first lines".into(),
+            ..Default::default()
+        }),
+    }));
+    assert!(matches!(
+        app.reader().unwrap().content,
+        Content::Ready { peek: true, .. }
+    ));
+    // Enter in a peek downloads the whole message, no second question.
+    assert_eq!(
+        app.handle(code(KeyCode::Enter)),
+        vec![Request::Retrieve {
+            ticket: 2,
+            key: key_of(1)
+        }]
+    );
+    app.handle(AppEvent::Worker(Event::RetrieveProgress {
+        ticket: 2,
+        bytes: 1_000_000,
+        total: 5_000_000,
+    }));
+    assert!(matches!(
+        app.reader().unwrap().content,
+        Content::Loading {
+            bytes: 1_000_000,
+            total: 5_000_000,
+            peek: false
+        }
+    ));
+    // Esc cancels the download.
+    assert_eq!(
+        app.handle(code(KeyCode::Esc)),
+        vec![Request::CancelRetrieve { ticket: 2 }]
+    );
+    assert_eq!(app.screen(), Screen::List);
+    assert_eq!(app.notice(), Some("download cancelled"));
+
+    // Download straight away; cancel the dialog.
+    app.handle(code(KeyCode::Enter));
+    assert_eq!(
+        app.handle(k('y')),
+        vec![Request::Retrieve {
+            ticket: 3,
+            key: key_of(1)
+        }]
+    );
+    app.handle(code(KeyCode::Esc));
+    app.handle(code(KeyCode::Enter));
+    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    assert_eq!(app.dialog(), None);
+    assert_eq!(app.screen(), Screen::List);
+}
+
+#[test]
+fn password_prompt_sends_once_and_keeps_nothing() {
+    let mut app = loaded(1);
+    app.handle(AppEvent::Worker(Event::PasswordNeeded {
+        reason: "the server refused the password".into(),
+    }));
+    assert!(matches!(app.dialog(), Some(Dialog::Password { .. })));
+    for c in "s3cr:t".chars() {
+        // Keys go to the prompt, not the keymap (no 'd' marking etc.).
+        assert_eq!(app.handle(k(c)), vec![]);
+    }
+    app.handle(code(KeyCode::Backspace));
+    app.handle(k('T'));
+    let debug = format!("{app:?}");
+    assert!(!debug.contains("s3cr"), "password leaked in Debug");
+    assert_eq!(
+        app.handle(code(KeyCode::Enter)),
+        vec![Request::Password("s3cr:T".into())]
+    );
+    assert_eq!(app.dialog(), None);
+    assert!(!format!("{app:?}").contains("s3cr"));
+
+    // Esc cancels without sending.
+    app.handle(AppEvent::Worker(Event::PasswordNeeded {
+        reason: "again".into(),
+    }));
+    app.handle(k('x'));
+    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    assert_eq!(app.dialog(), None);
+    assert_eq!(app.error().unwrap().kind, Some(ErrorKind::Auth));
+}
+
+#[test]
+fn reader_toggles_save_and_next_previous() {
+    let dir = std::path::PathBuf::from("/tmp/popview-save-test");
+    let mut app = App::new(AppOptions {
+        save_dir: dir.clone(),
+        ..Default::default()
+    });
+    app.handle(AppEvent::Resize(100, 30));
+    app.handle(listing(&[(1, 10), (2, 10)]));
+    app.handle(code(KeyCode::Enter));
+    let mut v = MessageView {
+        from: "Alice <alice@example.org>".into(),
+        subject: "Report".into(),
+        headers: vec![("X-Custom".into(), "yes".into())],
+        body: "Hello".into(),
+        raw: b"Subject: Report\r\nX-Custom: yes\r\n\r\nHello\r\n".to_vec(),
+        ..Default::default()
+    };
+    v.attachments.push(popview::mail::Attachment {
+        name: "../../etc/evil.pdf".into(),
+        mime: "application/pdf".into(),
+        data: vec![1, 2, 3],
+    });
+    app.handle(AppEvent::Worker(Event::Message {
+        ticket: 1,
+        key: key_of(2),
+        view: view(v),
+    }));
+    let text = |app: &App| -> Vec<String> {
+        app.reader()
+            .unwrap()
+            .lines
+            .iter()
+            .map(|l| l.text.clone())
+            .collect()
+    };
+    assert!(text(&app).contains(&"Subject: Report".to_string()));
+    assert!(!text(&app).iter().any(|l| l.contains("X-Custom")));
+    app.handle(k('h'));
+    assert!(text(&app).contains(&"X-Custom: yes".to_string()));
+    app.handle(k('v'));
+    assert!(app.reader().unwrap().raw);
+    assert_eq!(text(&app)[0], "Subject: Report");
+    app.handle(k('v'));
+    // Save the attachment: a job with a safe base name in save_dir.
+    app.handle(k('s'));
+    let jobs = app.take_save_jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].dir, dir);
+    assert_eq!(jobs[0].name, "evil.pdf");
+    assert_eq!(jobs[0].data, vec![1, 2, 3]);
+    // Tab selects the whole message.
+    app.handle(code(KeyCode::Tab));
+    app.handle(k('s'));
+    let jobs = app.take_save_jobs();
+    assert_eq!(jobs[0].name, "message-2.eml");
+    app.handle(AppEvent::Saved(Ok(dir.join("message-2.eml"))));
+    assert!(app.notice().unwrap().contains("saved to"));
+    // Newest first: J goes to message 1, K back to 2.
+    assert_eq!(
+        app.handle(k('J')),
+        vec![Request::Retrieve {
+            ticket: 2,
+            key: key_of(1)
+        }]
+    );
+    assert_eq!(app.handle(k('J')), vec![]);
+    assert!(app.notice().unwrap().contains("last message"));
+    assert_eq!(
+        app.handle(k('K')),
+        vec![
+            Request::CancelRetrieve { ticket: 2 },
+            Request::Retrieve {
+                ticket: 3,
+                key: key_of(2)
+            }
+        ]
+    );
+    // d in the reader marks this message.
+    assert_eq!(app.handle(k('d')), vec![Request::Mark(key_of(2))]);
+}
+
+#[test]
+fn errors_are_kept_in_words_with_advice() {
+    let mut app = loaded(1);
+    app.handle(AppEvent::Worker(Event::Error(WorkerError {
+        kind: ErrorKind::Auth,
+        message: "login refused\u{1b}[2J".into(),
+        fatal: true,
+    })));
+    let e = app.error().unwrap();
+    assert!(e.advice.contains("password"));
+    assert!(!e.message.contains('\u{1b}'));
+    assert_eq!(app.conn_state(), &ConnState::Offline);
+    // Esc clears it in the list.
+    app.handle(code(KeyCode::Esc));
+    assert!(app.error().is_none());
+}
+
+#[test]
+fn mouse_click_selects_and_double_click_opens() {
+    let mut app = loaded(5);
+    let click = |row| {
+        AppEvent::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 10,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Row 0 is the header bar, row 1 the column header: row 4 is position 2.
+    assert_eq!(app.handle(click(4)), vec![]);
+    assert_eq!(app.cursor(), 2);
+    // Slow second click: no open.
+    app.handle(AppEvent::Tick);
+    app.handle(AppEvent::Tick);
+    assert_eq!(app.handle(click(4)), vec![]);
+    // Quick second click opens.
+    let key = app.cursor_key().cloned().unwrap();
+    assert_eq!(
+        app.handle(click(4)),
+        vec![Request::Retrieve { ticket: 1, key }]
+    );
+    app.handle(code(KeyCode::Esc));
+    // Wheel.
+    app.handle(AppEvent::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 0,
+        row: 5,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(app.cursor(), 4);
+    // Clicks outside the rows do nothing.
+    assert_eq!(app.handle(click(29)), vec![]);
+    assert_eq!(app.cursor(), 4);
+}
+
+#[test]
+fn key_releases_are_ignored_and_keymap_overrides_apply() {
+    let mut o = BTreeMap::new();
+    o.insert("D".to_string(), "mark".to_string());
+    o.insert("d".to_string(), "none".to_string());
+    let mut app = App::new(AppOptions {
+        keymap: Keymap::with_overrides(&o).unwrap(),
+        ..Default::default()
+    });
+    app.handle(AppEvent::Resize(100, 30));
+    app.handle(listing(&[(1, 1)]));
+    assert_eq!(app.handle(k('d')), vec![]);
+    let release = AppEvent::Key(KeyEvent {
+        code: KeyCode::Char('D'),
+        modifiers: KeyModifiers::SHIFT,
+        kind: KeyEventKind::Release,
+        state: KeyEventState::NONE,
+    });
+    assert_eq!(app.handle(release), vec![]);
+    assert_eq!(app.handle(k('D')), vec![Request::Mark(key_of(1))]);
+    assert_eq!(app.keymap().keys_for(Action::Mark), vec!["D"]);
+}
+
+#[test]
+fn tiny_and_zero_sizes_do_not_break_state() {
+    let mut app = loaded(50);
+    for (w, h) in [(0, 0), (10, 3), (1, 1), (40, 10)] {
+        app.handle(AppEvent::Resize(w, h));
+        app.handle(k('j'));
+        app.handle(code(KeyCode::PageDown));
+        app.handle(k('G'));
+        assert!(app.cursor() < app.view_len());
+    }
+}
+
+#[test]
+fn no_uidl_entries_merge_by_number() {
+    let mut app = app();
+    let nouid = |n| MsgKey {
+        number: n,
+        uid: None,
+    };
+    let ev = |ns: &[u32]| {
+        AppEvent::Worker(Event::Listing {
+            entries: ns
+                .iter()
+                .map(|&n| ListEntry {
+                    key: nouid(n),
+                    size: 10,
+                })
+                .collect(),
+            no_uidl_reason: Some("server has no UIDL".into()),
+        })
+    };
+    app.handle(ev(&[1, 2]));
+    app.handle(AppEvent::Worker(Event::Previews(vec![(
+        nouid(1),
+        summary("A", "s", NOW),
+    )])));
+    app.handle(ev(&[1, 2, 3]));
+    assert!(app.row(&nouid(1)).unwrap().info.is_some());
+    assert_eq!(app.no_uidl_reason(), Some("server has no UIDL"));
+}
