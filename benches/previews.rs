@@ -16,41 +16,22 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::collections::HashMap;
-use std::io;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use popview::mail::HeaderSummary;
 use popview::pop3::TlsMode;
 use popview::pop3::transport::ConnectOptions;
 use popview::worker::api::{Event, MsgKey, Request};
-use popview::worker::{self, Persist, WorkerConfig};
+use popview::worker::{self, WorkerConfig};
 use support::dovecot::{Dovecot, DovecotOptions, generated_messages};
 use support::proxy::Proxy;
 use support::rawpop;
 
 const ONE_WAY: Duration = Duration::from_millis(25);
 
-#[derive(Clone, Default)]
-struct Mem(Arc<Mutex<(HashMap<String, HeaderSummary>, Vec<String>)>>);
-
-impl Persist for Mem {
-    fn load_headers(&mut self) -> HashMap<String, HeaderSummary> {
-        self.0.lock().unwrap().0.clone()
-    }
-    fn save_headers(&mut self, h: &HashMap<String, HeaderSummary>) -> io::Result<()> {
-        self.0.lock().unwrap().0 = h.clone();
-        Ok(())
-    }
-    fn load_marks(&mut self) -> Vec<String> {
-        Vec::new()
-    }
-    fn save_marks(&mut self, _: &[String]) -> io::Result<()> {
-        Ok(())
-    }
-}
+type Mem = popview::worker::persist::Memory;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -83,13 +64,16 @@ fn popview_run(
     let mut rows = Vec::new();
     let mut listed = 0;
     let elapsed = loop {
-        match rx.recv_timeout(Duration::from_secs(300)).expect("worker event") {
+        match rx
+            .recv_timeout(Duration::from_secs(300))
+            .expect("worker event")
+        {
             Event::Listing { entries, .. } => listed = entries.len(),
             Event::Previews(batch) => rows.extend(batch),
-            Event::Progress { done, total, .. } if listed > 0 && done >= total => {
-                if rows.len() >= listed {
-                    break start.elapsed();
-                }
+            Event::Progress { done, total, .. }
+                if listed > 0 && done >= total && rows.len() >= listed =>
+            {
+                break start.elapsed();
             }
             Event::Error(e) if e.fatal => panic!("worker failed: {}", e.message),
             _ => {}
@@ -127,30 +111,69 @@ fn main() {
 
     let lower = rawpop::raw_pipelined_top_all(proxy.addr(), &d.user, &d.password, n);
     let cache = Mem::default();
-    let (cold, rows, listed) = popview_run(proxy.addr(), &d, cache.clone(), popview::pop3::client::PIPELINE_WINDOW);
+    let (cold, rows, listed) = popview_run(
+        proxy.addr(),
+        &d,
+        cache.clone(),
+        popview::pop3::client::PIPELINE_WINDOW,
+    );
     assert_eq!((rows.len(), listed), (n, n), "every preview delivered");
-    let (warm, rows_warm, _) = popview_run(proxy.addr(), &d, cache.clone(), popview::pop3::client::PIPELINE_WINDOW);
+    let (warm, rows_warm, _) = popview_run(
+        proxy.addr(),
+        &d,
+        cache.clone(),
+        popview::pop3::client::PIPELINE_WINDOW,
+    );
     assert_eq!(rows_warm.len(), n);
     let (mpop_window, _, _) = popview_run(proxy.addr(), &d, Mem::default(), 100);
-    eprintln!("one command at a time over {serial_n} messages (about {} s) ...", (serial_n as u64 * 50) / 1000);
+    eprintln!(
+        "one command at a time over {serial_n} messages (about {} s) ...",
+        (serial_n as u64 * 50) / 1000
+    );
     let serial_part = rawpop::one_at_a_time_top_all(proxy.addr(), &d.user, &d.password, serial_n);
     let serial = serial_part.mul_f64(n as f64 / serial_n as f64);
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("\nHeader previews of {n} messages from Dovecot over a {} ms RTT link (one run)\n", ms(rtt));
+    println!(
+        "\nHeader previews of {n} messages from Dovecot over a {} ms RTT link (one run)\n",
+        ms(rtt)
+    );
     println!("| client | time | vs lower bound |");
     println!("|---|---:|---:|");
-    println!("| lower bound: raw client, all TOP pipelined, no parsing | {:.0} ms | 1.00x |", ms(lower));
-    println!("| popview cold (window {}) | {:.0} ms | {:.2}x |", popview::pop3::client::PIPELINE_WINDOW, ms(cold), ms(cold) / ms(lower));
-    println!("| popview cold, mpop's window of 100 | {:.0} ms | {:.2}x |", ms(mpop_window), ms(mpop_window) / ms(lower));
+    println!(
+        "| lower bound: raw client, all TOP pipelined, no parsing | {:.0} ms | 1.00x |",
+        ms(lower)
+    );
+    println!(
+        "| popview cold (window {}) | {:.0} ms | {:.2}x |",
+        popview::pop3::client::PIPELINE_WINDOW,
+        ms(cold),
+        ms(cold) / ms(lower)
+    );
+    println!(
+        "| popview cold, mpop's window of 100 | {:.0} ms | {:.2}x |",
+        ms(mpop_window),
+        ms(mpop_window) / ms(lower)
+    );
     println!(
         "| one command at a time{} | {:.0} ms | {:.2}x |",
-        if serial_n < n { format!(" (measured on {serial_n}, scaled)") } else { String::new() },
+        if serial_n < n {
+            format!(" (measured on {serial_n}, scaled)")
+        } else {
+            String::new()
+        },
         ms(serial),
         ms(serial) / ms(lower)
     );
-    println!("| popview warm (cache, no new mail) | {:.0} ms | {:.1} RTT from connect |", ms(warm), ms(warm) / ms(rtt));
-    println!("\npopview is {:.1}x faster than one at a time.", ms(serial) / ms(cold));
+    println!(
+        "| popview warm (cache, no new mail) | {:.0} ms | {:.1} RTT from connect |",
+        ms(warm),
+        ms(warm) / ms(rtt)
+    );
+    println!(
+        "\npopview is {:.1}x faster than one at a time.",
+        ms(serial) / ms(cold)
+    );
     drop(proxy);
     drop(d);
 
@@ -158,7 +181,12 @@ fn main() {
         eprintln!("starting Dovecot with {big} messages for the memory measurement ...");
         let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(big)));
         let before = rss_kib();
-        let (t, rows, _) = popview_run(d.plain_addr(), &d, Mem::default(), popview::pop3::client::PIPELINE_WINDOW);
+        let (t, rows, _) = popview_run(
+            d.plain_addr(),
+            &d,
+            Mem::default(),
+            popview::pop3::client::PIPELINE_WINDOW,
+        );
         let after = rss_kib();
         println!(
             "\n{} messages listed with previews (no delay) in {:.1} s; resident memory {:.0} MB \

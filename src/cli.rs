@@ -127,7 +127,10 @@ impl Cli {
 
 /// `delete`'s message arguments, without the URL.
 pub fn delete_targets(args: &[String]) -> Vec<String> {
-    args.iter().filter(|a| !a.contains("://")).cloned().collect()
+    args.iter()
+        .filter(|a| !a.contains("://"))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::cli::exit;
 use crate::mail::{HeaderSummary, MailDate};
 use crate::pop3::ErrorKind;
 use crate::sanitize;
-use crate::worker::api::{ConnectionInfo, Event, ListEntry, MsgKey, Request, TlsState, CertTrust};
+use crate::worker::api::{CertTrust, ConnectionInfo, Event, ListEntry, MsgKey, Request, TlsState};
 use crate::worker::{self, Persist, WorkerConfig};
 
 /// A failure with the exit code it maps to.
@@ -53,6 +53,10 @@ impl std::fmt::Display for CmdError {
 }
 
 type Result<T> = std::result::Result<T, CmdError>;
+
+/// What a commit reported: how many were deleted, and the UIDs that someone
+/// else had deleted already.
+pub type Committed = (usize, Vec<String>);
 
 /// The worker, driven synchronously.
 pub struct Engine {
@@ -98,10 +102,16 @@ impl Engine {
             let ev = match self.rx.recv_timeout(left) {
                 Ok(ev) => ev,
                 Err(RecvTimeoutError::Timeout) => {
-                    return Err(CmdError::new(exit::NETWORK, "timed out waiting for the server"));
+                    return Err(CmdError::new(
+                        exit::NETWORK,
+                        "timed out waiting for the server",
+                    ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(CmdError::new(exit::INTERNAL, "the worker stopped unexpectedly"));
+                    return Err(CmdError::new(
+                        exit::INTERNAL,
+                        "the worker stopped unexpectedly",
+                    ));
                 }
             };
             match &ev {
@@ -126,7 +136,9 @@ impl Engine {
                         ),
                     ));
                 }
-                Event::Reconnecting { reason, delay_secs, .. } => {
+                Event::Reconnecting {
+                    reason, delay_secs, ..
+                } => {
                     eprintln!("popview: {reason}; retrying in {delay_secs} s");
                     deadline = Instant::now() + self.timeout + Duration::from_secs(*delay_secs);
                 }
@@ -157,8 +169,9 @@ impl Engine {
         })
     }
 
-    /// End the session; `commit` deletes the marked messages.
-    pub fn finish(mut self, commit: bool) -> Result<(bool, Option<(usize, Vec<String>)>)> {
+    /// End the session; `commit` deletes the marked messages. Returns
+    /// whether the server confirmed a commit and what it reported.
+    pub fn finish(mut self, commit: bool) -> Result<(bool, Option<Committed>)> {
         self.send(Request::Quit { commit })?;
         let mut committed_info = None;
         let closed = self.until(|_, e| match e {
@@ -203,7 +216,12 @@ struct ListJson<'a> {
     subject: &'a str,
 }
 
-pub fn list(cfg: WorkerConfig, persist: Box<dyn Persist>, json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn list(
+    cfg: WorkerConfig,
+    persist: Box<dyn Persist>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut engine = Engine::start(cfg, persist);
     engine.wait_listing()?;
     engine.wait_previews()?;
@@ -257,7 +275,9 @@ pub fn show(
         key: entry.key.clone(),
     })?;
     let view = engine.until(|_, e| match e {
-        Event::Message { ticket: 1, view, .. } => Some(view.clone()),
+        Event::Message {
+            ticket: 1, view, ..
+        } => Some(view.clone()),
         _ => None,
     })?;
     if raw {
@@ -277,8 +297,14 @@ pub fn show(
         writeln!(out).map_err(io_err)?;
         writeln!(out, "{}", view.body.trim_end()).map_err(io_err)?;
         for a in &view.attachments {
-            writeln!(out, "[attachment: {} ({}, {} bytes)]", a.name, a.mime, a.data.len())
-                .map_err(io_err)?;
+            writeln!(
+                out,
+                "[attachment: {} ({}, {} bytes)]",
+                a.name,
+                a.mime,
+                a.data.len()
+            )
+            .map_err(io_err)?;
         }
     }
     engine.finish(false)?;
@@ -308,8 +334,13 @@ pub fn delete(
     }
     if dry_run {
         for e in &entries {
-            writeln!(out, "would delete {}\t{}", e.key.number, e.key.uid.as_deref().unwrap_or("-"))
-                .map_err(io_err)?;
+            writeln!(
+                out,
+                "would delete {}\t{}",
+                e.key.number,
+                e.key.uid.as_deref().unwrap_or("-")
+            )
+            .map_err(io_err)?;
         }
         engine.finish(false)?;
         return Ok(());
@@ -318,7 +349,9 @@ pub fn delete(
         engine.send(Request::Mark(e.key.clone()))?;
     }
     let n = entries.len();
-    engine.until(|_, e| matches!(e, Event::Marks { marked, .. } if marked.len() >= n).then_some(()))?;
+    engine.until(|_, e| {
+        matches!(e, Event::Marks { marked, .. } if marked.len() >= n).then_some(())
+    })?;
     let (committed, info) = engine.finish(true)?;
     if !committed {
         return Err(CmdError::new(
@@ -348,7 +381,10 @@ pub fn serverinfo(cfg: WorkerConfig, persist: Box<dyn Persist>, out: &mut dyn Wr
     let total: u64 = engine.listing.iter().map(|e| e.size).sum();
     let tls = match &info.tls {
         TlsState::None => "none (cleartext)".to_string(),
-        TlsState::Implicit(d) => format!("implicit TLS, {}", trust_text(&d.trust, &d.fingerprint_sha256)),
+        TlsState::Implicit(d) => format!(
+            "implicit TLS, {}",
+            trust_text(&d.trust, &d.fingerprint_sha256)
+        ),
         TlsState::StartTls(d) => format!("STLS, {}", trust_text(&d.trust, &d.fingerprint_sha256)),
     };
     let rows = [
@@ -358,7 +394,9 @@ pub fn serverinfo(cfg: WorkerConfig, persist: Box<dyn Persist>, out: &mut dyn Wr
         ("Authentication", info.auth_method.clone()),
         (
             "Implementation",
-            info.implementation.clone().unwrap_or_else(|| "not given".into()),
+            info.implementation
+                .clone()
+                .unwrap_or_else(|| "not given".into()),
         ),
         ("Capabilities", info.capabilities.join(", ")),
         ("Pipelining", yes_no(info.pipelining)),
@@ -379,7 +417,10 @@ pub fn serverinfo(cfg: WorkerConfig, persist: Box<dyn Persist>, out: &mut dyn Wr
                 Some(e) => format!("{e} days"),
             },
         ),
-        ("Messages", format!("{} ({} bytes)", engine.listing.len(), total)),
+        (
+            "Messages",
+            format!("{} ({} bytes)", engine.listing.len(), total),
+        ),
     ];
     for (k, v) in rows {
         writeln!(out, "{:<15} {}", format!("{k}:"), sanitize::line(&v)).map_err(io_err)?;

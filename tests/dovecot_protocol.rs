@@ -37,7 +37,8 @@ fn every_command_over_stls_and_pop3s() {
     for mode in [TlsMode::StartTls, TlsMode::Implicit] {
         let mut conn = login(&d, mode, AuthMethod::Auto);
         match (&conn.security, mode) {
-            (Security::StartTls(i), TlsMode::StartTls) | (Security::Implicit(i), TlsMode::Implicit) => {
+            (Security::StartTls(i), TlsMode::StartTls)
+            | (Security::Implicit(i), TlsMode::Implicit) => {
                 assert_eq!(i.trust, Trust::Verified)
             }
             other => panic!("unexpected security {other:?}"),
@@ -53,15 +54,24 @@ fn every_command_over_stls_and_pop3s() {
         let uids = c.uidl().unwrap();
         let want = Dovecot::expected_uidls(5);
         assert_eq!(
-            uids.iter().map(|(_, u)| u.clone().unwrap()).collect::<Vec<_>>(),
+            uids.iter()
+                .map(|(_, u)| u.clone().unwrap())
+                .collect::<Vec<_>>(),
             want
         );
         assert_eq!(c.uidl_one(2).unwrap().1.as_deref(), Some(want[1].as_str()));
         let top = c.top(1, 0).unwrap();
         assert!(String::from_utf8_lossy(&top.data).contains("Subject:"));
-        assert!(top.data.ends_with(b"\r\n\r\n"), "headers end with the blank line");
+        assert!(
+            top.data.ends_with(b"\r\n\r\n"),
+            "headers end with the blank line"
+        );
         let full = c.retr(2).unwrap();
-        assert_eq!(full.data.len() as u64, list[1].1, "RETR size equals LIST size");
+        assert_eq!(
+            full.data.len() as u64,
+            list[1].1,
+            "RETR size equals LIST size"
+        );
         c.noop().unwrap();
         c.dele(1).unwrap();
         // A deleted message is refused, not fatal.
@@ -86,7 +96,11 @@ fn apop_and_sasl_plain_and_user() {
     let mut conn = transport::connect(&opts(&d, TlsMode::Implicit), None).unwrap();
     let e = conn
         .client
-        .login(&Credentials::new(&d.user, "wrong"), AuthMethod::Plain, false)
+        .login(
+            &Credentials::new(&d.user, "wrong"),
+            AuthMethod::Plain,
+            false,
+        )
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Auth, "{}", e.message);
 }
@@ -169,13 +183,18 @@ fn certificate_policy_against_dovecot() {
     // Without the test CA, the system roots don't know Dovecot's certificate.
     let mut o = opts(&d, TlsMode::Implicit);
     o.ca_file = None;
-    let e = transport::connect(&o, None).err().expect("unknown CA accepted");
+    let e = transport::connect(&o, None)
+        .err()
+        .expect("unknown CA accepted");
     assert_eq!(e.kind, ErrorKind::Tls, "{}", e.message);
     assert!(e.message.contains("--ca-file"), "{}", e.message);
     // The same over STLS: fails before any credential could be sent.
     let mut o = opts(&d, TlsMode::StartTls);
     o.ca_file = None;
-    assert_eq!(transport::connect(&o, None).err().unwrap().kind, ErrorKind::Tls);
+    assert_eq!(
+        transport::connect(&o, None).err().unwrap().kind,
+        ErrorKind::Tls
+    );
     // The certificate also names IP 127.0.0.1, so that host verifies too.
     let mut o = opts(&d, TlsMode::Implicit);
     o.host = "127.0.0.1".into();
@@ -203,14 +222,22 @@ fn no_password_in_cleartext_even_when_the_server_would_take_it() {
     assert_eq!(conn.security, Security::Plain);
     let e = conn
         .client
-        .login(&Credentials::new(&d.user, &d.password), AuthMethod::Auto, false)
+        .login(
+            &Credentials::new(&d.user, &d.password),
+            AuthMethod::Auto,
+            false,
+        )
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Tls);
     // With explicit permission, APOP keeps the password off the wire.
     let mut conn = transport::connect(&opts(&d, TlsMode::None), None).unwrap();
     let m = conn
         .client
-        .login(&Credentials::new(&d.user, &d.password), AuthMethod::Auto, true)
+        .login(
+            &Credentials::new(&d.user, &d.password),
+            AuthMethod::Auto,
+            true,
+        )
         .unwrap();
     assert_eq!(m, AuthMethod::Apop);
 }

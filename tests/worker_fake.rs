@@ -2,40 +2,18 @@
 //! through undo/commit/discard, cuts and reconnects, restart restoring
 //! marks, the header cache, degraded servers.
 
-use std::collections::HashMap;
-use std::io;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
-use popview::mail::HeaderSummary;
 use popview::pop3::transport::ConnectOptions;
 use popview::pop3::{ErrorKind, TlsMode};
 use popview::worker::api::{Event, MsgKey, Request, TlsState};
-use popview::worker::{self, Persist, WorkerConfig};
+use popview::worker::{self, WorkerConfig};
 
-/// A persistence that lives in memory but survives the worker, like a disk.
-#[derive(Clone, Default)]
-struct Mem(Arc<Mutex<(HashMap<String, HeaderSummary>, Vec<String>)>>);
-
-impl Persist for Mem {
-    fn load_headers(&mut self) -> HashMap<String, HeaderSummary> {
-        self.0.lock().unwrap().0.clone()
-    }
-    fn save_headers(&mut self, h: &HashMap<String, HeaderSummary>) -> io::Result<()> {
-        self.0.lock().unwrap().0 = h.clone();
-        Ok(())
-    }
-    fn load_marks(&mut self) -> Vec<String> {
-        self.0.lock().unwrap().1.clone()
-    }
-    fn save_marks(&mut self, uids: &[String]) -> io::Result<()> {
-        self.0.lock().unwrap().1 = uids.to_vec();
-        Ok(())
-    }
-}
+type Mem = popview::worker::persist::Memory;
 
 struct Harness {
     tx: Sender<Request>,
@@ -270,14 +248,14 @@ fn quit_discarding_deletes_nothing_and_forgets_the_marks() {
     let keys = h.listing();
     h.send(Request::Mark(keys[1].clone()));
     h.marks(1);
-    assert_eq!(persist.0.lock().unwrap().1.len(), 1, "mark on disk at once");
+    assert_eq!(persist.state().marks.len(), 1, "mark on disk at once");
     let seen = h.quit(false);
     assert!(matches!(
         seen.last(),
         Some(Event::Closed { committed: false })
     ));
     assert_eq!(server.mailbox_uids().len(), 3);
-    assert!(persist.0.lock().unwrap().1.is_empty());
+    assert!(persist.state().marks.is_empty());
 }
 
 #[test]
@@ -383,10 +361,7 @@ fn marks_survive_a_killed_ui_and_are_restored_pending() {
     let mut want = before.clone();
     want.remove(1);
     assert_eq!(server.mailbox_uids(), want);
-    assert!(
-        persist.0.lock().unwrap().1.is_empty(),
-        "committed marks cleared"
-    );
+    assert!(persist.state().marks.is_empty(), "committed marks cleared");
 }
 
 #[test]
@@ -399,7 +374,7 @@ fn second_open_with_the_cache_sends_no_top() {
     h.quit(false);
     let first = tops(&server, None);
     assert_eq!(first, 30);
-    assert_eq!(persist.0.lock().unwrap().0.len(), 30);
+    assert_eq!(persist.state().headers.len(), 30);
     // One message vanishes meanwhile (another client deletes it).
     let mut h = Harness::start(config(&server), persist.clone());
     let keys = h.listing();
@@ -414,11 +389,7 @@ fn second_open_with_the_cache_sends_no_top() {
     assert_eq!(h.count_previews(), 29);
     h.quit(false);
     assert_eq!(tops(&server, None), first, "no TOP on later opens");
-    assert_eq!(
-        persist.0.lock().unwrap().0.len(),
-        29,
-        "the gone one is pruned"
-    );
+    assert_eq!(persist.state().headers.len(), 29, "the gone one is pruned");
 }
 
 #[test]

@@ -32,3 +32,43 @@ impl Persist for Nothing {
         Ok(())
     }
 }
+
+/// What [`Memory`] holds.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryState {
+    pub headers: HashMap<String, HeaderSummary>,
+    pub marks: Vec<String>,
+}
+
+/// Keeps everything in memory, shared between clones: outlives a worker
+/// like a disk would (demo mode, tests, benchmarks).
+#[derive(Debug, Default, Clone)]
+pub struct Memory(pub std::sync::Arc<std::sync::Mutex<MemoryState>>);
+
+impl Memory {
+    pub fn state(&self) -> MemoryState {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // A panic elsewhere can't corrupt two plain collections.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Persist for Memory {
+    fn load_headers(&mut self) -> HashMap<String, HeaderSummary> {
+        self.lock().headers.clone()
+    }
+    fn save_headers(&mut self, headers: &HashMap<String, HeaderSummary>) -> io::Result<()> {
+        self.lock().headers = headers.clone();
+        Ok(())
+    }
+    fn load_marks(&mut self) -> Vec<String> {
+        self.lock().marks.clone()
+    }
+    fn save_marks(&mut self, uids: &[String]) -> io::Result<()> {
+        self.lock().marks = uids.to_vec();
+        Ok(())
+    }
+}
