@@ -10,6 +10,7 @@ pub mod mail;
 pub mod password;
 pub mod pop3;
 pub mod sanitize;
+pub mod setup;
 pub mod store;
 pub mod tui;
 pub mod ui;

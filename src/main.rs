@@ -1,3 +1,95 @@
-fn main() {
-    println!("popview {}", env!("CARGO_PKG_VERSION"));
+//! popview's entry point: arguments -> configuration -> worker -> UI.
+
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use clap::Parser;
+use popview::app::{App, AppEvent, AppOptions};
+use popview::cli::{self, Cli, Cmd, exit};
+use popview::commands::{self, CmdError};
+use popview::keymap::Keymap;
+use popview::setup::{self, Target};
+use popview::{tui, worker};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("popview: {}", e.message);
+            ExitCode::from(u8::try_from(e.code).unwrap_or(1))
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CmdError> {
+    // The scripting commands may prompt on the terminal; the TUI asks in
+    // its own dialog.
+    let mut target = setup::resolve(&cli, cli.command.is_some())?;
+    for w in &target.warnings {
+        eprintln!("popview: warning: {w}");
+    }
+    // Held until the end of the run.
+    let _demo = target.demo.take();
+    let Some(command) = &cli.command else {
+        return run_tui(target);
+    };
+    let mut out = std::io::stdout().lock();
+    let Target {
+        worker: mut cfg,
+        persist,
+        ..
+    } = target;
+    cfg.max_attempts = 3;
+    cfg.previews = matches!(command, Cmd::List { .. });
+    match command {
+        Cmd::List { json, .. } => commands::list(cfg, persist, *json, &mut out),
+        Cmd::Show { msg, raw, .. } => commands::show(cfg, persist, msg, *raw, &mut out),
+        Cmd::Delete { args, dry_run } => {
+            commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)
+        }
+        Cmd::Serverinfo { .. } => {
+            cfg.max_attempts = 1;
+            commands::serverinfo(cfg, persist, &mut out)
+        }
+    }
+}
+
+fn run_tui(target: Target) -> Result<(), CmdError> {
+    let keymap = Keymap::with_overrides(&target.ui.keys)
+        .map_err(|e| CmdError::new(exit::USAGE, format!("[ui.keys]: {e}")))?;
+    let save_dir = directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| ".".into());
+    let opts = AppOptions {
+        account_label: target.label.clone(),
+        keymap,
+        big_message_threshold: target.ui.big_message_threshold,
+        no_color: !target.ui.colors_enabled(),
+        save_dir,
+        utc_offset_minutes: chrono::Local::now().offset().local_minus_utc() / 60,
+    };
+    let (funnel_tx, funnel_rx) = mpsc::channel::<AppEvent>();
+    let (req_tx, req_rx) = mpsc::channel();
+    let to_ui = funnel_tx.clone();
+    let mut cfg = target.worker;
+    cfg.keepalive = target.ui.keepalive.min(cfg.keepalive);
+    let handle = worker::spawn(cfg, target.persist, req_rx, move |ev| {
+        to_ui.send(AppEvent::Worker(ev)).is_ok()
+    });
+    let result = tui::run(App::new(opts), req_tx, (funnel_tx, funnel_rx));
+    // The app quits after the worker's Closed; give a straggler a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !handle.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => Err(CmdError::new(
+            exit::INTERNAL,
+            format!("terminal error: {e}"),
+        )),
+    }
 }

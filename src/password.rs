@@ -427,7 +427,7 @@ mod tests {
     fn stderr_first_line_is_sanitized_and_short() {
         assert_eq!(
             first_line(b"\n  \ngpg: \x1b[31mdecryption failed\nsecond").as_deref(),
-            Some("gpg: [31mdecryption failed")
+            Some("gpg: decryption failed")
         );
         assert_eq!(first_line(b"\n\n"), None);
         let long = "x".repeat(500);

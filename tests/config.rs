@@ -800,7 +800,7 @@ fn command_failures_name_the_command_and_the_exit_code() {
     let e = run_command("printf '\\033]0;pwned\\007bad\\n' >&2; exit 1", T).unwrap_err();
     let msg = e.to_string();
     assert!(!msg.chars().any(|c| c.is_control()), "{msg:?}");
-    assert!(msg.ends_with("]0;pwnedbad"), "{msg:?}");
+    assert!(msg.ends_with("failed (exit code 1): bad"), "{msg:?}");
 
     // Without stderr.
     let e = run_command("exit 7", T).unwrap_err();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::pop3::{AuthMethod, ConnectOptions};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerConfig {
     pub connect: ConnectOptions,
     pub user: String,
@@ -45,5 +45,35 @@ impl WorkerConfig {
             max_backoff: Duration::from_secs(60),
             pipeline_window: crate::pop3::client::PIPELINE_WINDOW,
         }
+    }
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("connect", &self.connect)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth)
+            .field("allow_cleartext", &self.allow_cleartext)
+            .field("keepalive", &self.keepalive)
+            .field("trace", &self.trace)
+            .field("max_attempts", &self.max_attempts)
+            .field("previews", &self.previews)
+            .field("pipeline_window", &self.pipeline_window)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pop3::TlsMode;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let mut c = WorkerConfig::new(ConnectOptions::new("h", 995, TlsMode::Implicit), "u");
+        c.password = Some("hunter2".into());
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

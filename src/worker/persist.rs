@@ -72,3 +72,33 @@ impl Persist for Memory {
         Ok(())
     }
 }
+
+/// The on-disk [`Store`](crate::store::Store): marks always; the header
+/// cache only when `cache` is on (`--no-cache` neither reads nor writes it).
+pub struct OnDisk {
+    pub store: crate::store::Store,
+    pub cache: bool,
+}
+
+impl Persist for OnDisk {
+    fn load_headers(&mut self) -> HashMap<String, HeaderSummary> {
+        if self.cache {
+            self.store.load_headers()
+        } else {
+            HashMap::new()
+        }
+    }
+    fn save_headers(&mut self, headers: &HashMap<String, HeaderSummary>) -> io::Result<()> {
+        if self.cache {
+            self.store.save_headers(headers)
+        } else {
+            Ok(())
+        }
+    }
+    fn load_marks(&mut self) -> Vec<String> {
+        self.store.load_marks()
+    }
+    fn save_marks(&mut self, uids: &[String]) -> io::Result<()> {
+        self.store.save_marks(uids)
+    }
+}

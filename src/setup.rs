@@ -1,0 +1,151 @@
+//! From the command line and the config file to what the worker and the UI
+//! need: the account, the password, the on-disk state, the demo server.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::cli::{Cli, exit};
+use crate::commands::CmdError;
+use crate::config::{self, Account, Config, UiConfig};
+use crate::demo;
+use crate::password;
+use crate::pop3::{ConnectOptions, TlsMode};
+use crate::store::{self, Store};
+use crate::worker::persist::{Memory, OnDisk};
+use crate::worker::{Persist, WorkerConfig};
+
+/// Everything needed to run a session.
+pub struct Target {
+    pub worker: WorkerConfig,
+    pub persist: Box<dyn Persist>,
+    /// Shown in the header: `user@host:port`.
+    pub label: String,
+    pub ui: UiConfig,
+    /// Things allowed but probably not meant, from the config file.
+    pub warnings: Vec<String>,
+    /// Keeps the demo server alive for the run.
+    pub demo: Option<demo::Server>,
+}
+
+/// Resolve the target. `prompt` says whether a missing password may be asked
+/// for on the terminal now (the scripting commands); the TUI asks in its own
+/// dialog instead.
+pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
+    if cli.common.demo {
+        return demo_target(cli);
+    }
+    let (account, cfg) = account(cli)?;
+    let mut account = account;
+    if let Some(ca) = &cli.common.ca_file {
+        account.ca_file = Some(ca.clone());
+    }
+    let sources = account.password_sources(cli.common.password_command.as_deref());
+    let mut password =
+        password::resolve(&sources).map_err(|e| CmdError::new(exit::AUTH, e.to_string()))?;
+    if password.is_none() && prompt {
+        if !std::io::stdin().is_terminal() {
+            return Err(CmdError::new(
+                exit::AUTH,
+                "no password: give it with --password-command, the account's \
+                 password_command or password_env, or POPVIEW_PASSWORD",
+            ));
+        }
+        let p = password::prompt_password(&format!(
+            "Password for {}@{}: ",
+            account.username, account.host
+        ))
+        .map_err(|e| CmdError::new(exit::AUTH, format!("can't read the password: {e}")))?;
+        password = Some(p);
+    }
+    let mut worker = account.worker_config(password);
+    worker.trace = cli.common.log.clone();
+    let key = format!("{}@{}:{}", account.username, account.host, account.port);
+    let persist = persistence(&key, account.cache && !cli.common.no_cache)?;
+    Ok(Target {
+        worker,
+        persist,
+        label: key,
+        ui: cfg.ui.clone(),
+        warnings: cfg.warnings().to_vec(),
+        demo: None,
+    })
+}
+
+/// The account from the URL or the config file, and the config (for `[ui]`).
+fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
+    let usage = |e: config::ConfigError| CmdError::new(exit::USAGE, e.to_string());
+    let path = cli.common.config.clone().or_else(config::default_path);
+    let cfg = match &path {
+        Some(p) if p.exists() || cli.common.config.is_some() => config::load(p).map_err(usage)?,
+        _ => Config::default(),
+    };
+    if let Some(url) = cli.url() {
+        return Ok((config::account_from_url(&url).map_err(usage)?, cfg));
+    }
+    if cfg.accounts.is_empty() {
+        let where_ = path.unwrap_or_else(|| PathBuf::from("config.toml"));
+        return Err(CmdError::new(
+            exit::USAGE,
+            config::first_run_message(&where_),
+        ));
+    }
+    let account = cfg
+        .account(cli.common.account.as_deref())
+        .map_err(usage)?
+        .clone();
+    Ok((account, cfg))
+}
+
+fn persistence(account_key: &str, cache: bool) -> Result<Box<dyn Persist>, CmdError> {
+    let roots = store::default_roots().ok_or_else(|| {
+        CmdError::new(
+            exit::USAGE,
+            "can't find a home directory for popview's cache and state; set HOME",
+        )
+    })?;
+    let store = Store::open_split(&roots.cache, &roots.data, account_key).map_err(|e| {
+        CmdError::new(
+            exit::USAGE,
+            format!(
+                "can't use popview's state directory {}: {e}",
+                roots.data.display()
+            ),
+        )
+    })?;
+    Ok(Box::new(OnDisk { store, cache }))
+}
+
+/// `--demo`: the sample mailbox on 127.0.0.1, fresh on every run; nothing
+/// is read from or written to disk.
+fn demo_target(cli: &Cli) -> Result<Target, CmdError> {
+    let server = demo::start_demo_server().map_err(|e| {
+        CmdError::new(
+            exit::NETWORK,
+            format!("can't start the demo server on 127.0.0.1: {e}"),
+        )
+    })?;
+    let port = server.addr().port();
+    // Loopback only, in-process: the password "demo" never leaves the machine.
+    let mut worker = WorkerConfig::new(
+        ConnectOptions::new("127.0.0.1", port, TlsMode::None),
+        demo::DEMO_USER,
+    );
+    worker.password = Some(demo::DEMO_PASSWORD.to_string());
+    worker.allow_cleartext = true;
+    worker.trace = cli.common.log.clone();
+    let ui = match cli.common.config.as_ref() {
+        Some(p) => config::load(p)
+            .map_err(|e| CmdError::new(exit::USAGE, e.to_string()))?
+            .ui
+            .clone(),
+        None => UiConfig::default(),
+    };
+    Ok(Target {
+        worker,
+        persist: Box::new(Memory::default()),
+        label: format!("demo@127.0.0.1:{port} (demo mailbox)"),
+        ui,
+        warnings: Vec::new(),
+        demo: Some(server),
+    })
+}
