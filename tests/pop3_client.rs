@@ -17,6 +17,8 @@ struct Scripted {
     readable: VecDeque<u8>,
     /// Most bytes handed out per read (1 = byte by byte).
     chunk: usize,
+    /// How many write calls the client made.
+    writes: usize,
 }
 
 impl Scripted {
@@ -30,6 +32,7 @@ impl Scripted {
             matched: 0,
             readable: greeting.iter().copied().collect(),
             chunk: usize::MAX,
+            writes: 0,
         };
         s.advance();
         s
@@ -77,6 +80,7 @@ impl Read for Scripted {
 
 impl Write for Scripted {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writes += 1;
         self.written.extend_from_slice(buf);
         self.advance();
         Ok(buf.len())
@@ -560,4 +564,64 @@ fn trace_redacts_secrets() {
         "escape sequences escaped in the trace"
     );
     assert!(text.contains("\\x1b[31mred"));
+}
+
+#[test]
+fn login_and_listing_share_one_write_when_pipelining() {
+    let steps: Vec<(&[u8], &[u8])> = vec![
+        (b"CAPA\r\n", CAPA),
+        (b"USER u\r\n", b"+OK\r\n"),
+        (b"PASS p\r\n", b"+OK\r\n"),
+        (b"CAPA\r\n", CAPA),
+        (b"LIST\r\n", b"+OK\r\n1 10\r\n.\r\n"),
+        (b"UIDL\r\n", b"+OK\r\n1 a\r\n.\r\n"),
+    ];
+    let mut c = Client::new(Scripted::new(b"+OK\r\n", &steps), true, None).unwrap();
+    c.refresh_capabilities().unwrap();
+    let before = c.stream().writes;
+    let (m, answers) = c
+        .login_then(
+            &Credentials::new("u", "p"),
+            AuthMethod::User,
+            false,
+            vec![Command::Capa, Command::List(None), Command::Uidl(None)],
+        )
+        .unwrap();
+    assert_eq!(m, AuthMethod::User);
+    assert_eq!(
+        c.stream().writes - before,
+        1,
+        "one write for the whole login"
+    );
+    assert_eq!(c.state(), State::Transaction);
+    assert_eq!(answers.len(), 3);
+    assert!(matches!(answers[1].result, Ok(Reply::ScanListing(ref v)) if v == &[(1, 10)]));
+}
+
+#[test]
+fn a_failed_pipelined_login_drains_the_follow_ups() {
+    let steps: Vec<(&[u8], &[u8])> = vec![
+        (b"CAPA\r\n", CAPA),
+        (b"USER u\r\n", b"+OK\r\n"),
+        (b"PASS p\r\n", b"-ERR [AUTH] no\r\n"),
+        (b"LIST\r\n", b"-ERR not logged in\r\n"),
+        (b"NOOP\r\n", b"-ERR not logged in\r\n"),
+    ];
+    let mut c = Client::new(Scripted::new(b"+OK\r\n", &steps), true, None).unwrap();
+    c.refresh_capabilities().unwrap();
+    let e = c
+        .login_then(
+            &Credentials::new("u", "p"),
+            AuthMethod::User,
+            false,
+            vec![Command::List(None), Command::Noop],
+        )
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Auth);
+    assert_eq!(c.state(), State::Authorization);
+    assert_eq!(
+        c.in_flight(),
+        0,
+        "every answer was read: the stream is in sync"
+    );
 }

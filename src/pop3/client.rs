@@ -432,6 +432,23 @@ impl<S: Read + Write> Client<S> {
         wanted: AuthMethod,
         allow_cleartext: bool,
     ) -> Result<AuthMethod> {
+        self.login_then(creds, wanted, allow_cleartext, Vec::new())
+            .map(|(method, _)| method)
+    }
+
+    /// Log in and run `then` right after. When the server advertised
+    /// PIPELINING, `then` goes in the same write as the last authentication
+    /// command, saving a round trip (Dovecot, for one, takes USER, PASS and
+    /// STAT in one write). If the login fails, the answers to `then` (refusals
+    /// in the authorization state) are read and dropped, and the login error
+    /// is returned. Without PIPELINING, `then` runs after the login.
+    pub fn login_then(
+        &mut self,
+        creds: &Credentials,
+        wanted: AuthMethod,
+        allow_cleartext: bool,
+        then: Vec<Command>,
+    ) -> Result<(AuthMethod, Vec<Answer>)> {
         if self.state != State::Authorization {
             return Err(Error::local("already logged in"));
         }
@@ -444,25 +461,100 @@ impl<S: Read + Write> Client<S> {
         }
         creds.validate()?;
         let method = auth::choose(wanted, &self.caps, &self.greeting.text, self.tls)?;
-        match method {
-            AuthMethod::User | AuthMethod::Auto => {
-                self.execute(Command::User(creds.user.clone()))
-                    .map_err(|e| as_auth_error(e, "USER"))?;
-                self.execute(Command::Pass(creds.password.clone()))?;
-            }
+        let auth_commands = match method {
+            AuthMethod::User | AuthMethod::Auto => vec![
+                Command::User(creds.user.clone()),
+                Command::Pass(creds.password.clone()),
+            ],
             AuthMethod::Apop => {
                 let stamp = apop_timestamp(&self.greeting.text)
                     .ok_or_else(|| Error::local("the greeting has no valid APOP timestamp"))?;
-                let digest = auth::apop_digest(stamp, &creds.password);
-                self.execute(Command::Apop {
+                vec![Command::Apop {
                     user: creds.user.clone(),
-                    digest,
-                })?;
+                    digest: auth::apop_digest(stamp, &creds.password),
+                }]
             }
-            AuthMethod::Plain => self.sasl_plain(creds)?,
+            AuthMethod::Plain => {
+                let ir = auth::plain_initial_response(creds);
+                if auth::fits_on_auth_line("PLAIN", &ir) {
+                    vec![Command::Auth {
+                        mechanism: "PLAIN".into(),
+                        initial: Some(ir),
+                    }]
+                } else {
+                    // The exchange needs a challenge: no pipelining.
+                    self.sasl_plain(creds)?;
+                    self.state = State::Transaction;
+                    let answers = self.run_all(then)?;
+                    return Ok((method, answers));
+                }
+            }
+        };
+        if !self.caps.pipelining {
+            for command in auth_commands {
+                let is_user = matches!(command, Command::User(_));
+                self.execute(command)
+                    .map_err(|e| if is_user { as_auth_error(e, "USER") } else { e })?;
+            }
+            self.state = State::Transaction;
+            let answers = self.run_all(then)?;
+            return Ok((method, answers));
         }
-        self.state = State::Transaction;
-        Ok(method)
+        // One write: the authentication, then `then`.
+        let n_auth = auth_commands.len();
+        for command in auth_commands.into_iter().chain(then) {
+            self.queue(command);
+        }
+        let mut failure = None;
+        let mut answers = Vec::new();
+        for i in 0..self.in_flight.len() {
+            // A server may hang up after a failed login: report the login.
+            let answer = match self.recv() {
+                Ok(a) => a,
+                Err(e) => return Err(failure.unwrap_or(e)),
+            };
+            if i < n_auth {
+                if let Err(e) = answer.result {
+                    let e = if matches!(answer.command, Command::User(_)) {
+                        as_auth_error(e, "USER")
+                    } else {
+                        e
+                    };
+                    failure.get_or_insert(e);
+                } else if i + 1 == n_auth && failure.is_none() {
+                    self.state = State::Transaction;
+                }
+            } else if failure.is_none() {
+                answers.push(answer);
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok((method, answers)),
+        }
+    }
+
+    /// Queue a command without the state and window checks: only for the
+    /// pipelined login, where the follow-ups belong to the state the login
+    /// is about to enter.
+    fn queue(&mut self, command: Command) {
+        if let Some(t) = self.trace.as_mut() {
+            t.client(&command.trace_form());
+        }
+        let wire = command.wire();
+        self.bytes_ahead += wire.len();
+        self.output.extend_from_slice(&wire);
+        self.in_flight.push_back(command);
+    }
+
+    /// Run commands through the window, collecting every answer.
+    fn run_all(&mut self, commands: Vec<Command>) -> Result<Vec<Answer>> {
+        let mut answers = Vec::new();
+        self.pipeline(commands, |a| {
+            answers.push(a);
+            Ok(())
+        })?;
+        Ok(answers)
     }
 
     /// Keep capabilities parsed from a CAPA answer received in a pipeline.

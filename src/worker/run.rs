@@ -411,24 +411,26 @@ impl Worker {
             self.cfg.user.clone(),
             self.password.clone().unwrap_or_default(),
         );
-        let method = client.authenticate(&creds, self.cfg.auth, self.cfg.allow_cleartext)?;
+        // CAPA (again: some servers list more after login), LIST and UIDL,
+        // in the same round trip as the login when the server pipelines.
+        let (method, answers) = client.login_then(
+            &creds,
+            self.cfg.auth,
+            self.cfg.allow_cleartext,
+            vec![Command::Capa, Command::List(None), Command::Uidl(None)],
+        )?;
         client.set_window(self.cfg.pipeline_window);
-        // CAPA, LIST and UIDL in one round trip when the server pipelines.
         let mut list = None;
         let mut uidl = None;
-        client.pipeline(
-            [Command::Capa, Command::List(None), Command::Uidl(None)],
-            |a| {
-                match a.result {
-                    Ok(Reply::Capa(caps)) => post_login_caps = Some(caps),
-                    Ok(Reply::ScanListing(v)) => list = Some(v),
-                    Ok(Reply::UidListing(v)) => uidl = Some(v),
-                    Err(e) if matches!(a.command, Command::List(_)) => return Err(e),
-                    _ => {}
-                }
-                Ok(())
-            },
-        )?;
+        for a in answers {
+            match a.result {
+                Ok(Reply::Capa(caps)) => post_login_caps = Some(caps),
+                Ok(Reply::ScanListing(v)) => list = Some(v),
+                Ok(Reply::UidListing(v)) => uidl = Some(v),
+                Err(e) if matches!(a.command, Command::List(_)) => return Err(e),
+                _ => {}
+            }
+        }
         if let Some(caps) = post_login_caps.take() {
             client.set_capabilities(caps);
         }
