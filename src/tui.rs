@@ -64,6 +64,20 @@ fn install_mouse_panic_hook() {
     }));
 }
 
+/// Panics on other threads (the worker, a guarded mail parse) are caught
+/// there and reported to the app as errors; letting the hook restore the
+/// terminal and print for them would tear the screen down under a running
+/// UI. Only a panic of the UI thread itself restores and prints.
+fn install_ui_thread_only_hook() {
+    let ui_thread = thread::current().id();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if thread::current().id() == ui_thread {
+            previous(info);
+        }
+    }));
+}
+
 /// Run the UI until the app wants to quit; returns the app (for its final
 /// state). `funnel` is the one channel every event comes through; the
 /// worker feeds it with `AppEvent::Worker`.
@@ -77,6 +91,7 @@ pub fn run(
     // screen, then ours turns mouse reporting off, then the default prints.
     install_mouse_panic_hook();
     let mut terminal = ratatui::try_init()?;
+    install_ui_thread_only_hook();
     let _restore = Restore;
     execute!(stdout(), EnableMouseCapture)?;
 

@@ -502,3 +502,29 @@ fn a_locked_maildrop_is_retried_not_a_password_error() {
     assert_eq!(h.listing().len(), 2);
     h.quit(false);
 }
+
+#[test]
+fn login_delay_is_honoured_with_a_countdown() {
+    let opts = ServerOptions {
+        login_delay: Some(2),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Mailbox::generated(2), opts).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    h.listing();
+    let t = Instant::now();
+    h.send(Request::CheckNewMail);
+    let ev = h.wait("countdown", |e| matches!(e, Event::Reconnecting { .. }));
+    let Event::Reconnecting {
+        delay_secs, reason, ..
+    } = ev
+    else {
+        unreachable!()
+    };
+    assert!((1..=2).contains(&delay_secs), "{delay_secs}");
+    assert!(reason.contains("one login every 2 seconds"), "{reason}");
+    h.listing();
+    assert!(t.elapsed() >= Duration::from_millis(1500), "no early login");
+    assert_eq!(server.connections(), 2);
+    h.quit(false);
+}

@@ -342,7 +342,14 @@ impl App {
     }
     /// The loud warning the header must show, if the connection is unsafe.
     pub fn tls_warning(&self) -> Option<&'static str> {
-        match &self.info.as_ref()?.tls {
+        let info = self.info.as_ref()?;
+        let loopback = ["127.", "localhost:", "[::1]:"]
+            .iter()
+            .any(|p| info.server.starts_with(p));
+        match &info.tls {
+            TlsState::None if loopback => Some(
+                "no TLS: the server runs on this machine (loopback), so nothing crosses the network",
+            ),
             TlsState::None => Some(
                 "NOT ENCRYPTED (tls = none in the config): password and mail cross the network in clear text",
             ),

@@ -49,8 +49,9 @@ pub fn spawn(
                 };
                 f(Event::Error(api::WorkerError {
                     kind: crate::pop3::ErrorKind::Local,
-                    message: "internal error in the worker; nothing was deleted, \
-                              marks are kept on disk for the next start"
+                    message: "internal error in the worker: the connection was dropped \
+                              without committing; pending marks are kept on disk for the \
+                              next start"
                         .into(),
                     fatal: true,
                 }));

@@ -71,6 +71,9 @@ pub struct Worker {
     visible: Vec<MsgKey>,
     password: Option<String>,
     sessions: u32,
+    /// Seconds the server wants between logins (CAPA LOGIN-DELAY).
+    login_delay: Option<u64>,
+    last_login: Option<Instant>,
 }
 
 /// Per-session state.
@@ -124,6 +127,8 @@ impl Worker {
             visible: Vec::new(),
             password,
             sessions: 0,
+            login_delay: None,
+            last_login: None,
         }
     }
 
@@ -192,6 +197,12 @@ impl Worker {
             }
             if self.password.is_none() && !self.ask_password("") {
                 break false;
+            }
+            self.honour_login_delay(attempt + 1);
+            // A quit during the countdown is settled at the top of the loop
+            // (a commit with marks still needs the connection).
+            if self.ui_gone || (self.quit_queued() && self.marks.is_empty()) {
+                continue;
             }
             attempt += 1;
             self.send(Event::Connecting {
@@ -351,7 +362,7 @@ impl Worker {
                 if attempt < self.cfg.max_attempts =>
             {
                 let delay = if e.kind == ErrorKind::LoginDelay {
-                    Duration::from_secs(60)
+                    Duration::from_secs(self.login_delay.unwrap_or(60).clamp(1, 3600))
                 } else {
                     let factor = 1u32 << attempt.saturating_sub(1).min(16);
                     (self.cfg.backoff * factor).min(self.cfg.max_backoff)
@@ -394,6 +405,24 @@ impl Worker {
                 false
             }
         }
+    }
+
+    /// A server that announced LOGIN-DELAY gets no login sooner than that
+    /// after the previous one: count down instead of hammering it.
+    fn honour_login_delay(&mut self, attempt: u32) {
+        let (Some(delay), Some(last)) = (self.login_delay, self.last_login) else {
+            return;
+        };
+        let wait = Duration::from_secs(delay).saturating_sub(last.elapsed());
+        if wait.is_zero() {
+            return;
+        }
+        self.send(Event::Reconnecting {
+            attempt,
+            delay_secs: wait.as_secs().max(1),
+            reason: format!("the server allows one login every {delay} seconds"),
+        });
+        self.wait(wait);
     }
 
     /// Connect, log in, list.
@@ -450,6 +479,8 @@ impl Worker {
             has_uidl: listing.has_uids,
             auth_method: method.name().to_string(),
         };
+        self.login_delay = caps.login_delay.filter(|d| *d > 0);
+        self.last_login = Some(Instant::now());
         self.send(Event::Connected(Box::new(info)));
         if caps.expire.as_deref().map(str::trim) == Some("0") {
             self.notice("this server does not keep mail after it is downloaded (EXPIRE 0)");
