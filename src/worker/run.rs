@@ -446,14 +446,21 @@ impl Worker {
             &creds,
             self.cfg.auth,
             self.cfg.allow_cleartext,
-            vec![Command::Capa, Command::List(None), Command::Uidl(None)],
+            vec![
+                Command::Capa,
+                Command::Stat,
+                Command::List(None),
+                Command::Uidl(None),
+            ],
         )?;
         client.set_window(self.cfg.pipeline_window);
+        let mut count = None;
         let mut list = None;
         let mut uidl = None;
         for a in answers {
             match a.result {
                 Ok(Reply::Capa(caps)) => post_login_caps = Some(caps),
+                Ok(Reply::Stat { count: n, .. }) => count = Some(n),
                 Ok(Reply::ScanListing(v)) => list = Some(v),
                 Ok(Reply::UidListing(v)) => uidl = Some(v),
                 Err(e) if matches!(a.command, Command::List(_)) => return Err(e),
@@ -465,7 +472,15 @@ impl Worker {
         }
         let caps = client.capabilities().clone();
         let list = list.ok_or_else(|| Error::protocol("the server sent no LIST answer"))?;
-        let listing = Listing::new(&list, uidl.as_deref());
+        let mut listing = Listing::new(&list, uidl.as_deref());
+        // Numbers beyond what STAT said can't be real messages (SECURITY D22).
+        if let Some(n) = count
+            && listing.msgs().iter().any(|m| m.number > n)
+        {
+            self.notice("the server listed messages beyond its own count; ignoring them");
+            let list: Vec<_> = list.into_iter().filter(|(m, _)| *m <= n).collect();
+            listing = Listing::new(&list, uidl.as_deref());
+        }
         let info = ConnectionInfo {
             server: self.cfg.connect.server(),
             tls: tls_state(&security),
