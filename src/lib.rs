@@ -1,4 +1,46 @@
 //! popview: a full-screen terminal reader for POP3 mailboxes.
+//!
+//! # How the threads talk
+//!
+//! ```text
+//! input thread (crossterm keys, mouse, resize) --\
+//! worker thread (owns the POP3 session) ----------+--> one mpsc<AppEvent> --> UI thread
+//! save threads (writing attachments) ------------/                          (Terminal + App)
+//!        ^                                                                       |
+//!        \------------------- mpsc<Request> <------ Vec<Request> from App::handle
+//! ```
+//!
+//! - The **UI thread** ([`tui::run`]) owns the terminal and the [`app::App`]
+//!   state. `App::handle(event)` is pure: it updates the state and returns the
+//!   [`worker::Request`]s the event implies; [`ui::draw`] only reads the state.
+//!   The UI never touches the network, so it never blocks on it.
+//! - The **worker thread** ([`worker::spawn`]) owns the POP3 session
+//!   ([`pop3::Client`]). It streams `LIST`/`UIDL` and pipelined `TOP n 0`
+//!   header previews as [`worker::Event`]s, serves `RETR`, `TOP n k`, `DELE`,
+//!   `RSET` and `QUIT` requests, keeps the deletion marks by UID on disk
+//!   ([`store`]) and replays them after a lost connection. Payloads are owned
+//!   and parsed on the worker ([`mail`]); the UI never parses MIME.
+//! - Reads are coalesced (a newer retrieve supersedes a queued older one,
+//!   tickets let the UI drop stale answers); writes (mark, undo, undo all,
+//!   commit, quit) are applied in order and never dropped.
+//! - A thread ends when its `send` fails: the worker drops the session
+//!   without `QUIT` (so nothing is deleted) when the UI is gone.
+//!
+//! # Layers
+//!
+//! - [`pop3`]: the protocol, no UI types, no threads; pure parsing in
+//!   [`pop3::response`], a session over any stream in [`pop3::client`].
+//! - [`worker`]: a thin loop around the protocol: retry policy, pipelining
+//!   priorities, marks bookkeeping ([`worker::marks`], pure).
+//! - [`mail`], [`sanitize`]: pure adapters: untrusted bytes to owned,
+//!   terminal-safe text.
+//! - [`app`], [`action`], [`keymap`], [`ui`], [`tui`]: state, key bindings,
+//!   rendering, the terminal loop.
+//! - [`config`], [`password`], [`cli`], [`setup`], [`commands`]: how a user
+//!   reaches an account, and the scripting commands.
+//! - [`demo`]: an in-process POP3 server over the sample mailbox in
+//!   `assets/demo/` (`popview --demo`), also the tests' scripted peer.
+
 pub mod action;
 pub mod app;
 pub mod cli;

@@ -110,7 +110,7 @@ impl Row {
 }
 
 /// What the list is sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SortKey {
     /// Server order (message number).
     Arrival,
@@ -162,6 +162,54 @@ pub struct Rows {
     view_filter: String,
     pub total_size: u64,
     pub with_preview: usize,
+    /// Bumped whenever the rows or their previews change; the caches below
+    /// are valid only for the generation they were built at.
+    generation: u64,
+    /// Sort orders already computed: (key, descending) -> (generation, order).
+    sorted: HashMap<(SortKey, bool), (u64, Vec<usize>)>,
+    /// Every row's search text in one buffer, for one fast scan per filter.
+    search: SearchIndex,
+}
+
+/// The rows' lower-case "sender subject" texts, each followed by `\n`, in
+/// one contiguous buffer: a filter is one `memmem` scan over it instead of
+/// 100,000 pointer chases.
+#[derive(Debug, Default)]
+struct SearchIndex {
+    generation: Option<u64>,
+    blob: Vec<u8>,
+    /// Where each row's text starts in `blob`.
+    starts: Vec<usize>,
+}
+
+impl SearchIndex {
+    fn rebuild(&mut self, rows: &[Row], generation: u64) {
+        self.blob.clear();
+        self.starts.clear();
+        for r in rows {
+            self.starts.push(self.blob.len());
+            if let Some(info) = &r.info {
+                self.blob.extend_from_slice(info.search.as_bytes());
+            }
+            self.blob.push(b'\n');
+        }
+        self.generation = Some(generation);
+    }
+
+    /// Which rows contain `q` (which holds no `\n`).
+    fn hits(&self, q: &str) -> Vec<bool> {
+        let mut hit = vec![false; self.starts.len()];
+        let finder = memchr::memmem::Finder::new(q.as_bytes());
+        let mut pos = 0;
+        while let Some(found) = finder.find(&self.blob[pos..]) {
+            let at = pos + found;
+            let row = self.starts.partition_point(|&s| s <= at) - 1;
+            hit[row] = true;
+            // One hit per row is enough: go on from the next row.
+            pos = self.starts.get(row + 1).copied().unwrap_or(self.blob.len());
+        }
+        hit
+    }
 }
 
 impl Rows {
@@ -223,6 +271,7 @@ impl Rows {
         }
         self.rows = rows;
         self.reindex();
+        self.generation += 1;
         if had_rows { new_count } else { 0 }
     }
 
@@ -246,6 +295,43 @@ impl Rows {
             self.with_preview += 1;
         }
         self.rows[i].info = Some(info);
+        self.generation += 1;
+    }
+
+    /// Changes with every listing and preview (for "nothing changed since").
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Compute one sort order the user may ask for next, while idle, so that
+    /// `o`/`O` later costs a copy instead of a sort. Returns false when every
+    /// order is already current.
+    pub fn warm_one_order(&mut self) -> bool {
+        const KEYS: [SortKey; 5] = [
+            SortKey::Date,
+            SortKey::Sender,
+            SortKey::Subject,
+            SortKey::Size,
+            SortKey::Arrival,
+        ];
+        let wanted = KEYS
+            .iter()
+            .map(|&k| (k, k.default_descending()))
+            .chain(KEYS.iter().map(|&k| (k, !k.default_descending())));
+        for (key, desc) in wanted {
+            if !self.order_is_current(key, desc) {
+                let order = self.compute_order(key, desc);
+                self.sorted.insert((key, desc), (self.generation, order));
+                return true;
+            }
+        }
+        false
+    }
+
+    fn order_is_current(&self, key: SortKey, desc: bool) -> bool {
+        self.sorted
+            .get(&(key, desc))
+            .is_some_and(|(g, _)| *g == self.generation)
     }
 
     pub fn marked_count(&self) -> usize {
@@ -262,6 +348,17 @@ impl Rows {
     /// of chasing row pointers; strings are compared only when their first
     /// 16 bytes tie.
     pub fn sort(&mut self, key: SortKey, descending: bool, filter: &str) {
+        if !self.order_is_current(key, descending) {
+            let order = self.compute_order(key, descending);
+            self.sorted
+                .insert((key, descending), (self.generation, order));
+        }
+        self.order = self.sorted[&(key, descending)].1.clone();
+        self.view_filter.clear();
+        self.filter(filter, true);
+    }
+
+    fn compute_order(&self, key: SortKey, descending: bool) -> Vec<usize> {
         let rows = &self.rows;
         let directed = |v: u128| if descending { !v } else { v };
         // (no value: goes last either way, primary key, number, row index,
@@ -319,16 +416,15 @@ impl Rows {
                 })
                 .then_with(|| number_dir(a.2, b.2))
         });
-        self.order = entries.into_iter().map(|e| e.3 as usize).collect();
-        self.view_filter.clear();
-        self.filter(filter, true);
+        entries.into_iter().map(|e| e.3 as usize).collect()
     }
 
     /// Recompute the view for `filter` (lower-cased substring over sender
     /// and subject). When the new filter only extends the old one, only the
     /// current view is searched.
     pub fn filter(&mut self, filter: &str, force: bool) {
-        let q = filter.to_lowercase();
+        // A pasted line break can't match across two rows' texts.
+        let q: String = filter.to_lowercase().replace(['\n', '\r'], " ");
         if !force && q == self.view_filter {
             return;
         }
@@ -350,11 +446,109 @@ impl Rows {
                     .filter(|&i| matches(&rows[i]))
                     .collect()
             } else {
-                // One pass in memory order, then keep the sort order.
-                let hit: Vec<bool> = rows.iter().map(matches).collect();
+                if self.search.generation != Some(self.generation) {
+                    self.search.rebuild(rows, self.generation);
+                }
+                let hit = self.search.hits(&q);
                 self.order.iter().copied().filter(|&i| hit[i]).collect()
             };
         }
         self.view_filter = q;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(subjects: &[&str]) -> Rows {
+        let mut r = Rows::default();
+        r.merge(
+            (1..=subjects.len() as u32)
+                .map(|n| ListEntry {
+                    key: MsgKey {
+                        number: n,
+                        uid: Some(format!("u{n}")),
+                    },
+                    size: u64::from(n),
+                })
+                .collect(),
+        );
+        for (i, s) in subjects.iter().enumerate() {
+            if !s.is_empty() {
+                let h = HeaderSummary {
+                    from_name: format!("Sender {}", i % 3),
+                    from_addr: "a@b.example".into(),
+                    subject: s.to_string(),
+                    ..Default::default()
+                };
+                r.set_info(i, RowInfo::from_summary(&h));
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn the_search_index_finds_what_contains_finds() {
+        let subjects = [
+            "Hello world",
+            "",
+            "WORLD peace",
+            "nothing",
+            "worldwide",
+            "wor\u{308}ld",
+        ];
+        let mut r = rows(&subjects);
+        r.sort(SortKey::Arrival, false, "");
+        for q in [
+            "world",
+            "o",
+            "sender 1",
+            "peace",
+            "zzz",
+            "ld\nwo",
+            "wor\u{308}",
+        ] {
+            r.filter(q, true);
+            let want: Vec<usize> = r
+                .order
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let needle = q.to_lowercase().replace(['\n', '\r'], " ");
+                    r.rows[i]
+                        .info
+                        .as_ref()
+                        .is_some_and(|x| x.search.contains(&needle))
+                })
+                .collect();
+            assert_eq!(r.view, want, "query {q:?}");
+        }
+    }
+
+    #[test]
+    fn warmed_orders_equal_fresh_sorts_and_go_stale_on_change() {
+        let mut r = rows(&["b", "a", "", "c", "a"]);
+        while r.warm_one_order() {}
+        for key in [
+            SortKey::Date,
+            SortKey::Sender,
+            SortKey::Subject,
+            SortKey::Size,
+        ] {
+            for desc in [false, true] {
+                assert_eq!(r.sorted[&(key, desc)].1, r.compute_order(key, desc));
+            }
+        }
+        r.set_info(
+            2,
+            RowInfo::from_summary(&HeaderSummary {
+                subject: "0 first".into(),
+                ..Default::default()
+            }),
+        );
+        assert!(!r.order_is_current(SortKey::Subject, false));
+        r.sort(SortKey::Subject, false, "");
+        assert_eq!(r.order[0], 2, "the new preview is sorted in");
     }
 }

@@ -162,6 +162,8 @@ pub struct App {
     opts: AppOptions,
     now: i64,
     ticks: u64,
+    /// The rows' generation at the previous tick (idle detection).
+    generation_at_tick: u64,
     size: (u16, u16),
     screen: Screen,
     dialog: Option<Dialog>,
@@ -199,6 +201,7 @@ impl App {
             opts,
             now: 0,
             ticks: 0,
+            generation_at_tick: u64::MAX,
             size: (80, 24),
             screen: Screen::List,
             dialog: None,
@@ -459,6 +462,13 @@ impl App {
     fn on_tick(&mut self) -> bool {
         self.ticks += 1;
         let mut changed = false;
+        // Idle (no listing or preview since the last tick): prepare one more
+        // sort order so a later `o` is a copy, not a sort of every row.
+        let generation = self.rows.generation();
+        if generation == self.generation_at_tick {
+            self.rows.warm_one_order();
+        }
+        self.generation_at_tick = generation;
         if let Some((_, until)) = &self.notice
             && *until <= self.ticks
         {
