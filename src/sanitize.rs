@@ -16,11 +16,10 @@
 //! The work is one pass over the input with constant work per character, so
 //! a 1 MB subject costs a few milliseconds and never blows up.
 //!
-//! Width helpers ([`width`], [`fit`], [`pad`]) measure by display width and
-//! cut on grapheme boundaries; they expect already sanitized text.
+//! Measuring and cutting by display width is the UI's job
+//! ([`crate::ui::text`]), with the same rule ratatui's buffer uses.
 
-use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthChar;
 
 const ESC: char = '\u{1b}';
 const BEL: char = '\u{07}';
@@ -59,55 +58,6 @@ pub fn text(s: &str) -> String {
 /// lossy UTF-8, then [`line`].
 pub fn bytes_line(b: &[u8]) -> String {
     line(&String::from_utf8_lossy(b))
-}
-
-/// Display width in terminal columns.
-pub fn width(s: &str) -> usize {
-    UnicodeWidthStr::width(s)
-}
-
-/// The longest prefix of `s` (cut on a grapheme boundary) that fits in
-/// `width` columns; when something was cut, the prefix is followed by `…`
-/// and the whole still fits. A wide character that doesn't fit entirely is
-/// left out, never split. `width == 0` gives `""`.
-pub fn fit(s: &str, width: usize) -> String {
-    if width == 0 {
-        return String::new();
-    }
-    if self::width(s) <= width {
-        return s.to_string();
-    }
-    let budget = width - 1; // room for the ellipsis
-    let mut used = 0;
-    let mut ends = Vec::new(); // byte ends of the graphemes taken
-    for (i, g) in s.grapheme_indices(true) {
-        let w = self::width(g);
-        if used + w > budget {
-            break;
-        }
-        used += w;
-        ends.push(i + g.len());
-    }
-    // unicode-width measures some sequences in context; make sure the
-    // string as a whole really fits (drops a grapheme in odd cases only).
-    loop {
-        let end = ends.last().copied().unwrap_or(0);
-        let mut out = String::with_capacity(end + 3);
-        out.push_str(&s[..end]);
-        out.push('…');
-        if self::width(&out) <= width || ends.is_empty() {
-            return out;
-        }
-        ends.pop();
-    }
-}
-
-/// [`fit`], then padded with spaces to exactly `width` columns.
-pub fn pad(s: &str, width: usize) -> String {
-    let mut out = fit(s, width);
-    let w = self::width(&out);
-    out.extend(std::iter::repeat_n(' ', width.saturating_sub(w)));
-    out
 }
 
 /// Characters of general category Cf (format controls: bidi controls,
@@ -453,50 +403,5 @@ mod tests {
         let esc_only = "\x1b".repeat(1 << 18);
         assert_eq!(text(&esc_only), "");
         assert!(t.elapsed().as_secs() < 5);
-    }
-
-    #[test]
-    fn widths() {
-        assert_eq!(width("abc"), 3);
-        assert_eq!(width("日本"), 4);
-        assert_eq!(width("e\u{301}"), 1);
-        assert_eq!(width(""), 0);
-    }
-
-    #[test]
-    fn fit_table() {
-        let cases: &[(&str, usize, &str)] = &[
-            ("hello", 0, ""),
-            ("hello", 5, "hello"),
-            ("hello", 10, "hello"),
-            ("hello world", 5, "hell…"),
-            ("hello", 1, "…"),
-            // a wide character is never split
-            ("日本語", 4, "日…"),
-            ("日本語", 3, "日…"),
-            ("日本語", 2, "…"),
-            ("日本語", 6, "日本語"),
-            // graphemes stay whole: e + combining acute, flags, ZWJ families
-            ("e\u{301}e\u{301}e\u{301}", 2, "e\u{301}…"),
-            ("🇫🇷🇩🇪🇮🇹", 5, "🇫🇷🇩🇪…"),
-            ("ab👨\u{200D}👩\u{200D}👧cd", 4, "ab…"),
-        ];
-        for (s, w, want) in cases {
-            let got = fit(s, *w);
-            assert_eq!(&got, want, "fit({s:?}, {w})");
-            assert!(width(&got) <= *w);
-        }
-    }
-
-    #[test]
-    fn pad_table() {
-        assert_eq!(pad("ab", 4), "ab  ");
-        assert_eq!(pad("abcdef", 4), "abc…");
-        assert_eq!(pad("日本語", 5), "日本…");
-        assert_eq!(pad("日本語", 4), "日… ");
-        assert_eq!(pad("x", 0), "");
-        for w in 0..8 {
-            assert_eq!(width(&pad("日本語abc", w)), w);
-        }
     }
 }

@@ -2,7 +2,9 @@
 //! `line` and `text` carries nothing a terminal could act on, and `fit`
 //! stays within its width on grapheme boundaries.
 
-use popview::sanitize::{self, fit, is_forbidden, line, pad, text, width};
+use popview::sanitize::{self, is_forbidden, line, text};
+// The width helpers the UI renders with (ratatui's cell-width rule).
+use popview::ui::text::{fit, pad, width};
 use proptest::prelude::*;
 use unicode_segmentation::UnicodeSegmentation;
 

@@ -10,17 +10,9 @@
 use ratatui::buffer::CellWidth;
 use unicode_segmentation::UnicodeSegmentation;
 
-/// Bidi controls and invisible characters (SECURITY-CASES 32).
+/// Bidi controls, invisible and control characters (SECURITY-CASES 32).
 fn is_hidden(c: char) -> bool {
-    matches!(c,
-        '\u{202A}'..='\u{202E}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200B}'..='\u{200F}'
-        | '\u{061C}'
-        | '\u{2060}'..='\u{2064}'
-        | '\u{FEFF}'
-        | '\u{00AD}'
-    ) || c.is_control()
+    crate::sanitize::is_forbidden(c)
 }
 
 /// A one-line field from the network or a mail, safe for a cell.
@@ -171,5 +163,54 @@ mod tests {
     fn hidden_removed() {
         assert_eq!(clean_line("a\u{202E}b\u{200B}c\u{1b}"), "abc");
         assert_eq!(clean_text("a\u{2066}\nb"), "a\nb");
+    }
+}
+
+#[cfg(test)]
+mod width_tables {
+    use super::*;
+
+    #[test]
+    fn widths() {
+        assert_eq!(width("abc"), 3);
+        assert_eq!(width("日本"), 4);
+        assert_eq!(width("e\u{301}"), 1);
+        assert_eq!(width(""), 0);
+    }
+
+    #[test]
+    fn fit_table() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("hello", 0, ""),
+            ("hello", 5, "hello"),
+            ("hello", 10, "hello"),
+            ("hello world", 5, "hell…"),
+            ("hello", 1, "…"),
+            // a wide character is never split
+            ("日本語", 4, "日…"),
+            ("日本語", 3, "日…"),
+            ("日本語", 2, "…"),
+            ("日本語", 6, "日本語"),
+            // graphemes stay whole: e + combining acute, flags
+            ("e\u{301}e\u{301}e\u{301}", 2, "e\u{301}…"),
+            ("🇫🇷🇩🇪🇮🇹", 5, "🇫🇷🇩🇪…"),
+        ];
+        for (s, w, want) in cases {
+            let got = fit(s, *w);
+            assert_eq!(&got, want, "fit({s:?}, {w})");
+            assert!(width(&got) <= *w);
+        }
+    }
+
+    #[test]
+    fn pad_table() {
+        assert_eq!(pad("ab", 4), "ab  ");
+        assert_eq!(pad("abcdef", 4), "abc…");
+        assert_eq!(pad("日本語", 5), "日本…");
+        assert_eq!(pad("日本語", 4), "日… ");
+        assert_eq!(pad("x", 0), "");
+        for w in 0..8 {
+            assert_eq!(width(&pad("日本語abc", w)), w);
+        }
     }
 }
