@@ -239,7 +239,9 @@ fn demo_list_json_has_the_contract_fields() {
             other => panic!("date is {other}"),
         }
         for k in ["from", "from_name", "subject"] {
-            let s = o[k].as_str().unwrap_or_else(|| panic!("{k} not a string: {o}"));
+            let s = o[k]
+                .as_str()
+                .unwrap_or_else(|| panic!("{k} not a string: {o}"));
             assert!(!has_control(s), "control character in {k} of {o}");
         }
     }
@@ -262,7 +264,10 @@ fn demo_show_prints_the_welcome_text() {
         out.contains("Subject: Welcome to the popview demo\n"),
         "{out}"
     );
-    assert!(out.contains("From: popview demo <demo@popview.demo>"), "{out}");
+    assert!(
+        out.contains("From: popview demo <demo@popview.demo>"),
+        "{out}"
+    );
     assert!(out.contains("\nWelcome to popview!\n"), "{out}");
     assert!(
         out.contains("This mailbox is served by a small POP3 server that runs inside popview"),
@@ -369,7 +374,10 @@ fn tops_since(s: &Server, first_conn: usize) -> usize {
 }
 
 fn settle(s: &Server) {
-    assert!(s.wait_unlocked(Duration::from_secs(10)), "maildrop stays locked");
+    assert!(
+        s.wait_unlocked(Duration::from_secs(10)),
+        "maildrop stays locked"
+    );
 }
 
 #[test]
@@ -393,7 +401,10 @@ fn stls_list_cache_no_cache_and_delete() {
     }
     assert_eq!(tops_since(&server, 0), 5);
     let log = server.log();
-    let stls = log.iter().position(|l| l.line == "STLS").expect("STLS sent");
+    let stls = log
+        .iter()
+        .position(|l| l.line == "STLS")
+        .expect("STLS sent");
     let auth = log
         .iter()
         .position(|l| l.line.starts_with("AUTH") || l.line.starts_with("USER"))
@@ -497,10 +508,10 @@ fn the_password_never_leaks() {
         ]);
         let r = sb
             .run_watching(&a, &[], |pid| {
-                if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-                    if !c.is_empty() {
-                        cmdlines.push(c);
-                    }
+                if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline"))
+                    && !c.is_empty()
+                {
+                    cmdlines.push(c);
                 }
             })
             .ok();
@@ -535,7 +546,10 @@ fn the_password_never_leaks() {
         }
     }
     let files = sb.files();
-    assert!(files.iter().any(|p| p.ends_with("headers.json")), "{files:?}");
+    assert!(
+        files.iter().any(|p| p.ends_with("headers.json")),
+        "{files:?}"
+    );
     assert!(files.contains(&trace));
     for f in files {
         let bytes = std::fs::read(&f).unwrap();
@@ -679,7 +693,10 @@ fn dovecot_list_show_serverinfo_stls_delete() {
     assert!(raw.stdout == msgs[1], "show 2 --raw differs from message 2");
 
     let info = run(&["serverinfo"], &pop3s).ok().out();
-    assert!(info.contains("implicit TLS, certificate verified"), "{info}");
+    assert!(
+        info.contains("implicit TLS, certificate verified"),
+        "{info}"
+    );
     assert!(info.contains("Dovecot"), "{info}");
 
     // STLS on the plain port.
@@ -693,7 +710,10 @@ fn dovecot_list_show_serverinfo_stls_delete() {
     let r = run(&["delete", "1", &u3], &pop3s).ok();
     assert_eq!(
         r.out(),
-        format!("deleted 1\t{}\ndeleted 3\t{u3}\n", Dovecot::expected_uidl(1))
+        format!(
+            "deleted 1\t{}\ndeleted 3\t{u3}\n",
+            Dovecot::expected_uidl(1)
+        )
     );
     assert_eq!(
         d.uidls(),

@@ -103,16 +103,13 @@ impl Tmux {
     /// Wait until the screen contains `text`; return that screen. Panics
     /// with the screen after `timeout`.
     pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
-        self.wait_until(&format!("{text:?} on screen"), timeout, |s| s.contains(text))
+        self.wait_until(&format!("{text:?} on screen"), timeout, |s| {
+            s.contains(text)
+        })
     }
 
     /// Wait until `pred` holds for the screen; return that screen.
-    pub fn wait_until(
-        &self,
-        what: &str,
-        timeout: Duration,
-        pred: impl Fn(&str) -> bool,
-    ) -> String {
+    pub fn wait_until(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
         let end = Instant::now() + timeout;
         loop {
             let screen = self.capture();
