@@ -108,6 +108,14 @@ impl Tmux {
         })
     }
 
+    /// Wait until the screen contains every one of `texts` at once (one
+    /// capture can catch a half-drawn frame, so check them together).
+    pub fn wait_all(&self, texts: &[&str], timeout: Duration) -> String {
+        self.wait_until(&format!("all of {texts:?} on screen"), timeout, |s| {
+            texts.iter().all(|t| s.contains(t))
+        })
+    }
+
     /// Wait until `pred` holds for the screen; return that screen.
     pub fn wait_until(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
         let end = Instant::now() + timeout;
