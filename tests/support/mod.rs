@@ -11,6 +11,7 @@ pub mod certs;
 pub mod dovecot;
 pub mod proxy;
 pub mod rawpop;
+pub mod tmux;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,0 +1,349 @@
+//! The TUI as a person uses it: the real binary in a private tmux server
+//! (120x40, TERM=xterm-256color, HOME and XDG dirs sandboxed), keys in,
+//! screen text out. Every wait polls for text and dumps the screen when it
+//! times out. Each test has its own tmux socket and temp dir, so they run in
+//! parallel.
+//!
+//! Escape is always sent on its own and followed by a wait: a key sent right
+//! after it in the same burst is read as Alt+key.
+
+mod support;
+
+use std::time::Duration;
+
+use support::dovecot::{Dovecot, DovecotOptions, generated_messages};
+use support::tmux::{Tmux, sh_quote};
+
+const BIN: &str = env!("CARGO_BIN_EXE_popview");
+const LONG: Duration = Duration::from_secs(15);
+const SHORT: Duration = Duration::from_secs(5);
+const WELCOME: &str = "Welcome to the popview demo";
+
+/// A sandboxed popview in tmux; the shell prints `EXIT=<code>` after it
+/// and stays, so the screen after the exit can be inspected.
+struct Session {
+    tmux: Tmux,
+    _home: tempfile::TempDir,
+}
+
+fn start(args: &[&str], env: &[(&str, &str)]) -> Session {
+    let home = tempfile::Builder::new()
+        .prefix("pvtmux")
+        .tempdir_in(support::temp_root())
+        .unwrap();
+    let h = home.path().display().to_string();
+    let mut inner = sh_quote(BIN);
+    for a in args {
+        inner.push(' ');
+        inner.push_str(&sh_quote(a));
+    }
+    inner.push_str("; echo EXIT=$?; exec sleep 600");
+    let mut cmd = format!(
+        "exec env -u POPVIEW_PASSWORD -u NO_COLOR HOME={h} XDG_CONFIG_HOME={h}/config \
+         XDG_CACHE_HOME={h}/cache XDG_DATA_HOME={h}/data TERM=xterm-256color"
+    );
+    for (k, v) in env {
+        cmd.push_str(&format!(" {k}={}", sh_quote(v)));
+    }
+    cmd.push_str(&format!(" sh -c {}", sh_quote(&inner)));
+    Session {
+        tmux: Tmux::start(&cmd, 120, 40),
+        _home: home,
+    }
+}
+
+impl std::ops::Deref for Session {
+    type Target = Tmux;
+    fn deref(&self) -> &Tmux {
+        &self.tmux
+    }
+}
+
+/// The list row showing `subject`, if visible.
+fn row<'a>(screen: &'a str, subject: &str) -> Option<&'a str> {
+    screen.lines().find(|l| l.contains(subject))
+}
+
+fn marked(screen: &str, subject: &str) -> bool {
+    row(screen, subject).is_some_and(|l| l.starts_with('D'))
+}
+
+fn unmarked(screen: &str, subject: &str) -> bool {
+    row(screen, subject).is_some_and(|l| l.starts_with(' '))
+}
+
+/// Wait for the `EXIT=<code>` line the shell prints after popview.
+fn exited(s: &Tmux, timeout: Duration) -> String {
+    s.wait_until("popview to exit (EXIT=<code>)", timeout, |sc| {
+        sc.lines()
+            .any(|l| l.starts_with("EXIT=") && l.trim_end().len() > "EXIT=".len())
+    })
+}
+
+fn alive(screen: &str) -> bool {
+    !screen.contains("EXIT=")
+}
+
+/// Colour SGR parameters (30-38, 40-48, 90-97, 100-107; not 39/49, the
+/// defaults) in `capture-pane -e` output.
+fn colour_sgrs(s: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for seq in s.split("\x1b[").skip(1) {
+        let Some(end) = seq.find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':')) else {
+            continue;
+        };
+        if !seq[end..].starts_with('m') {
+            continue;
+        }
+        let params = &seq[..end];
+        let colour = params.split([';', ':']).any(|p| {
+            matches!(
+                p.parse::<u32>(),
+                Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+            )
+        });
+        if colour {
+            found.push(params.to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn demo_read_mark_undo_quit_and_delete() {
+    let s = start(&["--demo"], &[]);
+    // Newest first: 42 (the big one) is selected, the welcome is next.
+    s.wait_all(&[WELCOME, "Sensor archive 2026", "q quit"], LONG);
+    s.send_keys(&["j", "Enter"]);
+    s.wait_all(
+        &[
+            "This mailbox is served by a small POP3 server",
+            "#41",
+            "Subject: Welcome to the popview demo",
+        ],
+        SHORT,
+    );
+    s.send_keys(&["Escape"]);
+    s.wait_until("the list again", SHORT, |sc| {
+        sc.contains("Compost bins: done!") && !sc.contains("This mailbox is served")
+    });
+
+    // d marks 41 (and moves down); k back; u undoes.
+    s.send_keys(&["d"]);
+    s.wait_until("41 marked", SHORT, |sc| {
+        marked(sc, WELCOME) && sc.contains("1 to delete")
+    });
+    s.send_keys(&["k", "u"]);
+    s.wait_until("41 unmarked", SHORT, |sc| {
+        unmarked(sc, WELCOME) && !sc.contains("to delete")
+    });
+
+    // Two marks, quit: the dialog counts them; d deletes and exits.
+    s.send_keys(&["d", "d"]);
+    let screen = s.wait_until("two marked", SHORT, |sc| {
+        marked(sc, WELCOME) && marked(sc, "Compost bins: done!") && sc.contains("2 to delete")
+    });
+    assert!(unmarked(&screen, "Sensor archive 2026"), "{screen}");
+    s.send_keys(&["q"]);
+    s.wait_for("2 messages are marked for deletion.", SHORT);
+    s.send_keys(&["d"]);
+    let screen = exited(&s, LONG);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    // The terminal is restored: the primary screen, not the TUI's.
+    assert!(!screen.contains(WELCOME), "{screen}");
+    assert!(!screen.contains("to delete"), "{screen}");
+}
+
+#[test]
+fn demo_filter_help_raw_and_headers() {
+    let s = start(&["--demo"], &[]);
+    s.wait_for(WELCOME, LONG);
+
+    s.send_keys(&["/"]);
+    s.type_text("plot 14");
+    s.wait_until("the list narrowed to Plot 14", SHORT, |sc| {
+        sc.contains("11 matches")
+            && sc.contains("Plot 14: who's in for next season?")
+            && !sc.contains(WELCOME)
+            && !sc.contains("Compost bins")
+    });
+    s.send_keys(&["Escape"]);
+    s.wait_until("the filter cleared", SHORT, |sc| {
+        sc.contains(WELCOME) && !sc.contains("matches")
+    });
+
+    s.send_keys(&["?"]);
+    // Action names and keys straight from the keymap.
+    s.wait_all(
+        &[
+            "Keys (your keymap",
+            "quit_discard",
+            "full_headers",
+            "next_attachment",
+            "ctrl-d",
+        ],
+        SHORT,
+    );
+    s.send_keys(&["Escape"]);
+    s.wait_until("help closed", SHORT, |sc| {
+        sc.contains(WELCOME) && !sc.contains("Keys (your keymap")
+    });
+
+    // The cursor is still on 42; open 41.
+    s.send_keys(&["g", "j", "Enter"]);
+    s.wait_until("41 open, headers short", SHORT, |sc| {
+        sc.contains("Welcome to popview!")
+            && sc.contains("Date: 2026-11-21 18:00 +0100")
+            && !sc.contains("Message-ID:")
+    });
+
+    s.send_keys(&["h"]);
+    s.wait_all(
+        &[
+            "[all headers]",
+            "Return-Path: <demo@popview.demo>",
+            "Message-ID: <welcome@popview.demo>",
+            "Content-Transfer-Encoding: 8bit",
+        ],
+        SHORT,
+    );
+    s.send_keys(&["h"]);
+    s.wait_until("headers toggled off", SHORT, |sc| {
+        !sc.contains("Message-ID:") && sc.contains("Welcome to popview!")
+    });
+
+    s.send_keys(&["v"]);
+    s.wait_all(
+        &[
+            "[raw]",
+            "Date: Sat, 21 Nov 2026 18:00:00 +0100",
+            "Message-ID: <welcome@popview.demo>",
+            "MIME-Version: 1.0",
+        ],
+        SHORT,
+    );
+    s.send_keys(&["v"]);
+    s.wait_until("raw toggled off", SHORT, |sc| {
+        !sc.contains("[raw]") && sc.contains("Date: 2026-11-21 18:00 +0100")
+    });
+    assert!(alive(&s.capture()));
+}
+
+#[test]
+fn resize_small_and_back_keeps_running() {
+    let s = start(&["--demo"], &[]);
+    s.wait_for(WELCOME, LONG);
+    s.resize(40, 10);
+    s.wait_until("a 40x10 rendering", SHORT, |sc| {
+        let lines: Vec<&str> = sc.lines().collect();
+        alive(sc)
+            && lines.len() <= 10
+            && lines.iter().all(|l| unicode_width_le(l, 40))
+            && sc.contains("42 msgs")
+            && sc.contains("Welcome to the popv")
+    });
+    // Keys still work while small.
+    s.send_keys(&["j"]);
+    s.resize(120, 40);
+    let screen = s.wait_until("the full list again", SHORT, |sc| {
+        sc.contains(WELCOME) && sc.contains("Compost bins: done!") && sc.contains("q quit")
+    });
+    assert!(alive(&screen), "{screen}");
+    s.send_keys(&["q"]);
+    let screen = exited(&s, SHORT);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}
+
+/// Rough: no captured line wider than `w` characters (the demo's visible
+/// text at 40 columns is mostly narrow).
+fn unicode_width_le(line: &str, w: usize) -> bool {
+    line.chars().count() <= w
+}
+
+#[test]
+fn no_color_means_no_colour_sequences() {
+    let plain = start(&["--demo"], &[("NO_COLOR", "1")]);
+    let coloured = start(&["--demo"], &[]);
+    plain.wait_all(&[WELCOME, "q quit"], LONG);
+    coloured.wait_all(&[WELCOME, "q quit"], LONG);
+    let with = colour_sgrs(&coloured.capture_escapes());
+    assert!(!with.is_empty(), "no colour even without NO_COLOR");
+    let esc = plain.capture_escapes();
+    let without = colour_sgrs(&esc);
+    assert!(without.is_empty(), "colour with NO_COLOR=1: {without:?}");
+    // Still something styled (the selection), just not coloured.
+    assert!(esc.contains("\x1b["), "{esc:?}");
+}
+
+#[test]
+fn hostile_subjects_leave_no_escapes_on_screen() {
+    let s = start(&["--demo"], &[]);
+    s.wait_all(
+        &["Your account is SUSPENDED", "Password expires TODAY"],
+        LONG,
+    );
+    let check = |what: &str| {
+        let esc = s.capture_escapes();
+        assert!(!esc.contains("\x1b]"), "OSC in the {what}: {esc:?}");
+        assert!(!esc.contains("[2J"), "[2J leftover in the {what}: {esc:?}");
+        assert!(!esc.contains("[6n"), "[6n leftover in the {what}: {esc:?}");
+        let title = s.pane_title();
+        assert!(
+            !title.contains("unread") && !title.contains("all messages read"),
+            "the pane title was set by mail: {title:?}"
+        );
+    };
+    check("list");
+    // Open it: the body is hostile too.
+    s.send_keys(&["/"]);
+    s.type_text("SUSPENDED");
+    s.wait_for(" 1 match  enter keeps", SHORT);
+    s.send_keys(&["Enter"]);
+    s.wait_for("filter \"SUSPENDED\": 1 of 42", SHORT);
+    s.send_keys(&["Enter"]);
+    s.wait_for("Dear customer,", SHORT);
+    check("reader");
+}
+
+#[test]
+fn big_message_asks_first_and_cancel_works() {
+    let s = start(&["--demo"], &[]);
+    s.wait_for(WELCOME, LONG);
+    // 42, the 6 MB message, is selected first.
+    s.send_keys(&["Enter"]);
+    s.wait_all(
+        &[" Big message ", "Message 42 is 6.4M", "esc  cancel"],
+        SHORT,
+    );
+    s.send_keys(&["Escape"]);
+    let screen = s.wait_until("the dialog gone", SHORT, |sc| {
+        !sc.contains("Big message") && sc.contains(WELCOME)
+    });
+    assert!(!screen.contains("line 1/"), "a reader opened: {screen}");
+    // Nothing is being downloaded: the list is idle and still usable.
+    s.send_keys(&["j", "Enter"]);
+    s.wait_for("Welcome to popview!", SHORT);
+}
+
+#[test]
+fn dovecot_password_dialog_then_list() {
+    let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(3)));
+    let url = format!("pop3s://{}@localhost:{}", d.user, d.tls_port);
+    let ca = d.ca_pem.display().to_string();
+    let s = start(&[&url, "--ca-file", &ca], &[]);
+    s.wait_all(&[" Password ", "Password: "], LONG);
+    s.type_text(&d.password);
+    let screen = s.wait_for(&"*".repeat(d.password.len()), SHORT);
+    assert!(
+        !screen.contains(&d.password),
+        "the password is echoed:\n{screen}"
+    );
+    s.send_keys(&["Enter"]);
+    let screen = s.wait_until("the list", LONG, |sc| {
+        sc.contains("3 msgs") && sc.contains("#3") && !sc.contains(" Password ")
+    });
+    assert!(!screen.contains(&d.password), "{screen}");
+    s.send_keys(&["q"]);
+    let screen = exited(&s, SHORT);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}
