@@ -34,6 +34,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -204,7 +205,12 @@ impl Cyrus {
             let stderr = fs::File::create(&stderr_path).expect("stderr file");
             // -D: stay attached to our stderr; master runs in the foreground
             // unless -d is given, so it is our child and stopped on drop.
+            // Its own process group: when master shuts down it signals its
+            // whole process group, which would otherwise be every Cyrus of
+            // this test process (seen here: one instance's drop killed
+            // another instance's pop3d in the middle of a TLS handshake).
             let child = Command::new(inst.bin.join("master"))
+                .process_group(0)
                 .arg("-C")
                 .arg(&config)
                 .arg("-M")
@@ -491,46 +497,32 @@ impl Cyrus {
         validity
     }
 
-    /// Stops the instance: SIGTERM to master (which stops its services)
-    /// and to its children, wait up to 2 s, SIGKILL whatever is left, reap.
+    /// Stops the instance. Master runs in its own process group (see
+    /// [`Cyrus::start`]) holding exactly this instance's processes: SIGTERM
+    /// to the group (master also stops its services itself), wait up to
+    /// 2 s, SIGKILL the group if anything is left, reap master.
     fn stop(&mut self) {
-        let pid = self.child.id();
-        if self.child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        let mut children = child_pids(pid);
-        signal(pid, "TERM");
-        for &c in &children {
-            signal(c, "TERM");
+        let pgid = self.child.id();
+        if group_alive(pgid) {
+            signal_group(pgid, "TERM");
         }
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut master_done = false;
         loop {
             if !master_done {
                 master_done = matches!(self.child.try_wait(), Ok(Some(_)));
-                // Children forked after the snapshot.
-                if !master_done {
-                    for c in child_pids(pid) {
-                        if !children.contains(&c) {
-                            signal(c, "TERM");
-                            children.push(c);
-                        }
-                    }
-                }
             }
-            children.retain(|p| alive(*p));
-            if (master_done && children.is_empty()) || Instant::now() >= deadline {
+            if master_done && !group_alive(pgid) {
+                return;
+            }
+            if Instant::now() >= deadline {
                 break;
             }
             thread::sleep(Duration::from_millis(5));
         }
-        if !master_done {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        for p in children {
-            signal(p, "KILL");
-        }
+        signal_group(pgid, "KILL");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -784,30 +776,31 @@ fn two_free_ports() -> (u16, u16) {
     )
 }
 
-fn child_pids(pid: u32) -> Vec<u32> {
-    // /proc/<pid>/task/<pid>/children lists direct children.
-    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+/// Whether any process other than a zombie is in process group `pgid`.
+fn group_alive(pgid: u32) -> bool {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .any(|e| {
+            let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
+                return false;
+            };
+            // After "(comm)": state, ppid, pgrp, ...
+            let mut f = stat.rsplit(')').next().unwrap_or("").split_whitespace();
+            let state = f.next();
+            let _ppid = f.next();
+            f.next() == Some(pgid.to_string().as_str()) && state != Some("Z")
+        })
 }
 
-fn alive(pid: u32) -> bool {
-    // A zombie still has /proc/<pid>; treat it as gone.
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-fn signal(pid: u32, sig: &str) {
+/// `kill -SIG -- -pgid`: the whole process group.
+fn signal_group(pgid: u32, sig: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
-        .arg(pid.to_string())
+        .arg("--")
+        .arg(format!("-{pgid}"))
         .stderr(Stdio::null())
         .status();
 }
