@@ -171,7 +171,10 @@ fn pipelined_top_over_400_messages_in_order() {
             },
         )
         .unwrap();
-        eprintln!("cyrus: {n} pipelined TOPs over {mode:?} in {:?}", t0.elapsed());
+        eprintln!(
+            "cyrus: {n} pipelined TOPs over {mode:?} in {:?}",
+            t0.elapsed()
+        );
         assert_eq!(got.len(), n);
         for (i, (msg, headers)) in got.iter().enumerate() {
             assert_eq!(*msg as usize, i + 1);
@@ -218,9 +221,11 @@ fn deletion_semantics_seen_by_an_independent_session() {
 }
 
 #[test]
-fn sasl_plain_and_user_logins() {
+fn apop_sasl_plain_and_user_logins() {
     let c = Cyrus::start(generated_messages(2));
     for (mode, method) in [
+        (TlsMode::Implicit, AuthMethod::Apop),
+        (TlsMode::StartTls, AuthMethod::Apop),
         (TlsMode::Implicit, AuthMethod::Plain),
         (TlsMode::Implicit, AuthMethod::User),
         (TlsMode::StartTls, AuthMethod::Plain),
@@ -230,6 +235,57 @@ fn sasl_plain_and_user_logins() {
         assert_eq!(conn.client.stat().unwrap().0, 2, "{mode:?} {method:?}");
         conn.client.quit().unwrap();
     }
+}
+
+#[test]
+fn certificate_policy_and_no_cleartext_password() {
+    let c = Cyrus::start(Vec::new());
+    // Without the test CA, the system roots don't know the certificate:
+    // over POP3S and over STLS, before any credential could be sent.
+    for mode in [TlsMode::Implicit, TlsMode::StartTls] {
+        let mut o = opts(&c, mode);
+        o.ca_file = None;
+        let e = transport::connect(&o, None)
+            .err()
+            .expect("unknown CA accepted");
+        assert_eq!(e.kind, ErrorKind::Tls, "{mode:?}: {}", e.message);
+    }
+    // Pinning the server's own fingerprint works without the CA.
+    let mut o = opts(&c, TlsMode::Implicit);
+    o.ca_file = None;
+    o.pin_sha256 = transport::parse_fingerprint(
+        &support::certs::TestPki::shared()
+            .valid
+            .sha256_fingerprint_hex(),
+    );
+    let conn = transport::connect(&o, None).unwrap();
+    assert!(matches!(conn.security, Security::Implicit(ref i) if i.trust == Trust::Pinned));
+    // Cyrus would take USER/PASS in the clear (allowplaintext: yes); the
+    // client refuses to send it ...
+    let mut conn = transport::connect(&opts(&c, TlsMode::None), None).unwrap();
+    assert_eq!(conn.security, Security::Plain);
+    let e = conn
+        .client
+        .login(
+            &Credentials::new(&c.user, &c.password),
+            AuthMethod::Auto,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Tls);
+    // ... and with explicit permission picks APOP, keeping it off the wire.
+    let mut conn = transport::connect(&opts(&c, TlsMode::None), None).unwrap();
+    let m = conn
+        .client
+        .login(
+            &Credentials::new(&c.user, &c.password),
+            AuthMethod::Auto,
+            true,
+        )
+        .unwrap();
+    assert_eq!(m, AuthMethod::Apop);
+    assert_eq!(conn.client.stat().unwrap().0, 0);
+    conn.client.quit().unwrap();
 }
 
 /// The worker thread with its event channel (the pattern of
@@ -293,7 +349,8 @@ fn worker_open_previews_mark_two_commit() {
             unreachable!()
         };
         match (&info.tls, mode) {
-            (TlsState::StartTls(d), TlsMode::StartTls) | (TlsState::Implicit(d), TlsMode::Implicit) => {
+            (TlsState::StartTls(d), TlsMode::StartTls)
+            | (TlsState::Implicit(d), TlsMode::Implicit) => {
                 assert_eq!(d.trust, CertTrust::Verified)
             }
             other => panic!("unexpected TLS state {other:?}"),
@@ -312,7 +369,9 @@ fn worker_open_previews_mark_two_commit() {
         };
         let keys: Vec<MsgKey> = entries.into_iter().map(|e| e.key).collect();
         assert_eq!(
-            keys.iter().map(|k| k.uid.clone().unwrap()).collect::<Vec<_>>(),
+            keys.iter()
+                .map(|k| k.uid.clone().unwrap())
+                .collect::<Vec<_>>(),
             c_uidls
         );
         w.wait(

@@ -34,8 +34,8 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -116,7 +116,8 @@ pub struct Cyrus {
     /// Cyrus's `servername` for this instance (also the SASL realm); it is
     /// in the greeting, so a probe can tell this instance from another.
     pub servername: String,
-    /// UIDVALIDITY of the INBOX, read back after delivery.
+    /// UIDVALIDITY of the INBOX, read back after delivery (0 when no
+    /// message was delivered: the INBOX is then created at first login).
     pub uid_validity: u64,
     /// Temp dir, configs, sasldb (and the shared PKI on first use).
     pub setup: Duration,
@@ -782,7 +783,12 @@ fn group_alive(pgid: u32) -> bool {
         return false;
     };
     dir.filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .any(|e| {
             let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
                 return false;
