@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod cyrus;
 pub mod dovecot;
 pub mod proxy;
 pub mod rawpop;
