@@ -47,9 +47,11 @@ impl Doc {
             None => clean_line(&v.date_text),
         };
         let raw_text = String::from_utf8_lossy(&v.raw);
+        // Line by line as multi-line text: indentation and spacing stay (a
+        // folded header's tab is shown as spaces), controls still go.
         let raw_lines = raw_text
             .split('\n')
-            .map(|l| clean_line(l.strip_suffix('\r').unwrap_or(l)))
+            .map(|l| clean_text(l.strip_suffix('\r').unwrap_or(l)))
             .collect();
         Doc {
             from: clean_line(&v.from),
@@ -374,6 +376,22 @@ pub fn safe_base_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_raw_view_keeps_indentation_and_drops_controls() {
+        let v = MessageView {
+            raw: b"Received: from a\r\n\tby b  (x)\r\nSubject: \x1b]0;t\x07hi\r\n".to_vec(),
+            ..MessageView::default()
+        };
+        let d = Doc::from_view(v);
+        assert_eq!(d.raw_lines[0], "Received: from a");
+        assert!(
+            d.raw_lines[1].starts_with("        by b  (x)"),
+            "{:?}",
+            d.raw_lines[1]
+        );
+        assert_eq!(d.raw_lines[2], "Subject: hi");
+    }
+
     use super::*;
 
     #[test]
