@@ -11,7 +11,7 @@
 //! - resident memory of a 100,000-message listing with previews held as
 //!   the UI holds them (`POPVIEW_BENCH_BIG`, default 100,000; 0 skips).
 //!
-//! Run: `cargo bench --bench previews`
+//! Run: `cargo bench --bench previews` (`POPVIEW_BENCH_N=0` for memory only)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -89,113 +89,177 @@ fn popview_run(
     (elapsed, rows, listed)
 }
 
-fn rss_kib() -> u64 {
+fn main() {
+    if let Ok(spec) = std::env::var("POPVIEW_BENCH_MEMORY_CHILD") {
+        memory_child(&spec);
+        return;
+    }
+    let n = env_usize("POPVIEW_BENCH_N", 2000);
+    let serial_n = env_usize("POPVIEW_BENCH_SERIAL", n).clamp(1, n);
+    let big = env_usize("POPVIEW_BENCH_BIG", 100_000);
+    let rtt = ONE_WAY * 2;
+    if n > 0 {
+        eprintln!("starting Dovecot with {n} messages ...");
+        let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(n)));
+        let proxy = Proxy::with_delay(d.plain_addr(), ONE_WAY);
+
+        let lower = rawpop::raw_pipelined_top_all(proxy.addr(), &d.user, &d.password, n);
+        let cache = Mem::default();
+        let (cold, rows, listed) = popview_run(
+            proxy.addr(),
+            &d,
+            cache.clone(),
+            popview::pop3::client::PIPELINE_WINDOW,
+        );
+        assert_eq!((rows.len(), listed), (n, n), "every preview delivered");
+        let (warm, rows_warm, _) = popview_run(
+            proxy.addr(),
+            &d,
+            cache.clone(),
+            popview::pop3::client::PIPELINE_WINDOW,
+        );
+        assert_eq!(rows_warm.len(), n);
+        let (mpop_window, _, _) = popview_run(proxy.addr(), &d, Mem::default(), 100);
+        eprintln!(
+            "one command at a time over {serial_n} messages (about {} s) ...",
+            (serial_n as u64 * 50) / 1000
+        );
+        let serial_part =
+            rawpop::one_at_a_time_top_all(proxy.addr(), &d.user, &d.password, serial_n);
+        let serial = serial_part.mul_f64(n as f64 / serial_n as f64);
+
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "\nHeader previews of {n} messages from Dovecot over a {} ms RTT link (one run)\n",
+            ms(rtt)
+        );
+        println!("| client | time | vs lower bound |");
+        println!("|---|---:|---:|");
+        println!(
+            "| lower bound: raw client, all TOP pipelined, no parsing | {:.0} ms | 1.00x |",
+            ms(lower)
+        );
+        println!(
+            "| popview cold (window {}) | {:.0} ms | {:.2}x |",
+            popview::pop3::client::PIPELINE_WINDOW,
+            ms(cold),
+            ms(cold) / ms(lower)
+        );
+        println!(
+            "| popview cold, mpop's window of 100 | {:.0} ms | {:.2}x |",
+            ms(mpop_window),
+            ms(mpop_window) / ms(lower)
+        );
+        println!(
+            "| one command at a time{} | {:.0} ms | {:.2}x |",
+            if serial_n < n {
+                format!(" (measured on {serial_n}, scaled)")
+            } else {
+                String::new()
+            },
+            ms(serial),
+            ms(serial) / ms(lower)
+        );
+        println!(
+            "| popview warm (cache, no new mail) | {:.0} ms | {:.1} RTT from connect |",
+            ms(warm),
+            ms(warm) / ms(rtt)
+        );
+        println!(
+            "\npopview is {:.1}x faster than one at a time.",
+            ms(serial) / ms(cold)
+        );
+        drop(proxy);
+        drop(d);
+    }
+
+    if big > 0 {
+        eprintln!("starting Dovecot with {big} messages for the memory measurement ...");
+        let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(big)));
+        // A fresh process, so the harness's copies of the messages don't
+        // count: it runs the worker and feeds the real App, as the UI does.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(
+                "POPVIEW_BENCH_MEMORY_CHILD",
+                format!("{} {} {}", d.plain_addr(), d.user, d.password),
+            )
+            .output()
+            .expect("memory child");
+        assert!(
+            out.status.success(),
+            "memory child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
 
-fn main() {
-    let n = env_usize("POPVIEW_BENCH_N", 2000);
-    let serial_n = env_usize("POPVIEW_BENCH_SERIAL", n).clamp(1, n);
-    let big = env_usize("POPVIEW_BENCH_BIG", 100_000);
-    let rtt = ONE_WAY * 2;
-    eprintln!("starting Dovecot with {n} messages ...");
-    let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(n)));
-    let proxy = Proxy::with_delay(d.plain_addr(), ONE_WAY);
-
-    let lower = rawpop::raw_pipelined_top_all(proxy.addr(), &d.user, &d.password, n);
-    let cache = Mem::default();
-    let (cold, rows, listed) = popview_run(
-        proxy.addr(),
-        &d,
-        cache.clone(),
-        popview::pop3::client::PIPELINE_WINDOW,
+/// The child of the memory measurement: worker + App with every preview.
+fn memory_child(spec: &str) {
+    use popview::app::{App, AppEvent, AppOptions};
+    let mut parts = spec.split(' ');
+    let addr: std::net::SocketAddr = parts.next().unwrap().parse().unwrap();
+    let (user, pass) = (parts.next().unwrap(), parts.next().unwrap());
+    let mut cfg = WorkerConfig::new(
+        ConnectOptions::new("127.0.0.1", addr.port(), TlsMode::None),
+        user,
     );
-    assert_eq!((rows.len(), listed), (n, n), "every preview delivered");
-    let (warm, rows_warm, _) = popview_run(
-        proxy.addr(),
-        &d,
-        cache.clone(),
-        popview::pop3::client::PIPELINE_WINDOW,
-    );
-    assert_eq!(rows_warm.len(), n);
-    let (mpop_window, _, _) = popview_run(proxy.addr(), &d, Mem::default(), 100);
-    eprintln!(
-        "one command at a time over {serial_n} messages (about {} s) ...",
-        (serial_n as u64 * 50) / 1000
-    );
-    let serial_part = rawpop::one_at_a_time_top_all(proxy.addr(), &d.user, &d.password, serial_n);
-    let serial = serial_part.mul_f64(n as f64 / serial_n as f64);
-
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "\nHeader previews of {n} messages from Dovecot over a {} ms RTT link (one run)\n",
-        ms(rtt)
-    );
-    println!("| client | time | vs lower bound |");
-    println!("|---|---:|---:|");
-    println!(
-        "| lower bound: raw client, all TOP pipelined, no parsing | {:.0} ms | 1.00x |",
-        ms(lower)
-    );
-    println!(
-        "| popview cold (window {}) | {:.0} ms | {:.2}x |",
-        popview::pop3::client::PIPELINE_WINDOW,
-        ms(cold),
-        ms(cold) / ms(lower)
-    );
-    println!(
-        "| popview cold, mpop's window of 100 | {:.0} ms | {:.2}x |",
-        ms(mpop_window),
-        ms(mpop_window) / ms(lower)
-    );
-    println!(
-        "| one command at a time{} | {:.0} ms | {:.2}x |",
-        if serial_n < n {
-            format!(" (measured on {serial_n}, scaled)")
-        } else {
-            String::new()
-        },
-        ms(serial),
-        ms(serial) / ms(lower)
-    );
-    println!(
-        "| popview warm (cache, no new mail) | {:.0} ms | {:.1} RTT from connect |",
-        ms(warm),
-        ms(warm) / ms(rtt)
-    );
-    println!(
-        "\npopview is {:.1}x faster than one at a time.",
-        ms(serial) / ms(cold)
-    );
-    drop(proxy);
-    drop(d);
-
-    if big > 0 {
-        eprintln!("starting Dovecot with {big} messages for the memory measurement ...");
-        let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(big)));
-        let before = rss_kib();
-        let (t, rows, _) = popview_run(
-            d.plain_addr(),
-            &d,
-            Mem::default(),
-            popview::pop3::client::PIPELINE_WINDOW,
-        );
-        let after = rss_kib();
-        println!(
-            "\n{} messages listed with previews (no delay) in {:.1} s; resident memory {:.0} MB \
-             (process total; {:.0} MB grown during the run)",
-            rows.len(),
-            t.as_secs_f64(),
-            after as f64 / 1024.0,
-            after.saturating_sub(before) as f64 / 1024.0
-        );
-        drop(rows);
+    cfg.password = Some(pass.to_string());
+    cfg.allow_cleartext = true;
+    let (tx, req_rx) = mpsc::channel();
+    let (ev_tx, rx) = mpsc::channel();
+    let start = Instant::now();
+    let handle = worker::spawn(cfg, Box::new(Mem::default()), req_rx, move |e| {
+        ev_tx.send(e).is_ok()
+    });
+    let mut app = App::new(AppOptions::default());
+    app.handle(AppEvent::Resize(120, 40));
+    let mut listed = 0;
+    loop {
+        let ev = rx
+            .recv_timeout(Duration::from_secs(600))
+            .expect("worker event");
+        let done = match &ev {
+            Event::Listing { entries, .. } => {
+                listed = entries.len();
+                false
+            }
+            Event::Progress { done, total, .. } => listed > 0 && done >= total,
+            Event::Error(e) if e.fatal => panic!("worker failed: {}", e.message),
+            _ => false,
+        };
+        app.handle(AppEvent::Worker(ev));
+        if done && app.previews_loaded() >= listed {
+            break;
+        }
     }
+    let t = start.elapsed();
+    app.handle(AppEvent::Tick);
+    let rss = status_kib("VmRSS:");
+    let peak = status_kib("VmHWM:");
+    println!(
+        "\n{listed} messages listed with every preview in the App (loopback, no delay) in {:.1} s: \
+         resident memory {:.0} MB (peak {:.0} MB) for the whole process: worker, header cache and UI state",
+        t.as_secs_f64(),
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    tx.send(Request::Quit { commit: false }).unwrap();
+    while let Ok(ev) = rx.recv_timeout(Duration::from_secs(60)) {
+        if matches!(ev, Event::Closed { .. }) {
+            break;
+        }
+    }
+    handle.join().unwrap();
 }
