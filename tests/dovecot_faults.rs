@@ -41,10 +41,31 @@ use support::worker::{Dirs, Harness, dovecot_config, proxied_config, server_uidl
 
 /// One per iteration.
 const SEEDS: [u64; 25] = [
-    0x0001, 0x00c0_ffee, 0x0bad_cafe, 0x1234_5678, 0x2718_2818, 0x3141_5926, 0x4242_4242,
-    0x5eed_0001, 0x5eed_0002, 0x5eed_0003, 0x6502_6502, 0x7fff_ffff, 0x8086_8086, 0x9999_0000,
-    0xa5a5_a5a5, 0xbeef_0001, 0xc0de_c0de, 0xd00d_d00d, 0xdead_beef, 0xe1e1_0042, 0xf00d_f00d,
-    0x0f0f_0f0f, 0x1357_9bdf, 0x2468_ace0, 0xfeed_face,
+    0x0001,
+    0x00c0_ffee,
+    0x0bad_cafe,
+    0x1234_5678,
+    0x2718_2818,
+    0x3141_5926,
+    0x4242_4242,
+    0x5eed_0001,
+    0x5eed_0002,
+    0x5eed_0003,
+    0x6502_6502,
+    0x7fff_ffff,
+    0x8086_8086,
+    0x9999_0000,
+    0xa5a5_a5a5,
+    0xbeef_0001,
+    0xc0de_c0de,
+    0xd00d_d00d,
+    0xdead_beef,
+    0xe1e1_0042,
+    0xf00d_f00d,
+    0x0f0f_0f0f,
+    0x1357_9bdf,
+    0x2468_ace0,
+    0xfeed_face,
 ];
 const MSGS: usize = 12;
 
@@ -66,7 +87,9 @@ impl Rng {
         if set.is_empty() {
             return None;
         }
-        set.iter().nth(self.below(set.len() as u64) as usize).copied()
+        set.iter()
+            .nth(self.below(set.len() as u64) as usize)
+            .copied()
     }
 }
 
@@ -149,9 +172,8 @@ fn script(seed: u64) -> Script {
         3..=5 => End::CommitNowThenDiscard,
         _ => End::Commit,
     };
-    let any_cut = first_cut.is_some()
-        || end_cut.is_some()
-        || steps.iter().any(|s| matches!(s, Step::Cut(_)));
+    let any_cut =
+        first_cut.is_some() || end_cut.is_some() || steps.iter().any(|s| matches!(s, Step::Cut(_)));
     if !any_cut {
         first_cut = Some(rng.below(30_000));
     }
@@ -337,7 +359,11 @@ fn run_iteration(d: &Dovecot, k: usize, seed: u64, out: &mut String) {
                 writeln!(
                     out,
                     " => commit-now unconfirmed, server {}",
-                    if gone_now == 0 { "kept all" } else { "deleted all" }
+                    if gone_now == 0 {
+                        "kept all"
+                    } else {
+                        "deleted all"
+                    }
                 )
                 .unwrap();
             } else {
@@ -372,7 +398,11 @@ fn run_iteration(d: &Dovecot, k: usize, seed: u64, out: &mut String) {
                 } else {
                     "failed before QUIT"
                 },
-                if gone_now == 0 { "kept all" } else { "deleted all" }
+                if gone_now == 0 {
+                    "kept all"
+                } else {
+                    "deleted all"
+                }
             )
             .unwrap();
             // A follow-up session, straight to Dovecot, same on-disk state.

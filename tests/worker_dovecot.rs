@@ -17,9 +17,7 @@ use popview::worker::persist::Memory;
 
 use support::dovecot::{Dovecot, DovecotOptions, generated_messages};
 use support::proxy::{CutRule, Proxy};
-use support::worker::{
-    Dirs, Harness, dovecot_config, proxied_config, server_uidls, uids_of,
-};
+use support::worker::{Dirs, Harness, dovecot_config, proxied_config, server_uidls, uids_of};
 
 const N: usize = 12;
 
@@ -127,7 +125,11 @@ fn open_over_pop3s_lists_previews_and_retrieves_exact_bytes() {
     };
     assert_eq!(no_uidl_reason, &None);
     let listed: Vec<String> = entries.iter().map(|e| e.key.uid.clone().unwrap()).collect();
-    assert_eq!(listed, Dovecot::expected_uidls(N), "Dovecot's UIDs, in order");
+    assert_eq!(
+        listed,
+        Dovecot::expected_uidls(N),
+        "Dovecot's UIDs, in order"
+    );
     let numbers: Vec<u32> = entries.iter().map(|e| e.key.number).collect();
     assert_eq!(numbers, (1..=N as u32).collect::<Vec<_>>());
     // Every message got exactly one preview; progress reached n of n.
@@ -144,12 +146,19 @@ fn open_over_pop3s_lists_previews_and_retrieves_exact_bytes() {
         e,
         Event::Progress { done, total, .. } if *done == N && *total == N
     )));
-    assert!(!seen.iter().any(|e| matches!(e, Event::Error(_))), "{seen:#?}");
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Error(_))),
+        "{seen:#?}"
+    );
     assert!(matches!(
         seen.last(),
         Some(Event::Closed { committed: false })
     ));
-    assert_eq!(server_uidls(&d), Dovecot::expected_uidls(N), "nothing deleted");
+    assert_eq!(
+        server_uidls(&d),
+        Dovecot::expected_uidls(N),
+        "nothing deleted"
+    );
 }
 
 #[test]
@@ -168,7 +177,10 @@ fn mark_three_undo_the_middle_one_commit_deletes_exactly_two() {
     h.marks_exactly(&[&uid(2), &uid(8)]);
     let seen = h.quit(true);
     assert_eq!(committed(&seen), vec![(2, vec![])]);
-    assert!(matches!(seen.last(), Some(Event::Closed { committed: true })));
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: true })
+    ));
     assert_eq!(server_uidls(&d), all_but(N, &[2, 8]));
 }
 
@@ -199,9 +211,15 @@ fn discard_deletes_nothing_and_forgets_the_marks_on_disk() {
     sync_on_retrieve(&mut h, &keys[0], 1);
     let seen = h.quit(false);
     assert!(committed(&seen).is_empty());
-    assert!(matches!(seen.last(), Some(Event::Closed { committed: false })));
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: false })
+    ));
     assert_eq!(server_uidls(&d), Dovecot::expected_uidls(N));
-    assert!(dirs.marks().is_empty(), "discarded marks are gone from disk");
+    assert!(
+        dirs.marks().is_empty(),
+        "discarded marks are gone from disk"
+    );
 }
 
 #[test]
@@ -226,7 +244,10 @@ fn commit_now_deletes_and_a_fresh_session_lists_the_rest() {
     assert_eq!(uids_of(&keys), all_but(N, &[1]));
     assert!(dirs.marks().is_empty());
     let seen = h.quit(false);
-    assert!(!seen.iter().any(|e| matches!(e, Event::Error(_))), "{seen:#?}");
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Error(_))),
+        "{seen:#?}"
+    );
     assert_eq!(server_uidls(&d), all_but(N, &[1]));
 }
 
@@ -282,7 +303,9 @@ fn a_cut_mid_retr_delivers_the_whole_message_after_reconnect() {
                     Subject: big one\r\nMessage-ID: <big@pv.test>\r\n\r\n"
         .to_vec();
     while big.len() < 600_000 {
-        big.extend_from_slice(b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n");
+        big.extend_from_slice(
+            b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n",
+        );
     }
     msgs.push(big.clone());
     let d = Dovecot::start(DovecotOptions::with_messages(msgs));
@@ -302,7 +325,10 @@ fn a_cut_mid_retr_delivers_the_whole_message_after_reconnect() {
     assert_eq!(proxy.rules_fired(), 1);
     assert_eq!((ticket, &key), (42, &keys[4]));
     assert_eq!(view.raw.len(), big.len());
-    assert!(view.raw == big, "the delivered message is complete and exact");
+    assert!(
+        view.raw == big,
+        "the delivered message is complete and exact"
+    );
     let reconnecting = position(&h.seen, "Reconnecting", |e| {
         matches!(e, Event::Reconnecting { .. })
     });
@@ -352,7 +378,11 @@ fn a_cut_after_marks_reapplies_them_and_commit_deletes_exactly_them() {
     h.wait("reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
     let ev = h.wait("reconnected", |e| matches!(e, Event::Reconnected { .. }));
     assert_eq!(ev, Event::Reconnected { marks_reapplied: 2 });
-    assert_eq!(server_uidls(&d), Dovecot::expected_uidls(N), "the cut deleted nothing");
+    assert_eq!(
+        server_uidls(&d),
+        Dovecot::expected_uidls(N),
+        "the cut deleted nothing"
+    );
     let seen = h.quit(true);
     assert_eq!(committed(&seen), vec![(2, vec![])]);
     assert!(proxy.connections() >= 2);
@@ -371,7 +401,11 @@ fn a_killed_ui_deletes_nothing_and_a_restart_commits_exactly_the_marks() {
     sync_on_retrieve(&mut h, &keys[0], 1); // the DELEs are on the server
     let seen = h.crash();
     assert!(committed(&seen).is_empty());
-    assert_eq!(server_uidls(&d), Dovecot::expected_uidls(N), "no QUIT, no deletion");
+    assert_eq!(
+        server_uidls(&d),
+        Dovecot::expected_uidls(N),
+        "no QUIT, no deletion"
+    );
     assert_eq!(dirs.marks(), vec![uid(2), uid(9)]);
 
     let mut h = Harness::start(dovecot_config(&d), dirs.persist());
@@ -388,7 +422,10 @@ fn a_killed_ui_deletes_nothing_and_a_restart_commits_exactly_the_marks() {
     let seen = h.quit(true);
     assert_eq!(committed(&seen), vec![(2, vec![])]);
     assert_eq!(server_uidls(&d), all_but(N, &[2, 9]));
-    assert!(dirs.marks().is_empty(), "the marks file is empty after commit");
+    assert!(
+        dirs.marks().is_empty(),
+        "the marks file is empty after commit"
+    );
 }
 
 /// Second open with the same on-disk state: previews come from the cache
@@ -416,15 +453,29 @@ fn the_header_cache_saves_every_top_and_prunes_deleted_messages() {
     let mut h = Harness::start(cfg, dirs.persist());
     let keys = h.listing();
     assert_eq!(uids_of(&keys), all_but(N, &[3]));
-    h.wait(
-        "progress 0 of 0",
-        |e| matches!(e, Event::Progress { done: 0, total: 0, .. }),
-    );
+    h.wait("progress 0 of 0", |e| {
+        matches!(
+            e,
+            Event::Progress {
+                done: 0,
+                total: 0,
+                ..
+            }
+        )
+    });
     assert_eq!(h.count_previews(), N - 1, "all from the cache");
     h.quit(false);
-    assert_eq!(proxy.count_client_lines("TOP "), N, "no TOP on the second open");
+    assert_eq!(
+        proxy.count_client_lines("TOP "),
+        N,
+        "no TOP on the second open"
+    );
     assert_eq!(proxy.count_client_lines("RETR "), 0);
-    assert_eq!(dirs.cached_uids(), all_but(N, &[3]), "the gone one is pruned");
+    assert_eq!(
+        dirs.cached_uids(),
+        all_but(N, &[3]),
+        "the gone one is pruned"
+    );
 }
 
 #[test]
@@ -486,8 +537,14 @@ fn a_marked_message_deleted_elsewhere_is_reported_already_gone() {
     assert_eq!(uids_of(&keys), all_but(N, &[1]));
     let seen = h.quit(true);
     assert_eq!(committed(&seen), vec![(1, vec![uid(1)])]);
-    assert!(!seen.iter().any(|e| matches!(e, Event::Error(_))), "{seen:#?}");
-    assert!(matches!(seen.last(), Some(Event::Closed { committed: true })));
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Error(_))),
+        "{seen:#?}"
+    );
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: true })
+    ));
     assert_eq!(server_uidls(&d), all_but(N, &[1, 7]));
 }
 
@@ -508,9 +565,15 @@ fn a_marked_message_deleted_elsewhere_during_the_session_commits_cleanly() {
     other.ok("DELE 2");
     other.quit();
     let seen = h.quit(true);
-    assert!(!seen.iter().any(|e| matches!(e, Event::Error(_))), "{seen:#?}");
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Error(_))),
+        "{seen:#?}"
+    );
     assert_eq!(committed(&seen).len(), 1, "{seen:#?}");
-    assert!(matches!(seen.last(), Some(Event::Closed { committed: true })));
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: true })
+    ));
     assert_eq!(server_uidls(&d), all_but(N, &[1, 7]));
     let left: BTreeSet<String> = server_uidls(&d).into_iter().collect();
     assert_eq!(left.len(), N - 2);

@@ -60,7 +60,10 @@ pub fn dovecot_config(d: &Dovecot) -> WorkerConfig {
 /// opts in to cleartext, so the proxy can read the commands.
 pub fn proxied_config(d: &Dovecot, proxy: &Proxy, mode: TlsMode) -> WorkerConfig {
     let mut c = tune(
-        WorkerConfig::new(ConnectOptions::new("localhost", proxy.port(), mode), &d.user),
+        WorkerConfig::new(
+            ConnectOptions::new("localhost", proxy.port(), mode),
+            &d.user,
+        ),
         d,
     );
     if mode == TlsMode::None {
@@ -294,7 +297,8 @@ pub fn server_uidls(d: &Dovecot) -> Vec<String> {
 pub fn server_uidls_of(d: &Dovecot, user: &str, password: &str) -> Vec<String> {
     let mut last = String::new();
     for _ in 0..3 {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.uidls_of(user, password))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.uidls_of(user, password)))
+        {
             Ok(v) => return v,
             Err(p) => {
                 last = p
@@ -322,7 +326,10 @@ pub fn summary(events: &[Event]) -> String {
                 format!("Marks({:?}, restored {restored})", uids_of(marked))
             }
             Event::Message { ticket, key, view } => {
-                format!("Message(ticket {ticket}, {key:?}, {} bytes)", view.raw.len())
+                format!(
+                    "Message(ticket {ticket}, {key:?}, {} bytes)",
+                    view.raw.len()
+                )
             }
             Event::Peeked { ticket, key, .. } => format!("Peeked(ticket {ticket}, {key:?})"),
             other => format!("{other:?}"),
