@@ -331,6 +331,9 @@ fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
         "connection reset",
         "broken pipe",
         "connection aborted",
+        // EINTR: a socket read with a timeout returns it after the process
+        // was stopped and continued (Ctrl-Z, fg) mid-handshake.
+        "interrupted system call",
     ]
     .iter()
     .any(|w| lower.contains(w))
