@@ -17,7 +17,9 @@ use popview::worker::persist::Memory;
 
 use support::dovecot::{Dovecot, DovecotOptions, generated_messages};
 use support::proxy::{CutRule, Proxy};
-use support::worker::{Dirs, Harness, dovecot_config, proxied_config, server_uidls, uids_of};
+use support::worker::{
+    Dirs, Harness, dovecot_config, other_client, proxied_config, server_uidls, uids_of,
+};
 
 const N: usize = 12;
 
@@ -445,7 +447,7 @@ fn the_header_cache_saves_every_top_and_prunes_deleted_messages() {
     assert_eq!(dirs.cached_uids(), Dovecot::expected_uidls(N));
 
     // Another client deletes message 4.
-    let mut other = d.pop3s_session();
+    let mut other = other_client(&d);
     other.ok("DELE 4");
     other.quit();
     assert_eq!(server_uidls(&d), all_but(N, &[3]));
@@ -529,7 +531,7 @@ fn a_marked_message_deleted_elsewhere_is_reported_already_gone() {
     h.send(Request::Mark(keys[1].clone()));
     h.send(Request::Mark(keys[7].clone()));
     h.marks_exactly(&[&uid(1), &uid(7)]);
-    let mut other = d.pop3s_session();
+    let mut other = other_client(&d);
     other.ok("DELE 2");
     other.quit();
     h.send(Request::CheckNewMail);
@@ -561,7 +563,7 @@ fn a_marked_message_deleted_elsewhere_during_the_session_commits_cleanly() {
     h.send(Request::Mark(keys[7].clone()));
     h.marks_exactly(&[&uid(1), &uid(7)]);
     sync_on_retrieve(&mut h, &keys[0], 1);
-    let mut other = d.pop3s_session();
+    let mut other = other_client(&d);
     other.ok("DELE 2");
     other.quit();
     let seen = h.quit(true);

@@ -340,3 +340,19 @@ pub fn summary(events: &[Event]) -> String {
     }
     out
 }
+
+/// A logged-in POP3S session as the main user (another client), whose
+/// connect and login are retried like [`server_uidls`]: a failed attempt
+/// has sent no command yet.
+pub fn other_client(
+    d: &Dovecot,
+) -> super::rawpop::Session<native_tls::TlsStream<std::net::TcpStream>> {
+    for _ in 0..2 {
+        if let Ok(s) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.pop3s_session()))
+        {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.pop3s_session()
+}
