@@ -326,6 +326,29 @@ fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
             ErrorKind::Timeout,
             format!("the TLS handshake with {} timed out", opts.server()),
         );
+    } else if [
+        "unexpected eof",
+        "connection reset",
+        "broken pipe",
+        "connection aborted",
+        // EINTR: a socket read with a timeout returns it after the process
+        // was stopped and continued (Ctrl-Z, fg) mid-handshake.
+        "interrupted system call",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        // The connection dropped mid-handshake: a network failure, retried
+        // like any other (on a new connection with a new handshake; nothing
+        // was sent over this one). A port that doesn't speak TLS fails
+        // differently ("wrong version number") and stays a TLS error.
+        return Error::new(
+            ErrorKind::Network,
+            format!(
+                "the connection to {} closed during the TLS handshake ({detail})",
+                opts.server()
+            ),
+        );
     } else if lower.contains("protocol") || lower.contains("version") {
         "The server may only offer an old TLS version (popview requires TLS 1.2 or newer)"
     } else {

@@ -64,6 +64,10 @@ pub struct Worker {
     cache: HashMap<String, HeaderSummary>,
     cache_dirty: bool,
     marks: Marks,
+    /// UIDs of marks that a later listing no longer showed (deleted by
+    /// someone else, or by a commit whose QUIT answer was lost): reported
+    /// as `already_gone` by the next commit.
+    gone_marks: Vec<String>,
     restored: bool,
     ops: VecDeque<Op>,
     retrieve: Option<(Ticket, MsgKey)>,
@@ -74,6 +78,14 @@ pub struct Worker {
     /// Seconds the server wants between logins (CAPA LOGIN-DELAY).
     login_delay: Option<u64>,
     last_login: Option<Instant>,
+}
+
+/// What a user's read in flight asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ReadKind {
+    #[default]
+    Retrieve,
+    Peek(u32),
 }
 
 /// Per-session state.
@@ -90,7 +102,7 @@ struct Session {
     batch: Vec<(MsgKey, HeaderSummary)>,
     last_flush: Instant,
     /// Tickets of RETR / TOP n k in flight, in order.
-    reads: VecDeque<(Ticket, MsgKey)>,
+    reads: VecDeque<(Ticket, MsgKey, ReadKind)>,
     last_activity: Instant,
 }
 
@@ -120,6 +132,7 @@ impl Worker {
             cache: HashMap::new(),
             cache_dirty: false,
             marks: Marks::default(),
+            gone_marks: Vec::new(),
             restored: false,
             ops: VecDeque::new(),
             retrieve: None,
@@ -296,9 +309,13 @@ impl Worker {
                 Op::Mark(k) => {
                     changed |= self.marks.add(k);
                 }
-                Op::Unmark(k) => changed |= self.marks.remove(&k),
+                Op::Unmark(k) => {
+                    self.gone_marks.retain(|u| k.uid.as_ref() != Some(u));
+                    changed |= self.marks.remove(&k);
+                }
                 Op::UnmarkAll => {
                     changed |= !self.marks.is_empty();
+                    self.gone_marks.clear();
                     self.marks.clear_intent();
                 }
                 Op::CheckNewMail => {}
@@ -517,8 +534,29 @@ impl Worker {
         })
     }
 
-    /// Serve one session until it ends.
+    /// Serve one session until it ends. When the connection is lost, the
+    /// user's reads that were in flight (a RETR cut halfway, a TOP) are
+    /// asked again in the next session, unless a newer one replaced them:
+    /// otherwise the UI would wait forever for an answer to that ticket.
     fn serve(&mut self, mut s: Session) -> Exit {
+        let exit = self.serve_session(&mut s);
+        if matches!(exit, Exit::Lost(_)) {
+            for (ticket, key, kind) in s.reads.drain(..).rev() {
+                match kind {
+                    ReadKind::Retrieve if self.retrieve.is_none() => {
+                        self.retrieve = Some((ticket, key));
+                    }
+                    ReadKind::Peek(lines) if self.peek.is_none() => {
+                        self.peek = Some((ticket, key, lines));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        exit
+    }
+
+    fn serve_session(&mut self, s: &mut Session) -> Exit {
         self.sessions += 1;
         let reconnect = self.sessions > 1;
         self.marks.session_reset();
@@ -531,17 +569,22 @@ impl Worker {
             entries: s.listing.entries(),
             no_uidl_reason,
         });
-        self.preload_from_cache(&mut s);
+        self.preload_from_cache(s);
         // Re-apply the marks' intent to this session.
         let gone = self.marks.remap(&s.listing);
         if !gone.is_empty() {
+            for uid in gone.iter().filter_map(|k| k.uid.clone()) {
+                if !self.gone_marks.contains(&uid) {
+                    self.gone_marks.push(uid);
+                }
+            }
             self.notice(format!(
                 "{} marked message(s) are no longer on the server",
                 gone.len()
             ));
             self.persist_marks();
         }
-        let reapplied = match self.apply_unapplied(&mut s) {
+        let reapplied = match self.apply_unapplied(s) {
             Ok(n) => n,
             Err(e) => return Exit::Lost(e),
         };
@@ -557,22 +600,22 @@ impl Worker {
                 // Drop the connection without QUIT: nothing is deleted.
                 return Exit::Done(false);
             }
-            match self.run_ops(&mut s) {
+            match self.run_ops(s) {
                 Ok(Some(exit)) => return exit,
                 Ok(None) => {}
                 Err(e) => return Exit::Lost(e),
             }
-            if let Err(e) = self.refill(&mut s) {
+            if let Err(e) = self.refill(s) {
                 return Exit::Lost(e);
             }
             if s.client.in_flight() > 0 {
-                if let Err(e) = self.receive(&mut s) {
+                if let Err(e) = self.receive(s) {
                     return Exit::Lost(e);
                 }
                 continue;
             }
             // Idle.
-            self.flush_previews(&mut s, true);
+            self.flush_previews(s, true);
             if s.done >= s.needed {
                 self.save_cache();
             }
@@ -716,6 +759,7 @@ impl Worker {
         match op {
             Op::Mark(_) => unreachable!("marks are not exclusive"),
             Op::Unmark(key) => {
+                self.gone_marks.retain(|u| key.uid.as_ref() != Some(u));
                 if !self.marks.remove(&key) {
                     self.send_marks();
                     return Ok(None);
@@ -757,6 +801,7 @@ impl Worker {
             Op::UnmarkAll => {
                 match s.client.rset() {
                     Ok(()) => {
+                        self.gone_marks.clear();
                         self.marks.clear_intent();
                         self.marks.session_reset();
                         self.persist_marks();
@@ -769,6 +814,7 @@ impl Worker {
                         false,
                     ),
                     Err(e) => {
+                        self.gone_marks.clear();
                         self.marks.clear_intent();
                         self.persist_marks();
                         self.send_marks();
@@ -849,7 +895,7 @@ impl Worker {
         }
         let keys = self.marks.keys();
         let mut deleted = Vec::new();
-        let mut already_gone = Vec::new();
+        let mut already_gone = self.gone_marks.clone();
         for k in &keys {
             match s.listing.resolve(k) {
                 Some(m) if self.marks.is_applied(m.number) => deleted.push(k.clone()),
@@ -858,6 +904,7 @@ impl Worker {
         }
         match s.client.quit() {
             Ok(()) => {
+                self.gone_marks.clear();
                 for k in &keys {
                     self.marks.remove(k);
                 }
@@ -902,7 +949,7 @@ impl Worker {
                     msg: m.number,
                     size: Some(m.size),
                 })?;
-                s.reads.push_back((ticket, key));
+                s.reads.push_back((ticket, key, ReadKind::Retrieve));
             }
         }
         if let Some((ticket, key, lines)) = self.peek.clone() {
@@ -916,7 +963,7 @@ impl Worker {
                     lines: lines.max(1),
                     size: Some(m.size),
                 })?;
-                s.reads.push_back((ticket, key));
+                s.reads.push_back((ticket, key, ReadKind::Peek(lines)));
             }
         }
         if !self.cfg.previews || !s.has_top {
@@ -984,7 +1031,7 @@ impl Worker {
     fn receive(&mut self, s: &mut Session) -> Result<(), Error> {
         let retr_ticket = match s.client.next_answer_for() {
             Some(Command::Retr { size, .. }) => {
-                s.reads.front().map(|(t, _)| (*t, size.unwrap_or(0)))
+                s.reads.front().map(|(t, _, _)| (*t, size.unwrap_or(0)))
             }
             _ => None,
         };
@@ -1028,7 +1075,7 @@ impl Worker {
                 self.flush_previews(s, false);
             }
             (Command::Top { .. }, result) => {
-                let (ticket, key) = s.reads.pop_front().unwrap_or_default();
+                let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
                 match result {
                     Ok(Reply::Body(body)) => {
                         let view = mail::view(body.data);
@@ -1043,7 +1090,7 @@ impl Worker {
                 }
             }
             (Command::Retr { msg, .. }, result) => {
-                let (ticket, key) = s.reads.pop_front().unwrap_or_default();
+                let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
                 match result {
                     Ok(Reply::Body(body)) => {
                         let known = s

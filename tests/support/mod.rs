@@ -4,7 +4,8 @@
 //!
 //! Include it from an integration test with `mod support;` or from a bench
 //! with `#[path = "../tests/support/mod.rs"] mod support;`. It depends only on
-//! std and the package's (dev-)dependencies, never on popview itself.
+//! std and the package's (dev-)dependencies, except [`worker`], which drives
+//! popview's worker thread.
 #![allow(dead_code)]
 
 pub mod certs;
@@ -13,6 +14,7 @@ pub mod dovecot;
 pub mod proxy;
 pub mod rawpop;
 pub mod tmux;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

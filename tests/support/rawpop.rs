@@ -35,8 +35,17 @@ impl<S: Read + Write> Session<S> {
     /// Reads one line; `Ok(None)` on a clean EOF.
     pub fn try_read_line(&mut self) -> std::io::Result<Option<String>> {
         let mut buf = Vec::new();
-        let n = self.r.read_until(b'\n', &mut buf)?;
-        if n == 0 {
+        // A read through OpenSSL can surface EINTR as an error of another
+        // kind; retry it (bounded) instead of failing the check.
+        let mut tries = 0;
+        loop {
+            match self.r.read_until(b'\n', &mut buf) {
+                Ok(_) => break,
+                Err(e) if tries < 5 && is_interrupted(&e) => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        if buf.is_empty() {
             return Ok(None);
         }
         if buf.ends_with(b"\n") {
@@ -310,4 +319,10 @@ pub fn one_at_a_time_top_all(
     assert_eq!(answers, n);
     s.quit();
     elapsed
+}
+
+fn is_interrupted(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Interrupted
+        || e.raw_os_error() == Some(4)
+        || e.to_string().contains("Interrupted system call")
 }
