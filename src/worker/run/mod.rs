@@ -1,0 +1,449 @@
+//! The worker loop: connect (with a retry policy), then serve one session at
+//! a time. The user's deletion marks live in [`Marks`] across sessions and on
+//! disk; each session re-applies them with DELE, and only an explicit commit
+//! sends QUIT in the transaction state.
+
+mod ops;
+mod session;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant};
+
+use super::api::*;
+use super::config::WorkerConfig;
+use super::listing::Listing;
+use super::marks::Marks;
+use super::persist::Persist;
+use crate::mail::{self, HeaderSummary};
+use crate::pop3::transport::{self, Connection, Security, Stream, Trust};
+use crate::pop3::{Client, Command, Credentials, Error, ErrorKind, Reply, Trace};
+use crate::sanitize;
+
+/// How the worker hands events to the UI; `false` means the UI is gone.
+pub type Emit = Box<dyn FnMut(Event) -> bool + Send>;
+
+/// Previews go to the UI in batches of this many ...
+const PREVIEW_BATCH: usize = 256;
+/// ... or when this much time has passed since the last batch.
+const PREVIEW_FLUSH: Duration = Duration::from_millis(40);
+/// Most time spent waiting for a password or a quit after a fatal error.
+const MAX_USER_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// A write the user asked for: applied in order, never dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    Mark(MsgKey),
+    Unmark(MsgKey),
+    UnmarkAll,
+    CheckNewMail,
+    CommitNow,
+    Quit { commit: bool },
+}
+
+impl Op {
+    /// Ops that need the pipe drained first (they RSET or end the session).
+    fn exclusive(&self) -> bool {
+        !matches!(self, Op::Mark(_))
+    }
+}
+
+/// How a session ended.
+enum Exit {
+    /// The user quit; the worker ends. `true` when marks were committed.
+    Done(bool),
+    /// The connection was lost or refused: reconnect with backoff.
+    Lost(Error),
+    /// Open a fresh session right away (new mail, commit now).
+    Renew,
+}
+
+pub struct Worker {
+    cfg: WorkerConfig,
+    persist: Box<dyn Persist>,
+    requests: Receiver<Request>,
+    emit: Emit,
+    ui_gone: bool,
+    cache: HashMap<String, HeaderSummary>,
+    cache_dirty: bool,
+    marks: Marks,
+    /// UIDs of marks that a later listing no longer showed (deleted by
+    /// someone else, or by a commit whose QUIT answer was lost): reported
+    /// as `already_gone` by the next commit.
+    gone_marks: Vec<String>,
+    restored: bool,
+    ops: VecDeque<Op>,
+    retrieve: Option<(Ticket, MsgKey)>,
+    peek: Option<(Ticket, MsgKey, u32)>,
+    visible: Vec<MsgKey>,
+    password: Option<String>,
+    sessions: u32,
+    /// Seconds the server wants between logins (CAPA LOGIN-DELAY).
+    login_delay: Option<u64>,
+    last_login: Option<Instant>,
+}
+
+/// What a user's read in flight asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ReadKind {
+    #[default]
+    Retrieve,
+    Peek(u32),
+}
+
+/// Per-session state.
+struct Session {
+    client: Client<Stream>,
+    listing: Listing,
+    has_top: bool,
+    /// Per message (index = position in the listing): preview requested.
+    requested: Vec<bool>,
+    cursor: usize,
+    needed: usize,
+    done: usize,
+    bytes: u64,
+    batch: Vec<(MsgKey, HeaderSummary)>,
+    last_flush: Instant,
+    /// Tickets of RETR / TOP n k in flight, in order.
+    reads: VecDeque<(Ticket, MsgKey, ReadKind)>,
+    last_activity: Instant,
+}
+
+impl Session {
+    fn index(&self, number: u32) -> Option<usize> {
+        self.listing
+            .msgs()
+            .binary_search_by_key(&number, |m| m.number)
+            .ok()
+    }
+}
+
+impl Worker {
+    pub fn new(
+        cfg: WorkerConfig,
+        persist: Box<dyn Persist>,
+        requests: Receiver<Request>,
+        emit: Emit,
+    ) -> Worker {
+        let password = cfg.password.clone();
+        Worker {
+            cfg,
+            persist,
+            requests,
+            emit,
+            ui_gone: false,
+            cache: HashMap::new(),
+            cache_dirty: false,
+            marks: Marks::default(),
+            gone_marks: Vec::new(),
+            restored: false,
+            ops: VecDeque::new(),
+            retrieve: None,
+            peek: None,
+            visible: Vec::new(),
+            password,
+            sessions: 0,
+            login_delay: None,
+            last_login: None,
+        }
+    }
+
+    fn send(&mut self, ev: Event) {
+        if !self.ui_gone && !(self.emit)(ev) {
+            // The UI is gone: end without QUIT, so nothing is deleted; the
+            // marks stay on disk for the next start.
+            self.ui_gone = true;
+        }
+    }
+
+    fn error(&mut self, e: &Error, fatal: bool) {
+        self.send(Event::Error(WorkerError {
+            kind: e.kind,
+            message: sanitize::line(&e.message),
+            fatal,
+        }));
+    }
+
+    fn notice(&mut self, text: impl Into<String>) {
+        let text = sanitize::line(&text.into());
+        self.send(Event::Notice(text));
+    }
+
+    fn send_marks(&mut self) {
+        let marked = self.marks.keys();
+        let restored = std::mem::take(&mut self.restored);
+        self.send(Event::Marks { marked, restored });
+    }
+
+    fn persist_marks(&mut self) {
+        if let Err(e) = self.persist.save_marks(&self.marks.uids()) {
+            let e = Error::local(format!(
+                "could not save the deletion marks to disk: {e}; they are kept in memory"
+            ));
+            self.error(&e, false);
+        }
+    }
+
+    fn save_cache(&mut self) {
+        if self.cache_dirty {
+            self.cache_dirty = false;
+            if let Err(e) = self.persist.save_headers(&self.cache) {
+                self.notice(format!("could not save the header cache: {e}"));
+            }
+        }
+    }
+
+    /// The whole life of the worker thread.
+    pub fn run(mut self) {
+        self.cache = self.persist.load_headers();
+        let restored = self.persist.load_marks();
+        if !restored.is_empty() {
+            self.marks = Marks::restored(restored);
+            self.restored = true;
+            self.send_marks();
+            self.restored = true;
+        }
+        let mut attempt = 0u32;
+        let committed = loop {
+            if self.ui_gone {
+                break false;
+            }
+            if let Some(done) = self.settle_offline_ops() {
+                break done;
+            }
+            if self.password.is_none() && !self.ask_password("") {
+                break false;
+            }
+            self.honour_login_delay(attempt + 1);
+            // A quit during the countdown is settled at the top of the loop
+            // (a commit with marks still needs the connection).
+            if self.ui_gone || (self.quit_queued() && self.marks.is_empty()) {
+                continue;
+            }
+            attempt += 1;
+            self.send(Event::Connecting {
+                server: self.cfg.connect.server(),
+                attempt,
+            });
+            let exit = match self.open() {
+                Ok(session) => {
+                    attempt = 0;
+                    self.serve(session)
+                }
+                Err(e) => Exit::Lost(e),
+            };
+            match exit {
+                Exit::Done(committed) => break committed,
+                Exit::Renew => attempt = 0,
+                Exit::Lost(e) => {
+                    // A session lost after a good start counts as a first failure.
+                    attempt = attempt.max(1);
+                    if !self.after_failure(&e, attempt) {
+                        break false;
+                    }
+                }
+            }
+        };
+        self.save_cache();
+        self.send(Event::Closed { committed });
+    }
+
+    /// Take in a request; writes queue up, reads replace older reads.
+    fn absorb(&mut self, req: Request) {
+        match req {
+            Request::Visible(keys) => self.visible = keys,
+            Request::Retrieve { ticket, key } => self.retrieve = Some((ticket, key)),
+            Request::CancelRetrieve { ticket } => {
+                if self.retrieve.as_ref().is_some_and(|(t, _)| *t == ticket) {
+                    self.retrieve = None;
+                }
+            }
+            Request::Peek { ticket, key, lines } => self.peek = Some((ticket, key, lines)),
+            Request::Password(p) => self.password = Some(p),
+            Request::Mark(k) => self.ops.push_back(Op::Mark(k)),
+            Request::Unmark(k) => self.ops.push_back(Op::Unmark(k)),
+            Request::UnmarkAll => self.ops.push_back(Op::UnmarkAll),
+            Request::CheckNewMail => self.ops.push_back(Op::CheckNewMail),
+            Request::CommitNow => self.ops.push_back(Op::CommitNow),
+            Request::Quit { commit } => self.ops.push_back(Op::Quit { commit }),
+        }
+    }
+
+    /// Take every request waiting, without blocking.
+    fn drain_requests(&mut self) {
+        loop {
+            match self.requests.try_recv() {
+                Ok(r) => self.absorb(r),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.ui_gone = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Wait up to `dur` for requests; returns early when a quit is queued.
+    fn wait(&mut self, dur: Duration) {
+        let end = Instant::now() + dur;
+        loop {
+            let now = Instant::now();
+            if now >= end || self.ui_gone || self.quit_queued() {
+                return;
+            }
+            match self.requests.recv_timeout(end - now) {
+                Ok(r) => self.absorb(r),
+                Err(RecvTimeoutError::Timeout) => return,
+                Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
+            }
+        }
+    }
+
+    fn quit_queued(&self) -> bool {
+        self.ops.iter().any(|o| matches!(o, Op::Quit { .. }))
+    }
+
+    /// While there is no session: marks change only the intent (there is
+    /// nothing on the server to undo). Returns `Some(committed)` when the
+    /// user quit and there's nothing left to do online.
+    fn settle_offline_ops(&mut self) -> Option<bool> {
+        self.drain_requests();
+        let mut changed = false;
+        while let Some(op) = self.ops.front().cloned() {
+            match op {
+                Op::Mark(k) => {
+                    changed |= self.marks.add(k);
+                }
+                Op::Unmark(k) => {
+                    self.gone_marks.retain(|u| k.uid.as_ref() != Some(u));
+                    changed |= self.marks.remove(&k);
+                }
+                Op::UnmarkAll => {
+                    changed |= !self.marks.is_empty();
+                    self.gone_marks.clear();
+                    self.marks.clear_intent();
+                }
+                Op::CheckNewMail => {}
+                // Needs the server: handled once connected.
+                Op::CommitNow => break,
+                Op::Quit { commit: true } if !self.marks.is_empty() => break,
+                Op::Quit { commit } => {
+                    if !commit {
+                        self.marks.clear_intent();
+                        self.persist_marks();
+                    }
+                    self.ops.pop_front();
+                    return Some(false);
+                }
+            }
+            self.ops.pop_front();
+        }
+        if changed {
+            self.persist_marks();
+            self.send_marks();
+        }
+        None
+    }
+
+    /// Ask the UI for the password and wait for it (or a quit).
+    fn ask_password(&mut self, reason: &str) -> bool {
+        let reason = if reason.is_empty() {
+            format!(
+                "Password for {} at {}",
+                sanitize::line(&self.cfg.user),
+                self.cfg.connect.server()
+            )
+        } else {
+            reason.to_string()
+        };
+        self.send(Event::PasswordNeeded { reason });
+        let end = Instant::now() + MAX_USER_WAIT;
+        while self.password.is_none() && Instant::now() < end {
+            self.wait(Duration::from_secs(1));
+            if self.ui_gone || self.quit_queued() {
+                return self.password.is_some() || self.quit_queued();
+            }
+        }
+        self.password.is_some()
+    }
+
+    /// Decide what to do after a failed connection or a lost session.
+    /// Returns false when the worker should stop.
+    fn after_failure(&mut self, e: &Error, attempt: u32) -> bool {
+        match e.kind {
+            ErrorKind::Auth => {
+                self.password = None;
+                self.error(e, false);
+                self.ask_password(&sanitize::line(&e.message))
+            }
+            ErrorKind::InUse
+            | ErrorKind::TempFailure
+            | ErrorKind::Network
+            | ErrorKind::Timeout
+            | ErrorKind::LoginDelay
+                if attempt < self.cfg.max_attempts =>
+            {
+                let delay = if e.kind == ErrorKind::LoginDelay {
+                    Duration::from_secs(self.login_delay.unwrap_or(60).clamp(1, 3600))
+                } else {
+                    let factor = 1u32 << attempt.saturating_sub(1).min(16);
+                    (self.cfg.backoff * factor).min(self.cfg.max_backoff)
+                };
+                self.send(Event::Reconnecting {
+                    attempt,
+                    delay_secs: delay.as_secs(),
+                    reason: sanitize::line(&e.message),
+                });
+                self.wait(delay);
+                true
+            }
+            _ => {
+                // PermFailure, TLS, protocol violations, local refusals, or
+                // too many attempts: explain and wait for the user to quit.
+                self.error(e, true);
+                if self.cfg.max_attempts <= 1 || self.ui_gone {
+                    return false;
+                }
+                let end = Instant::now() + MAX_USER_WAIT;
+                while !self.quit_queued() && !self.ui_gone && Instant::now() < end {
+                    self.wait(Duration::from_secs(1));
+                }
+                // Offline, quitting: a commit can't happen; marks stay on disk.
+                if let Some(Op::Quit { commit }) = self
+                    .ops
+                    .iter()
+                    .find(|o| matches!(o, Op::Quit { .. }))
+                    .cloned()
+                {
+                    if commit && !self.marks.is_empty() {
+                        self.notice(
+                            "not connected, so nothing was deleted; the marks are kept for next time",
+                        );
+                    } else if !commit {
+                        self.marks.clear_intent();
+                        self.persist_marks();
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// A server that announced LOGIN-DELAY gets no login sooner than that
+    /// after the previous one: count down instead of hammering it.
+    fn honour_login_delay(&mut self, attempt: u32) {
+        let (Some(delay), Some(last)) = (self.login_delay, self.last_login) else {
+            return;
+        };
+        let wait = Duration::from_secs(delay).saturating_sub(last.elapsed());
+        if wait.is_zero() {
+            return;
+        }
+        self.send(Event::Reconnecting {
+            attempt,
+            delay_secs: wait.as_secs().max(1),
+            reason: format!("the server allows one login every {delay} seconds"),
+        });
+        self.wait(wait);
+    }
+}

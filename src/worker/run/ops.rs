@@ -1,0 +1,276 @@
+//! The user's writes within a session: marks (DELE), undo (RSET and the
+//! others marked again), undo all, commit (QUIT) and leaving without
+//! deleting. Never reordered, never dropped.
+
+use super::*;
+
+impl Worker {
+    /// DELE every intended mark not applied in this session (pipelined).
+    pub(super) fn apply_unapplied(&mut self, s: &mut Session) -> Result<usize, Error> {
+        let todo = self.marks.unapplied(&s.listing);
+        let mut ok = 0;
+        let mut failed = Vec::new();
+        s.client
+            .pipeline(todo.iter().map(|n| Command::Dele(*n)), |a| {
+                if let Command::Dele(n) = a.command {
+                    match a.result {
+                        Ok(_) => {
+                            ok += 1;
+                            self.marks.applied(n);
+                        }
+                        Err(e) => failed.push((n, e)),
+                    }
+                }
+                Ok(())
+            })?;
+        for (n, e) in failed {
+            self.error(
+                &Error::new(
+                    e.kind,
+                    format!("could not mark message {n} for deletion: {}", e.message),
+                ),
+                false,
+            );
+        }
+        Ok(ok)
+    }
+
+    /// Apply queued writes in order. Exclusive ones wait for the pipe to drain.
+    pub(super) fn run_ops(&mut self, s: &mut Session) -> Result<Option<Exit>, Error> {
+        while let Some(op) = self.ops.front().cloned() {
+            if op.exclusive() {
+                if s.client.in_flight() > 0 {
+                    return Ok(None);
+                }
+                self.ops.pop_front();
+                if let Some(exit) = self.exclusive(op, s)? {
+                    return Ok(Some(exit));
+                }
+                continue;
+            }
+            if !s.client.can_submit() {
+                return Ok(None);
+            }
+            self.ops.pop_front();
+            if let Op::Mark(key) = op {
+                self.mark(key, s)?;
+            }
+        }
+        Ok(None)
+    }
+
+    pub(super) fn mark(&mut self, key: MsgKey, s: &mut Session) -> Result<(), Error> {
+        let Some(m) = s.listing.resolve(&key).cloned() else {
+            let ambiguous = s.listing.get(key.number).is_some_and(|m| m.ambiguous);
+            if ambiguous {
+                self.notice(format!(
+                    "message {} shares its unique id with another message; popview won't mark it, \
+                     so one mark can't delete two messages",
+                    key.number
+                ));
+            } else {
+                self.notice("that message is no longer on the server");
+            }
+            self.send_marks();
+            return Ok(());
+        };
+        let key = s.listing.key(&m);
+        if self.marks.contains(&key) {
+            self.send_marks();
+            return Ok(());
+        }
+        self.marks.add(key);
+        self.persist_marks();
+        self.send_marks();
+        s.client.submit(Command::Dele(m.number))
+    }
+
+    pub(super) fn exclusive(&mut self, op: Op, s: &mut Session) -> Result<Option<Exit>, Error> {
+        match op {
+            Op::Mark(_) => unreachable!("marks are not exclusive"),
+            Op::Unmark(key) => {
+                self.gone_marks.retain(|u| key.uid.as_ref() != Some(u));
+                if !self.marks.remove(&key) {
+                    self.send_marks();
+                    return Ok(None);
+                }
+                self.persist_marks();
+                if !self.marks.stale_applied(&s.listing).is_empty() {
+                    // POP3 can't undo one DELE: RSET undoes all, then the
+                    // others are marked again.
+                    match s.client.rset() {
+                        Ok(()) => {
+                            self.marks.session_reset();
+                            self.apply_unapplied(s)?;
+                        }
+                        Err(e) if !e.is_fatal_to_session() => {
+                            self.marks.add(key);
+                            self.persist_marks();
+                            self.error(
+                                &Error::new(
+                                    e.kind,
+                                    format!(
+                                        "the server refused RSET, so the mark stays: {}",
+                                        e.message
+                                    ),
+                                ),
+                                false,
+                            );
+                        }
+                        Err(e) => {
+                            // The session is gone, and with it every DELE:
+                            // the intent is already updated on disk.
+                            self.send_marks();
+                            return Err(e);
+                        }
+                    }
+                }
+                self.send_marks();
+                Ok(None)
+            }
+            Op::UnmarkAll => {
+                match s.client.rset() {
+                    Ok(()) => {
+                        self.gone_marks.clear();
+                        self.marks.clear_intent();
+                        self.marks.session_reset();
+                        self.persist_marks();
+                    }
+                    Err(e) if !e.is_fatal_to_session() => self.error(
+                        &Error::new(
+                            e.kind,
+                            format!("the server refused RSET, so the marks stay: {}", e.message),
+                        ),
+                        false,
+                    ),
+                    Err(e) => {
+                        self.gone_marks.clear();
+                        self.marks.clear_intent();
+                        self.persist_marks();
+                        self.send_marks();
+                        return Err(e);
+                    }
+                }
+                self.send_marks();
+                Ok(None)
+            }
+            Op::CheckNewMail => {
+                // A POP3 session sees the maildrop as it was at login: end
+                // this one without deleting anything and open a new one. The
+                // marks are re-applied there.
+                self.flush_previews(s, true);
+                self.save_cache();
+                end_without_deleting(s);
+                self.notice("checking for new mail");
+                Ok(Some(Exit::Renew))
+            }
+            Op::CommitNow => match self.commit(s) {
+                Ok(()) => Ok(Some(Exit::Renew)),
+                Err(e) => Err(e),
+            },
+            Op::Quit { commit: true } => {
+                self.flush_previews(s, true);
+                self.save_cache();
+                match self.commit(s) {
+                    Ok(()) => Ok(Some(Exit::Done(true))),
+                    Err(e) => {
+                        self.error(&e, true);
+                        Ok(Some(Exit::Done(false)))
+                    }
+                }
+            }
+            Op::Quit { commit: false } => {
+                self.flush_previews(s, true);
+                self.save_cache();
+                self.marks.clear_intent();
+                self.persist_marks();
+                end_without_deleting(s);
+                Ok(Some(Exit::Done(false)))
+            }
+        }
+    }
+
+    /// Make the server's marks equal the intent, then QUIT. Any doubt (a DELE
+    /// refused, RSET refused, QUIT refused) means no QUIT, or marks kept.
+    pub(super) fn commit(&mut self, s: &mut Session) -> Result<(), Error> {
+        if !self.marks.stale_applied(&s.listing).is_empty() {
+            s.client.rset()?;
+            self.marks.session_reset();
+        }
+        let todo = self.marks.unapplied(&s.listing);
+        let mut failed = None;
+        s.client
+            .pipeline(todo.iter().map(|n| Command::Dele(*n)), |a| {
+                if let Command::Dele(n) = a.command {
+                    match a.result {
+                        Ok(_) => self.marks.applied(n),
+                        Err(e) => {
+                            failed.get_or_insert((n, e));
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        if let Some((n, e)) = failed {
+            // Never QUIT with an unknown set of deletions (SECURITY E27):
+            // drop the session, which deletes nothing.
+            s.client.stream().shutdown();
+            return Err(Error::new(
+                e.kind,
+                format!(
+                    "message {n} could not be marked ({}); nothing was deleted and the marks are kept",
+                    e.message
+                ),
+            ));
+        }
+        let keys = self.marks.keys();
+        let mut deleted = Vec::new();
+        let mut already_gone = self.gone_marks.clone();
+        for k in &keys {
+            match s.listing.resolve(k) {
+                Some(m) if self.marks.is_applied(m.number) => deleted.push(k.clone()),
+                _ => already_gone.push(k.uid.clone().unwrap_or_else(|| k.number.to_string())),
+            }
+        }
+        match s.client.quit() {
+            Ok(()) => {
+                self.gone_marks.clear();
+                for k in &keys {
+                    self.marks.remove(k);
+                }
+                for m in &deleted {
+                    if let Some(uid) = &m.uid {
+                        self.cache.remove(uid);
+                        self.cache_dirty = true;
+                    }
+                }
+                self.persist_marks();
+                self.send(Event::Committed {
+                    deleted: deleted.len(),
+                    already_gone,
+                });
+                self.send_marks();
+                Ok(())
+            }
+            Err(e) => Err(Error::new(
+                e.kind,
+                format!(
+                    "the server did not confirm the deletion ({}); the marks are kept and the \
+                     next session will check what is really gone",
+                    e.message
+                ),
+            )),
+        }
+    }
+}
+
+/// End a session so that nothing is deleted: RSET then QUIT, or, if RSET is
+/// refused, drop the connection (RFC 1939: no QUIT, no deletions).
+fn end_without_deleting(s: &mut Session) {
+    match s.client.rset() {
+        Ok(()) => {
+            let _ = s.client.quit();
+        }
+        Err(_) => s.client.stream().shutdown(),
+    }
+}

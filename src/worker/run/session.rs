@@ -1,0 +1,504 @@
+//! One session: open (connect, log in, list), then serve the user's
+//! requests and stream previews through the pipeline until it ends.
+
+use super::*;
+
+impl Worker {
+    /// Connect, log in, list.
+    pub(super) fn open(&mut self) -> Result<Session, Error> {
+        let trace = match &self.cfg.trace {
+            Some(path) => Some(open_trace(path)?),
+            None => None,
+        };
+        let Connection {
+            mut client,
+            security,
+        } = transport::connect(&self.cfg.connect, trace)?;
+        let mut post_login_caps = None;
+        let creds = Credentials::new(
+            self.cfg.user.clone(),
+            self.password.clone().unwrap_or_default(),
+        );
+        // CAPA (again: some servers list more after login), LIST and UIDL,
+        // in the same round trip as the login when the server pipelines.
+        let (method, answers) = client.login_then(
+            &creds,
+            self.cfg.auth,
+            self.cfg.allow_cleartext,
+            vec![
+                Command::Capa,
+                Command::Stat,
+                Command::List(None),
+                Command::Uidl(None),
+            ],
+        )?;
+        client.set_window(self.cfg.pipeline_window);
+        let mut count = None;
+        let mut list = None;
+        let mut uidl = None;
+        for a in answers {
+            match a.result {
+                Ok(Reply::Capa(caps)) => post_login_caps = Some(caps),
+                Ok(Reply::Stat { count: n, .. }) => count = Some(n),
+                Ok(Reply::ScanListing(v)) => list = Some(v),
+                Ok(Reply::UidListing(v)) => uidl = Some(v),
+                Err(e) if matches!(a.command, Command::List(_)) => return Err(e),
+                _ => {}
+            }
+        }
+        if let Some(caps) = post_login_caps.take() {
+            client.set_capabilities(caps);
+        }
+        let caps = client.capabilities().clone();
+        let list = list.ok_or_else(|| Error::protocol("the server sent no LIST answer"))?;
+        let mut listing = Listing::new(&list, uidl.as_deref());
+        // Numbers beyond what STAT said can't be real messages (SECURITY D22).
+        if let Some(n) = count
+            && listing.msgs().iter().any(|m| m.number > n)
+        {
+            self.notice("the server listed messages beyond its own count; ignoring them");
+            let list: Vec<_> = list.into_iter().filter(|(m, _)| *m <= n).collect();
+            listing = Listing::new(&list, uidl.as_deref());
+        }
+        let info = ConnectionInfo {
+            server: self.cfg.connect.server(),
+            tls: tls_state(&security),
+            greeting: sanitize::line(&client.greeting().text),
+            capabilities: caps.raw.iter().map(|c| sanitize::line(c)).collect(),
+            implementation: caps.implementation.as_deref().map(sanitize::line),
+            login_delay: caps.login_delay,
+            expire: caps.expire.as_deref().map(sanitize::line),
+            pipelining: caps.pipelining,
+            has_top: caps.top || !caps.known,
+            has_uidl: listing.has_uids,
+            auth_method: method.name().to_string(),
+        };
+        self.login_delay = caps.login_delay.filter(|d| *d > 0);
+        self.last_login = Some(Instant::now());
+        self.send(Event::Connected(Box::new(info)));
+        if caps.expire.as_deref().map(str::trim) == Some("0") {
+            self.notice("this server does not keep mail after it is downloaded (EXPIRE 0)");
+        }
+        let n = listing.len();
+        Ok(Session {
+            client,
+            has_top: caps.top || !caps.known,
+            requested: vec![false; n],
+            cursor: 0,
+            needed: 0,
+            done: 0,
+            bytes: 0,
+            batch: Vec::new(),
+            last_flush: Instant::now(),
+            reads: VecDeque::new(),
+            last_activity: Instant::now(),
+            listing,
+        })
+    }
+
+    /// Serve one session until it ends. When the connection is lost, the
+    /// user's reads that were in flight (a RETR cut halfway, a TOP) are
+    /// asked again in the next session, unless a newer one replaced them:
+    /// otherwise the UI would wait forever for an answer to that ticket.
+    pub(super) fn serve(&mut self, mut s: Session) -> Exit {
+        let exit = self.serve_session(&mut s);
+        if matches!(exit, Exit::Lost(_)) {
+            for (ticket, key, kind) in s.reads.drain(..).rev() {
+                match kind {
+                    ReadKind::Retrieve if self.retrieve.is_none() => {
+                        self.retrieve = Some((ticket, key));
+                    }
+                    ReadKind::Peek(lines) if self.peek.is_none() => {
+                        self.peek = Some((ticket, key, lines));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        exit
+    }
+
+    pub(super) fn serve_session(&mut self, s: &mut Session) -> Exit {
+        self.sessions += 1;
+        let reconnect = self.sessions > 1;
+        self.marks.session_reset();
+        let no_uidl_reason = (!s.listing.has_uids).then(|| {
+            "the server does not support UIDL: no header cache, and deletion marks \
+             can't survive a lost connection"
+                .to_string()
+        });
+        self.send(Event::Listing {
+            entries: s.listing.entries(),
+            no_uidl_reason,
+        });
+        self.preload_from_cache(s);
+        // Re-apply the marks' intent to this session.
+        let gone = self.marks.remap(&s.listing);
+        if !gone.is_empty() {
+            for uid in gone.iter().filter_map(|k| k.uid.clone()) {
+                if !self.gone_marks.contains(&uid) {
+                    self.gone_marks.push(uid);
+                }
+            }
+            self.notice(format!(
+                "{} marked message(s) are no longer on the server",
+                gone.len()
+            ));
+            self.persist_marks();
+        }
+        let reapplied = match self.apply_unapplied(s) {
+            Ok(n) => n,
+            Err(e) => return Exit::Lost(e),
+        };
+        self.send_marks();
+        if reconnect {
+            self.send(Event::Reconnected {
+                marks_reapplied: reapplied,
+            });
+        }
+        loop {
+            self.drain_requests();
+            if self.ui_gone {
+                // Drop the connection without QUIT: nothing is deleted.
+                return Exit::Done(false);
+            }
+            match self.run_ops(s) {
+                Ok(Some(exit)) => return exit,
+                Ok(None) => {}
+                Err(e) => return Exit::Lost(e),
+            }
+            if let Err(e) = self.refill(s) {
+                return Exit::Lost(e);
+            }
+            if s.client.in_flight() > 0 {
+                if let Err(e) = self.receive(s) {
+                    return Exit::Lost(e);
+                }
+                continue;
+            }
+            // Idle.
+            self.flush_previews(s, true);
+            if s.done >= s.needed {
+                self.save_cache();
+            }
+            if !self.ops.is_empty() || self.retrieve.is_some() || self.peek.is_some() {
+                continue;
+            }
+            let timeout = self.cfg.keepalive.saturating_sub(s.last_activity.elapsed());
+            match self.requests.recv_timeout(timeout) {
+                Ok(r) => self.absorb(r),
+                Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
+                Err(RecvTimeoutError::Timeout) => {
+                    s.last_activity = Instant::now();
+                    if let Err(e) = s.client.noop()
+                        && e.is_fatal_to_session()
+                    {
+                        return Exit::Lost(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Show cached previews at once; queue TOP for the rest.
+    pub(super) fn preload_from_cache(&mut self, s: &mut Session) {
+        let mut hits = Vec::new();
+        let live: HashSet<&str> = s
+            .listing
+            .msgs()
+            .iter()
+            .filter_map(|m| m.uid.as_deref())
+            .collect();
+        let before = self.cache.len();
+        if s.listing.has_uids {
+            self.cache.retain(|uid, _| live.contains(uid.as_str()));
+        }
+        if self.cache.len() != before {
+            self.cache_dirty = true;
+        }
+        for (i, m) in s.listing.msgs().iter().enumerate() {
+            if let Some(h) = m.uid.as_ref().and_then(|u| self.cache.get(u)) {
+                s.requested[i] = true;
+                hits.push((s.listing.key(m), h.clone()));
+            }
+        }
+        s.needed = if self.cfg.previews && s.has_top {
+            s.listing.len() - hits.len()
+        } else {
+            0
+        };
+        for chunk in hits.chunks(4096) {
+            self.send(Event::Previews(chunk.to_vec()));
+        }
+        self.send(Event::Progress {
+            done: 0,
+            total: s.needed,
+            bytes: 0,
+        });
+    }
+
+    /// Queue reads: the user's retrieve/peek first, then visible previews,
+    /// then the rest in order.
+    pub(super) fn refill(&mut self, s: &mut Session) -> Result<(), Error> {
+        if self.ops.front().is_some_and(Op::exclusive) {
+            return Ok(()); // let the pipe drain
+        }
+        if let Some((ticket, key)) = self.retrieve.clone() {
+            if !s.client.can_submit() {
+                return Ok(());
+            }
+            self.retrieve = None;
+            if let Some(m) = self.readable(&key, s) {
+                s.client.submit(Command::Retr {
+                    msg: m.number,
+                    size: Some(m.size),
+                })?;
+                s.reads.push_back((ticket, key, ReadKind::Retrieve));
+            }
+        }
+        if let Some((ticket, key, lines)) = self.peek.clone() {
+            if !s.client.can_submit() {
+                return Ok(());
+            }
+            self.peek = None;
+            if let Some(m) = self.readable(&key, s) {
+                s.client.submit(Command::Top {
+                    msg: m.number,
+                    lines: lines.max(1),
+                    size: Some(m.size),
+                })?;
+                s.reads.push_back((ticket, key, ReadKind::Peek(lines)));
+            }
+        }
+        if !self.cfg.previews || !s.has_top {
+            return Ok(());
+        }
+        let mut visible = std::mem::take(&mut self.visible);
+        visible.retain(|key| {
+            if !s.client.can_submit() {
+                return true;
+            }
+            let Some(m) = s.listing.resolve(key) else {
+                return false;
+            };
+            let Some(i) = s.index(m.number) else {
+                return false;
+            };
+            if !s.requested[i] {
+                s.requested[i] = true;
+                let cmd = Command::Top {
+                    msg: m.number,
+                    lines: 0,
+                    size: Some(m.size),
+                };
+                if s.client.submit(cmd).is_err() {
+                    s.requested[i] = false;
+                    return true;
+                }
+            }
+            false
+        });
+        self.visible = visible;
+        while s.client.can_submit() && s.cursor < s.requested.len() {
+            let i = s.cursor;
+            s.cursor += 1;
+            if s.requested[i] {
+                continue;
+            }
+            s.requested[i] = true;
+            let m = &s.listing.msgs()[i];
+            s.client.submit(Command::Top {
+                msg: m.number,
+                lines: 0,
+                size: Some(m.size),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The message to read, unless it is marked (SECURITY E30) or gone.
+    pub(super) fn readable(
+        &mut self,
+        key: &MsgKey,
+        s: &Session,
+    ) -> Option<crate::worker::listing::Msg> {
+        let Some(m) = s.listing.resolve(key).cloned() else {
+            self.notice("that message is no longer on the server");
+            return None;
+        };
+        if self.marks.is_applied(m.number) {
+            self.notice(
+                "that message is marked for deletion, so the server won't send it; undo the mark (u) to read it",
+            );
+            return None;
+        }
+        Some(m)
+    }
+
+    /// Read one answer and act on it.
+    pub(super) fn receive(&mut self, s: &mut Session) -> Result<(), Error> {
+        let retr_ticket = match s.client.next_answer_for() {
+            Some(Command::Retr { size, .. }) => {
+                s.reads.front().map(|(t, _, _)| (*t, size.unwrap_or(0)))
+            }
+            _ => None,
+        };
+        let emit = &mut self.emit;
+        let ui_gone = &mut self.ui_gone;
+        let answer = s.client.recv_with(&mut |bytes| {
+            if let Some((ticket, total)) = retr_ticket
+                && !*ui_gone
+                && !emit(Event::RetrieveProgress {
+                    ticket,
+                    bytes,
+                    total,
+                })
+            {
+                *ui_gone = true;
+            }
+        })?;
+        s.last_activity = Instant::now();
+        match (answer.command, answer.result) {
+            (Command::Top { msg, lines: 0, .. }, result) => {
+                s.done += 1;
+                match result {
+                    Ok(Reply::Body(body)) => {
+                        s.bytes += body.data.len() as u64;
+                        let summary = mail::summarize(&body.data);
+                        self.got_preview(s, msg, summary);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        if s.done == 1 && !s.client.capabilities().known {
+                            s.has_top = false;
+                            s.needed = 0;
+                            self.notice(
+                                "this server has no TOP command: previews come from opening messages",
+                            );
+                        } else if e.kind != ErrorKind::Refused {
+                            self.error(&e, false);
+                        }
+                    }
+                }
+                self.flush_previews(s, false);
+            }
+            (Command::Top { .. }, result) => {
+                let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
+                match result {
+                    Ok(Reply::Body(body)) => {
+                        let view = mail::view(body.data);
+                        self.send(Event::Peeked {
+                            ticket,
+                            key,
+                            view: Box::new(view),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => self.error(&e, false),
+                }
+            }
+            (Command::Retr { msg, .. }, result) => {
+                let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
+                match result {
+                    Ok(Reply::Body(body)) => {
+                        let known = s
+                            .listing
+                            .get(msg)
+                            .and_then(|m| m.uid.as_ref())
+                            .is_some_and(|u| self.cache.contains_key(u));
+                        if !known {
+                            let summary = mail::summarize(&body.data);
+                            self.got_preview(s, msg, summary);
+                            self.flush_previews(s, true);
+                        }
+                        let view = mail::view(body.data);
+                        self.send(Event::Message {
+                            ticket,
+                            key,
+                            view: Box::new(view),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => self.error(&e, false),
+                }
+            }
+            (Command::Dele(n), result) => match result {
+                Ok(_) => self.marks.applied(n),
+                Err(e) => {
+                    if let Some(m) = s.listing.get(n) {
+                        let key = s.listing.key(m);
+                        self.marks.remove(&key);
+                        self.persist_marks();
+                    }
+                    self.error(
+                        &Error::new(
+                            e.kind,
+                            format!("could not mark message {n} for deletion: {}", e.message),
+                        ),
+                        false,
+                    );
+                    self.send_marks();
+                }
+            },
+            (_, Err(e)) => self.error(&e, false),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn got_preview(&mut self, s: &mut Session, msg: u32, summary: HeaderSummary) {
+        let Some(m) = s.listing.get(msg) else { return };
+        let key = s.listing.key(m);
+        if let Some(uid) = &m.uid {
+            self.cache.insert(uid.clone(), summary.clone());
+            self.cache_dirty = true;
+        }
+        s.batch.push((key, summary));
+    }
+
+    pub(super) fn flush_previews(&mut self, s: &mut Session, force: bool) {
+        if s.batch.is_empty() {
+            return;
+        }
+        if force || s.batch.len() >= PREVIEW_BATCH || s.last_flush.elapsed() >= PREVIEW_FLUSH {
+            let batch = std::mem::take(&mut s.batch);
+            self.send(Event::Previews(batch));
+            self.send(Event::Progress {
+                done: s.done.min(s.needed),
+                total: s.needed,
+                bytes: s.bytes,
+            });
+            s.last_flush = Instant::now();
+        }
+    }
+}
+
+fn tls_state(sec: &Security) -> TlsState {
+    let details = |i: &crate::pop3::TlsInfo| TlsDetails {
+        trust: match i.trust {
+            Trust::Verified => CertTrust::Verified,
+            Trust::Pinned => CertTrust::Pinned,
+            Trust::Unverified => CertTrust::Unverified,
+        },
+        fingerprint_sha256: i.fingerprint_sha256.clone(),
+    };
+    match sec {
+        Security::Plain => TlsState::None,
+        Security::Implicit(i) => TlsState::Implicit(details(i)),
+        Security::StartTls(i) => TlsState::StartTls(details(i)),
+    }
+}
+
+fn open_trace(path: &std::path::Path) -> Result<Trace, Error> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts
+        .open(path)
+        .map_err(|e| Error::local(format!("can't open the log file {}: {e}", path.display())))?;
+    Ok(Trace::new(Box::new(std::io::BufWriter::new(file))))
+}
