@@ -347,3 +347,97 @@ fn dovecot_password_dialog_then_list() {
     let screen = exited(&s, SHORT);
     assert!(screen.contains("EXIT=0"), "{screen}");
 }
+
+fn named_message(i: usize, subject: &str) -> Vec<u8> {
+    format!(
+        "From: Sender {i} <sender{i}@example.org>\r\n\
+         To: alice@example.org\r\n\
+         Subject: {subject}\r\n\
+         Date: Mon, 2 Mar 2026 1{i}:00:00 +0000\r\n\
+         Message-ID: <e2e-{i}@example.org>\r\n\
+         \r\n\
+         Body of {subject}: line one.\r\n"
+    )
+    .into_bytes()
+}
+
+/// The whole flow against Dovecot, as a person would: open, navigate,
+/// filter, read, mark, undo one, undo all, mark again, quit committing; an
+/// independent session then finds exactly the marked messages gone.
+#[test]
+fn dovecot_full_flow_then_independent_check() {
+    let subjects = [
+        "Alpha report",
+        "Bravo notes",
+        "Charlie plan",
+        "Delta memo",
+        "Echo update",
+    ];
+    let msgs = subjects
+        .iter()
+        .enumerate()
+        .map(|(i, s)| named_message(i + 1, s))
+        .collect();
+    let d = Dovecot::start(DovecotOptions::with_messages(msgs));
+    let before = d.uidls();
+    let url = format!("pop3s://{}@localhost:{}", d.user, d.tls_port);
+    let ca = d.ca_pem.display().to_string();
+    let s = start(
+        &[&url, "--ca-file", &ca],
+        &[("POPVIEW_PASSWORD", &d.password)],
+    );
+    s.wait_until("the list with every preview", LONG, |sc| {
+        subjects.iter().all(|sub| sc.contains(sub)) && sc.contains("5 msgs")
+    });
+
+    // Filter, read, back.
+    s.send_keys(&["/"]);
+    s.type_text("bravo");
+    s.wait_until("the filter narrowed to Bravo", SHORT, |sc| {
+        sc.contains("Bravo notes") && !sc.contains("Alpha report") && !sc.contains("Echo update")
+    });
+    s.send_keys(&["Enter"]);
+    s.wait_for("Bravo notes", SHORT);
+    s.send_keys(&["Enter"]);
+    s.wait_for("Body of Bravo notes: line one.", LONG);
+    s.send_keys(&["Escape"]);
+    s.wait_until("back to the list", SHORT, |sc| {
+        !sc.contains("Body of Bravo")
+    });
+    s.send_keys(&["Escape"]);
+    s.wait_until("the filter cleared", SHORT, |sc| {
+        subjects.iter().all(|sub| sc.contains(sub))
+    });
+
+    // Newest first: Alpha (message 1) is at the bottom.
+    s.send_keys(&["G", "d"]);
+    s.wait_until("Alpha marked", SHORT, |sc| marked(sc, "Alpha report"));
+    s.send_keys(&["G", "u"]);
+    s.wait_until("Alpha unmarked", SHORT, |sc| {
+        unmarked(sc, "Alpha report") && !sc.contains("to delete")
+    });
+    s.send_keys(&["G", "d", "G", "k", "d"]);
+    s.wait_until("Alpha and Bravo marked", SHORT, |sc| {
+        marked(sc, "Alpha report") && marked(sc, "Bravo notes") && sc.contains("2 to delete")
+    });
+    s.send_keys(&["U"]);
+    s.wait_until("every mark undone", SHORT, |sc| {
+        unmarked(sc, "Alpha report") && unmarked(sc, "Bravo notes") && !sc.contains("to delete")
+    });
+    // Mark again: Alpha and Charlie.
+    s.send_keys(&["G", "d", "G", "k", "k", "d"]);
+    s.wait_until("Alpha and Charlie marked", SHORT, |sc| {
+        marked(sc, "Alpha report")
+            && marked(sc, "Charlie plan")
+            && unmarked(sc, "Bravo notes")
+            && sc.contains("2 to delete")
+    });
+    s.send_keys(&["q"]);
+    s.wait_for("2 messages are marked for deletion.", SHORT);
+    s.send_keys(&["d"]);
+    let screen = exited(&s, LONG);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let want: Vec<String> = [1, 3, 4].iter().map(|&i| before[i].clone()).collect();
+    assert_eq!(d.uidls(), want, "exactly Alpha and Charlie are gone");
+}
