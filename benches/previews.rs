@@ -95,7 +95,7 @@ fn main() {
         return;
     }
     let n = env_usize("POPVIEW_BENCH_N", 2000);
-    let serial_n = env_usize("POPVIEW_BENCH_SERIAL", n).clamp(1, n);
+    let serial_n = env_usize("POPVIEW_BENCH_SERIAL", n).min(n).max(1);
     let big = env_usize("POPVIEW_BENCH_BIG", 100_000);
     let rtt = ONE_WAY * 2;
     if n > 0 {

@@ -191,16 +191,39 @@ impl Engine {
         Ok((closed, committed_info))
     }
 
-    /// Resolve a number or a UIDL against the listing.
-    pub fn find(&self, msg: &str) -> Option<&ListEntry> {
-        let by_uid = self
-            .listing
-            .iter()
-            .find(|e| e.key.uid.as_deref() == Some(msg));
-        by_uid.or_else(|| {
-            let n: u32 = msg.parse().ok()?;
+    /// Resolve MSG against the listing: a message number, a UIDL, or
+    /// explicitly `#N` / `uid:X`. A bare value that is both a number and
+    /// another message's UIDL is refused: guessing could delete the wrong
+    /// message.
+    pub fn find(&self, msg: &str) -> Result<&ListEntry> {
+        let by_uid = |u: &str| {
+            self.listing
+                .iter()
+                .find(|e| e.key.uid.as_deref() == Some(u))
+        };
+        let by_number = |t: &str| {
+            let n: u32 = t.parse().ok()?;
             self.listing.iter().find(|e| e.key.number == n)
-        })
+        };
+        if let Some(u) = msg.strip_prefix("uid:") {
+            return by_uid(u).ok_or_else(|| no_such(msg));
+        }
+        if let Some(n) = msg.strip_prefix('#') {
+            return by_number(n).ok_or_else(|| no_such(msg));
+        }
+        match (by_number(msg), by_uid(msg)) {
+            (Some(a), Some(b)) if a != b => Err(CmdError::new(
+                exit::USAGE,
+                format!(
+                    "\"{m}\" is both message number {m} and the UIDL of message {}; \
+                     write #{m} for the number or uid:{m} for the UIDL",
+                    b.key.number,
+                    m = sanitize::line(msg)
+                ),
+            )),
+            (Some(e), _) | (None, Some(e)) => Ok(e),
+            (None, None) => Err(no_such(msg)),
+        }
     }
 }
 
@@ -266,9 +289,12 @@ pub fn show(
 ) -> Result<()> {
     let mut engine = Engine::start(cfg, persist);
     engine.wait_listing()?;
-    let Some(entry) = engine.find(msg).cloned() else {
-        let _ = engine.finish(false);
-        return Err(no_such(msg));
+    let entry = match engine.find(msg) {
+        Ok(e) => e.clone(),
+        Err(e) => {
+            let _ = engine.finish(false);
+            return Err(e);
+        }
     };
     engine.send(Request::Retrieve {
         ticket: 1,
@@ -324,11 +350,11 @@ pub fn delete(
     let mut entries = Vec::new();
     for t in targets {
         match engine.find(t) {
-            Some(e) if !entries.contains(e) => entries.push(e.clone()),
-            Some(_) => {}
-            None => {
+            Ok(e) if !entries.contains(e) => entries.push(e.clone()),
+            Ok(_) => {}
+            Err(e) => {
                 let _ = engine.finish(false);
-                return Err(no_such(t));
+                return Err(e);
             }
         }
     }
@@ -348,9 +374,11 @@ pub fn delete(
     for e in &entries {
         engine.send(Request::Mark(e.key.clone()))?;
     }
-    let n = entries.len();
-    engine.until(|_, e| {
-        matches!(e, Event::Marks { marked, .. } if marked.len() >= n).then_some(())
+    // Wait until every target is marked (the worker confirms by key).
+    let keys: Vec<MsgKey> = entries.iter().map(|e| e.key.clone()).collect();
+    engine.until(|_, e| match e {
+        Event::Marks { marked, .. } => keys.iter().all(|k| marked.contains(k)).then_some(()),
+        _ => None,
     })?;
     let (committed, info) = engine.finish(true)?;
     if !committed {
@@ -359,7 +387,17 @@ pub fn delete(
             "the server did not confirm the deletion; nothing is known to be deleted",
         ));
     }
-    let gone = info.map(|(_, g)| g).unwrap_or_default();
+    let (deleted, gone) = info.unwrap_or_default();
+    if deleted + gone.len() > entries.len() {
+        // Can't happen: this command's worker starts with no marks.
+        return Err(CmdError::new(
+            exit::INTERNAL,
+            format!(
+                "the server deleted {deleted} messages, more than the {} asked",
+                entries.len()
+            ),
+        ));
+    }
     for e in &entries {
         let uid = e.key.uid.as_deref().unwrap_or("-");
         if gone.iter().any(|g| g == uid) {
@@ -389,7 +427,16 @@ pub fn serverinfo(cfg: WorkerConfig, persist: Box<dyn Persist>, out: &mut dyn Wr
     };
     let rows = [
         ("Server", info.server.clone()),
-        ("Greeting", info.greeting.clone()),
+        (
+            // Sent in cleartext before STLS: anyone on the path could have
+            // written it.
+            if matches!(info.tls, TlsState::StartTls(_)) {
+                "Greeting (pre-TLS)"
+            } else {
+                "Greeting"
+            },
+            info.greeting.clone(),
+        ),
         ("TLS", tls),
         ("Authentication", info.auth_method.clone()),
         (
@@ -423,7 +470,7 @@ pub fn serverinfo(cfg: WorkerConfig, persist: Box<dyn Persist>, out: &mut dyn Wr
         ),
     ];
     for (k, v) in rows {
-        writeln!(out, "{:<15} {}", format!("{k}:"), sanitize::line(&v)).map_err(io_err)?;
+        writeln!(out, "{:<20} {}", format!("{k}:"), sanitize::line(&v)).map_err(io_err)?;
     }
     engine.finish(false)?;
     Ok(())

@@ -1,5 +1,6 @@
 //! popview's entry point: arguments -> configuration -> worker -> UI.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -45,6 +46,14 @@ fn run(cli: Cli) -> Result<(), CmdError> {
     cfg.previews = matches!(command, Cmd::List { .. });
     match command {
         Cmd::List { json, .. } => commands::list(cfg, persist, *json, &mut out),
+        Cmd::Show { msg, raw: true, .. } if std::io::stdout().is_terminal() => {
+            let _ = msg;
+            Err(CmdError::new(
+                exit::USAGE,
+                "refusing to write a raw message to the terminal: mail can carry escape \
+                 sequences that act on it. Redirect it: popview show MSG --raw > message.eml",
+            ))
+        }
         Cmd::Show { msg, raw, .. } => commands::show(cfg, persist, msg, *raw, &mut out),
         Cmd::Delete { args, dry_run } => {
             commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)
@@ -86,7 +95,17 @@ fn run_tui(target: Target) -> Result<(), CmdError> {
         std::thread::sleep(Duration::from_millis(20));
     }
     match result {
-        Ok(_) => Ok(()),
+        Ok(app) => {
+            // The screen is gone: say how the session ended (a commit that
+            // failed at quit must not pass unseen).
+            if let Some(n) = app.notice() {
+                println!("popview: {n}");
+            }
+            if let Some(e) = app.error() {
+                eprintln!("popview: {}", e.message);
+            }
+            Ok(())
+        }
         Err(e) => Err(CmdError::new(
             exit::INTERNAL,
             format!("terminal error: {e}"),

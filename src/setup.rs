@@ -60,7 +60,9 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
     let mut worker = account.worker_config(password);
     worker.trace = cli.common.log.clone();
     let key = format!("{}@{}:{}", account.username, account.host, account.port);
-    let persist = persistence(&key, account.cache && !cli.common.no_cache)?;
+    // The TUI keeps pending marks on disk; a scripting command leaves them
+    // alone (it neither commits nor forgets them).
+    let persist = persistence(&key, account.cache && !cli.common.no_cache, !prompt)?;
     Ok(Target {
         worker,
         persist,
@@ -96,7 +98,7 @@ fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
     Ok((account, cfg))
 }
 
-fn persistence(account_key: &str, cache: bool) -> Result<Box<dyn Persist>, CmdError> {
+fn persistence(account_key: &str, cache: bool, marks: bool) -> Result<Box<dyn Persist>, CmdError> {
     let roots = store::default_roots().ok_or_else(|| {
         CmdError::new(
             exit::USAGE,
@@ -112,7 +114,11 @@ fn persistence(account_key: &str, cache: bool) -> Result<Box<dyn Persist>, CmdEr
             ),
         )
     })?;
-    Ok(Box::new(OnDisk { store, cache }))
+    Ok(Box::new(OnDisk {
+        store,
+        cache,
+        marks,
+    }))
 }
 
 /// `--demo`: the sample mailbox on 127.0.0.1, fresh on every run; nothing

@@ -792,8 +792,11 @@ fn tiny_and_zero_sizes_do_not_break_state() {
     }
 }
 
+/// Without UIDs a new listing (a new session, where numbers may have
+/// shifted) can't say which row is which: nothing carries over by number,
+/// so a stale preview can't sit on another message's row (SECURITY E29).
 #[test]
-fn no_uidl_entries_merge_by_number() {
+fn no_uidl_entries_never_carry_over_by_number() {
     let mut app = app();
     let nouid = |n| MsgKey {
         number: n,
@@ -816,7 +819,9 @@ fn no_uidl_entries_merge_by_number() {
         nouid(1),
         summary("A", "s", NOW),
     )])));
-    app.handle(ev(&[1, 2, 3]));
     assert!(app.row(&nouid(1)).unwrap().info.is_some());
+    app.handle(ev(&[1, 2, 3]));
+    assert!(app.row(&nouid(1)).unwrap().info.is_none());
+    assert_eq!(app.view_len(), 3);
     assert_eq!(app.no_uidl_reason(), Some("server has no UIDL"));
 }

@@ -720,3 +720,71 @@ fn dovecot_list_show_serverinfo_stls_delete() {
         vec![Dovecot::expected_uidl(2), Dovecot::expected_uidl(4)]
     );
 }
+
+/// A TUI session that was killed left marks on disk: the scripting commands
+/// must neither commit them (`delete X` deletes X only) nor forget them.
+#[test]
+fn scripting_commands_leave_pending_tui_marks_alone() {
+    let server = stls_server(Mailbox::generated(3));
+    let before = server.mailbox_uids();
+    let sb = Sandbox::new();
+    let key = format!("demo@localhost:{}", server.addr().port());
+    let store = popview::store::Store::open_split(
+        &sb.cache_root().join("popview"),
+        &sb.home().join("xdg-data").join("popview"),
+        &key,
+    )
+    .unwrap();
+    store.save_marks(std::slice::from_ref(&before[1])).unwrap();
+    let u = url(&server);
+    let env = [("POPVIEW_PASSWORD", PW)];
+    sb.run(&["list", &u, "--ca-file", ca()], &env).ok();
+    settle(&server);
+    let r = sb.run(&["delete", "1", &u, "--ca-file", ca()], &env).ok();
+    assert_eq!(r.lines().len(), 1, "{}", r.out());
+    settle(&server);
+    assert_eq!(
+        server.mailbox_uids(),
+        before[1..].to_vec(),
+        "only message 1 went"
+    );
+    assert_eq!(
+        store.load_marks(),
+        vec![before[1].clone()],
+        "the TUI's mark is still pending"
+    );
+}
+
+/// `3` can be a message number and, on some servers, another message's
+/// UIDL: a guess could delete the wrong message, so it is refused, and
+/// `#3` / `uid:3` say which.
+#[test]
+fn a_number_that_is_also_another_uidl_must_be_made_explicit() {
+    let msgs = Mailbox::generated(3).into_messages();
+    let pairs = vec![
+        ("3".to_string(), msgs[0].1.clone()),
+        ("x".to_string(), msgs[1].1.clone()),
+        ("y".to_string(), msgs[2].1.clone()),
+    ];
+    let server = stls_server(Mailbox::from_pairs(pairs));
+    let sb = Sandbox::new();
+    let u = url(&server);
+    let env = [("POPVIEW_PASSWORD", PW)];
+    let r = sb
+        .run(&["delete", "3", &u, "--ca-file", ca()], &env)
+        .code(2);
+    assert!(
+        r.stderr.contains("#3") && r.stderr.contains("uid:3"),
+        "{}",
+        r.stderr
+    );
+    settle(&server);
+    assert_eq!(server.mailbox_uids(), vec!["3", "x", "y"]);
+    sb.run(&["delete", "#3", &u, "--ca-file", ca()], &env).ok();
+    settle(&server);
+    assert_eq!(server.mailbox_uids(), vec!["3", "x"]);
+    sb.run(&["delete", "uid:3", &u, "--ca-file", ca()], &env)
+        .ok();
+    settle(&server);
+    assert_eq!(server.mailbox_uids(), vec!["x"]);
+}

@@ -528,3 +528,144 @@ fn login_delay_is_honoured_with_a_countdown() {
     assert_eq!(server.connections(), 2);
     h.quit(false);
 }
+
+/// Quitting (even "delete now") at the password prompt never logs in
+/// without a password, deletes nothing and keeps the marks on disk.
+#[test]
+fn quit_at_the_password_prompt_never_logs_in() {
+    let server = Server::start(Mailbox::generated(3), ServerOptions::default()).unwrap();
+    let uid = server.mailbox_uids()[1].clone();
+    let persist = Mem::default();
+    persist.0.lock().unwrap().marks = vec![uid.clone()];
+    let mut cfg = config(&server);
+    cfg.password = None;
+    let mut h = Harness::start(cfg, persist.clone());
+    h.wait("password prompt", |e| {
+        matches!(e, Event::PasswordNeeded { .. })
+    });
+    let seen = h.quit(true);
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: false })
+    ));
+    assert_eq!(server.connections(), 0, "no login without a password");
+    assert_eq!(persist.state().marks, vec![uid]);
+}
+
+/// A DELE the server refuses keeps the mark (it may be passing); the commit
+/// tries it again and, refused again, deletes nothing at all.
+#[test]
+fn a_refused_dele_keeps_the_mark_and_blocks_the_commit() {
+    let opts = ServerOptions {
+        hook: Some(Arc::new(|ctx| {
+            if ctx.line == "DELE 2" {
+                Action::Reply(b"-ERR [SYS/TEMP] try later\r\n".to_vec())
+            } else {
+                Action::Normal
+            }
+        })),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Mailbox::generated(3), opts).unwrap();
+    let before = server.mailbox_uids();
+    let persist = Mem::default();
+    let mut h = Harness::start(config(&server), persist.clone());
+    let keys = h.listing();
+    h.send(Request::Mark(keys[0].clone()));
+    h.send(Request::Mark(keys[1].clone()));
+    h.wait(
+        "the refusal",
+        |e| matches!(e, Event::Error(w) if w.message.contains("message 2")),
+    );
+    assert_eq!(persist.state().marks.len(), 2, "both marks kept");
+    let seen = h.quit(true);
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: false })
+    ));
+    assert_eq!(server.mailbox_uids(), before, "nothing deleted");
+    assert!(!server.log().iter().any(|l| l.line == "QUIT" && l.conn == 0));
+    assert_eq!(persist.state().marks.len(), 2);
+}
+
+/// A session where UIDL fails can't match marks by UID: they are kept, not
+/// reported gone, and a commit refuses to run.
+#[test]
+fn marks_survive_a_session_without_uids() {
+    let opts = ServerOptions {
+        hook: Some(Arc::new(|ctx| {
+            if ctx.line == "UIDL" {
+                Action::Reply(b"-ERR [SYS/TEMP] uid index busy\r\n".to_vec())
+            } else {
+                Action::Normal
+            }
+        })),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Mailbox::generated(3), opts).unwrap();
+    let before = server.mailbox_uids();
+    let persist = Mem::default();
+    persist.0.lock().unwrap().marks = vec![before[0].clone()];
+    let mut h = Harness::start(config(&server), persist.clone());
+    h.listing();
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Error(w) if w.message.contains("unique ids")))
+    );
+    assert!(!seen.iter().any(|e| matches!(e, Event::Committed { .. })));
+    assert_eq!(server.mailbox_uids(), before);
+    assert_eq!(persist.state().marks, vec![before[0].clone()]);
+}
+
+/// Opening a marked message says why instead of leaving the reader waiting.
+#[test]
+fn reading_a_marked_message_fails_with_a_reason() {
+    let server = Server::start(Mailbox::generated(2), ServerOptions::default()).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    let keys = h.listing();
+    h.send(Request::Mark(keys[0].clone()));
+    h.marks(1);
+    h.send(Request::Retrieve {
+        ticket: 5,
+        key: keys[0].clone(),
+    });
+    let ev = h.wait("read failed", |e| matches!(e, Event::ReadFailed { .. }));
+    let Event::ReadFailed { ticket, reason, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(ticket, 5);
+    assert!(reason.contains("marked for deletion"), "{reason}");
+    assert!(!server.log().iter().any(|l| l.line.starts_with("RETR")));
+    h.quit(false);
+}
+
+/// Two messages sharing a UID can be read but not marked: one mark must
+/// never become two deletions (SECURITY D23).
+#[test]
+fn a_duplicated_uid_is_never_marked() {
+    let msgs = Mailbox::generated(3).into_messages();
+    let pairs = vec![
+        ("same".to_string(), msgs[0].1.clone()),
+        ("same".to_string(), msgs[1].1.clone()),
+        ("other".to_string(), msgs[2].1.clone()),
+    ];
+    let server = Server::start(Mailbox::from_pairs(pairs), ServerOptions::default()).unwrap();
+    let mut h = Harness::start(config(&server), Mem::default());
+    let keys = h.listing();
+    assert_eq!(keys[0].uid, None);
+    h.send(Request::Mark(keys[0].clone()));
+    h.wait(
+        "refusal",
+        |e| matches!(e, Event::Notice(n) if n.contains("shares its unique id")),
+    );
+    h.send(Request::Mark(keys[2].clone()));
+    h.marks(1);
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1, .. }))
+    );
+    assert!(!server.log().iter().any(|l| l.line == "DELE 1"));
+    assert_eq!(server.mailbox_uids(), vec!["same", "same"]);
+}

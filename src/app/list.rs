@@ -237,19 +237,20 @@ impl Rows {
             .map(Some)
             .collect();
         let old_by_uid = std::mem::take(&mut self.by_uid);
-        let old_by_number = std::mem::take(&mut self.by_number);
+        self.by_number.clear();
         let had_rows = !old.is_empty();
         let mut new_count = 0;
         let mut rows = Vec::with_capacity(entries.len());
         for e in entries {
-            let prev = match &e.key.uid {
-                Some(uid) => old_by_uid.get(uid).copied(),
-                None => old_by_number
-                    .get(&e.key.number)
-                    .copied()
-                    .filter(|&i| old[i].as_ref().is_some_and(|r| r.key.uid.is_none())),
-            }
-            .and_then(|i| old[i].take());
+            // A listing always comes from a new session, where message
+            // numbers may have shifted: only a UID says it is the same
+            // message (SECURITY E29). Rows without one start afresh.
+            let prev = e
+                .key
+                .uid
+                .as_ref()
+                .and_then(|uid| old_by_uid.get(uid).copied())
+                .and_then(|i| old[i].take());
             let row = match prev {
                 Some(mut r) => {
                     r.key = e.key;

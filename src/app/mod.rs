@@ -24,7 +24,7 @@ use crate::keymap::Keymap;
 use crate::pop3::ErrorKind;
 use crate::ui::text::clean_line;
 use crate::worker::api::{
-    CertTrust, ConnectionInfo, Event, MsgKey, Request, Ticket, TlsState, WorkerError,
+    CertTrust, ConnectionInfo, Event, MsgKey, Request, Secret, Ticket, TlsState, WorkerError,
 };
 
 pub use list::{MarkState, Row, RowInfo, SortKey};
@@ -587,6 +587,23 @@ impl App {
                     _ => self.stale_dropped += 1,
                 }
             }
+            Event::ReadFailed {
+                ticket,
+                key,
+                reason,
+            } => match &self.reader {
+                Some(r) if r.ticket == ticket && r.key == key => {
+                    self.reader = None;
+                    self.screen = Screen::List;
+                    self.error = Some(ErrorNote {
+                        kind: None,
+                        message: clean_line(&reason),
+                        advice: "the message was not opened",
+                        fatal: false,
+                    });
+                }
+                _ => self.stale_dropped += 1,
+            },
             Event::Marks { marked, restored } => {
                 let mut set = vec![false; self.rows.len()];
                 for k in &marked {
@@ -1240,7 +1257,7 @@ impl App {
                 _ => self.dialog = Some(Dialog::BigMessage { key, size }),
             },
             Dialog::Password { reason, mut input } => match k.code {
-                KeyCode::Enter => out.push(Request::Password(input)),
+                KeyCode::Enter => out.push(Request::Password(Secret(input))),
                 KeyCode::Esc => {
                     // Overwrite what was typed before dropping it.
                     let mut bytes = input.into_bytes();

@@ -149,6 +149,11 @@ pub fn choose(
             // the password itself off the wire.
             if !secure && has_apop {
                 Ok(AuthMethod::Apop)
+            } else if has_user && caps.pipelining {
+                // Over TLS both send the password as is; USER/PASS can share
+                // one write with the first commands of the session, while a
+                // SASL exchange must finish before anything follows it.
+                Ok(AuthMethod::User)
             } else if has_plain {
                 Ok(AuthMethod::Plain)
             } else if has_user {
@@ -207,6 +212,12 @@ mod tests {
     fn auto_prefers_plain_with_tls_and_apop_without() {
         let caps = Capabilities::parse(b"USER\r\nSASL PLAIN LOGIN\r\n");
         let g = "POP3 ready <1.2@host>";
+        let piped = Capabilities::parse(b"USER\r\nPIPELINING\r\nSASL PLAIN\r\n");
+        assert_eq!(
+            choose(AuthMethod::Auto, &piped, g, true).unwrap(),
+            AuthMethod::User,
+            "USER/PASS pipelines with the listing"
+        );
         assert_eq!(
             choose(AuthMethod::Auto, &caps, g, true).unwrap(),
             AuthMethod::Plain

@@ -13,9 +13,9 @@ use super::auth::{self, AuthMethod, Credentials};
 use super::command::{Allowed, Command};
 use super::error::{Error, ErrorKind, Result};
 use super::response::{
-    Body, BodyCollector, Capabilities, LineBuffer, MAX_LISTING_LINE, MAX_STATUS_LINE, RespCode,
-    Status, apop_timestamp, body_lines, parse_continuation, parse_scan_line, parse_stat,
-    parse_status, parse_uidl_line, preview,
+    Body, BodyCollector, Capabilities, LineBuffer, MAX_HEADER_LINE, MAX_LISTING_LINE,
+    MAX_STATUS_LINE, RespCode, Status, apop_timestamp, body_lines, parse_continuation,
+    parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
 };
 use super::trace::Trace;
 use crate::sanitize;
@@ -343,10 +343,12 @@ impl<S: Read + Write> Client<S> {
             return one_line_reply(command, status).map(Ok);
         };
         let mut collector = BodyCollector::new(limits);
-        let max_line = if matches!(command, Command::Top { .. } | Command::Retr { .. }) {
-            usize::try_from(limits.max_total).unwrap_or(usize::MAX)
-        } else {
-            MAX_LISTING_LINE
+        let max_line = match command {
+            Command::Top { lines: 0, .. } => MAX_HEADER_LINE,
+            Command::Top { .. } | Command::Retr { .. } => {
+                usize::try_from(limits.max_total).unwrap_or(usize::MAX)
+            }
+            _ => MAX_LISTING_LINE,
         };
         let mut last_report = 0u64;
         loop {
@@ -490,7 +492,12 @@ impl<S: Read + Write> Client<S> {
                 }
             }
         };
-        if !self.caps.pipelining {
+        // Never pipeline after AUTH: a SASL server may reset its input when
+        // the exchange completes (Cyrus drops whatever followed AUTH).
+        let sasl = auth_commands
+            .iter()
+            .any(|c| matches!(c, Command::Auth { .. }));
+        if !self.caps.pipelining || sasl {
             for command in auth_commands {
                 let is_user = matches!(command, Command::User(_));
                 self.execute(command)

@@ -236,17 +236,27 @@ pub struct BodyLimits {
 pub const SIZE_SLACK: u64 = 1024 * 1024;
 /// Cap for a multi-line response whose size we can't predict.
 pub const DEFAULT_MAX_BODY: u64 = 512 * 1024 * 1024;
+/// No response may exceed this, whatever LIST said.
+pub const HARD_MAX_BODY: u64 = 1024 * 1024 * 1024;
+/// Longest line kept while reading a `TOP n 0` (a line longer than this in
+/// the headers, or in a body the server streams anyway, is a violation).
+pub const MAX_HEADER_LINE: usize = 4 * 1024 * 1024;
+/// Longest LOGIN-DELAY honoured (an hour): larger values are clamped.
+pub const MAX_LOGIN_DELAY: u64 = 3600;
 /// Most header bytes kept from a `TOP n 0`.
 pub const MAX_HEADER_BYTES: u64 = 256 * 1024;
 
 impl BodyLimits {
     /// For a whole message of `list_size` octets (or unknown).
     pub fn message(list_size: Option<u64>) -> Self {
+        // LIST sizes are hints from an untrusted server: half again plus a
+        // megabyte of slack, and never more than the hard cap whatever it
+        // claims.
         let max_total = match list_size {
             Some(size) => size
                 .saturating_add(size / 2)
                 .saturating_add(SIZE_SLACK)
-                .min(DEFAULT_MAX_BODY.max(size.saturating_add(SIZE_SLACK))),
+                .min(HARD_MAX_BODY),
             None => DEFAULT_MAX_BODY,
         };
         BodyLimits {
@@ -504,7 +514,10 @@ impl Capabilities {
                     .sasl
                     .extend(words.map(|m| m.to_ascii_uppercase()).take(64)),
                 "LOGIN-DELAY" => {
-                    caps.login_delay = words.next().and_then(|w| parse_u64(w.as_bytes()))
+                    caps.login_delay = words
+                        .next()
+                        .and_then(|w| parse_u64(w.as_bytes()))
+                        .map(|d| d.min(MAX_LOGIN_DELAY))
                 }
                 "EXPIRE" => caps.expire = Some(words.collect::<Vec<_>>().join(" ")),
                 "IMPLEMENTATION" => caps.implementation = Some(words.collect::<Vec<_>>().join(" ")),

@@ -563,7 +563,7 @@ pub fn help_lines(app: &App) -> Vec<(String, bool)> {
     out.push((String::new(), false));
     out.push(("Dialogs and prompts (fixed keys)".to_string(), true));
     for l in [
-        "  quit with marks:  d delete them now · k keep them all · esc cancel",
+        "  quit with marks:  d delete them now · k keep every message · esc cancel",
         "  big message:      y/enter download · p peek at the first lines · esc cancel",
         "  password:         type (hidden) · enter sends · esc cancels the login",
         "  filter (/):       type to filter · enter keeps it · esc clears it",
@@ -767,7 +767,10 @@ fn dialog(buf: &mut Buffer, area: Rect, app: &App, d: &Dialog, t: &Theme) {
                 ),
                 (String::new(), Style::new()),
                 (format!("d  delete {pending} now and quit"), Style::new()),
-                ("k  keep them all and quit".to_string(), Style::new()),
+                (
+                    "k  keep every message (forget the marks) and quit".to_string(),
+                    Style::new(),
+                ),
                 ("esc  cancel".to_string(), Style::new()),
             ],
         ),

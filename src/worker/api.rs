@@ -30,6 +30,29 @@ pub struct ListEntry {
     pub size: u64,
 }
 
+/// A password on its way to the worker: `Debug` never shows it (a failing
+/// `assert_eq!` on requests, a log line).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
 /// Requests from the UI to the worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -56,7 +79,7 @@ pub enum Request {
     /// Commit the marks now (QUIT) and open a fresh session.
     CommitNow,
     /// The password the user typed after [`Event::PasswordNeeded`].
-    Password(String),
+    Password(Secret),
     /// End the session: `commit: true` sends QUIT (deleting marked messages);
     /// `commit: false` drops the marks (RSET, QUIT) and deletes nothing.
     Quit { commit: bool },
@@ -164,6 +187,13 @@ pub enum Event {
         ticket: Ticket,
         key: MsgKey,
         view: Box<MessageView>,
+    },
+    /// A retrieve or peek could not be served (the message is marked, gone,
+    /// or the server refused): the UI stops waiting for that ticket.
+    ReadFailed {
+        ticket: Ticket,
+        key: MsgKey,
+        reason: String,
     },
     /// The set of messages marked for deletion changed (the whole set, by key).
     Marks {

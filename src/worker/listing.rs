@@ -12,8 +12,9 @@ pub struct Msg {
     pub size: u64,
     /// `None` without UIDL, for an invalid UID, or for a duplicated one.
     pub uid: Option<String>,
-    /// The UID was shared with another message: marks are refused for it so
-    /// one mark can't become two deletions (SECURITY D23).
+    /// The UID was shared with another message: it can still be read, but
+    /// marks are refused (`ops::mark`) so one mark can't become two
+    /// deletions (SECURITY D23).
     pub ambiguous: bool,
 }
 

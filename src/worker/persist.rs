@@ -73,11 +73,14 @@ impl Persist for Memory {
     }
 }
 
-/// The on-disk [`Store`](crate::store::Store): marks always; the header
-/// cache only when `cache` is on (`--no-cache` neither reads nor writes it).
+/// The on-disk [`Store`](crate::store::Store): the header cache when `cache`
+/// is on (`--no-cache` neither reads nor writes it), and the pending marks
+/// when `marks` is on. The scripting commands run with `marks` off: they
+/// must neither commit nor forget marks a TUI session left pending.
 pub struct OnDisk {
     pub store: crate::store::Store,
     pub cache: bool,
+    pub marks: bool,
 }
 
 impl Persist for OnDisk {
@@ -96,9 +99,17 @@ impl Persist for OnDisk {
         }
     }
     fn load_marks(&mut self) -> Vec<String> {
-        self.store.load_marks()
+        if self.marks {
+            self.store.load_marks()
+        } else {
+            Vec::new()
+        }
     }
     fn save_marks(&mut self, uids: &[String]) -> io::Result<()> {
-        self.store.save_marks(uids)
+        if self.marks {
+            self.store.save_marks(uids)
+        } else {
+            Ok(())
+        }
     }
 }

@@ -100,6 +100,7 @@ impl Dirs {
         Box::new(OnDisk {
             store: self.store(),
             cache: true,
+            marks: true,
         })
     }
 

@@ -16,6 +16,7 @@ use super::listing::Listing;
 use super::marks::Marks;
 use super::persist::Persist;
 use crate::mail::{self, HeaderSummary};
+use crate::pop3::response::MAX_LOGIN_DELAY;
 use crate::pop3::transport::{self, Connection, Security, Stream, Trust};
 use crate::pop3::{Client, Command, Credentials, Error, ErrorKind, Reply, Trace};
 use crate::sanitize;
@@ -29,6 +30,8 @@ const PREVIEW_BATCH: usize = 256;
 const PREVIEW_FLUSH: Duration = Duration::from_millis(40);
 /// Most time spent waiting for a password or a quit after a fatal error.
 const MAX_USER_WAIT: Duration = Duration::from_secs(24 * 3600);
+/// A session that lasted this long resets the reconnect backoff.
+const STABLE_SESSION: Duration = Duration::from_secs(30);
 
 /// A write the user asked for: applied in order, never dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +84,8 @@ pub struct Worker {
     /// Seconds the server wants between logins (CAPA LOGIN-DELAY).
     login_delay: Option<u64>,
     last_login: Option<Instant>,
+    /// The previous session ended by a lost connection (not a renew).
+    last_lost: bool,
 }
 
 /// What a user's read in flight asked for.
@@ -145,6 +150,7 @@ impl Worker {
             sessions: 0,
             login_delay: None,
             last_login: None,
+            last_lost: false,
         }
     }
 
@@ -199,6 +205,8 @@ impl Worker {
         let restored = self.persist.load_marks();
         if !restored.is_empty() {
             self.marks = Marks::restored(restored);
+            // Shown at once (offline), and flagged again with the first
+            // listing, where the keys get their message numbers.
             self.restored = true;
             self.send_marks();
             self.restored = true;
@@ -211,8 +219,14 @@ impl Worker {
             if let Some(done) = self.settle_offline_ops() {
                 break done;
             }
-            if self.password.is_none() && !self.ask_password("") {
-                break false;
+            if self.password.is_none() {
+                self.ask_password("");
+                if self.password.is_none() {
+                    // Quit while the password was asked: never log in
+                    // without one.
+                    self.leave_offline();
+                    break false;
+                }
             }
             self.honour_login_delay(attempt + 1);
             // A quit during the countdown is settled at the top of the loop
@@ -225,20 +239,23 @@ impl Worker {
                 server: self.cfg.connect.server(),
                 attempt,
             });
+            let started = Instant::now();
             let exit = match self.open() {
-                Ok(session) => {
-                    attempt = 0;
-                    self.serve(session)
-                }
+                Ok(session) => self.serve(session),
                 Err(e) => Exit::Lost(e),
             };
+            // Only a session that lasted resets the backoff: a server that
+            // drops every session at once (say, on one corrupt message) must
+            // not be logged into every second forever.
+            if started.elapsed() >= STABLE_SESSION {
+                attempt = 0;
+            }
             match exit {
                 Exit::Done(committed) => break committed,
                 Exit::Renew => attempt = 0,
                 Exit::Lost(e) => {
-                    // A session lost after a good start counts as a first failure.
-                    attempt = attempt.max(1);
-                    if !self.after_failure(&e, attempt) {
+                    self.last_lost = true;
+                    if !self.after_failure(&e, attempt.max(1)) {
                         break false;
                     }
                 }
@@ -259,7 +276,7 @@ impl Worker {
                 }
             }
             Request::Peek { ticket, key, lines } => self.peek = Some((ticket, key, lines)),
-            Request::Password(p) => self.password = Some(p),
+            Request::Password(p) => self.password = Some(p.0),
             Request::Mark(k) => self.ops.push_back(Op::Mark(k)),
             Request::Unmark(k) => self.ops.push_back(Op::Unmark(k)),
             Request::UnmarkAll => self.ops.push_back(Op::UnmarkAll),
@@ -285,7 +302,7 @@ impl Worker {
 
     /// Wait up to `dur` for requests; returns early when a quit is queued.
     fn wait(&mut self, dur: Duration) {
-        let end = Instant::now() + dur;
+        let end = Instant::now() + dur.min(MAX_USER_WAIT);
         loop {
             let now = Instant::now();
             if now >= end || self.ui_gone || self.quit_queued() {
@@ -374,7 +391,12 @@ impl Worker {
             ErrorKind::Auth => {
                 self.password = None;
                 self.error(e, false);
-                self.ask_password(&sanitize::line(&e.message))
+                self.ask_password(&sanitize::line(&e.message));
+                if self.password.is_none() {
+                    self.leave_offline();
+                    return false;
+                }
+                true
             }
             ErrorKind::InUse
             | ErrorKind::TempFailure
@@ -384,7 +406,7 @@ impl Worker {
                 if attempt < self.cfg.max_attempts =>
             {
                 let delay = if e.kind == ErrorKind::LoginDelay {
-                    Duration::from_secs(self.login_delay.unwrap_or(60).clamp(1, 3600))
+                    Duration::from_secs(self.login_delay.unwrap_or(60).clamp(1, MAX_LOGIN_DELAY))
                 } else {
                     let factor = 1u32 << attempt.saturating_sub(1).min(16);
                     (self.cfg.backoff * factor).min(self.cfg.max_backoff)
@@ -405,27 +427,25 @@ impl Worker {
                     return false;
                 }
                 let end = Instant::now() + MAX_USER_WAIT;
+                // Marks made meanwhile still count (on disk); a quit ends it.
                 while !self.quit_queued() && !self.ui_gone && Instant::now() < end {
+                    if self.settle_offline_ops().is_some() {
+                        return false;
+                    }
                     self.wait(Duration::from_secs(1));
                 }
-                // Offline, quitting: a commit can't happen; marks stay on disk.
-                if let Some(Op::Quit { commit }) = self
-                    .ops
-                    .iter()
-                    .find(|o| matches!(o, Op::Quit { .. }))
-                    .cloned()
-                {
-                    if commit && !self.marks.is_empty() {
-                        self.notice(
-                            "not connected, so nothing was deleted; the marks are kept for next time",
-                        );
-                    } else if !commit {
-                        self.marks.clear_intent();
-                        self.persist_marks();
-                    }
-                }
+                self.leave_offline();
                 false
             }
+        }
+    }
+
+    /// The worker stops without a session: apply what the user asked
+    /// offline (marks, a discard), and say that nothing was deleted.
+    fn leave_offline(&mut self) {
+        let _ = self.settle_offline_ops();
+        if !self.marks.is_empty() {
+            self.notice("not connected, so nothing was deleted; the marks are kept for next time");
         }
     }
 
@@ -435,7 +455,7 @@ impl Worker {
         let (Some(delay), Some(last)) = (self.login_delay, self.last_login) else {
             return;
         };
-        let wait = Duration::from_secs(delay).saturating_sub(last.elapsed());
+        let wait = Duration::from_secs(delay.min(MAX_LOGIN_DELAY)).saturating_sub(last.elapsed());
         if wait.is_zero() {
             return;
         }

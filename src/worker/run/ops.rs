@@ -61,19 +61,21 @@ impl Worker {
 
     pub(super) fn mark(&mut self, key: MsgKey, s: &mut Session) -> Result<(), Error> {
         let Some(m) = s.listing.resolve(&key).cloned() else {
-            let ambiguous = s.listing.get(key.number).is_some_and(|m| m.ambiguous);
-            if ambiguous {
-                self.notice(format!(
-                    "message {} shares its unique id with another message; popview won't mark it, \
-                     so one mark can't delete two messages",
-                    key.number
-                ));
-            } else {
-                self.notice("that message is no longer on the server");
-            }
+            self.notice("that message is no longer on the server");
             self.send_marks();
             return Ok(());
         };
+        if m.ambiguous {
+            // SECURITY D23: its UID is shared, so a mark kept by UID could
+            // turn into two deletions after a reconnect.
+            self.notice(format!(
+                "message {} shares its unique id with another message; popview won't mark it, \
+                 so one mark can't delete two messages",
+                m.number
+            ));
+            self.send_marks();
+            return Ok(());
+        }
         let key = s.listing.key(&m);
         if self.marks.contains(&key) {
             self.send_marks();
@@ -166,7 +168,13 @@ impl Worker {
             }
             Op::CommitNow => match self.commit(s) {
                 Ok(()) => Ok(Some(Exit::Renew)),
-                Err(e) => Err(e),
+                Err(e) => {
+                    // Nothing was deleted (or it is unconfirmed); the marks
+                    // are kept. A fresh session shows the truth.
+                    self.error(&e, false);
+                    s.client.stream().shutdown();
+                    Ok(Some(Exit::Renew))
+                }
             },
             Op::Quit { commit: true } => {
                 self.flush_previews(s, true);
@@ -193,6 +201,12 @@ impl Worker {
     /// Make the server's marks equal the intent, then QUIT. Any doubt (a DELE
     /// refused, RSET refused, QUIT refused) means no QUIT, or marks kept.
     pub(super) fn commit(&mut self, s: &mut Session) -> Result<(), Error> {
+        if !s.listing.has_uids && !self.marks.uids().is_empty() {
+            return Err(Error::local(
+                "the server gave no unique ids in this session, so the marks can't be matched \
+                 to messages; nothing was deleted and the marks are kept",
+            ));
+        }
         if !self.marks.stale_applied(&s.listing).is_empty() {
             s.client.rset()?;
             self.marks.session_reset();

@@ -120,7 +120,7 @@ impl Worker {
 
     pub(super) fn serve_session(&mut self, s: &mut Session) -> Exit {
         self.sessions += 1;
-        let reconnect = self.sessions > 1;
+        let reconnect = std::mem::take(&mut self.last_lost);
         self.marks.session_reset();
         let no_uidl_reason = (!s.listing.has_uids).then(|| {
             "the server does not support UIDL: no header cache, and deletion marks \
@@ -132,8 +132,18 @@ impl Worker {
             no_uidl_reason,
         });
         self.preload_from_cache(s);
-        // Re-apply the marks' intent to this session.
-        let gone = self.marks.remap(&s.listing);
+        // Re-apply the marks' intent to this session. Without UIDs (UIDL
+        // refused this time) nothing can be matched: the marks are kept as
+        // they are, unapplied, and a commit refuses to run.
+        let gone = if s.listing.has_uids || self.marks.uids().is_empty() {
+            self.marks.remap(&s.listing)
+        } else {
+            self.notice(
+                "the server gave no unique ids this time, so the pending marks can't be \
+                 matched to messages; they are kept, and nothing will be deleted",
+            );
+            Vec::new()
+        };
         if !gone.is_empty() {
             for uid in gone.iter().filter_map(|k| k.uid.clone()) {
                 if !self.gone_marks.contains(&uid) {
@@ -159,7 +169,9 @@ impl Worker {
         loop {
             self.drain_requests();
             if self.ui_gone {
-                // Drop the connection without QUIT: nothing is deleted.
+                // Drop the connection without QUIT: nothing is deleted. What
+                // the user marked last is still kept on disk.
+                let _ = self.settle_offline_ops();
                 return Exit::Done(false);
             }
             match self.run_ops(s) {
@@ -169,6 +181,11 @@ impl Worker {
             }
             if let Err(e) = self.refill(s) {
                 return Exit::Lost(e);
+            }
+            if s.client.state() == crate::pop3::State::Closed {
+                return Exit::Lost(Error::protocol(
+                    "the connection was closed after a protocol error",
+                ));
             }
             if s.client.in_flight() > 0 {
                 if let Err(e) = self.receive(s) {
@@ -248,7 +265,7 @@ impl Worker {
                 return Ok(());
             }
             self.retrieve = None;
-            if let Some(m) = self.readable(&key, s) {
+            if let Some(m) = self.readable(ticket, &key, s) {
                 s.client.submit(Command::Retr {
                     msg: m.number,
                     size: Some(m.size),
@@ -261,7 +278,7 @@ impl Worker {
                 return Ok(());
             }
             self.peek = None;
-            if let Some(m) = self.readable(&key, s) {
+            if let Some(m) = self.readable(ticket, &key, s) {
                 s.client.submit(Command::Top {
                     msg: m.number,
                     lines: lines.max(1),
@@ -316,23 +333,28 @@ impl Worker {
         Ok(())
     }
 
-    /// The message to read, unless it is marked (SECURITY E30) or gone.
+    /// The message to read, unless it is marked (SECURITY E30: the server
+    /// would refuse) or gone; then the UI is told, so it stops waiting.
     pub(super) fn readable(
         &mut self,
+        ticket: Ticket,
         key: &MsgKey,
         s: &Session,
     ) -> Option<crate::worker::listing::Msg> {
-        let Some(m) = s.listing.resolve(key).cloned() else {
-            self.notice("that message is no longer on the server");
-            return None;
+        let reason = match s.listing.resolve(key) {
+            None => "that message is no longer on the server",
+            Some(m) if self.marks.contains(key) || self.marks.is_applied(m.number) => {
+                "that message is marked for deletion, so the server won't send it; \
+                 undo the mark (u) to read it"
+            }
+            Some(m) => return Some(m.clone()),
         };
-        if self.marks.is_applied(m.number) {
-            self.notice(
-                "that message is marked for deletion, so the server won't send it; undo the mark (u) to read it",
-            );
-            return None;
-        }
-        Some(m)
+        self.send(Event::ReadFailed {
+            ticket,
+            key: key.clone(),
+            reason: reason.to_string(),
+        });
+        None
     }
 
     /// Read one answer and act on it.
@@ -394,7 +416,11 @@ impl Worker {
                         });
                     }
                     Ok(_) => {}
-                    Err(e) => self.error(&e, false),
+                    Err(e) => self.send(Event::ReadFailed {
+                        ticket,
+                        key,
+                        reason: sanitize::line(&e.message),
+                    }),
                 }
             }
             (Command::Retr { msg, .. }, result) => {
@@ -419,26 +445,30 @@ impl Worker {
                         });
                     }
                     Ok(_) => {}
-                    Err(e) => self.error(&e, false),
+                    Err(e) => self.send(Event::ReadFailed {
+                        ticket,
+                        key,
+                        reason: sanitize::line(&e.message),
+                    }),
                 }
             }
             (Command::Dele(n), result) => match result {
                 Ok(_) => self.marks.applied(n),
-                Err(e) => {
-                    if let Some(m) = s.listing.get(n) {
-                        let key = s.listing.key(m);
-                        self.marks.remove(&key);
-                        self.persist_marks();
-                    }
-                    self.error(
-                        &Error::new(
-                            e.kind,
-                            format!("could not mark message {n} for deletion: {}", e.message),
+                // The mark stays the user's intent (on disk too): a refusal
+                // may be passing (a server about to hang up says -ERR too).
+                // A commit tries it again and, if it still fails, deletes
+                // nothing; the user can undo it.
+                Err(e) => self.error(
+                    &Error::new(
+                        e.kind,
+                        format!(
+                            "the server would not mark message {n} for deletion ({}); the mark \
+                             is kept and tried again on commit; undo it (u) to keep the message",
+                            e.message
                         ),
-                        false,
-                    );
-                    self.send_marks();
-                }
+                    ),
+                    false,
+                ),
             },
             (_, Err(e)) => self.error(&e, false),
             _ => {}
