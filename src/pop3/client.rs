@@ -485,7 +485,7 @@ impl<S: Read + Write> Client<S> {
                     }]
                 } else {
                     // The exchange needs a challenge: no pipelining.
-                    self.sasl_plain(creds)?;
+                    self.sasl_plain_after_challenge(creds)?;
                     self.state = State::Transaction;
                     let answers = self.run_all(then)?;
                     return Ok((method, answers));
@@ -501,7 +501,7 @@ impl<S: Read + Write> Client<S> {
             for command in auth_commands {
                 let is_user = matches!(command, Command::User(_));
                 self.execute(command)
-                    .map_err(|e| if is_user { as_auth_error(e, "USER") } else { e })?;
+                    .map_err(|e| if is_user { as_auth_error(e) } else { e })?;
             }
             self.state = State::Transaction;
             let answers = self.run_all(then)?;
@@ -523,7 +523,7 @@ impl<S: Read + Write> Client<S> {
             if i < n_auth {
                 if let Err(e) = answer.result {
                     let e = if matches!(answer.command, Command::User(_)) {
-                        as_auth_error(e, "USER")
+                        as_auth_error(e)
                     } else {
                         e
                     };
@@ -569,14 +569,11 @@ impl<S: Read + Write> Client<S> {
         self.caps = caps;
     }
 
-    fn sasl_plain(&mut self, creds: &Credentials) -> Result<()> {
+    /// SASL PLAIN whose initial response is too long for the AUTH line
+    /// (RFC 5034): AUTH, the empty challenge, then the response.
+    fn sasl_plain_after_challenge(&mut self, creds: &Credentials) -> Result<()> {
         let ir = auth::plain_initial_response(creds);
-        if auth::fits_on_auth_line("PLAIN", &ir) {
-            self.submit(Command::Auth {
-                mechanism: "PLAIN".into(),
-                initial: Some(ir),
-            })?;
-        } else {
+        {
             self.submit(Command::Auth {
                 mechanism: "PLAIN".into(),
                 initial: None,
@@ -766,7 +763,8 @@ fn unexpected(reply: Reply) -> Error {
     Error::protocol(format!("internal: unexpected reply {reply:?}"))
 }
 
-fn as_auth_error(e: Error, _command: &str) -> Error {
+/// A refused USER is an authentication failure, not a generic refusal.
+fn as_auth_error(e: Error) -> Error {
     if e.kind == ErrorKind::Refused {
         Error {
             kind: ErrorKind::Auth,

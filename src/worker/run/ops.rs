@@ -157,6 +157,19 @@ impl Worker {
                 Ok(None)
             }
             Op::CheckNewMail => {
+                // With LOGIN-DELAY, ending this session would leave the user
+                // offline for the rest of the delay: keep it and say when.
+                if let (Some(delay), Some(last)) = (self.login_delay, self.last_login) {
+                    let left = Duration::from_secs(delay).saturating_sub(last.elapsed());
+                    if !left.is_zero() {
+                        self.notice(format!(
+                            "the server allows one login every {delay} seconds: \
+                             check again in {} s",
+                            left.as_secs().max(1)
+                        ));
+                        return Ok(None);
+                    }
+                }
                 // A POP3 session sees the maildrop as it was at login: end
                 // this one without deleting anything and open a new one. The
                 // marks are re-applied there.
