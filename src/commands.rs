@@ -470,7 +470,7 @@ pub fn serverinfo(cfg: WorkerConfig, persist: Box<dyn Persist>, out: &mut dyn Wr
         ),
     ];
     for (k, v) in rows {
-        writeln!(out, "{:<20} {}", format!("{k}:"), sanitize::line(&v)).map_err(io_err)?;
+        writeln!(out, "{:<15} {}", format!("{k}:"), sanitize::line(&v)).map_err(io_err)?;
     }
     engine.finish(false)?;
     Ok(())

@@ -419,7 +419,7 @@ fn sasl_plain_initial_response_on_the_line_or_after_challenge() {
     assert_eq!(
         c.login(
             &Credentials::new("tim", "tanstaaftanstaaf"),
-            AuthMethod::Auto,
+            AuthMethod::Plain,
             false
         )
         .unwrap(),

@@ -515,9 +515,10 @@ fn login_delay_is_honoured_with_a_countdown() {
     let t = Instant::now();
     // Checking for mail would leave the user offline: refused with a time.
     h.send(Request::CheckNewMail);
-    h.wait("the wait explained", |e| {
-        matches!(e, Event::Notice(n) if n.contains("check again in"))
-    });
+    h.wait(
+        "the wait explained",
+        |e| matches!(e, Event::Notice(n) if n.contains("check again in")),
+    );
     // A commit needs a new session: it waits out the delay, counting down.
     h.send(Request::CommitNow);
     let ev = h.wait("countdown", |e| matches!(e, Event::Reconnecting { .. }));
