@@ -536,7 +536,12 @@ impl<S: Read + Write> Client<S> {
         }
         match self.execute(Command::Stls) {
             Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::Refused => {
+            // Any refusal, with or without a response code: a `-ERR [AUTH]`,
+            // `[IN-USE]` or `[SYS/TEMP]` to STLS must not be taken as a login
+            // failure or a reason to retry (SECURITY A1: a man in the middle
+            // strips STLS with whatever code makes the client ask for the
+            // password or loop).
+            Err(e) if !e.is_fatal_to_session() && e.kind != ErrorKind::Local => {
                 return Err(Error::new(
                     ErrorKind::Tls,
                     format!(
