@@ -1108,6 +1108,7 @@ fn d23_duplicate_uidls_cannot_be_marked() {
     h.send(Request::Mark(entries[3].key.clone()));
     h.idle(Duration::from_millis(500));
     let seen = h.quit();
+    assert_eq!(deles(&server), Vec::<String>::new(), "DELE sent for a duplicate UIDL");
     assert!(
         seen.iter().any(|e| matches!(e, Event::Notice(t) if t.contains("unique id"))),
         "no explanation shown"
@@ -1118,7 +1119,6 @@ fn d23_duplicate_uidls_cannot_be_marked() {
             .any(|e| matches!(e, Event::Marks { marked, .. } if !marked.is_empty())),
         "an ambiguous message was marked"
     );
-    assert_eq!(deles(&server), Vec::<String>::new(), "DELE sent for a duplicate UIDL");
 }
 
 // ---------------------------------------------------------------------------
