@@ -28,7 +28,11 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
     for path in &list {
         let data = std::fs::read(path).unwrap();
         let outcome = std::panic::catch_unwind(|| check(&data));
-        assert!(outcome.is_ok(), "regression file {} fails again", path.display());
+        assert!(
+            outcome.is_ok(),
+            "regression file {} fails again",
+            path.display()
+        );
     }
     list.len()
 }
@@ -75,7 +79,9 @@ fn response_reader_round_trips_a_stuffed_body() {
     script.extend_from_slice(b".\r\n");
     for chunk in [1, 2, 3, 7, script.len()] {
         match checks::read_response(&script, chunk, BodyLimits::message(None), true) {
-            checks::Outcome::Body { data, truncated, .. } => {
+            checks::Outcome::Body {
+                data, truncated, ..
+            } => {
                 assert_eq!(data, body, "chunk {chunk}");
                 assert!(!truncated);
             }

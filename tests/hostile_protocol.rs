@@ -5,8 +5,8 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -211,7 +211,9 @@ fn b10_worker_treats_unsolicited_greeting_lines_as_fatal() {
     .unwrap();
     let mut h = Harness::start(wcfg(&server), Mem::default());
     let ev = h.wait("error", |e| matches!(e, Event::Error(_)));
-    let Event::Error(err) = ev else { unreachable!() };
+    let Event::Error(err) = ev else {
+        unreachable!()
+    };
     assert_eq!(err.kind, ErrorKind::Protocol);
     assert!(err.fatal);
     let seen = h.quit();
@@ -225,24 +227,48 @@ fn b10_worker_treats_unsolicited_greeting_lines_as_fatal() {
 #[test]
 fn b11_response_codes_are_parsed_case_insensitively_and_tolerated() {
     let cases: &[(&[u8], bool, Option<RespCode>, &str)] = &[
-        (b"-ERR [sys/perm] gone", false, Some(RespCode::SysPerm), "gone"),
+        (
+            b"-ERR [sys/perm] gone",
+            false,
+            Some(RespCode::SysPerm),
+            "gone",
+        ),
         (b"-ERR [in-use] busy", false, Some(RespCode::InUse), "busy"),
-        (b"-err [Login-Delay] wait", false, Some(RespCode::LoginDelay), "wait"),
-        (b"-ERR [X-FOO] odd", false, Some(RespCode::Other("X-FOO".into())), "odd"),
+        (
+            b"-err [Login-Delay] wait",
+            false,
+            Some(RespCode::LoginDelay),
+            "wait",
+        ),
+        (
+            b"-ERR [X-FOO] odd",
+            false,
+            Some(RespCode::Other("X-FOO".into())),
+            "odd",
+        ),
         (b"-ERR [", false, None, "["),
         (b"-ERR []", false, None, "[]"),
         (b"-ERR [IN-USE", false, None, "[IN-USE"),
         (b"-ERR [IN USE] x", false, None, "[IN USE] x"),
         (b"-ERR [\x1b[31m] x", false, None, "[\x1b[31m] x"),
         (b"-ERR busy [IN-USE]", false, None, "busy [IN-USE]"),
-        (b"+OK [SYS/PERM] odd but fine", true, Some(RespCode::SysPerm), "odd but fine"),
+        (
+            b"+OK [SYS/PERM] odd but fine",
+            true,
+            Some(RespCode::SysPerm),
+            "odd but fine",
+        ),
         (b"+ok", true, None, ""),
         (b"-ERR", false, None, ""),
         (b"-ERR\t[AUTH] tab", false, Some(RespCode::Auth), "tab"),
     ];
     for (line, ok, code, text) in cases {
         let s = parse_status(line).unwrap_or_else(|e| panic!("{line:?}: {e:?}"));
-        assert_eq!((s.ok, &s.code, s.text.as_str()), (*ok, code, *text), "{line:?}");
+        assert_eq!(
+            (s.ok, &s.code, s.text.as_str()),
+            (*ok, code, *text),
+            "{line:?}"
+        );
     }
     for bad in [&b"+OKAY"[..], b"-ERRor", b"OK", b"", b"* OK", b"\x00+OK"] {
         let e = parse_status(bad).unwrap_err();
@@ -267,13 +293,17 @@ fn b11_lower_case_codes_steer_the_client_like_upper_case_ones() {
         (b"-ERR [ broken\r\n", ErrorKind::Auth),
     ] {
         let reply = reply.to_vec();
-        let server = hooked(Mailbox::generated(1), ServerOptions::default(), move |ctx| {
-            if ctx.line.starts_with("PASS") {
-                Action::Reply(reply.clone())
-            } else {
-                Action::Normal
-            }
-        });
+        let server = hooked(
+            Mailbox::generated(1),
+            ServerOptions::default(),
+            move |ctx| {
+                if ctx.line.starts_with("PASS") {
+                    Action::Reply(reply.clone())
+                } else {
+                    Action::Normal
+                }
+            },
+        );
         let mut c = connect(&plain_opts(&server), None).unwrap().client;
         let e = c
             .login(&Credentials::new("demo", "demo"), AuthMethod::User, true)
@@ -298,18 +328,31 @@ fn c12_line_breaks_and_nul_in_credentials_are_refused_before_sending() {
         ("demo", "p\rw"),
         ("demo", "p\0w"),
     ];
-    for method in [AuthMethod::User, AuthMethod::Apop, AuthMethod::Plain, AuthMethod::Auto] {
+    for method in [
+        AuthMethod::User,
+        AuthMethod::Apop,
+        AuthMethod::Plain,
+        AuthMethod::Auto,
+    ] {
         for (user, pass) in bad {
             let before = server.connections();
             let mut c = connect(&plain_opts(&server), None).unwrap().client;
             let e = c
                 .login(&Credentials::new(user, pass), method, true)
                 .unwrap_err();
-            assert_eq!(e.kind, ErrorKind::Local, "{method:?} {user:?} {pass:?}: {e:?}");
+            assert_eq!(
+                e.kind,
+                ErrorKind::Local,
+                "{method:?} {user:?} {pass:?}: {e:?}"
+            );
             assert!(e.message.contains("nothing was sent"), "{}", e.message);
             drop(c);
             std::thread::sleep(Duration::from_millis(30));
-            assert_eq!(server.transcript(before), b"CAPA\r\n", "{method:?} {user:?}");
+            assert_eq!(
+                server.transcript(before),
+                b"CAPA\r\n",
+                "{method:?} {user:?}"
+            );
         }
     }
     no_credentials(&server);
@@ -322,11 +365,17 @@ fn c12_worker_refuses_a_password_with_a_line_break_and_sends_nothing() {
     cfg.password = Some("demo\r\nDELE 1".into());
     let mut h = Harness::start_default(cfg);
     let ev = h.wait("error", |e| matches!(e, Event::Error(_)));
-    let Event::Error(err) = ev else { unreachable!() };
+    let Event::Error(err) = ev else {
+        unreachable!()
+    };
     assert_eq!(err.kind, ErrorKind::Local);
     h.quit();
     no_credentials(&server);
-    assert!(log_lines(&server).iter().all(|l| l == "CAPA"), "{:?}", log_lines(&server));
+    assert!(
+        log_lines(&server).iter().all(|l| l == "CAPA"),
+        "{:?}",
+        log_lines(&server)
+    );
 }
 
 impl Harness {
@@ -459,7 +508,11 @@ fn c14_in_use_is_retried_with_backoff_and_keeps_the_password() {
         .collect();
     assert_eq!(retries.len(), 2, "{seen:#?}");
     assert!(retries[0].1.contains("in use"), "{:?}", retries[0].1);
-    assert!(!seen.iter().any(|e| matches!(e, Event::PasswordNeeded { .. })));
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::PasswordNeeded { .. }))
+    );
     assert_eq!(server.connections(), 3);
 }
 
@@ -474,7 +527,9 @@ fn c14_sys_temp_retries_but_gives_up_after_max_attempts() {
     cfg.max_attempts = 3;
     let mut h = Harness::start_default(cfg);
     let ev = h.wait("fatal error", |e| matches!(e, Event::Error(w) if w.fatal));
-    let Event::Error(err) = ev else { unreachable!() };
+    let Event::Error(err) = ev else {
+        unreachable!()
+    };
     assert_eq!(err.kind, ErrorKind::TempFailure);
     h.idle(Duration::from_millis(300));
     assert_eq!(server.connections(), 3, "bounded attempts");
@@ -490,7 +545,9 @@ fn c14_sys_perm_stops_without_a_reconnect_loop() {
     );
     let mut h = Harness::start_default(wcfg(&server));
     let ev = h.wait("error", |e| matches!(e, Event::Error(_)));
-    let Event::Error(err) = ev else { unreachable!() };
+    let Event::Error(err) = ev else {
+        unreachable!()
+    };
     assert_eq!(err.kind, ErrorKind::PermFailure);
     assert!(err.fatal);
     h.idle(Duration::from_millis(500));
@@ -571,7 +628,11 @@ fn c15_garbage_sasl_challenge_is_cancelled_with_a_star() {
         );
         let mut c = connect(&plain_opts(&server), None).unwrap().client;
         let e = c
-            .login(&Credentials::new("demo", pw.as_str()), AuthMethod::Plain, true)
+            .login(
+                &Credentials::new("demo", pw.as_str()),
+                AuthMethod::Plain,
+                true,
+            )
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
         assert!(e.message.contains("cancelled"), "{}", e.message);
@@ -600,7 +661,11 @@ fn c15_a_second_challenge_after_the_response_is_cancelled() {
     );
     let mut c = connect(&plain_opts(&server), None).unwrap().client;
     let e = c
-        .login(&Credentials::new("demo", pw.as_str()), AuthMethod::Plain, true)
+        .login(
+            &Credentials::new("demo", pw.as_str()),
+            AuthMethod::Plain,
+            true,
+        )
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
     std::thread::sleep(Duration::from_millis(50));
@@ -611,17 +676,13 @@ fn c15_a_second_challenge_after_the_response_is_cancelled() {
 
 #[test]
 fn c15_no_silent_downgrade_when_plain_is_refused() {
-    let server = hooked(
-        Mailbox::generated(1),
-        ServerOptions::default(),
-        |ctx| {
-            if ctx.line.starts_with("AUTH") {
-                Action::Reply(b"-ERR [AUTH] mechanism disabled\r\n".to_vec())
-            } else {
-                Action::Normal
-            }
-        },
-    );
+    let server = hooked(Mailbox::generated(1), ServerOptions::default(), |ctx| {
+        if ctx.line.starts_with("AUTH") {
+            Action::Reply(b"-ERR [AUTH] mechanism disabled\r\n".to_vec())
+        } else {
+            Action::Normal
+        }
+    });
     let mut c = connect(&plain_opts(&server), None).unwrap().client;
     let e = c
         .login(&Credentials::new("demo", "demo"), AuthMethod::Plain, true)
@@ -629,7 +690,8 @@ fn c15_no_silent_downgrade_when_plain_is_refused() {
     assert_eq!(e.kind, ErrorKind::Auth);
     let log = log_lines(&server);
     assert!(
-        !log.iter().any(|l| l.starts_with("USER") || l.starts_with("APOP")),
+        !log.iter()
+            .any(|l| l.starts_with("USER") || l.starts_with("APOP")),
         "fell back: {log:?}"
     );
 }
@@ -650,7 +712,11 @@ fn d16_over_long_status_line_is_a_protocol_error_and_closes() {
     let mut c = logged_in(&server);
     let e = c.stat().unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
-    assert!(e.message.contains(&MAX_STATUS_LINE.to_string()), "{}", e.message);
+    assert!(
+        e.message.contains(&MAX_STATUS_LINE.to_string()),
+        "{}",
+        e.message
+    );
     assert_eq!(c.state(), State::Closed);
     // Not desynchronised: nothing more is sent on this connection.
     assert_eq!(c.noop().unwrap_err().kind, ErrorKind::Local);
@@ -686,8 +752,10 @@ fn d16_endless_multi_line_answer_is_cut_at_the_limit() {
 
 #[test]
 fn d16_endless_line_inside_a_body_and_a_listing() {
-    let server = hooked(Mailbox::generated(1), ServerOptions::default(), |ctx| {
-        match ctx.line {
+    let server = hooked(
+        Mailbox::generated(1),
+        ServerOptions::default(),
+        |ctx| match ctx.line {
             l if l.starts_with("RETR") => {
                 let mut v = b"+OK\r\n".to_vec();
                 v.extend(std::iter::repeat_n(b'y', 3 * 1024 * 1024));
@@ -699,8 +767,8 @@ fn d16_endless_line_inside_a_body_and_a_listing() {
                 Action::Reply(v)
             }
             _ => Action::Normal,
-        }
-    });
+        },
+    );
     let mut c = logged_in(&server);
     let e = c
         .execute(Command::Retr {
@@ -764,16 +832,18 @@ fn d17_a_100_kb_data_line_arrives_intact_through_retr() {
 
 #[test]
 fn d18_bare_lf_is_a_line_end_and_a_lone_cr_is_not() {
-    let server = hooked(Mailbox::generated(1), ServerOptions::default(), |ctx| {
-        match ctx.line {
+    let server = hooked(
+        Mailbox::generated(1),
+        ServerOptions::default(),
+        |ctx| match ctx.line {
             "STAT" => Action::Reply(b"+OK 1 42\n".to_vec()),
             "LIST" => Action::Reply(b"+OK\n1 42\n.\n".to_vec()),
-            l if l.starts_with("RETR") => Action::Reply(
-                b"+OK\nSubject: lf\n\nline one\n..dotted\na\rb\n.\n".to_vec(),
-            ),
+            l if l.starts_with("RETR") => {
+                Action::Reply(b"+OK\nSubject: lf\n\nline one\n..dotted\na\rb\n.\n".to_vec())
+            }
             _ => Action::Normal,
-        }
-    });
+        },
+    );
     let mut c = logged_in(&server);
     assert_eq!(c.stat().unwrap(), (1, 42));
     assert_eq!(c.list().unwrap(), vec![(1, 42)]);
@@ -788,13 +858,17 @@ fn d19_terminator_split_across_reads_gives_the_same_body() {
     let expected = b"Subject: split\r\n\r\n.a\r\n.\r\nend\r\n".to_vec();
     for n in [1usize, 2, 3, 4, 7] {
         let answer = answer.clone();
-        let server = hooked(Mailbox::generated(1), ServerOptions::default(), move |ctx| {
-            if ctx.line.starts_with("RETR") {
-                Action::Split(answer.clone(), n)
-            } else {
-                Action::Normal
-            }
-        });
+        let server = hooked(
+            Mailbox::generated(1),
+            ServerOptions::default(),
+            move |ctx| {
+                if ctx.line.starts_with("RETR") {
+                    Action::Split(answer.clone(), n)
+                } else {
+                    Action::Normal
+                }
+            },
+        );
         let mut c = logged_in(&server);
         assert_eq!(c.retr(1).unwrap().data, expected, "chunks of {n}");
         c.noop().unwrap();
@@ -817,7 +891,11 @@ fn partial_retr_hook(ctx: &Ctx<'_>) -> Action {
 
 #[test]
 fn d20_eof_before_the_terminator_is_an_error() {
-    let server = hooked(Mailbox::generated(2), ServerOptions::default(), partial_retr_hook);
+    let server = hooked(
+        Mailbox::generated(2),
+        ServerOptions::default(),
+        partial_retr_hook,
+    );
     let mut c = logged_in(&server);
     let e = c.retr(1).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Network, "{e:?}");
@@ -852,7 +930,11 @@ fn d20_tls_truncation_before_the_terminator_is_an_error() {
 
 #[test]
 fn d20_worker_never_delivers_or_caches_a_truncated_message() {
-    let server = hooked(Mailbox::generated(2), ServerOptions::default(), partial_retr_hook);
+    let server = hooked(
+        Mailbox::generated(2),
+        ServerOptions::default(),
+        partial_retr_hook,
+    );
     let persist = Mem::default();
     let mut cfg = wcfg(&server);
     cfg.previews = false;
@@ -871,10 +953,17 @@ fn d20_worker_never_delivers_or_caches_a_truncated_message() {
         ticket: 43,
         key: other.clone(),
     });
-    h.wait("message 43", |e| matches!(e, Event::Message { ticket: 43, .. }));
+    h.wait("message 43", |e| {
+        matches!(e, Event::Message { ticket: 43, .. })
+    });
     h.idle(Duration::from_millis(200));
     let seen = h.quit();
-    assert!(persist.state().headers.contains_key(other.uid.as_ref().unwrap()));
+    assert!(
+        persist
+            .state()
+            .headers
+            .contains_key(other.uid.as_ref().unwrap())
+    );
     assert!(
         !seen
             .iter()
@@ -919,9 +1008,18 @@ fn d21_sizes_and_counts_are_checked_numbers() {
         let e = parse_stat(bad).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "{bad:?}");
     }
-    for bad in [&b"0 100"[..], b"-1 100", b"1 -100", b"1 ten", b"4294967296 1"] {
+    for bad in [
+        &b"0 100"[..],
+        b"-1 100",
+        b"1 -100",
+        b"1 ten",
+        b"4294967296 1",
+    ] {
         assert!(parse_scan_line(bad).is_err(), "{bad:?}");
-        assert!(parse_uidl_line(bad).is_err() || bad.starts_with(b"1 "), "{bad:?}");
+        assert!(
+            parse_uidl_line(bad).is_err() || bad.starts_with(b"1 "),
+            "{bad:?}"
+        );
     }
 }
 
@@ -950,7 +1048,9 @@ fn d21_list_sizes_are_hints_never_used_to_truncate_or_preallocate() {
             key: e.key.clone(),
         });
         let ev = h.wait("message", |ev| matches!(ev, Event::Message { .. }));
-        let Event::Message { view, .. } = ev else { unreachable!() };
+        let Event::Message { view, .. } = ev else {
+            unreachable!()
+        };
         let expected = if t == 0 {
             msg.clone()
         } else {
@@ -969,13 +1069,17 @@ fn d21_garbage_in_stat_or_list_is_a_protocol_error_not_a_panic() {
         ("LIST", b"+OK\r\n1 12\r\nfoo bar\r\n.\r\n"),
         ("LIST", b"+OK\r\n1 99999999999999999999999\r\n.\r\n"),
     ] {
-        let server = hooked(Mailbox::generated(1), ServerOptions::default(), move |ctx| {
-            if ctx.line == cmd {
-                Action::Reply(reply.to_vec())
-            } else {
-                Action::Normal
-            }
-        });
+        let server = hooked(
+            Mailbox::generated(1),
+            ServerOptions::default(),
+            move |ctx| {
+                if ctx.line == cmd {
+                    Action::Reply(reply.to_vec())
+                } else {
+                    Action::Normal
+                }
+            },
+        );
         let mut c = logged_in(&server);
         let e = if cmd == "STAT" {
             c.stat().unwrap_err()
@@ -992,15 +1096,18 @@ fn d21_garbage_in_stat_or_list_is_a_protocol_error_not_a_panic() {
 
 #[test]
 fn d22_repeated_and_unknown_numbers_in_list_and_uidl_are_dropped() {
-    let server = hooked(Mailbox::generated(3), ServerOptions::default(), |ctx| {
-        match ctx.line {
+    let server = hooked(
+        Mailbox::generated(3),
+        ServerOptions::default(),
+        |ctx| match ctx.line {
             "LIST" => Action::Reply(b"+OK\r\n2 100\r\n1 50\r\n2 999\r\n3 70\r\n.\r\n".to_vec()),
             "UIDL" => Action::Reply(
-                b"+OK\r\n1 uid-a\r\n2 uid-b\r\n2 uid-x\r\n3 uid-c\r\n77 uid-ghost\r\n.\r\n".to_vec(),
+                b"+OK\r\n1 uid-a\r\n2 uid-b\r\n2 uid-x\r\n3 uid-c\r\n77 uid-ghost\r\n.\r\n"
+                    .to_vec(),
             ),
             _ => Action::Normal,
-        }
-    });
+        },
+    );
     let mut h = Harness::start_default(wcfg(&server));
     let (entries, _) = h.listing();
     let nums: Vec<u32> = entries.iter().map(|e| e.key.number).collect();
@@ -1025,7 +1132,9 @@ fn d22_repeated_and_unknown_numbers_in_list_and_uidl_are_dropped() {
     let log = log_lines(&server);
     assert!(
         !log.iter()
-            .any(|l| ["RETR 77", "DELE 77", "TOP 77", "LIST 77"].iter().any(|c| l.starts_with(c))),
+            .any(|l| ["RETR 77", "DELE 77", "TOP 77", "LIST 77"]
+                .iter()
+                .any(|c| l.starts_with(c))),
         "{log:?}"
     );
 }
@@ -1038,13 +1147,17 @@ fn d23_server() -> Server {
     let uidl = format!(
         "+OK\r\n1 {long}\r\n2 ../../etc/passwd\r\n3 dup\r\n4 dup\r\n5 ok-5\r\n6 a\u{7f}b\r\n7 caf\u{e9}\r\n.\r\n"
     );
-    hooked(Mailbox::generated(7), ServerOptions::default(), move |ctx| {
-        if ctx.line == "UIDL" {
-            Action::Reply(uidl.clone().into_bytes())
-        } else {
-            Action::Normal
-        }
-    })
+    hooked(
+        Mailbox::generated(7),
+        ServerOptions::default(),
+        move |ctx| {
+            if ctx.line == "UIDL" {
+                Action::Reply(uidl.clone().into_bytes())
+            } else {
+                Action::Normal
+            }
+        },
+    )
 }
 
 fn deles(server: &Server) -> Vec<String> {
@@ -1083,9 +1196,10 @@ fn d23_invalid_uidls_are_dropped_and_the_rest_shown_sanitized() {
     h.wait("message", |e| matches!(e, Event::Message { ticket: 1, .. }));
     // A normal mark works.
     h.send(Request::Mark(entries[4].key.clone()));
-    h.wait("one mark", |e| {
-        matches!(e, Event::Marks { marked, .. } if marked.len() == 1)
-    });
+    h.wait(
+        "one mark",
+        |e| matches!(e, Event::Marks { marked, .. } if marked.len() == 1),
+    );
     h.idle(Duration::from_millis(200));
     h.quit();
     assert_eq!(deles(&server), vec!["DELE 5"]);
@@ -1108,9 +1222,14 @@ fn d23_duplicate_uidls_cannot_be_marked() {
     h.send(Request::Mark(entries[3].key.clone()));
     h.idle(Duration::from_millis(500));
     let seen = h.quit();
-    assert_eq!(deles(&server), Vec::<String>::new(), "DELE sent for a duplicate UIDL");
+    assert_eq!(
+        deles(&server),
+        Vec::<String>::new(),
+        "DELE sent for a duplicate UIDL"
+    );
     assert!(
-        seen.iter().any(|e| matches!(e, Event::Notice(t) if t.contains("unique id"))),
+        seen.iter()
+            .any(|e| matches!(e, Event::Notice(t) if t.contains("unique id"))),
         "no explanation shown"
     );
     assert!(
@@ -1140,7 +1259,9 @@ fn degraded(opts: ServerOptions, expect_uids: bool) {
         key: entries[2].key.clone(),
     });
     let ev = h.wait("message", |e| matches!(e, Event::Message { .. }));
-    let Event::Message { view, .. } = ev else { unreachable!() };
+    let Event::Message { view, .. } = ev else {
+        unreachable!()
+    };
     assert_eq!(view.raw, raw3, "{opts:?}");
     h.quit();
 }
@@ -1193,9 +1314,10 @@ fn d24_top_that_streams_the_whole_body_still_gives_previews() {
     .unwrap();
     let mut h = Harness::start_default(wcfg(&server));
     h.listing();
-    h.wait("previews", |e| {
-        matches!(e, Event::Progress { done, total, .. } if done == total && *total > 0)
-    });
+    h.wait(
+        "previews",
+        |e| matches!(e, Event::Progress { done, total, .. } if done == total && *total > 0),
+    );
     let seen = h.quit();
     let previews: Vec<_> = seen
         .iter()
@@ -1225,7 +1347,11 @@ struct Canned {
 impl Canned {
     fn new(replies: &[Vec<u8>], splits: &[usize]) -> Canned {
         let mut replies: VecDeque<Vec<u8>> = replies.iter().cloned().collect();
-        let readable = replies.pop_front().unwrap_or_default().into_iter().collect();
+        let readable = replies
+            .pop_front()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         Canned {
             replies,
             readable,
@@ -1355,7 +1481,11 @@ fn server_replies() -> impl Strategy<Value = Vec<Vec<u8>>> {
     let reply = prop::collection::vec(piece, 0..12).prop_map(|v| v.concat());
     // Mostly POP3-shaped: a status line first, sometimes a body.
     let shaped = (
-        prop_oneof![Just(b"+OK\r\n".to_vec()), Just(b"-ERR [IN-USE] x\r\n".to_vec()), Just(b"+OK 2 30\r\n".to_vec())],
+        prop_oneof![
+            Just(b"+OK\r\n".to_vec()),
+            Just(b"-ERR [IN-USE] x\r\n".to_vec()),
+            Just(b"+OK 2 30\r\n".to_vec())
+        ],
         reply.clone(),
         prop::bool::ANY,
     )

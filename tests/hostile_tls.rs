@@ -81,13 +81,20 @@ fn assert_no_credentials(server: &Server) {
     for l in server.log() {
         let up = l.line.to_ascii_uppercase();
         for bad in ["USER", "PASS", "APOP", "AUTH"] {
-            assert!(!up.starts_with(bad), "credential command sent: {:?}", l.line);
+            assert!(
+                !up.starts_with(bad),
+                "credential command sent: {:?}",
+                l.line
+            );
         }
     }
     for c in 0..server.connections() {
         let t = String::from_utf8_lossy(&server.transcript(c)).to_ascii_uppercase();
         for bad in ["USER ", "PASS ", "APOP ", "AUTH "] {
-            assert!(!t.contains(bad), "credential bytes in transcript {c}: {t:?}");
+            assert!(
+                !t.contains(bad),
+                "credential bytes in transcript {c}: {t:?}"
+            );
         }
     }
 }
@@ -114,7 +121,11 @@ fn bad_certificate(cert: &CertKey, what: &str) {
         };
         let e = connect_err(&opts(&server, mode));
         assert_eq!(e.kind, ErrorKind::Tls, "{what} ({mode:?}): {e:?}");
-        assert!(cert_hint(&e.message), "{what}: no advice in {:?}", e.message);
+        assert!(
+            cert_hint(&e.message),
+            "{what}: no advice in {:?}",
+            e.message
+        );
         settle();
         assert_eq!(server.connections(), 1);
         // Implicit: nothing decrypted at all. STLS: the two plaintext
@@ -279,9 +290,7 @@ struct LegacyOutcome {
 }
 
 /// A one-connection implicit-TLS server limited to TLS 1.0 (and 1.1).
-fn legacy_tls_server(
-    acceptor: native_tls::TlsAcceptor,
-) -> (SocketAddr, JoinHandle<LegacyOutcome>) {
+fn legacy_tls_server(acceptor: native_tls::TlsAcceptor) -> (SocketAddr, JoinHandle<LegacyOutcome>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let h = thread::spawn(move || {
@@ -377,8 +386,16 @@ fn a1_stripping_aborts_before_credentials() {
             e.message
         );
         settle();
-        assert_eq!(server.connections(), 1, "{case}: fell back to another connection");
-        assert_eq!(server.transcript(0), transcript, "{case}: more commands after the failure");
+        assert_eq!(
+            server.connections(),
+            1,
+            "{case}: fell back to another connection"
+        );
+        assert_eq!(
+            server.transcript(0),
+            transcript,
+            "{case}: more commands after the failure"
+        );
         assert_no_credentials(&server);
     }
 }
@@ -462,7 +479,9 @@ fn a1_worker_reports_stripping_as_fatal_and_never_retries() {
         let server = hooked(&pki().valid, strip_hook(case));
         let mut h = Harness::start(worker_config(opts(&server, TlsMode::StartTls)));
         let ev = h.wait("fatal error", |e| matches!(e, Event::Error(_)));
-        let Event::Error(err) = ev else { unreachable!() };
+        let Event::Error(err) = ev else {
+            unreachable!()
+        };
         assert!(err.fatal, "{case}: {err:?}");
         assert_eq!(err.kind, ErrorKind::Tls, "{case}");
         // Bounded window: with a 20 ms backoff a retry loop would have made
@@ -471,11 +490,15 @@ fn a1_worker_reports_stripping_as_fatal_and_never_retries() {
         assert_eq!(server.connections(), 1, "{case}: the worker reconnected");
         let seen = h.quit();
         assert!(
-            !seen.iter().any(|e| matches!(e, Event::Reconnecting { .. } | Event::Connected(_))),
+            !seen
+                .iter()
+                .any(|e| matches!(e, Event::Reconnecting { .. } | Event::Connected(_))),
             "{case}: {seen:#?}"
         );
         assert!(
-            !seen.iter().any(|e| matches!(e, Event::PasswordNeeded { .. })),
+            !seen
+                .iter()
+                .any(|e| matches!(e, Event::PasswordNeeded { .. })),
             "{case}: a stripped STLS made the worker ask for the password"
         );
         assert_no_credentials(&server);
@@ -488,7 +511,10 @@ fn a1_worker_reports_stripping_as_fatal_and_never_retries() {
 #[test]
 fn a2_lines_injected_with_the_stls_answer_abort_before_the_handshake() {
     for (name, reply) in [
-        ("forged listing", &b"+OK Begin TLS\r\n+OK\r\nPLAIN\r\n.\r\n"[..]),
+        (
+            "forged listing",
+            &b"+OK Begin TLS\r\n+OK\r\nPLAIN\r\n.\r\n"[..],
+        ),
         ("forged capa", b"+OK Begin TLS\r\n+OK\r\nUSER\r\n.\r\n"),
         ("no line end", b"+OK Begin TLS\r\nX"),
         ("bare LF then junk", b"+OK Begin TLS\n+OK"),
@@ -674,8 +700,16 @@ fn a4_stls_is_alone_on_the_wire_until_the_client_hello() {
     drop(conn);
     let raw = proxy.finish();
     let head = b"CAPA\r\nSTLS\r\n";
-    assert!(raw.starts_with(head), "{:?}", String::from_utf8_lossy(&raw[..raw.len().min(64)]));
-    assert_eq!(raw[head.len()], 0x16, "the byte after STLS is not a TLS handshake record");
+    assert!(
+        raw.starts_with(head),
+        "{:?}",
+        String::from_utf8_lossy(&raw[..raw.len().min(64)])
+    );
+    assert_eq!(
+        raw[head.len()],
+        0x16,
+        "the byte after STLS is not a TLS handshake record"
+    );
     // And no cleartext command anywhere after it.
     let rest = String::from_utf8_lossy(&raw[head.len()..]).to_ascii_uppercase();
     for cmd in ["USER ", "PASS ", "CAPA\r\n", "AUTH ", "QUIT\r\n"] {
@@ -768,7 +802,11 @@ fn a6_worker_stays_responsive_during_a_stalled_handshake() {
     // One stalled handshake at most stands between the quit and the end.
     assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
     assert!(!seen.iter().any(|e| matches!(e, Event::Connected(_))));
-    assert!(server.connections() <= 2, "{} connections", server.connections());
+    assert!(
+        server.connections() <= 2,
+        "{} connections",
+        server.connections()
+    );
     assert_no_credentials(&server);
 }
 
@@ -778,7 +816,9 @@ fn a6_worker_stays_responsive_during_a_stalled_handshake() {
 fn connected_info(cfg: WorkerConfig) -> popview::worker::api::ConnectionInfo {
     let mut h = Harness::start(cfg);
     let ev = h.wait("connected", |e| matches!(e, Event::Connected(_)));
-    let Event::Connected(info) = ev else { unreachable!() };
+    let Event::Connected(info) = ev else {
+        unreachable!()
+    };
     h.quit();
     *info
 }
@@ -858,14 +898,24 @@ fn b8_escape_sequences_in_the_greeting_never_reach_the_ui() {
         &pki().valid,
         false,
         ServerOptions {
-            greeting: Some(b"+OK \x1b[31;1;4mPOP3\x1b[0m ready \x1b]0;owned\x07\xc2\x9b2J\r\n".to_vec()),
+            greeting: Some(
+                b"+OK \x1b[31;1;4mPOP3\x1b[0m ready \x1b]0;owned\x07\xc2\x9b2J\r\n".to_vec(),
+            ),
             ..ServerOptions::default()
         },
     );
     let info = connected_info(worker_config(opts(&s, TlsMode::StartTls)));
     assert_clean(&info.greeting, "greeting");
-    assert!(info.greeting.contains("POP3") && info.greeting.contains("ready"), "{:?}", info.greeting);
-    assert!(!info.greeting.contains("owned"), "OSC payload shown: {:?}", info.greeting);
+    assert!(
+        info.greeting.contains("POP3") && info.greeting.contains("ready"),
+        "{:?}",
+        info.greeting
+    );
+    assert!(
+        !info.greeting.contains("owned"),
+        "OSC payload shown: {:?}",
+        info.greeting
+    );
     for c in &info.capabilities {
         assert_clean(c, "capability");
     }
@@ -886,7 +936,9 @@ fn b8_escape_sequences_in_err_texts_never_reach_the_ui() {
     });
     let mut h = Harness::start(worker_config(opts(&s, TlsMode::StartTls)));
     let ev = h.wait("error", |e| matches!(e, Event::Error(_)));
-    let Event::Error(err) = ev else { unreachable!() };
+    let Event::Error(err) = ev else {
+        unreachable!()
+    };
     assert_eq!(err.kind, ErrorKind::PermFailure);
     assert!(err.fatal);
     assert_clean(&err.message, "error message");

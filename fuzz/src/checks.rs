@@ -49,7 +49,11 @@ fn assert_printable_error(e: &Error) {
         "an error message carries a control character: {:?}",
         e.message
     );
-    assert_eq!(e.kind, ErrorKind::Protocol, "framing errors are protocol errors: {e:?}");
+    assert_eq!(
+        e.kind,
+        ErrorKind::Protocol,
+        "framing errors are protocol errors: {e:?}"
+    );
 }
 
 /// Read one response (status line, then a multi-line body when `+OK` and
@@ -179,13 +183,26 @@ pub fn response_reader(data: &[u8]) {
     let chunk = usize::from(*chunk % 64) + 1;
     let whole = read_response(script, script.len().max(1), limits, multi);
     let split = read_response(script, chunk, limits, multi);
-    assert_eq!(whole, split, "the result depends on how the reads were split");
+    assert_eq!(
+        whole, split,
+        "the result depends on how the reads were split"
+    );
     let bytewise = read_response(script, 1, limits, multi);
     assert_eq!(whole, bytewise, "one byte at a time gives another result");
     // The real limits must hold too (no panic, bounded).
-    let _ = read_response(script, chunk, BodyLimits::headers(Some(u64::from(*size))), true);
+    let _ = read_response(
+        script,
+        chunk,
+        BodyLimits::headers(Some(u64::from(*size))),
+        true,
+    );
     let _ = read_response(script, chunk, BodyLimits::message(None), true);
-    let _ = read_response(script, chunk, BodyLimits::listing(Some(u64::from(*flags))), true);
+    let _ = read_response(
+        script,
+        chunk,
+        BodyLimits::listing(Some(u64::from(*flags))),
+        true,
+    );
 }
 
 const NOW: i64 = 1_710_252_300;
@@ -246,22 +263,24 @@ pub fn mail_render(data: &[u8]) {
     });
     app.set_now(NOW);
     app.handle(AppEvent::Resize(w, h));
-    app.handle(AppEvent::Worker(Event::Connected(Box::new(ConnectionInfo {
-        server: "pop.example.org:995".into(),
-        tls: TlsState::Implicit(TlsDetails {
-            trust: CertTrust::Verified,
-            fingerprint_sha256: "ab".repeat(32),
-        }),
-        greeting: "POP3 ready".into(),
-        capabilities: vec!["TOP".into(), "UIDL".into()],
-        implementation: None,
-        login_delay: None,
-        expire: None,
-        pipelining: true,
-        has_top: true,
-        has_uidl: true,
-        auth_method: "PLAIN".into(),
-    }))));
+    app.handle(AppEvent::Worker(Event::Connected(Box::new(
+        ConnectionInfo {
+            server: "pop.example.org:995".into(),
+            tls: TlsState::Implicit(TlsDetails {
+                trust: CertTrust::Verified,
+                fingerprint_sha256: "ab".repeat(32),
+            }),
+            greeting: "POP3 ready".into(),
+            capabilities: vec!["TOP".into(), "UIDL".into()],
+            implementation: None,
+            login_delay: None,
+            expire: None,
+            pipelining: true,
+            has_top: true,
+            has_uidl: true,
+            auth_method: "PLAIN".into(),
+        },
+    ))));
     let k = MsgKey {
         number: 1,
         uid: Some("u1".into()),
@@ -273,7 +292,10 @@ pub fn mail_render(data: &[u8]) {
         }],
         no_uidl_reason: None,
     }));
-    app.handle(AppEvent::Worker(Event::Previews(vec![(k.clone(), summary)])));
+    app.handle(AppEvent::Worker(Event::Previews(vec![(
+        k.clone(),
+        summary,
+    )])));
     app.handle(AppEvent::Tick);
     draw(&app, w, h, "list");
     let requests = app.handle(AppEvent::Key(KeyEvent::new(
