@@ -50,6 +50,12 @@ fn mail_render_regressions() {
 }
 
 #[test]
+fn client_session_regressions() {
+    let n = replay("client_session", checks::client_session);
+    assert!(n > 0, "no regression files for client_session");
+}
+
+#[test]
 fn mail_render_seed_corpus() {
     let mut n = 0;
     for dir in ["tests/fixtures/mail", "assets/demo"] {

@@ -321,3 +321,158 @@ pub fn mail_render(data: &[u8]) {
     app.handle(key('v'));
     draw(&app, w, h, "reader, raw");
 }
+
+/// A peer that answers each command line the client writes with the next
+/// canned reply (the first is the greeting), in reads of `chunk` bytes.
+pub struct Canned {
+    replies: std::collections::VecDeque<Vec<u8>>,
+    readable: std::collections::VecDeque<u8>,
+    chunk: usize,
+}
+
+impl Canned {
+    pub fn new(mut replies: std::collections::VecDeque<Vec<u8>>, chunk: usize) -> Canned {
+        let readable = replies.pop_front().unwrap_or_default().into_iter().collect();
+        Canned {
+            replies,
+            readable,
+            chunk: chunk.max(1),
+        }
+    }
+}
+
+impl std::io::Read for Canned {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.chunk).min(self.readable.len());
+        for b in buf.iter_mut().take(n) {
+            *b = self.readable.pop_front().unwrap_or(0);
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Write for Canned {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for _ in buf.iter().filter(|b| **b == b'\n') {
+            if let Some(r) = self.replies.pop_front() {
+                self.readable.extend(r);
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Target (c): a whole client session (greeting, CAPA, login by any method,
+/// STAT, LIST, UIDL, TOP, RETR, a pipelined batch, QUIT) against replies cut
+/// from the input at each `|~|`. No panic; every body within its caps; every
+/// error message printable.
+pub fn client_session(data: &[u8]) {
+    use popview::pop3::client::State;
+    use popview::pop3::{AuthMethod, Client, Command, Credentials, Reply};
+    let [chunk, method, rest @ ..] = data else {
+        return;
+    };
+    let mut replies = std::collections::VecDeque::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + 3 <= rest.len() {
+        if &rest[i..i + 3] == b"|~|" {
+            replies.push_back(rest[start..i].to_vec());
+            i += 3;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    replies.push_back(rest[start..].to_vec());
+    let total = rest.len() as u64;
+    let method = match method % 4 {
+        0 => AuthMethod::Auto,
+        1 => AuthMethod::User,
+        2 => AuthMethod::Apop,
+        _ => AuthMethod::Plain,
+    };
+    let check_err = |e: &popview::pop3::Error| {
+        assert!(
+            e.message.chars().all(|c| !is_forbidden(c)),
+            "error message with a control char: {:?}",
+            e.message
+        );
+    };
+    let mut c = match Client::new(Canned::new(replies, usize::from(*chunk) + 1), true, None) {
+        Ok(c) => c,
+        Err(e) => return check_err(&e),
+    };
+    if let Err(e) = c.refresh_capabilities() {
+        check_err(&e);
+    }
+    let pw = if data.len() % 2 == 0 { "p".repeat(200) } else { "pw".into() };
+    if c.state() != State::Closed
+        && let Err(e) = c.login(&Credentials::new("u", pw), method, false)
+    {
+        check_err(&e);
+    }
+    let check_reply = |cmd: &Command, r: &Reply| match r {
+        Reply::Body(b) => {
+            let l = cmd.multi_line().expect("a body answers a multi-line command");
+            assert!(b.data.len() as u64 <= l.max_kept && b.data.len() as u64 <= total);
+        }
+        Reply::ScanListing(v) => assert!(v.iter().all(|(n, _)| *n > 0)),
+        Reply::UidListing(v) => assert!(
+            v.iter()
+                .all(|(n, u)| *n > 0 && u.as_ref().is_none_or(|u| valid_uid(u.as_bytes())))
+        ),
+        _ => {}
+    };
+    let cmds = [
+        Command::Stat,
+        Command::List(None),
+        Command::Uidl(None),
+        Command::Uidl(Some(1)),
+        Command::Top {
+            msg: 1,
+            lines: 0,
+            size: Some(10),
+        },
+        Command::Retr {
+            msg: 1,
+            size: Some(10),
+        },
+    ];
+    for cmd in cmds {
+        if c.state() != State::Transaction {
+            return;
+        }
+        match c.execute(cmd.clone()) {
+            Ok(r) => check_reply(&cmd, &r),
+            Err(e) => check_err(&e),
+        }
+    }
+    if c.state() != State::Transaction {
+        return;
+    }
+    c.set_window(8);
+    let batch = (1..=6).map(|n| Command::Top {
+        msg: n,
+        lines: 0,
+        size: None,
+    });
+    let res = c.pipeline(batch, |a| {
+        match &a.result {
+            Ok(r) => check_reply(&a.command, r),
+            Err(e) => check_err(e),
+        }
+        Ok(())
+    });
+    if let Err(e) = res {
+        check_err(&e);
+    }
+    if c.state() == State::Transaction
+        && let Err(e) = c.quit()
+    {
+        check_err(&e);
+    }
+}
