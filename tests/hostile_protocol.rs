@@ -1584,3 +1584,34 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+/// D16 + D21: a LIST size is a hint the server controls. Claiming 2^40
+/// octets must not let an endless line in an automatic `TOP n 0` preview
+/// (which keeps only 256 KB of headers) grow the line buffer without bound.
+#[test]
+fn d16_endless_line_in_a_preview_is_bounded_whatever_list_claims() {
+    let mut payload = b"+OK\r\n".to_vec();
+    payload.resize(popview::pop3::response::MAX_DATA_LINE + 1024 * 1024, b'x');
+    let payload = Arc::new(payload);
+    let server = hooked(Mailbox::generated(1), ServerOptions::default(), move |ctx| {
+        if ctx.line.starts_with("TOP") {
+            Action::Reply(payload.to_vec())
+        } else {
+            Action::Normal
+        }
+    });
+    let mut o = plain_opts(&server);
+    o.io_timeout = Duration::from_secs(30);
+    let mut c = connect(&o, None).unwrap().client;
+    c.login(&Credentials::new("demo", "demo"), AuthMethod::User, true)
+        .unwrap();
+    let e = c
+        .execute(Command::Top {
+            msg: 1,
+            lines: 0,
+            size: Some(1 << 40),
+        })
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
+    assert!(e.message.contains("longer than"), "{}", e.message);
+}

@@ -332,7 +332,11 @@ pub struct Canned {
 
 impl Canned {
     pub fn new(mut replies: std::collections::VecDeque<Vec<u8>>, chunk: usize) -> Canned {
-        let readable = replies.pop_front().unwrap_or_default().into_iter().collect();
+        let readable = replies
+            .pop_front()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         Canned {
             replies,
             readable,
@@ -409,7 +413,11 @@ pub fn client_session(data: &[u8]) {
     if let Err(e) = c.refresh_capabilities() {
         check_err(&e);
     }
-    let pw = if data.len() % 2 == 0 { "p".repeat(200) } else { "pw".into() };
+    let pw = if data.len() % 2 == 0 {
+        "p".repeat(200)
+    } else {
+        "pw".into()
+    };
     if c.state() != State::Closed
         && let Err(e) = c.login(&Credentials::new("u", pw), method, false)
     {
@@ -417,7 +425,9 @@ pub fn client_session(data: &[u8]) {
     }
     let check_reply = |cmd: &Command, r: &Reply| match r {
         Reply::Body(b) => {
-            let l = cmd.multi_line().expect("a body answers a multi-line command");
+            let l = cmd
+                .multi_line()
+                .expect("a body answers a multi-line command");
             assert!(b.data.len() as u64 <= l.max_kept && b.data.len() as u64 <= total);
         }
         Reply::ScanListing(v) => assert!(v.iter().all(|(n, _)| *n > 0)),

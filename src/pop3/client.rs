@@ -13,9 +13,9 @@ use super::auth::{self, AuthMethod, Credentials};
 use super::command::{Allowed, Command};
 use super::error::{Error, ErrorKind, Result};
 use super::response::{
-    Body, BodyCollector, Capabilities, LineBuffer, MAX_LISTING_LINE, MAX_STATUS_LINE, RespCode,
-    Status, apop_timestamp, body_lines, parse_continuation, parse_scan_line, parse_stat,
-    parse_status, parse_uidl_line, preview,
+    Body, BodyCollector, Capabilities, LineBuffer, MAX_DATA_LINE, MAX_LISTING_LINE,
+    MAX_STATUS_LINE, RespCode, Status, apop_timestamp, body_lines, parse_continuation,
+    parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
 };
 use super::trace::Trace;
 use crate::sanitize;
@@ -344,7 +344,11 @@ impl<S: Read + Write> Client<S> {
         };
         let mut collector = BodyCollector::new(limits);
         let max_line = if matches!(command, Command::Top { .. } | Command::Retr { .. }) {
-            usize::try_from(limits.max_total).unwrap_or(usize::MAX)
+            // max_total grows with the LIST size, which the server claims:
+            // it must not be the only bound on one line (SECURITY D16/D21).
+            usize::try_from(limits.max_total)
+                .unwrap_or(usize::MAX)
+                .min(MAX_DATA_LINE)
         } else {
             MAX_LISTING_LINE
         };

@@ -12,6 +12,11 @@ use super::error::{Error, Result};
 pub const MAX_STATUS_LINE: usize = 8 * 1024;
 /// Longest line accepted inside a LIST/UIDL/CAPA listing.
 pub const MAX_LISTING_LINE: usize = 4 * 1024;
+/// Longest single line accepted inside a TOP or RETR answer, whatever the
+/// LIST size says: the LIST size is the server's claim, so it can't be what
+/// bounds the line buffer (a base64 attachment sent as one line is legal and
+/// far below this; RFC 5322 itself says 998).
+pub const MAX_DATA_LINE: usize = 64 * 1024 * 1024;
 /// Longest UID RFC 1939 allows.
 pub const MAX_UID_LEN: usize = 70;
 
