@@ -1593,13 +1593,17 @@ fn d16_endless_line_in_a_preview_is_bounded_whatever_list_claims() {
     let mut payload = b"+OK\r\n".to_vec();
     payload.resize(popview::pop3::response::MAX_DATA_LINE + 1024 * 1024, b'x');
     let payload = Arc::new(payload);
-    let server = hooked(Mailbox::generated(1), ServerOptions::default(), move |ctx| {
-        if ctx.line.starts_with("TOP") {
-            Action::Reply(payload.to_vec())
-        } else {
-            Action::Normal
-        }
-    });
+    let server = hooked(
+        Mailbox::generated(1),
+        ServerOptions::default(),
+        move |ctx| {
+            if ctx.line.starts_with("TOP") {
+                Action::Reply(payload.to_vec())
+            } else {
+                Action::Normal
+            }
+        },
+    );
     let mut o = plain_opts(&server);
     o.io_timeout = Duration::from_secs(30);
     let mut c = connect(&o, None).unwrap().client;

@@ -957,3 +957,67 @@ fn b8_escape_sequences_in_err_texts_never_reach_the_ui() {
     // SYS/PERM: one connection, no retry loop.
     assert_eq!(s.connections(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// G39: reconnects apply the same TLS policy.
+
+type Seen = Arc<Mutex<Vec<(usize, String, bool)>>>;
+
+#[test]
+fn g39_reconnect_upgrades_again_and_sends_credentials_only_over_tls() {
+    let seen: Seen = Arc::default();
+    let rec = Arc::clone(&seen);
+    let server = hooked(&pki().valid, move |ctx| {
+        rec.lock()
+            .unwrap()
+            .push((ctx.conn, ctx.line.to_string(), ctx.tls));
+        if ctx.conn == 0 && ctx.line.starts_with("TOP") {
+            Action::Drop
+        } else {
+            Action::Normal
+        }
+    });
+    let mut h = Harness::start(worker_config(opts(&server, TlsMode::StartTls)));
+    h.wait("reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
+    h.wait("reconnected", |e| matches!(e, Event::Reconnected { .. }));
+    h.quit();
+    let seen = seen.lock().unwrap().clone();
+    for conn in 0..2 {
+        let lines: Vec<_> = seen.iter().filter(|(c, _, _)| *c == conn).collect();
+        assert_eq!(lines[0].1, "CAPA");
+        assert_eq!((lines[1].1.as_str(), lines[1].2), ("STLS", false), "{conn}");
+        for (_, line, tls) in &lines[2..] {
+            assert!(tls, "conn {conn}: {line:?} sent without TLS");
+        }
+        assert!(
+            lines
+                .iter()
+                .any(|(_, l, tls)| *tls && (l.starts_with("AUTH") || l.starts_with("PASS"))),
+            "conn {conn} never logged in"
+        );
+    }
+}
+
+#[test]
+fn g39_stripped_stls_on_reconnect_is_fatal_and_sends_nothing() {
+    let server = hooked(&pki().valid, move |ctx| match (ctx.conn, ctx.line) {
+        (0, l) if l.starts_with("TOP") => Action::Drop,
+        (c, "CAPA") if c > 0 && !ctx.tls => Action::Reply(b"+OK\r\nUSER\r\n.\r\n".to_vec()),
+        _ => Action::Normal,
+    });
+    let mut h = Harness::start(worker_config(opts(&server, TlsMode::StartTls)));
+    h.wait("connected", |e| matches!(e, Event::Connected(_)));
+    let ev = h.wait("fatal error", |e| matches!(e, Event::Error(w) if w.fatal));
+    let Event::Error(err) = ev else {
+        unreachable!()
+    };
+    assert_eq!(err.kind, ErrorKind::Tls);
+    h.idle(Duration::from_millis(300));
+    h.quit();
+    assert_eq!(server.connections(), 2, "kept reconnecting");
+    assert_eq!(
+        server.transcript(1),
+        b"CAPA\r\n",
+        "more than CAPA on the stripped connection"
+    );
+}
