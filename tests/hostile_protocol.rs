@@ -1619,3 +1619,20 @@ fn d16_endless_line_in_a_preview_is_bounded_whatever_list_claims() {
     assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
     assert!(e.message.contains("longer than"), "{}", e.message);
 }
+
+/// Found by the client_session fuzzer (tests/fixtures/fuzz/client_session/
+/// crash-sasl-mechanism-nul): CAPA `SASL` names went verbatim into the
+/// "no authentication method" error, NUL and escapes included. Names must
+/// follow RFC 4422 (1-20 of A-Z 0-9 - _); anything else is dropped.
+#[test]
+fn b8_sasl_mechanism_names_from_capa_are_validated() {
+    use popview::pop3::Capabilities;
+    let caps = Capabilities::parse(
+        b"SASL PLAIN \x00 \x1b[31m x-oauth2 SCRAM-SHA-256 ABCDEFGHIJKLMNOPQRSTU caf\xc3\xa9\r\n",
+    );
+    assert_eq!(caps.sasl, vec!["PLAIN", "X-OAUTH2", "SCRAM-SHA-256"]);
+    let caps = Capabilities::parse(b"SASL \x00\x1b]0;x\x07 GSSAPI\r\n");
+    let e = popview::pop3::auth::choose(AuthMethod::Auto, &caps, "ready", true).unwrap_err();
+    assert!(clean(&e.message), "{:?}", e.message);
+    assert!(e.message.contains("GSSAPI"), "{}", e.message);
+}

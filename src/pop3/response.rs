@@ -505,9 +505,12 @@ impl Capabilities {
                 "RESP-CODES" => caps.resp_codes = true,
                 "AUTH-RESP-CODE" => caps.auth_resp_code = true,
                 "UTF8" => caps.utf8 = true,
-                "SASL" => caps
-                    .sasl
-                    .extend(words.map(|m| m.to_ascii_uppercase()).take(64)),
+                "SASL" => caps.sasl.extend(
+                    words
+                        .filter(|m| valid_sasl_name(m))
+                        .map(|m| m.to_ascii_uppercase())
+                        .take(64),
+                ),
                 "LOGIN-DELAY" => {
                     caps.login_delay = words.next().and_then(|w| parse_u64(w.as_bytes()))
                 }
@@ -525,6 +528,15 @@ impl Capabilities {
     pub fn has_sasl(&self, mechanism: &str) -> bool {
         self.sasl.iter().any(|m| m.eq_ignore_ascii_case(mechanism))
     }
+}
+
+/// RFC 4422 section 3.1: a mechanism name is 1 to 20 characters from
+/// `A-Z 0-9 - _` (accepted in any case). Anything else in a CAPA `SASL` line
+/// is dropped, so server bytes never reach a message as a "mechanism".
+fn valid_sasl_name(m: &str) -> bool {
+    (1..=20).contains(&m.len())
+        && m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The APOP timestamp of a greeting (`<...@...>`, RFC 1939 section 7), if a
