@@ -413,7 +413,7 @@ pub fn client_session(data: &[u8]) {
     if let Err(e) = c.refresh_capabilities() {
         check_err(&e);
     }
-    let pw = if data.len() % 2 == 0 {
+    let pw = if data.len().is_multiple_of(2) {
         "p".repeat(200)
     } else {
         "pw".into()
