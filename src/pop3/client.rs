@@ -13,9 +13,9 @@ use super::auth::{self, AuthMethod, Credentials};
 use super::command::{Allowed, Command};
 use super::error::{Error, ErrorKind, Result};
 use super::response::{
-    Body, BodyCollector, Capabilities, LineBuffer, MAX_HEADER_LINE, MAX_LISTING_LINE,
-    MAX_STATUS_LINE, RespCode, Status, apop_timestamp, body_lines, parse_continuation,
-    parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
+    Body, BodyCollector, Capabilities, LineBuffer, MAX_DATA_LINE, MAX_HEADER_LINE,
+    MAX_LISTING_LINE, MAX_STATUS_LINE, RespCode, Status, apop_timestamp, body_lines,
+    parse_continuation, parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
 };
 use super::trace::Trace;
 use crate::sanitize;
@@ -343,11 +343,13 @@ impl<S: Read + Write> Client<S> {
             return one_line_reply(command, status).map(Ok);
         };
         let mut collector = BodyCollector::new(limits);
+        // The LIST size, which sets `max_total`, is the server's claim: it
+        // must never be the only bound on one line (SECURITY D16, D21).
         let max_line = match command {
             Command::Top { lines: 0, .. } => MAX_HEADER_LINE,
-            Command::Top { .. } | Command::Retr { .. } => {
-                usize::try_from(limits.max_total).unwrap_or(usize::MAX)
-            }
+            Command::Top { .. } | Command::Retr { .. } => usize::try_from(limits.max_total)
+                .unwrap_or(usize::MAX)
+                .min(MAX_DATA_LINE),
             _ => MAX_LISTING_LINE,
         };
         let mut last_report = 0u64;
@@ -632,7 +634,12 @@ impl<S: Read + Write> Client<S> {
         }
         match self.execute(Command::Stls) {
             Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::Refused => {
+            // Any refusal, with or without a response code: a `-ERR [AUTH]`,
+            // `[IN-USE]` or `[SYS/TEMP]` to STLS must not be taken as a login
+            // failure or a reason to retry (SECURITY A1: a man in the middle
+            // strips STLS with whatever code makes the client ask for the
+            // password or loop).
+            Err(e) if !e.is_fatal_to_session() && e.kind != ErrorKind::Local => {
                 return Err(Error::new(
                     ErrorKind::Tls,
                     format!(

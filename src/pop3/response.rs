@@ -12,6 +12,11 @@ use super::error::{Error, Result};
 pub const MAX_STATUS_LINE: usize = 8 * 1024;
 /// Longest line accepted inside a LIST/UIDL/CAPA listing.
 pub const MAX_LISTING_LINE: usize = 4 * 1024;
+/// Longest single line accepted inside a TOP or RETR answer, whatever the
+/// LIST size says: the LIST size is the server's claim, so it can't be what
+/// bounds the line buffer (a base64 attachment sent as one line is legal and
+/// far below this; RFC 5322 itself says 998).
+pub const MAX_DATA_LINE: usize = 64 * 1024 * 1024;
 /// Longest UID RFC 1939 allows.
 pub const MAX_UID_LEN: usize = 70;
 
@@ -510,9 +515,12 @@ impl Capabilities {
                 "RESP-CODES" => caps.resp_codes = true,
                 "AUTH-RESP-CODE" => caps.auth_resp_code = true,
                 "UTF8" => caps.utf8 = true,
-                "SASL" => caps
-                    .sasl
-                    .extend(words.map(|m| m.to_ascii_uppercase()).take(64)),
+                "SASL" => caps.sasl.extend(
+                    words
+                        .filter(|m| valid_sasl_name(m))
+                        .map(|m| m.to_ascii_uppercase())
+                        .take(64),
+                ),
                 "LOGIN-DELAY" => {
                     caps.login_delay = words
                         .next()
@@ -533,6 +541,15 @@ impl Capabilities {
     pub fn has_sasl(&self, mechanism: &str) -> bool {
         self.sasl.iter().any(|m| m.eq_ignore_ascii_case(mechanism))
     }
+}
+
+/// RFC 4422 section 3.1: a mechanism name is 1 to 20 characters from
+/// `A-Z 0-9 - _` (accepted in any case). Anything else in a CAPA `SASL` line
+/// is dropped, so server bytes never reach a message as a "mechanism".
+fn valid_sasl_name(m: &str) -> bool {
+    (1..=20).contains(&m.len())
+        && m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The APOP timestamp of a greeting (`<...@...>`, RFC 1939 section 7), if a
