@@ -8,6 +8,8 @@
 //! - the lower bound: a raw client pipelining every `TOP n 0`, no parsing;
 //! - one command at a time (NeoMutt, Thunderbird, Alpine), on the first
 //!   `POPVIEW_BENCH_SERIAL` messages (default: all N), scaled to N;
+//! - opening the last of 10,000 messages while their previews load
+//!   (`POPVIEW_BENCH_OPEN`, 0 skips);
 //! - resident memory of a 100,000-message listing with previews held as
 //!   the UI holds them (`POPVIEW_BENCH_BIG`, default 100,000; 0 skips).
 //!
@@ -173,6 +175,18 @@ fn main() {
         drop(d);
     }
 
+    let open_n = env_usize("POPVIEW_BENCH_OPEN", 10_000);
+    if open_n > 0 {
+        eprintln!("starting Dovecot with {open_n} messages for the open-while-loading measurement ...");
+        let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(open_n)));
+        let (latency, done, total) = open_while_loading(&d);
+        println!(
+            "\nOpening the last of {open_n} messages while their previews load (loopback): \
+             answered in {:.0} ms, with {done} of {total} previews delivered at that moment",
+            latency.as_secs_f64() * 1000.0
+        );
+    }
+
     if big > 0 {
         eprintln!("starting Dovecot with {big} messages for the memory measurement ...");
         let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(big)));
@@ -192,6 +206,50 @@ fn main() {
         );
         print!("{}", String::from_utf8_lossy(&out.stdout));
     }
+}
+
+/// Ask for the last message as soon as the listing arrives, while every
+/// `TOP n 0` is still to come; time until the message is delivered.
+fn open_while_loading(d: &Dovecot) -> (Duration, usize, usize) {
+    let mut cfg = WorkerConfig::new(
+        ConnectOptions::new("127.0.0.1", d.plain_addr().port(), TlsMode::None),
+        d.user.clone(),
+    );
+    cfg.password = Some(d.password.clone());
+    cfg.allow_cleartext = true;
+    let (tx, req_rx) = mpsc::channel();
+    let (ev_tx, rx) = mpsc::channel();
+    let handle = worker::spawn(cfg, Box::new(Mem::default()), req_rx, move |e| {
+        ev_tx.send(e).is_ok()
+    });
+    let mut asked = None;
+    let mut delivered = 0;
+    let mut total = 0;
+    let result = loop {
+        match rx.recv_timeout(Duration::from_secs(120)).expect("worker event") {
+            Event::Listing { entries, .. } => {
+                total = entries.len();
+                let last = entries.last().expect("messages").key.clone();
+                tx.send(Request::Retrieve { ticket: 1, key: last }).unwrap();
+                asked = Some(Instant::now());
+            }
+            Event::Previews(batch) => delivered += batch.len(),
+            Event::Message { ticket: 1, view, .. } => {
+                assert!(!view.raw.is_empty());
+                break (asked.expect("asked").elapsed(), delivered, total);
+            }
+            Event::Error(e) if e.fatal => panic!("worker failed: {}", e.message),
+            _ => {}
+        }
+    };
+    tx.send(Request::Quit { commit: false }).unwrap();
+    while let Ok(ev) = rx.recv_timeout(Duration::from_secs(60)) {
+        if matches!(ev, Event::Closed { .. }) {
+            break;
+        }
+    }
+    handle.join().unwrap();
+    result
 }
 
 fn status_kib(field: &str) -> u64 {
