@@ -177,7 +177,9 @@ fn main() {
 
     let open_n = env_usize("POPVIEW_BENCH_OPEN", 10_000);
     if open_n > 0 {
-        eprintln!("starting Dovecot with {open_n} messages for the open-while-loading measurement ...");
+        eprintln!(
+            "starting Dovecot with {open_n} messages for the open-while-loading measurement ..."
+        );
         let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(open_n)));
         let (latency, done, total) = open_while_loading(&d);
         println!(
@@ -226,15 +228,24 @@ fn open_while_loading(d: &Dovecot) -> (Duration, usize, usize) {
     let mut delivered = 0;
     let mut total = 0;
     let result = loop {
-        match rx.recv_timeout(Duration::from_secs(120)).expect("worker event") {
+        match rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("worker event")
+        {
             Event::Listing { entries, .. } => {
                 total = entries.len();
                 let last = entries.last().expect("messages").key.clone();
-                tx.send(Request::Retrieve { ticket: 1, key: last }).unwrap();
+                tx.send(Request::Retrieve {
+                    ticket: 1,
+                    key: last,
+                })
+                .unwrap();
                 asked = Some(Instant::now());
             }
             Event::Previews(batch) => delivered += batch.len(),
-            Event::Message { ticket: 1, view, .. } => {
+            Event::Message {
+                ticket: 1, view, ..
+            } => {
                 assert!(!view.raw.is_empty());
                 break (asked.expect("asked").elapsed(), delivered, total);
             }

@@ -171,6 +171,28 @@ fn dispatch(app: &mut App, ev: AppEvent, to_worker: &Sender<Request>, funnel: &S
             app.handle(AppEvent::Saved(Err(format!("cannot start a thread: {e}"))));
         }
     }
+    // Sorting a big list happens off this thread: a key press never waits.
+    for job in app.take_sort_jobs() {
+        let tx = funnel.clone();
+        let (job_tx, job_rx) = std::sync::mpsc::channel();
+        let spawned = thread::Builder::new()
+            .name("popview-sort".into())
+            .spawn(move || {
+                if let Ok(job) = job_rx.recv() {
+                    let done: crate::app::SortJob = job;
+                    let _ = tx.send(AppEvent::Sorted(done.run()));
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = job_tx.send(job);
+            }
+            // No thread: sort here, late rather than never.
+            Err(_) => {
+                app.handle(AppEvent::Sorted(job.run()));
+            }
+        }
+    }
 }
 
 /// Read terminal events and forward them until told to stop or the funnel

@@ -2,7 +2,8 @@
 //! view (indices into the rows) recomputed only when the listing, the sort
 //! or the filter change, never per frame.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::mail::{HeaderSummary, MailDate};
 use crate::ui::text::clean_line;
@@ -19,8 +20,9 @@ pub struct RowInfo {
     pub has_attachments: bool,
     /// Lower-case "sender subject" for the filter.
     search: String,
-    sort_sender: String,
-    sort_subject: String,
+    /// Shared with background sorts (cloning is a reference count).
+    sort_sender: Arc<str>,
+    sort_subject: Arc<str>,
     /// The first 16 bytes of `sort_sender`/`sort_subject`, big-endian, so
     /// most comparisons while sorting touch no string.
     sender_prefix: u128,
@@ -62,8 +64,8 @@ impl RowInfo {
             subject_prefix: prefix(&sort_subject),
             sender_hash: hash(&sort_sender),
             subject_hash: hash(&sort_subject),
-            sort_sender,
-            sort_subject,
+            sort_sender: sort_sender.into(),
+            sort_subject: sort_subject.into(),
         }
     }
 }
@@ -153,6 +155,70 @@ impl SortKey {
     }
 }
 
+/// From this many rows up, a sort the cache can't answer runs on another
+/// thread, so a key press never waits for it.
+pub const ASYNC_SORT_ROWS: usize = 20_000;
+
+/// (no value: last either way, the value in the asked direction, number,
+/// row index, hash of the whole string for string keys).
+type SortEntry = (bool, u128, u32, u32, u64);
+
+/// A sort to run off the UI thread: owned data only.
+#[derive(Debug)]
+pub struct SortJob {
+    generation: u64,
+    key: SortKey,
+    descending: bool,
+    entries: Vec<SortEntry>,
+    /// The whole lower-case strings, by row, for string keys.
+    texts: Vec<Option<Arc<str>>>,
+}
+
+/// A finished sort, to hand back with [`Rows::sorted`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortDone {
+    generation: u64,
+    key: SortKey,
+    descending: bool,
+    order: Vec<usize>,
+}
+
+impl SortJob {
+    pub fn run(mut self) -> SortDone {
+        let (key, descending) = (self.key, self.descending);
+        let texts = &self.texts;
+        let full = |i: u32| -> &str { texts[i as usize].as_deref().unwrap_or("") };
+        let strings = matches!(key, SortKey::Sender | SortKey::Subject);
+        let number_dir = |a: u32, b: u32| {
+            if key == SortKey::Arrival || key == SortKey::Size {
+                // Ties (equal sizes) follow the direction too.
+                if descending { b.cmp(&a) } else { a.cmp(&b) }
+            } else {
+                a.cmp(&b)
+            }
+        };
+        self.entries.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| {
+                    if strings && !a.0 && a.4 != b.4 {
+                        let o = full(a.3).cmp(full(b.3));
+                        if descending { o.reverse() } else { o }
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
+                .then_with(|| number_dir(a.2, b.2))
+        });
+        SortDone {
+            generation: self.generation,
+            key,
+            descending,
+            order: self.entries.into_iter().map(|e| e.3 as usize).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Rows {
     pub rows: Vec<Row>,
@@ -171,6 +237,10 @@ pub struct Rows {
     generation: u64,
     /// Sort orders already computed: (key, descending) -> (generation, order).
     sorted: HashMap<(SortKey, bool), (u64, Vec<usize>)>,
+    /// Background sorts asked for and not yet taken by the terminal loop.
+    jobs: Vec<SortJob>,
+    /// Background sorts started (key, descending, generation).
+    sorting: HashSet<(SortKey, bool, u64)>,
     /// Every row's search text in one buffer, for one fast scan per filter.
     search: SearchIndex,
 }
@@ -276,6 +346,8 @@ impl Rows {
         }
         self.rows = rows;
         self.reindex();
+        // Row indices changed: the old order means nothing now.
+        self.order.clear();
         self.generation += 1;
         if had_rows { new_count } else { 0 }
     }
@@ -308,9 +380,9 @@ impl Rows {
         self.generation
     }
 
-    /// Compute one sort order the user may ask for next, while idle, so that
-    /// `o`/`O` later costs a copy instead of a sort. Returns false when every
-    /// order is already current.
+    /// Prepare one sort order the user may ask for next, while idle, so
+    /// that `o`/`O` later costs a copy instead of a sort: in the background
+    /// for a big list. Returns false when every order is current or coming.
     pub fn warm_one_order(&mut self) -> bool {
         const KEYS: [SortKey; 5] = [
             SortKey::Date,
@@ -324,13 +396,47 @@ impl Rows {
             .map(|&k| (k, k.default_descending()))
             .chain(KEYS.iter().map(|&k| (k, !k.default_descending())));
         for (key, desc) in wanted {
-            if !self.order_is_current(key, desc) {
-                let order = self.compute_order(key, desc);
-                self.sorted.insert((key, desc), (self.generation, order));
+            if !self.order_is_current(key, desc)
+                && !self.sorting.contains(&(key, desc, self.generation))
+            {
+                self.order_later_or_now(key, desc);
                 return true;
             }
         }
         false
+    }
+
+    /// Compute an order now (small lists) or queue a background sort.
+    /// Returns whether the order is ready.
+    fn order_later_or_now(&mut self, key: SortKey, desc: bool) -> bool {
+        if self.rows.len() < ASYNC_SORT_ROWS || key == SortKey::Arrival {
+            let order = self.sort_job(key, desc).run().order;
+            self.sorted.insert((key, desc), (self.generation, order));
+            return true;
+        }
+        if self.sorting.insert((key, desc, self.generation)) {
+            let job = self.sort_job(key, desc);
+            self.jobs.push(job);
+        }
+        false
+    }
+
+    /// Background sorts for the terminal loop to run off the UI thread.
+    pub fn take_sort_jobs(&mut self) -> Vec<SortJob> {
+        std::mem::take(&mut self.jobs)
+    }
+
+    /// A background sort finished: keep it if the rows haven't changed
+    /// since. Returns whether it is stored.
+    pub fn sorted(&mut self, done: SortDone) -> bool {
+        self.sorting
+            .remove(&(done.key, done.descending, done.generation));
+        if done.generation != self.generation || done.order.len() != self.rows.len() {
+            return false;
+        }
+        self.sorted
+            .insert((done.key, done.descending), (done.generation, done.order));
+        true
     }
 
     fn order_is_current(&self, key: SortKey, desc: bool) -> bool {
@@ -352,23 +458,33 @@ impl Rows {
     /// rows), so the sort itself compares small fixed-size entries instead
     /// of chasing row pointers; strings are compared only when their first
     /// 16 bytes tie.
-    pub fn sort(&mut self, key: SortKey, descending: bool, filter: &str) {
-        if !self.order_is_current(key, descending) {
-            let order = self.compute_order(key, descending);
-            self.sorted
-                .insert((key, descending), (self.generation, order));
+    /// Returns false when the order is being computed in the background
+    /// (the previous order stays shown until [`Rows::sorted`] delivers it).
+    pub fn sort(&mut self, key: SortKey, descending: bool, filter: &str) -> bool {
+        let ready = self.order_is_current(key, descending)
+            || self.order_later_or_now(key, descending)
+            // Nothing to show meanwhile (a first listing): sort now.
+            || self.order.len() != self.rows.len() && {
+                let order = self.sort_job(key, descending).run().order;
+                self.sorted
+                    .insert((key, descending), (self.generation, order));
+                true
+            };
+        if ready {
+            self.order = self.sorted[&(key, descending)].1.clone();
         }
-        self.order = self.sorted[&(key, descending)].1.clone();
         self.view_filter.clear();
         self.filter(filter, true);
+        ready
     }
 
-    fn compute_order(&self, key: SortKey, descending: bool) -> Vec<usize> {
-        let rows = &self.rows;
+    /// The compact copy of the rows a sort needs (one linear pass): keys
+    /// are copied into small fixed-size entries so the sort compares
+    /// integers, and strings only when their first 16 bytes tie.
+    fn sort_job(&self, key: SortKey, descending: bool) -> SortJob {
         let directed = |v: u128| if descending { !v } else { v };
-        // (no value: goes last either way, primary key, number, row index,
-        // hash of the whole string for string keys)
-        let mut entries: Vec<(bool, u128, u32, u32, u64)> = rows
+        let rows = &self.rows;
+        let entries = rows
             .iter()
             .enumerate()
             .map(|(i, r)| {
@@ -392,36 +508,29 @@ impl Rows {
                 (value.is_none(), value.map_or(0, directed), n, i as u32, h)
             })
             .collect();
-        let full = |i: u32| -> &str {
-            let info = rows[i as usize].info.as_ref();
-            match key {
-                SortKey::Sender => info.map_or("", |x| x.sort_sender.as_str()),
-                _ => info.map_or("", |x| x.sort_subject.as_str()),
-            }
+        let texts = match key {
+            SortKey::Sender => rows
+                .iter()
+                .map(|r| r.info.as_ref().map(|x| Arc::clone(&x.sort_sender)))
+                .collect(),
+            SortKey::Subject => rows
+                .iter()
+                .map(|r| r.info.as_ref().map(|x| Arc::clone(&x.sort_subject)))
+                .collect(),
+            _ => Vec::new(),
         };
-        let strings = matches!(key, SortKey::Sender | SortKey::Subject);
-        let number_dir = |a: u32, b: u32| {
-            if key == SortKey::Arrival || key == SortKey::Size {
-                // Ties (equal sizes) follow the direction too.
-                if descending { b.cmp(&a) } else { a.cmp(&b) }
-            } else {
-                a.cmp(&b)
-            }
-        };
-        entries.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then(a.1.cmp(&b.1))
-                .then_with(|| {
-                    if strings && !a.0 && a.4 != b.4 {
-                        let o = full(a.3).cmp(full(b.3));
-                        if descending { o.reverse() } else { o }
-                    } else {
-                        std::cmp::Ordering::Equal
-                    }
-                })
-                .then_with(|| number_dir(a.2, b.2))
-        });
-        entries.into_iter().map(|e| e.3 as usize).collect()
+        SortJob {
+            generation: self.generation,
+            key,
+            descending,
+            entries,
+            texts,
+        }
+    }
+
+    #[cfg(test)]
+    fn compute_order(&self, key: SortKey, descending: bool) -> Vec<usize> {
+        self.sort_job(key, descending).run().order
     }
 
     /// Recompute the view for `filter` (lower-cased substring over sender
@@ -560,5 +669,30 @@ mod tests {
         assert!(!r.order_is_current(SortKey::Subject, false));
         r.sort(SortKey::Subject, false, "");
         assert_eq!(r.order[0], 2, "the new preview is sorted in");
+    }
+    #[test]
+    fn big_lists_sort_in_the_background_and_stale_results_are_dropped() {
+        let subjects: Vec<String> = (0..ASYNC_SORT_ROWS + 10)
+            .map(|i| format!("s{}", (i * 7919) % 1000))
+            .collect();
+        let refs: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        let mut r = rows(&refs);
+        r.sort(SortKey::Arrival, false, "");
+        let before = r.order.clone();
+        assert!(!r.sort(SortKey::Subject, false, ""), "queued, not done");
+        assert_eq!(r.order, before, "the old order stays shown");
+        let jobs = r.take_sort_jobs();
+        assert_eq!(jobs.len(), 1);
+        // A result for older rows is dropped.
+        let stale = r.sort_job(SortKey::Size, true);
+        r.set_info(0, RowInfo::from_summary(&HeaderSummary::default()));
+        assert!(!r.sorted(stale.run()));
+        // The queued job ran on the old generation too: dropped, and asked again.
+        assert!(!r.sorted(jobs.into_iter().next().unwrap().run()));
+        assert!(!r.sort(SortKey::Subject, false, ""));
+        let done = r.take_sort_jobs().pop().unwrap().run();
+        assert!(r.sorted(done));
+        assert!(r.sort(SortKey::Subject, false, ""));
+        assert_eq!(r.order, r.compute_order(SortKey::Subject, false));
     }
 }

@@ -27,7 +27,7 @@ use crate::worker::api::{
     CertTrust, ConnectionInfo, Event, MsgKey, Request, Secret, Ticket, TlsState, WorkerError,
 };
 
-pub use list::{MarkState, Row, RowInfo, SortKey};
+pub use list::{MarkState, Row, RowInfo, SortDone, SortJob, SortKey};
 pub use reader::{Content, Doc, DocLine, LineKind, PEEK_LINES, Reader, SaveJob};
 
 /// Everything the UI thread reacts to, through one funnel.
@@ -41,6 +41,8 @@ pub enum AppEvent {
     Tick,
     /// A save job finished (sent by the terminal loop).
     Saved(Result<PathBuf, String>),
+    /// A background sort finished (sent by the terminal loop).
+    Sorted(SortDone),
 }
 
 /// Settings the app starts with.
@@ -164,6 +166,8 @@ pub struct App {
     ticks: u64,
     /// The rows' generation at the previous tick (idle detection).
     generation_at_tick: u64,
+    /// The chosen sort is being computed in the background.
+    sort_pending: bool,
     size: (u16, u16),
     screen: Screen,
     dialog: Option<Dialog>,
@@ -202,6 +206,7 @@ impl App {
             now: 0,
             ticks: 0,
             generation_at_tick: u64::MAX,
+            sort_pending: false,
             size: (80, 24),
             screen: Screen::List,
             dialog: None,
@@ -401,6 +406,18 @@ impl App {
         std::mem::take(&mut self.save_jobs)
     }
 
+    /// Sorts of a big list, for the terminal loop to run off this thread
+    /// and hand back as [`AppEvent::Sorted`].
+    pub fn take_sort_jobs(&mut self) -> Vec<SortJob> {
+        self.rows.take_sort_jobs()
+    }
+
+    /// A sort is running in the background (the list shows the previous
+    /// order meanwhile).
+    pub fn sort_pending(&self) -> bool {
+        self.sort_pending
+    }
+
     /// Whether the screen must be drawn again; resets the flag.
     pub fn take_redraw(&mut self) -> bool {
         std::mem::take(&mut self.redraw)
@@ -429,6 +446,13 @@ impl App {
                 }
             }
             AppEvent::Tick => redraw = self.on_tick(),
+            AppEvent::Sorted(done) => {
+                if self.rows.sorted(done) && self.sort_pending {
+                    self.rebuild_view(true);
+                } else {
+                    redraw = false;
+                }
+            }
             AppEvent::Saved(res) => match res {
                 Ok(path) => self.set_notice(format!(
                     "saved to {}",
@@ -521,7 +545,7 @@ impl App {
                 let pos = self.cursor;
                 let first = self.rows.is_empty();
                 let new = self.rows.merge(entries);
-                self.rows.sort(self.sort, self.descending, &self.filter);
+                self.sort_pending = !self.rows.sort(self.sort, self.descending, &self.filter);
                 self.view_dirty = false;
                 self.restore_cursor(keep.as_ref(), Some(pos));
                 self.recount_marks();
@@ -728,7 +752,7 @@ impl App {
         let keep = self.cursor_key().cloned();
         let pos = self.cursor;
         if resort {
-            self.rows.sort(self.sort, self.descending, &self.filter);
+            self.sort_pending = !self.rows.sort(self.sort, self.descending, &self.filter);
         } else {
             self.rows.filter(&self.filter, false);
         }
@@ -961,9 +985,14 @@ impl App {
     /// `date ↓`: the sort for the header.
     pub fn sort_label(&self) -> String {
         format!(
-            "{} {}",
+            "{} {}{}",
             self.sort.name(),
-            if self.descending { '↓' } else { '↑' }
+            if self.descending { '↓' } else { '↑' },
+            if self.sort_pending {
+                " (sorting…)"
+            } else {
+                ""
+            }
         )
     }
 
