@@ -7,15 +7,16 @@
 
 mod support;
 
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use popview::pop3::transport::{self, ConnectOptions, Security, TlsMode, Trust};
 use popview::pop3::{AuthMethod, Command, Credentials, ErrorKind, Reply};
+use popview::worker::WorkerConfig;
 use popview::worker::api::{CertTrust, Event, MsgKey, Request, TlsState};
-use popview::worker::{self, WorkerConfig};
+use popview::worker::persist::Memory;
 use support::cyrus::Cyrus;
 use support::dovecot::generated_messages;
+use support::worker::Harness;
 
 fn opts(c: &Cyrus, tls: TlsMode) -> ConnectOptions {
     let port = match tls {
@@ -288,52 +289,6 @@ fn certificate_policy_and_no_cleartext_password() {
     conn.client.quit().unwrap();
 }
 
-/// The worker thread with its event channel (the pattern of
-/// `tests/worker_fake.rs`).
-struct Worker {
-    tx: mpsc::Sender<Request>,
-    rx: Receiver<Event>,
-    seen: Vec<Event>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Worker {
-    fn start(cfg: WorkerConfig) -> Worker {
-        let (tx, req_rx) = mpsc::channel();
-        let (ev_tx, rx) = mpsc::channel();
-        let persist = popview::worker::persist::Memory::default();
-        let handle = worker::spawn(cfg, Box::new(persist), req_rx, move |e| {
-            ev_tx.send(e).is_ok()
-        });
-        Worker {
-            tx,
-            rx,
-            seen: Vec::new(),
-            handle: Some(handle),
-        }
-    }
-
-    fn wait(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-        let end = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(e) => {
-                    self.seen.push(e.clone());
-                    if pred(&e) {
-                        return e;
-                    }
-                }
-                Err(_) => panic!("timed out waiting for {what}; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    fn send(&self, r: Request) {
-        self.tx.send(r).unwrap();
-    }
-}
-
 #[test]
 fn worker_open_previews_mark_two_commit() {
     let n = 40;
@@ -343,7 +298,7 @@ fn worker_open_previews_mark_two_commit() {
         let c_uidls = c.uidls();
         let mut cfg = WorkerConfig::new(opts(&c, mode), c.user.clone());
         cfg.password = Some(c.password.clone());
-        let mut w = Worker::start(cfg);
+        let mut w = Harness::start(cfg, Box::new(Memory::default()));
         let Event::Connected(info) = w.wait("connected", |e| matches!(e, Event::Connected(_)))
         else {
             unreachable!()
@@ -404,18 +359,14 @@ fn worker_open_previews_mark_two_commit() {
             "2 marks",
             |e| matches!(e, Event::Marks { marked, .. } if marked.len() == 2),
         );
-        w.send(Request::Quit { commit: true });
-        w.wait("closed", |e| matches!(e, Event::Closed { .. }));
-        w.handle.take().unwrap().join().unwrap();
+        let seen = w.quit(true);
         assert!(
-            w.seen
-                .iter()
+            seen.iter()
                 .any(|e| matches!(e, Event::Committed { deleted: 2, .. })),
-            "{:#?}",
-            w.seen
+            "{seen:#?}"
         );
         assert!(matches!(
-            w.seen.last(),
+            seen.last(),
             Some(Event::Closed { committed: true })
         ));
         let gone: Vec<&str> = marked.iter().map(|k| k.uid.as_deref().unwrap()).collect();

@@ -2,24 +2,23 @@
 //! through undo/commit/discard, cuts and reconnects, restart restoring
 //! marks, the header cache, degraded servers.
 
-use std::sync::mpsc::{self, Receiver, Sender};
+mod support;
+
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
 use popview::pop3::transport::ConnectOptions;
 use popview::pop3::{ErrorKind, TlsMode};
-use popview::worker::api::{Event, MsgKey, Request, TlsState};
-use popview::worker::{self, WorkerConfig};
+use popview::worker::WorkerConfig;
+use popview::worker::api::{Event, Request, TlsState};
+use support::worker::Harness;
 
 type Mem = popview::worker::persist::Memory;
 
-struct Harness {
-    tx: Sender<Request>,
-    rx: Receiver<Event>,
-    seen: Vec<Event>,
-    handle: Option<JoinHandle<()>>,
+/// The shared worker harness, with this file's in-memory persistence.
+fn start(cfg: WorkerConfig, persist: Mem) -> Harness {
+    Harness::start(cfg, Box::new(persist))
 }
 
 fn config(server: &Server) -> WorkerConfig {
@@ -32,84 +31,6 @@ fn config(server: &Server) -> WorkerConfig {
     c.backoff = Duration::from_millis(50);
     c.max_backoff = Duration::from_millis(200);
     c
-}
-
-impl Harness {
-    fn start(cfg: WorkerConfig, persist: Mem) -> Harness {
-        let (tx, req_rx) = mpsc::channel();
-        let (ev_tx, rx) = mpsc::channel();
-        let handle = worker::spawn(cfg, Box::new(persist), req_rx, move |e| {
-            ev_tx.send(e).is_ok()
-        });
-        Harness {
-            tx,
-            rx,
-            seen: Vec::new(),
-            handle: Some(handle),
-        }
-    }
-
-    /// Wait for an event matching `pred`; every event is kept in `seen`.
-    fn wait(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-        let end = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(e) => {
-                    self.seen.push(e.clone());
-                    if pred(&e) {
-                        return e;
-                    }
-                }
-                Err(_) => panic!("timed out waiting for {what}; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    fn send(&self, r: Request) {
-        self.tx.send(r).unwrap();
-    }
-
-    fn listing(&mut self) -> Vec<MsgKey> {
-        match self.wait("listing", |e| matches!(e, Event::Listing { .. })) {
-            Event::Listing { entries, .. } => entries.into_iter().map(|e| e.key).collect(),
-            _ => unreachable!(),
-        }
-    }
-
-    fn marks(&mut self, n: usize) -> Vec<MsgKey> {
-        match self.wait(
-            &format!("{n} marks"),
-            |e| matches!(e, Event::Marks { marked, .. } if marked.len() == n),
-        ) {
-            Event::Marks { marked, .. } => marked,
-            _ => unreachable!(),
-        }
-    }
-
-    fn previews_loaded(&mut self) {
-        self.wait(
-            "all previews",
-            |e| matches!(e, Event::Progress { done, total, .. } if done == total),
-        );
-    }
-
-    fn quit(mut self, commit: bool) -> Vec<Event> {
-        self.send(Request::Quit { commit });
-        self.wait("closed", |e| matches!(e, Event::Closed { .. }));
-        self.handle.take().unwrap().join().unwrap();
-        self.seen
-    }
-
-    fn count_previews(&self) -> usize {
-        self.seen
-            .iter()
-            .map(|e| match e {
-                Event::Previews(v) => v.len(),
-                _ => 0,
-            })
-            .sum()
-    }
 }
 
 fn tops(server: &Server, conn: Option<usize>) -> usize {
@@ -129,7 +50,7 @@ fn uids(mailbox_len: usize, server: &Server) -> Vec<String> {
 #[test]
 fn open_lists_and_streams_every_preview() {
     let server = Server::start(Mailbox::generated(60), ServerOptions::default()).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let connected = h.wait("connected", |e| matches!(e, Event::Connected(_)));
     let Event::Connected(info) = connected else {
         unreachable!()
@@ -155,7 +76,7 @@ fn retrieve_returns_the_parsed_message_and_stale_tickets_are_superseded() {
     let mailbox = Mailbox::generated(5);
     let raw3 = mailbox.messages()[2].1.clone();
     let server = Server::start(mailbox, ServerOptions::default()).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
     h.send(Request::Retrieve {
         ticket: 1,
@@ -189,7 +110,7 @@ fn retrieve_returns_the_parsed_message_and_stale_tickets_are_superseded() {
 fn mark_undo_one_and_commit_deletes_exactly_the_rest() {
     let server = Server::start(Mailbox::generated(6), ServerOptions::default()).unwrap();
     let before = uids(6, &server);
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
     for k in &keys[0..3] {
         h.send(Request::Mark(k.clone()));
@@ -225,7 +146,7 @@ fn mark_undo_one_and_commit_deletes_exactly_the_rest() {
 #[test]
 fn undo_all_then_commit_deletes_nothing() {
     let server = Server::start(Mailbox::generated(4), ServerOptions::default()).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
     h.send(Request::Mark(keys[0].clone()));
     h.send(Request::Mark(keys[3].clone()));
@@ -244,7 +165,7 @@ fn undo_all_then_commit_deletes_nothing() {
 fn quit_discarding_deletes_nothing_and_forgets_the_marks() {
     let server = Server::start(Mailbox::generated(3), ServerOptions::default()).unwrap();
     let persist = Mem::default();
-    let mut h = Harness::start(config(&server), persist.clone());
+    let mut h = start(config(&server), persist.clone());
     let keys = h.listing();
     h.send(Request::Mark(keys[1].clone()));
     h.marks(1);
@@ -277,7 +198,7 @@ fn marks_are_replayed_after_a_cut_and_then_committed_exactly() {
     };
     let server = Server::start(Mailbox::generated(5), opts).unwrap();
     let before = uids(5, &server);
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
     h.send(Request::Mark(keys[0].clone()));
     h.send(Request::Mark(keys[4].clone()));
@@ -312,7 +233,7 @@ fn a_cut_mid_listing_reconnects_and_lists() {
         ..ServerOptions::default()
     };
     let server = Server::start(Mailbox::generated(7), opts).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
     assert_eq!(keys.len(), 7);
     assert!(
@@ -329,14 +250,12 @@ fn marks_survive_a_killed_ui_and_are_restored_pending() {
     let before = uids(4, &server);
     let persist = Mem::default();
     {
-        let mut h = Harness::start(config(&server), persist.clone());
+        let mut h = start(config(&server), persist.clone());
         let keys = h.listing();
         h.send(Request::Mark(keys[1].clone()));
         h.marks(1);
         // The UI dies without quitting: drop both channel ends.
-        let handle = h.handle.take().unwrap();
-        drop(h);
-        handle.join().unwrap();
+        h.crash();
     }
     assert!(server.wait_unlocked(Duration::from_secs(5)));
     assert_eq!(
@@ -344,7 +263,7 @@ fn marks_survive_a_killed_ui_and_are_restored_pending() {
         before,
         "nothing deleted without QUIT"
     );
-    let mut h = Harness::start(config(&server), persist.clone());
+    let mut h = start(config(&server), persist.clone());
     let restored = h.wait("restored marks", |e| {
         matches!(e, Event::Marks { restored: true, .. })
     });
@@ -368,7 +287,7 @@ fn marks_survive_a_killed_ui_and_are_restored_pending() {
 fn second_open_with_the_cache_sends_no_top() {
     let server = Server::start(Mailbox::generated(30), ServerOptions::default()).unwrap();
     let persist = Mem::default();
-    let mut h = Harness::start(config(&server), persist.clone());
+    let mut h = start(config(&server), persist.clone());
     h.listing();
     h.previews_loaded();
     h.quit(false);
@@ -376,14 +295,14 @@ fn second_open_with_the_cache_sends_no_top() {
     assert_eq!(first, 30);
     assert_eq!(persist.state().headers.len(), 30);
     // One message vanishes meanwhile (another client deletes it).
-    let mut h = Harness::start(config(&server), persist.clone());
+    let mut h = start(config(&server), persist.clone());
     let keys = h.listing();
     h.previews_loaded();
     h.send(Request::Mark(keys[0].clone()));
     h.marks(1);
     h.quit(true);
     assert_eq!(server.mailbox_uids().len(), 29);
-    let mut h = Harness::start(config(&server), persist.clone());
+    let mut h = start(config(&server), persist.clone());
     h.listing();
     h.previews_loaded();
     assert_eq!(h.count_previews(), 29);
@@ -395,7 +314,7 @@ fn second_open_with_the_cache_sends_no_top() {
 #[test]
 fn retrieve_jumps_the_preview_queue() {
     let server = Server::start(Mailbox::generated(3000), ServerOptions::default()).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
     h.send(Request::Retrieve {
         ticket: 1,
@@ -424,7 +343,7 @@ fn a_server_without_top_or_uidl_still_works() {
         ..ServerOptions::default()
     };
     let server = Server::start(Mailbox::generated(3), opts).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let ev = h.wait("listing", |e| matches!(e, Event::Listing { .. }));
     let Event::Listing {
         entries,
@@ -458,7 +377,7 @@ fn wrong_password_asks_again() {
     let server = Server::start(Mailbox::generated(2), ServerOptions::default()).unwrap();
     let mut cfg = config(&server);
     cfg.password = Some("wrong".into());
-    let mut h = Harness::start(cfg, Mem::default());
+    let mut h = start(cfg, Mem::default());
     h.wait("password prompt", |e| {
         matches!(e, Event::PasswordNeeded { .. })
     });
@@ -487,7 +406,7 @@ fn a_locked_maildrop_is_retried_not_a_password_error() {
     line.clear();
     r.read_line(&mut line).unwrap();
     assert!(line.starts_with("+OK"), "{line}");
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let ev = h.wait("reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
     let Event::Reconnecting { reason, .. } = ev else {
         unreachable!()
@@ -510,7 +429,7 @@ fn login_delay_is_honoured_with_a_countdown() {
         ..ServerOptions::default()
     };
     let server = Server::start(Mailbox::generated(2), opts).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     h.listing();
     let t = Instant::now();
     // Checking for mail would leave the user offline: refused with a time.
@@ -546,7 +465,7 @@ fn quit_at_the_password_prompt_never_logs_in() {
     persist.0.lock().unwrap().marks = vec![uid.clone()];
     let mut cfg = config(&server);
     cfg.password = None;
-    let mut h = Harness::start(cfg, persist.clone());
+    let mut h = start(cfg, persist.clone());
     h.wait("password prompt", |e| {
         matches!(e, Event::PasswordNeeded { .. })
     });
@@ -576,7 +495,7 @@ fn a_refused_dele_keeps_the_mark_and_blocks_the_commit() {
     let server = Server::start(Mailbox::generated(3), opts).unwrap();
     let before = server.mailbox_uids();
     let persist = Mem::default();
-    let mut h = Harness::start(config(&server), persist.clone());
+    let mut h = start(config(&server), persist.clone());
     let keys = h.listing();
     h.send(Request::Mark(keys[0].clone()));
     h.send(Request::Mark(keys[1].clone()));
@@ -613,7 +532,7 @@ fn marks_survive_a_session_without_uids() {
     let before = server.mailbox_uids();
     let persist = Mem::default();
     persist.0.lock().unwrap().marks = vec![before[0].clone()];
-    let mut h = Harness::start(config(&server), persist.clone());
+    let mut h = start(config(&server), persist.clone());
     h.listing();
     let seen = h.quit(true);
     assert!(
@@ -629,7 +548,7 @@ fn marks_survive_a_session_without_uids() {
 #[test]
 fn reading_a_marked_message_fails_with_a_reason() {
     let server = Server::start(Mailbox::generated(2), ServerOptions::default()).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
     h.send(Request::Mark(keys[0].clone()));
     h.marks(1);
@@ -658,7 +577,7 @@ fn a_duplicated_uid_is_never_marked() {
         ("other".to_string(), msgs[2].1.clone()),
     ];
     let server = Server::start(Mailbox::from_pairs(pairs), ServerOptions::default()).unwrap();
-    let mut h = Harness::start(config(&server), Mem::default());
+    let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
     assert_eq!(keys[0].uid, None);
     h.send(Request::Mark(keys[0].clone()));

@@ -199,6 +199,17 @@ impl Harness {
     }
 
     /// The next `Marks` event holding exactly these UIDs (any order).
+    /// Wait until exactly `n` messages are marked.
+    pub fn marks(&mut self, n: usize) -> Vec<MsgKey> {
+        match self.wait(
+            &format!("{n} marks"),
+            |e| matches!(e, Event::Marks { marked, .. } if marked.len() == n),
+        ) {
+            Event::Marks { marked, .. } => marked,
+            _ => unreachable!(),
+        }
+    }
+
     pub fn marks_exactly(&mut self, uids: &[&str]) -> Vec<MsgKey> {
         let mut want: Vec<String> = uids.iter().map(|s| s.to_string()).collect();
         want.sort();
