@@ -6,7 +6,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -15,9 +15,10 @@ use popview::demo::{Action, Ctx, Mailbox, Server, ServerOptions, TlsMode as Serv
 use popview::pop3::transport::{ConnectOptions, Connection, Security, TlsMode, Trust, connect};
 use popview::pop3::{AuthMethod, Credentials, ErrorKind};
 use popview::sanitize::is_forbidden;
-use popview::worker::api::{CertTrust, Event, Request, TlsState};
-use popview::worker::{self, WorkerConfig};
+use popview::worker::WorkerConfig;
+use popview::worker::api::{CertTrust, Event, TlsState};
 use support::certs::{CertKey, TestPki};
+use support::worker::Harness;
 
 type Mem = popview::worker::persist::Memory;
 
@@ -400,61 +401,9 @@ fn a1_stripping_aborts_before_credentials() {
     }
 }
 
-struct Harness {
-    tx: Sender<Request>,
-    rx: Receiver<Event>,
-    seen: Vec<Event>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Harness {
-    fn start(cfg: WorkerConfig) -> Harness {
-        let (tx, req_rx) = mpsc::channel();
-        let (ev_tx, rx) = mpsc::channel();
-        let handle = worker::spawn(cfg, Box::new(Mem::default()), req_rx, move |e| {
-            ev_tx.send(e).is_ok()
-        });
-        Harness {
-            tx,
-            rx,
-            seen: Vec::new(),
-            handle: Some(handle),
-        }
-    }
-
-    fn wait(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-        let end = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(e) => {
-                    self.seen.push(e.clone());
-                    if pred(&e) {
-                        return e;
-                    }
-                }
-                Err(_) => panic!("timed out waiting for {what}; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    /// Collect events for `d` (no predicate).
-    fn idle(&mut self, d: Duration) {
-        let end = Instant::now() + d;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.rx.recv_timeout(left) {
-                Ok(e) => self.seen.push(e),
-                Err(_) => break,
-            }
-        }
-    }
-
-    fn quit(mut self) -> Vec<Event> {
-        let _ = self.tx.send(Request::Quit { commit: false });
-        self.wait("closed", |e| matches!(e, Event::Closed { .. }));
-        self.handle.take().unwrap().join().unwrap();
-        self.seen
-    }
+/// The shared worker harness, with in-memory persistence.
+fn start(cfg: WorkerConfig) -> Harness {
+    Harness::start(cfg, Box::new(Mem::default()))
 }
 
 fn worker_config(o: ConnectOptions) -> WorkerConfig {
@@ -477,7 +426,7 @@ fn a1_worker_reports_stripping_as_fatal_and_never_retries() {
         "capa-fails",
     ] {
         let server = hooked(&pki().valid, strip_hook(case));
-        let mut h = Harness::start(worker_config(opts(&server, TlsMode::StartTls)));
+        let mut h = start(worker_config(opts(&server, TlsMode::StartTls)));
         let ev = h.wait("fatal error", |e| matches!(e, Event::Error(_)));
         let Event::Error(err) = ev else {
             unreachable!()
@@ -488,7 +437,7 @@ fn a1_worker_reports_stripping_as_fatal_and_never_retries() {
         // many connections by now.
         h.idle(Duration::from_millis(400));
         assert_eq!(server.connections(), 1, "{case}: the worker reconnected");
-        let seen = h.quit();
+        let seen = h.quit(false);
         assert!(
             !seen
                 .iter()
@@ -788,7 +737,7 @@ fn a6_worker_stays_responsive_during_a_stalled_handshake() {
     o.io_timeout = Duration::from_secs(1);
     let mut cfg = worker_config(o);
     cfg.max_attempts = 2;
-    let mut h = Harness::start(cfg);
+    let mut h = start(cfg);
     let ev = h.wait("reconnecting after the timeout", |e| {
         matches!(e, Event::Reconnecting { .. } | Event::Error(_))
     });
@@ -798,7 +747,7 @@ fn a6_worker_stays_responsive_during_a_stalled_handshake() {
         _ => unreachable!(),
     }
     let t0 = Instant::now();
-    let seen = h.quit();
+    let seen = h.quit(false);
     // One stalled handshake at most stands between the quit and the end.
     assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
     assert!(!seen.iter().any(|e| matches!(e, Event::Connected(_))));
@@ -814,12 +763,12 @@ fn a6_worker_stays_responsive_during_a_stalled_handshake() {
 // A7: the padlock reflects the live connection.
 
 fn connected_info(cfg: WorkerConfig) -> popview::worker::api::ConnectionInfo {
-    let mut h = Harness::start(cfg);
+    let mut h = start(cfg);
     let ev = h.wait("connected", |e| matches!(e, Event::Connected(_)));
     let Event::Connected(info) = ev else {
         unreachable!()
     };
-    h.quit();
+    h.quit(false);
     *info
 }
 
@@ -934,7 +883,7 @@ fn b8_escape_sequences_in_err_texts_never_reach_the_ui() {
             Action::Normal
         }
     });
-    let mut h = Harness::start(worker_config(opts(&s, TlsMode::StartTls)));
+    let mut h = start(worker_config(opts(&s, TlsMode::StartTls)));
     let ev = h.wait("error", |e| matches!(e, Event::Error(_)));
     let Event::Error(err) = ev else {
         unreachable!()
@@ -944,7 +893,7 @@ fn b8_escape_sequences_in_err_texts_never_reach_the_ui() {
     assert_clean(&err.message, "error message");
     assert!(err.message.contains("gone"), "{:?}", err.message);
     assert!(!err.message.contains("pwned"), "{:?}", err.message);
-    let seen = h.quit();
+    let seen = h.quit(false);
     for e in &seen {
         match e {
             Event::Error(w) => assert_clean(&w.message, "error"),
@@ -977,10 +926,10 @@ fn g39_reconnect_upgrades_again_and_sends_credentials_only_over_tls() {
             Action::Normal
         }
     });
-    let mut h = Harness::start(worker_config(opts(&server, TlsMode::StartTls)));
+    let mut h = start(worker_config(opts(&server, TlsMode::StartTls)));
     h.wait("reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
     h.wait("reconnected", |e| matches!(e, Event::Reconnected { .. }));
-    h.quit();
+    h.quit(false);
     let seen = seen.lock().unwrap().clone();
     for conn in 0..2 {
         let lines: Vec<_> = seen.iter().filter(|(c, _, _)| *c == conn).collect();
@@ -1005,7 +954,7 @@ fn g39_stripped_stls_on_reconnect_is_fatal_and_sends_nothing() {
         (c, "CAPA") if c > 0 && !ctx.tls => Action::Reply(b"+OK\r\nUSER\r\n.\r\n".to_vec()),
         _ => Action::Normal,
     });
-    let mut h = Harness::start(worker_config(opts(&server, TlsMode::StartTls)));
+    let mut h = start(worker_config(opts(&server, TlsMode::StartTls)));
     h.wait("connected", |e| matches!(e, Event::Connected(_)));
     let ev = h.wait("fatal error", |e| matches!(e, Event::Error(w) if w.fatal));
     let Event::Error(err) = ev else {
@@ -1013,7 +962,7 @@ fn g39_stripped_stls_on_reconnect_is_fatal_and_sends_nothing() {
     };
     assert_eq!(err.kind, ErrorKind::Tls);
     h.idle(Duration::from_millis(300));
-    h.quit();
+    h.quit(false);
     assert_eq!(server.connections(), 2, "kept reconnecting");
     assert_eq!(
         server.transcript(1),

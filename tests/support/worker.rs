@@ -190,6 +190,17 @@ impl Harness {
             .expect("worker is gone");
     }
 
+    /// The next full listing, whole, with the reason there are no UIDs.
+    pub fn listing_entries(&mut self) -> (Vec<popview::worker::api::ListEntry>, Option<String>) {
+        match self.wait("listing", |e| matches!(e, Event::Listing { .. })) {
+            Event::Listing {
+                entries,
+                no_uidl_reason,
+            } => (entries, no_uidl_reason),
+            _ => unreachable!(),
+        }
+    }
+
     /// The next full listing, as keys.
     pub fn listing(&mut self) -> Vec<MsgKey> {
         match self.wait("listing", |e| matches!(e, Event::Listing { .. })) {
