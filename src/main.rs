@@ -98,7 +98,7 @@ fn run_tui(target: Target) -> Result<(), CmdError> {
         Ok(app) => {
             // The screen is gone: say how the session ended (a commit that
             // failed at quit must not pass unseen).
-            if let Some(n) = app.notice() {
+            if let Some(n) = app.outcome() {
                 println!("popview: {n}");
             }
             if let Some(e) = app.error() {

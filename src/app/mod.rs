@@ -168,6 +168,8 @@ pub struct App {
     generation_at_tick: u64,
     /// The chosen sort is being computed in the background.
     sort_pending: bool,
+    /// What the last commit did, to report after the screen is gone.
+    outcome: Option<String>,
     size: (u16, u16),
     screen: Screen,
     dialog: Option<Dialog>,
@@ -207,6 +209,7 @@ impl App {
             ticks: 0,
             generation_at_tick: u64::MAX,
             sort_pending: false,
+            outcome: None,
             size: (80, 24),
             screen: Screen::List,
             dialog: None,
@@ -410,6 +413,11 @@ impl App {
     /// and hand back as [`AppEvent::Sorted`].
     pub fn take_sort_jobs(&mut self) -> Vec<SortJob> {
         self.rows.take_sort_jobs()
+    }
+
+    /// What the last commit did (for the line printed after the TUI ends).
+    pub fn outcome(&self) -> Option<&str> {
+        self.outcome.as_deref()
     }
 
     /// A sort is running in the background (the list shows the previous
@@ -708,6 +716,7 @@ impl App {
                 if !already_gone.is_empty() {
                     s.push_str(&format!("; {} were already gone", already_gone.len()));
                 }
+                self.outcome = Some(s.clone());
                 self.set_notice(s);
             }
             Event::Closed { committed } => {

@@ -445,7 +445,11 @@ impl Worker {
     fn leave_offline(&mut self) {
         let _ = self.settle_offline_ops();
         if !self.marks.is_empty() {
-            self.notice("not connected, so nothing was deleted; the marks are kept for next time");
+            let e = Error::new(
+                ErrorKind::Network,
+                "not connected, so nothing was deleted; the marks are kept for next time",
+            );
+            self.error(&e, false);
         }
     }
 
