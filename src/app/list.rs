@@ -167,6 +167,7 @@ type SortEntry = (bool, u128, u32, u32, u64);
 #[derive(Debug)]
 pub struct SortJob {
     generation: u64,
+    layout: u64,
     key: SortKey,
     descending: bool,
     entries: Vec<SortEntry>,
@@ -178,6 +179,7 @@ pub struct SortJob {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortDone {
     generation: u64,
+    layout: u64,
     key: SortKey,
     descending: bool,
     order: Vec<usize>,
@@ -212,6 +214,7 @@ impl SortJob {
         });
         SortDone {
             generation: self.generation,
+            layout: self.layout,
             key,
             descending,
             order: self.entries.into_iter().map(|e| e.3 as usize).collect(),
@@ -239,8 +242,11 @@ pub struct Rows {
     sorted: HashMap<(SortKey, bool), (u64, Vec<usize>)>,
     /// Background sorts asked for and not yet taken by the terminal loop.
     jobs: Vec<SortJob>,
-    /// Background sorts started (key, descending, generation).
-    sorting: HashSet<(SortKey, bool, u64)>,
+    /// Background sorts running (key, descending): at most one each.
+    sorting: HashSet<(SortKey, bool)>,
+    /// Bumped when the listing is replaced: row indices change, so sort
+    /// orders from before (cached or still running) are worthless.
+    layout: u64,
     /// Every row's search text in one buffer, for one fast scan per filter.
     search: SearchIndex,
 }
@@ -346,8 +352,10 @@ impl Rows {
         }
         self.rows = rows;
         self.reindex();
-        // Row indices changed: the old order means nothing now.
+        // Row indices changed: every order computed before means nothing.
         self.order.clear();
+        self.sorted.clear();
+        self.layout += 1;
         self.generation += 1;
         if had_rows { new_count } else { 0 }
     }
@@ -396,9 +404,7 @@ impl Rows {
             .map(|&k| (k, k.default_descending()))
             .chain(KEYS.iter().map(|&k| (k, !k.default_descending())));
         for (key, desc) in wanted {
-            if !self.order_is_current(key, desc)
-                && !self.sorting.contains(&(key, desc, self.generation))
-            {
+            if !self.order_is_current(key, desc) && !self.sorting.contains(&(key, desc)) {
                 self.order_later_or_now(key, desc);
                 return true;
             }
@@ -414,7 +420,9 @@ impl Rows {
             self.sorted.insert((key, desc), (self.generation, order));
             return true;
         }
-        if self.sorting.insert((key, desc, self.generation)) {
+        // One at a time per order: while previews stream in, the running
+        // sort finishes (a little stale) before the next one starts.
+        if self.sorting.insert((key, desc)) {
             let job = self.sort_job(key, desc);
             self.jobs.push(job);
         }
@@ -426,12 +434,13 @@ impl Rows {
         std::mem::take(&mut self.jobs)
     }
 
-    /// A background sort finished: keep it if the rows haven't changed
-    /// since. Returns whether it is stored.
+    /// A background sort finished. Kept unless the listing was replaced
+    /// meanwhile; if only previews arrived, it is kept as a stale order:
+    /// shown (better than the one before) and computed again later.
+    /// Returns whether it is stored.
     pub fn sorted(&mut self, done: SortDone) -> bool {
-        self.sorting
-            .remove(&(done.key, done.descending, done.generation));
-        if done.generation != self.generation || done.order.len() != self.rows.len() {
+        self.sorting.remove(&(done.key, done.descending));
+        if done.layout != self.layout || done.order.len() != self.rows.len() {
             return false;
         }
         self.sorted
@@ -458,24 +467,31 @@ impl Rows {
     /// rows), so the sort itself compares small fixed-size entries instead
     /// of chasing row pointers; strings are compared only when their first
     /// 16 bytes tie.
-    /// Returns false when the order is being computed in the background
-    /// (the previous order stays shown until [`Rows::sorted`] delivers it).
+    /// Returns false when the order is being computed in the background;
+    /// meanwhile the latest order for this sort (if any) or the previous
+    /// one stays shown, until [`Rows::sorted`] delivers the new one.
     pub fn sort(&mut self, key: SortKey, descending: bool, filter: &str) -> bool {
-        let ready = self.order_is_current(key, descending)
-            || self.order_later_or_now(key, descending)
-            // Nothing to show meanwhile (a first listing): sort now.
-            || self.order.len() != self.rows.len() && {
+        let usable = |r: &Rows| {
+            r.sorted
+                .get(&(key, descending))
+                .is_some_and(|(_, o)| o.len() == r.rows.len())
+        };
+        if !self.order_is_current(key, descending) {
+            if self.order.len() != self.rows.len() && !usable(self) {
+                // Nothing to show meanwhile (a first listing): sort now.
                 let order = self.sort_job(key, descending).run().order;
                 self.sorted
                     .insert((key, descending), (self.generation, order));
-                true
-            };
-        if ready {
+            } else {
+                self.order_later_or_now(key, descending);
+            }
+        }
+        if usable(self) {
             self.order = self.sorted[&(key, descending)].1.clone();
         }
         self.view_filter.clear();
         self.filter(filter, true);
-        ready
+        self.order_is_current(key, descending)
     }
 
     /// The compact copy of the rows a sort needs (one linear pass): keys
@@ -521,6 +537,7 @@ impl Rows {
         };
         SortJob {
             generation: self.generation,
+            layout: self.layout,
             key,
             descending,
             entries,
@@ -671,7 +688,7 @@ mod tests {
         assert_eq!(r.order[0], 2, "the new preview is sorted in");
     }
     #[test]
-    fn big_lists_sort_in_the_background_and_stale_results_are_dropped() {
+    fn big_lists_sort_in_the_background_one_job_at_a_time() {
         let subjects: Vec<String> = (0..ASYNC_SORT_ROWS + 10)
             .map(|i| format!("s{}", (i * 7919) % 1000))
             .collect();
@@ -681,18 +698,31 @@ mod tests {
         let before = r.order.clone();
         assert!(!r.sort(SortKey::Subject, false, ""), "queued, not done");
         assert_eq!(r.order, before, "the old order stays shown");
-        let jobs = r.take_sort_jobs();
-        assert_eq!(jobs.len(), 1);
-        // A result for older rows is dropped.
-        let stale = r.sort_job(SortKey::Size, true);
-        r.set_info(0, RowInfo::from_summary(&HeaderSummary::default()));
-        assert!(!r.sorted(stale.run()));
-        // The queued job ran on the old generation too: dropped, and asked again.
-        assert!(!r.sorted(jobs.into_iter().next().unwrap().run()));
         assert!(!r.sort(SortKey::Subject, false, ""));
+        let jobs = r.take_sort_jobs();
+        assert_eq!(jobs.len(), 1, "one job at a time per order");
+        // A preview arrives while it runs: the result is kept (and shown),
+        // but it is stale, so the next sort asks again.
+        r.set_info(0, RowInfo::from_summary(&HeaderSummary::default()));
+        assert!(r.sorted(jobs.into_iter().next().unwrap().run()));
+        assert!(!r.sort(SortKey::Subject, false, ""));
+        assert_ne!(r.order, before, "the slightly stale order is shown");
         let done = r.take_sort_jobs().pop().unwrap().run();
         assert!(r.sorted(done));
         assert!(r.sort(SortKey::Subject, false, ""));
         assert_eq!(r.order, r.compute_order(SortKey::Subject, false));
+        // A new listing (row indices change) makes a running sort worthless.
+        assert!(!r.sort(SortKey::Sender, false, ""));
+        let job = r.take_sort_jobs().pop().unwrap();
+        let entries = r
+            .rows
+            .iter()
+            .map(|row| ListEntry {
+                key: row.key.clone(),
+                size: row.size,
+            })
+            .collect();
+        r.merge(entries);
+        assert!(!r.sorted(job.run()));
     }
 }

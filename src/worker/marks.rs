@@ -126,6 +126,20 @@ impl Marks {
         gone
     }
 
+    /// Drop the marks kept by message number: a number means nothing in a
+    /// new session (messages may have shifted). Returns them.
+    pub fn drop_number_marks(&mut self) -> Vec<MsgKey> {
+        let mut gone = Vec::new();
+        self.intent.retain(|id, key| match id {
+            MarkId::Number(_) => {
+                gone.push(key.clone());
+                false
+            }
+            MarkId::Uid(_) => true,
+        });
+        gone
+    }
+
     /// Current keys of the marked messages (numbers of this session).
     pub fn keys(&self) -> Vec<MsgKey> {
         self.intent.values().cloned().collect()

@@ -142,6 +142,15 @@ impl Worker {
                 "the server gave no unique ids this time, so the pending marks can't be \
                  matched to messages; they are kept, and nothing will be deleted",
             );
+            // Marks kept by number never carry over to a new session.
+            let dropped = self.marks.drop_number_marks();
+            if !dropped.is_empty() {
+                self.notice(format!(
+                    "{} mark(s) on messages without a unique id were dropped: message \
+                     numbers change between sessions",
+                    dropped.len()
+                ));
+            }
             Vec::new()
         };
         if !gone.is_empty() {
