@@ -376,10 +376,17 @@ pub fn delete(
     }
     // Wait until every target is marked (the worker confirms by key).
     let keys: Vec<MsgKey> = entries.iter().map(|e| e.key.clone()).collect();
-    engine.until(|_, e| match e {
-        Event::Marks { marked, .. } => keys.iter().all(|k| marked.contains(k)).then_some(()),
-        _ => None,
-    })?;
+    engine
+        .until(|_, e| match e {
+            Event::Marks { marked, .. } => {
+                keys.iter().all(|k| marked.contains(k)).then_some(Ok(()))
+            }
+            Event::MarkRefused { reason, .. } => {
+                Some(Err(CmdError::new(exit::SERVER, reason.clone())))
+            }
+            _ => None,
+        })
+        .and_then(|r| r)?;
     let (committed, info) = engine.finish(true)?;
     if !committed {
         return Err(CmdError::new(

@@ -788,3 +788,29 @@ fn a_number_that_is_also_another_uidl_must_be_made_explicit() {
     settle(&server);
     assert_eq!(server.mailbox_uids(), vec!["x"]);
 }
+
+/// A mark the worker refuses (a UID shared by two messages) ends `delete`
+/// at once with the reason, and nothing is deleted.
+#[test]
+fn delete_of_a_message_that_cannot_be_marked_fails_fast() {
+    let msgs = Mailbox::generated(3).into_messages();
+    let pairs = vec![
+        ("d".to_string(), msgs[0].1.clone()),
+        ("d".to_string(), msgs[1].1.clone()),
+        ("z".to_string(), msgs[2].1.clone()),
+    ];
+    let server = stls_server(Mailbox::from_pairs(pairs));
+    let sb = Sandbox::new();
+    let u = url(&server);
+    let t = std::time::Instant::now();
+    let r = sb
+        .run(
+            &["delete", "#1", "#3", &u, "--ca-file", ca()],
+            &[("POPVIEW_PASSWORD", PW)],
+        )
+        .code(5);
+    assert!(r.stderr.contains("unique id"), "{}", r.stderr);
+    assert!(t.elapsed() < Duration::from_secs(20), "no long wait");
+    settle(&server);
+    assert_eq!(server.mailbox_uids(), vec!["d", "d", "z"]);
+}

@@ -1166,8 +1166,9 @@ fn d23_duplicate_uidls_cannot_be_marked() {
         "DELE sent for a duplicate UIDL"
     );
     assert!(
-        seen.iter()
-            .any(|e| matches!(e, Event::Notice(t) if t.contains("unique id"))),
+        seen.iter().any(
+            |e| matches!(e, Event::MarkRefused { reason, .. } if reason.contains("unique id"))
+        ),
         "no explanation shown"
     );
     assert!(

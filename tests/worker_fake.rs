@@ -583,7 +583,7 @@ fn a_duplicated_uid_is_never_marked() {
     h.send(Request::Mark(keys[0].clone()));
     h.wait(
         "refusal",
-        |e| matches!(e, Event::Notice(n) if n.contains("shares its unique id")),
+        |e| matches!(e, Event::MarkRefused { reason, .. } if reason.contains("shares its unique id")),
     );
     h.send(Request::Mark(keys[2].clone()));
     h.marks(1);

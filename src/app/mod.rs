@@ -636,6 +636,13 @@ impl App {
                 }
                 _ => self.stale_dropped += 1,
             },
+            Event::MarkRefused { key, reason } => {
+                if let Some(i) = self.rows.find(&key) {
+                    self.rows.rows[i].pending = None;
+                }
+                self.recount_marks();
+                self.set_notice(clean_line(&reason));
+            }
             Event::Marks { marked, restored } => {
                 let mut set = vec![false; self.rows.len()];
                 for k in &marked {

@@ -195,6 +195,12 @@ pub enum Event {
         key: MsgKey,
         reason: String,
     },
+    /// A mark was refused before anything was sent (the message is gone,
+    /// or shares its UID with another): the UI drops its pending mark.
+    MarkRefused {
+        key: MsgKey,
+        reason: String,
+    },
     /// The set of messages marked for deletion changed (the whole set, by key).
     Marks {
         marked: Vec<MsgKey>,

@@ -32,6 +32,8 @@ const PREVIEW_FLUSH: Duration = Duration::from_millis(40);
 const MAX_USER_WAIT: Duration = Duration::from_secs(24 * 3600);
 /// A session that lasted this long resets the reconnect backoff.
 const STABLE_SESSION: Duration = Duration::from_secs(30);
+/// Most often the header cache is rewritten while a session is idle.
+const CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
 
 /// A write the user asked for: applied in order, never dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +88,7 @@ pub struct Worker {
     last_login: Option<Instant>,
     /// The previous session ended by a lost connection (not a renew).
     last_lost: bool,
+    last_cache_save: Option<Instant>,
 }
 
 /// What a user's read in flight asked for.
@@ -151,6 +154,7 @@ impl Worker {
             login_delay: None,
             last_login: None,
             last_lost: false,
+            last_cache_save: None,
         }
     }
 
@@ -193,6 +197,7 @@ impl Worker {
     fn save_cache(&mut self) {
         if self.cache_dirty {
             self.cache_dirty = false;
+            self.last_cache_save = Some(Instant::now());
             if let Err(e) = self.persist.save_headers(&self.cache) {
                 self.notice(format!("could not save the header cache: {e}"));
             }

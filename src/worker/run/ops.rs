@@ -61,19 +61,18 @@ impl Worker {
 
     pub(super) fn mark(&mut self, key: MsgKey, s: &mut Session) -> Result<(), Error> {
         let Some(m) = s.listing.resolve(&key).cloned() else {
-            self.notice("that message is no longer on the server");
-            self.send_marks();
+            self.refuse_mark(key, "that message is no longer on the server".into());
             return Ok(());
         };
         if m.ambiguous {
             // SECURITY D23: its UID is shared, so a mark kept by UID could
             // turn into two deletions after a reconnect.
-            self.notice(format!(
+            let reason = format!(
                 "message {} shares its unique id with another message; popview won't mark it, \
                  so one mark can't delete two messages",
                 m.number
-            ));
-            self.send_marks();
+            );
+            self.refuse_mark(key, reason);
             return Ok(());
         }
         let key = s.listing.key(&m);
@@ -85,6 +84,11 @@ impl Worker {
         self.persist_marks();
         self.send_marks();
         s.client.submit(Command::Dele(m.number))
+    }
+
+    fn refuse_mark(&mut self, key: MsgKey, reason: String) {
+        self.send(Event::MarkRefused { key, reason });
+        self.send_marks();
     }
 
     pub(super) fn exclusive(&mut self, op: Op, s: &mut Session) -> Result<Option<Exit>, Error> {

@@ -204,7 +204,14 @@ impl Worker {
             }
             // Idle.
             self.flush_previews(s, true);
-            if s.done >= s.needed {
+            // Rewriting the whole cache (with fsyncs) is not for every idle
+            // moment: once when the previews are all in, then at most every
+            // CACHE_SAVE_EVERY; a session's end always saves.
+            if s.done >= s.needed
+                && self
+                    .last_cache_save
+                    .is_none_or(|t| t.elapsed() >= CACHE_SAVE_EVERY)
+            {
                 self.save_cache();
             }
             if !self.ops.is_empty() || self.retrieve.is_some() || self.peek.is_some() {
