@@ -46,14 +46,11 @@ fn run(cli: Cli) -> Result<(), CmdError> {
     cfg.previews = matches!(command, Cmd::List { .. });
     match command {
         Cmd::List { json, .. } => commands::list(cfg, persist, *json, &mut out),
-        Cmd::Show { msg, raw: true, .. } if std::io::stdout().is_terminal() => {
-            let _ = msg;
-            Err(CmdError::new(
-                exit::USAGE,
-                "refusing to write a raw message to the terminal: mail can carry escape \
+        Cmd::Show { raw: true, .. } if std::io::stdout().is_terminal() => Err(CmdError::new(
+            exit::USAGE,
+            "refusing to write a raw message to the terminal: mail can carry escape \
                  sequences that act on it. Redirect it: popview show MSG --raw > message.eml",
-            ))
-        }
+        )),
         Cmd::Show { msg, raw, .. } => commands::show(cfg, persist, msg, *raw, &mut out),
         Cmd::Delete { args, dry_run } => {
             commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)

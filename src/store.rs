@@ -69,12 +69,6 @@ pub fn default_roots() -> Option<Roots> {
     })
 }
 
-/// The data root of [`default_roots`], for callers that keep everything
-/// in one place ([`Store::open`]).
-pub fn default_root() -> Option<PathBuf> {
-    default_roots().map(|r| r.data)
-}
-
 /// The state of one account.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -122,7 +116,7 @@ struct VersionOnly {
 /// its key, in lower-case hex.
 fn account_dir_name(account_key: &str) -> String {
     let digest = Sha256::digest(account_key.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::pop3::transport::hex(&digest[..16])
 }
 
 impl Store {

@@ -34,11 +34,6 @@ const MAX_BATCH: usize = 512;
 /// Longest time spent handling a burst before drawing.
 const MAX_BATCH_TIME: Duration = Duration::from_millis(12);
 
-/// `NO_COLOR` set to a non-empty value (<https://no-color.org>).
-pub fn no_color_env() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-}
-
 /// Unix seconds now.
 pub fn unix_now() -> i64 {
     SystemTime::now()
@@ -168,7 +163,8 @@ fn dispatch(app: &mut App, ev: AppEvent, to_worker: &Sender<Request>, funnel: &S
                 let _ = tx.send(AppEvent::Saved(job.write()));
             });
         if let Err(e) = spawned {
-            app.handle(AppEvent::Saved(Err(format!("cannot start a thread: {e}"))));
+            let ev = AppEvent::Saved(Err(format!("cannot start a thread: {e}")));
+            dispatch(app, ev, to_worker, funnel);
         }
     }
     // Sorting a big list happens off this thread: a key press never waits.
@@ -188,9 +184,7 @@ fn dispatch(app: &mut App, ev: AppEvent, to_worker: &Sender<Request>, funnel: &S
                 let _ = job_tx.send(job);
             }
             // No thread: sort here, late rather than never.
-            Err(_) => {
-                app.handle(AppEvent::Sorted(job.run()));
-            }
+            Err(_) => dispatch(app, AppEvent::Sorted(job.run()), to_worker, funnel),
         }
     }
 }

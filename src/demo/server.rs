@@ -1270,10 +1270,7 @@ fn extract_timestamp(greeting: &[u8]) -> Option<String> {
 
 /// Lower-case hex MD5, as APOP wants it.
 pub fn md5_hex(data: &[u8]) -> String {
-    Md5::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::pop3::transport::hex(&Md5::digest(data))
 }
 
 #[cfg(test)]

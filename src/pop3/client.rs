@@ -180,12 +180,9 @@ impl<S: Read + Write> Client<S> {
         match self.execute(Command::Capa) {
             Ok(Reply::Capa(caps)) => self.caps = caps,
             Ok(_) => unreachable!("CAPA answers with capabilities"),
-            Err(e) if !e.is_fatal_to_session() => {
-                // Keep what we learnt in this TLS state, if anything.
-                if !self.caps.known {
-                    self.caps = Capabilities::default();
-                }
-            }
+            // No CAPA (RFC 2449 is optional): keep what was learnt in this
+            // TLS state, if anything; "unknown" otherwise.
+            Err(e) if !e.is_fatal_to_session() => {}
             Err(e) => return Err(e),
         }
         Ok(&self.caps)

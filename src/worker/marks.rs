@@ -58,10 +58,6 @@ impl Marks {
         self.intent.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.intent.len()
-    }
-
     pub fn contains(&self, key: &MsgKey) -> bool {
         self.intent.contains_key(&MarkId::of(key))
     }
