@@ -32,7 +32,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 
 use super::certs::TestPki;
 use super::rawpop::{self, Session};
+use super::{passwd_ids, two_free_ports};
 
 /// The default user and password (same as the Dovecot harness).
 pub const USER: &str = "alice";
@@ -757,24 +758,6 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) {
             chown_tree(&e.expect("dir entry").path(), uid, gid);
         }
     }
-}
-
-fn passwd_ids(user: &str) -> Option<(u32, u32)> {
-    let text = fs::read_to_string("/etc/passwd").ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 3 && f[0] == user).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
-    })
-}
-
-fn two_free_ports() -> (u16, u16) {
-    // Hold both listeners at once so the two ports differ.
-    let a = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let b = TcpListener::bind("127.0.0.1:0").expect("bind");
-    (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    )
 }
 
 /// Whether any process other than a zombie is in process group `pgid`.

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::certs::TestPki;
 use super::rawpop::{self, Session};
+use super::{passwd_ids, two_free_ports};
 
 /// UIDVALIDITY of every seeded Maildir.
 pub const UID_VALIDITY: u32 = 0x6553_f100;
@@ -445,24 +446,6 @@ fn dovecot_binary() -> PathBuf {
         }
     }
     panic!("Dovecot is required: apt-get install dovecot-core dovecot-pop3d");
-}
-
-fn passwd_ids(user: &str) -> Option<(u32, u32)> {
-    let text = fs::read_to_string("/etc/passwd").ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 3 && f[0] == user).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
-    })
-}
-
-fn two_free_ports() -> (u16, u16) {
-    // Hold both listeners at once so the two ports differ.
-    let a = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let b = TcpListener::bind("127.0.0.1:0").expect("bind");
-    (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    )
 }
 
 fn probe_plain(addr: SocketAddr) -> Result<(), String> {
