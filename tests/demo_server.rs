@@ -1141,13 +1141,15 @@ fn make_cert() -> Cert {
     }
 }
 
-fn tls_client(tcp: TcpStream) -> native_tls::TlsStream<TcpStream> {
+fn tls_client(tcp: TcpStream) -> native_tls::TlsStream<popview::pop3::Uninterrupted<TcpStream>> {
     // Only in this server test: the certificate is a throwaway self-signed one.
     let connector = native_tls::TlsConnector::builder()
         .danger_accept_invalid_certs(true)
         .build()
         .unwrap();
-    connector.connect("localhost", tcp).unwrap()
+    connector
+        .connect("localhost", popview::pop3::Uninterrupted(tcp))
+        .unwrap()
 }
 
 #[test]

@@ -297,7 +297,7 @@ fn legacy_tls_server(acceptor: native_tls::TlsAcceptor) -> (SocketAddr, JoinHand
     let h = thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        match acceptor.accept(tcp) {
+        match acceptor.accept(popview::pop3::Uninterrupted(tcp)) {
             Ok(mut tls) => {
                 let _ = tls.write_all(b"+OK legacy\r\n");
                 let _ = tls.flush();

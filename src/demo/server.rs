@@ -43,6 +43,7 @@ use native_tls::{Identity, TlsAcceptor};
 
 // The same plain-or-TLS stream the client uses.
 use crate::pop3::transport::Stream;
+use crate::pop3::uninterrupted::Uninterrupted;
 
 use super::mailbox::Mailbox;
 
@@ -588,7 +589,6 @@ impl Conn<'_> {
             let n = match self.stream().map_err(|_| ReadError::Io)?.read(&mut buf) {
                 Ok(0) => return Ok(None),
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return Err(ReadError::Io),
             };
             if let Some(t) = lock(&self.shared.transcripts).get_mut(self.id) {
@@ -640,6 +640,7 @@ fn serve(shared: &Shared, conn: usize, tcp: TcpStream, socket: SocketSlot) {
         out: Vec::with_capacity(4096),
     };
     let mut session = Session::new(shared, conn);
+    let tcp = Uninterrupted(tcp);
     if !shared.implicit_tls {
         io.stream = Some(Stream::Plain(tcp));
         let _ = run(&mut io, &mut session);

@@ -388,24 +388,22 @@ impl<S: Read + Write> Client<S> {
     }
 
     fn fill(&mut self, during: &str) -> Result<()> {
-        loop {
-            match self.stream.read(&mut self.chunk) {
-                Ok(0) => {
-                    self.state = State::Closed;
-                    return Err(Error::new(
-                        ErrorKind::Network,
-                        format!("the server closed the connection while {during}"),
-                    ));
-                }
-                Ok(n) => {
-                    self.input.extend(&self.chunk[..n]);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.state = State::Closed;
-                    return Err(Error::io(&e, during));
-                }
+        // EINTR is retried below TLS by the transport (`Uninterrupted`).
+        match self.stream.read(&mut self.chunk) {
+            Ok(0) => {
+                self.state = State::Closed;
+                Err(Error::new(
+                    ErrorKind::Network,
+                    format!("the server closed the connection while {during}"),
+                ))
+            }
+            Ok(n) => {
+                self.input.extend(&self.chunk[..n]);
+                Ok(())
+            }
+            Err(e) => {
+                self.state = State::Closed;
+                Err(Error::io(&e, during))
             }
         }
     }

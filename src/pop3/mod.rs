@@ -6,6 +6,7 @@
 //! - [`auth`]: USER/PASS, APOP, SASL PLAIN and the choice among them.
 //! - [`transport`]: TCP, implicit TLS, STLS, certificate policy, timeouts.
 //! - [`trace`]: the redacted wire trace.
+//! - [`uninterrupted`]: EINTR retried below TLS.
 
 pub mod auth;
 pub mod client;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod response;
 pub mod trace;
 pub mod transport;
+pub mod uninterrupted;
 
 pub use auth::{AuthMethod, Credentials};
 pub use client::{Answer, Client, Reply, State};
@@ -22,3 +24,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use response::{Capabilities, RespCode};
 pub use trace::Trace;
 pub use transport::{ConnectOptions, Connection, Security, TlsInfo, TlsMode, Trust};
+pub use uninterrupted::Uninterrupted;

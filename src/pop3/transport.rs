@@ -13,6 +13,10 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::{Error, ErrorKind, Result};
 use super::trace::Trace;
+use super::uninterrupted::Uninterrupted;
+
+/// The TCP socket under both plain and TLS streams; see [`Uninterrupted`].
+pub type Tcp = Uninterrupted<TcpStream>;
 
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,8 +104,8 @@ pub enum Security {
 
 /// A plain or TLS stream.
 pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Tcp),
+    Tls(Box<TlsStream<Tcp>>),
 }
 
 impl Read for Stream {
@@ -132,8 +136,8 @@ impl Write for Stream {
 impl Stream {
     fn tcp(&self) -> &TcpStream {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Plain(s) => s.get_ref(),
+            Stream::Tls(s) => s.get_ref().get_ref(),
         }
     }
 
@@ -153,7 +157,7 @@ pub struct Connection {
 /// STLS is required in `StartTls` mode: if the server doesn't offer it or
 /// refuses it, this fails before any credential is sent (SECURITY A1).
 pub fn connect(opts: &ConnectOptions, trace: Option<Trace>) -> Result<Connection> {
-    let tcp = open_tcp(opts)?;
+    let tcp = Uninterrupted(open_tcp(opts)?);
     match opts.tls {
         TlsMode::Implicit => {
             let (tls, info) = handshake(opts, tcp)?;
@@ -266,7 +270,7 @@ fn connector(opts: &ConnectOptions) -> Result<TlsConnector> {
         .map_err(|e| Error::new(ErrorKind::Tls, format!("can't set up TLS: {e}")))
 }
 
-fn handshake(opts: &ConnectOptions, tcp: TcpStream) -> Result<(TlsStream<TcpStream>, TlsInfo)> {
+fn handshake(opts: &ConnectOptions, tcp: Tcp) -> Result<(TlsStream<Tcp>, TlsInfo)> {
     let connector = connector(opts)?;
     let tls = match connector.connect(&opts.host, tcp) {
         Ok(tls) => tls,

@@ -42,7 +42,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::certs::TestPki;
-use super::rawpop::{self, Session};
+use super::rawpop::{self, Session, Tcp, Uninterrupted};
 use super::{passwd_ids, two_free_ports};
 
 /// The default user and password (same as the Dovecot harness).
@@ -293,12 +293,12 @@ impl Cyrus {
     }
 
     /// Logged-in POP3S session (verified TLS) as the main user.
-    pub fn pop3s_session(&self) -> Session<native_tls::TlsStream<TcpStream>> {
+    pub fn pop3s_session(&self) -> Session<native_tls::TlsStream<Tcp>> {
         self.pop3s_login_retrying(&self.user, &self.password)
     }
 
     /// Logged-in session over STLS on the plain port, as the main user.
-    pub fn stls_session(&self) -> Session<native_tls::TlsStream<TcpStream>> {
+    pub fn stls_session(&self) -> Session<native_tls::TlsStream<Tcp>> {
         let mut s = rawpop::connect_stls(self.plain_addr(), &self.connector());
         s.login(&self.user, &self.password);
         s
@@ -380,7 +380,7 @@ impl Cyrus {
         &self,
         user: &str,
         password: &str,
-    ) -> Session<native_tls::TlsStream<TcpStream>> {
+    ) -> Session<native_tls::TlsStream<Tcp>> {
         let deadline = Instant::now() + LOCK_RETRY;
         loop {
             let (mut s, _) = rawpop::connect_pop3s(self.tls_addr(), &self.connector());
@@ -561,7 +561,7 @@ fn probe(
         None => probe_session(s, servername),
         Some(c) => {
             let t = c
-                .connect("localhost", s)
+                .connect("localhost", Uninterrupted(s))
                 .map_err(|e| Probe::NotYet(format!("verified TLS handshake failed: {e}")))?;
             probe_session(t, servername)
         }

@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::certs::TestPki;
-use super::rawpop::{self, Session};
+use super::rawpop::{self, Session, Tcp, Uninterrupted};
 use super::{passwd_ids, two_free_ports};
 
 /// UIDVALIDITY of every seeded Maildir.
@@ -273,14 +273,14 @@ impl Dovecot {
     }
 
     /// Logged-in POP3S session (verified TLS) as the main user.
-    pub fn pop3s_session(&self) -> Session<native_tls::TlsStream<TcpStream>> {
+    pub fn pop3s_session(&self) -> Session<native_tls::TlsStream<Tcp>> {
         let (mut s, _) = rawpop::connect_pop3s(self.tls_addr(), &self.connector());
         s.login(&self.user, &self.password);
         s
     }
 
     /// Logged-in session over STLS on the plain port, as the main user.
-    pub fn stls_session(&self) -> Session<native_tls::TlsStream<TcpStream>> {
+    pub fn stls_session(&self) -> Session<native_tls::TlsStream<Tcp>> {
         let mut s = rawpop::connect_stls(self.plain_addr(), &self.connector());
         s.login(&self.user, &self.password);
         s
@@ -462,7 +462,7 @@ fn probe_tls(addr: SocketAddr, connector: &native_tls::TlsConnector) -> Result<(
     s.set_read_timeout(Some(Duration::from_secs(2))).ok();
     s.set_write_timeout(Some(Duration::from_secs(2))).ok();
     let tls = connector
-        .connect("localhost", s)
+        .connect("localhost", Uninterrupted(s))
         .map_err(|e| format!("verified TLS handshake failed: {e}"))?;
     probe_session(tls)
 }

@@ -7,6 +7,12 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use popview::pop3::Uninterrupted;
+
+/// A test socket: EINTR (a stopped-and-continued machine) is retried
+/// below TLS, as popview itself does.
+pub type Tcp = Uninterrupted<TcpStream>;
+
 /// Read/write timeout of the sockets made here, so a broken test fails
 /// instead of hanging.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,16 +41,7 @@ impl<S: Read + Write> Session<S> {
     /// Reads one line; `Ok(None)` on a clean EOF.
     pub fn try_read_line(&mut self) -> std::io::Result<Option<String>> {
         let mut buf = Vec::new();
-        // A read through OpenSSL can surface EINTR as an error of another
-        // kind; retry it (bounded) instead of failing the check.
-        let mut tries = 0;
-        loop {
-            match self.r.read_until(b'\n', &mut buf) {
-                Ok(_) => break,
-                Err(e) if tries < 5 && is_interrupted(&e) => tries += 1,
-                Err(e) => return Err(e),
-            }
-        }
+        self.r.read_until(b'\n', &mut buf)?;
         if buf.is_empty() {
             return Ok(None);
         }
@@ -152,7 +149,7 @@ impl<S: Read + Write> Session<S> {
 }
 
 /// TCP connection with timeouts and TCP_NODELAY.
-pub fn tcp(addr: impl ToSocketAddrs) -> TcpStream {
+pub fn tcp(addr: impl ToSocketAddrs) -> Tcp {
     let addr: SocketAddr = addr
         .to_socket_addrs()
         .expect("address")
@@ -163,11 +160,11 @@ pub fn tcp(addr: impl ToSocketAddrs) -> TcpStream {
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_nodelay(true).unwrap();
-    s
+    Uninterrupted(s)
 }
 
 /// Plain session; the greeting is read and checked.
-pub fn connect_plain(addr: impl ToSocketAddrs) -> (Session<TcpStream>, String) {
+pub fn connect_plain(addr: impl ToSocketAddrs) -> (Session<Tcp>, String) {
     let mut s = Session::new(tcp(addr));
     let greeting = s.read_line();
     assert!(greeting.starts_with("+OK"), "greeting {greeting:?}");
@@ -178,7 +175,7 @@ pub fn connect_plain(addr: impl ToSocketAddrs) -> (Session<TcpStream>, String) {
 pub fn connect_pop3s(
     addr: impl ToSocketAddrs,
     connector: &native_tls::TlsConnector,
-) -> (Session<native_tls::TlsStream<TcpStream>>, String) {
+) -> (Session<native_tls::TlsStream<Tcp>>, String) {
     let tls = connector
         .connect("localhost", tcp(addr))
         .unwrap_or_else(|e| panic!("TLS handshake: {e}"));
@@ -192,7 +189,7 @@ pub fn connect_pop3s(
 pub fn connect_stls(
     addr: impl ToSocketAddrs,
     connector: &native_tls::TlsConnector,
-) -> Session<native_tls::TlsStream<TcpStream>> {
+) -> Session<native_tls::TlsStream<Tcp>> {
     let (mut s, _greeting) = connect_plain(addr);
     s.ok("STLS");
     let tcp = s.into_inner();
@@ -244,7 +241,7 @@ impl TerminatorCounter {
     }
 }
 
-fn raw_login(addr: impl ToSocketAddrs, user: &str, pass: &str) -> Session<TcpStream> {
+fn raw_login(addr: impl ToSocketAddrs, user: &str, pass: &str) -> Session<Tcp> {
     let (mut s, _) = connect_plain(addr);
     s.login(user, pass);
     s
@@ -264,7 +261,7 @@ pub fn raw_pipelined_top_all(
     let start = Instant::now();
     let s = raw_login(addr, user, pass);
     let mut stream = s.into_inner();
-    let mut writer = stream.try_clone().expect("clone socket");
+    let mut writer = Uninterrupted(stream.get_ref().try_clone().expect("clone socket"));
     let w = thread::spawn(move || {
         let mut i = 1;
         while i <= n {
@@ -319,10 +316,4 @@ pub fn one_at_a_time_top_all(
     assert_eq!(answers, n);
     s.quit();
     elapsed
-}
-
-fn is_interrupted(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::Interrupted
-        || e.raw_os_error() == Some(4)
-        || e.to_string().contains("Interrupted system call")
 }

@@ -369,7 +369,7 @@ pub fn summary(events: &[Event]) -> String {
 /// has sent no command yet.
 pub fn other_client(
     d: &Dovecot,
-) -> super::rawpop::Session<native_tls::TlsStream<std::net::TcpStream>> {
+) -> super::rawpop::Session<native_tls::TlsStream<super::rawpop::Tcp>> {
     for _ in 0..2 {
         if let Ok(s) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.pop3s_session()))
         {
