@@ -11,6 +11,7 @@ use popview::demo::server::{MAX_LINE, md5_hex};
 use popview::demo::{
     Action, Ctx, Mailbox, Server, ServerOptions, SessionState, TlsMode, start_demo_server,
 };
+use popview::pop3::Uninterrupted;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -20,11 +21,14 @@ struct Peer<S: Read + Write> {
     buf: Vec<u8>,
 }
 
-impl Peer<TcpStream> {
-    fn connect(server: &Server) -> Peer<TcpStream> {
+impl Peer<Uninterrupted<TcpStream>> {
+    fn connect(server: &Server) -> Peer<Uninterrupted<TcpStream>> {
         let s = TcpStream::connect(server.addr()).unwrap();
         s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        Peer { s, buf: Vec::new() }
+        Peer {
+            s: Uninterrupted(s),
+            buf: Vec::new(),
+        }
     }
 }
 
@@ -1141,15 +1145,13 @@ fn make_cert() -> Cert {
     }
 }
 
-fn tls_client(tcp: TcpStream) -> native_tls::TlsStream<popview::pop3::Uninterrupted<TcpStream>> {
+fn tls_client(tcp: TcpStream) -> native_tls::TlsStream<Uninterrupted<TcpStream>> {
     // Only in this server test: the certificate is a throwaway self-signed one.
     let connector = native_tls::TlsConnector::builder()
         .danger_accept_invalid_certs(true)
         .build()
         .unwrap();
-    connector
-        .connect("localhost", popview::pop3::Uninterrupted(tcp))
-        .unwrap()
+    connector.connect("localhost", Uninterrupted(tcp)).unwrap()
 }
 
 #[test]
@@ -1171,7 +1173,7 @@ fn stls_upgrades_and_capa_no_longer_lists_stls() {
     assert_eq!(p.line(), "+OK Begin TLS negotiation\r\n");
     assert!(p.buf.is_empty());
     let mut t = Peer {
-        s: tls_client(p.s),
+        s: tls_client(p.s.into_inner()),
         buf: Vec::new(),
     };
     let capa = t.lines("CAPA");

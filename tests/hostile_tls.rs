@@ -698,8 +698,9 @@ fn a6_silent_implicit_tls_server_times_out() {
     let port = listener.local_addr().unwrap().port();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let h = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+        let (s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut s = popview::pop3::Uninterrupted(s);
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
         // Read the ClientHello, answer nothing, until the client gives up.

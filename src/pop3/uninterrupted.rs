@@ -18,6 +18,16 @@ const MAX_RETRIES: u32 = 1000;
 #[derive(Debug)]
 pub struct Uninterrupted<S>(pub S);
 
+/// Socket settings (timeouts, shutdown) go to the inner stream; reads and
+/// writes through `Uninterrupted` itself.
+impl<S> std::ops::Deref for Uninterrupted<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.0
+    }
+}
+
 impl<S> Uninterrupted<S> {
     pub fn get_ref(&self) -> &S {
         &self.0
