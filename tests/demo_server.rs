@@ -26,7 +26,7 @@ impl Peer<Uninterrupted<TcpStream>> {
         let s = TcpStream::connect(server.addr()).unwrap();
         s.set_read_timeout(Some(TIMEOUT)).unwrap();
         Peer {
-            s: Uninterrupted(s),
+            s: Uninterrupted::new(s),
             buf: Vec::new(),
         }
     }
@@ -1151,7 +1151,9 @@ fn tls_client(tcp: TcpStream) -> native_tls::TlsStream<Uninterrupted<TcpStream>>
         .danger_accept_invalid_certs(true)
         .build()
         .unwrap();
-    connector.connect("localhost", Uninterrupted(tcp)).unwrap()
+    connector
+        .connect("localhost", Uninterrupted::new(tcp))
+        .unwrap()
 }
 
 #[test]

@@ -286,14 +286,14 @@ fn handshake(
     let server = thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        if let Ok(mut tls) = acceptor.accept(popview::pop3::Uninterrupted(tcp)) {
+        if let Ok(mut tls) = acceptor.accept(popview::pop3::Uninterrupted::new(tcp)) {
             use std::io::Write;
             let _ = tls.write_all(b"+OK hi\r\n");
         }
     });
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let result = match connector.connect(domain, popview::pop3::Uninterrupted(tcp)) {
+    let result = match connector.connect(domain, popview::pop3::Uninterrupted::new(tcp)) {
         Ok(mut tls) => {
             let mut buf = [0u8; 8];
             tls.read_exact(&mut buf).map_err(|e| e.to_string())?;

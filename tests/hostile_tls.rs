@@ -297,7 +297,7 @@ fn legacy_tls_server(acceptor: native_tls::TlsAcceptor) -> (SocketAddr, JoinHand
     let h = thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        match acceptor.accept(popview::pop3::Uninterrupted(tcp)) {
+        match acceptor.accept(popview::pop3::Uninterrupted::new(tcp)) {
             Ok(mut tls) => {
                 let _ = tls.write_all(b"+OK legacy\r\n");
                 let _ = tls.flush();
@@ -700,7 +700,7 @@ fn a6_silent_implicit_tls_server_times_out() {
     let h = thread::spawn(move || {
         let (s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut s = popview::pop3::Uninterrupted(s);
+        let mut s = popview::pop3::Uninterrupted::new(s);
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
         // Read the ClientHello, answer nothing, until the client gives up.

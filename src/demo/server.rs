@@ -640,7 +640,7 @@ fn serve(shared: &Shared, conn: usize, tcp: TcpStream, socket: SocketSlot) {
         out: Vec::with_capacity(4096),
     };
     let mut session = Session::new(shared, conn);
-    let tcp = Uninterrupted(tcp);
+    let tcp = Uninterrupted::new(tcp);
     if !shared.implicit_tls {
         io.stream = Some(Stream::Plain(tcp));
         let _ = run(&mut io, &mut session);

@@ -141,6 +141,14 @@ impl Stream {
         }
     }
 
+    /// Reads and writes retried after EINTR on this connection so far.
+    pub fn interruptions_retried(&self) -> u64 {
+        match self {
+            Stream::Plain(s) => s.retried(),
+            Stream::Tls(s) => s.get_ref().retried(),
+        }
+    }
+
     /// Cut the connection now (both directions).
     pub fn shutdown(&self) {
         let _ = self.tcp().shutdown(std::net::Shutdown::Both);
@@ -157,7 +165,7 @@ pub struct Connection {
 /// STLS is required in `StartTls` mode: if the server doesn't offer it or
 /// refuses it, this fails before any credential is sent (SECURITY A1).
 pub fn connect(opts: &ConnectOptions, trace: Option<Trace>) -> Result<Connection> {
-    let tcp = Uninterrupted(open_tcp(opts)?);
+    let tcp = Uninterrupted::new(open_tcp(opts)?);
     match opts.tls {
         TlsMode::Implicit => {
             let (tls, info) = handshake(opts, tcp)?;

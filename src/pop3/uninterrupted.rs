@@ -16,7 +16,10 @@ const MAX_RETRIES: u32 = 1000;
 
 /// `S` with EINTR retried on every read and write.
 #[derive(Debug)]
-pub struct Uninterrupted<S>(pub S);
+pub struct Uninterrupted<S> {
+    inner: S,
+    retried: u64,
+}
 
 /// Socket settings (timeouts, shutdown) go to the inner stream; reads and
 /// writes through `Uninterrupted` itself.
@@ -24,45 +27,56 @@ impl<S> std::ops::Deref for Uninterrupted<S> {
     type Target = S;
 
     fn deref(&self) -> &S {
-        &self.0
+        &self.inner
     }
 }
 
 impl<S> Uninterrupted<S> {
+    pub fn new(inner: S) -> Self {
+        Uninterrupted { inner, retried: 0 }
+    }
+
     pub fn get_ref(&self) -> &S {
-        &self.0
+        &self.inner
     }
 
     pub fn into_inner(self) -> S {
-        self.0
+        self.inner
     }
-}
 
-fn retry<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    let mut interruptions = 0;
-    loop {
-        match op() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted && interruptions < MAX_RETRIES => {
-                interruptions += 1;
+    /// How many interrupted calls were retried so far (for the trace and
+    /// for tests that must know an interruption really happened).
+    pub fn retried(&self) -> u64 {
+        self.retried
+    }
+
+    fn retry<T>(&mut self, mut op: impl FnMut(&mut S) -> io::Result<T>) -> io::Result<T> {
+        let mut in_a_row = 0;
+        loop {
+            match op(&mut self.inner) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && in_a_row < MAX_RETRIES => {
+                    in_a_row += 1;
+                    self.retried += 1;
+                }
+                other => return other,
             }
-            other => return other,
         }
     }
 }
 
 impl<S: Read> Read for Uninterrupted<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        retry(|| self.0.read(buf))
+        self.retry(|s| s.read(buf))
     }
 }
 
 impl<S: Write> Write for Uninterrupted<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        retry(|| self.0.write(buf))
+        self.retry(|s| s.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        retry(|| self.0.flush())
+        self.retry(|s| s.flush())
     }
 }
 
@@ -120,16 +134,17 @@ mod tests {
 
     #[test]
     fn reads_and_writes_pass_through_interruptions() {
-        let mut r = Uninterrupted(Flaky::new(&b"+OK hello\r\n"[..]));
+        let mut r = Uninterrupted::new(Flaky::new(&b"+OK hello\r\n"[..]));
         let mut buf = [0u8; 64];
         let n = r.read(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"+OK hello\r\n");
-        assert_eq!(r.0.interruptions, 1);
+        assert_eq!(r.retried(), 1);
 
-        let mut w = Uninterrupted(Flaky::new(Vec::new()));
+        let mut w = Uninterrupted::new(Flaky::new(Vec::new()));
         w.write_all(b"STAT\r\n").unwrap();
-        assert_eq!(w.0.inner, b"STAT\r\n");
-        assert!(w.0.interruptions >= 1);
+        assert_eq!(w.get_ref().inner, b"STAT\r\n");
+        assert_eq!(w.retried(), w.get_ref().interruptions as u64);
+        assert!(w.retried() >= 1);
     }
 
     #[test]
@@ -140,8 +155,10 @@ mod tests {
                 Err(io::ErrorKind::Interrupted.into())
             }
         }
-        let e = Uninterrupted(Always).read(&mut [0u8; 4]).unwrap_err();
+        let mut r = Uninterrupted::new(Always);
+        let e = r.read(&mut [0u8; 4]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::Interrupted);
+        assert_eq!(r.retried(), u64::from(MAX_RETRIES));
     }
 
     #[test]
@@ -153,11 +170,11 @@ mod tests {
                 Err(io::ErrorKind::ConnectionReset.into())
             }
         }
-        let mut r = Uninterrupted(Broken(0));
+        let mut r = Uninterrupted::new(Broken(0));
         assert_eq!(
             r.read(&mut [0u8; 4]).unwrap_err().kind(),
             io::ErrorKind::ConnectionReset
         );
-        assert_eq!(r.0.0, 1);
+        assert_eq!(r.get_ref().0, 1);
     }
 }

@@ -561,7 +561,7 @@ fn probe(
         None => probe_session(s, servername),
         Some(c) => {
             let t = c
-                .connect("localhost", Uninterrupted(s))
+                .connect("localhost", Uninterrupted::new(s))
                 .map_err(|e| Probe::NotYet(format!("verified TLS handshake failed: {e}")))?;
             probe_session(t, servername)
         }

@@ -462,7 +462,7 @@ fn probe_tls(addr: SocketAddr, connector: &native_tls::TlsConnector) -> Result<(
     s.set_read_timeout(Some(Duration::from_secs(2))).ok();
     s.set_write_timeout(Some(Duration::from_secs(2))).ok();
     let tls = connector
-        .connect("localhost", Uninterrupted(s))
+        .connect("localhost", Uninterrupted::new(s))
         .map_err(|e| format!("verified TLS handshake failed: {e}"))?;
     probe_session(tls)
 }

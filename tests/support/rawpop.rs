@@ -160,7 +160,7 @@ pub fn tcp(addr: impl ToSocketAddrs) -> Tcp {
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_nodelay(true).unwrap();
-    Uninterrupted(s)
+    Uninterrupted::new(s)
 }
 
 /// Plain session; the greeting is read and checked.
@@ -261,7 +261,7 @@ pub fn raw_pipelined_top_all(
     let start = Instant::now();
     let s = raw_login(addr, user, pass);
     let mut stream = s.into_inner();
-    let mut writer = Uninterrupted(stream.get_ref().try_clone().expect("clone socket"));
+    let mut writer = Uninterrupted::new(stream.get_ref().try_clone().expect("clone socket"));
     let w = thread::spawn(move || {
         let mut i = 1;
         while i <= n {
