@@ -581,3 +581,73 @@ fn a_marked_message_deleted_elsewhere_during_the_session_commits_cleanly() {
     let left: BTreeSet<String> = server_uidls(&d).into_iter().collect();
     assert_eq!(left.len(), N - 2);
 }
+
+/// The server closes a session that is idle (a restart, an admin's kick):
+/// the worker notices within seconds, long before its next NOOP, and
+/// reconnects on its own, re-applying the marks the server dropped with the
+/// session. The proxy's record shows no NOOP was needed to find out.
+#[test]
+fn a_server_closing_an_idle_session_is_noticed_and_the_marks_reapplied() {
+    let (d, _) = dovecot(N);
+    let proxy = Proxy::start(d.plain_addr());
+    let mut cfg = proxied_config(&d, &proxy, TlsMode::None);
+    cfg.keepalive = Duration::from_secs(600);
+    let mut h = Harness::start(cfg, mem());
+    let keys = h.listing();
+    h.previews_loaded();
+    h.send(Request::Mark(keys[2].clone()));
+    h.send(Request::Mark(keys[5].clone()));
+    h.marks_exactly(&[&uid(2), &uid(5)]);
+    sync_on_retrieve(&mut h, &keys[0], 1);
+    proxy.cut_all();
+    let ev = h.wait("reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
+    let Event::Reconnecting { reason, .. } = ev else {
+        unreachable!()
+    };
+    assert!(reason.contains("closed the idle connection"), "{reason}");
+    let ev = h.wait("reconnected", |e| matches!(e, Event::Reconnected { .. }));
+    assert_eq!(ev, Event::Reconnected { marks_reapplied: 2 });
+    let first = String::from_utf8_lossy(&proxy.client_bytes(0)).into_owned();
+    assert!(!first.contains("NOOP"), "found out by NOOP:\n{first}");
+    let seen = h.quit(true);
+    assert_eq!(committed(&seen), vec![(2, vec![])]);
+    assert_eq!(server_uidls(&d), all_but(N, &[2, 5]));
+}
+
+/// The idle check must not mistake TLS housekeeping (TLS 1.3 session
+/// tickets and the like) for the server ending the session: idle sessions
+/// over POP3S and STLS stay up across several checks, and still serve.
+#[test]
+fn idle_tls_sessions_are_left_alone() {
+    let (d, msgs) = dovecot(N);
+    for cfg in [dovecot_config(&d), {
+        let mut c = dovecot_config(&d);
+        c.connect.port = d.plain_port;
+        c.connect.tls = TlsMode::StartTls;
+        c
+    }] {
+        let mut cfg = cfg;
+        cfg.keepalive = Duration::from_secs(600);
+        let mut h = Harness::start(cfg, mem());
+        let keys = h.listing();
+        h.previews_loaded();
+        let quiet = h.idle(Duration::from_millis(5_500));
+        assert!(
+            !quiet.iter().any(|e| matches!(
+                e,
+                Event::Reconnecting { .. } | Event::Error(_) | Event::Listing { .. }
+            )),
+            "an idle session was disturbed: {quiet:#?}"
+        );
+        h.send(Request::Retrieve {
+            ticket: 9,
+            key: keys[3].clone(),
+        });
+        let ev = h.wait("message", |e| matches!(e, Event::Message { ticket: 9, .. }));
+        let Event::Message { view, .. } = ev else {
+            unreachable!()
+        };
+        assert_eq!(view.raw, msgs[3]);
+        h.quit(false);
+    }
+}

@@ -143,6 +143,18 @@ impl<S: Read + Write> Client<S> {
         &self.stream
     }
 
+    /// The stream itself, bypassing the reader: only for checks made while
+    /// nothing is in flight (see `Stream::closed_while_idle`).
+    pub fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Bytes received but not yet consumed by an answer. With nothing in
+    /// flight they are data the server sent unasked.
+    pub fn unread_input(&self) -> &[u8] {
+        self.input.pending()
+    }
+
     /// How many commands may be in flight: the pipeline window, or one when
     /// the server doesn't advertise PIPELINING.
     pub fn window(&self) -> usize {

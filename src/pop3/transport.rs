@@ -149,10 +149,56 @@ impl Stream {
         }
     }
 
+    /// Whether the server ended the session while nothing was asked of it.
+    /// A POP3 server sends nothing unasked, so anything readable now (a
+    /// close, a reset, an `-ERR` before an autologout or a shutdown) means
+    /// the session is over; `None` while the connection looks alive. Never
+    /// blocks. TLS records that carry no data (TLS 1.3 session tickets) are
+    /// consumed and don't count.
+    pub fn closed_while_idle(&mut self) -> Option<String> {
+        if self.tcp().set_nonblocking(true).is_err() {
+            return None;
+        }
+        let verdict = self.probe_idle();
+        if let Err(e) = self.tcp().set_nonblocking(false) {
+            return Some(format!("the connection can't be used any more ({e})"));
+        }
+        verdict
+    }
+
+    fn probe_idle(&mut self) -> Option<String> {
+        match self.tcp().peek(&mut [0u8; 1]) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            Err(e) => return Some(format!("the connection failed while idle ({e})")),
+            Ok(0) => return Some("the server closed the idle connection".into()),
+            Ok(_) => {}
+        }
+        let mut buf = [0u8; 512];
+        let got = match self {
+            Stream::Plain(s) => s.read(&mut buf),
+            Stream::Tls(s) => s.read(&mut buf),
+        };
+        match got {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => Some(format!("the connection failed while idle ({e})")),
+            Ok(0) => Some("the server closed the idle connection".into()),
+            Ok(n) => Some(said_unasked(&buf[..n])),
+        }
+    }
+
     /// Cut the connection now (both directions).
     pub fn shutdown(&self) {
         let _ = self.tcp().shutdown(std::net::Shutdown::Both);
     }
+}
+
+/// How to report bytes a server sent without being asked: its first line,
+/// which is usually its reason (`-ERR Disconnected for inactivity.`).
+pub fn said_unasked(bytes: &[u8]) -> String {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let text = String::from_utf8_lossy(first);
+    let text: String = text.trim_end().chars().take(200).collect();
+    format!("the server ended the idle session, saying: {text}")
 }
 
 /// A connected session in the authorization state, with its security.

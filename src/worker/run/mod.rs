@@ -32,6 +32,8 @@ const PREVIEW_FLUSH: Duration = Duration::from_millis(40);
 const MAX_USER_WAIT: Duration = Duration::from_secs(24 * 3600);
 /// A session that lasted this long resets the reconnect backoff.
 const STABLE_SESSION: Duration = Duration::from_secs(30);
+/// How often an idle session checks that the server has not closed it.
+const IDLE_PROBE_EVERY: Duration = Duration::from_secs(2);
 /// Most often the header cache is rewritten while a session is idle.
 const CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
 

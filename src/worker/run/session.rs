@@ -217,16 +217,26 @@ impl Worker {
             if !self.ops.is_empty() || self.retrieve.is_some() || self.peek.is_some() {
                 continue;
             }
-            let timeout = self.cfg.keepalive.saturating_sub(s.last_activity.elapsed());
-            match self.requests.recv_timeout(timeout) {
+            let until_noop = self.cfg.keepalive.saturating_sub(s.last_activity.elapsed());
+            match self.requests.recv_timeout(until_noop.min(IDLE_PROBE_EVERY)) {
                 Ok(r) => self.absorb(r),
                 Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
-                Err(RecvTimeoutError::Timeout) => {
+                Err(RecvTimeoutError::Timeout)
+                    if s.last_activity.elapsed() >= self.cfg.keepalive =>
+                {
                     s.last_activity = Instant::now();
                     if let Err(e) = s.client.noop()
                         && e.is_fatal_to_session()
                     {
                         return Exit::Lost(e);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // Noticed now rather than at the next NOOP or request, so
+                    // the header shows the truth and the marks (dropped by
+                    // the server with the session) are re-applied at once.
+                    if let Some(why) = closed_while_idle(s) {
+                        return Exit::Lost(Error::new(ErrorKind::Network, why));
                     }
                 }
             }
@@ -547,4 +557,13 @@ fn open_trace(path: &std::path::Path) -> Result<Trace, Error> {
         .open(path)
         .map_err(|e| Error::local(format!("can't open the log file {}: {e}", path.display())))?;
     Ok(Trace::new(Box::new(std::io::BufWriter::new(file))))
+}
+
+/// Whether the server ended the session while it was idle (see
+/// [`Stream::closed_while_idle`]); bytes already buffered count too.
+fn closed_while_idle(s: &mut Session) -> Option<String> {
+    if !s.client.unread_input().is_empty() {
+        return Some(transport::said_unasked(s.client.unread_input()));
+    }
+    s.client.stream_mut().closed_while_idle()
 }
