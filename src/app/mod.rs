@@ -150,7 +150,7 @@ pub fn advice(kind: ErrorKind) -> &'static str {
         }
         ErrorKind::Protocol => "the server sent something unexpected: try again with r",
         ErrorKind::Refused => "the server refused this command",
-        ErrorKind::Local => "fix the setting named above and restart",
+        ErrorKind::Local => "a local problem, not the server: the message says what to do",
     }
 }
 
