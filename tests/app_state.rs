@@ -173,6 +173,7 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![first.clone()],
         restored: false,
+        settled: 1,
     }));
     assert_eq!(app.mark_state(&first), Some(MarkState::Marked));
 
@@ -183,6 +184,7 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![],
         restored: false,
+        settled: 2,
     }));
     assert_eq!(app.mark_state(&first), Some(MarkState::None));
     // u on an unmarked row sends nothing.
@@ -194,10 +196,11 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
     assert_eq!(app.handle(k('U')), vec![Request::UnmarkAll]);
     assert_eq!(app.marked_count(), 0);
     // Worker reports in order: after Mark, Mark, UnmarkAll.
-    for marked in [vec![a[0].clone()], a[..2].to_vec(), vec![]] {
+    for (marked, settled) in [(vec![a[0].clone()], 3), (a[..2].to_vec(), 4), (vec![], 5)] {
         app.handle(AppEvent::Worker(Event::Marks {
             marked,
             restored: false,
+            settled,
         }));
     }
     assert!(app.rows().iter().all(|r| r.mark_state() == MarkState::None));
@@ -214,15 +217,65 @@ fn marks_converge_to_the_worker() {
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![],
         restored: false,
+        settled: 1,
     }));
     assert_eq!(app.mark_state(&first), Some(MarkState::None));
     // Restored marks from disk show up and are announced.
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![key_of(2)],
         restored: true,
+        settled: 1,
     }));
     assert_eq!(app.mark_state(&key_of(2)), Some(MarkState::Marked));
     assert!(app.notice().unwrap().contains("restored"));
+}
+
+/// The worker reports the marks on its own too (a new session re-applies
+/// them, a reconnect replays them). Such a report says how many of the
+/// user's writes it includes, so a write still queued behind it stays
+/// pending instead of flickering back to the old state.
+#[test]
+fn a_report_before_a_write_is_settled_keeps_that_write_pending() {
+    let mut app = loaded(4);
+    let keys = app.view_keys();
+    app.handle(k('d')); // write 1: mark keys[0]
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![keys[0].clone()],
+        restored: false,
+        settled: 1,
+    }));
+    app.handle(k('d')); // write 2: mark keys[1]
+    app.handle(k('k'));
+    app.handle(k('k'));
+    app.handle(k('u')); // write 3: unmark keys[0]
+    assert_eq!(app.mark_state(&keys[0]), Some(MarkState::Unmarking));
+    assert_eq!(app.mark_state(&keys[1]), Some(MarkState::Marking));
+    // A reconnect replays what it had settled so far: write 1 only.
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![keys[0].clone()],
+        restored: false,
+        settled: 1,
+    }));
+    assert_eq!(app.mark_state(&keys[0]), Some(MarkState::Unmarking));
+    assert_eq!(app.mark_state(&keys[1]), Some(MarkState::Marking));
+    assert_eq!(app.marked_count(), 1);
+    // Write 2 settles; write 3 is still queued.
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![keys[0].clone(), keys[1].clone()],
+        restored: false,
+        settled: 2,
+    }));
+    assert_eq!(app.mark_state(&keys[1]), Some(MarkState::Marked));
+    assert_eq!(app.mark_state(&keys[0]), Some(MarkState::Unmarking));
+    // Write 3 settles.
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![keys[1].clone()],
+        restored: false,
+        settled: 3,
+    }));
+    assert_eq!(app.mark_state(&keys[0]), Some(MarkState::None));
+    assert_eq!(app.mark_state(&keys[1]), Some(MarkState::Marked));
+    assert_eq!(app.marked_count(), 1);
 }
 
 #[test]
@@ -375,6 +428,7 @@ fn new_mail_listing_keeps_cursor_and_marks() {
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![key_of(1)],
         restored: false,
+        settled: 0,
     }));
     // New mail: 4 and 5 arrive; 3 was deleted elsewhere, so numbers shift.
     let reqs = app.handle(AppEvent::Worker(Event::Listing {

@@ -228,6 +228,7 @@ fn marks_and_their_styles() {
         app.handle(AppEvent::Worker(Event::Marks {
             marked: vec![key_of(12), key_of(11), key_of(9)],
             restored: false,
+            settled: 0,
         }));
         app.handle(k('j'));
         app.handle(k('j'));
@@ -311,6 +312,7 @@ fn quit_dialog() {
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![key_of(6), key_of(2)],
         restored: false,
+        settled: 0,
     }));
     app.handle(k('q'));
     let t = draw(&app, 100, 30);

@@ -143,6 +143,49 @@ fn mark_undo_one_and_commit_deletes_exactly_the_rest() {
     assert!(!lines[rset + 1..].iter().any(|l| l == "DELE 2"));
 }
 
+/// Every `Mark`, `Unmark` and `UnmarkAll` is counted as settled in the
+/// `Marks` reports, in order, even one that changes nothing (a second mark,
+/// an undo of an unmarked message, a mark the worker refuses), so the UI
+/// never waits on a write forever; the count never goes back.
+#[test]
+fn every_mark_write_is_counted_as_settled_in_order() {
+    let server = Server::start(Mailbox::generated(6), ServerOptions::default()).unwrap();
+    let mut h = start(config(&server), Mem::default());
+    let keys = h.listing();
+    let mut gone = keys[5].clone();
+    gone.number = 99;
+    gone.uid = Some("no-such-uid".into());
+    h.send(Request::Mark(keys[0].clone()));
+    h.send(Request::Mark(keys[0].clone()));
+    h.send(Request::Unmark(keys[3].clone()));
+    h.send(Request::Mark(gone));
+    h.send(Request::UnmarkAll);
+    h.send(Request::Mark(keys[1].clone()));
+    let ev = h.wait("six writes settled", |e| {
+        matches!(e, Event::Marks { settled: 6, .. })
+    });
+    let Event::Marks { marked, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(marked, vec![keys[1].clone()]);
+    assert!(
+        h.seen
+            .iter()
+            .any(|e| matches!(e, Event::MarkRefused { .. })),
+        "the mark on a missing message was not refused"
+    );
+    let counts: Vec<u64> = h
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Marks { settled, .. } => Some(*settled),
+            _ => None,
+        })
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    h.quit(false);
+}
+
 #[test]
 fn undo_all_then_commit_deletes_nothing() {
     let server = Server::start(Mailbox::generated(4), ServerOptions::default()).unwrap();
@@ -281,6 +324,46 @@ fn marks_survive_a_killed_ui_and_are_restored_pending() {
     want.remove(1);
     assert_eq!(server.mailbox_uids(), want);
     assert!(persist.state().marks.is_empty(), "committed marks cleared");
+}
+
+/// Offline (the server is unreachable), the user undoes the marks restored
+/// from the last session and quits: the undo is kept on disk, so the marks
+/// don't come back at the next start.
+#[test]
+fn marks_undone_offline_stay_undone_after_quit() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let persist = Mem::default();
+    persist.0.lock().unwrap().marks = vec!["u-1".into(), "u-2".into()];
+    let mut cfg = WorkerConfig::new(
+        ConnectOptions::new("127.0.0.1", port, TlsMode::None),
+        "demo",
+    );
+    cfg.password = Some("demo".into());
+    cfg.allow_cleartext = true;
+    cfg.backoff = Duration::from_millis(50);
+    cfg.max_backoff = Duration::from_millis(200);
+    let mut h = start(cfg, persist.clone());
+    h.wait("restored marks", |e| {
+        matches!(e, Event::Marks { restored: true, .. })
+    });
+    h.wait("a failed connect", |e| {
+        matches!(e, Event::Reconnecting { .. })
+    });
+    h.send(Request::UnmarkAll);
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Closed { committed: false })),
+        "{seen:#?}"
+    );
+    assert!(
+        persist.state().marks.is_empty(),
+        "undone marks would be restored: {:?}",
+        persist.state().marks
+    );
 }
 
 #[test]

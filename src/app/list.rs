@@ -98,6 +98,9 @@ pub struct Row {
     pub marked: bool,
     /// Optimistic: what the user asked for and the worker has not confirmed.
     pub pending: Option<bool>,
+    /// Which of the UI's mark writes (counted from 1) set `pending`: it
+    /// holds until an `Event::Marks` has settled that many.
+    pub pending_write: u64,
 }
 
 impl Row {
@@ -345,6 +348,7 @@ impl Rows {
                         info: None,
                         marked: false,
                         pending: None,
+                        pending_write: 0,
                     }
                 }
             };

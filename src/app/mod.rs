@@ -190,7 +190,8 @@ pub struct App {
     no_uidl: Option<String>,
     notice: Option<(String, u64)>,
     error: Option<ErrorNote>,
-    pending_writes: usize,
+    /// Mark writes sent to the worker (see `Event::Marks::settled`).
+    writes_sent: u64,
     marked_count: usize,
     last_click: Option<(usize, u64)>,
     closing_since: Option<u64>,
@@ -230,7 +231,7 @@ impl App {
             no_uidl: None,
             notice: None,
             error: None,
-            pending_writes: 0,
+            writes_sent: 0,
             marked_count: 0,
             last_click: None,
             closing_since: None,
@@ -643,18 +644,22 @@ impl App {
                 self.recount_marks();
                 self.set_notice(clean_line(&reason));
             }
-            Event::Marks { marked, restored } => {
+            Event::Marks {
+                marked,
+                restored,
+                settled,
+            } => {
                 let mut set = vec![false; self.rows.len()];
                 for k in &marked {
                     if let Some(i) = self.rows.find(k) {
                         set[i] = true;
                     }
                 }
-                self.pending_writes = self.pending_writes.saturating_sub(1);
-                let settle = self.pending_writes == 0;
                 for (row, m) in self.rows.rows.iter_mut().zip(set) {
                     row.marked = m;
-                    if settle || row.pending == Some(m) {
+                    // A write not settled yet is still queued behind this
+                    // report (a reconnect's replay, say): keep showing it.
+                    if row.pending_write <= settled {
                         row.pending = None;
                     }
                 }
@@ -1018,8 +1023,9 @@ impl App {
         if row.mark_state().is_marked() {
             return;
         }
+        self.writes_sent += 1;
         row.pending = Some(true);
-        self.pending_writes += 1;
+        row.pending_write = self.writes_sent;
         out.push(Request::Mark(row.key.clone()));
         self.recount_marks();
     }
@@ -1031,8 +1037,9 @@ impl App {
             self.set_notice("this message is not marked".to_string());
             return;
         }
+        self.writes_sent += 1;
         row.pending = Some(false);
-        self.pending_writes += 1;
+        row.pending_write = self.writes_sent;
         out.push(Request::Unmark(row.key.clone()));
         self.recount_marks();
     }
@@ -1042,12 +1049,13 @@ impl App {
             self.set_notice("no marks to undo".to_string());
             return;
         }
+        self.writes_sent += 1;
         for row in &mut self.rows.rows {
             if row.mark_state().is_marked() {
                 row.pending = Some(false);
+                row.pending_write = self.writes_sent;
             }
         }
-        self.pending_writes += 1;
         out.push(Request::UnmarkAll);
         self.recount_marks();
         self.set_notice("undoing every mark…".to_string());

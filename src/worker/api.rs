@@ -206,6 +206,11 @@ pub enum Event {
         marked: Vec<MsgKey>,
         /// Marks restored from disk after a crash: pending, not committed.
         restored: bool,
+        /// How many of the UI's `Mark`, `Unmark` and `UnmarkAll` requests,
+        /// counted from the first, are settled in `marked` (applied, refused
+        /// or found to change nothing). Writes after that are still queued,
+        /// so the UI keeps showing them as pending.
+        settled: u64,
     },
     /// A transient, informative message for the status line (sanitized).
     Notice(String),

@@ -345,7 +345,9 @@ pub fn summary(events: &[Event]) -> String {
             Event::Listing { entries, .. } => format!("Listing({} entries)", entries.len()),
             Event::Previews(v) => format!("Previews({})", v.len()),
             Event::Connected(i) => format!("Connected({:?}, {})", i.tls, i.auth_method),
-            Event::Marks { marked, restored } => {
+            Event::Marks {
+                marked, restored, ..
+            } => {
                 format!("Marks({:?}, restored {restored})", uids_of(marked))
             }
             Event::Message { ticket, key, view } => {

@@ -53,6 +53,12 @@ impl Op {
     fn exclusive(&self) -> bool {
         !matches!(self, Op::Mark(_))
     }
+
+    /// The user's changes to the marks, which the UI shows as pending
+    /// until an `Event::Marks` counts them as settled.
+    fn is_mark_write(&self) -> bool {
+        matches!(self, Op::Mark(_) | Op::Unmark(_) | Op::UnmarkAll)
+    }
 }
 
 /// How a session ended.
@@ -91,6 +97,9 @@ pub struct Worker {
     /// The previous session ended by a lost connection (not a renew).
     last_lost: bool,
     last_cache_save: Option<Instant>,
+    /// `Mark`/`Unmark`/`UnmarkAll` requests settled so far (see
+    /// `Event::Marks::settled`); they are settled in the order received.
+    writes_settled: u64,
 }
 
 /// What a user's read in flight asked for.
@@ -157,6 +166,7 @@ impl Worker {
             last_login: None,
             last_lost: false,
             last_cache_save: None,
+            writes_settled: 0,
         }
     }
 
@@ -184,7 +194,11 @@ impl Worker {
     fn send_marks(&mut self) {
         let marked = self.marks.keys();
         let restored = std::mem::take(&mut self.restored);
-        self.send(Event::Marks { marked, restored });
+        self.send(Event::Marks {
+            marked,
+            restored,
+            settled: self.writes_settled,
+        });
     }
 
     fn persist_marks(&mut self) {
@@ -334,16 +348,20 @@ impl Worker {
         self.drain_requests();
         let mut changed = false;
         while let Some(op) = self.ops.front().cloned() {
+            if op.is_mark_write() {
+                // Every write is answered, even one that changes nothing.
+                self.writes_settled += 1;
+                changed = true;
+            }
             match op {
                 Op::Mark(k) => {
-                    changed |= self.marks.add(k);
+                    self.marks.add(k);
                 }
                 Op::Unmark(k) => {
                     self.gone_marks.retain(|u| k.uid.as_ref() != Some(u));
-                    changed |= self.marks.remove(&k);
+                    self.marks.remove(&k);
                 }
                 Op::UnmarkAll => {
-                    changed |= !self.marks.is_empty();
                     self.gone_marks.clear();
                     self.marks.clear_intent();
                 }
@@ -354,6 +372,11 @@ impl Worker {
                 Op::Quit { commit } => {
                     if !commit {
                         self.marks.clear_intent();
+                        changed = true;
+                    }
+                    // What was undone offline just before must not come
+                    // back as restored marks at the next start.
+                    if changed {
                         self.persist_marks();
                     }
                     self.ops.pop_front();

@@ -43,6 +43,9 @@ impl Worker {
                     return Ok(None);
                 }
                 self.ops.pop_front();
+                if op.is_mark_write() {
+                    self.writes_settled += 1;
+                }
                 if let Some(exit) = self.exclusive(op, s)? {
                     return Ok(Some(exit));
                 }
@@ -53,6 +56,7 @@ impl Worker {
             }
             self.ops.pop_front();
             if let Op::Mark(key) = op {
+                self.writes_settled += 1;
                 self.mark(key, s)?;
             }
         }
