@@ -1,6 +1,7 @@
 //! Keypress -> `App::handle` -> `draw` finished, on a 120x40 `TestBackend`,
 //! for 1,000 and 100,000 messages with previews. Plain `Instant` timing;
-//! prints p50/p99/max per key type and size, plus filter and sort alone.
+//! prints p50/p99/max per key type and size, plus filter and sort alone,
+//! and what the demo's 6.6 MB message costs the UI thread when it arrives.
 //!
 //! Run: `cargo bench --bench render`.
 
@@ -242,11 +243,78 @@ fn run(n: u32, rows: &mut Vec<(String, String, usize, String, String, String)>) 
     eprintln!("{n} messages: setup (listing + previews) {}", ms(setup));
 }
 
+/// The demo's 6.6 MB message arrives in an open reader: the UI thread's
+/// time (handle + draw) when it gets the worker's event and makes the
+/// `Doc` itself, against when `app::prepare` made it on the worker's side
+/// (whose own time is shown too).
+fn big_message(rows: &mut Vec<(String, String, usize, String, String, String)>) {
+    let mb = popview::demo::Mailbox::demo();
+    let raw = mb
+        .messages()
+        .iter()
+        .map(|m| &m.1)
+        .max_by_key(|m| m.len())
+        .unwrap();
+    let view = popview::mail::view(raw.clone());
+    let mut app = mailbox(1_000);
+    let mut term = Terminal::new(TestBackend::new(W, H)).unwrap();
+    let key0 = app.view_keys()[0].clone();
+    let mut ticket = 0u64;
+    let mut open = |app: &mut App| {
+        app.handle(key(KeyCode::Esc));
+        for r in app.handle(key(KeyCode::Enter)) {
+            if let popview::worker::api::Request::Retrieve { ticket: t, .. } = r {
+                ticket = t;
+            }
+        }
+        ticket
+    };
+    let (mut direct, mut ready, mut prep) =
+        (Samples::default(), Samples::default(), Samples::default());
+    for _ in 0..10 {
+        let ticket = open(&mut app);
+        let ev = Event::Message {
+            ticket,
+            key: key0.clone(),
+            view: Box::new(view.clone()),
+        };
+        direct
+            .0
+            .push(press(&mut app, &mut term, AppEvent::Worker(ev)));
+        let ticket = open(&mut app);
+        let ev = Event::Message {
+            ticket,
+            key: key0.clone(),
+            view: Box::new(view.clone()),
+        };
+        let t = Instant::now();
+        let ev = popview::app::prepare(ev);
+        prep.0.push(t.elapsed());
+        ready.0.push(press(&mut app, &mut term, ev));
+    }
+    let label = format!("{:.1}M", raw.len() as f64 / 1e6);
+    for (name, mut s) in [
+        ("msg, raw event", direct),
+        ("msg, prepared", ready),
+        ("  ..prepare()", prep),
+    ] {
+        rows.push((
+            label.clone(),
+            name.into(),
+            s.0.len(),
+            ms(s.pct(0.5)),
+            ms(s.pct(0.99)),
+            ms(s.pct(1.0)),
+        ));
+    }
+}
+
 fn main() {
     let mut rows = Vec::new();
     for n in [1_000, 100_000] {
         run(n, &mut rows);
     }
+    big_message(&mut rows);
     println!(
         "{:>8} | {:<13} | {:>5} | {:>9} | {:>9} | {:>9}",
         "messages", "key", "n", "p50 ms", "p99 ms", "max ms"

@@ -83,7 +83,7 @@ fn run_tui(target: Target) -> Result<(), CmdError> {
     let mut cfg = target.worker;
     cfg.keepalive = target.ui.keepalive.min(cfg.keepalive);
     let handle = worker::spawn(cfg, target.persist, req_rx, move |ev| {
-        to_ui.send(AppEvent::Worker(ev)).is_ok()
+        to_ui.send(popview::app::prepare(ev)).is_ok()
     });
     let result = tui::run(App::new(opts), req_tx, (funnel_tx, funnel_rx));
     // The app quits after the worker's Closed; give a straggler a moment.

@@ -419,6 +419,50 @@ fn stale_retrieve_answers_are_dropped() {
     assert_eq!(app.cursor_key(), Some(&keys[1]));
 }
 
+/// The terminal loop receives messages through `app::prepare`, which
+/// builds the sanitized `Doc` on the worker's side of the channel: the
+/// reader shows exactly what the plain worker event would have shown, and
+/// a stale prepared message is dropped the same way.
+#[test]
+fn a_prepared_message_reads_like_the_worker_event() {
+    let message = || MessageView {
+        from: "Alice <alice@example.org>".into(),
+        subject: "Report \u{1b}[2J".into(),
+        body: "line one\nline \u{202e}two".into(),
+        raw: b"Subject: Report\r\n\r\nline one\r\n".to_vec(),
+        ..Default::default()
+    };
+    let mut direct = loaded(3);
+    let mut prepared = loaded(3);
+    let key = direct.view_keys()[0].clone();
+    for app in [&mut direct, &mut prepared] {
+        app.handle(code(KeyCode::Enter));
+    }
+    let ev = |ticket| Event::Message {
+        ticket,
+        key: key.clone(),
+        view: view(message()),
+    };
+    // A stale ticket first: dropped in both.
+    direct.handle(AppEvent::Worker(ev(7)));
+    let stale = popview::app::prepare(ev(7));
+    assert!(matches!(stale, AppEvent::Ready { .. }), "{stale:?}");
+    prepared.handle(stale);
+    assert_eq!(direct.stale_dropped(), 1);
+    assert_eq!(prepared.stale_dropped(), 1);
+    direct.handle(AppEvent::Worker(ev(1)));
+    prepared.handle(popview::app::prepare(ev(1)));
+    let (a, b) = (direct.reader().unwrap(), prepared.reader().unwrap());
+    assert_eq!(a.doc(), b.doc());
+    assert_eq!(a.lines, b.lines);
+    assert_eq!(b.doc().unwrap().subject, "Report");
+    // Other events pass through untouched.
+    assert_eq!(
+        popview::app::prepare(Event::Notice("hi".into())),
+        AppEvent::Worker(Event::Notice("hi".into()))
+    );
+}
+
 #[test]
 fn new_mail_listing_keeps_cursor_and_marks() {
     let mut app = loaded(3);

@@ -43,6 +43,29 @@ pub enum AppEvent {
     Saved(Result<PathBuf, String>),
     /// A background sort finished (sent by the terminal loop).
     Sorted(SortDone),
+    /// A message or a peek, already made into a [`Doc`] by [`prepare`] on
+    /// the worker's side of the channel: sanitizing a 6 MB message takes
+    /// over 100 ms, which the UI thread must not spend.
+    Ready {
+        ticket: Ticket,
+        key: MsgKey,
+        doc: Box<Doc>,
+    },
+}
+
+/// Turns a worker event into the app event the UI thread receives, doing
+/// the heavy part (a message's [`Doc`]) on the calling thread.
+pub fn prepare(ev: Event) -> AppEvent {
+    match ev {
+        Event::Message { ticket, key, view } | Event::Peeked { ticket, key, view } => {
+            AppEvent::Ready {
+                ticket,
+                key,
+                doc: Box::new(Doc::from_view(*view)),
+            }
+        }
+        other => AppEvent::Worker(other),
+    }
 }
 
 /// Settings the app starts with.
@@ -440,6 +463,7 @@ impl App {
         let mut redraw = true;
         match ev {
             AppEvent::Worker(e) => self.on_worker(e),
+            AppEvent::Ready { ticket, key, doc } => self.on_ready(ticket, key, doc),
             AppEvent::Key(k) => {
                 if k.kind != KeyEventKind::Release {
                     self.on_key(k, &mut out);
@@ -522,6 +546,22 @@ impl App {
 
     // ----- worker events -----
 
+    /// A message or peek arrived. `Peeked` and `Message` share the shape;
+    /// they are told apart by what the reader asked for.
+    fn on_ready(&mut self, ticket: Ticket, key: MsgKey, doc: Box<Doc>) {
+        match &mut self.reader {
+            Some(r) if r.ticket == ticket && r.key == key => {
+                let peek = matches!(r.content, Content::Loading { peek: true, .. });
+                r.content = Content::Ready { doc, peek };
+                r.scroll = 0;
+                r.selected = 0;
+                let w = self.size.0 as usize;
+                r.layout(w);
+            }
+            _ => self.stale_dropped += 1,
+        }
+    }
+
     fn on_worker(&mut self, e: Event) {
         match e {
             Event::Connecting { attempt, .. } => {
@@ -603,22 +643,7 @@ impl App {
                 }
             }
             Event::Message { ticket, key, view } | Event::Peeked { ticket, key, view } => {
-                // `Peeked` and `Message` share the shape; tell them apart by
-                // what the reader asked for.
-                match &mut self.reader {
-                    Some(r) if r.ticket == ticket && r.key == key => {
-                        let peek = matches!(r.content, Content::Loading { peek: true, .. });
-                        r.content = Content::Ready {
-                            doc: Box::new(Doc::from_view(*view)),
-                            peek,
-                        };
-                        r.scroll = 0;
-                        r.selected = 0;
-                        let w = self.size.0 as usize;
-                        r.layout(w);
-                    }
-                    _ => self.stale_dropped += 1,
-                }
+                self.on_ready(ticket, key, Box::new(Doc::from_view(*view)));
             }
             Event::ReadFailed {
                 ticket,

@@ -14,7 +14,7 @@ use super::format::{full_date, human_size};
 pub const PEEK_LINES: u32 = 200;
 
 /// An attachment as the reader lists it (sanitized), with its data for saving.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttachmentInfo {
     pub name: String,
     pub mime: String,
@@ -23,7 +23,7 @@ pub struct AttachmentInfo {
 }
 
 /// A message ready to show; every string sanitized.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Doc {
     pub from: String,
     pub to: String,
