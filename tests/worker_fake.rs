@@ -22,8 +22,12 @@ fn start(cfg: WorkerConfig, persist: Mem) -> Harness {
 }
 
 fn config(server: &Server) -> WorkerConfig {
+    config_for_port(server.addr().port())
+}
+
+fn config_for_port(port: u16) -> WorkerConfig {
     let mut c = WorkerConfig::new(
-        ConnectOptions::new("127.0.0.1", server.addr().port(), TlsMode::None),
+        ConnectOptions::new("127.0.0.1", port, TlsMode::None),
         "demo",
     );
     c.password = Some("demo".into());
@@ -337,15 +341,7 @@ fn marks_undone_offline_stay_undone_after_quit() {
     };
     let persist = Mem::default();
     persist.0.lock().unwrap().marks = vec!["u-1".into(), "u-2".into()];
-    let mut cfg = WorkerConfig::new(
-        ConnectOptions::new("127.0.0.1", port, TlsMode::None),
-        "demo",
-    );
-    cfg.password = Some("demo".into());
-    cfg.allow_cleartext = true;
-    cfg.backoff = Duration::from_millis(50);
-    cfg.max_backoff = Duration::from_millis(200);
-    let mut h = start(cfg, persist.clone());
+    let mut h = start(config_for_port(port), persist.clone());
     h.wait("restored marks", |e| {
         matches!(e, Event::Marks { restored: true, .. })
     });
