@@ -54,6 +54,15 @@ impl Error {
         self
     }
 
+    /// The same error (kind and response code) told in the caller's
+    /// terms: `reword` gets the original message and returns the new one.
+    pub fn reword(self, reword: impl FnOnce(&str) -> String) -> Self {
+        Error {
+            message: reword(&self.message),
+            ..self
+        }
+    }
+
     pub fn protocol(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Protocol, message)
     }

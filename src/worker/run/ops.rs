@@ -5,8 +5,21 @@
 use super::*;
 
 impl Worker {
-    /// DELE every intended mark not applied in this session (pipelined).
+    /// DELE every intended mark not applied in this session (pipelined);
+    /// a refusal keeps the mark (the intent) and is reported. Returns how
+    /// many were applied.
     pub(super) fn apply_unapplied(&mut self, s: &mut Session) -> Result<usize, Error> {
+        let (ok, failed) = self.dele_unapplied(s)?;
+        for (n, e) in failed {
+            let e = e.reword(|m| format!("could not mark message {n} for deletion: {m}"));
+            self.error(&e, false);
+        }
+        Ok(ok)
+    }
+
+    /// The pipelined DELE of every unapplied mark: how many the server
+    /// accepted, and the refusals in order.
+    fn dele_unapplied(&mut self, s: &mut Session) -> Result<(usize, Vec<(u32, Error)>), Error> {
         let todo = self.marks.unapplied(&s.listing);
         let mut ok = 0;
         let mut failed = Vec::new();
@@ -23,16 +36,7 @@ impl Worker {
                 }
                 Ok(())
             })?;
-        for (n, e) in failed {
-            self.error(
-                &Error::new(
-                    e.kind,
-                    format!("could not mark message {n} for deletion: {}", e.message),
-                ),
-                false,
-            );
-        }
-        Ok(ok)
+        Ok((ok, failed))
     }
 
     /// Apply queued writes in order. Exclusive ones wait for the pipe to drain.
@@ -116,16 +120,10 @@ impl Worker {
                         Err(e) if !e.is_fatal_to_session() => {
                             self.marks.add(key);
                             self.persist_marks();
-                            self.error(
-                                &Error::new(
-                                    e.kind,
-                                    format!(
-                                        "the server refused RSET, so the mark stays: {}",
-                                        e.message
-                                    ),
-                                ),
-                                false,
-                            );
+                            let e = e.reword(|m| {
+                                format!("the server refused RSET, so the mark stays: {m}")
+                            });
+                            self.error(&e, false);
                         }
                         Err(e) => {
                             // The session is gone, and with it every DELE:
@@ -146,13 +144,11 @@ impl Worker {
                         self.marks.session_reset();
                         self.persist_marks();
                     }
-                    Err(e) if !e.is_fatal_to_session() => self.error(
-                        &Error::new(
-                            e.kind,
-                            format!("the server refused RSET, so the marks stay: {}", e.message),
-                        ),
-                        false,
-                    ),
+                    Err(e) if !e.is_fatal_to_session() => {
+                        let e = e
+                            .reword(|m| format!("the server refused RSET, so the marks stay: {m}"));
+                        self.error(&e, false);
+                    }
                     Err(e) => {
                         self.gone_marks.clear();
                         self.marks.clear_intent();
@@ -232,31 +228,14 @@ impl Worker {
             s.client.rset()?;
             self.marks.session_reset();
         }
-        let todo = self.marks.unapplied(&s.listing);
-        let mut failed = None;
-        s.client
-            .pipeline(todo.iter().map(|n| Command::Dele(*n)), |a| {
-                if let Command::Dele(n) = a.command {
-                    match a.result {
-                        Ok(_) => self.marks.applied(n),
-                        Err(e) => {
-                            failed.get_or_insert((n, e));
-                        }
-                    }
-                }
-                Ok(())
-            })?;
-        if let Some((n, e)) = failed {
+        let (_, failed) = self.dele_unapplied(s)?;
+        if let Some((n, e)) = failed.into_iter().next() {
             // Never QUIT with an unknown set of deletions (SECURITY E27):
             // drop the session, which deletes nothing.
             s.client.stream().shutdown();
-            return Err(Error::new(
-                e.kind,
-                format!(
-                    "message {n} could not be marked ({}); nothing was deleted and the marks are kept",
-                    e.message
-                ),
-            ));
+            return Err(e.reword(|m| {
+                format!("message {n} could not be marked ({m}); nothing was deleted and the marks are kept")
+            }));
         }
         let keys = self.marks.keys();
         let mut deleted = Vec::new();
@@ -287,14 +266,12 @@ impl Worker {
                 self.send_marks();
                 Ok(())
             }
-            Err(e) => Err(Error::new(
-                e.kind,
+            Err(e) => Err(e.reword(|m| {
                 format!(
-                    "the server did not confirm the deletion ({}); the marks are kept and the \
-                     next session will check what is really gone",
-                    e.message
-                ),
-            )),
+                    "the server did not confirm the deletion ({m}); the marks are kept and the \
+                     next session will check what is really gone"
+                )
+            })),
         }
     }
 }

@@ -484,17 +484,15 @@ impl Worker {
                 // may be passing (a server about to hang up says -ERR too).
                 // A commit tries it again and, if it still fails, deletes
                 // nothing; the user can undo it.
-                Err(e) => self.error(
-                    &Error::new(
-                        e.kind,
+                Err(e) => {
+                    let e = e.reword(|m| {
                         format!(
-                            "the server would not mark message {n} for deletion ({}); the mark \
-                             is kept and tried again on commit; undo it (u) to keep the message",
-                            e.message
-                        ),
-                    ),
-                    false,
-                ),
+                            "the server would not mark message {n} for deletion ({m}); the mark \
+                             is kept and tried again on commit; undo it (u) to keep the message"
+                        )
+                    });
+                    self.error(&e, false);
+                }
             },
             (_, Err(e)) => self.error(&e, false),
             _ => {}
