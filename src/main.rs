@@ -80,8 +80,7 @@ fn run_tui(target: Target) -> Result<(), CmdError> {
     let (funnel_tx, funnel_rx) = mpsc::channel::<AppEvent>();
     let (req_tx, req_rx) = mpsc::channel();
     let to_ui = funnel_tx.clone();
-    let mut cfg = target.worker;
-    cfg.keepalive = target.ui.keepalive.min(cfg.keepalive);
+    let cfg = target.worker;
     let handle = worker::spawn(cfg, target.persist, req_rx, move |ev| {
         to_ui.send(popview::app::prepare(ev)).is_ok()
     });

@@ -82,7 +82,10 @@ fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
         _ => Config::default(),
     };
     if let Some(url) = cli.url() {
-        return Ok((config::account_from_url(&url).map_err(usage)?, cfg));
+        let mut account = config::account_from_url(&url).map_err(usage)?;
+        // A one-off account still follows the file's `[ui]` settings.
+        account.keepalive = cfg.ui.keepalive;
+        return Ok((account, cfg));
     }
     if cfg.accounts.is_empty() {
         let where_ = path.unwrap_or_else(|| PathBuf::from("config.toml"));

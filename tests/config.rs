@@ -993,3 +993,24 @@ fn prompt_keys_edit_finish_and_cancel() {
         PromptStep::Done
     );
 }
+
+/// A one-off `pop3s://` account follows the config file's `[ui]`
+/// keepalive, like a configured account does.
+#[test]
+fn a_url_account_follows_the_files_keepalive() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "[ui]\nkeepalive_secs = 45\n").unwrap();
+    let cli = popview::cli::Cli::try_parse_from([
+        OsString::from("popview"),
+        OsString::from("--no-cache"),
+        OsString::from("--config"),
+        path.clone().into_os_string(),
+        OsString::from("pop3s://me@pop.example.org"),
+    ])
+    .unwrap();
+    let target = popview::setup::resolve(&cli, false).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(target.worker.keepalive, Duration::from_secs(45));
+    assert_eq!(target.worker.connect.host, "pop.example.org");
+}
