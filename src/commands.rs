@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::app::format::rfc3339;
 use crate::cli::exit;
-use crate::mail::{HeaderSummary, MailDate};
+use crate::mail::HeaderSummary;
 use crate::pop3::ErrorKind;
 use crate::sanitize;
 use crate::worker::api::{CertTrust, ConnectionInfo, Event, ListEntry, MsgKey, Request, TlsState};
@@ -251,7 +252,7 @@ pub fn list(
     let empty = HeaderSummary::default();
     for e in &engine.listing {
         let h = engine.previews.get(&e.key).unwrap_or(&empty);
-        let date = h.date.map(rfc3339);
+        let date = h.date.as_ref().and_then(rfc3339);
         let line = if json {
             serde_json::to_string(&ListJson {
                 number: e.key.number,
@@ -508,22 +509,4 @@ fn no_such(msg: &str) -> CmdError {
 
 fn io_err(e: std::io::Error) -> CmdError {
     CmdError::new(exit::INTERNAL, format!("can't write the output: {e}"))
-}
-
-/// RFC 3339 in the sender's own offset.
-pub fn rfc3339(d: MailDate) -> String {
-    let local = d.unix + i64::from(d.tz_offset_minutes) * 60;
-    let days = local.div_euclid(86_400);
-    let secs = local.rem_euclid(86_400);
-    let (y, m, day) = crate::app::format::civil_from_days(days);
-    let off = d.tz_offset_minutes;
-    let sign = if off < 0 { '-' } else { '+' };
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-        off.abs() / 60,
-        off.abs() % 60
-    )
 }

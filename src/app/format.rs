@@ -58,6 +58,17 @@ pub fn full_date(date: &MailDate) -> String {
     )
 }
 
+/// RFC 3339 in the sender's own offset, for scripts (`list --json`);
+/// `None` for a date no calendar library can represent.
+pub fn rfc3339(date: &MailDate) -> Option<String> {
+    let offset = chrono::FixedOffset::east_opt(date.tz_offset_minutes.checked_mul(60)?)?;
+    let t = chrono::DateTime::from_timestamp(date.unix, 0)?;
+    Some(
+        t.with_timezone(&offset)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+    )
+}
+
 /// `512`, `4.2K`, `42K`, `1.3M`, `2.0G`.
 pub fn human_size(n: u64) -> String {
     const UNITS: [&str; 4] = ["K", "M", "G", "T"];
@@ -112,6 +123,17 @@ mod tests {
         assert_eq!(full_date(&d), "2024-03-12 15:05 +0100");
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(rfc3339(&d).unwrap(), "2024-03-12T15:05:00+01:00");
+        let west = MailDate {
+            unix: t,
+            tz_offset_minutes: -(4 * 60 + 30),
+        };
+        assert_eq!(rfc3339(&west).unwrap(), "2024-03-12T09:35:00-04:30");
+        let absurd = MailDate {
+            unix: i64::MAX / 2,
+            tz_offset_minutes: 0,
+        };
+        assert_eq!(rfc3339(&absurd), None);
     }
 
     #[test]
