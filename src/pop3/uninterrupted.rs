@@ -4,9 +4,9 @@
 //! Linux fails `recv` with EINTR whenever a socket has a receive timeout
 //! and the process catches a signal (crossterm's SIGWINCH on a terminal
 //! resize) or is stopped and continued (Ctrl-Z then `fg`, a frozen
-//! container), even with `SA_RESTART` (signal(7)). The plain reader
-//! retries EINTR itself, but OpenSSL turns it into a fatal handshake or
-//! read error. Retrying below TLS keeps the session alive.
+//! container), even with `SA_RESTART` (signal(7)). OpenSSL turns that into
+//! a fatal handshake or read error, and a plain `read` passes it up as a
+//! failure. Retrying here, below TLS, keeps the session alive.
 
 use std::io::{self, Read, Write};
 
@@ -44,8 +44,8 @@ impl<S> Uninterrupted<S> {
         self.inner
     }
 
-    /// How many interrupted calls were retried so far (for the trace and
-    /// for tests that must know an interruption really happened).
+    /// How many interrupted calls were retried so far (for tests that must
+    /// know an interruption really happened).
     pub fn retried(&self) -> u64 {
         self.retried
     }
