@@ -42,7 +42,7 @@ pub fn line(s: &str) -> String {
     out.out
 }
 
-/// Multi-line text (a message body): like [`line`] but keeps `\n`, expands
+/// Multi-line text (a message body): like [`line()`] but keeps `\n`, expands
 /// tabs to the next multiple of 8 columns and keeps spaces as they are.
 /// `\r\n` becomes `\n`; a lone `\r` is removed.
 pub fn text(s: &str) -> String {
@@ -55,7 +55,7 @@ pub fn text(s: &str) -> String {
 }
 
 /// Bytes of unknown encoding (server text, a raw header) as one safe line:
-/// lossy UTF-8, then [`line`].
+/// lossy UTF-8, then [`line()`].
 pub fn bytes_line(b: &[u8]) -> String {
     line(&String::from_utf8_lossy(b))
 }
@@ -95,7 +95,7 @@ pub fn is_format_or_invisible(c: char) -> bool {
     )
 }
 
-/// A character [`line`] and [`text`] never let through (besides `\n`, which
+/// A character [`line()`] and [`text`] never let through (besides `\n`, which
 /// [`text`] keeps): controls (C0, DEL, C1), format and invisible characters.
 pub fn is_forbidden(c: char) -> bool {
     c.is_control() || is_format_or_invisible(c)
