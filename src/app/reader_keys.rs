@@ -1,0 +1,160 @@
+//! Opening, reading and leaving a message: retrieve and peek requests,
+//! the big-message confirmation, scrolling, saving, next and previous.
+
+use super::*;
+
+impl App {
+    pub(super) fn open_at_cursor(&mut self, out: &mut Vec<Request>) {
+        let Some(row) = self.view_row(self.cursor) else {
+            return;
+        };
+        let (key, size) = (row.key.clone(), row.size);
+        if size > self.opts.big_message_threshold {
+            self.dialog = Some(Dialog::BigMessage { key, size });
+        } else {
+            self.start_retrieve(key, size, false, out);
+        }
+    }
+
+    pub(super) fn start_retrieve(
+        &mut self,
+        key: MsgKey,
+        size: u64,
+        peek: bool,
+        out: &mut Vec<Request>,
+    ) {
+        self.cancel_loading(out);
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        out.push(if peek {
+            Request::Peek {
+                ticket,
+                key: key.clone(),
+                lines: PEEK_LINES,
+            }
+        } else {
+            Request::Retrieve {
+                ticket,
+                key: key.clone(),
+            }
+        });
+        let mut r = Reader::loading(key, ticket, size, peek);
+        r.layout(self.size.0 as usize);
+        self.reader = Some(r);
+        self.screen = Screen::Reader;
+    }
+
+    pub(super) fn cancel_loading(&mut self, out: &mut Vec<Request>) {
+        if let Some(r) = &self.reader
+            && matches!(r.content, Content::Loading { .. })
+        {
+            out.push(Request::CancelRetrieve { ticket: r.ticket });
+        }
+    }
+
+    pub(super) fn close_reader(&mut self, out: &mut Vec<Request>) {
+        self.cancel_loading(out);
+        self.reader = None;
+        self.screen = Screen::List;
+    }
+
+    pub(super) fn reader_action(&mut self, action: Action, out: &mut Vec<Request>) {
+        let bh = self.body_height().max(1);
+        let Some(r) = &mut self.reader else {
+            self.screen = Screen::List;
+            return;
+        };
+        let max = r.lines.len().saturating_sub(bh);
+        let scroll = |r: &mut Reader, d: isize| {
+            r.scroll = (r.scroll as isize + d).clamp(0, max as isize) as usize;
+        };
+        match action {
+            Action::Down => scroll(r, 1),
+            Action::Up => scroll(r, -1),
+            Action::PageDown => scroll(r, bh as isize),
+            Action::PageUp => scroll(r, -(bh as isize)),
+            Action::HalfPageDown => scroll(r, (bh / 2).max(1) as isize),
+            Action::HalfPageUp => scroll(r, -((bh / 2).max(1) as isize)),
+            Action::Top => r.scroll = 0,
+            Action::Bottom => r.scroll = max,
+            Action::Back | Action::Quit => {
+                let loading = matches!(r.content, Content::Loading { .. });
+                self.close_reader(out);
+                if loading {
+                    self.set_notice("download cancelled".to_string());
+                }
+            }
+            Action::QuitDiscard => {
+                self.close_reader(out);
+                self.send_quit(false, out);
+            }
+            Action::Open => {
+                // A peek: fetch the whole message now.
+                if r.is_peek() && matches!(r.content, Content::Ready { .. }) {
+                    let (key, size) = (r.key.clone(), r.size);
+                    self.start_retrieve(key, size, false, out);
+                }
+            }
+            Action::Raw | Action::FullHeaders => {
+                if r.doc().is_some() {
+                    if action == Action::Raw {
+                        r.raw = !r.raw;
+                    } else {
+                        r.full_headers = !r.full_headers;
+                        r.raw = false;
+                    }
+                    r.scroll = 0;
+                    r.relayout();
+                }
+            }
+            Action::NextAttachment => {
+                let n = r.targets();
+                if n > 0 {
+                    r.selected = (r.selected + 1) % n;
+                    r.relayout();
+                }
+            }
+            Action::Save => match r.save_job(&self.opts.save_dir) {
+                Some(job) => {
+                    self.set_notice(format!("saving {}…", job.name));
+                    self.save_jobs.push(job);
+                }
+                None => self.set_notice("the message is still loading".to_string()),
+            },
+            Action::NextMessage | Action::NextMatch => self.step_message(1, out),
+            Action::PrevMessage | Action::PrevMatch => self.step_message(-1, out),
+            Action::Mark => {
+                let key = r.key.clone();
+                self.mark(&key, out);
+            }
+            Action::Unmark => {
+                let key = r.key.clone();
+                self.unmark(&key, out);
+            }
+            Action::UnmarkAll => self.unmark_all(out),
+            Action::Commit => self.commit(out),
+            Action::CheckMail => {
+                out.push(Request::CheckNewMail);
+                self.set_notice("checking for new mail…".to_string());
+            }
+            Action::Filter | Action::Sort | Action::ReverseSort | Action::Help => {}
+        }
+    }
+
+    /// Open the next/previous message of the list from the reader.
+    pub(super) fn step_message(&mut self, d: isize, out: &mut Vec<Request>) {
+        let len = self.rows.view.len();
+        let target = self.cursor as isize + d;
+        if len == 0 || target < 0 || target >= len as isize {
+            self.set_notice(if d > 0 {
+                "this is the last message".to_string()
+            } else {
+                "this is the first message".to_string()
+            });
+            return;
+        }
+        self.cursor = target as usize;
+        self.ensure_cursor_visible();
+        self.open_at_cursor(out);
+    }
+}

@@ -1,0 +1,237 @@
+//! How the app takes in the worker's events: the listing, previews, a
+//! message, marks, errors and the connection's state.
+
+use super::*;
+
+impl App {
+    /// A message or peek arrived. `Peeked` and `Message` share the shape;
+    /// they are told apart by what the reader asked for.
+    pub(super) fn on_ready(&mut self, ticket: Ticket, key: MsgKey, doc: Box<Doc>) {
+        match &mut self.reader {
+            Some(r) if r.ticket == ticket && r.key == key => {
+                let peek = matches!(r.content, Content::Loading { peek: true, .. });
+                r.content = Content::Ready { doc, peek };
+                r.scroll = 0;
+                r.selected = 0;
+                let w = self.size.0 as usize;
+                r.layout(w);
+            }
+            _ => self.stale_dropped += 1,
+        }
+    }
+
+    pub(super) fn on_worker(&mut self, e: Event) {
+        match e {
+            Event::Connecting { attempt, .. } => {
+                if self.closing_since.is_none() {
+                    self.conn = ConnState::Connecting { attempt };
+                }
+            }
+            Event::Connected(info) => {
+                let mut info = *info;
+                info.server = clean_line(&info.server);
+                info.greeting = clean_line(&info.greeting);
+                info.auth_method = clean_line(&info.auth_method);
+                info.implementation = info.implementation.as_deref().map(clean_line);
+                if let Some(e) = &self.error
+                    && !e.fatal
+                {
+                    self.error = None;
+                }
+                self.info = Some(info);
+                if self.closing_since.is_none() {
+                    self.conn = ConnState::Idle;
+                }
+            }
+            Event::Listing {
+                entries,
+                no_uidl_reason,
+            } => {
+                self.no_uidl = no_uidl_reason.as_deref().map(clean_line);
+                let keep = self.cursor_key().cloned();
+                let pos = self.cursor;
+                let first = self.rows.is_empty();
+                let new = self.rows.merge(entries);
+                self.sort_pending = !self.rows.sort(self.sort, self.descending, &self.filter);
+                self.view_dirty = false;
+                self.restore_cursor(keep.as_ref(), Some(pos));
+                self.recount_marks();
+                if !first && new > 0 {
+                    self.set_notice(format!(
+                        "{new} new message{}",
+                        if new == 1 { "" } else { "s" }
+                    ));
+                }
+            }
+            Event::Previews(batch) => {
+                for (key, summary) in batch {
+                    if let Some(i) = self.rows.find(&key) {
+                        self.rows.set_info(i, RowInfo::from_summary(&summary));
+                    }
+                }
+                if self.sort.needs_previews() || !self.filter.is_empty() {
+                    self.view_dirty = true;
+                }
+            }
+            Event::Progress { done, total, .. } => {
+                if !matches!(
+                    self.conn,
+                    ConnState::Closing | ConnState::Reconnecting { .. }
+                ) {
+                    self.conn = if done < total {
+                        ConnState::LoadingPreviews { done, total }
+                    } else {
+                        ConnState::Idle
+                    };
+                }
+            }
+            Event::RetrieveProgress {
+                ticket,
+                bytes,
+                total,
+            } => {
+                if let Some(r) = &mut self.reader
+                    && r.ticket == ticket
+                    && let Content::Loading {
+                        bytes: b, total: t, ..
+                    } = &mut r.content
+                {
+                    *b = bytes;
+                    *t = total;
+                }
+            }
+            Event::Message { ticket, key, view } | Event::Peeked { ticket, key, view } => {
+                self.on_ready(ticket, key, Box::new(Doc::from_view(*view)));
+            }
+            Event::ReadFailed {
+                ticket,
+                key,
+                reason,
+            } => match &self.reader {
+                Some(r) if r.ticket == ticket && r.key == key => {
+                    self.reader = None;
+                    self.screen = Screen::List;
+                    self.error = Some(ErrorNote {
+                        kind: None,
+                        message: clean_line(&reason),
+                        advice: "the message was not opened",
+                        fatal: false,
+                    });
+                }
+                _ => self.stale_dropped += 1,
+            },
+            Event::MarkRefused { key, reason } => {
+                if let Some(i) = self.rows.find(&key) {
+                    self.rows.rows[i].pending = None;
+                }
+                self.recount_marks();
+                self.set_notice(clean_line(&reason));
+            }
+            Event::Marks {
+                marked,
+                restored,
+                settled,
+            } => {
+                let mut set = vec![false; self.rows.len()];
+                for k in &marked {
+                    if let Some(i) = self.rows.find(k) {
+                        set[i] = true;
+                    }
+                }
+                for (row, m) in self.rows.rows.iter_mut().zip(set) {
+                    row.marked = m;
+                    // A write not settled yet is still queued behind this
+                    // report (a reconnect's replay, say): keep showing it.
+                    if row.pending_write <= settled {
+                        row.pending = None;
+                    }
+                }
+                self.recount_marks();
+                if restored && !marked.is_empty() {
+                    self.set_notice(format!(
+                        "{} deletion mark(s) restored from the last session: pending, not committed ({} undoes all)",
+                        marked.len(),
+                        self.opts.keymap.hint(Action::UnmarkAll)
+                    ));
+                }
+            }
+            Event::Notice(s) => self.set_notice(clean_line(&s)),
+            Event::Error(WorkerError {
+                kind,
+                message,
+                fatal,
+            }) => {
+                self.error = Some(ErrorNote {
+                    kind: Some(kind),
+                    message: clean_line(&message),
+                    advice: advice(kind),
+                    fatal,
+                });
+                if fatal && self.closing_since.is_none() {
+                    self.conn = ConnState::Offline;
+                }
+            }
+            Event::PasswordNeeded { reason } => {
+                self.dialog = Some(Dialog::Password {
+                    reason: clean_line(&reason),
+                    input: String::with_capacity(128),
+                });
+            }
+            Event::Reconnecting {
+                attempt,
+                delay_secs,
+                reason,
+            } => {
+                if self.closing_since.is_none() {
+                    self.conn = ConnState::Reconnecting {
+                        attempt,
+                        delay_secs,
+                    };
+                }
+                self.set_notice(format!("connection lost: {}", clean_line(&reason)));
+            }
+            Event::Reconnected { marks_reapplied } => {
+                if self.closing_since.is_none() {
+                    self.conn = ConnState::Idle;
+                }
+                if let Some(e) = &self.error
+                    && !e.fatal
+                {
+                    self.error = None;
+                }
+                self.set_notice(format!(
+                    "reconnected; {marks_reapplied} deletion mark(s) applied again"
+                ));
+            }
+            Event::Committed {
+                deleted,
+                already_gone,
+            } => {
+                let mut s = format!("deleted {deleted} message(s) on the server");
+                if !already_gone.is_empty() {
+                    s.push_str(&format!("; {} were already gone", already_gone.len()));
+                }
+                self.outcome = Some(s.clone());
+                self.set_notice(s);
+            }
+            Event::Closed { committed } => {
+                self.conn = ConnState::Offline;
+                if self.closing_since.is_some() {
+                    self.quit = true;
+                } else {
+                    // The worker ended on its own: stay, explain, let q leave.
+                    self.worker_gone = true;
+                    self.error = Some(ErrorNote {
+                        kind: None,
+                        message: format!(
+                            "the session ended{}",
+                            if committed { " (marks committed)" } else { "" }
+                        ),
+                        advice: "press q to leave",
+                        fatal: true,
+                    });
+                }
+            }
+        }
+    }
+}
