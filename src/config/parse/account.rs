@@ -1,0 +1,388 @@
+//! One `[accounts.NAME]` table: every field checked, defaults filled in,
+//! paths expanded, and the checks on names and environment variables.
+
+use super::*;
+
+impl Cx<'_> {
+    pub(super) fn account(
+        &mut self,
+        key: &str,
+        name: &str,
+        name_span: &Range<usize>,
+        v: &Value<'_>,
+        ui: &UiConfig,
+    ) -> R<Account> {
+        let table = self.table(key, v, "an account's settings")?;
+        let mut host = None;
+        let mut port: Option<At<u16>> = None;
+        let mut tls: Option<At<TlsMode>> = None;
+        let mut cleartext: Option<At<bool>> = None;
+        let mut username = None;
+        let mut command: Option<At<String>> = None;
+        let mut env: Option<At<String>> = None;
+        let mut auth = AuthMethod::Auto;
+        let mut ca_file: Option<At<PathBuf>> = None;
+        let mut pin: Option<At<[u8; 32]>> = None;
+        let mut insecure: Option<At<bool>> = None;
+        let mut connect_timeout = crate::config::DEFAULT_CONNECT_TIMEOUT;
+        let mut timeout = crate::config::DEFAULT_TIMEOUT;
+        let mut cache = true;
+
+        for (k, v) in entries(table) {
+            let field = k.get_ref().as_ref();
+            let key = join(key, field);
+            match field {
+                "host" => {
+                    let s = self.string(&key, v, "host = \"pop.example.com\"")?;
+                    host = Some(check_host(&s).map_err(|m| self.bad(&key, v, m))?);
+                }
+                "port" => {
+                    let n = self.integer(&key, v, 1..65536, "a port number")?;
+                    port = Some(At::new(u16::try_from(n).unwrap_or(u16::MAX), v));
+                }
+                "tls" => {
+                    tls = Some(At::new(
+                        self.choice(
+                            &key,
+                            v,
+                            &[
+                                ("implicit", TlsMode::Implicit),
+                                ("starttls", TlsMode::StartTls),
+                                ("none", TlsMode::None),
+                            ],
+                        )?,
+                        v,
+                    ));
+                }
+                "allow_cleartext_password" => cleartext = Some(At::new(self.boolean(&key, v)?, v)),
+                "username" => {
+                    let s = self.string(&key, v, "username = \"me@example.com\"")?;
+                    check_username(&s).map_err(|m| self.bad(&key, v, m))?;
+                    username = Some(s);
+                }
+                "password_command" => {
+                    let s = self.string(&key, v, "password_command = \"pass show mail/work\"")?;
+                    if s.trim().is_empty() {
+                        return Err(self.bad(
+                            &key,
+                            v,
+                            "expected a command that prints the password, e.g. \"pass show mail/work\"",
+                        ));
+                    }
+                    command = Some(At::new(s, v));
+                }
+                "password_env" => {
+                    let s = self.string(&key, v, "password_env = \"WORK_PW\"")?;
+                    check_env_name(&s).map_err(|m| self.bad(&key, v, m))?;
+                    env = Some(At::new(s, v));
+                }
+                "auth" => {
+                    auth = self.choice(
+                        &key,
+                        v,
+                        &[
+                            ("auto", AuthMethod::Auto),
+                            ("user", AuthMethod::User),
+                            ("apop", AuthMethod::Apop),
+                            ("plain", AuthMethod::Plain),
+                        ],
+                    )?;
+                }
+                "ca_file" => {
+                    let s = self.string(&key, v, "ca_file = \"~/certs/ca.pem\"")?;
+                    let path =
+                        expand_path(&s, self.home, self.path).map_err(|m| self.bad(&key, v, m))?;
+                    ca_file = Some(At::new(path, v));
+                }
+                "cert_fingerprint" => {
+                    let s = self.string(&key, v, "cert_fingerprint = \"AB:CD:...\"")?;
+                    let digest = parse_fingerprint(&s).ok_or_else(|| {
+                        let digits = s.chars().filter(char::is_ascii_hexdigit).count();
+                        self.bad(
+                            &key,
+                            v,
+                            format!(
+                                "expected a SHA-256 fingerprint: 64 hex digits, colons optional \
+                                 (found {digits} hex digits{}); get it with \
+                                 `openssl x509 -noout -fingerprint -sha256 -in CERT.pem`",
+                                if s.chars()
+                                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c.is_whitespace())
+                                {
+                                    ""
+                                } else {
+                                    " and other characters"
+                                }
+                            ),
+                        )
+                    })?;
+                    pin = Some(At::new(digest, v));
+                }
+                "accept_invalid_certs" => insecure = Some(At::new(self.boolean(&key, v)?, v)),
+                "connect_timeout_secs" => {
+                    connect_timeout =
+                        self.secs(&key, v, 1..601, "seconds to wait for a connection")?;
+                }
+                "timeout_secs" => {
+                    timeout = self.secs(&key, v, 1..3601, "seconds to wait for the server")?;
+                }
+                "cache" => cache = self.boolean(&key, v)?,
+                _ if PASSWORD_KEYS.contains(&field) => {
+                    return Err(self.password_key(&key, &k.span()));
+                }
+                _ => return Err(self.unknown_key(&key, field, &k.span(), ACCOUNT_KEYS)),
+            }
+        }
+
+        let missing = |field: &str, example: &str| {
+            self.invalid(
+                name_span,
+                &join(key, field),
+                None,
+                format!("missing: every account needs it, e.g. {example}"),
+            )
+        };
+        let host = host.ok_or_else(|| missing("host", "host = \"pop.example.com\""))?;
+        let username =
+            username.ok_or_else(|| missing("username", "username = \"me@example.com\""))?;
+
+        if let (Some(c), Some(e)) = (&command, &env) {
+            let (later, which) = if c.span.start > e.span.start {
+                (c, "password_command")
+            } else {
+                (e, "password_env")
+            };
+            return Err(self.invalid(
+                &later.span,
+                &join(key, which),
+                None,
+                "password_command and password_env are both set: keep only one",
+            ));
+        }
+        if pin.is_some()
+            && let Some(i) = &insecure
+            && i.value
+        {
+            return Err(self.invalid(
+                &i.span,
+                &join(key, "accept_invalid_certs"),
+                Some("true".to_owned()),
+                "conflicts with cert_fingerprint: pick one. The pin already trusts exactly that \
+                 certificate, so remove accept_invalid_certs (recommended), or remove \
+                 cert_fingerprint to accept any certificate",
+            ));
+        }
+
+        let tls_mode = tls.as_ref().map_or(TlsMode::Implicit, |t| t.value);
+        let port_num = port.as_ref().map_or(tls_mode.default_port(), |p| p.value);
+        let allow_cleartext = cleartext.as_ref().is_some_and(|c| c.value);
+
+        // Warnings: allowed, but probably not what was meant.
+        let tls_key = join(key, "tls");
+        match (tls_mode, &cleartext) {
+            (TlsMode::None, _) if !allow_cleartext => {
+                let span = tls.as_ref().map_or(name_span.clone(), |t| t.span.clone());
+                self.warn(
+                    &span,
+                    &tls_key,
+                    "tls = \"none\" without allow_cleartext_password = true: popview will connect \
+                     without encryption and will refuse to send your password. Set \
+                     allow_cleartext_password = true only for a trusted network (e.g. localhost), \
+                     or use tls = \"starttls\" or \"implicit\"",
+                );
+            }
+            (TlsMode::Implicit | TlsMode::StartTls, Some(c)) if c.value => {
+                self.warn(
+                    &c.span,
+                    &join(key, "allow_cleartext_password"),
+                    "has no effect: this account uses TLS, so the password is never sent in cleartext",
+                );
+            }
+            _ => {}
+        }
+        if tls_mode == TlsMode::None {
+            for (field, span) in [
+                ("ca_file", ca_file.as_ref().map(|a| a.span.clone())),
+                ("cert_fingerprint", pin.as_ref().map(|a| a.span.clone())),
+                (
+                    "accept_invalid_certs",
+                    insecure.as_ref().map(|a| a.span.clone()),
+                ),
+            ] {
+                if let Some(span) = span {
+                    self.warn(
+                        &span,
+                        &join(key, field),
+                        "has no effect with tls = \"none\" (there is no certificate to check)",
+                    );
+                }
+            }
+        }
+        if let Some(i) = &insecure
+            && i.value
+            && tls_mode != TlsMode::None
+        {
+            self.warn(
+                &i.span,
+                &join(key, "accept_invalid_certs"),
+                "certificates are not checked: anyone on the network path can read your password \
+                 and mail. Prefer cert_fingerprint to trust exactly one certificate",
+            );
+        }
+        if let Some(p) = &port {
+            let clash = match (tls_mode, p.value) {
+                (TlsMode::Implicit, 110) => {
+                    Some("110 is the port for tls = \"starttls\" or \"none\"")
+                }
+                (TlsMode::StartTls | TlsMode::None, 995) => {
+                    Some("995 is the port for tls = \"implicit\" (POP3S)")
+                }
+                _ => None,
+            };
+            if let Some(why) = clash {
+                self.warn(
+                    &p.span,
+                    &join(key, "port"),
+                    format!("{why}; the connection will probably fail"),
+                );
+            }
+        }
+
+        Ok(Account {
+            name: name.to_owned(),
+            host,
+            port: port_num,
+            tls: tls_mode,
+            allow_cleartext_password: allow_cleartext,
+            username,
+            password: command
+                .map(|c| PasswordSource::Command(c.value))
+                .or(env.map(|e| PasswordSource::Env(e.value))),
+            auth,
+            ca_file: ca_file.map(|c| c.value),
+            cert_fingerprint: pin.map(|p| p.value),
+            accept_invalid_certs: insecure.is_some_and(|i| i.value),
+            connect_timeout,
+            timeout,
+            keepalive: ui.keepalive,
+            cache,
+        })
+    }
+}
+
+/// Account names are used with `--account` and in file names.
+pub(super) fn check_account_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "an account name may hold letters, digits, \"-\", \"_\" and \".\" (not first); it is \
+             used with --account and in file names"
+                .to_owned(),
+        )
+    }
+}
+
+/// A host name, IPv4 address, or IPv6 address (brackets optional); returns
+/// it without brackets.
+pub(in crate::config) fn check_host(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the host name is empty".to_owned());
+    }
+    if s.contains("://") {
+        return Err("give only the server's name, e.g. \"pop.example.com\" \
+                    (the kind of connection goes in tls, the port in port)"
+            .to_owned());
+    }
+    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return inner
+            .parse::<Ipv6Addr>()
+            .map(|_| inner.to_owned())
+            .map_err(|_| "is not a valid IPv6 address".to_owned());
+    }
+    if s.parse::<Ipv6Addr>().is_ok() {
+        return Ok(s.to_owned());
+    }
+    if s.contains(':') {
+        return Err(
+            "a host name can't contain \":\"; the port goes in port = N, and an IPv6 \
+                    address in brackets, e.g. \"[2001:db8::1]\""
+                .to_owned(),
+        );
+    }
+    let valid = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        && !s.starts_with(['-', '.']);
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err(
+            "is not a valid host name: expected letters, digits, \"-\" and \".\", e.g. \
+             \"pop.example.com\", or an IP address"
+                .to_owned(),
+        )
+    }
+}
+
+pub(in crate::config) fn check_username(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("the user name is empty".to_owned());
+    }
+    if s.chars().any(char::is_control) {
+        return Err(
+            "the user name contains a control character (line break, tab, NUL...)".to_owned(),
+        );
+    }
+    if s.len() > 255 {
+        return Err("the user name is longer than 255 bytes; POP3 can't carry it".to_owned());
+    }
+    Ok(())
+}
+
+pub(super) fn check_env_name(s: &str) -> Result<(), String> {
+    if let Some(bare) = s.strip_prefix('$') {
+        return Err(format!(
+            "give the variable's name without \"$\", e.g. password_env = {bare:?}"
+        ));
+    }
+    let mut chars = s.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "expected an environment variable name: letters, digits and \"_\", \
+             e.g. \"WORK_PW\""
+                .to_owned(),
+        )
+    }
+}
+
+/// Expand a leading `~` and anchor a relative path at the config file's
+/// directory.
+pub(super) fn expand_path(s: &str, home: Option<&Path>, config: &Path) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        return Err("the path is empty".to_owned());
+    }
+    let path = if s == "~" || s.starts_with("~/") {
+        let home = home.ok_or("\"~\" can't be expanded: no home directory is known")?;
+        home.join(s.trim_start_matches('~').trim_start_matches('/'))
+    } else if s.starts_with('~') {
+        return Err("only \"~/\" is expanded (not \"~user/\"); write the full path".to_owned());
+    } else {
+        PathBuf::from(s)
+    };
+    if path.is_relative() {
+        let dir = config.parent().unwrap_or(Path::new(""));
+        return Ok(dir.join(path));
+    }
+    Ok(path)
+}
