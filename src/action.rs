@@ -39,11 +39,12 @@ pub enum Action {
     Raw,
     FullHeaders,
     Help,
+    Suspend,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -73,6 +74,7 @@ impl Action {
         Action::Raw,
         Action::FullHeaders,
         Action::Help,
+        Action::Suspend,
     ];
 
     /// The snake_case name used in config files (same as serde's).
@@ -107,6 +109,7 @@ impl Action {
             Action::Raw => "raw",
             Action::FullHeaders => "full_headers",
             Action::Help => "help",
+            Action::Suspend => "suspend",
         }
     }
 
@@ -142,6 +145,7 @@ impl Action {
             Action::Raw => "reader: raw message on/off",
             Action::FullHeaders => "reader: all headers on/off",
             Action::Help => "this help",
+            Action::Suspend => "suspend to the shell (fg resumes; the session stays open)",
         }
     }
 

@@ -177,6 +177,7 @@ pub const DEFAULT_BINDINGS: &[(&str, Action)] = &[
     ("q", Action::Quit),
     ("ctrl-c", Action::Quit),
     ("x", Action::QuitDiscard),
+    ("ctrl-z", Action::Suspend),
     ("/", Action::Filter),
     ("n", Action::NextMatch),
     ("N", Action::PrevMatch),

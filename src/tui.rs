@@ -104,6 +104,21 @@ pub fn run(
 
     let mut next_tick = Instant::now() + TICK;
     let result = loop {
+        if app.take_suspend() {
+            if let Err(e) = suspend(&mut terminal) {
+                break Err(e.into());
+            }
+            // Redraw everything, at the size the terminal has now.
+            match terminal.size() {
+                Ok(size) => dispatch(
+                    &mut app,
+                    AppEvent::Resize(size.width, size.height),
+                    &to_worker,
+                    &tx,
+                ),
+                Err(e) => break Err(e.into()),
+            }
+        }
         if app.take_redraw()
             && let Err(e) = terminal.draw(|f| crate::ui::draw(f, &app))
         {
@@ -145,6 +160,25 @@ pub fn run(
     drop(rx);
     let _ = input.join();
     result.map(|()| app)
+}
+
+/// Ctrl-Z: give the terminal back, stop like any job (the shell's `fg`
+/// continues us), then take the terminal again and clear it so the next
+/// draw repaints every cell. The worker keeps its session meanwhile (its
+/// reads interrupted by the stop are retried, see `pop3::uninterrupted`).
+fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+    let _ = execute!(stdout(), DisableMouseCapture);
+    ratatui::restore();
+    // Without job control (no shell to `fg` us) the kernel discards the
+    // signal and this returns at once: the screen simply comes back.
+    signal_hook::low_level::raise(signal_hook::consts::SIGTSTP)?;
+    crossterm::terminal::enable_raw_mode()?;
+    execute!(
+        stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        EnableMouseCapture
+    )?;
+    terminal.clear()
 }
 
 /// Feed one event to the app, send its requests, start its save jobs.

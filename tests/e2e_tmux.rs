@@ -154,6 +154,60 @@ fn demo_read_mark_undo_quit_and_delete() {
     assert!(!screen.contains("to delete"), "{screen}");
 }
 
+/// Ctrl-Z hands the terminal back to the shell like any job (the shell
+/// reports it stopped, on its own screen), `fg` brings popview back fully
+/// redrawn with the session alive, and it still reads, marks and quits.
+#[test]
+fn ctrl_z_suspends_to_the_shell_and_fg_resumes() {
+    let home = tempfile::Builder::new()
+        .prefix("pvtmux")
+        .tempdir_in(support::temp_root())
+        .unwrap();
+    let h = home.path().display().to_string();
+    // An interactive shell, so there is job control to stop and resume us.
+    let s = Tmux::start(
+        &format!(
+            "exec env -u POPVIEW_PASSWORD -u NO_COLOR HOME={h} XDG_CONFIG_HOME={h}/config \
+             XDG_CACHE_HOME={h}/cache XDG_DATA_HOME={h}/data TERM=xterm-256color PS1='$ ' \
+             bash --norc --noprofile -i"
+        ),
+        120,
+        40,
+    );
+    s.wait_until("the shell's prompt", SHORT, |sc| {
+        sc.lines().any(|l| l.trim_end() == "$")
+    });
+    s.type_text(&format!("{} --demo", sh_quote(BIN)));
+    s.send_keys(&["Enter"]);
+    s.wait_all(&[WELCOME, "q quit"], LONG);
+    s.send_keys(&["C-z"]);
+    s.wait_until("the shell's job report", SHORT, |sc| {
+        sc.contains("Stopped") && !sc.contains(WELCOME)
+    });
+    s.type_text("fg");
+    s.send_keys(&["Enter"]);
+    let screen = s.wait_until("popview redrawn", LONG, |sc| {
+        sc.contains(WELCOME) && sc.contains("q quit") && !sc.contains("Stopped")
+    });
+    assert!(
+        screen.contains("idle"),
+        "the session is not idle:\n{screen}"
+    );
+    s.send_keys(&["j", "Enter"]);
+    s.wait_for("This mailbox is served by a small POP3 server", SHORT);
+    s.send_keys(&["Escape"]);
+    s.wait_until("the list again", SHORT, |sc| {
+        sc.contains("Compost bins: done!") && !sc.contains("This mailbox is served")
+    });
+    s.send_keys(&["x"]);
+    // `fg` returns popview's exit status.
+    s.wait_until("the shell again", LONG, |sc| !sc.contains(WELCOME));
+    s.type_text("echo EXIT=$?");
+    s.send_keys(&["Enter"]);
+    let screen = exited(&s, LONG);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}
+
 #[test]
 fn demo_filter_help_raw_and_headers() {
     let s = start(&["--demo"], &[]);

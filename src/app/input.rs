@@ -29,6 +29,11 @@ impl App {
             self.quit = true;
             return;
         }
+        if action == Action::Suspend {
+            // The terminal loop stops the process and restores the screen.
+            self.suspend = true;
+            return;
+        }
         if action == Action::Help {
             self.screen = if self.screen == Screen::Help {
                 if self.reader.is_some() {
@@ -150,7 +155,7 @@ impl App {
                     self.opts.keymap.hint(Action::Open)
                 ));
             }
-            Action::Help => {}
+            Action::Help | Action::Suspend => {}
         }
     }
 

@@ -223,6 +223,8 @@ pub struct App {
     error: Option<ErrorNote>,
     /// Mark writes sent to the worker (see `Event::Marks::settled`).
     writes_sent: u64,
+    /// The user asked to suspend (Ctrl-Z); taken by the terminal loop.
+    suspend: bool,
     marked_count: usize,
     last_click: Option<(usize, u64)>,
     closing_since: Option<u64>,
@@ -263,6 +265,7 @@ impl App {
             notice: None,
             error: None,
             writes_sent: 0,
+            suspend: false,
             marked_count: 0,
             last_click: None,
             closing_since: None,
@@ -443,6 +446,11 @@ impl App {
 
     /// Sorts of a big list, for the terminal loop to run off this thread
     /// and hand back as [`AppEvent::Sorted`].
+    /// Whether the user asked to suspend to the shell; resets the flag.
+    pub fn take_suspend(&mut self) -> bool {
+        std::mem::take(&mut self.suspend)
+    }
+
     pub fn take_sort_jobs(&mut self) -> Vec<SortJob> {
         self.rows.take_sort_jobs()
     }

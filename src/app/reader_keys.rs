@@ -137,7 +137,11 @@ impl App {
                 out.push(Request::CheckNewMail);
                 self.set_notice("checking for new mail…".to_string());
             }
-            Action::Filter | Action::Sort | Action::ReverseSort | Action::Help => {}
+            Action::Filter
+            | Action::Sort
+            | Action::ReverseSort
+            | Action::Help
+            | Action::Suspend => {}
         }
     }
 
