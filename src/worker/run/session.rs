@@ -243,6 +243,15 @@ impl Worker {
         }
     }
 
+    /// The user's read was refused: the UI stops waiting for its ticket.
+    fn read_failed(&mut self, ticket: Ticket, key: MsgKey, e: &Error) {
+        self.send(Event::ReadFailed {
+            ticket,
+            key,
+            reason: sanitize::line(&e.message),
+        });
+    }
+
     /// Show cached previews at once; queue TOP for the rest.
     pub(super) fn preload_from_cache(&mut self, s: &mut Session) {
         let mut hits = Vec::new();
@@ -442,11 +451,7 @@ impl Worker {
                         });
                     }
                     Ok(_) => {}
-                    Err(e) => self.send(Event::ReadFailed {
-                        ticket,
-                        key,
-                        reason: sanitize::line(&e.message),
-                    }),
+                    Err(e) => self.read_failed(ticket, key, &e),
                 }
             }
             (Command::Retr { msg, .. }, result) => {
@@ -471,11 +476,7 @@ impl Worker {
                         });
                     }
                     Ok(_) => {}
-                    Err(e) => self.send(Event::ReadFailed {
-                        ticket,
-                        key,
-                        reason: sanitize::line(&e.message),
-                    }),
+                    Err(e) => self.read_failed(ticket, key, &e),
                 }
             }
             (Command::Dele(n), result) => match result {
