@@ -362,6 +362,50 @@ fn marks_undone_offline_stay_undone_after_quit() {
     );
 }
 
+/// While the server is away (a long backoff between attempts), a mark
+/// the user makes is kept on disk and reported settled at once, not at the
+/// next attempt, so the UI doesn't show it pending for the whole wait.
+#[test]
+fn a_mark_made_while_offline_is_settled_during_the_backoff() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let persist = Mem::default();
+    let mut cfg = config_for_port(port);
+    cfg.backoff = Duration::from_secs(60);
+    cfg.max_backoff = Duration::from_secs(60);
+    let mut h = start(cfg, persist.clone());
+    h.wait("a failed connect", |e| {
+        matches!(e, Event::Reconnecting { .. })
+    });
+    let key = popview::worker::api::MsgKey {
+        number: 3,
+        uid: Some("u-3".into()),
+    };
+    let sent = Instant::now();
+    h.send(Request::Mark(key.clone()));
+    let ev = h.wait("the mark settled", |e| {
+        matches!(e, Event::Marks { settled: 1, .. })
+    });
+    assert!(
+        sent.elapsed() < Duration::from_secs(30),
+        "settled only after the backoff"
+    );
+    let Event::Marks { marked, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(marked, vec![key]);
+    assert_eq!(persist.state().marks, vec!["u-3".to_string()]);
+    let seen = h.quit(false);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Closed { committed: false })),
+        "{seen:#?}"
+    );
+    assert!(persist.state().marks.is_empty(), "discarded at quit");
+}
+
 #[test]
 fn second_open_with_the_cache_sends_no_top() {
     let server = Server::start(Mailbox::generated(30), ServerOptions::default()).unwrap();

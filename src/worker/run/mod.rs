@@ -330,7 +330,11 @@ impl Worker {
                 return;
             }
             match self.requests.recv_timeout(end - now) {
-                Ok(r) => self.absorb(r),
+                Ok(r) => {
+                    self.absorb(r);
+                    // Only ever called without a session.
+                    self.settle_offline_writes();
+                }
                 Err(RecvTimeoutError::Timeout) => return,
                 Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
             }
@@ -346,13 +350,40 @@ impl Worker {
     /// user quit and there's nothing left to do online.
     fn settle_offline_ops(&mut self) -> Option<bool> {
         self.drain_requests();
-        let mut changed = false;
-        while let Some(op) = self.ops.front().cloned() {
-            if op.is_mark_write() {
-                // Every write is answered, even one that changes nothing.
-                self.writes_settled += 1;
-                changed = true;
+        loop {
+            self.settle_offline_writes();
+            match self.ops.front()? {
+                Op::CheckNewMail => {
+                    self.ops.pop_front();
+                }
+                // Needs the server: handled once connected.
+                Op::CommitNow => return None,
+                Op::Quit { commit: true } if !self.marks.is_empty() => return None,
+                &Op::Quit { commit } => {
+                    if !commit {
+                        self.marks.clear_intent();
+                        self.persist_marks();
+                    }
+                    self.ops.pop_front();
+                    return Some(false);
+                }
+                Op::Mark(_) | Op::Unmark(_) | Op::UnmarkAll => {
+                    unreachable!("settled just above")
+                }
             }
+        }
+    }
+
+    /// Without a session, the mark writes at the front of the queue change
+    /// only the intent: settle them now (on disk, and told to the UI, so a
+    /// mark made while the server is away doesn't look pending for the
+    /// whole backoff). Stops at the first other op, which keeps its turn.
+    fn settle_offline_writes(&mut self) {
+        let mut settled = false;
+        while let Some(op) = self.ops.front().filter(|o| o.is_mark_write()).cloned() {
+            self.ops.pop_front();
+            self.writes_settled += 1;
+            settled = true;
             match op {
                 Op::Mark(k) => {
                     self.marks.add(k);
@@ -365,31 +396,13 @@ impl Worker {
                     self.gone_marks.clear();
                     self.marks.clear_intent();
                 }
-                Op::CheckNewMail => {}
-                // Needs the server: handled once connected.
-                Op::CommitNow => break,
-                Op::Quit { commit: true } if !self.marks.is_empty() => break,
-                Op::Quit { commit } => {
-                    if !commit {
-                        self.marks.clear_intent();
-                        changed = true;
-                    }
-                    // What was undone offline just before must not come
-                    // back as restored marks at the next start.
-                    if changed {
-                        self.persist_marks();
-                    }
-                    self.ops.pop_front();
-                    return Some(false);
-                }
+                _ => unreachable!("only mark writes pass the filter"),
             }
-            self.ops.pop_front();
         }
-        if changed {
+        if settled {
             self.persist_marks();
             self.send_marks();
         }
-        None
     }
 
     /// Ask the UI for the password and wait for it (or a quit).
