@@ -515,3 +515,33 @@ fn hostile_subject() {
     }
     insta::assert_snapshot!(t.backend());
 }
+
+/// A server that can't be reached at all is told as such, not as a lost
+/// connection: the list says nothing was loaded yet. Once connected, a
+/// drop is a lost connection.
+#[test]
+fn never_connected_versus_connection_lost() {
+    let mut app = app_with(false, 100, 30);
+    let refused = |attempt| {
+        AppEvent::Worker(Event::Reconnecting {
+            attempt,
+            delay_secs: 2,
+            reason: "connection refused while connecting to pop.example.org:995".into(),
+        })
+    };
+    app.handle(refused(1));
+    let text = buffer_text(draw(&app, 100, 30).backend().buffer());
+    assert!(text.contains("can't connect: connection refused"), "{text}");
+    assert!(text.contains("not connected yet"), "{text}");
+    assert!(!text.contains("connection lost"), "{text}");
+
+    app.handle(AppEvent::Worker(info(CertTrust::Verified)));
+    mailbox(&mut app, 3, 1..=3);
+    app.handle(refused(1));
+    let text = buffer_text(draw(&app, 100, 30).backend().buffer());
+    assert!(
+        text.contains("connection lost: connection refused"),
+        "{text}"
+    );
+    assert!(!text.contains("not connected yet"), "{text}");
+}

@@ -188,7 +188,13 @@ impl App {
                         delay_secs,
                     };
                 }
-                self.set_notice(format!("connection lost: {}", clean_line(&reason)));
+                // Before the first connection nothing was lost yet.
+                let what = if self.info.is_some() {
+                    "connection lost"
+                } else {
+                    "can't connect"
+                };
+                self.set_notice(format!("{what}: {}", clean_line(&reason)));
             }
             Event::Reconnected { marks_reapplied } => {
                 if self.closing_since.is_none() {

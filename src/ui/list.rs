@@ -73,6 +73,8 @@ pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             ConnState::Starting | ConnState::Connecting { .. }
         ) {
             "connecting…".to_string()
+        } else if app.connection().is_none() {
+            "not connected yet: no messages to show".to_string()
         } else {
             "no messages".to_string()
         };
