@@ -971,3 +971,25 @@ fn g39_stripped_stls_on_reconnect_is_fatal_and_sends_nothing() {
         "more than CAPA on the stripped connection"
     );
 }
+
+/// pop3s:// pointed at a port that speaks plain POP3 (the usual mix-up of
+/// 995 and 110): a TLS error that names the mix-up first, so a status line
+/// that cuts the message still says what to do; nothing is sent.
+#[test]
+fn pop3s_on_a_plain_port_says_which_port_to_use() {
+    let server = Server::start(Mailbox::generated(1), ServerOptions::default()).unwrap();
+    let e = connect_err(&opts(&server, TlsMode::Implicit));
+    assert_eq!(e.kind, ErrorKind::Tls, "{e:?}");
+    let head: String = e.message.chars().take(90).collect();
+    assert!(
+        head.contains("does not speak TLS from the start"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("995") && e.message.contains("pop3://"),
+        "{}",
+        e.message
+    );
+    assert_no_credentials(&server);
+}

@@ -176,9 +176,7 @@ pub fn advice(kind: ErrorKind) -> &'static str {
         ErrorKind::PermFailure => "the server refuses for good: contact the mail provider",
         ErrorKind::Network => "check the network and the host/port: popview retries",
         ErrorKind::Timeout => "the server is slow or unreachable: popview retries",
-        ErrorKind::Tls => {
-            "the certificate was not accepted: check the host name, or pin its fingerprint"
-        }
+        ErrorKind::Tls => "nothing was sent without TLS: the message says what to change",
         ErrorKind::Protocol => "the server sent something unexpected: try again with r",
         ErrorKind::Refused => "the server refused this command",
         ErrorKind::Local => "a local problem, not the server: the message says what to do",

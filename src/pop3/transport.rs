@@ -376,46 +376,58 @@ fn handshake(opts: &ConnectOptions, tcp: Tcp) -> Result<(TlsStream<Tcp>, TlsInfo
 fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
     let detail = e.to_string();
     let lower = detail.to_ascii_lowercase();
-    let hint = if lower.contains("certificate") || lower.contains("verify") {
-        "The certificate could not be verified. If you trust this server, add its CA with \
-         --ca-file, or pin its SHA-256 fingerprint in the account settings"
-    } else if lower.contains("timed out") || lower.contains("temporarily unavailable") {
+    let server = opts.server();
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    // The cause and what to do come first, OpenSSL's words last: a status
+    // line that cuts the message keeps the part a person needs.
+    let message = if has(&["certificate", "verify"]) {
+        format!(
+            "can't verify the certificate of {server}: if you trust this server, add its CA \
+             with --ca-file, or pin its SHA-256 fingerprint in the account settings ({detail})"
+        )
+    } else if has(&["timed out", "temporarily unavailable"]) {
         return Error::new(
             ErrorKind::Timeout,
-            format!("the TLS handshake with {} timed out", opts.server()),
+            format!("the TLS handshake with {server} timed out"),
         );
-    } else if [
+    } else if has(&[
         "unexpected eof",
         "connection reset",
         "broken pipe",
         "connection aborted",
-        // EINTR: a socket read with a timeout returns it after the process
-        // was stopped and continued (Ctrl-Z, fg) mid-handshake.
+        // EINTR: kept for a signal storm that outlasts the retries below
+        // TLS (see `Uninterrupted`).
         "interrupted system call",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
-    {
+    ]) {
         // The connection dropped mid-handshake: a network failure, retried
         // like any other (on a new connection with a new handshake; nothing
-        // was sent over this one). A port that doesn't speak TLS fails
-        // differently ("wrong version number") and stays a TLS error.
+        // was sent over this one).
         return Error::new(
             ErrorKind::Network,
-            format!(
-                "the connection to {} closed during the TLS handshake ({detail})",
-                opts.server()
-            ),
+            format!("the connection to {server} closed during the TLS handshake ({detail})"),
         );
-    } else if lower.contains("protocol") || lower.contains("version") {
-        "The server may only offer an old TLS version (popview requires TLS 1.2 or newer)"
+    } else if has(&[
+        "wrong version number",
+        "packet length too long",
+        "http request",
+    ]) {
+        // What a plain-text server's greeting looks like to a TLS client.
+        format!(
+            "{server} does not speak TLS from the start: pop3s:// needs the POP3S port \
+             (usually 995); on port 110 use pop3:// (STLS) ({detail})"
+        )
+    } else if has(&["protocol", "version"]) {
+        format!(
+            "{server} offers only an old TLS version, and popview requires TLS 1.2 or newer \
+             ({detail})"
+        )
     } else {
-        "Check that the port speaks TLS (995 for pop3s://, 110 with STLS for pop3://)"
+        format!(
+            "TLS with {server} failed: check that the port speaks TLS (995 for pop3s://, \
+             110 with STLS for pop3://) ({detail})"
+        )
     };
-    Error::new(
-        ErrorKind::Tls,
-        format!("TLS with {} failed: {detail}. {hint}", opts.server()),
-    )
+    Error::new(ErrorKind::Tls, message)
 }
 
 /// Every `CERTIFICATE` block of a PEM file, as DER.
