@@ -15,11 +15,15 @@
 //!   the marks,
 //! - the legitimate ambiguity: if the cut lands after QUIT was sent but
 //!   before its `+OK` arrived, the worker says the commit was not confirmed
-//!   and keeps the marks. The server then holds either all the marked
-//!   messages (QUIT never processed) or none of them (it was): never some.
-//!   A follow-up session with the same on-disk state must restore the
-//!   marks, re-apply those still present, and name the others in
-//!   `Committed { already_gone }`; after its commit exactly the unmarked
+//!   and, since the user asked to delete and quit, commits again on a new
+//!   session: the messages the first QUIT did delete are named in
+//!   `Committed { already_gone }`, the others are deleted then, and exactly
+//!   the unmarked messages remain.
+//! - when no commit could be confirmed at all, the server holds either all
+//!   the marked messages (QUIT never processed) or none of them (it was):
+//!   never some. A follow-up session with the same on-disk state must
+//!   restore the marks, re-apply those still present, and name the others
+//!   in `Committed { already_gone }`; after its commit exactly the unmarked
 //!   messages remain.
 //!
 //! Seeds are fixed ([`SEEDS`]); every iteration's script, faults and outcome
@@ -374,10 +378,33 @@ fn run_iteration(d: &Dovecot, k: usize, seed: u64, out: &mut String) {
         }
         End::Commit => {
             if closed_committed {
-                assert_eq!(confirmed, vec![(intent.len(), vec![])]);
+                // One commit, confirmed. When a cut lost the answer to a
+                // QUIT the server did process, the worker committed again
+                // on a new session: those marks are named as already gone.
+                let [(deleted, already_gone)] = confirmed.as_slice() else {
+                    panic!("not exactly one Committed: {confirmed:?}");
+                };
+                assert_eq!(deleted + already_gone.len(), intent.len(), "{confirmed:?}");
+                assert!(
+                    already_gone.iter().all(|u| set_of(&intent).contains(u)),
+                    "named gone but not marked: {already_gone:?}"
+                );
+                assert!(
+                    already_gone.is_empty() || unconfirmed,
+                    "already gone without a lost QUIT answer: {already_gone:?}"
+                );
                 assert_eq!(server, kept, "a confirmed commit lost a deletion");
                 assert!(dirs.marks().is_empty(), "committed marks left on disk");
-                writeln!(out, " => committed").unwrap();
+                writeln!(
+                    out,
+                    " => committed{}",
+                    if unconfirmed {
+                        " on a second session after the QUIT answer was lost"
+                    } else {
+                        ""
+                    }
+                )
+                .unwrap();
                 return;
             }
             assert!(confirmed.is_empty(), "Committed without Closed(committed)");

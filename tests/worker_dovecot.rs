@@ -651,3 +651,41 @@ fn idle_tls_sessions_are_left_alone() {
         h.quit(false);
     }
 }
+
+/// "Delete and quit": Dovecot processes QUIT (the messages are gone) but
+/// the connection is cut before its `+OK` arrives. The worker can't know,
+/// so it reconnects and commits again: the new listing shows both marks
+/// gone, they are named as already gone, the commit is confirmed, and
+/// nothing else is touched.
+#[test]
+fn a_quit_whose_answer_is_lost_is_confirmed_on_a_new_session() {
+    let (d, _) = dovecot(N);
+    let proxy = Proxy::start(d.plain_addr());
+    let cfg = proxied_config(&d, &proxy, TlsMode::None);
+    let mut h = Harness::start(cfg, mem());
+    let keys = h.listing();
+    h.send(Request::Mark(keys[4].clone()));
+    h.send(Request::Mark(keys[9].clone()));
+    h.marks_exactly(&[&uid(4), &uid(9)]);
+    // One byte of the answer to QUIT gets through: Dovecot has answered,
+    // so it has expunged; the client sees "+" and then the cut.
+    proxy.cut_on(CutRule::after_client_sends("QUIT", 1));
+    let seen = h.quit(true);
+    assert_eq!(proxy.rules_fired(), 1, "the cut did not fire");
+    let mut gone = vec![uid(4), uid(9)];
+    gone.sort();
+    let got: Vec<(usize, Vec<String>)> = committed(&seen)
+        .into_iter()
+        .map(|(n, mut g)| {
+            g.sort();
+            (n, g)
+        })
+        .collect();
+    assert_eq!(got, vec![(0, gone)], "{seen:#?}");
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: true })
+    ));
+    assert!(proxy.connections() >= 2);
+    assert_eq!(server_uidls(&d), all_but(N, &[4, 9]));
+}

@@ -215,7 +215,10 @@ impl App {
             } => {
                 let mut s = format!("deleted {deleted} message(s) on the server");
                 if !already_gone.is_empty() {
-                    s.push_str(&format!("; {} were already gone", already_gone.len()));
+                    s.push_str(&format!(
+                        "; {} marked message(s) were already gone from the server",
+                        already_gone.len()
+                    ));
                 }
                 self.outcome = Some(s.clone());
                 self.set_notice(s);

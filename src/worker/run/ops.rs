@@ -198,6 +198,15 @@ impl Worker {
                 self.save_cache();
                 match self.commit(s) {
                     Ok(()) => Ok(Some(Exit::Done(true))),
+                    // The connection broke on the way, before QUIT or before
+                    // its answer: "delete and quit" still stands. It is
+                    // tried again on a new session (within the retry
+                    // policy), whose listing shows what a QUIT that did
+                    // arrive already deleted; the rest is marked again.
+                    Err(e) if e.is_fatal_to_session() => {
+                        self.ops.push_front(Op::Quit { commit: true });
+                        Err(e)
+                    }
                     Err(e) => {
                         self.error(&e, true);
                         Ok(Some(Exit::Done(false)))
