@@ -237,6 +237,49 @@ fn a_quit_lost_on_the_way_is_committed_on_a_new_session() {
     assert!(persist.state().marks.is_empty());
 }
 
+/// Every QUIT is lost on the way and the retries run out: nothing is
+/// claimed either way. The user is told the server may or may not have
+/// deleted, the marks stay on disk for the next start to check, and the
+/// worker ends without claiming a commit.
+#[test]
+fn quits_lost_until_the_retries_run_out_keep_the_marks_and_say_so() {
+    let opts = ServerOptions {
+        hook: Some(Arc::new(|ctx| {
+            if ctx.line == "QUIT" {
+                Action::Drop
+            } else {
+                Action::Normal
+            }
+        })),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Mailbox::generated(4), opts).unwrap();
+    let before = uids(4, &server);
+    let persist = Mem::default();
+    let mut cfg = config(&server);
+    cfg.max_attempts = 2;
+    let mut h = start(cfg, persist.clone());
+    let keys = h.listing();
+    h.send(Request::Mark(keys[2].clone()));
+    h.marks(1);
+    let seen = h.quit(true);
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: false })
+    ));
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Committed { .. })),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(e, Event::Error(w)
+            if w.message.contains("may have deleted"))),
+        "{seen:#?}"
+    );
+    assert_eq!(server.mailbox_uids(), before);
+    assert_eq!(persist.state().marks, vec![before[2].clone()]);
+}
+
 #[test]
 fn undo_all_then_commit_deletes_nothing() {
     let server = Server::start(Mailbox::generated(4), ServerOptions::default()).unwrap();

@@ -100,6 +100,9 @@ pub struct Worker {
     /// `Mark`/`Unmark`/`UnmarkAll` requests settled so far (see
     /// `Event::Marks::settled`); they are settled in the order received.
     writes_settled: u64,
+    /// A QUIT was sent to commit and its answer never came: whether the
+    /// server deleted is unknown until a later listing shows it.
+    quit_unconfirmed: bool,
 }
 
 /// What a user's read in flight asked for.
@@ -167,6 +170,7 @@ impl Worker {
             last_lost: false,
             last_cache_save: None,
             writes_settled: 0,
+            quit_unconfirmed: false,
         }
     }
 
@@ -490,7 +494,13 @@ impl Worker {
         if !self.marks.is_empty() {
             let e = Error::new(
                 ErrorKind::Network,
-                "not connected, so nothing was deleted; the marks are kept for next time",
+                if self.quit_unconfirmed {
+                    "not connected again after a QUIT whose answer was lost: the server may \
+                     have deleted the marked messages or not; the marks are kept, and the next \
+                     start shows which are gone"
+                } else {
+                    "not connected, so nothing was deleted; the marks are kept for next time"
+                },
             );
             self.error(&e, false);
         }

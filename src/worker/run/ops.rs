@@ -257,6 +257,7 @@ impl Worker {
         }
         match s.client.quit() {
             Ok(()) => {
+                self.quit_unconfirmed = false;
                 self.gone_marks.clear();
                 for k in &keys {
                     self.marks.remove(k);
@@ -275,12 +276,15 @@ impl Worker {
                 self.send_marks();
                 Ok(())
             }
-            Err(e) => Err(e.reword(|m| {
-                format!(
-                    "the server did not confirm the deletion ({m}); the marks are kept and the \
-                     next session will check what is really gone"
-                )
-            })),
+            Err(e) => {
+                self.quit_unconfirmed = true;
+                Err(e.reword(|m| {
+                    format!(
+                        "the server did not confirm the deletion ({m}); the marks are kept and \
+                         the next session will check what is really gone"
+                    )
+                }))
+            }
         }
     }
 }
