@@ -190,51 +190,61 @@ fn every_mark_write_is_counted_as_settled_in_order() {
     h.quit(false);
 }
 
-/// "Delete and quit", and the connection drops as QUIT goes out (the
-/// server never processed it): the worker reconnects, marks again and
-/// commits on the new session, so the user's choice is carried out.
+/// "Delete and quit" (or "commit now"), and the connection drops as QUIT
+/// goes out (the server never processed it): the worker reconnects, marks
+/// again and commits on the new session, so the user's choice is carried
+/// out.
 #[test]
 fn a_quit_lost_on_the_way_is_committed_on_a_new_session() {
-    let dropped = Arc::new(Mutex::new(false));
-    let flag = Arc::clone(&dropped);
-    let opts = ServerOptions {
-        hook: Some(Arc::new(move |ctx| {
-            let mut once = flag.lock().unwrap();
-            if !*once && ctx.line == "QUIT" {
-                *once = true;
-                Action::Drop
-            } else {
-                Action::Normal
-            }
-        })),
-        ..ServerOptions::default()
-    };
-    let server = Server::start(Mailbox::generated(5), opts).unwrap();
-    let before = uids(5, &server);
-    let persist = Mem::default();
-    let mut h = start(config(&server), persist.clone());
-    let keys = h.listing();
-    h.send(Request::Mark(keys[1].clone()));
-    h.send(Request::Mark(keys[3].clone()));
-    h.marks(2);
-    let seen = h.quit(true);
-    assert!(*dropped.lock().unwrap(), "the first QUIT was not dropped");
-    assert!(
-        seen.iter().any(|e| matches!(e, Event::Reconnecting { .. })),
-        "{seen:#?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, Event::Committed { deleted: 2, already_gone } if already_gone.is_empty())),
-        "{seen:#?}"
-    );
-    assert!(matches!(
-        seen.last(),
-        Some(Event::Closed { committed: true })
-    ));
-    let want: Vec<String> = [0, 2, 4].iter().map(|&i| before[i].clone()).collect();
-    assert_eq!(server.mailbox_uids(), want);
-    assert!(persist.state().marks.is_empty());
+    for commit_now in [false, true] {
+        let dropped = Arc::new(Mutex::new(false));
+        let flag = Arc::clone(&dropped);
+        let opts = ServerOptions {
+            hook: Some(Arc::new(move |ctx| {
+                let mut once = flag.lock().unwrap();
+                if !*once && ctx.line == "QUIT" {
+                    *once = true;
+                    Action::Drop
+                } else {
+                    Action::Normal
+                }
+            })),
+            ..ServerOptions::default()
+        };
+        let server = Server::start(Mailbox::generated(5), opts).unwrap();
+        let before = uids(5, &server);
+        let persist = Mem::default();
+        let mut h = start(config(&server), persist.clone());
+        let keys = h.listing();
+        h.send(Request::Mark(keys[1].clone()));
+        h.send(Request::Mark(keys[3].clone()));
+        h.marks(2);
+        let seen = if commit_now {
+            h.send(Request::CommitNow);
+            h.wait("committed", |e| matches!(e, Event::Committed { .. }));
+            h.quit(false)
+        } else {
+            h.quit(true)
+        };
+        assert!(*dropped.lock().unwrap(), "the first QUIT was not dropped");
+        assert!(
+            seen.iter().any(|e| matches!(e, Event::Reconnecting { .. })),
+            "{seen:#?}"
+        );
+        assert!(
+            seen.iter().any(
+                |e| matches!(e, Event::Committed { deleted: 2, already_gone } if already_gone.is_empty())
+            ),
+            "commit_now={commit_now}: {seen:#?}"
+        );
+        assert!(matches!(
+            seen.last(),
+            Some(Event::Closed { committed }) if *committed != commit_now
+        ));
+        let want: Vec<String> = [0, 2, 4].iter().map(|&i| before[i].clone()).collect();
+        assert_eq!(server.mailbox_uids(), want, "commit_now={commit_now}");
+        assert!(persist.state().marks.is_empty());
+    }
 }
 
 /// Every QUIT is lost on the way and the retries run out: nothing is

@@ -185,9 +185,15 @@ impl Worker {
             }
             Op::CommitNow => match self.commit(s) {
                 Ok(()) => Ok(Some(Exit::Renew)),
+                // As for a quit with commit (below): the connection broke on
+                // the way, so the commit is tried again on a new session.
+                Err(e) if e.is_fatal_to_session() => {
+                    self.ops.push_front(Op::CommitNow);
+                    Err(e)
+                }
                 Err(e) => {
-                    // Nothing was deleted (or it is unconfirmed); the marks
-                    // are kept. A fresh session shows the truth.
+                    // Refused: nothing was deleted; the marks are kept. A
+                    // fresh session shows the truth.
                     self.error(&e, false);
                     s.client.stream().shutdown();
                     Ok(Some(Exit::Renew))
