@@ -292,8 +292,17 @@ fn big_message(rows: &mut Vec<(String, String, usize, String, String, String)>) 
         prep.0.push(t.elapsed());
         ready.0.push(press(&mut app, &mut term, ev));
     }
+    // `v` on that message: the raw view lays out all its lines.
+    let mut raw_on = Samples::default();
+    for _ in 0..10 {
+        raw_on
+            .0
+            .push(press(&mut app, &mut term, key(KeyCode::Char('v'))));
+        press(&mut app, &mut term, key(KeyCode::Char('v')));
+    }
     let label = format!("{:.1}M", raw.len() as f64 / 1e6);
     for (name, mut s) in [
+        ("v raw on", raw_on),
         ("msg, raw event", direct),
         ("msg, prepared", ready),
         ("  ..prepare()", prep),

@@ -177,6 +177,16 @@ impl Reader {
         };
         if self.raw {
             for l in &doc.raw_lines {
+                // A line of at most `w` bytes is at most `w` cells wide
+                // (no character is wider than its UTF-8 bytes): no wrapping
+                // to work out, which is most lines of a big message.
+                if l.len() <= w {
+                    lines.push(DocLine {
+                        kind: LineKind::Body,
+                        text: l.clone(),
+                    });
+                    continue;
+                }
                 for part in wrap(l, w) {
                     lines.push(DocLine {
                         kind: LineKind::Body,
@@ -393,6 +403,33 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn raw_lines_never_overflow_the_width() {
+        let raw =
+            "Subject: 日本語のメール 🎉🎉🎉 café\r\nab\r\n\r\n\u{65e5}\u{672c}x\r\n".repeat(3);
+        let v = MessageView {
+            raw: raw.into_bytes(),
+            ..MessageView::default()
+        };
+        let key = MsgKey {
+            number: 1,
+            uid: None,
+        };
+        let mut r = Reader::loading(key, 1, 1, false);
+        r.content = Content::Ready {
+            doc: Box::new(Doc::from_view(v)),
+            peek: false,
+        };
+        r.raw = true;
+        // From 2 cells: a wide character can't be split below that.
+        for w in 2..40 {
+            r.layout(w);
+            for l in &r.lines {
+                assert!(width(&l.text) <= w, "{w}: {:?}", l.text);
+            }
+        }
+    }
 
     #[test]
     fn base_names_stay_inside() {
