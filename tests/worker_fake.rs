@@ -51,6 +51,26 @@ fn uids(mailbox_len: usize, server: &Server) -> Vec<String> {
     all
 }
 
+/// A server that drops the connection, unanswered and deleting nothing,
+/// at the first `times` QUITs; the count of drops so far.
+fn dropping_quits(times: usize) -> (ServerOptions, Arc<Mutex<usize>>) {
+    let dropped = Arc::new(Mutex::new(0));
+    let count = Arc::clone(&dropped);
+    let opts = ServerOptions {
+        hook: Some(Arc::new(move |ctx| {
+            let mut n = count.lock().unwrap();
+            if *n < times && ctx.line == "QUIT" {
+                *n += 1;
+                Action::Drop
+            } else {
+                Action::Normal
+            }
+        })),
+        ..ServerOptions::default()
+    };
+    (opts, dropped)
+}
+
 #[test]
 fn open_lists_and_streams_every_preview() {
     let server = Server::start(Mailbox::generated(60), ServerOptions::default()).unwrap();
@@ -197,20 +217,7 @@ fn every_mark_write_is_counted_as_settled_in_order() {
 #[test]
 fn a_quit_lost_on_the_way_is_committed_on_a_new_session() {
     for commit_now in [false, true] {
-        let dropped = Arc::new(Mutex::new(false));
-        let flag = Arc::clone(&dropped);
-        let opts = ServerOptions {
-            hook: Some(Arc::new(move |ctx| {
-                let mut once = flag.lock().unwrap();
-                if !*once && ctx.line == "QUIT" {
-                    *once = true;
-                    Action::Drop
-                } else {
-                    Action::Normal
-                }
-            })),
-            ..ServerOptions::default()
-        };
+        let (opts, dropped) = dropping_quits(1);
         let server = Server::start(Mailbox::generated(5), opts).unwrap();
         let before = uids(5, &server);
         let persist = Mem::default();
@@ -226,7 +233,11 @@ fn a_quit_lost_on_the_way_is_committed_on_a_new_session() {
         } else {
             h.quit(true)
         };
-        assert!(*dropped.lock().unwrap(), "the first QUIT was not dropped");
+        assert_eq!(
+            *dropped.lock().unwrap(),
+            1,
+            "the first QUIT was not dropped"
+        );
         assert!(
             seen.iter().any(|e| matches!(e, Event::Reconnecting { .. })),
             "{seen:#?}"
@@ -253,16 +264,7 @@ fn a_quit_lost_on_the_way_is_committed_on_a_new_session() {
 /// worker ends without claiming a commit.
 #[test]
 fn quits_lost_until_the_retries_run_out_keep_the_marks_and_say_so() {
-    let opts = ServerOptions {
-        hook: Some(Arc::new(|ctx| {
-            if ctx.line == "QUIT" {
-                Action::Drop
-            } else {
-                Action::Normal
-            }
-        })),
-        ..ServerOptions::default()
-    };
+    let (opts, _) = dropping_quits(usize::MAX);
     let server = Server::start(Mailbox::generated(4), opts).unwrap();
     let before = uids(4, &server);
     let persist = Mem::default();
