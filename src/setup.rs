@@ -85,6 +85,7 @@ fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
         let mut account = config::account_from_url(&url).map_err(usage)?;
         // A one-off account still follows the file's `[ui]` settings.
         account.keepalive = cfg.ui.keepalive;
+        account.check_mail = cfg.ui.check_mail;
         return Ok((account, cfg));
     }
     if cfg.accounts.is_empty() {

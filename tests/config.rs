@@ -545,6 +545,28 @@ fn the_example_is_valid_and_documents_every_key() {
     assert!(home.cert_fingerprint.is_some());
     assert!(home.ca_file.is_some());
     assert_eq!(cfg.ui.keys.get("d").map(String::as_str), Some("mark"));
+    assert_eq!(cfg.ui.check_mail, Some(Duration::from_secs(300)));
+    assert_eq!(home.check_mail, Some(Duration::from_secs(300)));
+    assert_eq!(
+        home.worker_config(None).check_mail,
+        Some(Duration::from_secs(300))
+    );
+}
+
+/// The periodic check is off unless set, and each check is a login, so
+/// it can't be set below a minute.
+#[test]
+fn check_mail_is_off_by_default_and_at_least_a_minute() {
+    let cfg = config::parse(MINIMAL, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.ui.check_mail, None);
+    let e = config::parse(
+        &format!("{MINIMAL}\n[ui]\ncheck_mail_secs = 30\n"),
+        Path::new("x.toml"),
+    )
+    .expect_err("30 s accepted");
+    let msg = e.to_string();
+    assert!(msg.contains("ui.check_mail_secs"), "{msg}");
+    assert!(msg.contains("30"), "{msg}");
 }
 
 #[test]

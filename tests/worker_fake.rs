@@ -12,7 +12,7 @@ use popview::pop3::transport::ConnectOptions;
 use popview::pop3::{ErrorKind, TlsMode};
 use popview::worker::WorkerConfig;
 use popview::worker::api::{Event, Request, TlsState};
-use support::worker::Harness;
+use support::worker::{Harness, uids_of};
 
 type Mem = popview::worker::persist::Memory;
 
@@ -506,6 +506,43 @@ fn a_mark_made_while_offline_is_settled_during_the_backoff() {
         "{seen:#?}"
     );
     assert!(persist.state().marks.is_empty(), "discarded at quit");
+}
+
+/// With `check_mail` set, an idle worker looks for new mail on its own
+/// (a new session, as `r` does): the new message is listed without any
+/// request, and the user's mark is applied again in the new session.
+#[test]
+fn new_mail_is_found_on_its_own_with_check_mail() {
+    let server = Server::start(Mailbox::generated(3), ServerOptions::default()).unwrap();
+    let mut cfg = config(&server);
+    cfg.check_mail = Some(Duration::from_millis(300));
+    let mut h = start(cfg, Mem::default());
+    let keys = h.listing();
+    assert_eq!(keys.len(), 3);
+    h.send(Request::Mark(keys[0].clone()));
+    h.marks(1);
+    server.add_message("new-1", b"Subject: fresh\r\n\r\nhello\r\n");
+    let ev = h.wait(
+        "a listing with the new message",
+        |e| matches!(e, Event::Listing { entries, .. } if entries.len() == 4),
+    );
+    let Event::Listing { entries, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(entries[3].key.uid.as_deref(), Some("new-1"));
+    let ev = h.wait("marks in the new session", |e| {
+        matches!(e, Event::Marks { .. })
+    });
+    let Event::Marks { marked, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(uids_of(&marked), vec![keys[0].uid.clone().unwrap()]);
+    let seen = h.quit(false);
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Closed { committed: false })
+    ));
+    assert_eq!(server.mailbox_uids().len(), 4, "nothing deleted");
 }
 
 #[test]

@@ -38,7 +38,13 @@ pub const EXAMPLE: &str = include_str!("../../assets/config.example.toml");
 /// The keys allowed at the top of the file.
 pub const TOP_KEYS: &[&str] = &["default_account", "ui", "accounts"];
 /// The keys allowed in `[ui]`.
-pub const UI_KEYS: &[&str] = &["big_message_threshold", "keepalive_secs", "colors", "keys"];
+pub const UI_KEYS: &[&str] = &[
+    "big_message_threshold",
+    "keepalive_secs",
+    "check_mail_secs",
+    "colors",
+    "keys",
+];
 /// The keys allowed in `[accounts.NAME]`.
 pub const ACCOUNT_KEYS: &[&str] = &[
     "host",
@@ -98,6 +104,8 @@ pub struct UiConfig {
     pub big_message_threshold: u64,
     /// NOOP after this long idle.
     pub keepalive: Duration,
+    /// Look for new mail this often (a new session); `None`: only on `r`.
+    pub check_mail: Option<Duration>,
     /// As written; see [`UiConfig::colors_enabled`] for `NO_COLOR`.
     pub colors: bool,
     /// Key string -> action name, as written (the UI validates both).
@@ -109,6 +117,7 @@ impl Default for UiConfig {
         UiConfig {
             big_message_threshold: DEFAULT_BIG_MESSAGE,
             keepalive: DEFAULT_KEEPALIVE,
+            check_mail: None,
             colors: true,
             keys: BTreeMap::new(),
         }
@@ -153,6 +162,8 @@ pub struct Account {
     pub timeout: Duration,
     /// From `ui.keepalive_secs`.
     pub keepalive: Duration,
+    /// From `ui.check_mail_secs`.
+    pub check_mail: Option<Duration>,
     /// Keep header previews and marks on disk.
     pub cache: bool,
 }
@@ -180,6 +191,7 @@ impl Account {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
+            check_mail: None,
             cache: true,
         }
     }
@@ -206,6 +218,7 @@ impl Account {
         cfg.auth = self.auth;
         cfg.allow_cleartext = self.tls == TlsMode::None && self.allow_cleartext_password;
         cfg.keepalive = self.keepalive;
+        cfg.check_mail = self.check_mail;
         cfg
     }
 

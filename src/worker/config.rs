@@ -16,6 +16,9 @@ pub struct WorkerConfig {
     pub allow_cleartext: bool,
     /// NOOP after this long idle (RFC 1939 servers log out after 10 min).
     pub keepalive: Duration,
+    /// Look for new mail this often while idle (a new session, as `r`
+    /// does); `None`: only when asked.
+    pub check_mail: Option<Duration>,
     /// Write a redacted wire trace here.
     pub trace: Option<PathBuf>,
     /// Connection attempts before giving up (first connect and each outage).
@@ -38,6 +41,7 @@ impl WorkerConfig {
             auth: AuthMethod::Auto,
             allow_cleartext: false,
             keepalive: Duration::from_secs(120),
+            check_mail: None,
             trace: None,
             max_attempts: 8,
             previews: true,
@@ -57,6 +61,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("auth", &self.auth)
             .field("allow_cleartext", &self.allow_cleartext)
             .field("keepalive", &self.keepalive)
+            .field("check_mail", &self.check_mail)
             .field("trace", &self.trace)
             .field("max_attempts", &self.max_attempts)
             .field("previews", &self.previews)

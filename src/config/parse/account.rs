@@ -264,6 +264,7 @@ impl Cx<'_> {
             connect_timeout,
             timeout,
             keepalive: ui.keepalive,
+            check_mail: ui.check_mail,
             cache,
         })
     }

@@ -286,6 +286,11 @@ impl Cx<'_> {
                         );
                     }
                 }
+                "check_mail_secs" => {
+                    // Each check is a new login: not more often than a minute.
+                    let every = self.secs(&key, v, 60..86_401, "seconds between checks")?;
+                    ui.check_mail = Some(every);
+                }
                 "colors" => ui.colors = self.boolean(&key, v)?,
                 "keys" => ui.keys = self.keys(&key, v)?,
                 _ => return Err(self.unknown_key(&key, name, &k.span(), UI_KEYS)),

@@ -129,6 +129,8 @@ struct Session {
     /// Tickets of RETR / TOP n k in flight, in order.
     reads: VecDeque<(Ticket, MsgKey, ReadKind)>,
     last_activity: Instant,
+    /// When this session logged in (the maildrop as it was then).
+    opened: Instant,
 }
 
 impl Session {

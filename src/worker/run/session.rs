@@ -92,6 +92,7 @@ impl Worker {
             last_flush: Instant::now(),
             reads: VecDeque::new(),
             last_activity: Instant::now(),
+            opened: Instant::now(),
             listing,
         })
     }
@@ -217,8 +218,17 @@ impl Worker {
             if !self.ops.is_empty() || self.retrieve.is_some() || self.peek.is_some() {
                 continue;
             }
+            if self.new_mail_check_due(s) {
+                // A POP3 session never sees new mail: look with a new one,
+                // as `r` does (marks are re-applied there).
+                self.ops.push_back(Op::CheckNewMail);
+                continue;
+            }
             let until_noop = self.cfg.keepalive.saturating_sub(s.last_activity.elapsed());
-            match self.requests.recv_timeout(until_noop.min(IDLE_PROBE_EVERY)) {
+            let wake = until_noop
+                .min(IDLE_PROBE_EVERY)
+                .min(self.until_new_mail_check(s));
+            match self.requests.recv_timeout(wake) {
                 Ok(r) => self.absorb(r),
                 Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
                 Err(RecvTimeoutError::Timeout)
@@ -241,6 +251,22 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// The periodic check for new mail is due: the session is at least as
+    /// old as the setting and as the server's LOGIN-DELAY (never a login
+    /// the server asked us not to make).
+    fn new_mail_check_due(&self, s: &Session) -> bool {
+        self.cfg.check_mail.is_some() && self.until_new_mail_check(s).is_zero()
+    }
+
+    /// Time left before the periodic check (`Duration::MAX` when off).
+    fn until_new_mail_check(&self, s: &Session) -> Duration {
+        let Some(every) = self.cfg.check_mail else {
+            return Duration::MAX;
+        };
+        let delay = Duration::from_secs(self.login_delay.unwrap_or(0));
+        every.max(delay).saturating_sub(s.opened.elapsed())
     }
 
     /// The user's read was refused: the UI stops waiting for its ticket.
