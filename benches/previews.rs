@@ -81,13 +81,7 @@ fn popview_run(
             _ => {}
         }
     };
-    tx.send(Request::Quit { commit: false }).unwrap();
-    while let Ok(ev) = rx.recv_timeout(Duration::from_secs(60)) {
-        if matches!(ev, Event::Closed { .. }) {
-            break;
-        }
-    }
-    handle.join().unwrap();
+    quit_worker(&tx, &rx, handle);
     (elapsed, rows, listed)
 }
 
@@ -253,13 +247,7 @@ fn open_while_loading(d: &Dovecot) -> (Duration, usize, usize) {
             _ => {}
         }
     };
-    tx.send(Request::Quit { commit: false }).unwrap();
-    while let Ok(ev) = rx.recv_timeout(Duration::from_secs(60)) {
-        if matches!(ev, Event::Closed { .. }) {
-            break;
-        }
-    }
-    handle.join().unwrap();
+    quit_worker(&tx, &rx, handle);
     result
 }
 
@@ -324,6 +312,15 @@ fn memory_child(spec: &str) {
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
+    quit_worker(&tx, &rx, handle);
+}
+
+/// Quit without committing, wait for `Closed` (bounded), join the thread.
+fn quit_worker(
+    tx: &mpsc::Sender<Request>,
+    rx: &mpsc::Receiver<Event>,
+    handle: std::thread::JoinHandle<()>,
+) {
     tx.send(Request::Quit { commit: false }).unwrap();
     while let Ok(ev) = rx.recv_timeout(Duration::from_secs(60)) {
         if matches!(ev, Event::Closed { .. }) {

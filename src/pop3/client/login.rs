@@ -136,19 +136,6 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
-    /// Queue a command without the state and window checks: only for the
-    /// pipelined login, where the follow-ups belong to the state the login
-    /// is about to enter.
-    pub(super) fn queue(&mut self, command: Command) {
-        if let Some(t) = self.trace.as_mut() {
-            t.client(&command.trace_form());
-        }
-        let wire = command.wire();
-        self.bytes_ahead += wire.len();
-        self.output.extend_from_slice(&wire);
-        self.in_flight.push_back(command);
-    }
-
     /// Run commands through the window, collecting every answer.
     pub(super) fn run_all(&mut self, commands: Vec<Command>) -> Result<Vec<Answer>> {
         let mut answers = Vec::new();

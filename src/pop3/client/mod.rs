@@ -221,6 +221,14 @@ impl<S: Read + Write> Client<S> {
                 "the server sent data nobody asked for ({junk}); closing the connection"
             )));
         }
+        self.queue(command);
+        Ok(())
+    }
+
+    /// Queue a command without the state and window checks: `submit` after
+    /// its checks, and the pipelined login, whose follow-ups belong to the
+    /// state the login is about to enter.
+    fn queue(&mut self, command: Command) {
         if let Some(t) = self.trace.as_mut() {
             t.client(&command.trace_form());
         }
@@ -228,7 +236,6 @@ impl<S: Read + Write> Client<S> {
         self.bytes_ahead += wire.len();
         self.output.extend_from_slice(&wire);
         self.in_flight.push_back(command);
-        Ok(())
     }
 
     fn check_allowed(&self, command: &Command) -> Result<()> {
