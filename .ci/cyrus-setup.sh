@@ -43,6 +43,12 @@ check() {
     [[ -e /usr/lib/x86_64-linux-gnu/sasl2/libsasldb.so ]] || return 1
 }
 
+# --check: only say (by the exit code) whether it is already unpacked.
+if [[ ${1:-} == --check ]]; then
+    [[ -f $DEST/.popview-cyrus ]] && check "$DEST" 2>/dev/null
+    exit
+fi
+
 if [[ -f $DEST/.popview-cyrus ]] && check "$DEST" 2>/dev/null; then
     echo "Cyrus pop3d already unpacked: $(cat "$DEST/.popview-cyrus")" >&2
     echo "$DEST"
