@@ -255,6 +255,8 @@ struct Shared {
     /// Signalled when the maildrop lock is released.
     unlocked: Condvar,
     log: Mutex<Vec<LogLine>>,
+    /// Per login, in order: the maildrop it saw, as `(id, uid)` per message.
+    logins: Mutex<Vec<Vec<(u64, String)>>>,
     /// Raw bytes received, one entry per connection (index = connection id).
     transcripts: Mutex<Vec<Vec<u8>>>,
     global_index: AtomicUsize,
@@ -325,6 +327,7 @@ impl Server {
             maildrop: Mutex::new(maildrop),
             unlocked: Condvar::new(),
             log: Mutex::new(Vec::new()),
+            logins: Mutex::new(Vec::new()),
             transcripts: Mutex::new(Vec::new()),
             global_index: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
@@ -382,6 +385,41 @@ impl Server {
     /// from now on.
     pub fn add_message(&self, uid: impl Into<String>, bytes: impl AsRef<[u8]>) {
         lock(&self.shared.maildrop).push(uid.into(), bytes.as_ref());
+    }
+
+    /// Every message of the maildrop now as `(id, uid)`: the id names one
+    /// message for the server's life (never reused, even when a UID is).
+    pub fn ids(&self) -> Vec<(u64, String)> {
+        lock(&self.shared.maildrop)
+            .entries
+            .iter()
+            .map(|e| (e.id, e.uid.clone()))
+            .collect()
+    }
+
+    /// Per successful login, in order: the maildrop as that session saw it
+    /// (`(id, uid)` per message, message `n` at index `n - 1`).
+    pub fn logins(&self) -> Vec<Vec<(u64, String)>> {
+        lock(&self.shared.logins).clone()
+    }
+
+    /// Another client deletes the message with this UID (a session holding
+    /// the maildrop sees it until it logs in again). False when none has it.
+    pub fn remove_message(&self, uid: &str) -> bool {
+        let mut md = lock(&self.shared.maildrop);
+        let before = md.entries.len();
+        md.entries.retain(|e| e.uid != uid);
+        md.entries.len() != before
+    }
+
+    /// A server that reuses UIDs (RFC 1939 forbids it; real ones do it): the
+    /// message with `uid` goes and a new one arrives under the same UID, at
+    /// the end of the maildrop. Returns the new message's id.
+    pub fn reuse_uid(&self, uid: &str, bytes: impl AsRef<[u8]>) -> u64 {
+        let mut md = lock(&self.shared.maildrop);
+        md.entries.retain(|e| e.uid != uid);
+        md.push(uid.to_string(), bytes.as_ref());
+        md.next_id
     }
 
     /// How many connections have been accepted so far.

@@ -290,6 +290,7 @@ impl<'a> Session<'a> {
             })
             .collect();
         drop(md);
+        lock(&self.shared.logins).push(msgs.iter().map(|m| (m.id, m.uid.clone())).collect());
         let total: usize = msgs.iter().map(|m| m.data.len()).sum();
         let reply = format!(
             "+OK maildrop locked and ready, {} messages ({} octets)\r\n",
