@@ -1,4 +1,4 @@
-//! Hostile TLS and STARTTLS peers (SECURITY-CASES A1-A7, A9/B8): every case
+//! Hostile TLS and STARTTLS peers (SECURITY-CASES A1-A7, B8, B9, G39): every case
 //! asserts on what the client really sent, from the server's transcript and
 //! log, and where the raw wire matters, from a recording TCP proxy.
 

@@ -10,7 +10,7 @@
 use ratatui::buffer::CellWidth;
 use unicode_segmentation::UnicodeSegmentation;
 
-/// Bidi controls, invisible and control characters (SECURITY-CASES 32).
+/// Bidi controls, invisible and control characters (SECURITY-CASES F32).
 fn is_hidden(c: char) -> bool {
     crate::sanitize::is_forbidden(c)
 }
