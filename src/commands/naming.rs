@@ -66,24 +66,27 @@ pub fn resolve<'a>(listing: &'a [ListEntry], name: &str) -> Resolved<'a> {
     }
 }
 
-/// A name that picks `entry` alone in `listing`, if there is one: `#N`,
-/// `N`, `uid:X`, `X`, then `uid:` repeated (a server can plant a UID that
-/// blocks each shorter form, but not every one of them: UIDs are at most
-/// 70 characters).
-pub fn unique_name(listing: &[ListEntry], entry: &ListEntry) -> Option<String> {
-    let mut tries = vec![format!("#{}", entry.key.number), entry.key.number.to_string()];
+/// Names that pick `entry` alone in `listing`: the first that works of
+/// `#N` and `N`, and the first that works of `uid:X`, `X`, then `uid:`
+/// repeated (a server can plant UIDs that block each shorter form, but not
+/// every one of them: UIDs are at most 70 characters).
+pub fn unique_names(listing: &[ListEntry], entry: &ListEntry) -> Vec<String> {
+    let alone = |t: &String| matches!(resolve(listing, t), Resolved::One(e) if e == entry);
+    let by_number = [format!("#{}", entry.key.number), entry.key.number.to_string()];
+    let mut names: Vec<String> = by_number.into_iter().find(alone).into_iter().collect();
     if let Some(u) = &entry.key.uid {
-        let mut prefixed = format!("uid:{u}");
-        tries.push(prefixed.clone());
-        tries.push(u.clone());
-        for _ in 0..4 {
-            prefixed.insert_str(0, "uid:");
-            tries.push(prefixed.clone());
+        let mut by_uid = vec![format!("uid:{u}"), u.clone()];
+        for depth in 2..=6 {
+            by_uid.push(format!("{}{u}", "uid:".repeat(depth)));
         }
+        names.extend(by_uid.into_iter().find(alone));
     }
-    tries
-        .into_iter()
-        .find(|t| matches!(resolve(listing, t), Resolved::One(e) if e == entry))
+    names
+}
+
+/// The first of [`unique_names`].
+pub fn unique_name(listing: &[ListEntry], entry: &ListEntry) -> Option<String> {
+    unique_names(listing, entry).into_iter().next()
 }
 
 /// The refusal of an ambiguous name: every candidate (number, UID, size,
@@ -101,9 +104,14 @@ pub fn ambiguity_message(
     );
     for e in found {
         s.push_str(&format!("\n  {}", describe(e, previews.get(&e.key))));
-        match unique_name(listing, e) {
-            Some(n) => s.push_str(&format!("\n      name it alone with: {}", sanitize::line(&n))),
-            None => s.push_str("\n      (no name picks it alone in this listing)"),
+        let names = unique_names(listing, e);
+        if names.is_empty() {
+            s.push_str("\n      (no name picks it alone in this listing)");
+        } else {
+            s.push_str(&format!(
+                "\n      name it alone with: {}",
+                sanitize::line(&names.join(" or "))
+            ));
         }
     }
     s.push_str("\nGive one of the names shown (see `popview list`).");
@@ -244,14 +252,20 @@ mod tests {
             &["uid:a", "a", "3"],
             &["uid:uid:a", "uid:a", "a"],
             &["#1", "1", "uid:1", "uid:uid:1"],
+            // #3 and 3 both blocked for message 3: only its UID names it.
+            &["#3", "3", "uid:x", "x"],
         ] {
             let l = listing(uids);
             for e in &l {
-                let n = unique_name(&l, e).unwrap_or_else(|| panic!("{e:?} in {uids:?}"));
-                assert!(
-                    matches!(resolve(&l, &n), Resolved::One(x) if x == e),
-                    "{n:?} for {e:?} in {uids:?}"
-                );
+                let names = unique_names(&l, e);
+                // One by number and one by UID, unless blocked.
+                assert!(!names.is_empty(), "{e:?} in {uids:?}");
+                for n in names {
+                    assert!(
+                        matches!(resolve(&l, &n), Resolved::One(x) if x == e),
+                        "{n:?} for {e:?} in {uids:?}"
+                    );
+                }
             }
         }
         // Duplicate UIDs: only the number can tell the two apart.
@@ -261,8 +275,7 @@ mod tests {
 
     #[test]
     fn the_refusal_shows_both_candidates_sanitized() {
-        let mut l = listing(&["3", "b", "c"]);
-        l[0].key.uid = Some("3".into());
+        let l = listing(&["3", "b", "c"]);
         let mut previews = HashMap::new();
         previews.insert(
             l[2].key.clone(),
@@ -278,8 +291,8 @@ mod tests {
         assert!(m.contains("#1 uid \"3\" 100 bytes"), "{m}");
         assert!(m.contains("#3 uid \"c\" 102 bytes"), "{m}");
         assert!(m.contains("x@evil.example"), "{m}");
-        assert!(m.contains("name it alone with: #1") || m.contains("uid:3"), "{m}");
-        assert!(m.contains("name it alone with: #3"), "{m}");
+        assert!(m.contains("name it alone with: #1 or uid:3"), "{m}");
+        assert!(m.contains("name it alone with: #3 or uid:c"), "{m}");
         assert!(
             !m.chars()
                 .any(|c| c != '\n' && sanitize::is_forbidden(c)),

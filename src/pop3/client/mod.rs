@@ -134,9 +134,11 @@ impl<S: Read + Write> Client<S> {
             secrets,
         };
         let line = client.read_status_line("waiting for the greeting")?;
-        let status = client.parse_status_line(&line)?;
+        // Kept as sent: the APOP timestamp is in it. Shown only through
+        // `greeting()`, redacted.
+        let status = parse_status(&line).map_err(|e| client.secrets.error(e))?;
         if !status.ok {
-            return Err(refusal_error(&status, "connecting", false));
+            return Err(refusal_error(&client.redacted(status), "connecting", false));
         }
         client.greeting = status;
         Ok(client)
@@ -156,15 +158,20 @@ impl<S: Read + Write> Client<S> {
     /// A status line parsed, its text redacted (after parsing, so a short
     /// secret can't break the protocol), and any parse error redacted too.
     fn parse_status_line(&self, line: &[u8]) -> Result<Status> {
-        let mut status = parse_status(line).map_err(|e| self.secrets.error(e))?;
+        let status = parse_status(line).map_err(|e| self.secrets.error(e))?;
+        Ok(self.redacted(status))
+    }
+
+    fn redacted(&self, mut status: Status) -> Status {
         if let Cow::Owned(t) = self.secrets.redact(&status.text) {
             status.text = t;
         }
-        Ok(status)
+        status
     }
 
-    pub fn greeting(&self) -> &Status {
-        &self.greeting
+    /// The greeting, its text redacted (untrusted: sanitize to show it).
+    pub fn greeting(&self) -> Status {
+        self.redacted(self.greeting.clone())
     }
 
     pub fn capabilities(&self) -> &Capabilities {
