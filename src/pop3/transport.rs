@@ -533,7 +533,8 @@ fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
     let message = if has(&["certificate", "verify"]) {
         format!(
             "can't verify the certificate of {server}: if you trust this server, add its CA \
-             with --ca-file, or pin its SHA-256 fingerprint in the account settings ({detail})"
+             with --ca-file, or pin its SHA-256 fingerprint with cert_fingerprint in the \
+             account (`popview serverinfo` prints the line) ({detail})"
         )
     } else if has(&["timed out", "temporarily unavailable"]) {
         return Error::new(
@@ -563,8 +564,11 @@ fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
     ]) {
         // What a plain-text server's greeting looks like to a TLS client.
         format!(
-            "{server} does not speak TLS from the start: pop3s:// needs the POP3S port \
-             (usually 995); on port 110 use pop3:// (STLS) ({detail})"
+            "port {port} of {host} does not speak TLS from the start (it greets in clear \
+             text): use pop3://{host}:{port} (STLS), or pop3s:// with the POP3S port \
+             (usually 995) ({detail})",
+            port = opts.port,
+            host = opts.host
         )
     } else if has(&["protocol", "version"]) {
         format!(
