@@ -580,7 +580,10 @@ fn untrusted_certificate(connect: &ConnectOptions, out: &mut dyn Write) -> Resul
     let pin = pin_setting(&fp);
     let rows = [
         ("Server", connect.server()),
-        ("TLS", "certificate NOT trusted (see the error below)".to_string()),
+        (
+            "TLS",
+            "certificate NOT trusted (see the error below)".to_string(),
+        ),
         ("Certificate", format!("SHA-256 {fp}")),
     ];
     for (k, v) in rows {

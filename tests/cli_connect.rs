@@ -79,7 +79,9 @@ fn a_silent_server_is_given_up_after_one_attempt() {
     let silent = silent_listener();
     let sb = Sandbox::new();
     let cfg = config(&sb, silent.port, "starttls", "timeout_secs = 2");
-    let r = sb.run(&["list", "--config", &cfg], &env()).code(exit::NETWORK);
+    let r = sb
+        .run(&["list", "--config", &cfg], &env())
+        .code(exit::NETWORK);
     assert!(r.stderr.contains("sent no greeting"), "{}", r.stderr);
     assert!(r.stderr.contains("timeout_secs"), "{}", r.stderr);
     assert!(!r.stderr.contains("trying again"), "{}", r.stderr);
@@ -97,7 +99,9 @@ fn a_refused_connection_is_retried_twice_then_given_up() {
     };
     let sb = Sandbox::new();
     let u = format!("pop3s://demo@127.0.0.1:{port}");
-    let r = sb.run(&["list", &u], &[("POPVIEW_PASSWORD", PW)]).code(exit::NETWORK);
+    let r = sb
+        .run(&["list", &u], &[("POPVIEW_PASSWORD", PW)])
+        .code(exit::NETWORK);
     for want in [
         "trying again in 1 s (attempt 2 of 3)",
         "trying again in 2 s (attempt 3 of 3)",
@@ -126,10 +130,14 @@ fn pop3_at_a_pop3s_port_is_named_by_the_cli() {
     let sb = Sandbox::new();
     let u = format!("pop3://demo@localhost:{port}");
     let r = sb
-        .run(&["list", &u, "--ca-file", ca()], &[("POPVIEW_PASSWORD", PW)])
+        .run(
+            &["list", &u, "--ca-file", ca()],
+            &[("POPVIEW_PASSWORD", PW)],
+        )
         .code(exit::NETWORK);
     assert!(
-        r.stderr.contains(&format!("port {port} of localhost speaks TLS"))
+        r.stderr
+            .contains(&format!("port {port} of localhost speaks TLS"))
             && r.stderr.contains(&format!("use pop3s://localhost:{port}")),
         "{}",
         r.stderr
@@ -146,7 +154,10 @@ fn pop3s_at_a_plain_port_is_named_by_the_cli() {
     let sb = Sandbox::new();
     let u = format!("pop3s://demo@localhost:{port}");
     let r = sb
-        .run(&["list", &u, "--ca-file", ca()], &[("POPVIEW_PASSWORD", PW)])
+        .run(
+            &["list", &u, "--ca-file", ca()],
+            &[("POPVIEW_PASSWORD", PW)],
+        )
         .code(exit::NETWORK);
     assert!(
         r.stderr.contains("does not speak TLS from the start")
@@ -176,23 +187,36 @@ fn serverinfo_prints_the_pin_for_an_untrusted_certificate() {
     let port = server.addr().port();
     let sb = Sandbox::new();
     let cfg = config(&sb, port, "implicit", "");
-    let r = sb.run(&["serverinfo", "--config", &cfg], &env()).code(exit::NETWORK);
+    let r = sb
+        .run(&["serverinfo", "--config", &cfg], &env())
+        .code(exit::NETWORK);
     let out = r.out();
     let want = pki.self_signed.sha256_fingerprint_hex();
-    assert!(r.stderr.contains("can't verify the certificate"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("can't verify the certificate"),
+        "{}",
+        r.stderr
+    );
     assert!(out.contains("certificate NOT trusted"), "{out}");
     let line = out
         .lines()
         .find(|l| l.starts_with("cert_fingerprint = "))
         .unwrap_or_else(|| panic!("no pin line in:\n{out}"));
-    assert!(!server.log().iter().any(|l| l.line.contains(PW)), "{:?}", server.log());
+    assert!(
+        !server.log().iter().any(|l| l.line.contains(PW)),
+        "{:?}",
+        server.log()
+    );
 
     // The printed line is a valid setting naming this very certificate.
     let pinned = config(&sb, port, "implicit", line);
     let parsed = popview::config::load(std::path::Path::new(&pinned)).expect("the line parses");
     let pin = parsed.accounts["t"].cert_fingerprint.expect("a pin");
     assert_eq!(popview::pop3::transport::hex(&pin), want);
-    let out = sb.run(&["serverinfo", "--config", &pinned], &env()).ok().out();
+    let out = sb
+        .run(&["serverinfo", "--config", &pinned], &env())
+        .ok()
+        .out();
     assert!(out.contains("implicit TLS, certificate pinned"), "{out}");
     assert!(out.contains(&want), "{out}");
 }

@@ -153,7 +153,11 @@ fn a_refused_quit_is_unknown_and_exits_7() {
     let r = delete(&sb, &server, &["1", "#3"]).code(exit::UNKNOWN);
     assert_eq!(r.out(), "unknown 1\ta\nunknown 3\tc\n");
     assert!(r.stderr.contains("may or may not"), "{}", r.stderr);
-    assert!(r.stderr.contains("some deleted messages not removed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("some deleted messages not removed"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(server.connections(), 1, "never retried: {:?}", server.log());
 }
 

@@ -1011,7 +1011,8 @@ fn pop3_on_an_implicit_tls_port_is_named_within_seconds() {
         assert_eq!(e.kind, ErrorKind::Tls, "{mode:?}: {e:?}");
         let port = server.addr().port();
         assert!(
-            e.message.contains(&format!("port {port} of localhost speaks TLS"))
+            e.message
+                .contains(&format!("port {port} of localhost speaks TLS"))
                 && e.message.contains(&format!("pop3s://localhost:{port}")),
             "{}",
             e.message
@@ -1078,7 +1079,11 @@ fn a_silent_plain_port_gives_up_at_the_timeout_naming_the_missing_greeting() {
     assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}");
     assert!(e.message.contains("sent no greeting"), "{}", e.message);
     assert!(e.message.contains("timeout_secs"), "{}", e.message);
-    assert_eq!(*silent.accepted.lock().unwrap(), 2, "the connection and the TLS check");
+    assert_eq!(
+        *silent.accepted.lock().unwrap(),
+        2,
+        "the connection and the TLS check"
+    );
 }
 
 /// The TUI shows the worker's error: the worker reports the mix-up as a

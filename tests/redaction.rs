@@ -110,17 +110,15 @@ fn the_client_cuts_the_password_out_of_every_server_text() {
         assert_eq!(greeting, "hello <redacted> ready");
         let imp = conn.client.capabilities().implementation.clone();
         assert_eq!(imp.as_deref(), Some("vault-<redacted>"));
-        assert!(
-            conn.client
-                .capabilities()
-                .raw
-                .iter()
-                .all(|l| !leaks(l))
-        );
+        assert!(conn.client.capabilities().raw.iter().all(|l| !leaks(l)));
         let e = conn.client.login(&creds, method, true).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Auth, "{e:?}");
         // `wrong: <redacted>` or `wrong: PLAIN <redacted>`.
-        assert!(e.message.contains("<redacted>\""), "{method:?}: {}", e.message);
+        assert!(
+            e.message.contains("<redacted>\""),
+            "{method:?}: {}",
+            e.message
+        );
         assert!(!leaks(&e.message), "{method:?}: {}", e.message);
         let t = trace.text();
         assert!(t.contains("S: +OK hello <redacted> ready"), "{t}");
@@ -159,7 +157,10 @@ fn an_unsolicited_goodbye_is_redacted_too() {
     let mut conn = connect_as(&o, &Secrets::of(&creds), None).unwrap();
     conn.client.login(&creds, AuthMethod::User, true).unwrap();
     conn.client.noop().unwrap();
-    let said = conn.client.closed_while_idle().expect("the goodbye is seen");
+    let said = conn
+        .client
+        .closed_while_idle()
+        .expect("the goodbye is seen");
     assert!(said.contains("logging <redacted> out"), "{said}");
     assert!(!leaks(&said), "{said}");
 }
@@ -182,7 +183,9 @@ fn worker_seen(refuse_login: bool) -> Vec<Event> {
     cfg.max_attempts = 1;
     let mut h = Harness::start(cfg, Box::new(popview::worker::persist::Memory::default()));
     if refuse_login {
-        h.wait("password asked", |e| matches!(e, Event::PasswordNeeded { .. }));
+        h.wait("password asked", |e| {
+            matches!(e, Event::PasswordNeeded { .. })
+        });
     } else {
         h.wait("listing", |e| matches!(e, Event::Listing { .. }));
     }

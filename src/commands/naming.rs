@@ -72,7 +72,10 @@ pub fn resolve<'a>(listing: &'a [ListEntry], name: &str) -> Resolved<'a> {
 /// every one of them: UIDs are at most 70 characters).
 pub fn unique_names(listing: &[ListEntry], entry: &ListEntry) -> Vec<String> {
     let alone = |t: &String| matches!(resolve(listing, t), Resolved::One(e) if e == entry);
-    let by_number = [format!("#{}", entry.key.number), entry.key.number.to_string()];
+    let by_number = [
+        format!("#{}", entry.key.number),
+        entry.key.number.to_string(),
+    ];
     let mut names: Vec<String> = by_number.into_iter().find(alone).into_iter().collect();
     if let Some(u) = &entry.key.uid {
         let mut by_uid = vec![format!("uid:{u}"), u.clone()];
@@ -294,8 +297,7 @@ mod tests {
         assert!(m.contains("name it alone with: #1 or uid:3"), "{m}");
         assert!(m.contains("name it alone with: #3 or uid:c"), "{m}");
         assert!(
-            !m.chars()
-                .any(|c| c != '\n' && sanitize::is_forbidden(c)),
+            !m.chars().any(|c| c != '\n' && sanitize::is_forbidden(c)),
             "{m:?}"
         );
     }

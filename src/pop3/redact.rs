@@ -90,7 +90,10 @@ impl Secrets {
             }
         }
         for f in &self.forms {
-            let cuts = f.char_indices().map(|(i, _)| i).filter(|&i| i >= MIN_CUT_PREFIX);
+            let cuts = f
+                .char_indices()
+                .map(|(i, _)| i)
+                .filter(|&i| i >= MIN_CUT_PREFIX);
             for end in cuts.rev() {
                 let cut = format!("{}…", &f[..end]);
                 if out.contains(&cut) {
@@ -155,7 +158,10 @@ mod tests {
         for (text, want) in [
             ("-ERR bad password hunter2", "-ERR bad password <redacted>"),
             ("hunter2hunter2", "<redacted><redacted>"),
-            (&format!("AUTH PLAIN {plain} rejected") as &str, "AUTH PLAIN <redacted> rejected"),
+            (
+                &format!("AUTH PLAIN {plain} rejected") as &str,
+                "AUTH PLAIN <redacted> rejected",
+            ),
             (&format!("login {b64}"), "login <redacted>"),
             ("nothing secret", "nothing secret"),
             ("hunter", "hunter"),

@@ -122,6 +122,9 @@ mod tests {
         drop(t);
         assert_eq!(mode(&old), 0o600);
         let text = std::fs::read_to_string(&old).unwrap();
-        assert!(text.starts_with("before\n") && text.contains("-- after"), "{text}");
+        assert!(
+            text.starts_with("before\n") && text.contains("-- after"),
+            "{text}"
+        );
     }
 }

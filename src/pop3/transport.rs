@@ -249,7 +249,8 @@ pub fn connect_as(
     trace: Option<Trace>,
 ) -> Result<Connection> {
     let tcp = Uninterrupted::new(open_tcp(opts)?);
-    let new_client = |stream, tls, trace| Client::new_redacting(stream, tls, trace, secrets.clone());
+    let new_client =
+        |stream, tls, trace| Client::new_redacting(stream, tls, trace, secrets.clone());
     match opts.tls {
         TlsMode::Implicit => {
             let (tls, info) = handshake(opts, tcp)?;
@@ -310,7 +311,12 @@ pub fn connect_as(
 fn await_greeting(opts: &ConnectOptions, tcp: &TcpStream) -> Result<()> {
     let started = std::time::Instant::now();
     let first = GREETING_PROBE_AFTER.min(opts.io_timeout);
-    let silent = |e: &io::Error| matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut);
+    let silent = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        )
+    };
     match first_byte_within(tcp, first) {
         Err(e) if silent(&e) => {}
         Ok(()) => return Ok(()),

@@ -101,7 +101,12 @@ impl Sandbox {
 
     /// Run to completion; `watch(pid)` is called right after the spawn and
     /// then every 5 ms while the child runs.
-    pub fn run_watching(&self, args: &[&str], env: &[(&str, &str)], mut watch: impl FnMut(u32)) -> Run {
+    pub fn run_watching(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        mut watch: impl FnMut(u32),
+    ) -> Run {
         let mut child = self.command(args, env).spawn().expect("spawn popview");
         let pid = child.id();
         let mut so = child.stdout.take().unwrap();
@@ -209,4 +214,3 @@ pub fn settle(s: &Server) {
         "maildrop stays locked"
     );
 }
-
