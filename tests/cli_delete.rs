@@ -190,3 +190,18 @@ fn a_confirmed_quit_is_deleted_and_exits_0() {
     assert_eq!(r.out(), "deleted 3\tc\ndeleted 1\ta\n");
     assert_eq!(server.mailbox_uids(), ["b"]);
 }
+
+/// `--help` documents the exit codes a script reads, 6 and 7 included.
+#[test]
+fn help_documents_the_delete_exit_codes() {
+    let sb = Sandbox::new();
+    let r = sb.run(&["--help"], &[]).ok();
+    let help = r.out().split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "6 nothing was deleted",
+        "7 unknown (QUIT got no +OK",
+        "deleted, not deleted or unknown",
+    ] {
+        assert!(help.contains(want), "{want:?} in {help}");
+    }
+}

@@ -256,3 +256,38 @@ fn the_cli_never_prints_or_logs_the_password_and_the_log_is_private() {
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+/// Redaction works on the server's words after the protocol is parsed: a
+/// password such as `OK`, `1` or `+` never corrupts `+OK`, a STAT count or
+/// a listing, and the session works as without it.
+#[test]
+fn a_short_password_never_breaks_the_protocol() {
+    for pw in ["OK", "1", "+", "0"] {
+        let server = Server::start(
+            Mailbox::generated(11),
+            ServerOptions {
+                users: vec![(USER.into(), pw.into())],
+                ..ServerOptions::default()
+            },
+        )
+        .unwrap();
+        let o = ConnectOptions::new("127.0.0.1", server.addr().port(), TlsMode::None);
+        let creds = Credentials::new(USER, pw);
+        let mut conn = connect_as(&o, &Secrets::of(&creds), None).unwrap();
+        conn.client.login(&creds, AuthMethod::User, true).unwrap();
+        let (count, _) = conn.client.stat().unwrap();
+        assert_eq!(count, 11, "{pw:?}");
+        let list = conn.client.list().unwrap();
+        assert_eq!(list.len(), 11, "{pw:?}");
+        assert_eq!(conn.client.list_one(10).unwrap().0, 10, "{pw:?}");
+        let uids: Vec<String> = conn
+            .client
+            .uidl()
+            .unwrap()
+            .into_iter()
+            .filter_map(|(_, u)| u)
+            .collect();
+        assert_eq!(uids, server.mailbox_uids(), "{pw:?}: UIDs are kept as sent");
+        conn.client.quit().unwrap();
+    }
+}

@@ -89,6 +89,10 @@ impl Secrets {
                 out = Cow::Owned(out.replace(f.as_str(), REDACTED));
             }
         }
+        // Only a shortened preview ends in `…`.
+        if !out.contains('…') {
+            return out;
+        }
         for f in &self.forms {
             let cuts = f
                 .char_indices()
