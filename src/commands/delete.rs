@@ -36,13 +36,14 @@ impl Outcome {
     }
 }
 
-/// A `Request::Unmark` of a key no message has: it changes nothing, but
-/// the worker takes it in turn after the pipe has drained, so the `Marks`
-/// event that settles it comes after every DELE's answer (and any refusal).
+/// A `Request::Unmark` of a key no message has (number 0): it changes
+/// nothing, but the worker takes it in turn after the pipe has drained, so
+/// the event that settles it (`Marks`, or a `MarkRefused` of this key)
+/// comes after every DELE's answer and any refusal.
 fn barrier() -> MsgKey {
     MsgKey {
         number: 0,
-        uid: None,
+        ..MsgKey::default()
     }
 }
 
@@ -95,8 +96,20 @@ fn mark_all(engine: &mut Engine, entries: &[ListEntry]) -> Result<()> {
     engine.send(Request::Unmark(barrier()))?;
     let writes = entries.len() as u64 + 1;
     let keys: Vec<&MsgKey> = entries.iter().map(|e| &e.key).collect();
+    let mut marked: Vec<MsgKey> = Vec::new();
+    let all_kept = |marked: &[MsgKey]| {
+        if keys.iter().all(|k| marked.contains(k)) {
+            Ok(())
+        } else {
+            Err(CmdError::new(
+                exit::NOT_DELETED,
+                "the server session did not keep every mark",
+            ))
+        }
+    };
     engine
         .until(|_, ev| match ev {
+            Event::MarkRefused { key, .. } if *key == barrier() => Some(all_kept(&marked)),
             Event::MarkRefused { reason, .. } => Some(Err(CmdError::new(
                 exit::NOT_DELETED,
                 sanitize::line(reason),
@@ -105,15 +118,13 @@ fn mark_all(engine: &mut Engine, entries: &[ListEntry]) -> Result<()> {
             // reports and goes on).
             Event::Error(e) => Some(Err(CmdError::from_kind(e.kind, &e.message))),
             Event::Marks {
-                marked, settled, ..
-            } if *settled >= writes => Some(if keys.iter().all(|k| marked.contains(k)) {
-                Ok(())
-            } else {
-                Err(CmdError::new(
-                    exit::NOT_DELETED,
-                    "the server session did not keep every mark",
-                ))
-            }),
+                marked: now,
+                settled,
+                ..
+            } => {
+                marked = now.clone();
+                (*settled >= writes).then(|| all_kept(&marked))
+            }
             _ => None,
         })
         .and_then(|r| r)
