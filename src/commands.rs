@@ -159,7 +159,7 @@ impl Engine {
     }
 
     /// Start a session and wait for its listing, trying again after a
-    /// passing failure (see [`CmdError::retryable`]): at most
+    /// passing failure (`CmdError::retryable`): at most
     /// [`MAX_ATTEMPTS`], none started later than [`GIVE_UP_AFTER`] after
     /// the first, with a doubling pause between them.
     pub fn open(cfg: WorkerConfig, persist: Box<dyn Persist>) -> Result<Engine> {
@@ -169,7 +169,7 @@ impl Engine {
     }
 
     /// [`Engine::open`] with its limits given; `say` reports each retry.
-    pub fn open_with(
+    fn open_with(
         cfg: WorkerConfig,
         persist: Box<dyn Persist>,
         max_attempts: u32,

@@ -3,10 +3,10 @@
 //! and connect/read/write timeouts.
 //!
 //! A port mix-up is named within seconds: `pop3s://` at a plain port fails
-//! the handshake on the clear-text greeting ([`tls_failure`]); `pop3://` at
+//! the handshake on the clear-text greeting (`tls_failure`); `pop3://` at
 //! an implicit-TLS port gets no greeting, and after
 //! [`GREETING_PROBE_AFTER`] of silence a second connection tries a TLS
-//! handshake to tell ([`await_greeting`]).
+//! handshake to tell (`await_greeting`).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
