@@ -1008,6 +1008,7 @@ fn pop3_on_an_implicit_tls_port_is_named_within_seconds() {
         let t0 = Instant::now();
         let e = connect_err(&o);
         let took = t0.elapsed();
+        eprintln!("{mode:?} at the POP3S port: named after {took:?}");
         assert_eq!(e.kind, ErrorKind::Tls, "{mode:?}: {e:?}");
         let port = server.addr().port();
         assert!(
