@@ -18,6 +18,12 @@ pub mod exit {
     pub const NETWORK: i32 = 4;
     /// The server refused or failed (locked mailbox, no such message, ...).
     pub const SERVER: i32 = 5;
+    /// `delete`: nothing was deleted (a mark or DELE refused, or the
+    /// connection lost before QUIT).
+    pub const NOT_DELETED: i32 = 6;
+    /// `delete`: QUIT was sent but not confirmed (`-ERR`, or no answer):
+    /// the server may or may not have deleted the messages.
+    pub const UNKNOWN: i32 = 7;
 }
 
 const AFTER_HELP: &str = "\
@@ -27,8 +33,18 @@ URL: pop3s://user@host[:port] (implicit TLS, port 995) or pop3://user@host[:port
 Password, in order: --password-command, the account's password_command or
 password_env, the POPVIEW_PASSWORD environment variable, else a prompt.
 
-Exit codes: 0 success, 1 internal error, 2 usage or configuration error,
-3 authentication failed, 4 network/TLS error, 5 server error.
+Exit codes: 0 success, 1 internal error, 2 usage or configuration error
+(also: a message name that fits two messages), 3 authentication failed,
+4 network/TLS error, 5 server error; for delete, 6 nothing was deleted
+(a mark or DELE refused, the connection lost before QUIT), 7 unknown (QUIT
+got no +OK: the server may or may not have deleted). delete prints one line
+per message: deleted, not deleted or unknown, then number and UIDL.
+
+MSG: a number (3 or #3) or a UIDL (abc or uid:abc). A name that could mean
+two different messages (a UIDL can look like a number) is refused.
+
+A scripting command gives up on an unreachable server after at most 3
+attempts within 60 s (each bounded by the account's timeout_secs).
 
 Try it without an account: popview --demo";
 
@@ -85,7 +101,7 @@ pub enum Cmd {
         #[arg(value_name = "URL")]
         url: Option<String>,
     },
-    /// Print a message (MSG is a number or a UIDL).
+    /// Print a message (MSG: 3, #3, a UIDL, or uid:UIDL).
     Show {
         #[arg(value_name = "MSG")]
         msg: String,
@@ -95,7 +111,7 @@ pub enum Cmd {
         #[arg(value_name = "URL")]
         url: Option<String>,
     },
-    /// Delete messages (numbers or UIDLs) and commit.
+    /// Delete messages (numbers or UIDLs) and commit; "deleted" only when QUIT is confirmed.
     Delete {
         /// MSG... followed by an optional URL.
         #[arg(value_name = "MSG", required = true, num_args = 1..)]

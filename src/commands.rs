@@ -1,8 +1,18 @@
 //! The scripting commands (`list`, `show`, `delete`, `serverinfo`): the same
 //! worker and pipelined preview path as the TUI, driven synchronously.
+//!
+//! A command tries to reach the server a bounded number of times within
+//! [`GIVE_UP_AFTER`] ([`Engine::open`]); once it has the listing, a failure
+//! ends it. Names of messages are resolved in [`naming`]; `delete` and how
+//! it reports what the server confirmed live in [`delete`].
 
+mod delete;
+pub mod naming;
+
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -11,16 +21,30 @@ use serde::Serialize;
 use crate::app::format::rfc3339;
 use crate::cli::exit;
 use crate::mail::HeaderSummary;
-use crate::pop3::ErrorKind;
+use crate::pop3::transport;
+use crate::pop3::{ConnectOptions, ErrorKind};
 use crate::sanitize;
 use crate::worker::api::{CertTrust, ConnectionInfo, Event, ListEntry, MsgKey, Request, TlsState};
 use crate::worker::{self, Persist, WorkerConfig};
+
+pub use delete::delete;
+use naming::Resolved;
+
+/// A scripting command stops trying to reach the server after about this
+/// long: no new attempt starts later than this after the first.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+/// Most connection attempts of a scripting command.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The pause before the second attempt; doubled before each next one.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A failure with the exit code it maps to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CmdError {
     pub code: i32,
     pub message: String,
+    /// The protocol error's kind, when it came from the session.
+    pub kind: Option<ErrorKind>,
 }
 
 impl CmdError {
@@ -28,6 +52,7 @@ impl CmdError {
         CmdError {
             code,
             message: message.into(),
+            kind: None,
         }
     }
 
@@ -43,7 +68,21 @@ impl CmdError {
             | ErrorKind::Protocol
             | ErrorKind::Refused => exit::SERVER,
         };
-        CmdError::new(code, message)
+        CmdError {
+            kind: Some(kind),
+            ..CmdError::new(code, message)
+        }
+    }
+
+    /// Worth another connection attempt: the network failed on the way
+    /// (refused, reset), the mailbox is busy, or the server has a passing
+    /// problem. A timeout is not retried: the attempt already waited the
+    /// whole configured timeout.
+    fn retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            Some(ErrorKind::Network | ErrorKind::InUse | ErrorKind::TempFailure)
+        )
     }
 }
 
@@ -59,6 +98,32 @@ type Result<T> = std::result::Result<T, CmdError>;
 /// else had deleted already.
 pub type Committed = (usize, Vec<String>);
 
+/// One `Persist` shared by the workers of successive attempts.
+#[derive(Clone)]
+struct SharedPersist(Arc<Mutex<Box<dyn Persist>>>);
+
+impl SharedPersist {
+    fn with<T>(&self, f: impl FnOnce(&mut dyn Persist) -> T) -> T {
+        let mut p = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(p.as_mut())
+    }
+}
+
+impl Persist for SharedPersist {
+    fn load_headers(&mut self) -> HashMap<String, HeaderSummary> {
+        self.with(|p| p.load_headers())
+    }
+    fn save_headers(&mut self, h: &HashMap<String, HeaderSummary>) -> std::io::Result<()> {
+        self.with(|p| p.save_headers(h))
+    }
+    fn load_marks(&mut self) -> Vec<String> {
+        self.with(|p| p.load_marks())
+    }
+    fn save_marks(&mut self, uids: &[String]) -> std::io::Result<()> {
+        self.with(|p| p.save_marks(uids))
+    }
+}
+
 /// The worker, driven synchronously.
 pub struct Engine {
     tx: Sender<Request>,
@@ -67,14 +132,18 @@ pub struct Engine {
     timeout: Duration,
     pub info: Option<ConnectionInfo>,
     pub listing: Vec<ListEntry>,
-    pub previews: std::collections::HashMap<MsgKey, HeaderSummary>,
+    pub previews: HashMap<MsgKey, HeaderSummary>,
 }
 
 impl Engine {
-    pub fn start(cfg: WorkerConfig, persist: Box<dyn Persist>) -> Engine {
-        // Generous: every wait below is also bounded by the worker's own
-        // socket timeouts and attempt limit.
-        let timeout = cfg.connect.io_timeout * 3 + cfg.connect.connect_timeout;
+    /// One worker, one connection attempt: the worker does not retry; a
+    /// command retries through [`Engine::open`].
+    pub fn start(mut cfg: WorkerConfig, persist: Box<dyn Persist>) -> Engine {
+        cfg.max_attempts = 1;
+        // No event for this long means the worker is stuck: each of its
+        // network waits is bounded by the socket timeouts (connect, the
+        // greeting with its TLS probe, then one read at a time).
+        let timeout = cfg.connect.connect_timeout * 2 + cfg.connect.io_timeout * 2;
         let (tx, req_rx) = mpsc::channel();
         let (ev_tx, rx) = mpsc::channel();
         let handle = worker::spawn(cfg, persist, req_rx, move |e| ev_tx.send(e).is_ok());
@@ -89,24 +158,86 @@ impl Engine {
         }
     }
 
+    /// Start a session and wait for its listing, trying again after a
+    /// passing failure (`CmdError::retryable`): at most
+    /// [`MAX_ATTEMPTS`], none started later than [`GIVE_UP_AFTER`] after
+    /// the first, with a doubling pause between them.
+    pub fn open(cfg: WorkerConfig, persist: Box<dyn Persist>) -> Result<Engine> {
+        Engine::open_with(cfg, persist, MAX_ATTEMPTS, GIVE_UP_AFTER, |msg| {
+            eprintln!("popview: {msg}")
+        })
+    }
+
+    /// [`Engine::open`] with its limits given; `say` reports each retry.
+    fn open_with(
+        cfg: WorkerConfig,
+        persist: Box<dyn Persist>,
+        max_attempts: u32,
+        give_up_after: Duration,
+        mut say: impl FnMut(&str),
+    ) -> Result<Engine> {
+        let shared = SharedPersist(Arc::new(Mutex::new(persist)));
+        let first = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let mut engine = Engine::start(cfg.clone(), Box::new(shared.clone()));
+            let err = match engine.wait_listing() {
+                Ok(()) => return Ok(engine),
+                Err(e) => e,
+            };
+            // The worker has ended (a fatal error ends it) or is stuck:
+            // dropping the engine closes its channels either way.
+            engine.abandon();
+            let next_start = first.elapsed() + backoff;
+            if !err.retryable() || attempt >= max_attempts || next_start > give_up_after {
+                if attempt > 1 {
+                    return Err(CmdError {
+                        message: format!(
+                            "{} (gave up after {attempt} attempts in {} s)",
+                            err.message,
+                            first.elapsed().as_secs()
+                        ),
+                        ..err
+                    });
+                }
+                return Err(err);
+            }
+            say(&format!(
+                "{}; trying again in {} s (attempt {} of {max_attempts})",
+                err.message,
+                backoff.as_secs(),
+                attempt + 1
+            ));
+            std::thread::sleep(backoff);
+            backoff *= 2;
+            attempt += 1;
+        }
+    }
+
     fn send(&self, r: Request) -> Result<()> {
         self.tx
             .send(r)
             .map_err(|_| CmdError::new(exit::INTERNAL, "the worker stopped unexpectedly"))
     }
 
-    /// Handle events until `want` returns a value. Errors end the wait.
+    /// Handle events until `want` returns a value. Errors end the wait, and
+    /// so does a worker that is silent for longer than its own timeouts.
     fn until<T>(&mut self, mut want: impl FnMut(&mut Engine, &Event) -> Option<T>) -> Result<T> {
-        let mut deadline = Instant::now() + self.timeout;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ev = match self.rx.recv_timeout(left) {
+            let ev = match self.rx.recv_timeout(self.timeout) {
                 Ok(ev) => ev,
                 Err(RecvTimeoutError::Timeout) => {
-                    return Err(CmdError::new(
-                        exit::NETWORK,
-                        "timed out waiting for the server",
-                    ));
+                    return Err(CmdError {
+                        kind: Some(ErrorKind::Timeout),
+                        ..CmdError::new(
+                            exit::NETWORK,
+                            format!(
+                                "gave up: no progress from the server in {} s",
+                                self.timeout.as_secs()
+                            ),
+                        )
+                    });
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(CmdError::new(
@@ -130,18 +261,21 @@ impl Engine {
                 Event::Notice(n) => eprintln!("popview: {n}"),
                 Event::PasswordNeeded { reason } => {
                     let _ = self.tx.send(Request::Quit { commit: false });
-                    return Err(CmdError::new(
-                        exit::AUTH,
-                        format!(
-                            "{reason}. Give the password with --password-command or POPVIEW_PASSWORD"
-                        ),
-                    ));
+                    return Err(CmdError {
+                        kind: Some(ErrorKind::Auth),
+                        ..CmdError::new(
+                            exit::AUTH,
+                            format!(
+                                "{reason}. Give the password with --password-command or \
+                                 POPVIEW_PASSWORD"
+                            ),
+                        )
+                    });
                 }
                 Event::Reconnecting {
                     reason, delay_secs, ..
                 } => {
                     eprintln!("popview: {reason}; retrying in {delay_secs} s");
-                    deadline = Instant::now() + self.timeout + Duration::from_secs(*delay_secs);
                 }
                 Event::Closed { .. } => {
                     if let Some(v) = want(self, &ev) {
@@ -192,39 +326,60 @@ impl Engine {
         Ok((closed, committed_info))
     }
 
-    /// Resolve MSG against the listing: a message number, a UIDL, or
-    /// explicitly `#N` / `uid:X`. A bare value that is both a number and
-    /// another message's UIDL is refused: guessing could delete the wrong
-    /// message.
+    /// Leave without QUIT: the worker sees its channels close and drops
+    /// the connection, which deletes nothing (RFC 1939 section 6). Joined
+    /// only when it has already ended, so a worker stuck in a network
+    /// wait can't hold the command.
+    pub fn abandon(self) {
+        let Engine {
+            tx, rx, mut handle, ..
+        } = self;
+        drop(tx);
+        // The worker's last act is to drop its sender: wait a little for
+        // that, never longer.
+        let end = Instant::now() + Duration::from_secs(2);
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(_) if !left.is_zero() => {}
+                _ => break,
+            }
+        }
+        if let Some(h) = handle.take()
+            && h.is_finished()
+        {
+            let _ = h.join();
+        }
+    }
+
+    /// Resolve MSG against the listing (see [`naming`]): a name that could
+    /// mean two different messages is refused (exit 2) with both shown.
     pub fn find(&self, msg: &str) -> Result<&ListEntry> {
-        let by_uid = |u: &str| {
-            self.listing
-                .iter()
-                .find(|e| e.key.uid.as_deref() == Some(u))
-        };
-        let by_number = |t: &str| {
-            let n: u32 = t.parse().ok()?;
-            self.listing.iter().find(|e| e.key.number == n)
-        };
-        if let Some(u) = msg.strip_prefix("uid:") {
-            return by_uid(u).ok_or_else(|| no_such(msg));
-        }
-        if let Some(n) = msg.strip_prefix('#') {
-            return by_number(n).ok_or_else(|| no_such(msg));
-        }
-        match (by_number(msg), by_uid(msg)) {
-            (Some(a), Some(b)) if a != b => Err(CmdError::new(
+        match naming::resolve(&self.listing, msg) {
+            Resolved::One(e) => Ok(e),
+            Resolved::None => Err(no_such(msg)),
+            Resolved::Ambiguous(found) => Err(CmdError::new(
                 exit::USAGE,
-                format!(
-                    "\"{m}\" is both message number {m} and the UIDL of message {}; \
-                     write #{m} for the number or uid:{m} for the UIDL",
-                    b.key.number,
-                    m = sanitize::line(msg)
-                ),
+                naming::ambiguity_message(&self.listing, &self.previews, msg, &found),
             )),
-            (Some(e), _) | (None, Some(e)) => Ok(e),
-            (None, None) => Err(no_such(msg)),
         }
+    }
+
+    /// Resolve every name before anything is done; the first failure ends
+    /// the command (after leaving the session without deleting).
+    fn find_all(self, names: &[String]) -> Result<(Engine, Vec<ListEntry>)> {
+        let mut entries: Vec<ListEntry> = Vec::new();
+        for n in names {
+            match self.find(n) {
+                Ok(e) if !entries.contains(e) => entries.push(e.clone()),
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = self.finish(false);
+                    return Err(e);
+                }
+            }
+        }
+        Ok((self, entries))
     }
 }
 
@@ -246,8 +401,7 @@ pub fn list(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut engine = Engine::start(cfg, persist);
-    engine.wait_listing()?;
+    let mut engine = Engine::open(cfg, persist)?;
     engine.wait_previews()?;
     let empty = HeaderSummary::default();
     for e in &engine.listing {
@@ -288,8 +442,7 @@ pub fn show(
     raw: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut engine = Engine::start(cfg, persist);
-    engine.wait_listing()?;
+    let mut engine = Engine::open(cfg, persist)?;
     let entry = match engine.find(msg) {
         Ok(e) => e.clone(),
         Err(e) => {
@@ -338,88 +491,16 @@ pub fn show(
     Ok(())
 }
 
-pub fn delete(
-    cfg: WorkerConfig,
-    persist: Box<dyn Persist>,
-    targets: &[String],
-    dry_run: bool,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let mut engine = Engine::start(cfg, persist);
-    engine.wait_listing()?;
-    // Resolve everything before touching anything.
-    let mut entries = Vec::new();
-    for t in targets {
-        match engine.find(t) {
-            Ok(e) if !entries.contains(e) => entries.push(e.clone()),
-            Ok(_) => {}
-            Err(e) => {
-                let _ = engine.finish(false);
-                return Err(e);
-            }
-        }
-    }
-    if dry_run {
-        for e in &entries {
-            writeln!(
-                out,
-                "would delete {}\t{}",
-                e.key.number,
-                e.key.uid.as_deref().unwrap_or("-")
-            )
-            .map_err(io_err)?;
-        }
-        engine.finish(false)?;
-        return Ok(());
-    }
-    for e in &entries {
-        engine.send(Request::Mark(e.key.clone()))?;
-    }
-    // Wait until every target is marked (the worker confirms by key).
-    let keys: Vec<MsgKey> = entries.iter().map(|e| e.key.clone()).collect();
-    engine
-        .until(|_, e| match e {
-            Event::Marks { marked, .. } => {
-                keys.iter().all(|k| marked.contains(k)).then_some(Ok(()))
-            }
-            Event::MarkRefused { reason, .. } => {
-                Some(Err(CmdError::new(exit::SERVER, reason.clone())))
-            }
-            _ => None,
-        })
-        .and_then(|r| r)?;
-    let (committed, info) = engine.finish(true)?;
-    if !committed {
-        return Err(CmdError::new(
-            exit::SERVER,
-            "the server did not confirm the deletion; nothing is known to be deleted",
-        ));
-    }
-    let (deleted, gone) = info.unwrap_or_default();
-    if deleted + gone.len() > entries.len() {
-        // Can't happen: this command's worker starts with no marks.
-        return Err(CmdError::new(
-            exit::INTERNAL,
-            format!(
-                "the server deleted {deleted} messages, more than the {} asked",
-                entries.len()
-            ),
-        ));
-    }
-    for e in &entries {
-        let uid = e.key.uid.as_deref().unwrap_or("-");
-        if gone.iter().any(|g| g == uid) {
-            writeln!(out, "already gone {}\t{uid}", e.key.number).map_err(io_err)?;
-        } else {
-            writeln!(out, "deleted {}\t{uid}", e.key.number).map_err(io_err)?;
-        }
-    }
-    Ok(())
-}
-
 pub fn serverinfo(cfg: WorkerConfig, persist: Box<dyn Persist>, out: &mut dyn Write) -> Result<()> {
-    let mut engine = Engine::start(cfg, persist);
-    engine.wait_listing()?;
+    let connect = cfg.connect.clone();
+    let engine = match Engine::open(cfg, persist) {
+        Ok(e) => e,
+        Err(e) if e.kind == Some(ErrorKind::Tls) => {
+            untrusted_certificate(&connect, out)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let info = engine
         .info
         .clone()
@@ -482,6 +563,51 @@ pub fn serverinfo(cfg: WorkerConfig, persist: Box<dyn Persist>, out: &mut dyn Wr
     }
     engine.finish(false)?;
     Ok(())
+}
+
+/// After a TLS failure: when the server's certificate is all that failed
+/// (a handshake that skips verification works), print its SHA-256
+/// fingerprint and the exact setting that pins it. Nothing is printed for
+/// other TLS failures, or when a pin is already set (its error names both
+/// fingerprints).
+fn untrusted_certificate(connect: &ConnectOptions, out: &mut dyn Write) -> Result<()> {
+    if connect.pin_sha256.is_some() || connect.accept_invalid_certs {
+        return Ok(());
+    }
+    let Ok(fp) = transport::certificate_fingerprint(connect) else {
+        return Ok(());
+    };
+    let pin = pin_setting(&fp);
+    let rows = [
+        ("Server", connect.server()),
+        (
+            "TLS",
+            "certificate NOT trusted (see the error below)".to_string(),
+        ),
+        ("Certificate", format!("SHA-256 {fp}")),
+    ];
+    for (k, v) in rows {
+        writeln!(out, "{:<15} {}", format!("{k}:"), sanitize::line(&v)).map_err(io_err)?;
+    }
+    writeln!(
+        out,
+        "To trust exactly this certificate, first check the fingerprint with the server's \
+         operator (anyone on the network path could have presented it), then add this line \
+         to the account's section of config.toml:\n{pin}"
+    )
+    .map_err(io_err)?;
+    Ok(())
+}
+
+/// The config line that pins a certificate (the `cert_fingerprint` key of
+/// an account), in the colon form `openssl x509 -fingerprint` prints.
+pub fn pin_setting(fingerprint_hex: &str) -> String {
+    let pairs: Vec<String> = fingerprint_hex
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_ascii_uppercase())
+        .collect();
+    format!("cert_fingerprint = \"{}\"", pairs.join(":"))
 }
 
 fn trust_text(trust: &CertTrust, fp: &str) -> String {

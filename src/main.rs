@@ -42,7 +42,6 @@ fn run(cli: Cli) -> Result<(), CmdError> {
         persist,
         ..
     } = target;
-    cfg.max_attempts = 3;
     cfg.previews = matches!(command, Cmd::List { .. });
     match command {
         Cmd::List { json, .. } => commands::list(cfg, persist, *json, &mut out),
@@ -55,10 +54,7 @@ fn run(cli: Cli) -> Result<(), CmdError> {
         Cmd::Delete { args, dry_run } => {
             commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)
         }
-        Cmd::Serverinfo { .. } => {
-            cfg.max_attempts = 1;
-            commands::serverinfo(cfg, persist, &mut out)
-        }
+        Cmd::Serverinfo { .. } => commands::serverinfo(cfg, persist, &mut out),
     }
 }
 

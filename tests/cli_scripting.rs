@@ -6,172 +6,13 @@
 
 mod support;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use popview::demo::server::normalize_crlf;
 use popview::demo::{Mailbox, Server, ServerOptions, TlsMode};
 use support::certs::TestPki;
+use support::cli::*;
 use support::dovecot::{Dovecot, DovecotOptions, generated_messages};
-
-const BIN: &str = env!("CARGO_BIN_EXE_popview");
-const RUN_LIMIT: Duration = Duration::from_secs(60);
-/// The in-process server's password: distinctive, so a leak can be found
-/// anywhere (the user name `demo` appears in URLs and paths legitimately).
-const PW: &str = "Pv-s3cret-Zq81";
-
-/// A sandboxed HOME with the XDG dirs inside it.
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn out(&self) -> String {
-        String::from_utf8(self.stdout.clone()).expect("stdout is UTF-8")
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.out().lines().map(str::to_string).collect()
-    }
-
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success; {self:#?}");
-        self
-    }
-
-    #[track_caller]
-    fn code(self, want: i32) -> Run {
-        assert_eq!(
-            self.code,
-            want,
-            "expected exit code {want}; stdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&self.stdout),
-            self.stderr
-        );
-        self
-    }
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::Builder::new()
-                .prefix("pvcli")
-                .tempdir_in(support::temp_root())
-                .expect("sandbox dir"),
-        }
-    }
-
-    fn home(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cache_root(&self) -> PathBuf {
-        self.home().join("xdg-cache")
-    }
-
-    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let h = self.home();
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join("xdg-config"))
-            .env("XDG_CACHE_HOME", self.cache_root())
-            .env("XDG_DATA_HOME", h.join("xdg-data"))
-            .env_remove("POPVIEW_PASSWORD")
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c
-    }
-
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        self.run_watching(args, env, |_| {})
-    }
-
-    /// Run to completion; `watch(pid)` is called right after the spawn and
-    /// then every 5 ms while the child runs.
-    fn run_watching(&self, args: &[&str], env: &[(&str, &str)], mut watch: impl FnMut(u32)) -> Run {
-        let mut child = self.command(args, env).spawn().expect("spawn popview");
-        let pid = child.id();
-        let mut so = child.stdout.take().unwrap();
-        let mut se = child.stderr.take().unwrap();
-        let t_out = std::thread::spawn(move || {
-            let mut b = Vec::new();
-            let _ = so.read_to_end(&mut b);
-            b
-        });
-        let t_err = std::thread::spawn(move || {
-            let mut b = Vec::new();
-            let _ = se.read_to_end(&mut b);
-            b
-        });
-        let start = Instant::now();
-        let status = loop {
-            watch(pid);
-            if let Some(st) = child.try_wait().expect("wait") {
-                break st;
-            }
-            if start.elapsed() > RUN_LIMIT {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err = t_err.join().unwrap_or_default();
-                panic!(
-                    "popview {args:?} still running after {RUN_LIMIT:?}; killed. stderr:\n{}",
-                    String::from_utf8_lossy(&err)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: t_out.join().unwrap(),
-            stderr: String::from_utf8_lossy(&t_err.join().unwrap()).into_owned(),
-        }
-    }
-
-    /// Every file under the sandbox.
-    fn files(&self) -> Vec<PathBuf> {
-        fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else {
-                    out.push(p);
-                }
-            }
-        }
-        let mut v = Vec::new();
-        walk(self.home(), &mut v);
-        v
-    }
-
-    fn header_caches(&self) -> Vec<PathBuf> {
-        self.files()
-            .into_iter()
-            .filter(|p| p.file_name().is_some_and(|n| n == "headers.json"))
-            .collect()
-    }
-}
-
-fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && c != '\t')
-}
 
 // ---------------------------------------------------------------- --demo
 
@@ -345,40 +186,6 @@ fn demo_serverinfo_and_show_999() {
 }
 
 // ------------------------------------------- the in-process server + STLS
-
-fn stls_server(mailbox: Mailbox) -> Server {
-    Server::start(
-        mailbox,
-        ServerOptions {
-            users: vec![("demo".into(), PW.into())],
-            tls: Some(TlsMode::StartTls(TestPki::shared().valid.identity())),
-            ..ServerOptions::default()
-        },
-    )
-    .expect("start server")
-}
-
-fn url(s: &Server) -> String {
-    format!("pop3://demo@localhost:{}", s.addr().port())
-}
-
-fn ca() -> &'static str {
-    TestPki::shared().ca_pem.to_str().unwrap()
-}
-
-fn tops_since(s: &Server, first_conn: usize) -> usize {
-    s.log()
-        .iter()
-        .filter(|l| l.conn >= first_conn && l.line.starts_with("TOP "))
-        .count()
-}
-
-fn settle(s: &Server) {
-    assert!(
-        s.wait_unlocked(Duration::from_secs(10)),
-        "maildrop stays locked"
-    );
-}
 
 #[test]
 fn stls_list_cache_no_cache_and_delete() {
@@ -790,7 +597,8 @@ fn a_number_that_is_also_another_uidl_must_be_made_explicit() {
 }
 
 /// A mark the worker refuses (a UID shared by two messages) ends `delete`
-/// at once with the reason, and nothing is deleted.
+/// at once with the reason and exit 6: nothing is deleted, and every
+/// target is reported "not deleted".
 #[test]
 fn delete_of_a_message_that_cannot_be_marked_fails_fast() {
     let msgs = Mailbox::generated(3).into_messages();
@@ -808,8 +616,10 @@ fn delete_of_a_message_that_cannot_be_marked_fails_fast() {
             &["delete", "#1", "#3", &u, "--ca-file", ca()],
             &[("POPVIEW_PASSWORD", PW)],
         )
-        .code(5);
+        .code(6);
     assert!(r.stderr.contains("unique id"), "{}", r.stderr);
+    // A UID shared by two messages is no UID at all.
+    assert_eq!(r.out(), "not deleted 1\t-\nnot deleted 3\tz\n");
     assert!(t.elapsed() < Duration::from_secs(20), "no long wait");
     settle(&server);
     assert_eq!(server.mailbox_uids(), vec!["d", "d", "z"]);

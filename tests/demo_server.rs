@@ -114,10 +114,14 @@ impl<S: Read + Write> Peer<S> {
     }
 
     fn login(&mut self) {
+        self.login_with("demo");
+    }
+
+    fn login_with(&mut self, password: &str) {
         let greeting = self.line();
         assert!(greeting.starts_with("+OK"), "{greeting}");
         assert!(self.cmd("USER demo").starts_with("+OK"));
-        let r = self.cmd("PASS demo");
+        let r = self.cmd(&format!("PASS {password}"));
         assert!(r.starts_with("+OK"), "{r}");
     }
 }
@@ -374,7 +378,7 @@ fn demo_mailbox_is_served_completely() {
     assert!(served.last().unwrap().1.len() > 6 * 1024 * 1024);
 
     let mut p = Peer::connect(&server);
-    p.login();
+    p.login_with(popview::demo::DEMO_PASSWORD);
     let total: usize = served.iter().map(|(_, b)| b.len()).sum();
     assert_eq!(p.cmd("STAT"), format!("+OK {} {total}\r\n", served.len()));
 
@@ -547,7 +551,7 @@ fn dot_stuffing_on_retr_and_top() {
         .unwrap()
         + 1;
     let mut p = Peer::connect(&server);
-    p.login();
+    p.login_with(popview::demo::DEMO_PASSWORD);
     p.send(format!("RETR {n}\r\n").as_bytes());
     assert!(p.line().starts_with("+OK"));
     let raw = p.body_raw();
@@ -685,7 +689,7 @@ fn each_demo_server_starts_fresh() {
     let b = start_demo_server().unwrap();
     let uids = a.mailbox_uids();
     let mut p = Peer::connect(&a);
-    p.login();
+    p.login_with(popview::demo::DEMO_PASSWORD);
     assert!(p.cmd("DELE 1").starts_with("+OK"));
     assert!(p.cmd("QUIT").starts_with("+OK"));
     assert_eq!(a.mailbox_uids().len(), uids.len() - 1);
@@ -695,7 +699,7 @@ fn each_demo_server_starts_fresh() {
     assert_eq!(c.mailbox_uids(), uids);
     // The demo simulates a network round trip.
     let mut p = Peer::connect(&c);
-    p.login();
+    p.login_with(popview::demo::DEMO_PASSWORD);
     let started = Instant::now();
     assert_eq!(p.cmd("NOOP"), "+OK\r\n");
     assert!(started.elapsed() >= popview::demo::DEMO_LATENCY);

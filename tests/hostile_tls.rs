@@ -993,3 +993,119 @@ fn pop3s_on_a_plain_port_says_which_port_to_use() {
     );
     assert_no_credentials(&server);
 }
+
+/// pop3:// (STLS, or no TLS) pointed at an implicit-TLS port: the server
+/// waits for a ClientHello and says nothing. popview names the mix-up
+/// after a couple of seconds of silence (a TLS handshake on a second
+/// connection tells), long before the 30 s timeout, and sends nothing
+/// but that handshake.
+#[test]
+fn pop3_on_an_implicit_tls_port_is_named_within_seconds() {
+    for mode in [TlsMode::StartTls, TlsMode::None] {
+        let server = server(&pki().valid, true);
+        let mut o = opts(&server, mode);
+        o.io_timeout = Duration::from_secs(30);
+        let t0 = Instant::now();
+        let e = connect_err(&o);
+        let took = t0.elapsed();
+        eprintln!("{mode:?} at the POP3S port: named after {took:?}");
+        assert_eq!(e.kind, ErrorKind::Tls, "{mode:?}: {e:?}");
+        let port = server.addr().port();
+        assert!(
+            e.message
+                .contains(&format!("port {port} of localhost speaks TLS"))
+                && e.message.contains(&format!("pop3s://localhost:{port}")),
+            "{}",
+            e.message
+        );
+        assert!(
+            took >= popview::pop3::transport::GREETING_PROBE_AFTER
+                && took < Duration::from_secs(10),
+            "{mode:?}: took {took:?}"
+        );
+        settle();
+        assert!(server.log().is_empty(), "{:?}", server.log());
+        assert_no_credentials(&server);
+    }
+}
+
+/// A listener that accepts connections and never says anything; counts
+/// them. Dropped: stops accepting.
+struct Silent {
+    port: u16,
+    accepted: Arc<Mutex<usize>>,
+    _stop: mpsc::Sender<()>,
+}
+
+fn silent_listener() -> Silent {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(0));
+    let count = Arc::clone(&accepted);
+    let (stop, stopped) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        // Ends when the test drops its Silent (or after a minute).
+        for _ in 0..6000 {
+            if !matches!(
+                stopped.recv_timeout(Duration::from_millis(10)),
+                Err(mpsc::RecvTimeoutError::Timeout)
+            ) {
+                break;
+            }
+            while let Ok((s, _)) = listener.accept() {
+                *count.lock().unwrap() += 1;
+                held.push(s);
+            }
+        }
+    });
+    Silent {
+        port,
+        accepted,
+        _stop: stop,
+    }
+}
+
+/// A plain port that accepts and stays silent and is not TLS either: the
+/// TLS check finds nothing, and the wait ends at the configured timeout
+/// with a message that says no greeting came. One connection, plus the
+/// check's.
+#[test]
+fn a_silent_plain_port_gives_up_at_the_timeout_naming_the_missing_greeting() {
+    let silent = silent_listener();
+    let mut o = opts_for(silent.port, TlsMode::StartTls);
+    o.io_timeout = Duration::from_secs(3);
+    let e = connect_err(&o);
+    assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}");
+    assert!(e.message.contains("sent no greeting"), "{}", e.message);
+    assert!(e.message.contains("timeout_secs"), "{}", e.message);
+    assert_eq!(
+        *silent.accepted.lock().unwrap(),
+        2,
+        "the connection and the TLS check"
+    );
+}
+
+/// The TUI shows the worker's error: the worker reports the mix-up as a
+/// fatal TLS error and never retries it.
+#[test]
+fn the_worker_reports_the_port_mixup_once_and_does_not_retry() {
+    let server = server(&pki().valid, true);
+    let mut h = start(worker_config(opts(&server, TlsMode::StartTls)));
+    let ev = h.wait("fatal error", |e| matches!(e, Event::Error(_)));
+    let Event::Error(err) = ev else {
+        unreachable!()
+    };
+    assert!(err.fatal, "{err:?}");
+    assert_eq!(err.kind, ErrorKind::Tls);
+    assert!(err.message.contains("use pop3s://"), "{}", err.message);
+    let seen = h.quit(false);
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Reconnecting { .. })),
+        "{seen:#?}"
+    );
+    // The first connection and its TLS check, nothing more.
+    assert_eq!(server.connections(), 2);
+    assert_no_credentials(&server);
+}

@@ -24,12 +24,13 @@ pub use server::{Action, Ctx, Hook, LogLine, Server, ServerOptions, SessionState
 
 /// The demo account's user name.
 pub const DEMO_USER: &str = "demo";
-/// The demo account's password.
-pub const DEMO_PASSWORD: &str = "demo";
+/// The demo account's password (not a word the server says: known
+/// passwords are cut out of what a server says).
+pub const DEMO_PASSWORD: &str = "demo-password";
 /// The round-trip delay the demo server simulates.
 pub const DEMO_LATENCY: Duration = Duration::from_millis(2);
 
-/// The options of `popview --demo`: user `demo`/`demo`, every capability
+/// The options of `popview --demo`: user `demo`, every capability
 /// (no TLS: the demo has no certificate), a small simulated latency.
 pub fn demo_options() -> ServerOptions {
     ServerOptions {

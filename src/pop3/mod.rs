@@ -6,12 +6,14 @@
 //! - [`auth`]: USER/PASS, APOP, SASL PLAIN and the choice among them.
 //! - [`transport`]: TCP, implicit TLS, STLS, certificate policy, timeouts.
 //! - [`trace`]: the redacted wire trace.
+//! - [`redact`]: known secrets cut out of server text before it leaves.
 //! - [`uninterrupted`]: EINTR retried below TLS.
 
 pub mod auth;
 pub mod client;
 pub mod command;
 pub mod error;
+pub mod redact;
 pub mod response;
 pub mod trace;
 pub mod transport;
@@ -21,6 +23,7 @@ pub use auth::{AuthMethod, Credentials};
 pub use client::{Answer, Client, Reply, State};
 pub use command::Command;
 pub use error::{Error, ErrorKind, Result};
+pub use redact::Secrets;
 pub use response::{Capabilities, RespCode};
 pub use trace::Trace;
 pub use transport::{ConnectOptions, Connection, Security, TlsInfo, TlsMode, Trust};

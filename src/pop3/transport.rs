@@ -1,6 +1,12 @@
 //! TCP and TLS: implicit TLS (POP3S), the STLS upgrade, certificate policy
 //! (system roots, an extra CA file, a SHA-256 pin, or an explicit opt-out),
 //! and connect/read/write timeouts.
+//!
+//! A port mix-up is named within seconds: `pop3s://` at a plain port fails
+//! the handshake on the clear-text greeting (`tls_failure`); `pop3://` at
+//! an implicit-TLS port gets no greeting, and after
+//! [`GREETING_PROBE_AFTER`] of silence a second connection tries a TLS
+//! handshake to tell (`await_greeting`).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -12,11 +18,18 @@ use sha2::{Digest, Sha256};
 
 use super::client::Client;
 use super::error::{Error, ErrorKind, Result};
+use super::redact::Secrets;
 use super::trace::Trace;
 use super::uninterrupted::Uninterrupted;
 
 /// The TCP socket under both plain and TLS streams; see [`Uninterrupted`].
 pub type Tcp = Uninterrupted<TcpStream>;
+
+/// A plain connection whose server has said nothing for this long is
+/// checked for a TLS port (POP3 servers greet at once).
+pub const GREETING_PROBE_AFTER: Duration = Duration::from_secs(2);
+/// Most time the TLS check on a second connection may take.
+const TLS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -192,6 +205,20 @@ impl Stream {
     }
 }
 
+impl Client<Stream> {
+    /// Whether the server ended the session while nothing was asked of it
+    /// (see [`Stream::closed_while_idle`]): bytes already buffered count
+    /// too. What the server said is redacted like all its text.
+    pub fn closed_while_idle(&mut self) -> Option<String> {
+        let verdict = if self.unread_input().is_empty() {
+            self.stream_mut().closed_while_idle()
+        } else {
+            Some(said_unasked(self.unread_input()))
+        };
+        verdict.map(|v| self.redact(&v))
+    }
+}
+
 /// How to report bytes a server sent without being asked: its first line,
 /// which is usually its reason (`-ERR Disconnected for inactivity.`).
 pub fn said_unasked(bytes: &[u8]) -> String {
@@ -211,11 +238,23 @@ pub struct Connection {
 /// STLS is required in `StartTls` mode: if the server doesn't offer it or
 /// refuses it, this fails before any credential is sent (SECURITY A1).
 pub fn connect(opts: &ConnectOptions, trace: Option<Trace>) -> Result<Connection> {
+    connect_as(opts, &Secrets::default(), trace)
+}
+
+/// [`connect`] for a session whose secrets are known: they are cut out of
+/// everything the server says, from the greeting on (see [`super::redact`]).
+pub fn connect_as(
+    opts: &ConnectOptions,
+    secrets: &Secrets,
+    trace: Option<Trace>,
+) -> Result<Connection> {
     let tcp = Uninterrupted::new(open_tcp(opts)?);
+    let new_client =
+        |stream, tls, trace| Client::new_redacting(stream, tls, trace, secrets.clone());
     match opts.tls {
         TlsMode::Implicit => {
             let (tls, info) = handshake(opts, tcp)?;
-            let mut client = Client::new(Stream::Tls(Box::new(tls)), true, trace)?;
+            let mut client = new_client(Stream::Tls(Box::new(tls)), true, trace)?;
             client.refresh_capabilities()?;
             Ok(Connection {
                 client,
@@ -223,7 +262,8 @@ pub fn connect(opts: &ConnectOptions, trace: Option<Trace>) -> Result<Connection
             })
         }
         TlsMode::StartTls => {
-            let mut client = Client::new(Stream::Plain(tcp), false, trace)?;
+            await_greeting(opts, tcp.get_ref())?;
+            let mut client = new_client(Stream::Plain(tcp), false, trace)?;
             let caps = client.refresh_capabilities()?;
             if !caps.stls {
                 let why = if caps.known {
@@ -251,13 +291,129 @@ pub fn connect(opts: &ConnectOptions, trace: Option<Trace>) -> Result<Connection
             })
         }
         TlsMode::None => {
-            let mut client = Client::new(Stream::Plain(tcp), false, trace)?;
+            await_greeting(opts, tcp.get_ref())?;
+            let mut client = new_client(Stream::Plain(tcp), false, trace)?;
             client.refresh_capabilities()?;
             Ok(Connection {
                 client,
                 security: Security::Plain,
             })
         }
+    }
+}
+
+/// On a plain connection, wait for the server's first byte. A POP3 server
+/// greets at once; one silent for [`GREETING_PROBE_AFTER`] may be an
+/// implicit-TLS port waiting for a ClientHello. A second connection tries
+/// a TLS handshake (nothing else is sent on it) and, if the port answers
+/// in TLS, the mix-up is named at once. Otherwise the wait goes on, within
+/// the configured timeout in all.
+fn await_greeting(opts: &ConnectOptions, tcp: &TcpStream) -> Result<()> {
+    let started = std::time::Instant::now();
+    let first = GREETING_PROBE_AFTER.min(opts.io_timeout);
+    let silent = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        )
+    };
+    match first_byte_within(tcp, first) {
+        Err(e) if silent(&e) => {}
+        Ok(()) => return Ok(()),
+        Err(e) => return Err(Error::io(&e, "waiting for the greeting")),
+    }
+    if speaks_tls(opts) {
+        return Err(Error::new(
+            ErrorKind::Tls,
+            format!(
+                "port {port} of {host} speaks TLS from the first byte (POP3S) and sends no \
+                 plain greeting: use pop3s://{host}:{port} (tls = \"implicit\"), or pop3:// \
+                 with the STLS port (usually 110)",
+                port = opts.port,
+                host = opts.host
+            ),
+        ));
+    }
+    let left = opts.io_timeout.saturating_sub(started.elapsed());
+    let result = if left.is_zero() {
+        Err(io::Error::from(io::ErrorKind::TimedOut))
+    } else {
+        first_byte_within(tcp, left)
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if silent(&e) => Err(Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "{} accepted the connection but sent no greeting in {} s: is it a POP3 port? \
+                 (timeout_secs sets how long to wait)",
+                opts.server(),
+                started.elapsed().as_secs().max(1)
+            ),
+        )),
+        Err(e) => Err(Error::io(&e, "waiting for the greeting")),
+    }
+}
+
+/// Wait up to `wait` for the first byte (or the end) of the stream without
+/// consuming it; the socket's own read timeout is restored after.
+fn first_byte_within(tcp: &TcpStream, wait: Duration) -> io::Result<()> {
+    let before = tcp.read_timeout()?;
+    tcp.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+    let deadline = std::time::Instant::now() + wait;
+    let result = loop {
+        match tcp.peek(&mut [0u8; 1]) {
+            // Data, or the end of the stream: the greeting read reports it.
+            Ok(_) => break Ok(()),
+            Err(e)
+                if e.kind() == io::ErrorKind::Interrupted
+                    && std::time::Instant::now() < deadline => {}
+            Err(e) => break Err(e),
+        }
+    };
+    tcp.set_read_timeout(before)?;
+    result
+}
+
+/// Whether the server at `opts` answers a TLS handshake, on a connection
+/// of its own, within [`TLS_PROBE_TIMEOUT`]. The certificate is not
+/// checked (only the protocol matters) and nothing but the handshake is
+/// sent.
+fn speaks_tls(opts: &ConnectOptions) -> bool {
+    let mut probe = opts.clone();
+    probe.connect_timeout = opts.connect_timeout.min(TLS_PROBE_TIMEOUT);
+    probe.io_timeout = TLS_PROBE_TIMEOUT;
+    let Ok(tcp) = open_tcp(&probe) else {
+        return false;
+    };
+    let mut builder = TlsConnector::builder();
+    builder.danger_accept_invalid_certs(true);
+    builder.danger_accept_invalid_hostnames(true);
+    let Ok(connector) = builder.build() else {
+        return false;
+    };
+    match connector.connect(&opts.host, Uninterrupted::new(tcp)) {
+        Ok(tls) => {
+            let _ = tls.get_ref().get_ref().shutdown(std::net::Shutdown::Both);
+            true
+        }
+        // A TLS alert (an old protocol version, no shared cipher) is TLS too.
+        Err(HandshakeError::Failure(e)) => e.to_string().to_ascii_lowercase().contains("alert"),
+        Err(HandshakeError::WouldBlock(_)) => false,
+    }
+}
+
+/// The SHA-256 fingerprint (lower-case hex) of the certificate the server
+/// presents, read without trusting it, for telling the user what pinning
+/// would trust after a failed verification. A connection of its own; no
+/// credential is sent (only CAPA, and STLS where configured).
+pub fn certificate_fingerprint(opts: &ConnectOptions) -> Result<String> {
+    let mut probe = opts.clone();
+    probe.pin_sha256 = None;
+    probe.accept_invalid_certs = true;
+    match connect(&probe, None)?.security {
+        Security::Implicit(i) | Security::StartTls(i) => Ok(i.fingerprint_sha256),
+        Security::Plain => Err(Error::local("the connection has no TLS certificate")),
     }
 }
 
@@ -383,7 +539,8 @@ fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
     let message = if has(&["certificate", "verify"]) {
         format!(
             "can't verify the certificate of {server}: if you trust this server, add its CA \
-             with --ca-file, or pin its SHA-256 fingerprint in the account settings ({detail})"
+             with --ca-file, or pin its SHA-256 fingerprint with cert_fingerprint in the \
+             account (`popview serverinfo` prints the line) ({detail})"
         )
     } else if has(&["timed out", "temporarily unavailable"]) {
         return Error::new(
@@ -413,8 +570,11 @@ fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
     ]) {
         // What a plain-text server's greeting looks like to a TLS client.
         format!(
-            "{server} does not speak TLS from the start: pop3s:// needs the POP3S port \
-             (usually 995); on port 110 use pop3:// (STLS) ({detail})"
+            "port {port} of {host} does not speak TLS from the start (it greets in clear \
+             text): use pop3://{host}:{port} (STLS), or pop3s:// with the POP3S port \
+             (usually 995) ({detail})",
+            port = opts.port,
+            host = opts.host
         )
     } else if has(&["protocol", "version"]) {
         format!(

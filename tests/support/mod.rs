@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod cli;
 pub mod cyrus;
 pub mod dovecot;
 pub mod proxy;

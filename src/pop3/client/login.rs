@@ -57,6 +57,9 @@ impl<S: Read + Write> Client<S> {
             ));
         }
         creds.validate()?;
+        // From now on, a server that echoes the password in its text
+        // (`-ERR bad password hunter2`) has it cut out.
+        self.secrets.add_password(&creds.user, &creds.password);
         let method = auth::choose(wanted, &self.caps, &self.greeting.text, self.tls)?;
         let auth_commands = match method {
             AuthMethod::User | AuthMethod::Auto => vec![
@@ -169,7 +172,7 @@ impl<S: Read + Write> Client<S> {
                 Some(challenge) if challenge.iter().all(|b| *b == b' ') => {}
                 Some(_) => return self.cancel_sasl("the server sent an unexpected challenge"),
                 None => {
-                    let status = parse_status(&line)?;
+                    let status = self.parse_status_line(&line)?;
                     return Err(refusal_error(&status, "AUTH", true));
                 }
             }
@@ -185,7 +188,7 @@ impl<S: Read + Write> Client<S> {
         let command = self.in_flight.pop_front();
         self.bytes_ahead = 0;
         debug_assert!(command.is_some());
-        let status = parse_status(&line)?;
+        let status = self.parse_status_line(&line)?;
         if status.ok {
             Ok(())
         } else {
@@ -234,7 +237,7 @@ impl<S: Read + Write> Client<S> {
             return Err(Error::protocol(format!(
                 "the server sent data after agreeing to STLS and before the TLS handshake \
                  ({}); this looks like a response-injection attack, closing the connection",
-                preview(self.input.pending())
+                self.redact(&preview(self.input.pending()))
             )));
         }
         Ok((
@@ -242,6 +245,7 @@ impl<S: Read + Write> Client<S> {
             Parked {
                 greeting: self.greeting,
                 trace: self.trace,
+                secrets: self.secrets,
             },
         ))
     }
@@ -264,6 +268,7 @@ impl Parked {
             window: PIPELINE_WINDOW,
             trace: self.trace,
             chunk: vec![0; 64 * 1024].into_boxed_slice(),
+            secrets: self.secrets,
         };
         client.refresh_capabilities()?;
         Ok(client)

@@ -6,12 +6,14 @@
 //! bytes written ahead of the answers stay small (no deadlock against a server
 //! that stops reading while it writes). Tests drive it over byte transcripts.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 
 use super::auth::{self, AuthMethod, Credentials};
 use super::command::{Allowed, Command};
 use super::error::{Error, ErrorKind, Result};
+use super::redact::Secrets;
 use super::response::{
     Body, BodyCollector, Capabilities, LineBuffer, MAX_DATA_LINE, MAX_HEADER_LINE,
     MAX_LISTING_LINE, MAX_STATUS_LINE, RespCode, Status, apop_timestamp, body_lines,
@@ -77,6 +79,7 @@ pub struct Answer {
 pub struct Parked {
     greeting: Status,
     trace: Option<Trace>,
+    secrets: Secrets,
 }
 
 pub struct Client<S> {
@@ -92,12 +95,25 @@ pub struct Client<S> {
     window: usize,
     trace: Option<Trace>,
     chunk: Box<[u8]>,
+    /// Cut out of every server text that leaves this client.
+    secrets: Secrets,
 }
 
 impl<S: Read + Write> Client<S> {
     /// Read the greeting from a fresh connection. `tls` says whether the
     /// stream is already protected (implicit TLS).
     pub fn new(stream: S, tls: bool, trace: Option<Trace>) -> Result<Self> {
+        Client::new_redacting(stream, tls, trace, Secrets::default())
+    }
+
+    /// [`Client::new`] knowing the secrets to cut out of server text from
+    /// the greeting on (the login adds its credentials in any case).
+    pub fn new_redacting(
+        stream: S,
+        tls: bool,
+        trace: Option<Trace>,
+        secrets: Secrets,
+    ) -> Result<Self> {
         let mut client = Client {
             stream,
             input: LineBuffer::new(),
@@ -115,18 +131,47 @@ impl<S: Read + Write> Client<S> {
             window: PIPELINE_WINDOW,
             trace,
             chunk: vec![0; 64 * 1024].into_boxed_slice(),
+            secrets,
         };
         let line = client.read_status_line("waiting for the greeting")?;
-        let status = parse_status(&line)?;
+        // Kept as sent: the APOP timestamp is in it. Shown only through
+        // `greeting()`, redacted.
+        let status = parse_status(&line).map_err(|e| client.secrets.error(e))?;
         if !status.ok {
-            return Err(refusal_error(&status, "connecting", false));
+            return Err(refusal_error(&client.redacted(status), "connecting", false));
         }
         client.greeting = status;
         Ok(client)
     }
 
-    pub fn greeting(&self) -> &Status {
-        &self.greeting
+    /// The secrets cut out of server text (see [`super::redact`]).
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// Server text with the known secrets cut out: for any text that
+    /// leaves the protocol layer outside of this client's own answers.
+    pub fn redact(&self, text: &str) -> String {
+        self.secrets.redact(text).into_owned()
+    }
+
+    /// A status line parsed, its text redacted (after parsing, so a short
+    /// secret can't break the protocol), and any parse error redacted too.
+    fn parse_status_line(&self, line: &[u8]) -> Result<Status> {
+        let status = parse_status(line).map_err(|e| self.secrets.error(e))?;
+        Ok(self.redacted(status))
+    }
+
+    fn redacted(&self, mut status: Status) -> Status {
+        if let Cow::Owned(t) = self.secrets.redact(&status.text) {
+            status.text = t;
+        }
+        status
+    }
+
+    /// The greeting, its text redacted (untrusted: sanitize to show it).
+    pub fn greeting(&self) -> Status {
+        self.redacted(self.greeting.clone())
     }
 
     pub fn capabilities(&self) -> &Capabilities {
@@ -215,7 +260,7 @@ impl<S: Read + Write> Client<S> {
         }
         if self.in_flight.is_empty() && !self.input.pending().is_empty() {
             // B10: lines nobody asked for must never answer the next command.
-            let junk = preview(self.input.pending());
+            let junk = self.redact(&preview(self.input.pending()));
             self.state = State::Closed;
             return Err(Error::protocol(format!(
                 "the server sent data nobody asked for ({junk}); closing the connection"
@@ -230,7 +275,7 @@ impl<S: Read + Write> Client<S> {
     /// state the login is about to enter.
     fn queue(&mut self, command: Command) {
         if let Some(t) = self.trace.as_mut() {
-            t.client(&command.trace_form());
+            t.client(&self.secrets.redact(&command.trace_form()));
         }
         let wire = command.wire();
         self.bytes_ahead += wire.len();
@@ -296,12 +341,15 @@ impl<S: Read + Write> Client<S> {
             .flush()
             .and_then(|()| self.read_answer(&command, progress))
         {
-            Ok(result) => Ok(Answer { command, result }),
+            Ok(result) => Ok(Answer {
+                command,
+                result: result.map_err(|e| self.secrets.error(e)),
+            }),
             Err(e) => {
                 // Transport or framing failure: the stream can't be trusted
                 // to be in sync any more.
                 self.state = State::Closed;
-                Err(e)
+                Err(self.secrets.error(e))
             }
         }
     }
@@ -350,7 +398,7 @@ impl<S: Read + Write> Client<S> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Result<Reply>> {
         let line = self.read_status_line("waiting for an answer")?;
-        let status = parse_status(&line)?;
+        let status = self.parse_status_line(&line)?;
         if !status.ok {
             return Ok(Err(refusal_error(
                 &status,
@@ -359,7 +407,9 @@ impl<S: Read + Write> Client<S> {
             )));
         }
         let Some(limits) = command.multi_line() else {
-            return one_line_reply(command, status).map(Ok);
+            // STAT, LIST n and UIDL n are parsed from the text as received.
+            let unredacted = parse_status(&line)?;
+            return one_line_reply(command, unredacted).map(|r| Ok(self.redact_reply(r)));
         };
         let mut collector = BodyCollector::new(limits);
         // The LIST size, which sets `max_total`, is the server's claim: it
@@ -393,15 +443,39 @@ impl<S: Read + Write> Client<S> {
         if let Some(t) = self.trace.as_mut() {
             t.server_data(body.data.len());
         }
-        multi_line_reply(command, body).map(Ok)
+        multi_line_reply(command, body).map(|r| Ok(self.redact_reply(r)))
+    }
+
+    /// The server's own words in a reply (a `+OK` text, capabilities),
+    /// redacted. Mail, listings and UIDs are left as sent.
+    fn redact_reply(&self, reply: Reply) -> Reply {
+        if self.secrets.is_empty() {
+            return reply;
+        }
+        match reply {
+            Reply::Ok(t) => Reply::Ok(self.redact(&t)),
+            Reply::Capa(mut caps) => {
+                for r in &mut caps.raw {
+                    *r = self.redact(r);
+                }
+                caps.implementation = caps.implementation.map(|t| self.redact(&t));
+                caps.expire = caps.expire.map(|t| self.redact(&t));
+                Reply::Capa(caps)
+            }
+            other => other,
+        }
     }
 
     fn read_status_line(&mut self, during: &str) -> Result<Vec<u8>> {
         loop {
-            if let Some(line) = self.input.next_line(MAX_STATUS_LINE)? {
+            let next = self
+                .input
+                .next_line(MAX_STATUS_LINE)
+                .map_err(|e| self.secrets.error(e))?;
+            if let Some(line) = next {
                 let content = line.content.to_vec();
                 if let Some(t) = self.trace.as_mut() {
-                    t.server(&content);
+                    t.server(&self.secrets.redact_bytes(&content));
                 }
                 return Ok(content);
             }

@@ -7,18 +7,20 @@ impl Worker {
     /// Connect, log in, list.
     pub(super) fn open(&mut self) -> Result<Session, Error> {
         let trace = match &self.cfg.trace {
-            Some(path) => Some(open_trace(path)?),
+            Some(path) => Some(Trace::open_file(path)?),
             None => None,
         };
-        let Connection {
-            mut client,
-            security,
-        } = transport::connect(&self.cfg.connect, trace)?;
-        let mut post_login_caps = None;
         let creds = Credentials::new(
             self.cfg.user.clone(),
             self.password.clone().unwrap_or_default(),
         );
+        // The password is cut out of everything the server says, from the
+        // greeting on.
+        let Connection {
+            mut client,
+            security,
+        } = transport::connect_as(&self.cfg.connect, &crate::pop3::Secrets::of(&creds), trace)?;
+        let mut post_login_caps = None;
         // CAPA (again: some servers list more after login), LIST and UIDL,
         // in the same round trip as the login when the server pipelines.
         let (method, answers) = client.login_then(
@@ -570,25 +572,8 @@ fn tls_state(sec: &Security) -> TlsState {
     }
 }
 
-fn open_trace(path: &std::path::Path) -> Result<Trace, Error> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts
-        .open(path)
-        .map_err(|e| Error::local(format!("can't open the log file {}: {e}", path.display())))?;
-    Ok(Trace::new(Box::new(std::io::BufWriter::new(file))))
-}
-
 /// Whether the server ended the session while it was idle (see
 /// [`Stream::closed_while_idle`]); bytes already buffered count too.
 fn closed_while_idle(s: &mut Session) -> Option<String> {
-    if !s.client.unread_input().is_empty() {
-        return Some(transport::said_unasked(s.client.unread_input()));
-    }
-    s.client.stream_mut().closed_while_idle()
+    s.client.closed_while_idle()
 }
