@@ -174,13 +174,45 @@ impl Worker {
                         return Ok(None);
                     }
                 }
-                // A POP3 session sees the maildrop as it was at login: end
-                // this one without deleting anything and open a new one. The
-                // marks are re-applied there.
+                // A POP3 session sees the maildrop as it was at login, so new
+                // mail needs a new one. It is opened first, beside this one:
+                // if it can't be had (the server busy, the network gone), the
+                // user keeps a working session instead of nothing. Then this
+                // one ends without deleting anything (RSET, QUIT; or a drop),
+                // and the marks are re-applied in the new one.
                 self.flush_previews(s, true);
                 self.save_cache();
-                end_without_deleting(s);
                 self.notice("checking for new mail");
+                if !self.maildrop_locked_per_session {
+                    match self.open() {
+                        Ok(next) => {
+                            end_without_deleting(s);
+                            return Ok(Some(Exit::Swap(Box::new(next))));
+                        }
+                        // The server locks the maildrop for the session
+                        // (Dovecot's pop3_lock_session, RFC 1939's lock):
+                        // no second session while this one lives. Only then
+                        // end this one first, as there is no other way to
+                        // see new mail; the server has just answered us, so
+                        // the new login is likely to work, and if it
+                        // doesn't, the retry policy reconnects. Remembered,
+                        // so later checks don't knock first.
+                        Err(e) if e.kind == ErrorKind::InUse => {
+                            self.maildrop_locked_per_session = true;
+                        }
+                        Err(e) => {
+                            let e = e.reword(|m| {
+                                format!(
+                                    "could not check for new mail ({m}); still connected, \
+                                     showing the mailbox as it was; press r to try again"
+                                )
+                            });
+                            self.error(&e, false);
+                            return Ok(None);
+                        }
+                    }
+                }
+                end_without_deleting(s);
                 Ok(Some(Exit::Renew))
             }
             Op::CommitNow => match self.commit(s) {

@@ -4,16 +4,51 @@
 use super::*;
 
 impl Worker {
-    /// Connect, log in, list.
+    /// Connect, log in, list (the password is known).
     pub(super) fn open(&mut self) -> Result<Session, Error> {
+        let conn = self.connect()?;
+        self.log_in(conn)
+    }
+
+    /// Connect: TCP, TLS or STLS with the certificate checked, CAPA. No
+    /// credential has been sent yet.
+    fn connect(&mut self) -> Result<Connection, Error> {
         let trace = match &self.cfg.trace {
             Some(path) => Some(open_trace(path)?),
             None => None,
         };
+        transport::connect(&self.cfg.connect, trace)
+    }
+
+    /// Connect, then, if the password isn't known yet, ask for it: a
+    /// certificate that fails, a missing STLS or a server that isn't there
+    /// is reported before the user types a password, and the password goes
+    /// over the connection that was checked. `Ok(None)`: the user quit at
+    /// the prompt (or the UI is gone).
+    pub(super) fn connect_then_ask(&mut self) -> Result<Option<Connection>, Error> {
+        let mut conn = self.connect()?;
+        if self.password.is_some() {
+            return Ok(Some(conn));
+        }
+        if !self.ask_password("") || self.ui_gone {
+            // Dropped in the authorization state: nothing was sent but CAPA.
+            return Ok(None);
+        }
+        // The server may have closed the connection while the user typed
+        // (a login timeout): connect again, with the same checks, rather
+        // than report a failure the user didn't cause.
+        if conn.client.stream_mut().closed_while_idle().is_some() {
+            conn = self.connect()?;
+        }
+        Ok(Some(conn))
+    }
+
+    /// Log in on a connection from [`Worker::connect`], then list.
+    pub(super) fn log_in(&mut self, conn: Connection) -> Result<Session, Error> {
         let Connection {
             mut client,
             security,
-        } = transport::connect(&self.cfg.connect, trace)?;
+        } = conn;
         let mut post_login_caps = None;
         let creds = Credentials::new(
             self.cfg.user.clone(),
@@ -93,6 +128,8 @@ impl Worker {
             reads: VecDeque::new(),
             last_activity: Instant::now(),
             opened: Instant::now(),
+            user_answers: 0,
+            writes_at_open: self.writes_settled,
             listing,
         })
     }
@@ -101,8 +138,10 @@ impl Worker {
     /// user's reads that were in flight (a RETR cut halfway, a TOP) are
     /// asked again in the next session, unless a newer one replaced them:
     /// otherwise the UI would wait forever for an answer to that ticket.
-    pub(super) fn serve(&mut self, mut s: Session) -> Exit {
+    /// Also says whether the session worked ([`Session::worked`]).
+    pub(super) fn serve(&mut self, mut s: Session) -> (Exit, bool) {
         let exit = self.serve_session(&mut s);
+        let worked = s.worked(self.writes_settled);
         if matches!(exit, Exit::Lost(_)) {
             for (ticket, key, kind) in s.reads.drain(..).rev() {
                 match kind {
@@ -116,7 +155,7 @@ impl Worker {
                 }
             }
         }
-        exit
+        (exit, worked)
     }
 
     pub(super) fn serve_session(&mut self, s: &mut Session) -> Exit {
@@ -441,6 +480,7 @@ impl Worker {
             }
         })?;
         s.last_activity = Instant::now();
+        s.note_answer(&answer.command);
         match (answer.command, answer.result) {
             (Command::Top { msg, lines: 0, .. }, result) => {
                 s.done += 1;
