@@ -4,15 +4,9 @@
 use super::*;
 
 impl Worker {
-    /// Connect, log in, list (the password is known).
-    pub(super) fn open(&mut self) -> Result<Session, Error> {
-        let conn = self.connect()?;
-        self.log_in(conn)
-    }
-
     /// Connect: TCP, TLS or STLS with the certificate checked, CAPA. No
     /// credential has been sent yet.
-    fn connect(&mut self) -> Result<Connection, Error> {
+    pub(super) fn connect(&mut self) -> Result<Connection, Error> {
         let trace = match &self.cfg.trace {
             Some(path) => Some(open_trace(path)?),
             None => None,
@@ -45,10 +39,23 @@ impl Worker {
 
     /// Log in on a connection from [`Worker::connect`], then list.
     pub(super) fn log_in(&mut self, conn: Connection) -> Result<Session, Error> {
+        self.log_in_within(conn, None)
+    }
+
+    /// [`Worker::log_in`], giving up when the server is silent for
+    /// `silence` (instead of the usual I/O timeout) until the listing is in.
+    pub(super) fn log_in_within(
+        &mut self,
+        conn: Connection,
+        silence: Option<Duration>,
+    ) -> Result<Session, Error> {
         let Connection {
             mut client,
             security,
         } = conn;
+        if let Some(t) = silence {
+            set_read_timeout(client.stream(), t.min(self.cfg.connect.io_timeout))?;
+        }
         let mut post_login_caps = None;
         let creds = Credentials::new(
             self.cfg.user.clone(),
@@ -67,6 +74,9 @@ impl Worker {
                 Command::Uidl(None),
             ],
         )?;
+        if silence.is_some() {
+            set_read_timeout(client.stream(), self.cfg.connect.io_timeout)?;
+        }
         client.set_window(self.cfg.pipeline_window);
         let mut count = None;
         let mut list = None;
@@ -608,6 +618,16 @@ fn tls_state(sec: &Security) -> TlsState {
         Security::Implicit(i) => TlsState::Implicit(details(i)),
         Security::StartTls(i) => TlsState::StartTls(details(i)),
     }
+}
+
+/// Change the connection's read timeout (only ever shortened for a while).
+fn set_read_timeout(stream: &Stream, t: Duration) -> Result<(), Error> {
+    let tcp = match stream {
+        Stream::Plain(s) => s.get_ref(),
+        Stream::Tls(s) => s.get_ref().get_ref(),
+    };
+    tcp.set_read_timeout(Some(t))
+        .map_err(|e| Error::io(&e, "setting up the connection"))
 }
 
 fn open_trace(path: &std::path::Path) -> Result<Trace, Error> {
