@@ -908,3 +908,86 @@ fn dovecot_r_swaps_sessions_without_deleting() {
 fn dovecot_r_with_pop3_lock_session_falls_back_without_deleting() {
     r_keeps_marks_and_deletes_nothing(true);
 }
+
+// ---------------------------------------------------------------------------
+// The real binary: a wrong password, Esc, `r`, and the exit code.
+
+/// popview in a sandboxed tmux (HOME and XDG dirs in a temp dir, no
+/// password in the environment); the shell prints `EXIT=<code>` after it.
+fn tui(args: &[&str]) -> (support::tmux::Tmux, tempfile::TempDir) {
+    use support::tmux::{Tmux, sh_quote};
+    let home = tempfile::Builder::new()
+        .prefix("pvconn")
+        .tempdir_in(support::temp_root())
+        .unwrap();
+    let h = home.path().display().to_string();
+    let mut inner = sh_quote(env!("CARGO_BIN_EXE_popview"));
+    for a in args {
+        inner.push(' ');
+        inner.push_str(&sh_quote(a));
+    }
+    inner.push_str("; echo EXIT=$?; exec sleep 600");
+    let cmd = format!(
+        "exec env -u POPVIEW_PASSWORD HOME={h} XDG_CONFIG_HOME={h}/config \
+         XDG_CACHE_HOME={h}/cache XDG_DATA_HOME={h}/data TERM=xterm-256color sh -c {}",
+        sh_quote(&inner)
+    );
+    (Tmux::start(&cmd, 120, 40), home)
+}
+
+#[test]
+fn tui_wrong_password_then_esc_r_and_quit_exits_with_the_auth_code() {
+    let server = tls_server(&pki().valid, true);
+    let url = format!("pop3s://demo@localhost:{}", server.addr().port());
+    let ca = pki().ca_pem.display().to_string();
+    let (s, _home) = tui(&[&url, "--ca-file", &ca]);
+    let long = Duration::from_secs(15);
+    s.wait_all(&[" Password ", "Password: "], long);
+    s.type_text("wrong");
+    s.send_keys(&["Enter"]);
+    // Asked again, with the server's reason.
+    s.wait_until("the prompt again", long, |sc| {
+        sc.contains("invalid user name or password") && sc.contains("Password: ")
+    });
+    s.send_keys(&["Escape"]);
+    s.wait_for("login cancelled", long);
+    s.send_keys(&["r"]);
+    s.wait_for("Password: ", long);
+    s.send_keys(&["Escape"]);
+    s.wait_for("login cancelled", long);
+    s.send_keys(&["q"]);
+    let screen = s.wait_until("the exit", long, |sc| {
+        sc.lines()
+            .any(|l| l.starts_with("EXIT=") && l.trim_end().len() > 5)
+    });
+    assert!(screen.contains("EXIT=3"), "{screen}");
+    assert!(screen.contains("ended without a session"), "{screen}");
+    // Two logins tried (the wrong one and none after Esc): one failed
+    // PASS/APOP/AUTH on the wire, no second.
+    let logins = server
+        .log()
+        .iter()
+        .filter(|l| completes_login(&l.line))
+        .count();
+    assert_eq!(logins, 1, "{:?}", server.log());
+}
+
+/// The same server with the right password: a session was had, so 0.
+#[test]
+fn tui_with_a_session_exits_zero() {
+    let server = tls_server(&pki().valid, true);
+    let url = format!("pop3s://demo@localhost:{}", server.addr().port());
+    let ca = pki().ca_pem.display().to_string();
+    let (s, _home) = tui(&[&url, "--ca-file", &ca]);
+    let long = Duration::from_secs(15);
+    s.wait_for("Password: ", long);
+    s.type_text("demo");
+    s.send_keys(&["Enter"]);
+    s.wait_for("3 msgs", long);
+    s.send_keys(&["q"]);
+    let screen = s.wait_until("the exit", long, |sc| {
+        sc.lines()
+            .any(|l| l.starts_with("EXIT=") && l.trim_end().len() > 5)
+    });
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}
