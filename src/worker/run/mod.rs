@@ -107,8 +107,9 @@ pub struct Worker {
     /// server deleted is unknown until a later listing shows it.
     quit_unconfirmed: bool,
     /// The server refused a second login with `[IN-USE]` while a session
-    /// was open (it locks the maildrop per session): a check for new mail
-    /// ends the session first, as no new one can open beside it.
+    /// was open, or held it silent (Dovecot's way of waiting on its lock):
+    /// it locks the maildrop per session, so a check for new mail ends the
+    /// session first, as no new one can open beside it.
     maildrop_locked_per_session: bool,
 }
 
@@ -533,6 +534,8 @@ impl Worker {
                     self.leave_offline();
                     return false;
                 }
+                // Typed by the user: not an attempt of an outage.
+                *attempt = 0;
                 true
             }
             ErrorKind::InUse
