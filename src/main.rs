@@ -96,6 +96,15 @@ fn run_tui(target: Target) -> Result<(), CmdError> {
             if let Some(e) = app.error() {
                 eprintln!("popview: {}", e.message);
             }
+            // Never had a session (the password never given, the server
+            // never reached): not a success for a shell or a script.
+            if app.connection().is_none() {
+                let kind = app.error().and_then(|e| e.kind);
+                return Err(CmdError::from_kind(
+                    kind.unwrap_or(popview::pop3::ErrorKind::Network),
+                    "ended without a session: nothing was read or deleted",
+                ));
+            }
             Ok(())
         }
         Err(e) => Err(CmdError::new(

@@ -260,7 +260,7 @@ impl App {
                     self.error = Some(ErrorNote {
                         kind: Some(ErrorKind::Auth),
                         message: "login cancelled: no password given".to_string(),
-                        advice: "press q to leave, or set password_command in the config",
+                        advice: "press r to enter it again, q to leave (or set password_command in the config)",
                         fatal: true,
                     });
                     self.conn = ConnState::Offline;

@@ -11,7 +11,8 @@
 //!
 //! # Semantics
 //! One shared maildrop. A session takes the maildrop lock when it logs in and
-//! keeps it until it ends; a second login meanwhile gets `-ERR [IN-USE]`. A
+//! keeps it until it ends; a second login meanwhile gets `-ERR [IN-USE]`
+//! (unless [`ServerOptions::lock_maildrop`] is off). A
 //! session works on a snapshot taken at login (mail added with
 //! [`Server::add_message`] appears in the next session, as with Dovecot).
 //! `DELE` only marks, `RSET` unmarks, and only `QUIT` in the TRANSACTION state
@@ -183,6 +184,9 @@ pub struct ServerOptions {
     pub greeting: Option<Vec<u8>>,
     /// `TOP n k` returns the whole message, as some servers do.
     pub top_streams_body: bool,
+    /// A session locks the maildrop (a second login gets `[IN-USE]`);
+    /// `false` lets sessions share it, as Dovecot does by default.
+    pub lock_maildrop: bool,
 }
 
 impl Default for ServerOptions {
@@ -203,6 +207,7 @@ impl Default for ServerOptions {
             hook: None,
             greeting: None,
             top_streams_body: false,
+            lock_maildrop: true,
         }
     }
 }
@@ -228,6 +233,7 @@ impl fmt::Debug for ServerOptions {
             .field("hook", &self.hook.as_ref().map(|_| ".."))
             .field("greeting", &self.greeting)
             .field("top_streams_body", &self.top_streams_body)
+            .field("lock_maildrop", &self.lock_maildrop)
             .finish()
     }
 }

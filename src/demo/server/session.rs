@@ -274,11 +274,13 @@ impl<'a> Session<'a> {
             return b"-ERR [AUTH] invalid user name or password\r\n".to_vec();
         }
         let mut md = lock(&self.shared.maildrop);
-        if md.locked_by.is_some() {
-            return b"-ERR [IN-USE] maildrop is locked by another session\r\n".to_vec();
+        if self.shared.opts.lock_maildrop {
+            if md.locked_by.is_some() {
+                return b"-ERR [IN-USE] maildrop is locked by another session\r\n".to_vec();
+            }
+            md.locked_by = Some(self.conn);
+            self.holds_lock = true;
         }
-        md.locked_by = Some(self.conn);
-        self.holds_lock = true;
         let msgs: Vec<SessionMsg> = md
             .entries
             .iter()

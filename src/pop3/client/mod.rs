@@ -144,6 +144,12 @@ impl<S: Read + Write> Client<S> {
         Ok(client)
     }
 
+    /// Learn the secrets to cut out of server text from now on (a password
+    /// typed after the connection was made).
+    pub fn set_secrets(&mut self, secrets: Secrets) {
+        self.secrets = secrets;
+    }
+
     /// The secrets cut out of server text (see [`super::redact`]).
     pub fn secrets(&self) -> &Secrets {
         &self.secrets

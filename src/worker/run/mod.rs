@@ -30,7 +30,8 @@ const PREVIEW_BATCH: usize = 256;
 const PREVIEW_FLUSH: Duration = Duration::from_millis(40);
 /// Most time spent waiting for a password or a quit after a fatal error.
 const MAX_USER_WAIT: Duration = Duration::from_secs(24 * 3600);
-/// A session that lasted this long resets the reconnect backoff.
+/// A session that stayed up this long counts as one that worked (see
+/// [`Session::worked`]), even if the user asked nothing of it.
 const STABLE_SESSION: Duration = Duration::from_secs(30);
 /// How often an idle session checks that the server has not closed it.
 const IDLE_PROBE_EVERY: Duration = Duration::from_secs(2);
@@ -69,6 +70,8 @@ enum Exit {
     Lost(Error),
     /// Open a fresh session right away (new mail, commit now).
     Renew,
+    /// Serve this session next: `r` opened it before ending the last one.
+    Swap(Box<Session>),
 }
 
 pub struct Worker {
@@ -103,6 +106,11 @@ pub struct Worker {
     /// A QUIT was sent to commit and its answer never came: whether the
     /// server deleted is unknown until a later listing shows it.
     quit_unconfirmed: bool,
+    /// The server refused a second login with `[IN-USE]` while a session
+    /// was open, or held it silent (Dovecot's way of waiting on its lock):
+    /// it locks the maildrop per session, so a check for new mail ends the
+    /// session first, as no new one can open beside it.
+    maildrop_locked_per_session: bool,
 }
 
 /// What a user's read in flight asked for.
@@ -131,9 +139,43 @@ struct Session {
     last_activity: Instant,
     /// When this session logged in (the maildrop as it was then).
     opened: Instant,
+    /// The user's reads (RETR, TOP n k) this session answered.
+    user_answers: u32,
+    /// `Worker::writes_settled` when the session opened.
+    writes_at_open: u64,
 }
 
 impl Session {
+    /// Count an answer the server gave in this session (see [`Session::worked`]).
+    fn note_answer(&mut self, command: &Command) {
+        if matches!(
+            command,
+            Command::Retr { .. } | Command::Top { lines: 1.., .. }
+        ) {
+            self.user_answers += 1;
+        }
+    }
+
+    /// Whether this session worked, which restarts the reconnect backoff.
+    ///
+    /// The rule: the session got through login and the listing (every
+    /// `Session` did) and then did something the user asked for: it answered
+    /// one of the user's reads, or applied one of the user's mark writes; or
+    /// it simply stayed up for [`STABLE_SESSION`]. What every session does
+    /// on its own (previews, the marks re-applied after login, NOOPs) does
+    /// not count, and a read cut off by the drop is not an answer. So each
+    /// restart of the backoff costs either a fresh action of the user or
+    /// half a minute of a live session: a server that drops every session
+    /// right after login, or at the one message that breaks it (re-asked by
+    /// itself after the reconnect), still sees the doubling delays and the
+    /// attempt limit, while a user whose working session was cut by a
+    /// network blip is back after the first, shortest delay.
+    fn worked(&self, writes_settled: u64) -> bool {
+        self.user_answers > 0
+            || writes_settled > self.writes_at_open
+            || self.opened.elapsed() >= STABLE_SESSION
+    }
+
     fn index(&self, number: u32) -> Option<usize> {
         self.listing
             .msgs()
@@ -173,6 +215,7 @@ impl Worker {
             last_cache_save: None,
             writes_settled: 0,
             quit_unconfirmed: false,
+            maildrop_locked_per_session: false,
         }
     }
 
@@ -238,51 +281,58 @@ impl Worker {
             self.send_marks();
             self.restored = true;
         }
+        // Connection attempts in the current outage (1 = the first try).
         let mut attempt = 0u32;
+        // A session `r` opened before it ended the previous one.
+        let mut next: Option<Session> = None;
         let committed = loop {
-            if self.ui_gone {
-                break false;
-            }
-            if let Some(done) = self.settle_offline_ops() {
-                break done;
-            }
-            if self.password.is_none() {
-                self.ask_password("");
-                if self.password.is_none() {
-                    // Quit while the password was asked: never log in
-                    // without one.
-                    self.leave_offline();
+            let (exit, worked) = if let Some(s) = next.take() {
+                self.serve(s)
+            } else {
+                if self.ui_gone {
                     break false;
                 }
-            }
-            self.honour_login_delay(attempt + 1);
-            // A quit during the countdown is settled at the top of the loop
-            // (a commit with marks still needs the connection).
-            if self.ui_gone || (self.quit_queued() && self.marks.is_empty()) {
-                continue;
-            }
-            attempt += 1;
-            self.send(Event::Connecting {
-                server: self.cfg.connect.server(),
-                attempt,
-            });
-            let started = Instant::now();
-            let exit = match self.open() {
-                Ok(session) => self.serve(session),
-                Err(e) => Exit::Lost(e),
+                if let Some(done) = self.settle_offline_ops() {
+                    break done;
+                }
+                self.honour_login_delay(attempt + 1);
+                // A quit during the countdown is settled at the top of the
+                // loop (a commit with marks still needs the connection).
+                if self.ui_gone || (self.quit_queued() && self.marks.is_empty()) {
+                    continue;
+                }
+                attempt += 1;
+                self.send(Event::Connecting {
+                    server: self.cfg.connect.server(),
+                    attempt,
+                });
+                match self.connect_then_ask() {
+                    Ok(Some(conn)) => match self.log_in(conn) {
+                        Ok(session) => self.serve(session),
+                        Err(e) => (Exit::Lost(e), false),
+                    },
+                    Ok(None) => {
+                        // Quit while the password was asked: never log in
+                        // without one.
+                        self.leave_offline();
+                        break false;
+                    }
+                    Err(e) => (Exit::Lost(e), false),
+                }
             };
-            // Only a session that lasted resets the backoff: a server that
-            // drops every session at once (say, on one corrupt message) must
-            // not be logged into every second forever.
-            if started.elapsed() >= STABLE_SESSION {
+            if worked {
                 attempt = 0;
             }
             match exit {
                 Exit::Done(committed) => break committed,
                 Exit::Renew => attempt = 0,
+                Exit::Swap(s) => {
+                    attempt = 0;
+                    next = Some(*s);
+                }
                 Exit::Lost(e) => {
                     self.last_lost = true;
-                    if !self.after_failure(&e, attempt.max(1)) {
+                    if !self.after_failure(&e, &mut attempt) {
                         break false;
                     }
                 }
@@ -329,10 +379,21 @@ impl Worker {
 
     /// Wait up to `dur` for requests; returns early when a quit is queued.
     fn wait(&mut self, dur: Duration) {
+        self.wait_for(dur, false);
+    }
+
+    /// Like [`Worker::wait`], but the user's `r` (a queued check for new
+    /// mail) ends the wait too: retry now.
+    fn wait_or_retry(&mut self, dur: Duration) {
+        self.wait_for(dur, true);
+    }
+
+    fn wait_for(&mut self, dur: Duration, or_retry: bool) {
         let end = Instant::now() + dur.min(MAX_USER_WAIT);
         loop {
             let now = Instant::now();
-            if now >= end || self.ui_gone || self.quit_queued() {
+            if now >= end || self.ui_gone || self.quit_queued() || (or_retry && self.retry_asked())
+            {
                 return;
             }
             match self.requests.recv_timeout(end - now) {
@@ -345,6 +406,19 @@ impl Worker {
                 Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
             }
         }
+    }
+
+    /// The user pressed `r` (a check for new mail is queued): without a
+    /// session, that means "try again now".
+    fn retry_asked(&self) -> bool {
+        self.ops.contains(&Op::CheckNewMail)
+    }
+
+    /// Take back the `r`s queued while offline; true if there were any.
+    fn take_retry(&mut self) -> bool {
+        let before = self.ops.len();
+        self.ops.retain(|o| *o != Op::CheckNewMail);
+        self.ops.len() != before
     }
 
     fn quit_queued(&self) -> bool {
@@ -411,7 +485,9 @@ impl Worker {
         }
     }
 
-    /// Ask the UI for the password and wait for it (or a quit).
+    /// Ask the UI for the password and wait for it (or a quit). Esc at the
+    /// prompt sends nothing, so the worker keeps waiting: `r` (a check for
+    /// new mail) asks again. True when a password was given.
     fn ask_password(&mut self, reason: &str) -> bool {
         let reason = if reason.is_empty() {
             format!(
@@ -422,22 +498,35 @@ impl Worker {
         } else {
             reason.to_string()
         };
-        self.send(Event::PasswordNeeded { reason });
+        self.send(Event::PasswordNeeded {
+            reason: reason.clone(),
+        });
         let end = Instant::now() + MAX_USER_WAIT;
         while self.password.is_none() && Instant::now() < end {
-            self.wait(Duration::from_secs(1));
+            self.wait_or_retry(Duration::from_secs(1));
             if self.ui_gone || self.quit_queued() {
-                return self.password.is_some() || self.quit_queued();
+                break;
+            }
+            if self.password.is_none() && self.take_retry() {
+                self.send(Event::PasswordNeeded {
+                    reason: reason.clone(),
+                });
             }
         }
         self.password.is_some()
     }
 
-    /// Decide what to do after a failed connection or a lost session.
-    /// Returns false when the worker should stop.
-    fn after_failure(&mut self, e: &Error, attempt: u32) -> bool {
+    /// Decide what to do after a failed connection or a lost session;
+    /// `attempt` counts the tries of this outage (a fresh start of the
+    /// count after `r`). Returns false when the worker should stop.
+    fn after_failure(&mut self, e: &Error, attempt: &mut u32) -> bool {
+        let tries = (*attempt).max(1);
         match e.kind {
             ErrorKind::Auth => {
+                // No delay of our own: the server already made its (Dovecot
+                // waits 2 s before it says no), and the prompt comes back at
+                // once. The connection after the new password is checked
+                // again before any credential goes out.
                 self.password = None;
                 self.error(e, false);
                 self.ask_password(&sanitize::line(&e.message));
@@ -445,6 +534,8 @@ impl Worker {
                     self.leave_offline();
                     return false;
                 }
+                // Typed by the user: not an attempt of an outage.
+                *attempt = 0;
                 true
             }
             ErrorKind::InUse
@@ -452,20 +543,29 @@ impl Worker {
             | ErrorKind::Network
             | ErrorKind::Timeout
             | ErrorKind::LoginDelay
-                if attempt < self.cfg.max_attempts =>
+                if tries < self.cfg.max_attempts =>
             {
                 let delay = if e.kind == ErrorKind::LoginDelay {
                     Duration::from_secs(self.login_delay.unwrap_or(60).clamp(1, MAX_LOGIN_DELAY))
                 } else {
-                    let factor = 1u32 << attempt.saturating_sub(1).min(16);
+                    let factor = 1u32 << tries.saturating_sub(1).min(16);
                     (self.cfg.backoff * factor).min(self.cfg.max_backoff)
                 };
+                // Sent once per wait, with the whole wait in whole seconds
+                // (rounded up, so a countdown that starts at this event
+                // never shows 0 while the worker still waits); the next
+                // event is `Connecting` when the wait is over or cut short.
                 self.send(Event::Reconnecting {
-                    attempt,
-                    delay_secs: delay.as_secs(),
+                    attempt: tries,
+                    delay_secs: whole_secs(delay),
                     reason: sanitize::line(&e.message),
                 });
-                self.wait(delay);
+                if e.kind == ErrorKind::LoginDelay {
+                    // The server said when: `r` can't make it sooner.
+                    self.wait(delay);
+                } else {
+                    self.wait_or_retry(delay);
+                }
                 true
             }
             _ => {
@@ -475,13 +575,29 @@ impl Worker {
                 if self.cfg.max_attempts <= 1 || self.ui_gone {
                     return false;
                 }
+                // Out of attempts at a passing failure (the network was
+                // gone for a while): `r` starts a fresh round.
+                let passing = matches!(
+                    e.kind,
+                    ErrorKind::InUse
+                        | ErrorKind::TempFailure
+                        | ErrorKind::Network
+                        | ErrorKind::Timeout
+                        | ErrorKind::LoginDelay
+                );
                 let end = Instant::now() + MAX_USER_WAIT;
                 // Marks made meanwhile still count (on disk); a quit ends it.
                 while !self.quit_queued() && !self.ui_gone && Instant::now() < end {
+                    // Before the offline settling, which would drop an `r`.
+                    self.drain_requests();
+                    if passing && self.retry_asked() {
+                        *attempt = 0;
+                        return true;
+                    }
                     if self.settle_offline_ops().is_some() {
                         return false;
                     }
-                    self.wait(Duration::from_secs(1));
+                    self.wait_for(Duration::from_secs(1), passing);
                 }
                 self.leave_offline();
                 false
@@ -520,9 +636,14 @@ impl Worker {
         }
         self.send(Event::Reconnecting {
             attempt,
-            delay_secs: wait.as_secs().max(1),
+            delay_secs: whole_secs(wait),
             reason: format!("the server allows one login every {delay} seconds"),
         });
         self.wait(wait);
     }
+}
+
+/// A wait in whole seconds for the UI's countdown, rounded up.
+fn whole_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }

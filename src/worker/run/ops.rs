@@ -174,13 +174,54 @@ impl Worker {
                         return Ok(None);
                     }
                 }
-                // A POP3 session sees the maildrop as it was at login: end
-                // this one without deleting anything and open a new one. The
-                // marks are re-applied there.
+                // A POP3 session sees the maildrop as it was at login, so new
+                // mail needs a new one. It is opened first, beside this one:
+                // if it can't be had (the server busy, the network gone), the
+                // user keeps a working session instead of nothing. Then this
+                // one ends without deleting anything (RSET, QUIT; or a drop),
+                // and the marks are re-applied in the new one.
                 self.flush_previews(s, true);
                 self.save_cache();
-                end_without_deleting(s);
                 self.notice("checking for new mail");
+                if !self.maildrop_locked_per_session {
+                    // Connected, then logged in (or not): a connection that
+                    // can't be had says nothing about a lock.
+                    let next = self
+                        .connect()
+                        .map(|conn| self.log_in_within(conn, Some(SECOND_LOGIN_SILENCE)));
+                    match next {
+                        Ok(Ok(next)) => {
+                            end_without_deleting(s);
+                            return Ok(Some(Exit::Swap(Box::new(next))));
+                        }
+                        // The server locks the maildrop for the session
+                        // (RFC 1939's lock; Dovecot's pop3_lock_session,
+                        // which holds the login about 13 s, then answers
+                        // `[IN-USE]`): no second session while this one
+                        // lives. Only then end this one first, as there is
+                        // no other way to see new mail; the server has just
+                        // answered us, so the new login is likely to work,
+                        // and if it doesn't, the retry policy reconnects
+                        // (what `r` always did before). Remembered, so later
+                        // checks don't knock first.
+                        Ok(Err(e))
+                            if e.kind == ErrorKind::InUse || e.kind == ErrorKind::Timeout =>
+                        {
+                            self.maildrop_locked_per_session = true;
+                        }
+                        Ok(Err(e)) | Err(e) => {
+                            let e = e.reword(|m| {
+                                format!(
+                                    "could not check for new mail ({m}); still connected, \
+                                     showing the mailbox as it was; press r to try again"
+                                )
+                            });
+                            self.error(&e, false);
+                            return Ok(None);
+                        }
+                    }
+                }
+                end_without_deleting(s);
                 Ok(Some(Exit::Renew))
             }
             Op::CommitNow => match self.commit(s) {
@@ -294,6 +335,10 @@ impl Worker {
         }
     }
 }
+
+/// How long a second login (beside a live session) may leave the server
+/// silent before it is taken for a wait on the maildrop lock.
+const SECOND_LOGIN_SILENCE: Duration = Duration::from_secs(4);
 
 /// End a session so that nothing is deleted: RSET then QUIT, or, if RSET is
 /// refused, drop the connection (RFC 1939: no QUIT, no deletions).

@@ -4,23 +4,75 @@
 use super::*;
 
 impl Worker {
-    /// Connect, log in, list.
-    pub(super) fn open(&mut self) -> Result<Session, Error> {
+    /// The known secrets (the password, once there is one) to cut out of
+    /// server text.
+    fn secrets(&self) -> crate::pop3::Secrets {
+        crate::pop3::Secrets::of(&Credentials::new(
+            self.cfg.user.clone(),
+            self.password.clone().unwrap_or_default(),
+        ))
+    }
+
+    /// Connect: TCP, TLS or STLS with the certificate checked, CAPA. No
+    /// credential has been sent yet.
+    pub(super) fn connect(&mut self) -> Result<Connection, Error> {
         let trace = match &self.cfg.trace {
             Some(path) => Some(Trace::open_file(path)?),
             None => None,
         };
+        // The password, when known, is cut out of everything the server
+        // says from the greeting on; one typed later is added at login.
+        transport::connect_as(&self.cfg.connect, &self.secrets(), trace)
+    }
+
+    /// Connect, then, if the password isn't known yet, ask for it: a
+    /// certificate that fails, a missing STLS or a server that isn't there
+    /// is reported before the user types a password, and the password goes
+    /// over the connection that was checked. `Ok(None)`: the user quit at
+    /// the prompt (or the UI is gone).
+    pub(super) fn connect_then_ask(&mut self) -> Result<Option<Connection>, Error> {
+        let mut conn = self.connect()?;
+        if self.password.is_some() {
+            return Ok(Some(conn));
+        }
+        if !self.ask_password("") || self.ui_gone {
+            // Dropped in the authorization state: nothing was sent but CAPA.
+            return Ok(None);
+        }
+        // The server may have closed the connection while the user typed
+        // (a login timeout): connect again, with the same checks, rather
+        // than report a failure the user didn't cause.
+        if conn.client.stream_mut().closed_while_idle().is_some() {
+            conn = self.connect()?;
+        }
+        Ok(Some(conn))
+    }
+
+    /// Log in on a connection from [`Worker::connect`], then list.
+    pub(super) fn log_in(&mut self, conn: Connection) -> Result<Session, Error> {
+        self.log_in_within(conn, None)
+    }
+
+    /// [`Worker::log_in`], giving up when the server is silent for
+    /// `silence` (instead of the usual I/O timeout) until the listing is in.
+    pub(super) fn log_in_within(
+        &mut self,
+        conn: Connection,
+        silence: Option<Duration>,
+    ) -> Result<Session, Error> {
+        let Connection {
+            mut client,
+            security,
+        } = conn;
+        if let Some(t) = silence {
+            set_read_timeout(client.stream(), t.min(self.cfg.connect.io_timeout))?;
+        }
+        let mut post_login_caps = None;
         let creds = Credentials::new(
             self.cfg.user.clone(),
             self.password.clone().unwrap_or_default(),
         );
-        // The password is cut out of everything the server says, from the
-        // greeting on.
-        let Connection {
-            mut client,
-            security,
-        } = transport::connect_as(&self.cfg.connect, &crate::pop3::Secrets::of(&creds), trace)?;
-        let mut post_login_caps = None;
+        client.set_secrets(crate::pop3::Secrets::of(&creds));
         // CAPA (again: some servers list more after login), LIST and UIDL,
         // in the same round trip as the login when the server pipelines.
         let (method, answers) = client.login_then(
@@ -34,6 +86,9 @@ impl Worker {
                 Command::Uidl(None),
             ],
         )?;
+        if silence.is_some() {
+            set_read_timeout(client.stream(), self.cfg.connect.io_timeout)?;
+        }
         client.set_window(self.cfg.pipeline_window);
         let mut count = None;
         let mut list = None;
@@ -95,6 +150,8 @@ impl Worker {
             reads: VecDeque::new(),
             last_activity: Instant::now(),
             opened: Instant::now(),
+            user_answers: 0,
+            writes_at_open: self.writes_settled,
             listing,
         })
     }
@@ -103,8 +160,10 @@ impl Worker {
     /// user's reads that were in flight (a RETR cut halfway, a TOP) are
     /// asked again in the next session, unless a newer one replaced them:
     /// otherwise the UI would wait forever for an answer to that ticket.
-    pub(super) fn serve(&mut self, mut s: Session) -> Exit {
+    /// Also says whether the session worked ([`Session::worked`]).
+    pub(super) fn serve(&mut self, mut s: Session) -> (Exit, bool) {
         let exit = self.serve_session(&mut s);
+        let worked = s.worked(self.writes_settled);
         if matches!(exit, Exit::Lost(_)) {
             for (ticket, key, kind) in s.reads.drain(..).rev() {
                 match kind {
@@ -118,7 +177,7 @@ impl Worker {
                 }
             }
         }
-        exit
+        (exit, worked)
     }
 
     pub(super) fn serve_session(&mut self, s: &mut Session) -> Exit {
@@ -443,6 +502,7 @@ impl Worker {
             }
         })?;
         s.last_activity = Instant::now();
+        s.note_answer(&answer.command);
         match (answer.command, answer.result) {
             (Command::Top { msg, lines: 0, .. }, result) => {
                 s.done += 1;
@@ -570,6 +630,16 @@ fn tls_state(sec: &Security) -> TlsState {
         Security::Implicit(i) => TlsState::Implicit(details(i)),
         Security::StartTls(i) => TlsState::StartTls(details(i)),
     }
+}
+
+/// Change the connection's read timeout (only ever shortened for a while).
+fn set_read_timeout(stream: &Stream, t: Duration) -> Result<(), Error> {
+    let tcp = match stream {
+        Stream::Plain(s) => s.get_ref(),
+        Stream::Tls(s) => s.get_ref().get_ref(),
+    };
+    tcp.set_read_timeout(Some(t))
+        .map_err(|e| Error::io(&e, "setting up the connection"))
 }
 
 /// Whether the server ended the session while it was idle (see
