@@ -18,6 +18,9 @@ pub mod exit {
     pub const NETWORK: i32 = 4;
     /// The server refused or failed (locked mailbox, no such message, ...).
     pub const SERVER: i32 = 5;
+    /// Another popview has this account open (`delete` refuses to run
+    /// beside it; as fetchmail's 8, "another instance is running").
+    pub const LOCKED: i32 = 8;
 }
 
 const AFTER_HELP: &str = "\
@@ -28,7 +31,8 @@ Password, in order: --password-command, the account's password_command or
 password_env, the POPVIEW_PASSWORD environment variable, else a prompt.
 
 Exit codes: 0 success, 1 internal error, 2 usage or configuration error,
-3 authentication failed, 4 network/TLS error, 5 server error.
+3 authentication failed, 4 network/TLS error, 5 server error,
+8 another popview has the account open (delete only).
 
 Try it without an account: popview --demo";
 
