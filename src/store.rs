@@ -495,15 +495,34 @@ impl Store {
             }
             Err(Unfit::Set(why)) => why,
         };
-        let mut aside = path.as_os_str().to_owned();
-        aside.push(".corrupt");
-        let aside = PathBuf::from(aside);
-        let _ = fs::rename(path, &aside);
-        self.warn(format!(
-            "{} was set aside as {} because {why}; it was read as empty",
-            path.display(),
-            aside.display()
-        ));
+        let aside = |suffix: String| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            PathBuf::from(p)
+        };
+        // `*.corrupt`, or a unique name when that one can't be replaced
+        // (a directory can't replace a file, nor a file a directory).
+        let moved = [
+            aside(".corrupt".into()),
+            aside(format!(
+                ".corrupt.{}.{}",
+                std::process::id(),
+                TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+            )),
+        ]
+        .into_iter()
+        .find(|to| fs::rename(path, to).is_ok());
+        match moved {
+            Some(to) => self.warn(format!(
+                "{} was set aside as {} because {why}; it was read as empty",
+                path.display(),
+                to.display()
+            )),
+            None => self.warn(format!(
+                "{} is not read because {why}, and it could not be moved aside: remove it",
+                path.display()
+            )),
+        }
         None
     }
 }

@@ -346,3 +346,184 @@ fn hundred_thousand_entries() {
     assert_eq!(got.len(), 100_000);
     assert_eq!(got, m);
 }
+
+/// A version 1 marks file (UIDs only) is still read: its marks come back
+/// with no size (the worker matches them by UID once and says so); the
+/// next save writes version 2 with everything a mark knows.
+#[test]
+fn version_one_marks_are_migrated() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let path = s.data_dir().join("marks.json");
+    std::fs::write(&path, br#"{"version":1,"uids":["a","b"]}"#).unwrap();
+    let got = s.load_mark_records();
+    assert_eq!(got, vec![SavedMark::uid_only("a"), SavedMark::uid_only("b")]);
+    let v2 = vec![SavedMark {
+        uid: "a".into(),
+        size: Some(42),
+        message_id: Some("m@x".into()),
+        from: "f@x".into(),
+        subject: "s".into(),
+    }];
+    s.save_mark_records(&v2).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(r#""version":2"#), "{text}");
+    assert_eq!(s.load_mark_records(), v2);
+    assert!(s.take_warnings().is_empty());
+}
+
+/// Escape sequences and huge strings planted in the cache or the marks
+/// file are sanitized and capped on load, like network previews.
+#[test]
+fn planted_escapes_and_huge_strings_are_sanitized_on_load() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let evil = "\u{1b}]0;pwned\u{7}\u{1b}[31mred\u{9b}2J\u{202e}x";
+    let huge = "y".repeat(1 << 20);
+    let mut h = entry(1);
+    h.summary.subject = evil.into();
+    h.summary.from_name = huge.clone();
+    h.summary.message_id = evil.into();
+    s.save_headers(&HashMap::from([("u1".to_string(), h)])).unwrap();
+    s.save_mark_records(&[SavedMark {
+        uid: "u1".into(),
+        size: Some(1),
+        message_id: Some(evil.into()),
+        from: huge.clone(),
+        subject: evil.into(),
+    }])
+    .unwrap();
+    let got = s.load_headers();
+    let sum = &got["u1"].summary;
+    let m = &s.load_mark_records()[0];
+    for text in [
+        &sum.subject,
+        &sum.from_name,
+        &sum.message_id,
+        &m.subject,
+        &m.from,
+        m.message_id.as_ref().unwrap(),
+    ] {
+        assert!(
+            !text.chars().any(|c| c.is_control() || ('\u{80}'..='\u{9f}').contains(&c)
+                || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert!(!text.contains("pwned"), "a whole OSC sequence is removed: {text:?}");
+        assert!(text.len() <= popview::mail::MAX_SUMMARY_FIELD, "{}", text.len());
+    }
+    assert!(sum.subject.contains("red"));
+}
+
+/// Only regular files are read: a FIFO (which would block a plain open
+/// forever), a symlink (even to a valid file) and a directory are set
+/// aside as `*.corrupt` with a warning, and read as empty.
+#[cfg(unix)]
+#[test]
+fn fifos_symlinks_and_directories_are_set_aside_never_read() {
+    use std::os::unix::fs::FileTypeExt;
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let marks = s.data_dir().join("marks.json");
+    let headers = s.cache_dir().join("headers.json");
+    // A FIFO: mkfifo through the system tool (no unsafe here).
+    let made = std::process::Command::new("mkfifo")
+        .arg(&marks)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A symlink to a perfectly good marks file elsewhere.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = Store::open(elsewhere.path(), "k").unwrap();
+    other.save_headers(&map(2, 0)).unwrap();
+    std::os::unix::fs::symlink(other.cache_dir().join("headers.json"), &headers).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s2 = s.clone();
+    std::thread::spawn(move || {
+        let r = (s2.load_mark_records(), s2.load_headers());
+        let _ = tx.send(r);
+    });
+    let (m, h) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("loading blocked on a FIFO");
+    assert!(m.is_empty() && h.is_empty());
+    assert!(!marks.exists() && std::fs::symlink_metadata(&headers).is_err());
+    assert!(
+        std::fs::symlink_metadata(s.data_dir().join("marks.json.corrupt"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    let w = s.take_warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w.iter().any(|w| w.contains("FIFO")), "{w:?}");
+    assert!(w.iter().any(|w| w.contains("symbolic link")), "{w:?}");
+    // The target of the symlink was not touched.
+    assert_eq!(other.load_headers().len(), 2);
+    // A directory in the file's place.
+    std::fs::create_dir(&marks).unwrap();
+    assert!(s.load_mark_records().is_empty());
+    assert!(s.take_warnings()[0].contains("directory"));
+    // Saving works again afterwards.
+    s.save_marks(&["a".to_string()]).unwrap();
+    assert_eq!(s.load_marks(), ["a"]);
+}
+
+/// A file over the size cap is set aside without being read into memory.
+#[test]
+fn an_oversized_marks_file_is_set_aside() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let path = s.data_dir().join("marks.json");
+    let f = std::fs::File::create(&path).unwrap();
+    // Sparse: no disk space used.
+    f.set_len(popview::store::MAX_MARKS_BYTES + 1).unwrap();
+    drop(f);
+    assert!(s.load_mark_records().is_empty());
+    assert!(!path.exists());
+    assert!(s.data_dir().join("marks.json.corrupt").exists());
+    let w = s.take_warnings();
+    assert!(w[0].contains("bigger than"), "{w:?}");
+}
+
+/// The account lock: one holder at a time (a second open of the lock
+/// file, even in this process, is refused and names the holder's pid);
+/// released when dropped. A lock file with garbage instead of a pid gives
+/// no pid, never the garbage.
+#[test]
+fn the_account_lock_has_one_holder_and_names_its_pid() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let held = s.lock().expect("first lock");
+    match s.lock() {
+        Err(popview::store::LockError::Held(h)) => {
+            assert_eq!(h.pid, Some(std::process::id()));
+            assert!(h.to_string().contains(&std::process::id().to_string()));
+        }
+        other => panic!("second lock: {other:?}"),
+    }
+    drop(held);
+    let again = s.lock().expect("free again");
+    std::fs::write(s.data_dir().join("lock"), "\u{1b}[31m1234\n").unwrap();
+    match s.lock() {
+        Err(popview::store::LockError::Held(h)) => {
+            assert_eq!(h.pid, None);
+            assert_eq!(h.to_string(), "another popview has this account open");
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(again);
+}
+
+/// A symlink in the lock's place is refused, not followed.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_lock_file_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Store::open(root.path(), "k").unwrap();
+    let target = root.path().join("elsewhere");
+    std::fs::write(&target, "keep me").unwrap();
+    std::os::unix::fs::symlink(&target, s.data_dir().join("lock")).unwrap();
+    assert!(matches!(s.lock(), Err(popview::store::LockError::Io(_))));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+}
