@@ -107,13 +107,23 @@ fn a_uid_reused_with_another_size_is_never_deleted() {
         unreachable!()
     };
     assert_eq!(d.key.uid.as_deref(), Some("ua"));
-    assert_eq!(d.subject, "subject a", "the mark remembers which message it was");
+    assert_eq!(
+        d.subject, "subject a",
+        "the mark remembers which message it was"
+    );
     let text = d.describe();
-    assert!(text.contains("ua") && text.contains("bytes") && text.contains("subject a"), "{text}");
+    assert!(
+        text.contains("ua") && text.contains("bytes") && text.contains("subject a"),
+        "{text}"
+    );
     h.marks(0);
     assert!(persist.state().marks.is_empty(), "dropped from disk too");
     let seen = h.quit(true);
-    assert!(!seen.iter().any(|e| matches!(e, Event::Committed { deleted: 1.., .. })));
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1.., .. }))
+    );
     assert!(
         !lines(&server, 1).iter().any(|l| l.starts_with("DELE")),
         "{:?}",
@@ -134,8 +144,11 @@ fn a_uid_reused_with_the_same_size_is_caught_by_its_message_id() {
         ("uc".to_string(), msg("cccc")),
     ];
     assert_eq!(pairs[0].1.len(), pairs[1].1.len());
-    let server =
-        Server::start(Mailbox::from_pairs(pairs), reusing_uids(&["ub", "ua", "uc"])).unwrap();
+    let server = Server::start(
+        Mailbox::from_pairs(pairs),
+        reusing_uids(&["ub", "ua", "uc"]),
+    )
+    .unwrap();
     let persist = Mem::default();
     let mut h = Harness::start(config(&server), Box::new(persist.clone()));
     let keys = h.listing();
@@ -148,7 +161,8 @@ fn a_uid_reused_with_the_same_size_is_caught_by_its_message_id() {
     assert!(
         saved
             .iter()
-            .all(|m| m.message_id.as_deref() == Some(&format!("{}@example.org", m.uid[1..].repeat(4)))),
+            .all(|m| m.message_id.as_deref()
+                == Some(&format!("{}@example.org", m.uid[1..].repeat(4)))),
         "the marks know their Message-IDs: {saved:?}"
     );
     h.send(Request::CheckNewMail);
@@ -158,14 +172,23 @@ fn a_uid_reused_with_the_same_size_is_caught_by_its_message_id() {
     assert_eq!(d.len(), 2, "{d:?}");
     assert!(d.iter().all(|(_, t)| t.contains("Message-ID")), "{d:?}");
     let conn1 = lines(&server, 1);
-    assert!(conn1.iter().any(|l| l == "TOP 3 0"), "checked afresh: {conn1:?}");
+    assert!(
+        conn1.iter().any(|l| l == "TOP 3 0"),
+        "checked afresh: {conn1:?}"
+    );
     assert_eq!(
-        conn1.iter().filter(|l| l.starts_with("DELE")).collect::<Vec<_>>(),
+        conn1
+            .iter()
+            .filter(|l| l.starts_with("DELE"))
+            .collect::<Vec<_>>(),
         ["DELE 3"],
         "only the confirmed mark is applied"
     );
     let seen = h.quit(true);
-    assert!(seen.iter().any(|e| matches!(e, Event::Committed { deleted: 1, .. })));
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1, .. }))
+    );
     assert_eq!(server.mailbox_uids(), ["ua", "ub"]);
 }
 
@@ -175,7 +198,11 @@ fn a_uid_reused_with_the_same_size_is_caught_by_its_message_id() {
 fn restored_marks_are_checked_before_they_are_applied() {
     let server = Server::start(Mailbox::generated(3), ServerOptions::default()).unwrap();
     let uids = server.mailbox_uids();
-    let sizes: Vec<u64> = server.messages().iter().map(|(_, b)| b.len() as u64).collect();
+    let sizes: Vec<u64> = server
+        .messages()
+        .iter()
+        .map(|(_, b)| b.len() as u64)
+        .collect();
     let persist = Mem::default();
     persist.set_marks(vec![
         SavedMark {
@@ -214,9 +241,10 @@ fn version_one_marks_are_restored_flagged_and_then_protected() {
     persist.set_marks(vec![SavedMark::uid_only(uids[1].clone())]);
     let mut h = Harness::start(config(&server), Box::new(persist.clone()));
     h.listing();
-    h.wait("the UID-only notice", |e| {
-        matches!(e, Event::Notice(n) if n.contains("matched by unique id alone"))
-    });
+    h.wait(
+        "the UID-only notice",
+        |e| matches!(e, Event::Notice(n) if n.contains("matched by unique id alone")),
+    );
     h.marks_exactly(&[&uids[1]]);
     let saved = persist.state().marks;
     assert_eq!(saved[0].size, Some(server.messages()[1].1.len() as u64));
@@ -230,7 +258,11 @@ fn version_one_marks_are_restored_flagged_and_then_protected() {
 fn a_cached_preview_of_another_size_is_fetched_again() {
     let server = Server::start(Mailbox::generated(3), ServerOptions::default()).unwrap();
     let uids = server.mailbox_uids();
-    let sizes: Vec<u64> = server.messages().iter().map(|(_, b)| b.len() as u64).collect();
+    let sizes: Vec<u64> = server
+        .messages()
+        .iter()
+        .map(|(_, b)| b.len() as u64)
+        .collect();
     let planted = |subject: &str, size| CachedHeader {
         size,
         summary: HeaderSummary {
@@ -287,9 +319,10 @@ fn without_uidl_writes_from_an_older_listing_are_refused() {
     h.send(Request::CheckNewMail);
     let new = h.listing();
     assert_ne!(new[0], old[0], "the new listing's keys are new keys");
-    h.wait("number marks dropped", |e| {
-        matches!(e, Event::Notice(n) if n.contains("without a unique id were dropped"))
-    });
+    h.wait(
+        "number marks dropped",
+        |e| matches!(e, Event::Notice(n) if n.contains("without a unique id were dropped")),
+    );
     h.send(Request::Mark(old[1].clone()));
     h.wait("the old mark refused", |e| {
         matches!(e, Event::MarkRefused { key, reason } if *key == old[1] && reason.contains("older list"))
@@ -303,7 +336,9 @@ fn without_uidl_writes_from_an_older_listing_are_refused() {
         matches!(e, Event::Error(w) if w.message.contains("older list") && w.message.contains("nothing was deleted"))
     });
     assert!(
-        !lines(&server, 1).iter().any(|l| l.starts_with("DELE") || l == "QUIT"),
+        !lines(&server, 1)
+            .iter()
+            .any(|l| l.starts_with("DELE") || l == "QUIT"),
         "{:?}",
         lines(&server, 1)
     );
@@ -313,6 +348,9 @@ fn without_uidl_writes_from_an_older_listing_are_refused() {
     assert_eq!(marked, vec![new[3].clone()]);
     assert_eq!(uids_of(&marked), Vec::<String>::new());
     let seen = h.quit(true);
-    assert!(seen.iter().any(|e| matches!(e, Event::Committed { deleted: 1, .. })));
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1, .. }))
+    );
     assert_eq!(server.mailbox_uids(), before[..3].to_vec());
 }

@@ -357,7 +357,10 @@ fn version_one_marks_are_migrated() {
     let path = s.data_dir().join("marks.json");
     std::fs::write(&path, br#"{"version":1,"uids":["a","b"]}"#).unwrap();
     let got = s.load_mark_records();
-    assert_eq!(got, vec![SavedMark::uid_only("a"), SavedMark::uid_only("b")]);
+    assert_eq!(
+        got,
+        vec![SavedMark::uid_only("a"), SavedMark::uid_only("b")]
+    );
     let v2 = vec![SavedMark {
         uid: "a".into(),
         size: Some(42),
@@ -384,7 +387,8 @@ fn planted_escapes_and_huge_strings_are_sanitized_on_load() {
     h.summary.subject = evil.into();
     h.summary.from_name = huge.clone();
     h.summary.message_id = evil.into();
-    s.save_headers(&HashMap::from([("u1".to_string(), h)])).unwrap();
+    s.save_headers(&HashMap::from([("u1".to_string(), h)]))
+        .unwrap();
     s.save_mark_records(&[SavedMark {
         uid: "u1".into(),
         size: Some(1),
@@ -405,12 +409,20 @@ fn planted_escapes_and_huge_strings_are_sanitized_on_load() {
         m.message_id.as_ref().unwrap(),
     ] {
         assert!(
-            !text.chars().any(|c| c.is_control() || ('\u{80}'..='\u{9f}').contains(&c)
-                || c == '\u{202e}'),
+            !text
+                .chars()
+                .any(|c| c.is_control() || ('\u{80}'..='\u{9f}').contains(&c) || c == '\u{202e}'),
             "{text:?}"
         );
-        assert!(!text.contains("pwned"), "a whole OSC sequence is removed: {text:?}");
-        assert!(text.len() <= popview::mail::MAX_SUMMARY_FIELD, "{}", text.len());
+        assert!(
+            !text.contains("pwned"),
+            "a whole OSC sequence is removed: {text:?}"
+        );
+        assert!(
+            text.len() <= popview::mail::MAX_SUMMARY_FIELD,
+            "{}",
+            text.len()
+        );
     }
     assert!(sum.subject.contains("red"));
 }

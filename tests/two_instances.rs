@@ -100,14 +100,22 @@ fn a_second_popview_is_read_only_and_delete_beside_it_exits_8() {
 
     // 1. The first TUI marks Alpha (message 1, at the bottom: newest first).
     let a = tui(&home, &d, &url);
-    a.wait_until("the list", LONG, |sc| subjects.iter().all(|s| sc.contains(s)));
+    a.wait_until("the list", LONG, |sc| {
+        subjects.iter().all(|s| sc.contains(s))
+    });
     a.send_keys(&["G", "d"]);
     a.wait_until("Alpha marked", SHORT, |sc| marked(sc, "Alpha one"));
     assert_eq!(marks(&home, &d), vec![before[0].clone()]);
 
     // 2. `popview delete` beside it: exit 8, nothing deleted, marks intact.
     let out = Command::new(BIN)
-        .args(["delete", "2", &url, "--ca-file", &d.ca_pem.display().to_string()])
+        .args([
+            "delete",
+            "2",
+            &url,
+            "--ca-file",
+            &d.ca_pem.display().to_string(),
+        ])
         .env_clear()
         .envs(env_of(&home, &d))
         .output()
@@ -123,7 +131,10 @@ fn a_second_popview_is_read_only_and_delete_beside_it_exits_8() {
     let screen = b.wait_until("the second list, read only", LONG, |sc| {
         subjects.iter().all(|s| sc.contains(s)) && sc.contains("marks are off here")
     });
-    assert!(!marked(&screen, "Alpha one"), "adopted the other's mark:\n{screen}");
+    assert!(
+        !marked(&screen, "Alpha one"),
+        "adopted the other's mark:\n{screen}"
+    );
     assert!(!screen.contains("restored"), "{screen}");
     b.send_keys(&["G", "k", "d"]);
     b.wait_until("the mark refused", SHORT, |sc| {
@@ -132,7 +143,11 @@ fn a_second_popview_is_read_only_and_delete_beside_it_exits_8() {
     b.send_keys(&["q"]);
     let screen = exited(&b);
     assert!(screen.contains("EXIT=0"), "{screen}");
-    assert_eq!(marks(&home, &d), vec![before[0].clone()], "the second TUI left the file alone");
+    assert_eq!(
+        marks(&home, &d),
+        vec![before[0].clone()],
+        "the second TUI left the file alone"
+    );
 
     // 4. The first undoes its mark and quits: the undo stays undone.
     a.send_keys(&["G", "u"]);
@@ -141,16 +156,30 @@ fn a_second_popview_is_read_only_and_delete_beside_it_exits_8() {
     a.send_keys(&["q"]);
     let screen = exited(&a);
     assert!(screen.contains("EXIT=0"), "{screen}");
-    assert!(marks(&home, &d).is_empty(), "the undone mark is not resurrected");
+    assert!(
+        marks(&home, &d).is_empty(),
+        "the undone mark is not resurrected"
+    );
     assert_eq!(d.uidls(), before);
 
     // 5. With the lock free, `delete` works.
     let out = Command::new(BIN)
-        .args(["delete", "2", &url, "--ca-file", &d.ca_pem.display().to_string()])
+        .args([
+            "delete",
+            "2",
+            &url,
+            "--ca-file",
+            &d.ca_pem.display().to_string(),
+        ])
         .env_clear()
         .envs(env_of(&home, &d))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(d.uidls(), vec![before[0].clone(), before[2].clone()]);
 }

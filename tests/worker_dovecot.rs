@@ -728,7 +728,11 @@ fn restored_marks_meet_a_dovecot_that_reused_the_uids() {
     assert_eq!(second[1].len(), tagged(2, "two-2").len());
     let d = Dovecot::start(DovecotOptions::with_messages(second));
     let before = d.uidls();
-    assert_eq!(before, Dovecot::expected_uidls(3), "the same UIDLs as before");
+    assert_eq!(
+        before,
+        Dovecot::expected_uidls(3),
+        "the same UIDLs as before"
+    );
     let mut h = Harness::start(dovecot_config(&d), dirs.persist());
     h.listing();
     h.marks_exactly(&[&before[0]]);
@@ -741,10 +745,20 @@ fn restored_marks_meet_a_dovecot_that_reused_the_uids() {
         })
         .collect();
     assert_eq!(dropped.len(), 2, "{dropped:?}");
-    assert!(dropped.iter().any(|t| t.contains("Message-ID")), "{dropped:?}");
+    assert!(
+        dropped.iter().any(|t| t.contains("Message-ID")),
+        "{dropped:?}"
+    );
     assert!(dropped.iter().any(|t| t.contains("bytes")), "{dropped:?}");
     assert_eq!(dirs.marks(), vec![before[0].clone()]);
     let seen = h.quit(true);
-    assert!(seen.iter().any(|e| matches!(e, Event::Committed { deleted: 1, .. })));
-    assert_eq!(d.uidls(), before[1..].to_vec(), "only message 1 was deleted");
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1, .. }))
+    );
+    assert_eq!(
+        d.uidls(),
+        before[1..].to_vec(),
+        "only message 1 was deleted"
+    );
 }

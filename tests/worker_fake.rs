@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
 use popview::pop3::transport::ConnectOptions;
 use popview::pop3::{ErrorKind, TlsMode};
-use popview::worker::WorkerConfig;
 use popview::store::SavedMark;
+use popview::worker::WorkerConfig;
 use popview::worker::api::{Event, Request, TlsState};
 use support::worker::{Harness, uids_of};
 
@@ -499,13 +499,20 @@ fn a_mark_made_while_offline_is_settled_during_the_backoff() {
     let saved = persist.state().marks;
     assert_eq!(saved.len(), 1);
     assert_eq!(Some(&saved[0].uid), keys[2].uid.as_ref());
-    assert!(saved[0].size.is_some(), "the listing's size is kept: {saved:?}");
+    assert!(
+        saved[0].size.is_some(),
+        "the listing's size is kept: {saved:?}"
+    );
     let ghost = popview::worker::api::MsgKey::new(9, Some("never-listed".into()));
     h.send(Request::Mark(ghost.clone()));
-    h.wait("the made-up key refused", |e| {
-        matches!(e, Event::MarkRefused { key, .. } if *key == ghost)
-    });
-    h.wait("settled", |e| matches!(e, Event::Marks { settled: 2, marked, .. } if marked.len() == 1));
+    h.wait(
+        "the made-up key refused",
+        |e| matches!(e, Event::MarkRefused { key, .. } if *key == ghost),
+    );
+    h.wait(
+        "settled",
+        |e| matches!(e, Event::Marks { settled: 2, marked, .. } if marked.len() == 1),
+    );
     let seen = h.quit(false);
     assert!(
         seen.iter()

@@ -297,7 +297,9 @@ impl Marks {
         let id = self
             .intent
             .iter()
-            .find(|(_, m)| m.checking && listing.resolve(&m.key).is_some_and(|x| x.number == number))
+            .find(|(_, m)| {
+                m.checking && listing.resolve(&m.key).is_some_and(|x| x.number == number)
+            })
             .map(|(id, _)| id.clone())?;
         let mark = self.intent.get_mut(&id)?;
         let then = mark.message_id.clone().unwrap_or_default();
@@ -314,9 +316,9 @@ impl Marks {
                 "now has the Message-ID {now}, not {then} as when it was marked: the server \
                  gave its unique id to another message"
             ),
-            Err(e) => format!(
-                "could not be checked to be the same message before deleting it ({e})"
-            ),
+            Err(e) => {
+                format!("could not be checked to be the same message before deleting it ({e})")
+            }
         };
         let mark = self.intent.remove(&id)?;
         Some((mark, why))
@@ -446,9 +448,16 @@ mod tests {
         assert_eq!(r.dropped.len(), 1);
         let (dropped, why) = &r.dropped[0];
         assert_eq!(dropped.key, key(2, "a"));
-        assert!(why.contains("101 bytes") && why.contains("100 bytes"), "{why}");
+        assert!(
+            why.contains("101 bytes") && why.contains("100 bytes"),
+            "{why}"
+        );
         assert_eq!(m.keys(), vec![key(1, "b")]);
-        assert_eq!(m.unapplied(&after), vec![1], "only the unchanged mark is applied");
+        assert_eq!(
+            m.unapplied(&after),
+            vec![1],
+            "only the unchanged mark is applied"
+        );
         assert_eq!(m.saved().len(), 1, "the dropped mark leaves the file too");
     }
 
@@ -461,7 +470,10 @@ mod tests {
         let after = listing(&[(100, "a"), (100, "b")]);
         let r = m.remap(&after);
         assert_eq!(r.to_check, vec![1, 2]);
-        assert!(m.unapplied(&after).is_empty(), "nothing applied before the check");
+        assert!(
+            m.unapplied(&after).is_empty(),
+            "nothing applied before the check"
+        );
         // "a" is still <1@x>; "b" now holds another message.
         assert_eq!(m.checked(1, &after, Ok("<1@x>")), None);
         let (gone, why) = m.checked(2, &after, Ok("<9@x>")).expect("dropped");
@@ -480,7 +492,9 @@ mod tests {
         }
         let r = m.remap(&l);
         assert_eq!(r.to_check, vec![1, 2, 3]);
-        let (_, why) = m.checked(1, &l, Err("-ERR no such message".into())).unwrap();
+        let (_, why) = m
+            .checked(1, &l, Err("-ERR no such message".into()))
+            .unwrap();
         assert!(why.contains("could not be checked"), "{why}");
         let (_, why) = m.checked(2, &l, Ok("")).unwrap();
         assert!(why.contains("no Message-ID"), "{why}");

@@ -16,11 +16,11 @@ use super::listing::Listing;
 use super::marks::{Mark, Marks};
 use super::persist::Persist;
 use crate::mail::{self, HeaderSummary};
-use crate::store::CachedHeader;
 use crate::pop3::response::MAX_LOGIN_DELAY;
 use crate::pop3::transport::{self, Connection, Security, Stream, Trust};
 use crate::pop3::{Client, Command, Credentials, Error, ErrorKind, Reply, Trace};
 use crate::sanitize;
+use crate::store::CachedHeader;
 
 /// How the worker hands events to the UI; `false` means the UI is gone.
 pub type Emit = Box<dyn FnMut(Event) -> bool + Send>;

@@ -429,7 +429,11 @@ impl Worker {
                         Ok(_) => Err("the server sent no headers".to_string()),
                         Err(e) => Err(format!("the server said: {}", sanitize::line(&e.message))),
                     };
-                    dropped.extend(marks.checked(msg, listing, fresh.as_deref().map_err(Clone::clone)));
+                    dropped.extend(marks.checked(
+                        msg,
+                        listing,
+                        fresh.as_deref().map_err(Clone::clone),
+                    ));
                 }
                 Ok(())
             })?;
