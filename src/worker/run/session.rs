@@ -393,6 +393,10 @@ impl Worker {
         s: &Session,
     ) -> Option<crate::worker::listing::Msg> {
         let reason = match s.listing.resolve(key) {
+            None if s.listing.is_stale(key) => {
+                "that message number is from an older list (popview logged in again since, \
+                 and this server gives no unique ids): open it again from the new list"
+            }
             None => "that message is no longer on the server",
             Some(m) if self.marks.contains(key) || self.marks.is_applied(m.number) => {
                 "that message is marked for deletion, so the server won't send it; \
