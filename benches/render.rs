@@ -34,6 +34,7 @@ fn mailbox(n: u32) -> App {
         .map(|i| MsgKey {
             number: i,
             uid: Some(format!("{i:08x}")),
+            generation: 0,
         })
         .collect();
     app.handle(AppEvent::Worker(Event::Listing {
@@ -89,6 +90,7 @@ fn invalidate(app: &mut App) {
         MsgKey {
             number: 1,
             uid: Some(format!("{:08x}", 1)),
+            generation: 0,
         },
         HeaderSummary {
             from_name: "Alice Example 1".into(),

@@ -24,6 +24,9 @@ pub mod exit {
     /// `delete`: QUIT was sent but not confirmed (`-ERR`, or no answer):
     /// the server may or may not have deleted the messages.
     pub const UNKNOWN: i32 = 7;
+    /// Another popview has this account open (`delete` refuses to run
+    /// beside it; as fetchmail's 8, "another instance is running").
+    pub const LOCKED: i32 = 8;
 }
 
 const AFTER_HELP: &str = "\
@@ -37,7 +40,8 @@ Exit codes: 0 success, 1 internal error, 2 usage or configuration error
 (also: a message name that fits two messages), 3 authentication failed,
 4 network/TLS error, 5 server error; for delete, 6 nothing was deleted
 (a mark or DELE refused, the connection lost before QUIT), 7 unknown (QUIT
-got no +OK: the server may or may not have deleted). delete prints one line
+got no +OK: the server may or may not have deleted), 8 another popview
+has the account open (nothing was deleted). delete prints one line
 per message: deleted, not deleted or unknown, then number and UIDL.
 
 MSG: a number (3 or #3) or a UIDL (abc or uid:abc). A name that could mean

@@ -24,6 +24,7 @@ use crate::mail::HeaderSummary;
 use crate::pop3::transport;
 use crate::pop3::{ConnectOptions, ErrorKind};
 use crate::sanitize;
+use crate::store::{CachedHeader, SavedMark};
 use crate::worker::api::{CertTrust, ConnectionInfo, Event, ListEntry, MsgKey, Request, TlsState};
 use crate::worker::{self, Persist, WorkerConfig};
 
@@ -110,17 +111,23 @@ impl SharedPersist {
 }
 
 impl Persist for SharedPersist {
-    fn load_headers(&mut self) -> HashMap<String, HeaderSummary> {
+    fn load_headers(&mut self) -> HashMap<String, CachedHeader> {
         self.with(|p| p.load_headers())
     }
-    fn save_headers(&mut self, h: &HashMap<String, HeaderSummary>) -> std::io::Result<()> {
+    fn save_headers(&mut self, h: &HashMap<String, CachedHeader>) -> std::io::Result<()> {
         self.with(|p| p.save_headers(h))
     }
-    fn load_marks(&mut self) -> Vec<String> {
+    fn load_marks(&mut self) -> Vec<SavedMark> {
         self.with(|p| p.load_marks())
     }
-    fn save_marks(&mut self, uids: &[String]) -> std::io::Result<()> {
-        self.with(|p| p.save_marks(uids))
+    fn save_marks(&mut self, marks: &[SavedMark]) -> std::io::Result<()> {
+        self.with(|p| p.save_marks(marks))
+    }
+    fn take_warnings(&mut self) -> Vec<String> {
+        self.with(|p| p.take_warnings())
+    }
+    fn read_only(&self) -> Option<String> {
+        self.with(|p| p.read_only())
     }
 }
 

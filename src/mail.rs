@@ -726,6 +726,29 @@ pub fn save_name_in(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{stem} ({}-{nanos}){ext}", std::process::id()))
 }
 
+/// A summary read back from popview's own files (the header cache): every
+/// string field goes through the same sanitizing and cap as one parsed from
+/// the network, so a planted escape sequence or a huge string never reaches
+/// the terminal or `popview list`.
+pub fn resanitize(h: HeaderSummary) -> HeaderSummary {
+    let clean = resanitize_field;
+    HeaderSummary {
+        from_name: clean(&h.from_name),
+        from_addr: clean(&h.from_addr),
+        to: clean(&h.to),
+        subject: clean(&h.subject),
+        date: h.date,
+        message_id: clean(&h.message_id),
+        has_attachments: h.has_attachments,
+    }
+}
+
+/// One field of a summary read back from popview's own files (see
+/// [`resanitize`]).
+pub fn resanitize_field(s: &str) -> String {
+    cap(sanitize::line(s), MAX_SUMMARY_FIELD)
+}
+
 /// At most `max` bytes of `s`, cut on a grapheme boundary, with `…` added
 /// when something was cut.
 fn cap(s: String, max: usize) -> String {

@@ -4,13 +4,13 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::{Cli, exit};
+use crate::cli::{Cli, Cmd, exit};
 use crate::commands::CmdError;
 use crate::config::{self, Account, Config, UiConfig};
 use crate::demo;
 use crate::password;
 use crate::pop3::{ConnectOptions, TlsMode};
-use crate::store::{self, Store};
+use crate::store::{self, LockError, Store};
 use crate::worker::persist::{Memory, OnDisk};
 use crate::worker::{Persist, WorkerConfig};
 
@@ -62,7 +62,12 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
     let key = format!("{}@{}:{}", account.username, account.host, account.port);
     // The TUI keeps pending marks on disk; a scripting command leaves them
     // alone (it neither commits nor forgets them).
-    let persist = persistence(&key, account.cache && !cli.common.no_cache, !prompt)?;
+    let lock = match &cli.command {
+        None => Lock::OrReadOnly,
+        Some(Cmd::Delete { .. }) => Lock::Required,
+        Some(_) => Lock::No,
+    };
+    let persist = persistence(&key, account.cache && !cli.common.no_cache, !prompt, lock)?;
     Ok(Target {
         worker,
         persist,
@@ -102,7 +107,25 @@ fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
     Ok((account, cfg))
 }
 
-fn persistence(account_key: &str, cache: bool, marks: bool) -> Result<Box<dyn Persist>, CmdError> {
+/// Whether a run takes the account lock (see [`Store::lock`]): the one
+/// popview that may change an account's marks or delete holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    /// The TUI: take it, or run read-only (browse and read; no marks, no
+    /// commit, the marks file untouched) when another popview has it.
+    OrReadOnly,
+    /// `popview delete`: take it, or stop with [`exit::LOCKED`].
+    Required,
+    /// Commands that neither mark nor delete.
+    No,
+}
+
+fn persistence(
+    account_key: &str,
+    cache: bool,
+    marks: bool,
+    lock: Lock,
+) -> Result<Box<dyn Persist>, CmdError> {
     let roots = store::default_roots().ok_or_else(|| {
         CmdError::new(
             exit::USAGE,
@@ -118,11 +141,32 @@ fn persistence(account_key: &str, cache: bool, marks: bool) -> Result<Box<dyn Pe
             ),
         )
     })?;
-    Ok(Box::new(OnDisk {
-        store,
-        cache,
-        marks,
-    }))
+    let mut disk = OnDisk::new(store, cache, marks);
+    if lock == Lock::No {
+        return Ok(Box::new(disk));
+    }
+    match (lock, disk.store.lock()) {
+        (_, Ok(held)) => disk.lock = Some(held),
+        (Lock::OrReadOnly, Err(LockError::Held(h))) => disk.read_only = Some(h.to_string()),
+        (Lock::OrReadOnly, Err(LockError::Io(e))) => {
+            disk.read_only = Some(format!("can't lock the account's state ({e})"));
+        }
+        (_, Err(LockError::Held(h))) => {
+            return Err(CmdError::new(
+                exit::LOCKED,
+                format!(
+                    "{h}; nothing was deleted. Quit it (or delete from it), then run this again"
+                ),
+            ));
+        }
+        (_, Err(LockError::Io(e))) => {
+            return Err(CmdError::new(
+                exit::USAGE,
+                format!("can't lock the account's state: {e}; nothing was deleted"),
+            ));
+        }
+    }
+    Ok(Box::new(disk))
 }
 
 /// `--demo`: the sample mailbox on 127.0.0.1, fresh on every run; nothing

@@ -22,6 +22,7 @@ fn key_of(n: u32) -> MsgKey {
     MsgKey {
         number: n,
         uid: Some(format!("uid-{n}")),
+        generation: 0,
     }
 }
 
@@ -489,6 +490,7 @@ fn new_mail_listing_keeps_cursor_and_marks() {
                 key: MsgKey {
                     number: 3,
                     uid: Some("uid-4".into()),
+                    generation: 0,
                 },
                 size: 4000,
             },
@@ -496,6 +498,7 @@ fn new_mail_listing_keeps_cursor_and_marks() {
                 key: MsgKey {
                     number: 4,
                     uid: Some("uid-5".into()),
+                    generation: 0,
                 },
                 size: 5000,
             },
@@ -511,6 +514,7 @@ fn new_mail_listing_keeps_cursor_and_marks() {
     let new = MsgKey {
         number: 3,
         uid: Some("uid-4".into()),
+        generation: 0,
     };
     assert!(app.row(&new).unwrap().info.is_none());
     assert_eq!(app.notice(), Some("2 new messages"));
@@ -899,6 +903,7 @@ fn no_uidl_entries_never_carry_over_by_number() {
     let nouid = |n| MsgKey {
         number: n,
         uid: None,
+        generation: 0,
     };
     let ev = |ns: &[u32]| {
         AppEvent::Worker(Event::Listing {

@@ -1064,11 +1064,13 @@ fn d22_repeated_and_unknown_numbers_in_list_and_uidl_are_dropped() {
         key: MsgKey {
             number: 77,
             uid: Some("uid-ghost".into()),
+            generation: 0,
         },
     });
     h.send(Request::Mark(MsgKey {
         number: 77,
         uid: Some("uid-ghost".into()),
+        generation: 0,
     }));
     h.idle(Duration::from_millis(300));
     h.quit(false);

@@ -24,6 +24,7 @@ fn key_of(n: u32) -> MsgKey {
     MsgKey {
         number: n,
         uid: Some(format!("u{n}")),
+        generation: 0,
     }
 }
 

@@ -689,3 +689,76 @@ fn a_quit_whose_answer_is_lost_is_confirmed_on_a_new_session() {
     assert!(proxy.connections() >= 2);
     assert_eq!(server_uidls(&d), all_but(N, &[4, 9]));
 }
+
+/// A message with this Message-ID tag (same length tags: same size).
+fn tagged(i: usize, tag: &str) -> Vec<u8> {
+    format!(
+        "From: Sender {i} <s{i}@example.org>\r\nTo: alice@example.org\r\n\
+         Subject: message {i}\r\nMessage-ID: <{tag}@example.org>\r\n\r\nBody {i}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A real server reusing UIDs across a restart: the marks left on disk by
+/// a killed session meet another Dovecot whose messages 2 and 3 carry the
+/// same UIDLs (same UIDVALIDITY, same UIDs) but are other messages: 2 with
+/// the same size and another Message-ID, 3 with another size. Both marks
+/// are dropped with a reason, no DELE reaches the server, nothing is
+/// deleted; the mark on the unchanged message 1 is applied and committed.
+#[test]
+fn restored_marks_meet_a_dovecot_that_reused_the_uids() {
+    let first = vec![tagged(1, "one-1"), tagged(2, "two-2"), tagged(3, "thr-3")];
+    let dirs = Dirs::new();
+    {
+        let d = Dovecot::start(DovecotOptions::with_messages(first));
+        let mut h = Harness::start(dovecot_config(&d), dirs.persist());
+        let keys = h.listing();
+        h.previews_loaded();
+        for k in &keys {
+            h.send(Request::Mark(k.clone()));
+        }
+        h.marks(3);
+        // The UI dies: the marks stay on disk, nothing is deleted.
+        h.crash();
+        assert_eq!(d.uidls().len(), 3);
+    }
+    let mut other_three = tagged(3, "thr-3");
+    other_three.extend_from_slice(b"and a longer body\r\n");
+    let second = vec![tagged(1, "one-1"), tagged(2, "two-9"), other_three];
+    assert_eq!(second[1].len(), tagged(2, "two-2").len());
+    let d = Dovecot::start(DovecotOptions::with_messages(second));
+    let before = d.uidls();
+    assert_eq!(
+        before,
+        Dovecot::expected_uidls(3),
+        "the same UIDLs as before"
+    );
+    let mut h = Harness::start(dovecot_config(&d), dirs.persist());
+    h.listing();
+    h.marks_exactly(&[&before[0]]);
+    let dropped: Vec<String> = h
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::MarkDropped(m) => Some(m.describe()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped.len(), 2, "{dropped:?}");
+    assert!(
+        dropped.iter().any(|t| t.contains("Message-ID")),
+        "{dropped:?}"
+    );
+    assert!(dropped.iter().any(|t| t.contains("bytes")), "{dropped:?}");
+    assert_eq!(dirs.marks(), vec![before[0].clone()]);
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1, .. }))
+    );
+    assert_eq!(
+        d.uidls(),
+        before[1..].to_vec(),
+        "only message 1 was deleted"
+    );
+}

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
 use popview::pop3::transport::ConnectOptions;
 use popview::pop3::{ErrorKind, TlsMode};
+use popview::store::SavedMark;
 use popview::worker::WorkerConfig;
 use popview::worker::api::{Event, Request, TlsState};
 use support::worker::{Harness, uids_of};
@@ -289,7 +290,7 @@ fn quits_lost_until_the_retries_run_out_keep_the_marks_and_say_so() {
         "{seen:#?}"
     );
     assert_eq!(server.mailbox_uids(), before);
-    assert_eq!(persist.state().marks, vec![before[2].clone()]);
+    assert_eq!(persist.state().marked_uids(), vec![before[2].clone()]);
 }
 
 #[test]
@@ -442,7 +443,7 @@ fn marks_undone_offline_stay_undone_after_quit() {
         l.local_addr().unwrap().port()
     };
     let persist = Mem::default();
-    persist.0.lock().unwrap().marks = vec!["u-1".into(), "u-2".into()];
+    persist.set_marks(vec![SavedMark::uid_only("u-1"), SavedMark::uid_only("u-2")]);
     let mut h = start(config_for_port(port), persist.clone());
     h.wait("restored marks", |e| {
         matches!(e, Event::Marks { restored: true, .. })
@@ -465,28 +466,25 @@ fn marks_undone_offline_stay_undone_after_quit() {
 }
 
 /// While the server is away (a long backoff between attempts), a mark
-/// the user makes is kept on disk and reported settled at once, not at the
-/// next attempt, so the UI doesn't show it pending for the whole wait.
+/// the user makes on a message of the last listing is kept on disk (with
+/// that listing's size, so the next session checks it) and reported
+/// settled at once, not at the next attempt, so the UI doesn't show it
+/// pending for the whole wait. A key no listing gave is refused.
 #[test]
 fn a_mark_made_while_offline_is_settled_during_the_backoff() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let mut server = Server::start(Mailbox::generated(3), ServerOptions::default()).unwrap();
     let persist = Mem::default();
-    let mut cfg = config_for_port(port);
+    let mut cfg = config(&server);
     cfg.backoff = Duration::from_secs(60);
     cfg.max_backoff = Duration::from_secs(60);
     let mut h = start(cfg, persist.clone());
-    h.wait("a failed connect", |e| {
+    let keys = h.listing();
+    server.shutdown();
+    h.wait("the connection lost", |e| {
         matches!(e, Event::Reconnecting { .. })
     });
-    let key = popview::worker::api::MsgKey {
-        number: 3,
-        uid: Some("u-3".into()),
-    };
     let sent = Instant::now();
-    h.send(Request::Mark(key.clone()));
+    h.send(Request::Mark(keys[2].clone()));
     let ev = h.wait("the mark settled", |e| {
         matches!(e, Event::Marks { settled: 1, .. })
     });
@@ -497,8 +495,24 @@ fn a_mark_made_while_offline_is_settled_during_the_backoff() {
     let Event::Marks { marked, .. } = ev else {
         unreachable!()
     };
-    assert_eq!(marked, vec![key]);
-    assert_eq!(persist.state().marks, vec!["u-3".to_string()]);
+    assert_eq!(marked, vec![keys[2].clone()]);
+    let saved = persist.state().marks;
+    assert_eq!(saved.len(), 1);
+    assert_eq!(Some(&saved[0].uid), keys[2].uid.as_ref());
+    assert!(
+        saved[0].size.is_some(),
+        "the listing's size is kept: {saved:?}"
+    );
+    let ghost = popview::worker::api::MsgKey::new(9, Some("never-listed".into()));
+    h.send(Request::Mark(ghost.clone()));
+    h.wait(
+        "the made-up key refused",
+        |e| matches!(e, Event::MarkRefused { key, .. } if *key == ghost),
+    );
+    h.wait(
+        "settled",
+        |e| matches!(e, Event::Marks { settled: 2, marked, .. } if marked.len() == 1),
+    );
     let seen = h.quit(false);
     assert!(
         seen.iter()
@@ -724,7 +738,7 @@ fn quit_at_the_password_prompt_never_logs_in() {
     let server = Server::start(Mailbox::generated(3), ServerOptions::default()).unwrap();
     let uid = server.mailbox_uids()[1].clone();
     let persist = Mem::default();
-    persist.0.lock().unwrap().marks = vec![uid.clone()];
+    persist.set_marks(vec![SavedMark::uid_only(uid.clone())]);
     let mut cfg = config(&server);
     cfg.password = None;
     let mut h = start(cfg, persist.clone());
@@ -744,7 +758,7 @@ fn quit_at_the_password_prompt_never_logs_in() {
             || l.line.starts_with("AUTH")),
         "no login without a password"
     );
-    assert_eq!(persist.state().marks, vec![uid]);
+    assert_eq!(persist.state().marked_uids(), vec![uid]);
 }
 
 /// A DELE the server refuses keeps the mark (it may be passing); the commit
@@ -800,7 +814,7 @@ fn marks_survive_a_session_without_uids() {
     let server = Server::start(Mailbox::generated(3), opts).unwrap();
     let before = server.mailbox_uids();
     let persist = Mem::default();
-    persist.0.lock().unwrap().marks = vec![before[0].clone()];
+    persist.set_marks(vec![SavedMark::uid_only(before[0].clone())]);
     let mut h = start(config(&server), persist.clone());
     h.listing();
     let seen = h.quit(true);
@@ -810,7 +824,7 @@ fn marks_survive_a_session_without_uids() {
     );
     assert!(!seen.iter().any(|e| matches!(e, Event::Committed { .. })));
     assert_eq!(server.mailbox_uids(), before);
-    assert_eq!(persist.state().marks, vec![before[0].clone()]);
+    assert_eq!(persist.state().marked_uids(), vec![before[0].clone()]);
 }
 
 /// Opening a marked message says why instead of leaving the reader waiting.

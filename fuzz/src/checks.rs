@@ -284,6 +284,7 @@ pub fn mail_render(data: &[u8]) {
     let k = MsgKey {
         number: 1,
         uid: Some("u1".into()),
+        generation: 0,
     };
     app.handle(AppEvent::Worker(Event::Listing {
         entries: vec![ListEntry {

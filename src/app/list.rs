@@ -609,6 +609,7 @@ mod tests {
                     key: MsgKey {
                         number: n,
                         uid: Some(format!("u{n}")),
+                        generation: 0,
                     },
                     size: u64::from(n),
                 })

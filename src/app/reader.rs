@@ -415,6 +415,7 @@ mod tests {
         let key = MsgKey {
             number: 1,
             uid: None,
+            generation: 0,
         };
         let mut r = Reader::loading(key, 1, 1, false);
         r.content = Content::Ready {

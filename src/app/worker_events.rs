@@ -127,6 +127,15 @@ impl App {
                 self.recount_marks();
                 self.set_notice(clean_line(&reason));
             }
+            Event::MarkDropped(d) => {
+                // Shown until dismissed: a mark the user made is gone.
+                self.error = Some(ErrorNote {
+                    kind: None,
+                    message: clean_line(&d.describe()),
+                    advice: "nothing was deleted for it",
+                    fatal: false,
+                });
+            }
             Event::Marks {
                 marked,
                 restored,

@@ -152,6 +152,7 @@ mod tests {
                 key: MsgKey {
                     number: i as u32 + 1,
                     uid: Some(u.to_string()),
+                    generation: 0,
                 },
                 size: 100 + i as u64,
             })
@@ -235,6 +236,7 @@ mod tests {
                 key: MsgKey {
                     number: n,
                     uid: None,
+                    generation: 0,
                 },
                 size: 1,
             })

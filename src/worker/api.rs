@@ -16,10 +16,64 @@ pub type Ticket = u64;
 /// A message as the UI knows it: its number in the listing the UI holds and,
 /// when the server supports UIDL, its unique id. The worker resolves by UID
 /// when there is one, so a key stays valid across reconnects and renumbering.
+/// A key without UID is only a number, valid in the one listing it came
+/// from: `generation` names that listing, and the worker refuses a write
+/// with a key from an older one (a new login may give the number to
+/// another message). The UI never makes keys up: it uses the ones the
+/// worker's listing gave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MsgKey {
     pub number: u32,
     pub uid: Option<String>,
+    /// The listing a key without UID came from (0 for a key with a UID: it
+    /// doesn't depend on a listing).
+    pub generation: u64,
+}
+
+impl MsgKey {
+    /// A key with this number and UID (generation 0).
+    pub fn new(number: u32, uid: Option<String>) -> MsgKey {
+        MsgKey {
+            number,
+            uid,
+            generation: 0,
+        }
+    }
+}
+
+/// A deletion mark that a new session found no longer names the message it
+/// was made on (its UID now lists with another size or Message-ID, or it
+/// could not be checked): dropped, not applied. Nothing was deleted for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedMark {
+    /// The message the UID names in this session.
+    pub key: MsgKey,
+    /// What the mark remembered of the message it was made on (sanitized;
+    /// empty when unknown).
+    pub from: String,
+    pub subject: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl DroppedMark {
+    /// One line for the status bar or stderr: which message, and why.
+    pub fn describe(&self) -> String {
+        let uid = self.key.uid.as_deref().unwrap_or("-");
+        let mut what = format!("unique id {}", crate::sanitize::line(uid));
+        let about: Vec<&str> = [self.from.as_str(), self.subject.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !about.is_empty() {
+            what.push_str(&format!(" ({})", crate::sanitize::line(&about.join(": "))));
+        }
+        format!(
+            "deletion mark dropped, nothing deleted: the message marked as {what} {}; mark it \
+             again if you still want it deleted",
+            crate::sanitize::line(&self.reason)
+        )
+    }
 }
 
 /// One line of the server's listing.
@@ -201,6 +255,9 @@ pub enum Event {
         key: MsgKey,
         reason: String,
     },
+    /// A mark from an earlier session was dropped at a new session: its UID
+    /// no longer names the message it was made on. A `Marks` event follows.
+    MarkDropped(DroppedMark),
     /// The set of messages marked for deletion changed (the whole set, by key).
     Marks {
         marked: Vec<MsgKey>,

@@ -23,6 +23,10 @@ pub struct Listing {
     msgs: Vec<Msg>,
     by_uid: HashMap<String, u32>,
     pub has_uids: bool,
+    /// Which listing this is (the worker counts them, from 1): the keys it
+    /// gives for messages without UID carry it, so a number from an older
+    /// listing never names a message of this one.
+    pub generation: u64,
 }
 
 impl Listing {
@@ -50,6 +54,7 @@ impl Listing {
             .collect();
         let mut listing = Listing {
             has_uids: uidl.is_some(),
+            generation: 1,
             ..Listing::default()
         };
         if let Some(uidl) = uidl {
@@ -106,20 +111,28 @@ impl Listing {
     }
 
     /// The message a UI key means in this session. A key with a UID resolves
-    /// by UID only; a key without one resolves by number only if that
-    /// message has no UID either (so a stale number never hits another
-    /// message).
+    /// by UID only; a key without one resolves by number only if it came
+    /// from this listing and that message has no UID either (so a stale
+    /// number never hits another message).
     pub fn resolve(&self, key: &MsgKey) -> Option<&Msg> {
         match &key.uid {
             Some(uid) => self.by_uid(uid),
+            None if self.is_stale(key) => None,
             None => self.get(key.number).filter(|m| m.uid.is_none()),
         }
+    }
+
+    /// A key without UID from an older listing: its number may name
+    /// another message now.
+    pub fn is_stale(&self, key: &MsgKey) -> bool {
+        key.uid.is_none() && key.generation != self.generation
     }
 
     pub fn key(&self, m: &Msg) -> MsgKey {
         MsgKey {
             number: m.number,
             uid: m.uid.clone(),
+            generation: if m.uid.is_some() { 0 } else { self.generation },
         }
     }
 
@@ -164,23 +177,24 @@ mod tests {
     #[test]
     fn keys_resolve_by_uid_across_renumbering() {
         let l = Listing::new(&[(1, 5), (2, 6)], Some(&[(1, uid("b")), (2, uid("c"))]));
-        let stale = MsgKey {
-            number: 1,
-            uid: uid("c"),
-        };
+        let stale = MsgKey::new(1, uid("c"));
         assert_eq!(l.resolve(&stale).unwrap().number, 2);
-        let gone = MsgKey {
-            number: 2,
-            uid: uid("a"),
-        };
+        let gone = MsgKey::new(2, uid("a"));
         assert!(l.resolve(&gone).is_none());
         // A key without UID never resolves to a message that has one.
         let bare = MsgKey {
             number: 1,
             uid: None,
+            generation: 1,
         };
         assert!(l.resolve(&bare).is_none());
-        let no_uidl = Listing::new(&[(1, 5)], None);
+        let mut no_uidl = Listing::new(&[(1, 5)], None);
         assert_eq!(no_uidl.resolve(&bare).unwrap().number, 1);
+        assert_eq!(no_uidl.key(no_uidl.get(1).unwrap()), bare);
+        // The next listing: the same number is refused.
+        no_uidl.generation = 2;
+        assert!(no_uidl.is_stale(&bare));
+        assert!(no_uidl.resolve(&bare).is_none());
+        assert_eq!(no_uidl.key(no_uidl.get(1).unwrap()).generation, 2);
     }
 }

@@ -97,11 +97,7 @@ impl Dirs {
     }
 
     pub fn persist(&self) -> Box<dyn Persist> {
-        Box::new(OnDisk {
-            store: self.store(),
-            cache: true,
-            marks: true,
-        })
+        Box::new(OnDisk::new(self.store(), true, true))
     }
 
     /// The marks file as a fresh store reads it.

@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 use super::api::*;
 use super::config::WorkerConfig;
 use super::listing::Listing;
-use super::marks::Marks;
+use super::marks::{Mark, Marks};
 use super::persist::Persist;
 use crate::mail::{self, HeaderSummary};
 use crate::pop3::response::MAX_LOGIN_DELAY;
 use crate::pop3::transport::{self, Connection, Security, Stream, Trust};
 use crate::pop3::{Client, Command, Credentials, Error, ErrorKind, Reply, Trace};
 use crate::sanitize;
+use crate::store::CachedHeader;
 
 /// How the worker hands events to the UI; `false` means the UI is gone.
 pub type Emit = Box<dyn FnMut(Event) -> bool + Send>;
@@ -80,7 +81,8 @@ pub struct Worker {
     requests: Receiver<Request>,
     emit: Emit,
     ui_gone: bool,
-    cache: HashMap<String, HeaderSummary>,
+    /// Previews by UID, each with the LIST size it was fetched for.
+    cache: HashMap<String, CachedHeader>,
     cache_dirty: bool,
     marks: Marks,
     /// UIDs of marks that a later listing no longer showed (deleted by
@@ -111,6 +113,17 @@ pub struct Worker {
     /// it locks the maildrop per session, so a check for new mail ends the
     /// session first, as no new one can open beside it.
     maildrop_locked_per_session: bool,
+    /// The last session's listing: what an offline mark names.
+    last_listing: Option<Listing>,
+    /// Server without UIDL: the UI may still show an older listing (a
+    /// write of it was refused, or number marks were dropped by a new
+    /// session), so a commit it asks for is refused until it writes with a
+    /// key of the current listing.
+    stale_ui: bool,
+    /// Another popview holds the account: why marking is off here.
+    read_only: Option<String>,
+    /// Files set aside when loading, told once a session is up.
+    load_warnings: Vec<String>,
 }
 
 /// What a user's read in flight asked for.
@@ -216,6 +229,10 @@ impl Worker {
             writes_settled: 0,
             quit_unconfirmed: false,
             maildrop_locked_per_session: false,
+            last_listing: None,
+            stale_ui: false,
+            read_only: None,
+            load_warnings: Vec::new(),
         }
     }
 
@@ -251,7 +268,7 @@ impl Worker {
     }
 
     fn persist_marks(&mut self) {
-        if let Err(e) = self.persist.save_marks(&self.marks.uids()) {
+        if let Err(e) = self.persist.save_marks(&self.marks.saved()) {
             let e = Error::local(format!(
                 "could not save the deletion marks to disk: {e}; they are kept in memory"
             ));
@@ -272,7 +289,9 @@ impl Worker {
     /// The whole life of the worker thread.
     pub fn run(mut self) {
         self.cache = self.persist.load_headers();
+        self.read_only = self.persist.read_only().map(|r| sanitize::line(&r));
         let restored = self.persist.load_marks();
+        self.load_warnings = self.persist.take_warnings();
         if !restored.is_empty() {
             self.marks = Marks::restored(restored);
             // Shown at once (offline), and flagged again with the first
@@ -344,6 +363,9 @@ impl Worker {
 
     /// Take in a request; writes queue up, reads replace older reads.
     fn absorb(&mut self, req: Request) {
+        let Some(req) = self.unless_read_only(req) else {
+            return;
+        };
         match req {
             Request::Visible(keys) => self.visible = keys,
             Request::Retrieve { ticket, key } => self.retrieve = Some((ticket, key)),
@@ -465,9 +487,7 @@ impl Worker {
             self.writes_settled += 1;
             settled = true;
             match op {
-                Op::Mark(k) => {
-                    self.marks.add(k);
-                }
+                Op::Mark(k) => self.mark_offline(k),
                 Op::Unmark(k) => {
                     self.gone_marks.retain(|u| k.uid.as_ref() != Some(u));
                     self.marks.remove(&k);

@@ -68,6 +68,11 @@ impl Worker {
     }
 
     pub(super) fn mark(&mut self, key: MsgKey, s: &mut Session) -> Result<(), Error> {
+        if s.listing.is_stale(&key) {
+            self.stale_ui = true;
+            self.refuse_mark(key, stale_key("nothing was marked"));
+            return Ok(());
+        }
         let Some(m) = s.listing.resolve(&key).cloned() else {
             self.refuse_mark(key, "that message is no longer on the server".into());
             return Ok(());
@@ -84,11 +89,14 @@ impl Worker {
             return Ok(());
         }
         let key = s.listing.key(&m);
+        // The UI wrote with a key of this listing: it shows this listing.
+        self.stale_ui = false;
         if self.marks.contains(&key) {
             self.send_marks();
             return Ok(());
         }
-        self.marks.add(key);
+        let mark = Mark::new(key, &m, self.cached_preview(&m));
+        self.marks.add(mark);
         self.persist_marks();
         self.send_marks();
         s.client.submit(Command::Dele(m.number))
@@ -103,11 +111,21 @@ impl Worker {
         match op {
             Op::Mark(_) => unreachable!("marks are not exclusive"),
             Op::Unmark(key) => {
-                self.gone_marks.retain(|u| key.uid.as_ref() != Some(u));
-                if !self.marks.remove(&key) {
-                    self.send_marks();
+                if s.listing.is_stale(&key) {
+                    // Its mark was dropped with the older listing; the
+                    // number may name another message now.
+                    self.stale_ui = true;
+                    self.refuse_mark(key, stale_key("the undo was not applied"));
                     return Ok(None);
                 }
+                if key.uid.is_none() {
+                    self.stale_ui = false;
+                }
+                self.gone_marks.retain(|u| key.uid.as_ref() != Some(u));
+                let Some(removed) = self.marks.remove(&key) else {
+                    self.send_marks();
+                    return Ok(None);
+                };
                 self.persist_marks();
                 if !self.marks.stale_applied(&s.listing).is_empty() {
                     // POP3 can't undo one DELE: RSET undoes all, then the
@@ -118,7 +136,7 @@ impl Worker {
                             self.apply_unapplied(s)?;
                         }
                         Err(e) if !e.is_fatal_to_session() => {
-                            self.marks.add(key);
+                            self.marks.add(removed);
                             self.persist_marks();
                             let e = e.reword(|m| {
                                 format!("the server refused RSET, so the mark stays: {m}")
@@ -137,6 +155,7 @@ impl Worker {
                 Ok(None)
             }
             Op::UnmarkAll => {
+                self.stale_ui = false;
                 match s.client.rset() {
                     Ok(()) => {
                         self.gone_marks.clear();
@@ -223,6 +242,17 @@ impl Worker {
                 }
                 end_without_deleting(s);
                 Ok(Some(Exit::Renew))
+            }
+            Op::CommitNow if self.commit_refers_to_older_listing(s) => {
+                self.error(&Error::local(stale_commit()), false);
+                Ok(None)
+            }
+            Op::Quit { commit: true } if self.commit_refers_to_older_listing(s) => {
+                self.flush_previews(s, true);
+                self.save_cache();
+                self.error(&Error::local(stale_commit()), false);
+                end_without_deleting(s);
+                Ok(Some(Exit::Done(false)))
             }
             Op::CommitNow => match self.commit(s) {
                 Ok(()) => Ok(Some(Exit::Renew)),
@@ -339,6 +369,200 @@ impl Worker {
 /// How long a second login (beside a live session) may leave the server
 /// silent before it is taken for a wait on the maildrop lock.
 const SECOND_LOGIN_SILENCE: Duration = Duration::from_secs(4);
+
+impl Worker {
+    /// Server without UIDL, and the UI may still show an older listing: a
+    /// commit it asks for might mean marks made there.
+    fn commit_refers_to_older_listing(&self, s: &Session) -> bool {
+        self.stale_ui && !s.listing.has_uids
+    }
+
+    /// A new session: check every mark against the new listing before it
+    /// is applied again (see `worker::marks`), tell the user about each
+    /// mark dropped, check the Message-ID of those that know one with a
+    /// fresh `TOP n 0`, then DELE the rest. An error ends the session.
+    pub(super) fn remap_marks(&mut self, s: &mut Session) -> Result<(), Error> {
+        // Without UIDs this time nothing can be matched: UID marks are
+        // kept as they are, unapplied, and a commit refuses to run.
+        if !s.listing.has_uids && !self.marks.uids().is_empty() {
+            self.notice(
+                "the server gave no unique ids this time, so the pending marks can't be \
+                 matched to messages; they are kept, and nothing will be deleted",
+            );
+            let numbers = self.marks.drop_number_marks();
+            self.numbers_dropped(numbers.len());
+            return Ok(());
+        }
+        let r = self.marks.remap(&s.listing);
+        let changed = !(r.gone.is_empty()
+            && r.dropped.is_empty()
+            && r.numbers.is_empty()
+            && r.uid_only.is_empty());
+        if !r.gone.is_empty() {
+            for uid in r.gone.iter().filter_map(|m| m.key.uid.clone()) {
+                if !self.gone_marks.contains(&uid) {
+                    self.gone_marks.push(uid);
+                }
+            }
+            self.notice(format!(
+                "{} marked message(s) are no longer on the server",
+                r.gone.len()
+            ));
+        }
+        self.numbers_dropped(r.numbers.len());
+        if !r.uid_only.is_empty() {
+            self.notice(format!(
+                "{} deletion mark(s) saved by an older popview knew only the unique id: they \
+                 were matched by unique id alone; check them before committing",
+                r.uid_only.len()
+            ));
+        }
+        let mut dropped = r.dropped;
+        dropped.extend(self.check_marks(s, &r.to_check)?);
+        let changed = changed || !dropped.is_empty();
+        for (mark, reason) in dropped {
+            self.send(Event::MarkDropped(DroppedMark {
+                key: mark.key,
+                from: mark.from,
+                subject: mark.subject,
+                reason,
+            }));
+        }
+        if changed {
+            self.persist_marks();
+        }
+        Ok(())
+    }
+
+    fn numbers_dropped(&mut self, n: usize) {
+        if n > 0 {
+            self.stale_ui = true;
+            self.notice(format!(
+                "{n} mark(s) on messages without a unique id were dropped: message numbers \
+                 change between sessions; nothing was deleted for them"
+            ));
+        }
+    }
+
+    /// Fetch `TOP n 0` afresh for these marked messages (pipelined) and
+    /// drop each mark whose message now has another Message-ID, or that
+    /// can't be checked. Returns the dropped marks.
+    fn check_marks(
+        &mut self,
+        s: &mut Session,
+        numbers: &[u32],
+    ) -> Result<Vec<super::super::marks::Dropped>, Error> {
+        let mut dropped = Vec::new();
+        if numbers.is_empty() {
+            return Ok(dropped);
+        }
+        if s.has_top {
+            let listing = &s.listing;
+            let marks = &mut self.marks;
+            let cmds: Vec<Command> = numbers
+                .iter()
+                .map(|&n| Command::Top {
+                    msg: n,
+                    lines: 0,
+                    size: listing.get(n).map(|m| m.size),
+                })
+                .collect();
+            s.client.pipeline(cmds, |a| {
+                if let Command::Top { msg, .. } = a.command {
+                    let fresh = match a.result {
+                        Ok(Reply::Body(body)) => Ok(mail::summarize(&body.data).message_id),
+                        Ok(_) => Err("the server sent no headers".to_string()),
+                        Err(e) => Err(format!("the server said: {}", sanitize::line(&e.message))),
+                    };
+                    dropped.extend(marks.checked(
+                        msg,
+                        listing,
+                        fresh.as_deref().map_err(Clone::clone),
+                    ));
+                }
+                Ok(())
+            })?;
+        }
+        dropped.extend(self.marks.unchecked(if s.has_top {
+            "could not be checked to be the same message before deleting it (no answer)"
+        } else {
+            "could not be checked to be the same message before deleting it (the server has \
+             no TOP command)"
+        }));
+        Ok(dropped)
+    }
+
+    /// Without a session: a mark on a message of the last listing changes
+    /// only the intent (kept on disk, applied at the next session after
+    /// the same checks as any restored mark). A key that listing can't
+    /// name (or one without UID: a number needs its session) is refused.
+    pub(super) fn mark_offline(&mut self, key: MsgKey) {
+        let found = self
+            .last_listing
+            .as_ref()
+            .filter(|l| !l.is_stale(&key))
+            .and_then(|l| l.resolve(&key).map(|m| (l.key(m), m.clone())));
+        let Some((key, m)) = found.filter(|(k, m)| k.uid.is_some() && !m.ambiguous) else {
+            self.send(Event::MarkRefused {
+                key,
+                reason: "not connected: only a message with a unique id can be marked \
+                         while popview is offline; nothing was marked"
+                    .into(),
+            });
+            return;
+        };
+        if !self.marks.contains(&key) {
+            let mark = Mark::new(key, &m, self.cached_preview(&m));
+            self.marks.add(mark);
+        }
+    }
+
+    /// Another popview holds the account: marks, undo and commit are
+    /// refused here (quit never commits). `None` when the request was
+    /// answered here; otherwise the request to take in.
+    pub(super) fn unless_read_only(&mut self, req: Request) -> Option<Request> {
+        let Some(why) = self.read_only.clone() else {
+            return Some(req);
+        };
+        let why = format!("{why}; marks are off here: nothing was marked or deleted");
+        match req {
+            Request::Mark(key) | Request::Unmark(key) => {
+                self.writes_settled += 1;
+                self.refuse_mark(key, why);
+                None
+            }
+            Request::UnmarkAll => {
+                self.writes_settled += 1;
+                self.notice(why);
+                self.send_marks();
+                None
+            }
+            Request::CommitNow => {
+                self.notice(why);
+                None
+            }
+            Request::Quit { commit: true } => Some(Request::Quit { commit: false }),
+            other => Some(other),
+        }
+    }
+}
+
+/// Why a write with a key of an older listing is refused.
+fn stale_key(what: &str) -> String {
+    format!(
+        "{what}: that message number is from an older list (popview logged in again since), \
+         and this server gives no unique ids, so the number may name another message now; \
+         do it again on the new list"
+    )
+}
+
+/// Why a commit asked for from an older listing is refused.
+fn stale_commit() -> String {
+    "nothing was deleted: the marks you confirmed were made on an older list (popview logged \
+     in again since, and this server gives no unique ids, so they were dropped); mark the \
+     messages again on the new list and commit again"
+        .to_string()
+}
 
 /// End a session so that nothing is deleted: RSET then QUIT, or, if RSET is
 /// refused, drop the connection (RFC 1939: no QUIT, no deletions).

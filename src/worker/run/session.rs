@@ -177,11 +177,15 @@ impl Worker {
                 }
             }
         }
+        // What a mark made while offline names.
+        self.last_listing = Some(std::mem::take(&mut s.listing));
         (exit, worked)
     }
 
     pub(super) fn serve_session(&mut self, s: &mut Session) -> Exit {
         self.sessions += 1;
+        // Keys without UID name this listing only (see `MsgKey::generation`).
+        s.listing.generation = u64::from(self.sessions);
         let reconnect = std::mem::take(&mut self.last_lost);
         self.marks.session_reset();
         let no_uidl_reason = (!s.listing.has_uids).then(|| {
@@ -194,38 +198,14 @@ impl Worker {
             no_uidl_reason,
         });
         self.preload_from_cache(s);
-        // Re-apply the marks' intent to this session. Without UIDs (UIDL
-        // refused this time) nothing can be matched: the marks are kept as
-        // they are, unapplied, and a commit refuses to run.
-        let gone = if s.listing.has_uids || self.marks.uids().is_empty() {
-            self.marks.remap(&s.listing)
-        } else {
-            self.notice(
-                "the server gave no unique ids this time, so the pending marks can't be \
-                 matched to messages; they are kept, and nothing will be deleted",
-            );
-            // Marks kept by number never carry over to a new session.
-            let dropped = self.marks.drop_number_marks();
-            if !dropped.is_empty() {
-                self.notice(format!(
-                    "{} mark(s) on messages without a unique id were dropped: message \
-                     numbers change between sessions",
-                    dropped.len()
-                ));
-            }
-            Vec::new()
-        };
-        if !gone.is_empty() {
-            for uid in gone.iter().filter_map(|k| k.uid.clone()) {
-                if !self.gone_marks.contains(&uid) {
-                    self.gone_marks.push(uid);
-                }
-            }
-            self.notice(format!(
-                "{} marked message(s) are no longer on the server",
-                gone.len()
-            ));
-            self.persist_marks();
+        if let Err(e) = self.remap_marks(s) {
+            return Exit::Lost(e);
+        }
+        if let Some(why) = self.read_only.clone() {
+            self.notice(format!("{why}; marks are off here: read only"));
+        }
+        for w in std::mem::take(&mut self.load_warnings) {
+            self.error(&Error::local(w), false);
         }
         let reapplied = match self.apply_unapplied(s) {
             Ok(n) => n,
@@ -350,13 +330,23 @@ impl Worker {
             .collect();
         let before = self.cache.len();
         if s.listing.has_uids {
-            self.cache.retain(|uid, _| live.contains(uid.as_str()));
+            // A UID that now lists with another size is another message:
+            // its preview is fetched again, never shown for this one.
+            let sizes: HashMap<&str, u64> = s
+                .listing
+                .msgs()
+                .iter()
+                .filter_map(|m| Some((m.uid.as_deref()?, m.size)))
+                .collect();
+            self.cache.retain(|uid, c| {
+                live.contains(uid.as_str()) && sizes.get(uid.as_str()) == Some(&c.size)
+            });
         }
         if self.cache.len() != before {
             self.cache_dirty = true;
         }
         for (i, m) in s.listing.msgs().iter().enumerate() {
-            if let Some(h) = m.uid.as_ref().and_then(|u| self.cache.get(u)) {
+            if let Some(h) = self.cached_preview(m) {
                 s.requested[i] = true;
                 hits.push((s.listing.key(m), h.clone()));
             }
@@ -464,6 +454,10 @@ impl Worker {
         s: &Session,
     ) -> Option<crate::worker::listing::Msg> {
         let reason = match s.listing.resolve(key) {
+            None if s.listing.is_stale(key) => {
+                "that message number is from an older list (popview logged in again since, \
+                 and this server gives no unique ids): open it again from the new list"
+            }
             None => "that message is no longer on the server",
             Some(m) if self.marks.contains(key) || self.marks.is_applied(m.number) => {
                 "that message is marked for deletion, so the server won't send it; \
@@ -593,10 +587,28 @@ impl Worker {
         let Some(m) = s.listing.get(msg) else { return };
         let key = s.listing.key(m);
         if let Some(uid) = &m.uid {
-            self.cache.insert(uid.clone(), summary.clone());
+            self.cache.insert(
+                uid.clone(),
+                CachedHeader {
+                    size: m.size,
+                    summary: summary.clone(),
+                },
+            );
             self.cache_dirty = true;
         }
+        // Fetched in this session for this number: it is the marked
+        // message, so the mark learns its Message-ID.
+        if self.marks.learn(&key, &summary) {
+            self.persist_marks();
+        }
         s.batch.push((key, summary));
+    }
+
+    /// The cached preview of `m`, only if it was fetched for a message of
+    /// this size under this UID.
+    pub(super) fn cached_preview(&self, m: &crate::worker::listing::Msg) -> Option<&HeaderSummary> {
+        let c = self.cache.get(m.uid.as_deref()?)?;
+        (c.size == m.size).then_some(&c.summary)
     }
 
     pub(super) fn flush_previews(&mut self, s: &mut Session, force: bool) {
