@@ -120,6 +120,10 @@ struct Model {
     marks_since_listing: bool,
     previews_in: bool,
     commits: usize,
+    /// Commits refused as coming from an older listing (no UIDL).
+    refusals: usize,
+    /// Marks the worker dropped and said so (see `Event::MarkDropped`).
+    told_dropped: BTreeSet<u64>,
     /// The last marks the worker reported, and how many writes they settle.
     last_marks: (Vec<MsgKey>, u64),
     /// The server gives UIDs; without them a mark is a message number, good
@@ -181,6 +185,8 @@ impl Model {
             marks_since_listing: false,
             previews_in: false,
             commits: 0,
+            refusals: 0,
+            told_dropped: BTreeSet::new(),
             last_marks: (Vec::new(), 0),
             uidl,
         };
@@ -256,6 +262,29 @@ impl Model {
             }
             Event::Progress { done, total, .. } if done == total => self.previews_in = true,
             Event::Committed { .. } => self.commits += 1,
+            Event::MarkDropped(d) => {
+                // Told, and only right when the message the user marked is
+                // gone, or was shown with another's cached preview (a
+                // same-size reused UID: the Message-ID the mark kept is not
+                // this message's).
+                let marked: Vec<u64> = self
+                    .intent
+                    .iter()
+                    .copied()
+                    .filter(|id| self.ever.get(id) == d.key.uid.as_ref())
+                    .collect();
+                for id in marked {
+                    if self.on_server().contains(&id) && !self.same_size_reuses.contains(&id) {
+                        self.fail(&format!(
+                            "the mark on {:?} was dropped, but it is there",
+                            d.key
+                        ));
+                    }
+                    self.intent.remove(&id);
+                    self.told_dropped.insert(id);
+                }
+            }
+            Event::Error(w) if w.message.contains("older list") => self.refusals += 1,
             Event::Previews(v) => {
                 // A preview is the message's own, never another's that had
                 // its UID (the header cache follows the mark rule).
@@ -337,20 +366,23 @@ impl Model {
         (!self.view.is_empty()).then(|| self.view[i % self.view.len()].clone())
     }
 
+    /// The size of a message on the server now (0 when it isn't there).
+    fn size_of(&self, id: u64) -> usize {
+        self.server
+            .messages()
+            .into_iter()
+            .zip(self.server.ids())
+            .find(|(_, (i, _))| *i == id)
+            .map(|((_, b), _)| b.len())
+            .unwrap_or(0)
+    }
+
     fn new_message(&mut self, same_size_as: Option<u64>) -> Vec<u8> {
         self.serial += 1;
         let pad = match same_size_as {
-            Some(id) => {
-                let bytes = self
-                    .server
-                    .messages()
-                    .into_iter()
-                    .zip(self.server.ids())
-                    .find(|(_, (i, _))| *i == id)
-                    .map(|((_, b), _)| b.len())
-                    .unwrap_or(0);
-                bytes.saturating_sub(message(self.serial, 0).len())
-            }
+            Some(id) => self
+                .size_of(id)
+                .saturating_sub(message(self.serial, 0).len()),
             None => (self.serial as usize * 13) % 50,
         };
         message(self.serial, pad)
@@ -383,12 +415,25 @@ impl Model {
                 self.settle();
             }
             Step::CommitNow => {
-                let commits = self.commits;
+                if self.intent.is_empty() && self.last_marks.0.is_empty() {
+                    // The UI says "nothing to commit" and sends nothing.
+                    return;
+                }
+                let (commits, refusals) = (self.commits, self.refusals);
                 let confirmed_now = self.intent.clone();
                 self.confirmed.extend(confirmed_now.iter().copied());
                 self.h().send(Request::CommitNow);
-                while self.commits == commits {
+                while self.commits == commits && self.refusals == refusals {
                     self.pump();
+                }
+                if self.refusals != refusals {
+                    // Without UIDL, a commit of marks made on an older
+                    // listing is refused with words: nothing is deleted.
+                    if self.uidl {
+                        self.fail("a commit was refused as from an older list with UIDL");
+                    }
+                    self.intent.clear();
+                    return self.check_safety();
                 }
                 self.intent.clear();
                 let listings = self.listings;
@@ -400,7 +445,10 @@ impl Model {
                     return self.check_safety();
                 }
                 let on_server = self.on_server();
-                if let Some(left) = confirmed_now.iter().find(|i| on_server.contains(i)) {
+                if let Some(left) = confirmed_now
+                    .iter()
+                    .find(|i| on_server.contains(i) && !self.told_dropped.contains(i))
+                {
                     self.fail(&format!(
                         "confirmed message {left} survived a confirmed commit"
                     ));
@@ -448,12 +496,14 @@ impl Model {
                     return;
                 }
                 let (old, uid) = ids[at % ids.len()].clone();
+                let old_size = self.size_of(old);
                 let bytes = self.new_message(same_size.then_some(old));
                 let new = self.server.reuse_uid(&uid, bytes);
                 self.gone_elsewhere.insert(old);
                 self.ever.insert(new, uid);
                 self.subjects.insert(new, subject(self.serial));
-                if same_size {
+                // Sizes may match by chance too: what counts is the sizes.
+                if self.size_of(new) == old_size {
                     self.same_size_reuses.insert(new);
                 }
             }
@@ -531,7 +581,10 @@ impl Model {
             self.fail("the final commit did not happen");
         }
         let on_server = self.on_server();
-        if let Some(left) = final_marks.iter().find(|i| on_server.contains(i)) {
+        if let Some(left) = final_marks
+            .iter()
+            .find(|i| on_server.contains(i) && !self.told_dropped.contains(i))
+        {
             self.fail(&format!(
                 "confirmed message {left} survived the final commit"
             ));
