@@ -11,6 +11,7 @@ use popview::action::Action;
 use popview::app::{
     App, AppEvent, AppOptions, ConnState, Content, Dialog, MarkState, Screen, SortKey,
 };
+use popview::app::format::human_size;
 use popview::keymap::Keymap;
 use popview::mail::{HeaderSummary, MailDate, MessageView};
 use popview::pop3::ErrorKind;
@@ -181,19 +182,24 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
     assert_eq!(app.handle(k('u')), vec![Request::Unmark(first.clone())]);
     assert_eq!(app.mark_state(&first), Some(MarkState::Unmarking));
     assert_eq!(app.marked_count(), 0);
+    // u moves on too, like d (mutt).
+    assert_eq!(app.cursor(), 1);
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![],
         restored: false,
         settled: 2,
     }));
     assert_eq!(app.mark_state(&first), Some(MarkState::None));
-    // u on an unmarked row sends nothing.
+    // u on an unmarked row sends nothing, and still moves on.
     assert_eq!(app.handle(k('u')), vec![]);
+    assert_eq!(app.cursor(), 2);
 
+    app.handle(k('g'));
     let a = app.view_keys();
     assert_eq!(app.handle(k('d')), vec![Request::Mark(a[0].clone())]);
     assert_eq!(app.handle(k('d')), vec![Request::Mark(a[1].clone())]);
-    assert_eq!(app.handle(k('U')), vec![Request::UnmarkAll]);
+    assert_eq!(app.handle(k('U')), vec![], "two marks: asks first");
+    assert_eq!(app.handle(k('y')), vec![Request::UnmarkAll]);
     assert_eq!(app.marked_count(), 0);
     // Worker reports in order: after Mark, Mark, UnmarkAll.
     for (marked, settled) in [(vec![a[0].clone()], 3), (a[..2].to_vec(), 4), (vec![], 5)] {
@@ -279,28 +285,78 @@ fn a_report_before_a_write_is_settled_keeps_that_write_pending() {
 }
 
 #[test]
-fn commit_now() {
+fn commit_now_asks_first_naming_count_and_size() {
     let mut app = loaded(3);
     assert_eq!(app.handle(k('$')), vec![]);
     assert!(app.notice().unwrap().contains("nothing to commit"));
+    assert_eq!(app.dialog(), None);
+    app.handle(k('d')); // message 3, 3000 octets
+    app.handle(k('d')); // message 2, 2000 octets
+    for cancel in [k('n'), code(KeyCode::Esc)] {
+        assert_eq!(app.handle(k('$')), vec![], "asks, sends nothing yet");
+        let Some(Dialog::Commit(m)) = app.dialog() else {
+            panic!("no commit dialog: {:?}", app.dialog())
+        };
+        assert_eq!((m.shown, m.bytes, m.total()), (2, 5000, 2));
+        // Keys it doesn't list do nothing: not even the mark key or enter.
+        for other in [k('d'), k('$'), code(KeyCode::Enter), k('q')] {
+            assert_eq!(app.handle(other), vec![]);
+            assert!(matches!(app.dialog(), Some(Dialog::Commit(_))));
+        }
+        assert_eq!(app.handle(cancel), vec![]);
+        assert_eq!(app.dialog(), None);
+    }
+    app.handle(k('$'));
+    assert_eq!(app.handle(k('y')), vec![Request::CommitNow]);
+    assert_eq!(app.dialog(), None);
+    let phrase = format!("2 messages ({})", human_size(5000));
+    assert!(app.notice().unwrap().contains(&phrase), "{:?}", app.notice());
+}
+
+#[test]
+fn undo_all_asks_when_it_drops_more_than_one_mark() {
+    let mut app = loaded(3);
     app.handle(k('d'));
-    assert_eq!(app.handle(k('$')), vec![Request::CommitNow]);
+    // One mark: undone at once, nothing to ask.
+    assert_eq!(app.handle(k('U')), vec![Request::UnmarkAll]);
+    assert_eq!(app.dialog(), None);
+    let mut app = loaded(3);
+    app.handle(k('d'));
+    app.handle(k('d'));
+    assert_eq!(app.handle(k('U')), vec![]);
+    assert!(matches!(app.dialog(), Some(Dialog::UnmarkAll(m)) if m.total() == 2));
+    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    assert_eq!(app.marked_count(), 2, "cancel keeps the marks");
+    app.handle(k('U'));
+    assert_eq!(app.handle(k('y')), vec![Request::UnmarkAll]);
+    assert_eq!(app.marked_count(), 0);
 }
 
 #[test]
 fn quit_with_marks_asks_and_each_choice_sends_the_right_quit() {
     for (choice, expect) in [
-        (k('d'), Some(Request::Quit { commit: true })),
-        (k('k'), Some(Request::Quit { commit: false })),
+        (k('y'), Some(Request::Quit { commit: true })),
+        (k('n'), Some(Request::Quit { commit: false })),
+        (k('l'), Some(Request::QuitKeepMarks)),
         (code(KeyCode::Esc), None),
     ] {
         let mut app = loaded(3);
         app.handle(k('d'));
         assert_eq!(app.handle(k('q')), vec![]);
-        assert_eq!(app.dialog(), Some(&Dialog::Quit { pending: 1 }));
-        // Other keys leave the dialog open.
-        assert_eq!(app.handle(k('z')), vec![]);
-        assert!(app.dialog().is_some());
+        assert!(matches!(app.dialog(), Some(Dialog::Quit(m)) if m.total() == 1 && m.keepable == 1));
+        // Every key the dialog accepts is one it lists.
+        let listed: Vec<&str> = app
+            .dialog_choices()
+            .iter()
+            .flat_map(|c| c.keys.iter().copied())
+            .collect();
+        assert_eq!(listed, ["y", "n", "l", "esc"]);
+        // Other keys leave the dialog open: the mark key never means
+        // "delete now", and k no longer quits.
+        for other in [k('z'), k('d'), k('k'), code(KeyCode::Enter)] {
+            assert_eq!(app.handle(other), vec![]);
+            assert!(app.dialog().is_some());
+        }
         let reqs = app.handle(choice);
         assert_eq!(app.dialog(), None);
         match expect {
@@ -796,8 +852,67 @@ fn reader_toggles_save_and_next_previous() {
             }
         ]
     );
-    // d in the reader marks this message.
-    assert_eq!(app.handle(k('d')), vec![Request::Mark(key_of(2))]);
+    // d in the reader marks this message and goes on to the next one.
+    assert_eq!(
+        app.handle(k('d')),
+        vec![
+            Request::Mark(key_of(2)),
+            Request::CancelRetrieve { ticket: 3 },
+            Request::Retrieve {
+                ticket: 4,
+                key: key_of(1)
+            }
+        ]
+    );
+}
+
+#[test]
+fn d_and_u_are_symmetric_in_the_list_and_the_reader() {
+    // The list: both act on the cursor row, then move down one.
+    for key in ['d', 'u'] {
+        let mut app = loaded(4);
+        let keys = app.view_keys();
+        if key == 'u' {
+            app.handle(k('d'));
+            app.handle(k('k'));
+        }
+        let reqs = app.handle(k(key));
+        let want = if key == 'd' {
+            Request::Mark(keys[0].clone())
+        } else {
+            Request::Unmark(keys[0].clone())
+        };
+        assert_eq!(reqs, vec![want], "{key}");
+        assert_eq!(app.cursor(), 1, "{key} moves on");
+    }
+    // The reader: both act on the message shown, then open the next one.
+    for key in ['d', 'u'] {
+        let mut app = loaded(4);
+        let keys = app.view_keys();
+        if key == 'u' {
+            app.handle(k('d'));
+            app.handle(k('k'));
+        }
+        app.handle(code(KeyCode::Enter));
+        let shown = app.reader().unwrap().key.clone();
+        assert_eq!(shown, keys[0]);
+        let reqs = app.handle(k(key));
+        assert_eq!(
+            reqs[0],
+            if key == 'd' {
+                Request::Mark(shown.clone())
+            } else {
+                Request::Unmark(shown.clone())
+            },
+            "{key}"
+        );
+        assert!(
+            matches!(&reqs[reqs.len() - 1], Request::Retrieve { key, .. } if *key == keys[1]),
+            "{key}: {reqs:?}"
+        );
+        assert_eq!(app.reader().unwrap().key, keys[1]);
+        assert_eq!(app.cursor(), 1);
+    }
 }
 
 #[test]

@@ -103,6 +103,9 @@ pub struct Worker {
     /// A QUIT was sent to commit and its answer never came: whether the
     /// server deleted is unknown until a later listing shows it.
     quit_unconfirmed: bool,
+    /// The user quit with `Request::QuitKeepMarks`: the quit deletes
+    /// nothing and leaves the marks on disk for the next start.
+    keep_marks_at_quit: bool,
 }
 
 /// What a user's read in flight asked for.
@@ -173,6 +176,7 @@ impl Worker {
             last_cache_save: None,
             writes_settled: 0,
             quit_unconfirmed: false,
+            keep_marks_at_quit: false,
         }
     }
 
@@ -310,6 +314,10 @@ impl Worker {
             Request::CheckNewMail => self.ops.push_back(Op::CheckNewMail),
             Request::CommitNow => self.ops.push_back(Op::CommitNow),
             Request::Quit { commit } => self.ops.push_back(Op::Quit { commit }),
+            Request::QuitKeepMarks => {
+                self.keep_marks_at_quit = true;
+                self.ops.push_back(Op::Quit { commit: false });
+            }
         }
     }
 
@@ -366,7 +374,7 @@ impl Worker {
                 Op::CommitNow => return None,
                 Op::Quit { commit: true } if !self.marks.is_empty() => return None,
                 &Op::Quit { commit } => {
-                    if !commit {
+                    if !commit && !self.keep_marks_at_quit {
                         self.marks.clear_intent();
                         self.persist_marks();
                     }
