@@ -148,7 +148,7 @@ impl App {
                     v.push(Choice::new(
                         &["l"],
                         Answer::KeepMarksAndQuit,
-                        "delete nothing and leave the marks for later (kept on disk), then quit",
+                        "delete nothing, leave the marks on disk for later, then quit",
                     ));
                 } else if m.keepable > 0 {
                     v.push(Choice::new(

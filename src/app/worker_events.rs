@@ -56,7 +56,6 @@ impl App {
                 self.sort_pending = !self.rows.sort(self.sort, self.descending, &self.filter);
                 self.view_dirty = false;
                 self.restore_cursor(keep.as_ref(), Some(pos));
-                self.reader_follows_listing();
                 self.recount_marks();
                 if !first && new > 0 {
                     self.set_notice(format!(
@@ -64,6 +63,7 @@ impl App {
                         if new == 1 { "" } else { "s" }
                     ));
                 }
+                self.reader_follows_listing();
             }
             Event::Previews(batch) => {
                 for (key, summary) in batch {

@@ -10,9 +10,7 @@ fn unshown_line(m: &MarkSummary) -> Option<String> {
         return None;
     }
     Some(format!(
-        "{} of them {} not in the list ({}): {}.",
-        m.unshown.len(),
-        if m.unshown.len() == 1 { "is" } else { "are" },
+        "Not in the list ({}): {}.",
         m.unshown_why,
         App::unshown_named(m)
     ))
@@ -20,6 +18,7 @@ fn unshown_line(m: &MarkSummary) -> Option<String> {
 
 pub(super) fn dialog(buf: &mut Buffer, area: Rect, app: &App, d: &Dialog, t: &Theme) {
     let blank = || (String::new(), Style::new());
+    let inner_w = area.width.saturating_sub(4).clamp(0, 60);
     let (title, mut body): (&str, Vec<(String, Style)>) = match d {
         Dialog::Quit(m) => {
             let mut v = vec![(
@@ -90,14 +89,15 @@ pub(super) fn dialog(buf: &mut Buffer, area: Rect, app: &App, d: &Dialog, t: &Th
             .map(|c| width(&c.keys.join("/")))
             .max()
             .unwrap_or(0);
+        // Labels wrap under themselves, not under the keys.
+        let label_w = usize::from(inner_w).saturating_sub(key_w + 2).max(8);
         for c in &choices {
-            body.push((
-                format!("{}  {}", pad(&c.keys.join("/"), key_w), c.label),
-                Style::new(),
-            ));
+            for (i, part) in wrap(&c.label, label_w).into_iter().enumerate() {
+                let keys = if i == 0 { c.keys.join("/") } else { String::new() };
+                body.push((format!("{}  {part}", pad(&keys, key_w)), Style::new()));
+            }
         }
     }
-    let inner_w = area.width.saturating_sub(4).clamp(0, 60);
     let mut lines: Vec<(String, Style)> = Vec::new();
     for (l, st) in body {
         for part in wrap(&l, inner_w.max(1) as usize) {
