@@ -132,7 +132,7 @@ impl Action {
             Action::Unmark => "undo the mark on this message, then the next message",
             Action::UnmarkAll => "undo every mark (RSET; asks first when more than one)",
             Action::Commit => "commit the marks now: asks first, naming how many and how much",
-            Action::Quit => "back; in the list: quit (asks when marks are pending: delete, forget or keep them)",
+            Action::Quit => "back; in the list: quit (asks: delete, forget or keep the marks)",
             Action::QuitDiscard => "quit now, keeping every message (marks dropped)",
             Action::Filter => "filter by sender and subject as you type",
             Action::NextMatch => "next message matching the filter",

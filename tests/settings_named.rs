@@ -172,6 +172,39 @@ fn setting_names(text: &str) -> Vec<String> {
     names
 }
 
+/// Tables a text names (`[ui]`, `[ui.keys]`, `[accounts.NAME]`), when it
+/// speaks of the config.
+fn table_names(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    if !(lower.contains("config") || lower.contains("setting")) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(']') else { break };
+        let inner = &rest[..close];
+        if inner.starts_with(|c: char| c.is_ascii_lowercase())
+            && inner
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        {
+            out.push(inner.to_string());
+        }
+        rest = &rest[close..];
+    }
+    out
+}
+
+/// Whether the config parser knows the table `[name]`.
+fn parser_knows_table(name: &str) -> bool {
+    match popview::config::parse(&format!("[{name}]\n"), Path::new("probe.toml")) {
+        Ok(_) => true,
+        Err(e) => !e.to_string().contains("unknown key"),
+    }
+}
+
 /// Whether the config parser knows `name` as a setting: at the top, in
 /// `[ui]` or in an account. A wrong value is fine; an unknown key is not.
 fn parser_knows(name: &str) -> bool {
@@ -208,6 +241,18 @@ fn every_setting_named_in_a_text_exists() {
             }
         }
     }
+    let mut tables = std::collections::BTreeSet::new();
+    for f in &files {
+        for lit in literals(&std::fs::read_to_string(f).unwrap()) {
+            tables.extend(table_names(&lit));
+        }
+    }
+    let unknown: Vec<_> = tables.iter().filter(|t| !parser_knows_table(t)).collect();
+    assert!(
+        unknown.is_empty(),
+        "texts in src/ name tables the config parser doesn't know: {unknown:?}"
+    );
+    assert!(tables.contains("ui.keys"), "{tables:?}");
     // The scan finds the settings the texts are known to name.
     for known in ["password_command", "cert_fingerprint", "tls"] {
         assert!(mentioned.contains_key(known), "{known} not found: {mentioned:?}");
@@ -257,4 +302,8 @@ fn the_scan_catches_a_renamed_setting_and_the_parser_check_bites() {
     for n in ["password_command", "keepalive_secs", "colors", "default_account"] {
         assert!(parser_knows(n), "{n} is a setting");
     }
+    let tables = table_names("[keys] in the config; [ui.keys]; [accounts.NAME]; [IN-USE]");
+    assert_eq!(tables, ["keys", "ui.keys", "accounts.NAME"]);
+    let known: Vec<bool> = tables.iter().map(|t| parser_knows_table(t)).collect();
+    assert_eq!(known, [false, true, true]);
 }

@@ -57,10 +57,10 @@ impl Choice {
 
 /// "the marked message" / "the 3 marked messages".
 fn the_marked(n: usize) -> String {
-    if n == 1 {
-        "the marked message".to_string()
-    } else {
-        format!("the {n} marked messages")
+    match n {
+        0 => "the marked messages".to_string(),
+        1 => "the marked message".to_string(),
+        n => format!("the {n} marked messages"),
     }
 }
 
@@ -128,9 +128,40 @@ impl App {
 
     /// Every key the open dialog accepts, and what each does.
     pub fn dialog_choices(&self) -> Vec<Choice> {
-        let Some(d) = &self.dialog else {
-            return Vec::new();
+        self.dialog.as_ref().map_or_else(Vec::new, choices_for)
+    }
+
+    /// Each kind of dialog with its keys, for the help screen (the same
+    /// tables the dialogs use, about marks in general).
+    pub fn help_choices() -> Vec<(&'static str, Vec<Choice>)> {
+        let marks = MarkSummary {
+            shown: 0,
+            bytes: 0,
+            unshown: Vec::new(),
+            unshown_why: "",
+            keepable: 0,
         };
+        let big = Dialog::BigMessage {
+            key: MsgKey::default(),
+            size: 0,
+        };
+        let password = Dialog::Password {
+            reason: String::new(),
+            input: String::new(),
+        };
+        vec![
+            ("quit with marks", choices_for(&Dialog::Quit(marks.clone()))),
+            ("commit now", choices_for(&Dialog::Commit(marks.clone()))),
+            ("undo all marks", choices_for(&Dialog::UnmarkAll(marks))),
+            ("big message", choices_for(&big)),
+            ("password", choices_for(&password)),
+        ]
+    }
+}
+
+/// The keys dialog `d` accepts, and what each does.
+fn choices_for(d: &Dialog) -> Vec<Choice> {
+    {
         match d {
             Dialog::Quit(m) => {
                 let total = m.total();
@@ -181,7 +212,10 @@ impl App {
                 Choice::new(
                     &["y"],
                     Answer::Confirm,
-                    format!("yes: undo all {} marks", m.total()),
+                    match m.total() {
+                    0 => "yes: undo all the marks".to_string(),
+                    n => format!("yes: undo all {n} marks"),
+                },
                 ),
                 Choice::new(&["n", "esc"], Answer::Cancel, "no: keep the marks"),
             ],
@@ -200,7 +234,9 @@ impl App {
             ],
         }
     }
+}
 
+impl App {
     /// A one-line description of the marks for a question: "3 messages
     /// (1.2 MB)", plus the unshown ones.
     pub fn marks_phrase(m: &MarkSummary) -> String {
