@@ -8,10 +8,10 @@ use crossterm::event::{
     MouseEventKind,
 };
 use popview::action::Action;
+use popview::app::format::human_size;
 use popview::app::{
     Answer, App, AppEvent, AppOptions, ConnState, Content, Dialog, MarkState, Screen, SortKey,
 };
-use popview::app::format::human_size;
 use popview::keymap::Keymap;
 use popview::mail::{HeaderSummary, MailDate, MessageView};
 use popview::pop3::ErrorKind;
@@ -312,7 +312,11 @@ fn commit_now_asks_first_naming_count_and_size() {
     assert_eq!(app.handle(k('y')), vec![Request::CommitNow]);
     assert_eq!(app.dialog(), None);
     let phrase = format!("2 messages ({})", human_size(5000));
-    assert!(app.notice().unwrap().contains(&phrase), "{:?}", app.notice());
+    assert!(
+        app.notice().unwrap().contains(&phrase),
+        "{:?}",
+        app.notice()
+    );
 }
 
 #[test]
@@ -1075,7 +1079,11 @@ fn marks_restored_while_offline_are_never_dropped_by_a_plain_q() {
     };
     assert_eq!((m.shown, m.total(), m.keepable), (0, 2, 2));
     assert_eq!(m.unshown, ["0001aa", "0002bb"]);
-    assert!(m.unshown_why.contains("not been reached"), "{}", m.unshown_why);
+    assert!(
+        m.unshown_why.contains("not been reached"),
+        "{}",
+        m.unshown_why
+    );
     let keys: Vec<_> = app.dialog_choices().iter().map(|c| c.answer).collect();
     assert!(keys.contains(&Answer::KeepMarksAndQuit));
     assert_eq!(app.handle(k('l')), vec![Request::QuitKeepMarks]);
@@ -1187,7 +1195,9 @@ fn after_a_commit_the_reader_follows_its_uid_and_never_shows_another_number() {
         entries: vec![shifted(1, 2), shifted(2, 3), shifted(3, 4)],
         no_uidl_reason: None,
     }));
-    let r = app.reader().expect("still open: its message is still there");
+    let r = app
+        .reader()
+        .expect("still open: its message is still there");
     assert_eq!(r.key.uid.as_deref(), Some("uid-3"));
     assert_eq!(r.key.number, 2, "shown under its new number");
     // d acts on the message shown, by its new key; J goes on from it.
@@ -1247,7 +1257,10 @@ fn without_uidl_a_new_listing_closes_the_reader_and_cancels_its_download() {
     let ticket = app.reader().unwrap().ticket;
     let reqs = app.handle(ev());
     assert!(app.reader().is_none());
-    assert!(reqs.contains(&Request::CancelRetrieve { ticket }), "{reqs:?}");
+    assert!(
+        reqs.contains(&Request::CancelRetrieve { ticket }),
+        "{reqs:?}"
+    );
     assert!(app.notice().unwrap().contains("no unique ids"));
 }
 
@@ -1277,7 +1290,10 @@ fn saving_from_a_peek_is_refused_with_the_way_out() {
     assert!(n.contains("peek") && n.contains("enter"), "{n}");
     // enter downloads the whole message; then s saves.
     let reqs = app.handle(code(KeyCode::Enter));
-    assert!(matches!(reqs.as_slice(), [Request::Retrieve { ticket: 2, .. }]));
+    assert!(matches!(
+        reqs.as_slice(),
+        [Request::Retrieve { ticket: 2, .. }]
+    ));
 }
 
 #[test]

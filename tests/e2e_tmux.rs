@@ -168,11 +168,17 @@ fn demo_commit_now_asks_first() {
         marked(sc, WELCOME) && marked(sc, "Compost bins: done!") && sc.contains("2 to delete")
     });
     s.send_keys(&["$"]);
-    let screen = s.wait_all(&["Delete 2 messages (", "on the server now?", "n/esc"], SHORT);
+    let screen = s.wait_all(
+        &["Delete 2 messages (", "on the server now?", "n/esc"],
+        SHORT,
+    );
     assert!(screen.contains("42 msgs"), "{screen}");
     s.send_keys(&["n"]);
     let screen = s.wait_until("the question gone", SHORT, |sc| !sc.contains("server now?"));
-    assert!(marked(&screen, WELCOME) && screen.contains("2 to delete"), "{screen}");
+    assert!(
+        marked(&screen, WELCOME) && screen.contains("2 to delete"),
+        "{screen}"
+    );
     // Esc cancels too (sent on its own, then a wait).
     s.send_keys(&["$"]);
     s.wait_for("on the server now?", SHORT);

@@ -36,7 +36,10 @@ fn keep_marks_online_deletes_nothing_and_the_next_start_restores_them() {
     let server = Server::start(Mailbox::generated(4), ServerOptions::default()).unwrap();
     let before = server.mailbox_uids();
     let persist = Mem::default();
-    let mut h = Harness::start(config_for_port(server.addr().port()), Box::new(persist.clone()));
+    let mut h = Harness::start(
+        config_for_port(server.addr().port()),
+        Box::new(persist.clone()),
+    );
     let keys = h.listing();
     h.send(Request::Mark(keys[0].clone()));
     h.send(Request::Mark(keys[2].clone()));
@@ -50,7 +53,10 @@ fn keep_marks_online_deletes_nothing_and_the_next_start_restores_them() {
     on_disk.sort();
     assert_eq!(on_disk, uids_of(&marked), "the marks stay on disk");
     // The next start shows them again, restored and pending.
-    let mut h = Harness::start(config_for_port(server.addr().port()), Box::new(persist.clone()));
+    let mut h = Harness::start(
+        config_for_port(server.addr().port()),
+        Box::new(persist.clone()),
+    );
     let ev = h.wait("restored marks", |e| {
         matches!(e, Event::Marks { restored: true, .. })
     });

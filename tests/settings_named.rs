@@ -82,9 +82,7 @@ fn literals(src: &str) -> Vec<String> {
                 }
                 let close = format!("\"{}", "#".repeat(hashes));
                 let start = j + 1;
-                let end = src[start..]
-                    .find(&close)
-                    .map_or(b.len(), |e| start + e);
+                let end = src[start..].find(&close).map_or(b.len(), |e| start + e);
                 out.push(src[start..end].to_string());
                 i = end + close.len();
             }
@@ -157,9 +155,8 @@ fn setting_names(text: &str) -> Vec<String> {
             .and_then(|v| v.strip_prefix('"'))
             .and_then(|v| v.split('"').next())
             .is_some_and(|v| v == "action" || popview::action::Action::from_name(v).is_some());
-        let assigned = text[end..].starts_with(' ')
-            && value.is_some_and(|v| !v.starts_with('='))
-            && !binding;
+        let assigned =
+            text[end..].starts_with(' ') && value.is_some_and(|v| !v.starts_with('=')) && !binding;
         let snake = word.contains('_') && !word.starts_with('_') && !word.ends_with('_');
         let sectioned = (before.ends_with("[ui]")
             || before.ends_with("ui.")
@@ -213,15 +210,15 @@ fn parser_knows(name: &str) -> bool {
         format!("[ui]\n{name} = 1\n"),
         format!("[accounts.a]\n{name} = 1\n"),
     ];
-    docs.iter().any(|doc| {
-        match popview::config::parse(doc, Path::new("probe.toml")) {
+    docs.iter().any(
+        |doc| match popview::config::parse(doc, Path::new("probe.toml")) {
             Ok(_) => true,
             Err(e) => {
                 let e = e.to_string();
                 !(e.contains("unknown key") && e.contains(name))
             }
-        }
-    })
+        },
+    )
 }
 
 #[test]
@@ -255,7 +252,10 @@ fn every_setting_named_in_a_text_exists() {
     assert!(tables.contains("ui.keys"), "{tables:?}");
     // The scan finds the settings the texts are known to name.
     for known in ["password_command", "cert_fingerprint", "tls"] {
-        assert!(mentioned.contains_key(known), "{known} not found: {mentioned:?}");
+        assert!(
+            mentioned.contains_key(known),
+            "{known} not found: {mentioned:?}"
+        );
     }
     let unknown: Vec<_> = mentioned
         .iter()
@@ -299,7 +299,12 @@ fn the_scan_catches_a_renamed_setting_and_the_parser_check_bites() {
     for n in &names {
         assert!(!parser_knows(n), "{n} is not a setting");
     }
-    for n in ["password_command", "keepalive_secs", "colors", "default_account"] {
+    for n in [
+        "password_command",
+        "keepalive_secs",
+        "colors",
+        "default_account",
+    ] {
         assert!(parser_knows(n), "{n} is a setting");
     }
     let tables = table_names("[keys] in the config; [ui.keys]; [accounts.NAME]; [IN-USE]");

@@ -213,9 +213,9 @@ fn choices_for(d: &Dialog) -> Vec<Choice> {
                     &["y"],
                     Answer::Confirm,
                     match m.total() {
-                    0 => "yes: undo all the marks".to_string(),
-                    n => format!("yes: undo all {n} marks"),
-                },
+                        0 => "yes: undo all the marks".to_string(),
+                        n => format!("yes: undo all {n} marks"),
+                    },
                 ),
                 Choice::new(&["n", "esc"], Answer::Cancel, "no: keep the marks"),
             ],
@@ -294,8 +294,7 @@ impl App {
 
     fn big_message_cancelled(&mut self) {
         // Asked for from the reader (next/previous): nothing to show there.
-        if self.screen == Screen::Reader && self.reader.as_ref().is_none_or(|r| r.doc().is_none())
-        {
+        if self.screen == Screen::Reader && self.reader.as_ref().is_none_or(|r| r.doc().is_none()) {
             let mut ignored = Vec::new();
             self.close_reader(&mut ignored);
         }

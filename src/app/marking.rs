@@ -67,10 +67,7 @@ impl App {
 
     pub(super) fn commit_confirmed(&mut self, m: &MarkSummary, out: &mut Vec<Request>) {
         out.push(Request::CommitNow);
-        self.set_notice(format!(
-            "deleting {} on the server…",
-            App::marks_phrase(m)
-        ));
+        self.set_notice(format!("deleting {} on the server…", App::marks_phrase(m)));
     }
 
     /// Quit from the list: asked first when any mark is pending, shown in

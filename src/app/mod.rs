@@ -14,10 +14,10 @@
 //! `input` (list, help, filter, dialogs, mouse), `reader_keys` and
 //! `marking`; `mod.rs` keeps the state, its accessors and the view.
 
+mod choices;
 pub mod format;
 mod input;
 pub mod list;
-mod choices;
 mod marking;
 pub mod reader;
 mod reader_keys;
@@ -647,9 +647,7 @@ impl App {
         if let Some(m) = fresh {
             match &mut self.dialog {
                 Some(Dialog::UnmarkAll(_)) if m.total() < 2 => self.dialog = None,
-                Some(Dialog::Quit(_) | Dialog::Commit(_)) if m.total() == 0 => {
-                    self.dialog = None
-                }
+                Some(Dialog::Quit(_) | Dialog::Commit(_)) if m.total() == 0 => self.dialog = None,
                 Some(Dialog::Quit(d) | Dialog::Commit(d) | Dialog::UnmarkAll(d)) => *d = m,
                 _ => {}
             }

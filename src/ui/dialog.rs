@@ -93,7 +93,11 @@ pub(super) fn dialog(buf: &mut Buffer, area: Rect, app: &App, d: &Dialog, t: &Th
         let label_w = usize::from(inner_w).saturating_sub(key_w + 2).max(8);
         for c in &choices {
             for (i, part) in wrap(&c.label, label_w).into_iter().enumerate() {
-                let keys = if i == 0 { c.keys.join("/") } else { String::new() };
+                let keys = if i == 0 {
+                    c.keys.join("/")
+                } else {
+                    String::new()
+                };
                 body.push((format!("{}  {part}", pad(&keys, key_w)), Style::new()));
             }
         }

@@ -104,7 +104,11 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
                 } else {
                     fit(l, w)
                 };
-                let style = if i < advice_from { t.error } else { Style::new() };
+                let style = if i < advice_from {
+                    t.error
+                } else {
+                    Style::new()
+                };
                 put(buf, area.x, area.y + i as u16, &text, area.width, style);
             }
             return;
