@@ -410,7 +410,7 @@ fn big_message_asks_first_and_cancel_works() {
     // 42, the 6 MB message, is selected first.
     s.send_keys(&["Enter"]);
     s.wait_all(
-        &[" Big message ", "Message 42 is 6.4M", "esc  cancel"],
+        &[" Big message ", "Message 42 is 6.4M", "n/esc    cancel"],
         SHORT,
     );
     s.send_keys(&["Escape"]);
@@ -519,6 +519,9 @@ fn dovecot_full_flow_then_independent_check() {
         marked(sc, "Alpha report") && marked(sc, "Bravo notes") && sc.contains("2 to delete")
     });
     s.send_keys(&["U"]);
+    // Two marks: asked first.
+    s.wait_for("yes: undo all 2 marks", SHORT);
+    s.send_keys(&["y"]);
     s.wait_until("every mark undone", SHORT, |sc| {
         unmarked(sc, "Alpha report") && unmarked(sc, "Bravo notes") && !sc.contains("to delete")
     });
