@@ -155,7 +155,6 @@ impl App {
     pub(super) fn check_mail(&mut self, out: &mut Vec<Request>) {
         if let Some(reason) = self.password_wanted.clone() {
             self.error = None;
-            self.conn = ConnState::Connecting { attempt: 1 };
             self.dialog = Some(Dialog::Password {
                 reason,
                 input: String::with_capacity(128),
