@@ -8,13 +8,16 @@ use crossterm::event::{
     MouseEventKind,
 };
 use popview::action::Action;
+use popview::app::format::human_size;
 use popview::app::{
-    App, AppEvent, AppOptions, ConnState, Content, Dialog, MarkState, Screen, SortKey,
+    Answer, App, AppEvent, AppOptions, ConnState, Content, Dialog, MarkState, Screen, SortKey,
 };
 use popview::keymap::Keymap;
 use popview::mail::{HeaderSummary, MailDate, MessageView};
 use popview::pop3::ErrorKind;
-use popview::worker::api::{Event, ListEntry, MsgKey, Request, WorkerError};
+use popview::worker::api::{
+    ConnectionInfo, Event, ListEntry, MsgKey, Request, TlsState, WorkerError,
+};
 
 const NOW: i64 = 1_710_252_300; // 2024-03-12 14:05 UTC
 
@@ -182,19 +185,24 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
     assert_eq!(app.handle(k('u')), vec![Request::Unmark(first.clone())]);
     assert_eq!(app.mark_state(&first), Some(MarkState::Unmarking));
     assert_eq!(app.marked_count(), 0);
+    // u moves on too, like d (mutt).
+    assert_eq!(app.cursor(), 1);
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![],
         restored: false,
         settled: 2,
     }));
     assert_eq!(app.mark_state(&first), Some(MarkState::None));
-    // u on an unmarked row sends nothing.
+    // u on an unmarked row sends nothing, and still moves on.
     assert_eq!(app.handle(k('u')), vec![]);
+    assert_eq!(app.cursor(), 2);
 
+    app.handle(k('g'));
     let a = app.view_keys();
     assert_eq!(app.handle(k('d')), vec![Request::Mark(a[0].clone())]);
     assert_eq!(app.handle(k('d')), vec![Request::Mark(a[1].clone())]);
-    assert_eq!(app.handle(k('U')), vec![Request::UnmarkAll]);
+    assert_eq!(app.handle(k('U')), vec![], "two marks: asks first");
+    assert_eq!(app.handle(k('y')), vec![Request::UnmarkAll]);
     assert_eq!(app.marked_count(), 0);
     // Worker reports in order: after Mark, Mark, UnmarkAll.
     for (marked, settled) in [(vec![a[0].clone()], 3), (a[..2].to_vec(), 4), (vec![], 5)] {
@@ -280,28 +288,82 @@ fn a_report_before_a_write_is_settled_keeps_that_write_pending() {
 }
 
 #[test]
-fn commit_now() {
+fn commit_now_asks_first_naming_count_and_size() {
     let mut app = loaded(3);
     assert_eq!(app.handle(k('$')), vec![]);
     assert!(app.notice().unwrap().contains("nothing to commit"));
+    assert_eq!(app.dialog(), None);
+    app.handle(k('d')); // message 3, 3000 octets
+    app.handle(k('d')); // message 2, 2000 octets
+    for cancel in [k('n'), code(KeyCode::Esc)] {
+        assert_eq!(app.handle(k('$')), vec![], "asks, sends nothing yet");
+        let Some(Dialog::Commit(m)) = app.dialog() else {
+            panic!("no commit dialog: {:?}", app.dialog())
+        };
+        assert_eq!((m.shown, m.bytes, m.total()), (2, 5000, 2));
+        // Keys it doesn't list do nothing: not even the mark key or enter.
+        for other in [k('d'), k('$'), code(KeyCode::Enter), k('q')] {
+            assert_eq!(app.handle(other), vec![]);
+            assert!(matches!(app.dialog(), Some(Dialog::Commit(_))));
+        }
+        assert_eq!(app.handle(cancel), vec![]);
+        assert_eq!(app.dialog(), None);
+    }
+    app.handle(k('$'));
+    assert_eq!(app.handle(k('y')), vec![Request::CommitNow]);
+    assert_eq!(app.dialog(), None);
+    let phrase = format!("2 messages ({})", human_size(5000));
+    assert!(
+        app.notice().unwrap().contains(&phrase),
+        "{:?}",
+        app.notice()
+    );
+}
+
+#[test]
+fn undo_all_asks_when_it_drops_more_than_one_mark() {
+    let mut app = loaded(3);
     app.handle(k('d'));
-    assert_eq!(app.handle(k('$')), vec![Request::CommitNow]);
+    // One mark: undone at once, nothing to ask.
+    assert_eq!(app.handle(k('U')), vec![Request::UnmarkAll]);
+    assert_eq!(app.dialog(), None);
+    let mut app = loaded(3);
+    app.handle(k('d'));
+    app.handle(k('d'));
+    assert_eq!(app.handle(k('U')), vec![]);
+    assert!(matches!(app.dialog(), Some(Dialog::UnmarkAll(m)) if m.total() == 2));
+    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    assert_eq!(app.marked_count(), 2, "cancel keeps the marks");
+    app.handle(k('U'));
+    assert_eq!(app.handle(k('y')), vec![Request::UnmarkAll]);
+    assert_eq!(app.marked_count(), 0);
 }
 
 #[test]
 fn quit_with_marks_asks_and_each_choice_sends_the_right_quit() {
     for (choice, expect) in [
-        (k('d'), Some(Request::Quit { commit: true })),
-        (k('k'), Some(Request::Quit { commit: false })),
+        (k('y'), Some(Request::Quit { commit: true })),
+        (k('n'), Some(Request::Quit { commit: false })),
+        (k('l'), Some(Request::QuitKeepMarks)),
         (code(KeyCode::Esc), None),
     ] {
         let mut app = loaded(3);
         app.handle(k('d'));
         assert_eq!(app.handle(k('q')), vec![]);
-        assert_eq!(app.dialog(), Some(&Dialog::Quit { pending: 1 }));
-        // Other keys leave the dialog open.
-        assert_eq!(app.handle(k('z')), vec![]);
-        assert!(app.dialog().is_some());
+        assert!(matches!(app.dialog(), Some(Dialog::Quit(m)) if m.total() == 1 && m.keepable == 1));
+        // Every key the dialog accepts is one it lists.
+        let listed: Vec<&str> = app
+            .dialog_choices()
+            .iter()
+            .flat_map(|c| c.keys.iter().copied())
+            .collect();
+        assert_eq!(listed, ["y", "n", "l", "esc"]);
+        // Other keys leave the dialog open: the mark key never means
+        // "delete now", and k no longer quits.
+        for other in [k('z'), k('d'), k('k'), code(KeyCode::Enter)] {
+            assert_eq!(app.handle(other), vec![]);
+            assert!(app.dialog().is_some());
+        }
         let reqs = app.handle(choice);
         assert_eq!(app.dialog(), None);
         match expect {
@@ -800,8 +862,67 @@ fn reader_toggles_save_and_next_previous() {
             }
         ]
     );
-    // d in the reader marks this message.
-    assert_eq!(app.handle(k('d')), vec![Request::Mark(key_of(2))]);
+    // d in the reader marks this message and goes on to the next one.
+    assert_eq!(
+        app.handle(k('d')),
+        vec![
+            Request::Mark(key_of(2)),
+            Request::CancelRetrieve { ticket: 3 },
+            Request::Retrieve {
+                ticket: 4,
+                key: key_of(1)
+            }
+        ]
+    );
+}
+
+#[test]
+fn d_and_u_are_symmetric_in_the_list_and_the_reader() {
+    // The list: both act on the cursor row, then move down one.
+    for key in ['d', 'u'] {
+        let mut app = loaded(4);
+        let keys = app.view_keys();
+        if key == 'u' {
+            app.handle(k('d'));
+            app.handle(k('k'));
+        }
+        let reqs = app.handle(k(key));
+        let want = if key == 'd' {
+            Request::Mark(keys[0].clone())
+        } else {
+            Request::Unmark(keys[0].clone())
+        };
+        assert_eq!(reqs, vec![want], "{key}");
+        assert_eq!(app.cursor(), 1, "{key} moves on");
+    }
+    // The reader: both act on the message shown, then open the next one.
+    for key in ['d', 'u'] {
+        let mut app = loaded(4);
+        let keys = app.view_keys();
+        if key == 'u' {
+            app.handle(k('d'));
+            app.handle(k('k'));
+        }
+        app.handle(code(KeyCode::Enter));
+        let shown = app.reader().unwrap().key.clone();
+        assert_eq!(shown, keys[0]);
+        let reqs = app.handle(k(key));
+        assert_eq!(
+            reqs[0],
+            if key == 'd' {
+                Request::Mark(shown.clone())
+            } else {
+                Request::Unmark(shown.clone())
+            },
+            "{key}"
+        );
+        assert!(
+            matches!(&reqs[reqs.len() - 1], Request::Retrieve { key, .. } if *key == keys[1]),
+            "{key}: {reqs:?}"
+        );
+        assert_eq!(app.reader().unwrap().key, keys[1]);
+        assert_eq!(app.cursor(), 1);
+    }
 }
 
 #[test]
@@ -927,4 +1048,312 @@ fn no_uidl_entries_never_carry_over_by_number() {
     assert!(app.row(&nouid(1)).unwrap().info.is_none());
     assert_eq!(app.view_len(), 3);
     assert_eq!(app.no_uidl_reason(), Some("server has no UIDL"));
+}
+
+// ---------------------------------------------------------------- issue 9: the user's choice
+
+fn marks(keys: Vec<MsgKey>, restored: bool, settled: u64) -> AppEvent {
+    AppEvent::Worker(Event::Marks {
+        marked: keys,
+        restored,
+        settled,
+    })
+}
+
+fn restored_key(uid: &str) -> MsgKey {
+    MsgKey {
+        number: 0,
+        uid: Some(uid.to_string()),
+        generation: 0,
+    }
+}
+
+#[test]
+fn marks_restored_while_offline_are_never_dropped_by_a_plain_q() {
+    // Restored from disk before any connection: the list has no rows.
+    let mut app = app();
+    app.handle(marks(
+        vec![restored_key("0001aa"), restored_key("0002bb")],
+        true,
+        0,
+    ));
+    assert_eq!(app.marked_count(), 0, "the list shows none of them");
+    assert_eq!(app.unshown_marks().len(), 2);
+    assert_eq!(app.handle(k('q')), vec![], "q asks first");
+    let Some(Dialog::Quit(m)) = app.dialog() else {
+        panic!("no quit dialog: {:?}", app.dialog())
+    };
+    assert_eq!((m.shown, m.total(), m.keepable), (0, 2, 2));
+    assert_eq!(m.unshown, ["0001aa", "0002bb"]);
+    assert!(
+        m.unshown_why.contains("not been reached"),
+        "{}",
+        m.unshown_why
+    );
+    let keys: Vec<_> = app.dialog_choices().iter().map(|c| c.answer).collect();
+    assert!(keys.contains(&Answer::KeepMarksAndQuit));
+    assert_eq!(app.handle(k('l')), vec![Request::QuitKeepMarks]);
+    assert!(app.is_closing());
+
+    // Esc, then $ and U know about them too.
+    let mut app = self::app();
+    app.handle(marks(
+        vec![restored_key("0001aa"), restored_key("0002bb")],
+        true,
+        0,
+    ));
+    app.handle(k('q'));
+    app.handle(code(KeyCode::Esc));
+    assert_eq!(app.handle(k('$')), vec![]);
+    assert!(matches!(app.dialog(), Some(Dialog::Commit(m)) if m.unshown.len() == 2));
+    app.handle(code(KeyCode::Esc));
+    assert_eq!(app.handle(k('U')), vec![]);
+    assert!(matches!(app.dialog(), Some(Dialog::UnmarkAll(m)) if m.total() == 2));
+}
+
+#[test]
+fn marks_restored_on_a_server_without_uidl_are_named_in_the_quit_dialog() {
+    let mut app = app();
+    app.handle(marks(vec![restored_key("0001aa")], true, 0));
+    app.handle(AppEvent::Worker(Event::Listing {
+        entries: vec![ListEntry {
+            key: MsgKey {
+                number: 1,
+                uid: None,
+                generation: 0,
+            },
+            size: 10,
+        }],
+        no_uidl_reason: Some("no UIDL".into()),
+    }));
+    app.handle(marks(vec![restored_key("0001aa")], true, 0));
+    app.handle(AppEvent::Worker(Event::Connected(Box::new(connection()))));
+    assert_eq!(app.unshown_marks().len(), 1);
+    // A mark by number in this session, next to the restored one.
+    app.handle(k('d'));
+    app.handle(k('q'));
+    let Some(Dialog::Quit(m)) = app.dialog() else {
+        panic!("no quit dialog")
+    };
+    assert_eq!((m.shown, m.unshown.len(), m.keepable), (1, 1, 1));
+    assert!(m.unshown_why.contains("no unique ids"), "{}", m.unshown_why);
+    let keep = app
+        .dialog_choices()
+        .into_iter()
+        .find(|c| c.answer == Answer::KeepMarksAndQuit)
+        .expect("l is offered");
+    assert!(keep.label.contains("forget the other 1"), "{}", keep.label);
+}
+
+fn connection() -> ConnectionInfo {
+    ConnectionInfo {
+        server: "127.0.0.1:110".into(),
+        tls: TlsState::None,
+        greeting: "+OK".into(),
+        capabilities: vec![],
+        implementation: None,
+        login_delay: None,
+        expire: None,
+        pipelining: false,
+        has_top: true,
+        has_uidl: true,
+        auth_method: "USER".into(),
+    }
+}
+
+#[test]
+fn a_dialog_about_marks_follows_the_marks_while_open() {
+    let mut app = loaded(3);
+    let keys = app.view_keys();
+    app.handle(k('d'));
+    app.handle(k('d'));
+    app.handle(k('$'));
+    assert!(matches!(app.dialog(), Some(Dialog::Commit(m)) if m.total() == 2));
+    // The worker reports one of them refused.
+    app.handle(AppEvent::Worker(Event::MarkRefused {
+        key: keys[1].clone(),
+        reason: "gone".into(),
+    }));
+    assert!(matches!(app.dialog(), Some(Dialog::Commit(m)) if m.total() == 1));
+}
+
+#[test]
+fn after_a_commit_the_reader_follows_its_uid_and_never_shows_another_number() {
+    let mut app = loaded(4);
+    // Read message 3 (the second row, newest first).
+    app.handle(k('j'));
+    app.handle(code(KeyCode::Enter));
+    assert_eq!(app.reader().unwrap().key, key_of(3));
+    app.handle(AppEvent::Ready {
+        ticket: 1,
+        key: key_of(3),
+        doc: Box::new(popview::app::Doc::from_view(MessageView::default())),
+    });
+    // Message 1 was marked and committed; the new session numbers 2, 3, 4
+    // as 1, 2, 3.
+    let shifted = |n: u32, uid: u32| ListEntry {
+        key: MsgKey {
+            number: n,
+            uid: Some(format!("uid-{uid}")),
+            generation: 0,
+        },
+        size: 1000 * u64::from(uid),
+    };
+    app.handle(AppEvent::Worker(Event::Listing {
+        entries: vec![shifted(1, 2), shifted(2, 3), shifted(3, 4)],
+        no_uidl_reason: None,
+    }));
+    let r = app
+        .reader()
+        .expect("still open: its message is still there");
+    assert_eq!(r.key.uid.as_deref(), Some("uid-3"));
+    assert_eq!(r.key.number, 2, "shown under its new number");
+    // d acts on the message shown, by its new key; J goes on from it.
+    let reqs = app.handle(k('d'));
+    assert_eq!(
+        reqs[0],
+        Request::Mark(MsgKey {
+            number: 2,
+            uid: Some("uid-3".into()), generation: 0 })
+    );
+    assert!(
+        matches!(&reqs[reqs.len() - 1], Request::Retrieve { key, .. } if key.uid.as_deref() == Some("uid-2")),
+        "{reqs:?}"
+    );
+
+    // The message shown is gone from the new listing: the reader closes.
+    let mut app = loaded(2);
+    app.handle(code(KeyCode::Enter));
+    let shown = app.reader().unwrap().key.clone();
+    app.handle(AppEvent::Worker(Event::Listing {
+        entries: vec![ListEntry {
+            key: MsgKey {
+                number: 1,
+                uid: Some("uid-1".into()),
+                generation: 0,
+            },
+            size: 1000,
+        }],
+        no_uidl_reason: None,
+    }));
+    assert_eq!(shown, key_of(2));
+    assert!(app.reader().is_none());
+    assert_eq!(app.screen(), Screen::List);
+    assert!(app.notice().unwrap().contains("no longer on the server"));
+}
+
+#[test]
+fn without_uidl_a_new_listing_closes_the_reader_and_cancels_its_download() {
+    let nouid = |n| MsgKey {
+        number: n,
+        uid: None,
+        generation: 0,
+    };
+    let ev = || {
+        AppEvent::Worker(Event::Listing {
+            entries: (1..=3)
+                .map(|n| ListEntry {
+                    key: nouid(n),
+                    size: 10,
+                })
+                .collect(),
+            no_uidl_reason: Some("no UIDL".into()),
+        })
+    };
+    let mut app = app();
+    app.handle(ev());
+    app.handle(code(KeyCode::Enter));
+    let ticket = app.reader().unwrap().ticket;
+    let reqs = app.handle(ev());
+    assert!(app.reader().is_none());
+    assert!(
+        reqs.contains(&Request::CancelRetrieve { ticket }),
+        "{reqs:?}"
+    );
+    assert!(app.notice().unwrap().contains("no unique ids"));
+}
+
+#[test]
+fn saving_from_a_peek_is_refused_with_the_way_out() {
+    let mut app = app();
+    app.handle(listing(&[(1, 5_000_000)]));
+    app.handle(code(KeyCode::Enter));
+    app.handle(k('p'));
+    let mut v = MessageView {
+        body: "first lines".into(),
+        ..Default::default()
+    };
+    v.attachments.push(popview::mail::Attachment {
+        name: "report.pdf".into(),
+        mime: "application/pdf".into(),
+        data: vec![1, 2],
+    });
+    app.handle(AppEvent::Worker(Event::Peeked {
+        ticket: 1,
+        key: key_of(1),
+        view: view(v),
+    }));
+    assert_eq!(app.handle(k('s')), vec![]);
+    assert!(app.take_save_jobs().is_empty(), "no cut-off file written");
+    let n = app.notice().unwrap();
+    assert!(n.contains("peek") && n.contains("enter"), "{n}");
+    // enter downloads the whole message; then s saves.
+    let reqs = app.handle(code(KeyCode::Enter));
+    assert!(matches!(
+        reqs.as_slice(),
+        [Request::Retrieve { ticket: 2, .. }]
+    ));
+}
+
+#[test]
+fn r_asks_for_the_password_again_after_esc() {
+    let mut app = loaded(1);
+    app.handle(AppEvent::Worker(Event::PasswordNeeded {
+        reason: "the server refused the password".into(),
+    }));
+    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    assert_eq!(app.dialog(), None);
+    assert!(app.error().unwrap().advice.contains("press r"));
+    // r: the prompt again, not a mail check.
+    assert_eq!(app.handle(k('r')), vec![]);
+    assert!(
+        matches!(app.dialog(), Some(Dialog::Password { reason, .. }) if reason.contains("refused"))
+    );
+    assert_eq!(app.error(), None);
+    app.handle(k('p'));
+    assert_eq!(
+        app.handle(code(KeyCode::Enter)),
+        vec![Request::Password("p".into())]
+    );
+    // Once sent, r checks for mail again.
+    assert_eq!(app.handle(k('r')), vec![Request::CheckNewMail]);
+}
+
+#[test]
+fn the_reconnect_countdown_counts_down() {
+    let mut app = loaded(1);
+    app.handle(AppEvent::Worker(Event::Reconnecting {
+        attempt: 2,
+        delay_secs: 10,
+        reason: "connection reset".into(),
+    }));
+    let left = |app: &App| match app.conn_state() {
+        ConnState::Reconnecting { delay_secs, .. } => *delay_secs,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(left(&app), 10);
+    let mut seen = vec![];
+    for s in 1..=12 {
+        app.set_now(NOW + s);
+        app.handle(AppEvent::Tick);
+        seen.push(left(&app));
+    }
+    assert_eq!(seen, [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0]);
+    assert!(popview::ui::conn_label(app.conn_state()).contains("now"));
+    app.set_now(NOW + 13);
+    app.handle(AppEvent::Worker(Event::Connecting {
+        server: "x".into(),
+        attempt: 2,
+    }));
+    assert_eq!(app.conn_state(), &ConnState::Connecting { attempt: 2 });
 }

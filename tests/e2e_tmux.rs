@@ -128,7 +128,7 @@ fn demo_read_mark_undo_quit_and_delete() {
         sc.contains("Compost bins: done!") && !sc.contains("This mailbox is served")
     });
 
-    // d marks 41 (and moves down); k back; u undoes.
+    // d marks 41 (and moves down); k back; u undoes (and moves down too).
     s.send_keys(&["d"]);
     s.wait_until("41 marked", SHORT, |sc| {
         marked(sc, WELCOME) && sc.contains("1 to delete")
@@ -138,20 +138,64 @@ fn demo_read_mark_undo_quit_and_delete() {
         unmarked(sc, WELCOME) && !sc.contains("to delete")
     });
 
-    // Two marks, quit: the dialog counts them; d deletes and exits.
-    s.send_keys(&["d", "d"]);
+    // Two marks, quit: the dialog counts them; y deletes and exits (d,
+    // the mark key, never means "delete now" there).
+    s.send_keys(&["k", "d", "d"]);
     let screen = s.wait_until("two marked", SHORT, |sc| {
         marked(sc, WELCOME) && marked(sc, "Compost bins: done!") && sc.contains("2 to delete")
     });
     assert!(unmarked(&screen, "Sensor archive 2026"), "{screen}");
     s.send_keys(&["q"]);
-    s.wait_for("2 messages are marked for deletion.", SHORT);
+    s.wait_for("Marked for deletion: 2 messages (", SHORT);
     s.send_keys(&["d"]);
+    s.wait_for("y    delete the 2 marked messages now, then quit", SHORT);
+    s.send_keys(&["y"]);
     let screen = exited(&s, LONG);
     assert!(screen.contains("EXIT=0"), "{screen}");
     // The terminal is restored: the primary screen, not the TUI's.
     assert!(!screen.contains(WELCOME), "{screen}");
     assert!(!screen.contains("to delete"), "{screen}");
+}
+
+/// `$` asks first, naming how many messages and how much; `n` sends
+/// nothing, `y` deletes them on the server and the session goes on.
+#[test]
+fn demo_commit_now_asks_first() {
+    let s = start(&["--demo"], &[]);
+    s.wait_all(&[WELCOME, "Sensor archive 2026", "42 msgs", "q quit"], LONG);
+    s.send_keys(&["j", "d", "d"]);
+    s.wait_until("two marked", SHORT, |sc| {
+        marked(sc, WELCOME) && marked(sc, "Compost bins: done!") && sc.contains("2 to delete")
+    });
+    s.send_keys(&["$"]);
+    let screen = s.wait_all(
+        &["Delete 2 messages (", "on the server now?", "n/esc"],
+        SHORT,
+    );
+    assert!(screen.contains("42 msgs"), "{screen}");
+    s.send_keys(&["n"]);
+    let screen = s.wait_until("the question gone", SHORT, |sc| !sc.contains("server now?"));
+    assert!(
+        marked(&screen, WELCOME) && screen.contains("2 to delete"),
+        "{screen}"
+    );
+    // Esc cancels too (sent on its own, then a wait).
+    s.send_keys(&["$"]);
+    s.wait_for("on the server now?", SHORT);
+    s.send_keys(&["Escape"]);
+    s.wait_until("the question gone", SHORT, |sc| !sc.contains("server now?"));
+    s.send_keys(&["$"]);
+    s.wait_for("on the server now?", SHORT);
+    s.send_keys(&["y"]);
+    let screen = s.wait_until("deleted, the session renewed", LONG, |sc| {
+        sc.contains("40 msgs") && !sc.contains("to delete")
+    });
+    assert!(row(&screen, WELCOME).is_none(), "{screen}");
+    assert!(row(&screen, "Compost bins: done!").is_none(), "{screen}");
+    // Nothing is marked any more: q leaves without asking.
+    s.send_keys(&["q"]);
+    let screen = exited(&s, LONG);
+    assert!(screen.contains("EXIT=0"), "{screen}");
 }
 
 /// Ctrl-Z hands the terminal back to the shell like any job (the shell
@@ -366,7 +410,7 @@ fn big_message_asks_first_and_cancel_works() {
     // 42, the 6 MB message, is selected first.
     s.send_keys(&["Enter"]);
     s.wait_all(
-        &[" Big message ", "Message 42 is 6.4M", "esc  cancel"],
+        &[" Big message ", "Message 42 is 6.4M", "n/esc    cancel"],
         SHORT,
     );
     s.send_keys(&["Escape"]);
@@ -475,6 +519,9 @@ fn dovecot_full_flow_then_independent_check() {
         marked(sc, "Alpha report") && marked(sc, "Bravo notes") && sc.contains("2 to delete")
     });
     s.send_keys(&["U"]);
+    // Two marks: asked first.
+    s.wait_for("yes: undo all 2 marks", SHORT);
+    s.send_keys(&["y"]);
     s.wait_until("every mark undone", SHORT, |sc| {
         unmarked(sc, "Alpha report") && unmarked(sc, "Bravo notes") && !sc.contains("to delete")
     });
@@ -487,8 +534,10 @@ fn dovecot_full_flow_then_independent_check() {
             && sc.contains("2 to delete")
     });
     s.send_keys(&["q"]);
-    s.wait_for("2 messages are marked for deletion.", SHORT);
+    s.wait_for("Marked for deletion: 2 messages (", SHORT);
     s.send_keys(&["d"]);
+    s.wait_for("y    delete the 2 marked messages now, then quit", SHORT);
+    s.send_keys(&["y"]);
     let screen = exited(&s, LONG);
     assert!(screen.contains("EXIT=0"), "{screen}");
 

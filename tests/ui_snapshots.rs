@@ -240,7 +240,8 @@ fn marks_and_their_styles() {
         if !no_color {
             insta::assert_snapshot!(t.backend());
         }
-        // Row of message 12 is y=2, 11 y=3, 10 y=4, 9 y=5 (cursor), 8 y=6.
+        // Row of message 12 is y=2, 11 y=3, 10 y=4, 9 y=5, 8 y=6 (the
+        // cursor: u moves on, like d).
         assert_eq!(buf[(0, 2)].symbol(), "D");
         assert_eq!(buf[(0, 3)].symbol(), "D");
         assert_eq!(buf[(0, 4)].symbol(), "d");
@@ -254,7 +255,7 @@ fn marks_and_their_styles() {
             );
             assert!(!buf[(x, 6)].modifier.contains(Modifier::CROSSED_OUT));
         }
-        assert!(buf[(20, 5)].modifier.contains(Modifier::REVERSED), "cursor");
+        assert!(buf[(20, 6)].modifier.contains(Modifier::REVERSED), "cursor");
         if no_color {
             assert!(
                 buf.content()
@@ -317,7 +318,107 @@ fn quit_dialog() {
     }));
     app.handle(k('q'));
     let t = draw(&app, 100, 30);
+    assert_lists_every_choice(&app, &t);
     insta::assert_snapshot!(t.backend());
+}
+
+/// The dialog on screen names every key it accepts, with what it does: the
+/// text comes from the same table as the key handling.
+fn assert_lists_every_choice(app: &App, t: &Terminal<TestBackend>) {
+    let text = buffer_text(t.backend().buffer());
+    let choices = app.dialog_choices();
+    assert!(!choices.is_empty(), "no dialog open");
+    for c in choices {
+        let keys = c.keys.join("/");
+        // The label may wrap: its first words are on the key's line.
+        let first: String = c.label.split(' ').take(3).collect::<Vec<_>>().join(" ");
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!("{keys}  ")) && l.contains(&first)),
+            "{keys} ({first}) is not on screen:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn commit_dialog_names_count_and_size() {
+    let mut app = app_with(false, 100, 30);
+    mailbox(&mut app, 6, 1..=6);
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![key_of(6), key_of(2)],
+        restored: false,
+        settled: 0,
+    }));
+    app.handle(k('$'));
+    let t = draw(&app, 100, 30);
+    let text = buffer_text(t.backend().buffer());
+    // Sizes 20_000 + 1_363_149 from LIST, through the one size formatter.
+    let size = popview::app::format::human_size(1_383_149);
+    assert!(
+        text.contains(&format!("Delete 2 messages ({size}) on the server now?")),
+        "{text}"
+    );
+    assert_lists_every_choice(&app, &t);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn quit_dialog_names_marks_the_list_cannot_show() {
+    let mut app = app_with(false, 100, 30);
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: ["0001aa", "0002bb", "0003cc", "0004dd"]
+            .iter()
+            .map(|u| MsgKey {
+                number: 0,
+                uid: Some(u.to_string()),
+                generation: 0,
+            })
+            .collect(),
+        restored: true,
+        settled: 0,
+    }));
+    app.handle(k('q'));
+    let t = draw(&app, 100, 30);
+    let text = buffer_text(t.backend().buffer());
+    for want in ["4 marks the list can't show", "0001aa", "0003cc", "more."] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    assert_lists_every_choice(&app, &t);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn a_long_certificate_error_is_shown_in_full_wrapped() {
+    let message = "TLS handshake with pop.example.org:995 failed: the certificate is not \
+                   trusted (self-signed certificate in certificate chain); its SHA-256 \
+                   fingerprint is 3f:9a:11:be:0c:77:d2:45:aa:19:e0:5b:c4:88:71:2d:6e:f0:\
+                   13:9c:b7:42:5a:e8:01:dd:6b:39:c2:7e:90:4f; if you trust it, set \
+                   cert_fingerprint to that value in the account; nothing was sent";
+    for w in [60u16, 80, 120] {
+        let mut app = app_with(false, w, 24);
+        app.handle(AppEvent::Worker(Event::Error(WorkerError {
+            kind: ErrorKind::Tls,
+            message: message.into(),
+            fatal: true,
+        })));
+        let t = draw(&app, w, 24);
+        let text = buffer_text(t.backend().buffer());
+        // Every character is on screen, in order (a word longer than the
+        // line is broken, never cut at the edge).
+        let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+        let from = text
+            .find("✗ TLS")
+            .unwrap_or_else(|| panic!("{w}: no error on screen:\n{text}"));
+        let shown = squeeze(&text[from..]);
+        assert!(
+            shown.starts_with(&format!("✗{}→", squeeze(message))),
+            "{w}:\n{text}"
+        );
+        assert!(!text.contains('…'), "{w}: something was cut:\n{text}");
+        if w == 80 {
+            insta::assert_snapshot!(t.backend());
+        }
+    }
 }
 
 #[test]

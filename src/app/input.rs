@@ -108,22 +108,16 @@ impl App {
                 }
             }
             Action::Unmark => {
+                // Like mutt: undo moves on, as mark does.
                 if let Some(key) = self.cursor_key().cloned() {
                     self.unmark(&key, out);
+                    self.move_cursor(1);
                 }
             }
             Action::UnmarkAll => self.unmark_all(out),
-            Action::Commit => self.commit(out),
-            Action::Quit => {
-                if self.marked_count > 0 {
-                    self.dialog = Some(Dialog::Quit {
-                        pending: self.marked_count,
-                    });
-                } else {
-                    self.send_quit(false, out);
-                }
-            }
-            Action::QuitDiscard => self.send_quit(false, out),
+            Action::Commit => self.commit(),
+            Action::Quit => self.quit(out),
+            Action::QuitDiscard => self.send_quit(Request::Quit { commit: false }, out),
             Action::Filter => {
                 self.editing_filter = true;
                 self.filter.clear();
@@ -140,10 +134,7 @@ impl App {
                 self.rebuild_view(true);
                 self.set_notice(format!("sorted by {}", self.sort_label()));
             }
-            Action::CheckMail => {
-                out.push(Request::CheckNewMail);
-                self.set_notice("checking for new mail…".to_string());
-            }
+            Action::CheckMail => self.check_mail(out),
             Action::Save
             | Action::NextAttachment
             | Action::Raw
@@ -157,6 +148,21 @@ impl App {
             }
             Action::Help | Action::Suspend => {}
         }
+    }
+
+    /// `r`: look for new mail; while the worker waits for a password the
+    /// user cancelled, ask for it again instead.
+    pub(super) fn check_mail(&mut self, out: &mut Vec<Request>) {
+        if let Some(reason) = self.password_wanted.clone() {
+            self.error = None;
+            self.dialog = Some(Dialog::Password {
+                reason,
+                input: String::with_capacity(128),
+            });
+            return;
+        }
+        out.push(Request::CheckNewMail);
+        self.set_notice("checking for new mail…".to_string());
     }
 
     /// `date ↓`: the sort for the header.
@@ -218,63 +224,6 @@ impl App {
                 self.rebuild_view(false);
             }
             _ => {}
-        }
-    }
-
-    pub(super) fn dialog_key(&mut self, k: KeyEvent, out: &mut Vec<Request>) {
-        let Some(dialog) = self.dialog.take() else {
-            return;
-        };
-        let ch = match k.code {
-            KeyCode::Char(c) => Some(c.to_ascii_lowercase()),
-            _ => None,
-        };
-        match dialog {
-            Dialog::Quit { pending } => match (k.code, ch) {
-                (_, Some('d')) | (_, Some('y')) => self.send_quit(true, out),
-                (_, Some('k')) | (_, Some('n')) => self.send_quit(false, out),
-                (KeyCode::Esc, _) | (_, Some('c')) => {}
-                _ => self.dialog = Some(Dialog::Quit { pending }),
-            },
-            Dialog::BigMessage { key, size } => match (k.code, ch) {
-                (KeyCode::Enter, _) | (_, Some('y')) | (_, Some('d')) => {
-                    self.start_retrieve(key, size, false, out)
-                }
-                (_, Some('p')) => self.start_retrieve(key, size, true, out),
-                (KeyCode::Esc, _) | (_, Some('n')) | (_, Some('c')) => {
-                    if self.screen == Screen::Reader
-                        && self.reader.as_ref().is_none_or(|r| r.doc().is_none())
-                    {
-                        self.close_reader(out);
-                    }
-                }
-                _ => self.dialog = Some(Dialog::BigMessage { key, size }),
-            },
-            Dialog::Password { reason, mut input } => match k.code {
-                KeyCode::Enter => out.push(Request::Password(Secret(input))),
-                KeyCode::Esc => {
-                    // Overwrite what was typed before dropping it.
-                    let mut bytes = input.into_bytes();
-                    bytes.fill(0);
-                    drop(bytes);
-                    self.error = Some(ErrorNote {
-                        kind: Some(ErrorKind::Auth),
-                        message: "login cancelled: no password given".to_string(),
-                        advice: "press r to enter it again, q to leave (or set password_command in the config)",
-                        fatal: true,
-                    });
-                    self.conn = ConnState::Offline;
-                }
-                KeyCode::Backspace => {
-                    input.pop();
-                    self.dialog = Some(Dialog::Password { reason, input });
-                }
-                KeyCode::Char(c) if !c.is_control() => {
-                    input.push(c);
-                    self.dialog = Some(Dialog::Password { reason, input });
-                }
-                _ => self.dialog = Some(Dialog::Password { reason, input }),
-            },
         }
     }
 

@@ -1,5 +1,6 @@
 //! The user's marks: shown as pending at once, sent to the worker, and
-//! settled when an `Event::Marks` counts them; commit and quit.
+//! settled when an `Event::Marks` counts them; commit and quit, each asked
+//! first (see `choices`).
 
 use super::*;
 
@@ -31,11 +32,17 @@ impl App {
         self.recount_marks();
     }
 
+    /// Undo every mark: asked first when that drops more than one.
     pub(super) fn unmark_all(&mut self, out: &mut Vec<Request>) {
-        if self.marked_count == 0 {
-            self.set_notice("no marks to undo".to_string());
-            return;
+        let m = self.mark_summary();
+        match m.total() {
+            0 => self.set_notice("no marks to undo".to_string()),
+            1 => self.unmark_all_confirmed(out),
+            _ => self.dialog = Some(Dialog::UnmarkAll(m)),
         }
+    }
+
+    pub(super) fn unmark_all_confirmed(&mut self, out: &mut Vec<Request>) {
         self.writes_sent += 1;
         for row in &mut self.rows.rows {
             if row.mark_state().is_marked() {
@@ -48,24 +55,39 @@ impl App {
         self.set_notice("undoing every mark…".to_string());
     }
 
-    pub(super) fn commit(&mut self, out: &mut Vec<Request>) {
-        if self.marked_count == 0 {
+    /// Commit now (`$`): always asked first, naming what will be deleted.
+    pub(super) fn commit(&mut self) {
+        let m = self.mark_summary();
+        if m.total() == 0 {
             self.set_notice("nothing to commit: no message is marked".to_string());
             return;
         }
-        out.push(Request::CommitNow);
-        self.set_notice(format!(
-            "deleting {} message(s) on the server…",
-            self.marked_count
-        ));
+        self.dialog = Some(Dialog::Commit(m));
     }
 
-    pub(super) fn send_quit(&mut self, commit: bool, out: &mut Vec<Request>) {
+    pub(super) fn commit_confirmed(&mut self, m: &MarkSummary, out: &mut Vec<Request>) {
+        out.push(Request::CommitNow);
+        self.set_notice(format!("deleting {} on the server…", App::marks_phrase(m)));
+    }
+
+    /// Quit from the list: asked first when any mark is pending, shown in
+    /// the list or not (a mark is never dropped without saying so).
+    pub(super) fn quit(&mut self, out: &mut Vec<Request>) {
+        let m = self.mark_summary();
+        if m.total() > 0 {
+            self.dialog = Some(Dialog::Quit(m));
+        } else {
+            self.send_quit(Request::Quit { commit: false }, out);
+        }
+    }
+
+    /// End the session with `req` (one of the quit requests).
+    pub(super) fn send_quit(&mut self, req: Request, out: &mut Vec<Request>) {
         if self.worker_gone {
             self.quit = true;
             return;
         }
-        out.push(Request::Quit { commit });
+        out.push(req);
         self.closing_since = Some(self.ticks);
         self.conn = ConnState::Closing;
         self.screen = Screen::List;

@@ -14,6 +14,7 @@
 //! `input` (list, help, filter, dialogs, mouse), `reader_keys` and
 //! `marking`; `mod.rs` keeps the state, its accessors and the view.
 
+mod choices;
 pub mod format;
 mod input;
 pub mod list;
@@ -35,6 +36,7 @@ use crate::worker::api::{
     CertTrust, ConnectionInfo, Event, MsgKey, Request, Secret, Ticket, TlsState, WorkerError,
 };
 
+pub use choices::{Answer, Choice};
 pub use list::{MarkState, Row, RowInfo, SortDone, SortJob, SortKey};
 pub use reader::{Content, Doc, DocLine, LineKind, PEEK_LINES, Reader, SaveJob};
 
@@ -113,24 +115,55 @@ pub enum Screen {
     Help,
 }
 
-/// A modal question on top of the screen. Its keys are fixed and printed in
-/// the dialog itself.
+/// A modal question on top of the screen. Every key it accepts is listed
+/// by [`App::dialog_choices`], and the dialog's text is generated from that
+/// list, so what it says and what it does can't drift apart.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Dialog {
-    /// Quit with marks pending: `d` delete them now, `k` keep all, `esc` cancel.
-    Quit { pending: usize },
-    /// Open a message bigger than the threshold: `y`/`enter` download, `p`
-    /// peek at the first lines, `esc` cancel.
+    /// Quit with marks pending: delete them, forget them, or leave them on
+    /// disk for the next start.
+    Quit(MarkSummary),
+    /// Commit now (`$`): delete the marked messages on the server.
+    Commit(MarkSummary),
+    /// Undo every mark, when that drops more than one.
+    UnmarkAll(MarkSummary),
+    /// Open a message bigger than the threshold: download, peek or cancel.
     BigMessage { key: MsgKey, size: u64 },
     /// The server refused the credentials. The typed password lives only
     /// here and is moved into `Request::Password` on enter.
     Password { reason: String, input: String },
 }
 
+/// What a deletion question is about: the marks, as the user can know them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkSummary {
+    /// Marked messages the list shows.
+    pub shown: usize,
+    /// Their sizes as LIST reported them, summed.
+    pub bytes: u64,
+    /// Marks the list can't show (restored from disk while the server is
+    /// away, or on a server without UIDL): what is known of each (its
+    /// unique id, sanitized and shortened).
+    pub unshown: Vec<String>,
+    /// Why the list can't show them, in words.
+    pub unshown_why: &'static str,
+    /// Marks kept by unique id, which can stay on disk for the next start.
+    pub keepable: usize,
+}
+
+impl MarkSummary {
+    /// Every mark: shown and unshown.
+    pub fn total(&self) -> usize {
+        self.shown + self.unshown.len()
+    }
+}
+
 impl std::fmt::Debug for Dialog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Dialog::Quit { pending } => f.debug_struct("Quit").field("pending", pending).finish(),
+            Dialog::Quit(m) => f.debug_tuple("Quit").field(m).finish(),
+            Dialog::Commit(m) => f.debug_tuple("Commit").field(m).finish(),
+            Dialog::UnmarkAll(m) => f.debug_tuple("UnmarkAll").field(m).finish(),
             Dialog::BigMessage { key, size } => f
                 .debug_struct("BigMessage")
                 .field("key", key)
@@ -224,11 +257,25 @@ pub struct App {
     /// The user asked to suspend (Ctrl-Z); taken by the terminal loop.
     suspend: bool,
     marked_count: usize,
+    /// The marks as the worker last reported them.
+    worker_marks: Vec<MsgKey>,
+    /// Reported marks the list has no row for (restored while offline, or
+    /// on a server without UIDL).
+    unshown_marks: Vec<MsgKey>,
+    /// The worker waits for a password (its prompt's text), until one is
+    /// sent: after the prompt was cancelled, `r` asks again.
+    password_wanted: Option<String>,
+    /// When the worker's next connection attempt is due (Unix seconds), for
+    /// a countdown that counts down.
+    reconnect_at: Option<i64>,
     last_click: Option<(usize, u64)>,
     closing_since: Option<u64>,
     worker_gone: bool,
     quit: bool,
     save_jobs: Vec<SaveJob>,
+    /// Requests a worker event implies (a download to cancel), returned by
+    /// the same `handle` call.
+    from_events: Vec<Request>,
     redraw: bool,
     stale_dropped: u64,
 }
@@ -265,11 +312,16 @@ impl App {
             writes_sent: 0,
             suspend: false,
             marked_count: 0,
+            worker_marks: Vec::new(),
+            unshown_marks: Vec::new(),
+            password_wanted: None,
+            reconnect_at: None,
             last_click: None,
             closing_since: None,
             worker_gone: false,
             quit: false,
             save_jobs: Vec::new(),
+            from_events: Vec::new(),
             redraw: true,
             stale_dropped: 0,
         }
@@ -380,6 +432,10 @@ impl App {
     pub fn marked_count(&self) -> usize {
         self.marked_count
     }
+    /// Marks the worker holds that the list has no row for.
+    pub fn unshown_marks(&self) -> &[MsgKey] {
+        &self.unshown_marks
+    }
     /// The terminal size the app last heard of.
     pub fn size(&self) -> (u16, u16) {
         self.size
@@ -476,7 +532,10 @@ impl App {
         let is_preview = matches!(ev, AppEvent::Worker(Event::Previews(_)));
         let mut redraw = true;
         match ev {
-            AppEvent::Worker(e) => self.on_worker(e),
+            AppEvent::Worker(e) => {
+                self.on_worker(e);
+                out.append(&mut self.from_events);
+            }
             AppEvent::Ready { ticket, key, doc } => self.on_ready(ticket, key, doc),
             AppEvent::Key(k) => {
                 if k.kind != KeyEventKind::Release {
@@ -509,7 +568,7 @@ impl App {
                     self.error = Some(ErrorNote {
                         kind: None,
                         message: format!("could not save: {}", clean_line(&e)),
-                        advice: "check save_dir in the config and the free space",
+                        advice: "check that the folder exists and is writable, and the free space",
                         fatal: false,
                     })
                 }
@@ -546,6 +605,17 @@ impl App {
             self.notice = None;
             changed = true;
         }
+        // The reconnect countdown counts down, from the deadline it was
+        // given (the clock comes in through `set_now`).
+        if let (Some(at), ConnState::Reconnecting { delay_secs, .. }) =
+            (self.reconnect_at, &mut self.conn)
+        {
+            let left = u64::try_from(at.saturating_sub(self.now)).unwrap_or(0);
+            if left != *delay_secs {
+                *delay_secs = left;
+                changed = true;
+            }
+        }
         if let Some(since) = self.closing_since
             && self.ticks - since == SLOW_CLOSE_TICKS
         {
@@ -560,16 +630,41 @@ impl App {
 
     fn recount_marks(&mut self) {
         self.marked_count = self.rows.marked_count();
+        let rows = &self.rows;
+        self.unshown_marks = self
+            .worker_marks
+            .iter()
+            .filter(|k| rows.find(k).is_none())
+            .cloned()
+            .collect();
+        // A question about the marks always shows the marks as they are now.
+        let fresh = match &self.dialog {
+            Some(Dialog::Quit(_) | Dialog::Commit(_) | Dialog::UnmarkAll(_)) => {
+                Some(self.mark_summary())
+            }
+            _ => None,
+        };
+        if let Some(m) = fresh {
+            match &mut self.dialog {
+                Some(Dialog::UnmarkAll(_)) if m.total() < 2 => self.dialog = None,
+                Some(Dialog::Quit(_) | Dialog::Commit(_)) if m.total() == 0 => self.dialog = None,
+                Some(Dialog::Quit(d) | Dialog::Commit(d) | Dialog::UnmarkAll(d)) => *d = m,
+                _ => {}
+            }
+        }
+    }
+
+    /// Where `key` is in the list as shown, if it is.
+    fn view_pos(&self, key: &MsgKey) -> Option<usize> {
+        let i = self.rows.find(key)?;
+        self.rows.view.iter().position(|&v| v == i)
     }
 
     /// After the view changed, put the cursor back on `keep` if it is still
     /// listed, else at the same position.
     /// (`pos` is `None` to fall back to the first row.)
     fn restore_cursor(&mut self, keep: Option<&MsgKey>, pos: Option<usize>) {
-        let found = keep.and_then(|k| {
-            let i = self.rows.find(k)?;
-            self.rows.view.iter().position(|&v| v == i)
-        });
+        let found = keep.and_then(|k| self.view_pos(k));
         let len = self.rows.view.len();
         self.cursor = found.unwrap_or(pos.unwrap_or(0).min(len.saturating_sub(1)));
         self.ensure_cursor_visible();
@@ -594,7 +689,7 @@ impl App {
         crate::ui::layout(
             Rect::new(0, 0, self.size.0, self.size.1),
             self.tls_warning().is_some(),
-            self.error.is_some(),
+            crate::ui::status_lines(self, self.size.0),
         )
     }
 

@@ -302,8 +302,12 @@ impl Reader {
         self.layout(w);
     }
 
-    /// A save job for the selected target.
+    /// A save job for the selected target; none while loading, and none
+    /// from a peek (its attachments and source are cut off).
     pub fn save_job(&self, dir: &Path) -> Option<SaveJob> {
+        if self.is_peek() {
+            return None;
+        }
         let doc = self.doc()?;
         let (name, data) = match doc.attachments.get(self.selected) {
             Some(a) => (a.name.clone(), a.data.clone()),
@@ -314,6 +318,15 @@ impl Reader {
             name: safe_base_name(&name),
             data,
         })
+    }
+}
+
+/// Whether two keys name the same message: by UID when the first has one
+/// (numbers shift between sessions), else by number.
+pub fn same_message(a: &MsgKey, b: &MsgKey) -> bool {
+    match &a.uid {
+        Some(_) => a.uid == b.uid,
+        None => a == b,
     }
 }
 
@@ -329,6 +342,8 @@ pub struct SaveJob {
 
 impl SaveJob {
     /// Write into `dir` without overwriting: `name`, else `name-1`, `name-2`...
+    /// The file is created private (0600 on Unix): a saved mail is as
+    /// personal as the mailbox.
     pub fn write(&self) -> Result<PathBuf, String> {
         use std::io::Write;
         std::fs::create_dir_all(&self.dir)
@@ -344,11 +359,11 @@ impl SaveJob {
                 format!("{stem}-{n}{ext}")
             };
             let path = self.dir.join(name);
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
                 Ok(mut f) => {
                     f.write_all(&self.data)
                         .and_then(|_| f.sync_all())
@@ -454,6 +469,47 @@ mod tests {
         let p2 = job.write().unwrap();
         assert_eq!(p1, dir.path().join("a.txt"));
         assert_eq!(p2, dir.path().join("a-1.txt"));
-        assert_eq!(std::fs::read(p2).unwrap(), b"one");
+        assert_eq!(std::fs::read(&p2).unwrap(), b"one");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_files_are_private_whatever_the_umask_allows() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let job = SaveJob {
+            dir: dir.path().to_path_buf(),
+            name: "secret.pdf".into(),
+            data: b"x".to_vec(),
+        };
+        for _ in 0..2 {
+            let p = job.write().unwrap();
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+
+    #[test]
+    fn a_peek_gives_no_save_job() {
+        let v = MessageView {
+            raw: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+            ..MessageView::default()
+        };
+        let key = MsgKey {
+            number: 1,
+            uid: None,
+            generation: 0,
+        };
+        let mut r = Reader::loading(key, 1, 1, true);
+        r.content = Content::Ready {
+            doc: Box::new(Doc::from_view(v.clone())),
+            peek: true,
+        };
+        assert_eq!(r.save_job(Path::new(".")), None);
+        r.content = Content::Ready {
+            doc: Box::new(Doc::from_view(v)),
+            peek: false,
+        };
+        assert!(r.save_job(Path::new(".")).is_some());
     }
 }

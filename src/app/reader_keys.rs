@@ -86,7 +86,7 @@ impl App {
             }
             Action::QuitDiscard => {
                 self.close_reader(out);
-                self.send_quit(false, out);
+                self.send_quit(Request::Quit { commit: false }, out);
             }
             Action::Open => {
                 // A peek: fetch the whole message now.
@@ -114,6 +114,14 @@ impl App {
                     r.relayout();
                 }
             }
+            // A peek holds only the first lines: saving it would write a
+            // cut-off file under the attachment's real name.
+            Action::Save if r.is_peek() => self.set_notice(format!(
+                "this is a peek (the first {PEEK_LINES} lines only), so nothing was saved: \
+                 press {} to download the whole message, then {} to save",
+                self.opts.keymap.hint(Action::Open),
+                self.opts.keymap.hint(Action::Save)
+            )),
             Action::Save => match r.save_job(&self.opts.save_dir) {
                 Some(job) => {
                     self.set_notice(format!("saving {}…", job.name));
@@ -123,20 +131,20 @@ impl App {
             },
             Action::NextMessage | Action::NextMatch => self.step_message(1, out),
             Action::PrevMessage | Action::PrevMatch => self.step_message(-1, out),
-            Action::Mark => {
+            // Like mutt's pager: mark and undo both act on the message
+            // shown, then go on to the next one.
+            Action::Mark | Action::Unmark => {
                 let key = r.key.clone();
-                self.mark(&key, out);
-            }
-            Action::Unmark => {
-                let key = r.key.clone();
-                self.unmark(&key, out);
+                if action == Action::Mark {
+                    self.mark(&key, out);
+                } else {
+                    self.unmark(&key, out);
+                }
+                self.step_message(1, out);
             }
             Action::UnmarkAll => self.unmark_all(out),
-            Action::Commit => self.commit(out),
-            Action::CheckMail => {
-                out.push(Request::CheckNewMail);
-                self.set_notice("checking for new mail…".to_string());
-            }
+            Action::Commit => self.commit(),
+            Action::CheckMail => self.check_mail(out),
             Action::Filter
             | Action::Sort
             | Action::ReverseSort
@@ -147,6 +155,10 @@ impl App {
 
     /// Open the next/previous message of the list from the reader.
     pub(super) fn step_message(&mut self, d: isize, out: &mut Vec<Request>) {
+        // From the message shown, wherever the list cursor is.
+        if let Some(pos) = self.reader.as_ref().and_then(|r| self.view_pos(&r.key)) {
+            self.cursor = pos;
+        }
         let len = self.rows.view.len();
         let target = self.cursor as isize + d;
         if len == 0 || target < 0 || target >= len as isize {

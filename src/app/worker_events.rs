@@ -1,6 +1,7 @@
 //! How the app takes in the worker's events: the listing, previews, a
 //! message, marks, errors and the connection's state.
 
+use super::reader::same_message;
 use super::*;
 
 impl App {
@@ -8,7 +9,7 @@ impl App {
     /// they are told apart by what the reader asked for.
     pub(super) fn on_ready(&mut self, ticket: Ticket, key: MsgKey, doc: Box<Doc>) {
         match &mut self.reader {
-            Some(r) if r.ticket == ticket && r.key == key => {
+            Some(r) if r.ticket == ticket && same_message(&r.key, &key) => {
                 let peek = matches!(r.content, Content::Loading { peek: true, .. });
                 r.content = Content::Ready { doc, peek };
                 r.scroll = 0;
@@ -62,6 +63,7 @@ impl App {
                         if new == 1 { "" } else { "s" }
                     ));
                 }
+                self.reader_follows_listing();
             }
             Event::Previews(batch) => {
                 for (key, summary) in batch {
@@ -108,7 +110,7 @@ impl App {
                 key,
                 reason,
             } => match &self.reader {
-                Some(r) if r.ticket == ticket && r.key == key => {
+                Some(r) if r.ticket == ticket && same_message(&r.key, &key) => {
                     self.reader = None;
                     self.screen = Screen::List;
                     self.error = Some(ErrorNote {
@@ -155,11 +157,13 @@ impl App {
                         row.pending = None;
                     }
                 }
+                let count = marked.len();
+                self.worker_marks = marked;
                 self.recount_marks();
-                if restored && !marked.is_empty() {
+                if restored && count > 0 {
                     self.set_notice(format!(
                         "{} deletion mark(s) restored from the last session: pending, not committed ({} undoes all)",
-                        marked.len(),
+                        count,
                         self.opts.keymap.hint(Action::UnmarkAll)
                     ));
                 }
@@ -181,8 +185,10 @@ impl App {
                 }
             }
             Event::PasswordNeeded { reason } => {
+                let reason = clean_line(&reason);
+                self.password_wanted = Some(reason.clone());
                 self.dialog = Some(Dialog::Password {
-                    reason: clean_line(&reason),
+                    reason,
                     input: String::with_capacity(128),
                 });
             }
@@ -196,6 +202,9 @@ impl App {
                         attempt,
                         delay_secs,
                     };
+                    // Counted down from here by the ticks (see `on_tick`).
+                    let delay = i64::try_from(delay_secs).unwrap_or(i64::MAX);
+                    self.reconnect_at = Some(self.now.saturating_add(delay));
                 }
                 // Before the first connection nothing was lost yet.
                 let what = if self.info.is_some() {
@@ -251,5 +260,39 @@ impl App {
                 }
             }
         }
+    }
+
+    /// A new listing (a new session: numbers may have shifted): the open
+    /// reader follows its message by UID, or closes with a note when that
+    /// can't be done, so it never shows one message under another's number
+    /// and its keys (next, previous, mark) act on the message shown.
+    fn reader_follows_listing(&mut self) {
+        let Some(r) = &self.reader else { return };
+        let number = r.key.number;
+        let note = match &r.key.uid {
+            Some(_) => match self.rows.find(&r.key) {
+                Some(i) => {
+                    let key = self.rows.rows[i].key.clone();
+                    if let Some(r) = &mut self.reader {
+                        r.key = key;
+                    }
+                    if let Some(pos) = self.reader.as_ref().and_then(|r| self.view_pos(&r.key)) {
+                        self.cursor = pos;
+                        self.ensure_cursor_visible();
+                    }
+                    return;
+                }
+                None => format!("message {number} is no longer on the server: the reader closed"),
+            },
+            None => format!(
+                "the server gives no unique ids, so after a new session popview can't tell \
+                 which message was {number}: the reader closed"
+            ),
+        };
+        // A download in flight is cancelled (sent by `handle`).
+        let mut cancel = Vec::new();
+        self.close_reader(&mut cancel);
+        self.from_events.append(&mut cancel);
+        self.set_notice(note);
     }
 }

@@ -27,6 +27,10 @@ pub fn conn_label(c: &ConnState) -> String {
         ConnState::Idle => "idle".to_string(),
         ConnState::Reconnecting {
             attempt,
+            delay_secs: 0,
+        } => format!("reconnecting now (try {attempt})…"),
+        ConnState::Reconnecting {
+            attempt,
             delay_secs,
         } => format!("reconnecting in {delay_secs}s (try {attempt})"),
         ConnState::Offline => "offline".to_string(),

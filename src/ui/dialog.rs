@@ -1,68 +1,107 @@
-//! Dialogs drawn over the screen: quit with marks pending, the password,
-//! the big-message confirmation.
+//! Dialogs drawn over the screen: quit with marks pending, commit now,
+//! undo all, the password, the big-message confirmation. The keys each
+//! dialog lists come from `App::dialog_choices`, which also handles them.
 
 use super::*;
 
+/// The line about marks the list can't show, if any.
+fn unshown_line(m: &MarkSummary) -> Option<String> {
+    if m.unshown.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Not in the list ({}): {}.",
+        m.unshown_why,
+        App::unshown_named(m)
+    ))
+}
+
 pub(super) fn dialog(buf: &mut Buffer, area: Rect, app: &App, d: &Dialog, t: &Theme) {
-    let (title, body): (&str, Vec<(String, Style)>) = match d {
-        Dialog::Quit { pending } => (
-            " Quit ",
-            vec![
+    let blank = || (String::new(), Style::new());
+    let inner_w = area.width.saturating_sub(4).clamp(0, 60);
+    let (title, mut body): (&str, Vec<(String, Style)>) = match d {
+        Dialog::Quit(m) => {
+            let mut v = vec![(
+                format!("Marked for deletion: {}.", App::marks_phrase(m)),
+                t.danger,
+            )];
+            v.extend(unshown_line(m).map(|l| (l, t.label)));
+            (" Quit ", v)
+        }
+        Dialog::Commit(m) => {
+            let mut v = vec![
                 (
-                    format!(
-                        "{pending} message{} marked for deletion.",
-                        if *pending == 1 { " is" } else { "s are" }
-                    ),
+                    format!("Delete {} on the server now?", App::marks_phrase(m)),
                     t.danger,
                 ),
-                (String::new(), Style::new()),
-                (format!("d  delete {pending} now and quit"), Style::new()),
-                (
-                    "k  keep every message (forget the marks) and quit".to_string(),
-                    Style::new(),
+                ("This can't be undone.".to_string(), Style::new()),
+            ];
+            v.extend(unshown_line(m).map(|l| (l, t.label)));
+            (" Delete now ", v)
+        }
+        Dialog::UnmarkAll(m) => (
+            " Undo all marks ",
+            vec![(
+                format!(
+                    "Undo the marks on {}? Nothing is deleted either way.",
+                    App::marks_phrase(m)
                 ),
-                ("esc  cancel".to_string(), Style::new()),
-            ],
+                t.label,
+            )],
         ),
         Dialog::BigMessage { key, size } => (
             " Big message ",
-            vec![
-                (
-                    format!(
-                        "Message {} is {} (limit {}).",
-                        key.number,
-                        human_size(*size),
-                        human_size(app.options().big_message_threshold)
-                    ),
-                    t.label,
+            vec![(
+                format!(
+                    "Message {} is {} (limit {}).",
+                    key.number,
+                    human_size(*size),
+                    human_size(app.options().big_message_threshold)
                 ),
-                (String::new(), Style::new()),
-                ("y/enter  download it all".to_string(), Style::new()),
-                (
-                    format!(
-                        "p  peek: headers and the first {} lines",
-                        crate::app::PEEK_LINES
-                    ),
-                    Style::new(),
-                ),
-                ("esc  cancel".to_string(), Style::new()),
-            ],
+                t.label,
+            )],
         ),
         Dialog::Password { reason, input } => (
             " Password ",
             vec![
                 (reason.clone(), t.error),
-                (String::new(), Style::new()),
+                blank(),
                 (
                     format!("Password: {}▏", "*".repeat(input.chars().count().min(64))),
                     Style::new(),
                 ),
-                (String::new(), Style::new()),
-                ("enter  log in · esc  cancel".to_string(), t.hint),
             ],
         ),
     };
-    let inner_w = area.width.saturating_sub(4).clamp(0, 60);
+    // The keys, from the same table that handles them.
+    let choices = app.dialog_choices();
+    body.push(blank());
+    if matches!(d, Dialog::Password { .. }) {
+        let line = choices
+            .iter()
+            .map(|c| format!("{}  {}", c.keys.join("/"), c.label))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        body.push((line, t.hint));
+    } else {
+        let key_w = choices
+            .iter()
+            .map(|c| width(&c.keys.join("/")))
+            .max()
+            .unwrap_or(0);
+        // Labels wrap under themselves, not under the keys.
+        let label_w = usize::from(inner_w).saturating_sub(key_w + 2).max(8);
+        for c in &choices {
+            for (i, part) in wrap(&c.label, label_w).into_iter().enumerate() {
+                let keys = if i == 0 {
+                    c.keys.join("/")
+                } else {
+                    String::new()
+                };
+                body.push((format!("{}  {part}", pad(&keys, key_w)), Style::new()));
+            }
+        }
+    }
     let mut lines: Vec<(String, Style)> = Vec::new();
     for (l, st) in body {
         for part in wrap(&l, inner_w.max(1) as usize) {

@@ -6,7 +6,7 @@ use super::*;
 pub fn help_lines(app: &App) -> Vec<(String, bool)> {
     let km = app.keymap();
     let mut out = vec![(
-        "Keys (your keymap; [keys] in the config changes them)".to_string(),
+        "Keys (your keymap; [ui.keys] in the config changes them)".to_string(),
         true,
     )];
     for (action, keys) in km.help_table() {
@@ -27,10 +27,18 @@ pub fn help_lines(app: &App) -> Vec<(String, bool)> {
     }
     out.push((String::new(), false));
     out.push(("Dialogs and prompts (fixed keys)".to_string(), true));
+    // From the tables the dialogs themselves take their keys from.
+    for (what, choices) in App::help_choices() {
+        out.push((format!("  {what}:"), false));
+        for c in choices {
+            out.push((
+                format!("    {} {}", pad(&c.keys.join("/"), 8), c.label),
+                false,
+            ));
+        }
+    }
     for l in [
-        "  quit with marks:  d delete them now · k keep every message · esc cancel",
-        "  big message:      y/enter download · p peek at the first lines · esc cancel",
-        "  password:         type (hidden) · enter sends · esc cancels the login",
+        "  password:         type (hidden), then enter",
         "  filter (/):       type to filter · enter keeps it · esc clears it",
         "  mouse:            wheel scrolls · click selects · double-click opens",
     ] {

@@ -26,7 +26,7 @@ use ratatui::widgets::{
 
 use crate::action::Action;
 use crate::app::format::{human_size, list_date};
-use crate::app::{App, ConnState, Content, Dialog, LineKind, MarkState, Screen};
+use crate::app::{App, ConnState, Content, Dialog, LineKind, MarkState, MarkSummary, Screen};
 use crate::worker::api::{CertTrust, TlsState};
 use text::{fit, pad, pad_left, width, wrap};
 use theme::Theme;
@@ -38,6 +38,7 @@ use help::help;
 pub use help::help_lines;
 use list::list;
 use reader::reader;
+pub use status::{error_lines, status_lines};
 use status::{hints, status};
 
 /// The screen's regions. Zero-height regions are skipped on small terminals.
@@ -51,12 +52,15 @@ pub struct Regions {
 }
 
 /// Split the screen. Shared by the app (scrolling, mouse) and the view.
-/// `warn`: a TLS warning line; `tall_status`: two status lines (an error).
-pub fn layout(area: Rect, warn: bool, tall_status: bool) -> Regions {
+/// `warn`: a TLS warning line; `status_lines`: the lines the status wants
+/// (an error wrapped in full, see [`status_lines`]); it gets them up to
+/// about half of what the screen has to spare.
+pub fn layout(area: Rect, warn: bool, status_lines: u16) -> Regions {
     let h = area.height;
     let header_h = u16::from(h >= 3);
     let warning_h = u16::from(warn && h >= 5);
-    let status_h = u16::from(h >= 4) + u16::from(tall_status && h >= 10);
+    let spare = if h >= 10 { (h - 6) / 2 } else { 0 };
+    let status_h = u16::from(h >= 4) * (1 + status_lines.saturating_sub(1).min(spare));
     let hints_h = u16::from(h >= 7);
     let body_h = h - header_h - warning_h - status_h - hints_h;
     let mut y = area.y;
@@ -96,7 +100,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         return;
     }
     let t = theme::theme(app.options().no_color);
-    let r = layout(area, app.tls_warning().is_some(), app.error().is_some());
+    let r = layout(
+        area,
+        app.tls_warning().is_some(),
+        status_lines(app, area.width),
+    );
     let buf = frame.buffer_mut();
     header(buf, r.header, app, t);
     warning(buf, r.warning, app, t);

@@ -13,12 +13,38 @@ pub(super) fn gauge(done: u64, total: u64, w: usize) -> (String, String) {
     ("█".repeat(filled), "·".repeat(w - filled))
 }
 
+/// An error in full: its message, then what to do, each wrapped to
+/// `w` cells (a certificate error is long, and every word of it matters).
+pub fn error_lines(message: &str, advice: &str, w: u16) -> Vec<String> {
+    let w = usize::from(w.max(4));
+    let mut lines = Vec::new();
+    for (i, part) in wrap(message, w - 2).into_iter().enumerate() {
+        lines.push(format!("{}{part}", if i == 0 { "✗ " } else { "  " }));
+    }
+    for (i, part) in wrap(advice, w - 4).into_iter().enumerate() {
+        lines.push(format!("{}{part}", if i == 0 { "  → " } else { "    " }));
+    }
+    lines
+}
+
+/// How many lines the status line wants at width `w`: all of an error.
+pub fn status_lines(app: &App, w: u16) -> u16 {
+    match app.error() {
+        Some(e) if !app.editing_filter() => {
+            u16::try_from(error_lines(&e.message, e.advice, w).len()).unwrap_or(u16::MAX)
+        }
+        _ => 1,
+    }
+}
+
 pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     if area.height == 0 || area.width == 0 {
         return;
     }
     // The gauge (right side) while previews or a download load.
+    let error_block = app.error().is_some() && area.height >= 2 && !app.editing_filter();
     let progress: Option<(String, u64, u64)> = match (app.reader(), app.conn_state()) {
+        _ if error_block => None,
         (Some(r), _) if app.screen() == Screen::Reader => match &r.content {
             Content::Loading { bytes, total, .. } => Some((
                 format!("{}/{}", human_size(*bytes), human_size(*total)),
@@ -64,23 +90,27 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         ]
     } else if let Some(e) = app.error() {
         if area.height >= 2 {
-            let w = left.width as usize;
-            put(
-                buf,
-                left.x,
-                left.y,
-                &fit(&format!("✗ {}", e.message), w),
-                left.width,
-                t.error,
-            );
-            put(
-                buf,
-                left.x,
-                left.y + 1,
-                &fit(&format!("  → {}", e.advice), w),
-                left.width,
-                Style::new(),
-            );
+            // Wrapped in full, at the width the region was sized for (no
+            // gauge then: the header still shows the progress).
+            let lines = error_lines(&e.message, e.advice, area.width);
+            let rows = usize::from(area.height);
+            let cut = lines.len() > rows;
+            let advice_from = wrap(&e.message, usize::from(area.width.max(4)) - 2).len();
+            let w = usize::from(area.width);
+            for (i, l) in lines.iter().take(rows).enumerate() {
+                let text = if cut && i + 1 == rows {
+                    // Too small a screen for all of it: say so.
+                    fit(&format!("{}…", l.trim_end()), w)
+                } else {
+                    fit(l, w)
+                };
+                let style = if i < advice_from {
+                    t.error
+                } else {
+                    Style::new()
+                };
+                put(buf, area.x, area.y + i as u16, &text, area.width, style);
+            }
             return;
         }
         vec![

@@ -137,6 +137,9 @@ pub enum Request {
     /// End the session: `commit: true` sends QUIT (deleting marked messages);
     /// `commit: false` drops the marks (RSET, QUIT) and deletes nothing.
     Quit { commit: bool },
+    /// End the session deleting nothing, but keep the marks (on disk, by
+    /// UID) for the next start: RSET, QUIT, the intent untouched.
+    QuitKeepMarks,
 }
 
 /// How the live connection is protected. Comes from the connection itself,

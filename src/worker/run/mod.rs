@@ -124,6 +124,9 @@ pub struct Worker {
     read_only: Option<String>,
     /// Files set aside when loading, told once a session is up.
     load_warnings: Vec<String>,
+    /// The user quit with `Request::QuitKeepMarks`: the quit deletes
+    /// nothing and leaves the marks on disk for the next start.
+    keep_marks_at_quit: bool,
 }
 
 /// What a user's read in flight asked for.
@@ -233,6 +236,7 @@ impl Worker {
             stale_ui: false,
             read_only: None,
             load_warnings: Vec::new(),
+            keep_marks_at_quit: false,
         }
     }
 
@@ -382,6 +386,10 @@ impl Worker {
             Request::CheckNewMail => self.ops.push_back(Op::CheckNewMail),
             Request::CommitNow => self.ops.push_back(Op::CommitNow),
             Request::Quit { commit } => self.ops.push_back(Op::Quit { commit }),
+            Request::QuitKeepMarks => {
+                self.keep_marks_at_quit = true;
+                self.ops.push_back(Op::Quit { commit: false });
+            }
         }
     }
 
@@ -462,7 +470,7 @@ impl Worker {
                 Op::CommitNow => return None,
                 Op::Quit { commit: true } if !self.marks.is_empty() => return None,
                 &Op::Quit { commit } => {
-                    if !commit {
+                    if !commit && !self.keep_marks_at_quit {
                         self.marks.clear_intent();
                         self.persist_marks();
                     }

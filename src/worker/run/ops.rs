@@ -293,8 +293,10 @@ impl Worker {
             Op::Quit { commit: false } => {
                 self.flush_previews(s, true);
                 self.save_cache();
-                self.marks.clear_intent();
-                self.persist_marks();
+                if !self.keep_marks_at_quit {
+                    self.marks.clear_intent();
+                    self.persist_marks();
+                }
                 end_without_deleting(s);
                 Ok(Some(Exit::Done(false)))
             }
