@@ -53,6 +53,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod html;
 pub mod keymap;
 pub mod mail;
 pub mod password;

@@ -13,6 +13,7 @@
 //! message with more than [`MAX_PARTS`] MIME parts is shown as raw text
 //! instead of being walked. mail-parser itself keeps nested multiparts on a
 //! heap stack (no recursion) and stops decoding nested messages at depth 3.
+//! An HTML-only body is converted within the bounds of [`crate::html`].
 
 use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
@@ -497,18 +498,10 @@ fn build_view(raw: &[u8]) -> MessageView {
             _ => None,
         })
     {
-        match html2text::from_read(html.as_bytes(), HTML_WIDTH) {
-            Ok(t) => {
-                v.body = sanitize::text(&t);
-                v.body_from_html = true;
-            }
-            Err(e) => {
-                v.body = sanitize::text(html);
-                notes.push(format!(
-                    "The HTML could not be converted ({e}); shown as source."
-                ));
-            }
-        }
+        let rendered = crate::html::to_text(html, HTML_WIDTH);
+        v.body = sanitize::text(&rendered.text);
+        v.body_from_html = true;
+        notes.extend(rendered.note);
     }
 
     // Attachments.
