@@ -1,7 +1,7 @@
-//! Pure formatting of list cells: dates against an injected clock, sizes,
-//! sender choice.
+//! Pure formatting of list cells: dates against an injected clock, sizes.
+//! (The sender rule is `crate::mail::sender_label`.)
 
-use crate::mail::{HeaderSummary, MailDate};
+use crate::mail::MailDate;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -88,20 +88,6 @@ pub fn human_size(n: u64) -> String {
     }
 }
 
-/// Who the list shows as sender: the display name, unless it is empty or
-/// contains `@` (a spoofing trick), then the address.
-pub fn sender(h: &HeaderSummary) -> &str {
-    let name = h.from_name.trim();
-    let addr = h.from_addr.trim();
-    if !name.is_empty() && !name.contains('@') {
-        name
-    } else if !addr.is_empty() {
-        addr
-    } else {
-        name
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,19 +129,5 @@ mod tests {
         assert_eq!(human_size(43_000), "42K");
         assert_eq!(human_size(1_363_149), "1.3M");
         assert_eq!(human_size(1023 * 1024 + 1000), "1.0M");
-    }
-
-    #[test]
-    fn sender_choice() {
-        let mut h = HeaderSummary {
-            from_name: "Alice".into(),
-            from_addr: "alice@example.org".into(),
-            ..Default::default()
-        };
-        assert_eq!(sender(&h), "Alice");
-        h.from_name = "bank@good.example".into();
-        assert_eq!(sender(&h), "alice@example.org");
-        h.from_name.clear();
-        assert_eq!(sender(&h), "alice@example.org");
     }
 }
