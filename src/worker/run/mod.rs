@@ -4,7 +4,10 @@
 //! sends QUIT in the transaction state.
 
 mod ops;
+mod reads;
 mod session;
+
+pub use reads::Reads;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -103,6 +106,8 @@ pub struct Worker {
     /// A QUIT was sent to commit and its answer never came: whether the
     /// server deleted is unknown until a later listing shows it.
     quit_unconfirmed: bool,
+    /// Where the user's reads are prepared (see [`reads`]).
+    reads: Option<Reads>,
 }
 
 /// What a user's read in flight asked for.
@@ -173,6 +178,7 @@ impl Worker {
             last_cache_save: None,
             writes_settled: 0,
             quit_unconfirmed: false,
+            reads: None,
         }
     }
 
