@@ -159,14 +159,11 @@ fn measure(dom: &RcDom) -> Result<(), Over> {
         if depth > MAX_DEPTH {
             return Err(Over::Depth);
         }
-        match &node.data {
-            html2text::Element { name, .. } => {
-                elements += 1;
-                if matches!(&*name.local, "td" | "th") {
-                    cells += 1;
-                }
+        if let html2text::Element { name, .. } = &node.data {
+            elements += 1;
+            if matches!(&*name.local, "td" | "th") {
+                cells += 1;
             }
-            _ => {}
         }
         if elements > MAX_ELEMENTS {
             return Err(Over::Elements);

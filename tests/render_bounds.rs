@@ -11,7 +11,7 @@ mod hostile_html;
 use std::time::Duration;
 
 use hostile_html::Shape;
-use popview::html::{self, MAX_DEPTH, MAX_ELEMENTS, MAX_TEXT};
+use popview::html::{self, MAX_DEPTH, MAX_TEXT};
 
 const AMPLE: Duration = Duration::from_secs(600);
 
@@ -82,5 +82,4 @@ fn ordinary_shapes_under_the_bounds_keep_their_layout() {
         assert_eq!(r.note, None, "{doc}");
         assert!(r.text.contains(want), "{want:?} in {:?}", r.text);
     }
-    assert!(MAX_ELEMENTS > 1000);
 }
