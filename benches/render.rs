@@ -4,6 +4,14 @@
 //! and what the demo's 6.6 MB message costs the UI thread when it arrives.
 //!
 //! Run: `cargo bench --bench render`.
+//!
+//! `cargo bench --bench render -- nesting [MB]` measures only the hostile
+//! HTML shapes (`tests/support/hostile_html.rs`): for each, the time and
+//! the peak memory above the start (VmHWM, reset through
+//! `/proc/self/clear_refs`) of `mail::view` + `app::prepare` on a message of
+//! MB megabytes (default 5), the goal being under 1 s and 100 MB.
+//! `-- html2text [KB...]` times html2text alone on `<div>` nesting of those
+//! sizes (what the pre-pass in `popview::html` protects against).
 
 use std::time::{Duration, Instant};
 
@@ -320,7 +328,149 @@ fn big_message(rows: &mut Vec<(String, String, usize, String, String, String)>) 
     }
 }
 
+#[path = "../tests/support/hostile_html.rs"]
+mod hostile_html;
+
+/// A line of `/proc/self/status` in KB (`VmHWM`, `VmRSS`).
+fn status_kb(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Resets the peak resident size to the current one (Linux >= 4.0).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn nesting(mb: f64) {
+    println!(
+        "{:<13} | {:>7} | {:>9} | {:>9} | {:>8} | {:>7} | note",
+        "shape", "MB", "view ms", "prep ms", "extra MB", "body KB"
+    );
+    println!("{}", "-".repeat(100));
+    // One process per shape: memory freed by one shape would hide what the
+    // next one allocates.
+    let exe = std::env::current_exe().expect("the bench's own path");
+    for shape in hostile_html::Shape::ALL {
+        let out = std::process::Command::new(&exe)
+            .args(["nesting-one", shape.name(), &mb.to_string()])
+            .output()
+            .expect("running one shape");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+/// One row of [`nesting`]: `mail::view` + `app::prepare` on one shape, with
+/// the peak resident size above the start.
+fn nesting_one(name: &str, mb: f64) {
+    let Some(shape) = hostile_html::Shape::ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+    else {
+        return;
+    };
+    let raw = hostile_html::message(shape, (mb * 1e6) as usize);
+    let len = raw.len();
+    let peak_ok = reset_peak();
+    let base = status_kb("VmRSS").unwrap_or(0);
+    let t = Instant::now();
+    let view = popview::mail::view(raw);
+    let view_t = t.elapsed();
+    let body_kb = view.body.len() / 1024;
+    let note = view.parse_note.clone().unwrap_or_default();
+    let t = Instant::now();
+    let ev = popview::app::prepare(Event::Message {
+        ticket: 1,
+        key: MsgKey {
+            number: 1,
+            uid: None,
+            generation: 0,
+        },
+        view: Box::new(view),
+    });
+    let prep_t = t.elapsed();
+    let extra = status_kb("VmHWM").unwrap_or(0).saturating_sub(base);
+    drop(ev);
+    let extra = if peak_ok {
+        format!("{:.1}", extra as f64 / 1024.0)
+    } else {
+        "?".into()
+    };
+    let note: String = note.chars().take(48).collect();
+    println!(
+        "{:<13} | {:>7.2} | {:>9} | {:>9} | {:>8} | {:>7} | {note}",
+        shape.name(),
+        len as f64 / 1e6,
+        ms(view_t),
+        ms(prep_t),
+        extra,
+        body_kb
+    );
+}
+
+/// html2text alone on `<div>` nesting: the growth the pre-pass removes.
+fn html2text_alone(sizes_kb: &[usize]) {
+    println!(
+        "{:>7} | {:>7} | {:>10} | {:>8}",
+        "KB", "depth", "ms", "extra MB"
+    );
+    let shape = match std::env::var("SHAPE").as_deref() {
+        Ok("flat") => hostile_html::Shape::Flat,
+        Ok("table") => hostile_html::Shape::Table,
+        Ok("formatting") => hostile_html::Shape::Formatting,
+        Ok("wide") => hostile_html::Shape::WideTable,
+        Ok("deep") => hostile_html::Shape::DeepText,
+        Ok("attributes") => hostile_html::Shape::Attributes,
+        _ => hostile_html::Shape::Div,
+    };
+    for &kb in sizes_kb {
+        let html = hostile_html::html(shape, kb * 1024);
+        let depth = html.matches("<div>").count();
+        reset_peak();
+        let base = status_kb("VmRSS").unwrap_or(0);
+        let t = Instant::now();
+        let out = html2text::from_read(html.as_bytes(), 100);
+        let d = t.elapsed();
+        let extra = status_kb("VmHWM").unwrap_or(0).saturating_sub(base);
+        drop(out);
+        println!(
+            "{kb:>7} | {depth:>7} | {:>10} | {:>8.1}",
+            ms(d),
+            extra as f64 / 1024.0
+        );
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "nesting-one") {
+        let mb = args.get(i + 2).and_then(|a| a.parse().ok()).unwrap_or(5.0);
+        nesting_one(args.get(i + 1).map_or("", |s| s.as_str()), mb);
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "nesting") {
+        let mb = args.get(i + 1).and_then(|a| a.parse().ok()).unwrap_or(5.0);
+        nesting(mb);
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "html2text") {
+        let sizes: Vec<usize> = args[i + 1..]
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        html2text_alone(if sizes.is_empty() {
+            &[16, 32, 64]
+        } else {
+            &sizes
+        });
+        return;
+    }
     let mut rows = Vec::new();
     for n in [1_000, 100_000] {
         run(n, &mut rows);

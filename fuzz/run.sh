@@ -19,7 +19,7 @@ root="$(dirname "$here")"
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(response_reader mail_render client_session)
+    targets=(response_reader mail_render client_session html_time)
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
@@ -39,6 +39,8 @@ for t in "${targets[@]}"; do
     cp -n "$root"/tests/fixtures/fuzz/"$t"/* "$corpus"/ 2>/dev/null || true
     if [ "$t" = client_session ]; then
         :
+    elif [ "$t" = html_time ]; then
+        cp -n "$root"/tests/fixtures/fuzz/"$t"/* "$corpus"/ 2>/dev/null || true
     elif [ "$t" = mail_render ]; then
         cp -n "$root"/tests/fixtures/mail/*.eml "$root"/assets/demo/*.eml "$corpus"/ 2>/dev/null || true
     else
@@ -51,6 +53,6 @@ for t in "${targets[@]}"; do
     fi
     echo "== $t: ${seconds}s"
     "${fuzz[@]}" run "${extra[@]}" --fuzz-dir "$here" "$t" "$corpus" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
         -artifact_prefix="$here/artifacts/$t/" -print_final_stats=1
 done

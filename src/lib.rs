@@ -5,7 +5,9 @@
 //! ```text
 //! input thread (crossterm keys, mouse, resize) --\
 //! worker thread (owns the POP3 session) ----------+--> one mpsc<AppEvent> --> UI thread
-//! save threads (writing attachments) ------------/                          (Terminal + App)
+//!   '-> parse thread (a user's reads: RETR/TOP k -/                          (Terminal + App)
+//!       bytes -> MessageView -> app::prepare_in)  /
+//! save threads (writing attachments) ------------/
 //!        ^                                                                       |
 //!        \------------------- mpsc<Request> <------ Vec<Request> from App::handle
 //! ```
@@ -19,10 +21,16 @@
 //!   header previews as [`worker::Event`]s, serves `RETR`, `TOP n k`, `DELE`,
 //!   `RSET` and `QUIT` requests, keeps the deletion marks by UID on disk
 //!   ([`store`]) and replays them after a lost connection. Payloads are owned
-//!   and parsed on the worker ([`mail`]); the UI never parses MIME. Its
-//!   events pass through [`app::prepare`] on the worker's side of the
-//!   channel, which turns a message into the sanitized [`app::Doc`] there,
-//!   so even a 6 MB message costs the UI thread well under a millisecond.
+//!   and parsed on the worker's side; the UI never parses MIME.
+//! - The **parse thread** (`worker::run::Reads`, started with the worker,
+//!   ended after it) receives the raw answer to a user's read and makes the
+//!   [`mail::MessageView`] there, and its emit hook runs [`app::prepare_in`]
+//!   (the sanitized [`app::Doc`], dated in the viewer's zone), so neither a
+//!   6 MB message nor a hostile one (HTML is bounded by [`html`]) holds up
+//!   the session: keepalives, marks and previews go on meanwhile, and the UI
+//!   thread spends well under a millisecond on the result. Its answers keep
+//!   their order among themselves, not against the worker's other events
+//!   (tickets tell the UI which answer is current).
 //! - Every `Event::Marks` says how many of the UI's mark writes it settles;
 //!   the UI shows a write as pending exactly until then. An idle session
 //!   checks every two seconds that the server has not ended it.
@@ -38,8 +46,8 @@
 //!   [`pop3::response`], a session over any stream in [`pop3::client`].
 //! - [`worker`]: a thin loop around the protocol: retry policy, pipelining
 //!   priorities, marks bookkeeping ([`worker::marks`], pure).
-//! - [`mail`], [`sanitize`]: pure adapters: untrusted bytes to owned,
-//!   terminal-safe text.
+//! - [`mail`], [`html`], [`sanitize`]: pure adapters: untrusted bytes to
+//!   owned, terminal-safe text; [`html`] within bounds of time and memory.
 //! - [`app`], [`action`], [`keymap`], [`ui`], [`tui`]: state, key bindings,
 //!   rendering, the terminal loop.
 //! - [`config`], [`password`], [`cli`], [`setup`], [`commands`]: how a user
@@ -53,6 +61,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod html;
 pub mod keymap;
 pub mod mail;
 pub mod password;

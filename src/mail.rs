@@ -13,6 +13,7 @@
 //! message with more than [`MAX_PARTS`] MIME parts is shown as raw text
 //! instead of being walked. mail-parser itself keeps nested multiparts on a
 //! heap stack (no recursion) and stops decoding nested messages at depth 3.
+//! An HTML-only body is converted within the bounds of [`crate::html`].
 
 use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
@@ -240,7 +241,7 @@ fn address_list(a: Option<&Address<'_>>) -> String {
     for addr in a.iter() {
         total += 1;
         if out.len() < MAX_ADDRESSES {
-            let one = name_and_address(
+            let one = address_label(
                 &sanitize::line(addr.name().unwrap_or("")),
                 &sanitize::line(addr.address().unwrap_or("")),
             );
@@ -256,61 +257,100 @@ fn address_list(a: Option<&Address<'_>>) -> String {
     s
 }
 
-/// `Name <addr>`, or whichever of the two is there.
-fn name_and_address(name: &str, addr: &str) -> String {
+/// At signs and their look-alikes.
+const AT_SIGNS: &[char] = &['@', '＠', '﹫'];
+/// Angle brackets and their look-alikes.
+const BRACKETS: &[char] = &[
+    '<', '>', '＜', '＞', '﹤', '﹥', '‹', '›', '«', '»', '〈', '〉', '⟨', '⟩', '《', '》', 'ᐸ',
+    'ᐳ', '˂', '˃', '❮', '❯',
+];
+/// Full stops and the look-alikes IDNA maps to one.
+const DOTS: &[char] = &['.', '。', '．', '｡', '․', '﹒'];
+
+/// THE sender rule's test (SECURITY-CASES F33): a display name that
+/// pretends to be an address, a domain or a URL. True when, after
+/// sanitizing, it has an at sign or angle bracket (or a look-alike), a URL
+/// (`scheme://`, `www.`, `mailto:`), or any word that is a domain name
+/// (`paypal.com`, `PayPal.com.`, `ｐａｙｐａｌ．ｃｏｍ`, `xn--pypal-4ve.com`,
+/// `пример.рф`, `bank.xn--p1ai`) or an IPv4 address.
+pub fn looks_like_address(name: &str) -> bool {
+    let name = sanitize::line(name).to_lowercase();
+    if name
+        .chars()
+        .any(|c| AT_SIGNS.contains(&c) || BRACKETS.contains(&c))
+    {
+        return true;
+    }
+    if name.contains("://") {
+        return true;
+    }
+    name.split(|c: char| c.is_whitespace() || "\"'(),;:[]{}|/\\!?*=+`~^$%&#".contains(c))
+        .any(|word| word.starts_with("mailto") || is_domain(word))
+}
+
+/// A word shaped like a domain name or an IPv4 address.
+fn is_domain(word: &str) -> bool {
+    let word: String = word
+        .chars()
+        .map(|c| if DOTS.contains(&c) { '.' } else { c })
+        .collect();
+    let word = word.trim_matches(|c: char| c == '.' || c == '-' || c == '_');
+    let Some((head, tld)) = word.rsplit_once('.') else {
+        return false;
+    };
+    if head.is_empty() || head.ends_with('.') {
+        return false;
+    }
+    let ipv4 = word.split('.').count() == 4 && word.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let alphabetic = tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic);
+    let punycode = tld.len() > 4
+        && tld.starts_with("xn--")
+        && tld.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    ipv4 || alphabetic || punycode || word.starts_with("www.")
+}
+
+/// THE sender rule, short form (the list, the CLI): the display name, but
+/// the address whenever the name is empty or looks like an address (a name
+/// such as `security@paypal.com` must not hide `attacker@evil.example`).
+/// With no address at all, an address-like name is marked as such.
+pub fn sender_label(name: &str, addr: &str) -> String {
+    let (name, addr) = (name.trim(), addr.trim());
+    if addr.is_empty() {
+        if looks_like_address(name) {
+            return format!("{name} (no address)");
+        }
+        return name.to_string();
+    }
+    if name.is_empty() || looks_like_address(name) {
+        addr.to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// THE sender rule, full form (the reader's From, To and Cc): `Name <addr>`
+/// for a name that can be trusted; an address-like name comes after the
+/// real address, quoted, so a cut line still shows the address first.
+pub fn address_label(name: &str, addr: &str) -> String {
+    let (name, addr) = (name.trim(), addr.trim());
     match (name.is_empty(), addr.is_empty()) {
         (true, _) => addr.to_string(),
-        (false, true) => name.to_string(),
+        (false, true) => sender_label(name, addr),
         (false, false) if name == addr => addr.to_string(),
+        (false, false) if looks_like_address(name) => format!("{addr} (\"{name}\")"),
         (false, false) => format!("{name} <{addr}>"),
     }
 }
 
-/// A display name that pretends to be an address: it has an at sign
-/// (or a look-alike), angle brackets, or is a bare domain or URL.
-fn looks_like_address(name: &str) -> bool {
-    if name
-        .chars()
-        .any(|c| matches!(c, '@' | '＠' | '﹫' | '<' | '>' | '＜' | '＞'))
-    {
-        return true;
-    }
-    let lower = name.to_lowercase();
-    if lower.starts_with("http:") || lower.starts_with("https:") || lower.starts_with("www.") {
-        return true;
-    }
-    // a bare domain such as "paypal.com"
-    !name.contains(char::is_whitespace)
-        && name.rsplit_once('.').is_some_and(|(head, tld)| {
-            !head.is_empty() && tld.len() >= 2 && tld.chars().all(|c| c.is_alphabetic())
-        })
-}
-
 impl HeaderSummary {
-    /// What the message list shows as the sender: the display name, but the
-    /// address whenever the name is empty or looks like an address (a name
-    /// such as `security@paypal.com` must not hide `attacker@evil.example`,
-    /// SECURITY-CASES F33). With no address at all, an address-like name is
-    /// marked as such.
+    /// What the list shows as the sender: [`sender_label`].
     pub fn sender(&self) -> String {
-        let name = self.from_name.trim();
-        let addr = self.from_addr.trim();
-        if addr.is_empty() {
-            if looks_like_address(name) {
-                return format!("{name} (no address)");
-            }
-            return name.to_string();
-        }
-        if name.is_empty() || looks_like_address(name) {
-            addr.to_string()
-        } else {
-            name.to_string()
-        }
+        sender_label(&self.from_name, &self.from_addr)
     }
 
-    /// `Name <addr>` (or whichever of the two exists), for the reader.
+    /// The sender for the reader: [`address_label`].
     pub fn sender_with_address(&self) -> String {
-        name_and_address(self.from_name.trim(), self.from_addr.trim())
+        address_label(&self.from_name, &self.from_addr)
     }
 }
 
@@ -497,18 +537,10 @@ fn build_view(raw: &[u8]) -> MessageView {
             _ => None,
         })
     {
-        match html2text::from_read(html.as_bytes(), HTML_WIDTH) {
-            Ok(t) => {
-                v.body = sanitize::text(&t);
-                v.body_from_html = true;
-            }
-            Err(e) => {
-                v.body = sanitize::text(html);
-                notes.push(format!(
-                    "The HTML could not be converted ({e}); shown as source."
-                ));
-            }
-        }
+        let rendered = crate::html::to_text(html, HTML_WIDTH);
+        v.body = sanitize::text(&rendered.text);
+        v.body_from_html = true;
+        notes.extend(rendered.note);
     }
 
     // Attachments.

@@ -77,8 +77,11 @@ fn run_tui(target: Target) -> Result<(), CmdError> {
     let (req_tx, req_rx) = mpsc::channel();
     let to_ui = funnel_tx.clone();
     let cfg = target.worker;
+    // Runs on the worker's threads: a message's Doc is made on the parse
+    // thread, dated in the viewer's zone like the list.
+    let zone = opts.utc_offset_minutes;
     let handle = worker::spawn(cfg, target.persist, req_rx, move |ev| {
-        to_ui.send(popview::app::prepare(ev)).is_ok()
+        to_ui.send(popview::app::prepare_in(ev, zone)).is_ok()
     });
     let result = tui::run(App::new(opts), req_tx, (funnel_tx, funnel_rx));
     // The app quits after the worker's Closed; give a straggler a moment.

@@ -9,7 +9,10 @@
 //!   DCS (`ESC P`, U+0090), SOS (`ESC X`, U+0098), PM (`ESC ^`, U+009E) and
 //!   APC (`ESC _`, U+009F) up to BEL or ST (`ESC \`, U+009C), `ESC` with
 //!   intermediates (`ESC ( B`, `ESC # 8`) and two-character escapes (`ESC c`).
-//!   An unterminated sequence swallows the rest of the input;
+//!   A sequence ends at a line break (`\n`, U+2028, U+2029) whether or not
+//!   it was terminated, and the break and what follows are kept: an
+//!   unterminated sequence can't swallow the rest of a body. One still open
+//!   at the end of the input is dropped with its payload;
 //! - bidi controls, invisible characters and every other character of
 //!   general category Cf (see [`is_format_or_invisible`]).
 //!
@@ -175,6 +178,10 @@ impl Sink for TextOut {
 fn scrub(s: &str, sink: &mut impl Sink) {
     let mut state = State::Normal;
     for c in s.chars() {
+        if state != State::Normal && is_line_break(c) {
+            // An unterminated sequence ends here; the break is kept.
+            state = State::Normal;
+        }
         // Each character is looked at once, or twice when it ends one
         // sequence and must be read again as the start of what follows.
         let mut again = true;
@@ -233,6 +240,12 @@ fn scrub(s: &str, sink: &mut impl Sink) {
         }
     }
     // Whatever sequence is still open at the end is dropped with its payload.
+}
+
+/// The characters [`text`] keeps as line breaks; each ends any escape
+/// sequence still open.
+pub fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\u{2028}' | '\u{2029}')
 }
 
 fn normal(c: char, sink: &mut impl Sink) -> State {
@@ -302,8 +315,11 @@ mod tests {
             ("a\u{90}payload\u{9c}b", "ab"),
             ("a\u{98}sos\u{9c}b\u{9e}pm\u{9c}c\u{9f}apc\u{9c}d", "abcd"),
             ("c1\u{85}\u{8d}\u{9c}", "c1"),
-            // unterminated sequences swallow the rest
+            // unterminated sequences swallow the rest of the line only
             ("safe\x1b]0;never ends", "safe"),
+            ("a\x1b]8;;http://x\nreal text", "a real text"),
+            ("a\x1b[31\nnext line", "a next line"),
+            ("a\x1bP payload\u{2028}b", "a b"),
             ("safe\x1bPnever ends", "safe"),
             ("safe\u{9d}never ends", "safe"),
             ("safe\x1b[12;34", "safe"),
@@ -316,8 +332,10 @@ mod tests {
             ("a\x1b]0;t\x1b[31mb", "ab"),
             ("a\x1b[1\x18b", "ab"),
             ("a\x1b]0;t\x1ab", "ab"),
-            // controls inside a CSI are dropped, the CSI continues
-            ("a\x1b[3\n1mb", "ab"),
+            // controls inside a CSI are dropped, the CSI continues; a line
+            // break ends it
+            ("a\x1b[3\x081mb", "ab"),
+            ("a\x1b[3\n1mb", "a 1mb"),
             // bidi controls
             (
                 "\u{202E}gpj.exe\u{202C} \u{2066}x\u{2069}\u{200E}\u{200F}\u{061C}",
@@ -360,7 +378,16 @@ mod tests {
             ("a\x1b]52;c;AAAA\x07b\nc", "ab\nc"),
             ("a\u{202E}b\u{200B}c", "abc"),
             ("para\u{2029}graph", "para\ngraph"),
-            ("open\x1b]8;;http://x\n\nrest of the body", "open"),
+            (
+                "open\x1b]8;;http://x\n\nrest of the body",
+                "open\n\nrest of the body",
+            ),
+            ("a\x1b]8;;http://x\nreal text", "a\nreal text"),
+            ("a\x1b[31\nnext line", "a\nnext line"),
+            ("lone\x1b\nnext", "lone\nnext"),
+            ("osc\x1b]0;t\r\nnext", "osc\nnext"),
+            ("str esc\x1bP\x1b\nnext", "str esc\nnext"),
+            ("terminated\x1b]0;t\x07\nnext", "terminated\nnext"),
         ];
         for (input, want) in cases {
             let got = text(input);

@@ -95,3 +95,9 @@ fn response_reader_round_trips_a_stuffed_body() {
         }
     }
 }
+
+#[test]
+fn html_time_regressions() {
+    let n = replay("html_time", checks::html_time);
+    assert!(n > 0, "no regression files for html_time");
+}

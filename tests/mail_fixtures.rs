@@ -302,7 +302,7 @@ fn display_name_spoofing_an_address() {
     assert_eq!(s.sender(), "attacker@evil.example");
     assert_eq!(
         s.sender_with_address(),
-        "security@paypal.com <attacker@evil.example>"
+        "attacker@evil.example (\"security@paypal.com\")"
     );
 
     // the same trick with an encoded word: decoded in the name only
@@ -312,7 +312,7 @@ fn display_name_spoofing_an_address() {
     assert_eq!(s.sender(), "mallory@evil.example");
     assert_eq!(
         view("spoof_encoded_name.eml").from,
-        "ceo@bank.example <mallory@evil.example>"
+        "mallory@evil.example (\"ceo@bank.example\")"
     );
 }
 

@@ -159,4 +159,21 @@ proptest! {
     fn fit_wide_and_combining(s in "[a日本語😀\u{301}\u{200D}👩🇫🇷 ]{0,30}", w in 0usize..20) {
         check_fit(&s, w)?;
     }
+
+    /// An escape sequence ends at a line break, terminated or not: every
+    /// line break of the input is a line break of the output, and the text
+    /// after the last one is kept as it was.
+    #[test]
+    fn every_line_break_and_the_text_after_it_survive(
+        s in hostile(),
+        tail in "[a-z]{1,8}( [a-z]{1,8}){0,3}",
+    ) {
+        let breaks = |t: &str| t.chars().filter(|c| sanitize::is_line_break(*c)).count();
+        let out = text(&s);
+        prop_assert_eq!(breaks(&s), out.matches('\n').count(), "{:?} -> {:?}", s, out);
+        let input = format!("{s}\n{tail}");
+        let out = text(&input);
+        prop_assert!(out.ends_with(&format!("\n{tail}")), "{:?} -> {:?}", input, out);
+        prop_assert!(line(&input).ends_with(&tail), "{:?}", input);
+    }
 }

@@ -487,3 +487,24 @@ pub fn client_session(data: &[u8]) {
         check_err(&e);
     }
 }
+
+/// The most one HTML input may take in `html_time` (a fuzz build is
+/// instrumented, so this is well above what a release build needs).
+pub const HTML_TIME_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// HTML (lossy UTF-8) through `popview::html::to_text`: finishes within
+/// [`HTML_TIME_LIMIT`], and a fallback always says why.
+pub fn html_time(data: &[u8]) {
+    let html = String::from_utf8_lossy(data);
+    let start = std::time::Instant::now();
+    let r = popview::html::to_text(&html, 100);
+    let took = start.elapsed();
+    assert!(
+        took <= HTML_TIME_LIMIT,
+        "rendering {} bytes of HTML took {took:?}",
+        data.len()
+    );
+    if let Some(note) = &r.note {
+        assert!(note.starts_with("This HTML part "), "{note}");
+    }
+}

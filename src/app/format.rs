@@ -1,72 +1,50 @@
-//! Pure formatting of list cells: dates against an injected clock, sizes,
-//! sender choice.
+//! Pure formatting of list cells: dates against an injected clock, sizes.
+//! (The sender rule is `crate::mail::sender_label`.)
 
-use crate::mail::{HeaderSummary, MailDate};
+use chrono::{DateTime, Datelike, FixedOffset};
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+use crate::mail::MailDate;
 
-/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01
-/// (Howard Hinnant's civil_from_days).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// THE date rule: a mail's time in the viewer's zone (`offset_minutes`
+/// east of UTC, the same for the list and the reader, so the two never
+/// disagree about the day). `None` for a time chrono can't represent.
+pub fn in_zone(date: &MailDate, offset_minutes: i32) -> Option<DateTime<FixedOffset>> {
+    zoned(date.unix, offset_minutes)
 }
 
-/// Parts of a local time: (year, month, day, hour, minute).
-fn local_parts(unix: i64, offset_minutes: i32) -> (i64, u32, u32, u32, u32) {
-    let t = unix + i64::from(offset_minutes) * 60;
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    (y, m, d, (secs / 3600) as u32, ((secs % 3600) / 60) as u32)
+fn zoned(unix: i64, offset_minutes: i32) -> Option<DateTime<FixedOffset>> {
+    let zone = FixedOffset::east_opt(offset_minutes.checked_mul(60)?)?;
+    Some(DateTime::from_timestamp(unix, 0)?.with_timezone(&zone))
 }
 
 /// The list's date cell: `14:05` today, `12 Mar` this year, `2023-03-12`
-/// before; all in the viewer's zone (`offset_minutes` east of UTC).
+/// before; all in the viewer's zone ([`in_zone`]); empty when the date
+/// can't be represented.
 pub fn list_date(date: &MailDate, now: i64, offset_minutes: i32) -> String {
-    let (y, m, d, hh, mm) = local_parts(date.unix, offset_minutes);
-    let (ny, nm, nd, _, _) = local_parts(now, offset_minutes);
-    if (y, m, d) == (ny, nm, nd) {
-        format!("{hh:02}:{mm:02}")
-    } else if y == ny {
-        format!("{d:>2} {}", MONTHS[(m - 1) as usize])
+    let (Some(t), Some(now)) = (in_zone(date, offset_minutes), zoned(now, offset_minutes)) else {
+        return String::new();
+    };
+    if t.date_naive() == now.date_naive() {
+        t.format("%H:%M").to_string()
+    } else if t.year() == now.year() {
+        t.format("%e %b").to_string()
     } else {
-        format!("{y:04}-{m:02}-{d:02}")
+        t.format("%Y-%m-%d").to_string()
     }
 }
 
-/// The reader's date: the sender's wall clock with its offset.
-pub fn full_date(date: &MailDate) -> String {
-    let (y, m, d, hh, mm) = local_parts(date.unix, date.tz_offset_minutes);
-    let off = date.tz_offset_minutes;
-    let sign = if off < 0 { '-' } else { '+' };
-    let off = off.unsigned_abs();
-    format!(
-        "{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} {sign}{:02}{:02}",
-        off / 60,
-        off % 60
-    )
+/// The reader's date: the same instant in the same zone as the list
+/// ([`in_zone`]), with that zone's offset: `2024-03-12 15:05 +0100`.
+pub fn full_date(date: &MailDate, offset_minutes: i32) -> String {
+    in_zone(date, offset_minutes)
+        .map(|t| t.format("%Y-%m-%d %H:%M %z").to_string())
+        .unwrap_or_default()
 }
 
 /// RFC 3339 in the sender's own offset, for scripts (`list --json`);
 /// `None` for a date no calendar library can represent.
 pub fn rfc3339(date: &MailDate) -> Option<String> {
-    let offset = chrono::FixedOffset::east_opt(date.tz_offset_minutes.checked_mul(60)?)?;
-    let t = chrono::DateTime::from_timestamp(date.unix, 0)?;
-    Some(
-        t.with_timezone(&offset)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-    )
+    Some(in_zone(date, date.tz_offset_minutes)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
 }
 
 /// `512`, `4.2K`, `42K`, `1.3M`, `2.0G`.
@@ -88,20 +66,6 @@ pub fn human_size(n: u64) -> String {
     }
 }
 
-/// Who the list shows as sender: the display name, unless it is empty or
-/// contains `@` (a spoofing trick), then the address.
-pub fn sender(h: &HeaderSummary) -> &str {
-    let name = h.from_name.trim();
-    let addr = h.from_addr.trim();
-    if !name.is_empty() && !name.contains('@') {
-        name
-    } else if !addr.is_empty() {
-        addr
-    } else {
-        name
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,9 +84,8 @@ mod tests {
         // Zone moves it to the next day.
         assert_eq!(list_date(&d, t + 3600, 600), "00:05");
         assert_eq!(list_date(&d, t + 3600, -900), "11 Mar");
-        assert_eq!(full_date(&d), "2024-03-12 15:05 +0100");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(full_date(&d, 60), "2024-03-12 15:05 +0100");
+        assert_eq!(full_date(&d, 0), "2024-03-12 14:05 +0000");
         assert_eq!(rfc3339(&d).unwrap(), "2024-03-12T15:05:00+01:00");
         let west = MailDate {
             unix: t,
@@ -134,6 +97,35 @@ mod tests {
             tz_offset_minutes: 0,
         };
         assert_eq!(rfc3339(&absurd), None);
+        assert_eq!(list_date(&absurd, t, 0), "");
+        assert_eq!(full_date(&absurd, 0), "");
+        assert_eq!(full_date(&d, i32::MAX), "");
+    }
+
+    /// Across a zone boundary the list and the reader name the same day:
+    /// 23:30 UTC on 12 March is 13 March for a viewer at +01:00 and 12
+    /// March at -05:00, whatever the sender's own offset was.
+    #[test]
+    fn list_and_reader_agree_across_a_day_boundary() {
+        let t = 1_710_286_200; // 2024-03-12 23:30:00 UTC
+        for sender in [-600, 0, 330, 840] {
+            let d = MailDate {
+                unix: t,
+                tz_offset_minutes: sender,
+            };
+            let later = t + 40 * 86_400;
+            assert_eq!(list_date(&d, later, 60), "13 Mar");
+            assert!(full_date(&d, 60).starts_with("2024-03-13 00:30"));
+            assert_eq!(list_date(&d, later, -300), "12 Mar");
+            assert!(full_date(&d, -300).starts_with("2024-03-12 18:30"));
+            // the day the list shows is the day the reader shows
+            for viewer in [-720, -300, 0, 60, 345, 780] {
+                let list = list_date(&d, later, viewer);
+                let full = full_date(&d, viewer);
+                let day: u32 = full[8..10].parse().unwrap();
+                assert_eq!(list, format!("{day:>2} Mar"), "viewer {viewer}: {full}");
+            }
+        }
     }
 
     #[test]
@@ -143,19 +135,5 @@ mod tests {
         assert_eq!(human_size(43_000), "42K");
         assert_eq!(human_size(1_363_149), "1.3M");
         assert_eq!(human_size(1023 * 1024 + 1000), "1.0M");
-    }
-
-    #[test]
-    fn sender_choice() {
-        let mut h = HeaderSummary {
-            from_name: "Alice".into(),
-            from_addr: "alice@example.org".into(),
-            ..Default::default()
-        };
-        assert_eq!(sender(&h), "Alice");
-        h.from_name = "bank@good.example".into();
-        assert_eq!(sender(&h), "alice@example.org");
-        h.from_name.clear();
-        assert_eq!(sender(&h), "alice@example.org");
     }
 }

@@ -9,8 +9,6 @@ use crate::mail::{HeaderSummary, MailDate};
 use crate::ui::text::clean_line;
 use crate::worker::api::{ListEntry, MsgKey};
 
-use super::format;
-
 /// What the list shows of a message once its preview arrived (sanitized).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowInfo {
@@ -49,7 +47,7 @@ fn prefix(s: &str) -> u128 {
 
 impl RowInfo {
     pub fn from_summary(h: &HeaderSummary) -> RowInfo {
-        let sender = clean_line(format::sender(h));
+        let sender = clean_line(&h.sender());
         let subject = clean_line(&h.subject);
         let sort_sender = sender.to_lowercase();
         let sort_subject = subject.to_lowercase();

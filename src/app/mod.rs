@@ -63,15 +63,22 @@ pub enum AppEvent {
     },
 }
 
-/// Turns a worker event into the app event the UI thread receives, doing
-/// the heavy part (a message's [`Doc`]) on the calling thread.
+/// [`prepare_in`] with dates in UTC (the default [`AppOptions`] zone).
 pub fn prepare(ev: Event) -> AppEvent {
+    prepare_in(ev, 0)
+}
+
+/// Turns a worker event into the app event the UI thread receives, doing
+/// the heavy part (a message's [`Doc`], its date in the viewer's zone
+/// `utc_offset_minutes`, as [`AppOptions::utc_offset_minutes`]) on the
+/// calling thread.
+pub fn prepare_in(ev: Event, utc_offset_minutes: i32) -> AppEvent {
     match ev {
         Event::Message { ticket, key, view } | Event::Peeked { ticket, key, view } => {
             AppEvent::Ready {
                 ticket,
                 key,
-                doc: Box::new(Doc::from_view(*view)),
+                doc: Box::new(Doc::from_view_in(*view, utc_offset_minutes)),
             }
         }
         other => AppEvent::Worker(other),

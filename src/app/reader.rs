@@ -41,10 +41,17 @@ pub struct Doc {
 }
 
 impl Doc {
+    /// The message with its date in UTC (see [`Doc::from_view_in`]).
     pub fn from_view(v: MessageView) -> Doc {
-        let date = match &v.date {
-            Some(d) => full_date(d),
-            None => clean_line(&v.date_text),
+        Doc::from_view_in(v, 0)
+    }
+
+    /// The message, its date shown in the viewer's zone (`utc_offset_minutes`
+    /// east of UTC, as the list shows it).
+    pub fn from_view_in(v: MessageView, utc_offset_minutes: i32) -> Doc {
+        let date = match v.date.map(|d| full_date(&d, utc_offset_minutes)) {
+            Some(d) if !d.is_empty() => d,
+            _ => clean_line(&v.date_text),
         };
         let raw_text = String::from_utf8_lossy(&v.raw);
         // Line by line as multi-line text: indentation and spacing stay (a

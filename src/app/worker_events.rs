@@ -103,7 +103,8 @@ impl App {
                 }
             }
             Event::Message { ticket, key, view } | Event::Peeked { ticket, key, view } => {
-                self.on_ready(ticket, key, Box::new(Doc::from_view(*view)));
+                let doc = Doc::from_view_in(*view, self.opts.utc_offset_minutes);
+                self.on_ready(ticket, key, Box::new(doc));
             }
             Event::ReadFailed {
                 ticket,

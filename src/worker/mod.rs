@@ -15,7 +15,6 @@ pub mod run;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use api::{Event, MsgKey, Request};
@@ -23,31 +22,27 @@ pub use config::WorkerConfig;
 pub use persist::Persist;
 
 /// Start the worker thread. `emit` delivers events to the UI and returns
-/// false once the UI is gone (the worker then ends without committing).
+/// false once the UI is gone (the worker then ends without committing). It
+/// is called from the worker thread and, for the user's reads (which are
+/// prepared off the session thread, see [`run::Reads`]), from the parse
+/// thread: each thread has its own clone.
 pub fn spawn(
     cfg: WorkerConfig,
     persist: Box<dyn Persist>,
     requests: Receiver<Request>,
-    emit: impl FnMut(Event) -> bool + Send + 'static,
+    emit: impl FnMut(Event) -> bool + Send + Clone + 'static,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("popview-worker".into())
         .spawn(move || {
-            // Shared so that, if the worker panics, the UI still hears why.
-            let emit = Arc::new(Mutex::new(emit));
-            let inner = Arc::clone(&emit);
-            let forward: run::Emit = Box::new(move |ev| match inner.lock() {
-                Ok(mut f) => f(ev),
-                Err(_) => false,
-            });
-            let worker = run::Worker::new(cfg, persist, requests, forward);
+            // A clone of its own, so that, if the worker panics, the UI
+            // still hears why.
+            let mut on_panic = emit.clone();
+            let reads = run::Reads::spawn(emit.clone());
+            let worker = run::Worker::new(cfg, persist, requests, Box::new(emit)).with_reads(reads);
             let result = std::panic::catch_unwind(AssertUnwindSafe(move || worker.run()));
             if result.is_err() {
-                let mut f = match emit.lock() {
-                    Ok(f) => f,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                f(Event::Error(api::WorkerError {
+                on_panic(Event::Error(api::WorkerError {
                     kind: crate::pop3::ErrorKind::Local,
                     message: "internal error in the worker: the connection was dropped \
                               without committing; pending marks are kept on disk for the \
@@ -55,7 +50,7 @@ pub fn spawn(
                         .into(),
                     fatal: true,
                 }));
-                f(Event::Closed { committed: false });
+                on_panic(Event::Closed { committed: false });
             }
         })
         .expect("spawning the worker thread")

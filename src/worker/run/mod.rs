@@ -4,7 +4,10 @@
 //! sends QUIT in the transaction state.
 
 mod ops;
+mod reads;
 mod session;
+
+pub use reads::Reads;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -127,6 +130,8 @@ pub struct Worker {
     /// The user quit with `Request::QuitKeepMarks`: the quit deletes
     /// nothing and leaves the marks on disk for the next start.
     keep_marks_at_quit: bool,
+    /// Where the user's reads are prepared (see [`reads`]).
+    reads: Option<Reads>,
 }
 
 /// What a user's read in flight asked for.
@@ -237,6 +242,7 @@ impl Worker {
             read_only: None,
             load_warnings: Vec::new(),
             keep_marks_at_quit: false,
+            reads: None,
         }
     }
 

@@ -524,14 +524,7 @@ impl Worker {
             (Command::Top { .. }, result) => {
                 let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
                 match result {
-                    Ok(Reply::Body(body)) => {
-                        let view = mail::view(body.data);
-                        self.send(Event::Peeked {
-                            ticket,
-                            key,
-                            view: Box::new(view),
-                        });
-                    }
+                    Ok(Reply::Body(body)) => self.deliver_read(ticket, key, body.data, true),
                     Ok(_) => {}
                     Err(e) => self.read_failed(ticket, key, &e),
                 }
@@ -550,12 +543,7 @@ impl Worker {
                             self.got_preview(s, msg, summary);
                             self.flush_previews(s, true);
                         }
-                        let view = mail::view(body.data);
-                        self.send(Event::Message {
-                            ticket,
-                            key,
-                            view: Box::new(view),
-                        });
+                        self.deliver_read(ticket, key, body.data, false);
                     }
                     Ok(_) => {}
                     Err(e) => self.read_failed(ticket, key, &e),
