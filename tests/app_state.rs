@@ -1214,7 +1214,9 @@ fn after_a_commit_the_reader_follows_its_uid_and_never_shows_another_number() {
         reqs[0],
         Request::Mark(MsgKey {
             number: 2,
-            uid: Some("uid-3".into()), generation: 0 })
+            uid: Some("uid-3".into()),
+            generation: 0
+        })
     );
     assert!(
         matches!(&reqs[reqs.len() - 1], Request::Retrieve { key, .. } if key.uid.as_deref() == Some("uid-2")),
