@@ -10,7 +10,7 @@ mod delete;
 pub mod naming;
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -36,6 +36,9 @@ use naming::Resolved;
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 /// Most connection attempts of a scripting command.
 pub const MAX_ATTEMPTS: u32 = 3;
+/// Most times a scripting command asks for a password on the terminal
+/// (the first ask, then after each one the server refused).
+const MAX_PROMPTS: u32 = 3;
 /// The pause before the second attempt; doubled before each next one.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -140,6 +143,11 @@ pub struct Engine {
     pub info: Option<ConnectionInfo>,
     pub listing: Vec<ListEntry>,
     pub previews: HashMap<MsgKey, HeaderSummary>,
+    /// Times a missing password may still be asked for on the terminal
+    /// (only when none was given and stdin is a terminal).
+    prompts_left: u32,
+    /// The password typed at the prompt, for the next attempt.
+    typed: Option<String>,
 }
 
 impl Engine {
@@ -147,6 +155,13 @@ impl Engine {
     /// command retries through [`Engine::open`].
     pub fn start(mut cfg: WorkerConfig, persist: Box<dyn Persist>) -> Engine {
         cfg.max_attempts = 1;
+        // The worker asks once it has reached the server and checked its
+        // certificate: a bad certificate is told before a password is typed.
+        let prompts_left = if cfg.password.is_none() && std::io::stdin().is_terminal() {
+            MAX_PROMPTS
+        } else {
+            0
+        };
         // No event for this long means the worker is stuck: each of its
         // network waits is bounded by the socket timeouts (connect, the
         // greeting with its TLS probe, then one read at a time).
@@ -162,6 +177,8 @@ impl Engine {
             info: None,
             listing: Vec::new(),
             previews: Default::default(),
+            prompts_left,
+            typed: None,
         }
     }
 
@@ -177,7 +194,7 @@ impl Engine {
 
     /// [`Engine::open`] with its limits given; `say` reports each retry.
     fn open_with(
-        cfg: WorkerConfig,
+        mut cfg: WorkerConfig,
         persist: Box<dyn Persist>,
         max_attempts: u32,
         give_up_after: Duration,
@@ -193,6 +210,10 @@ impl Engine {
                 Ok(()) => return Ok(engine),
                 Err(e) => e,
             };
+            // A password typed at this attempt's prompt serves the next one.
+            if let Some(p) = engine.typed.take() {
+                cfg.password = Some(p);
+            }
             // The worker has ended (a fatal error ends it) or is stuck:
             // dropping the engine closes its channels either way.
             engine.abandon();
@@ -266,6 +287,15 @@ impl Engine {
                 }
                 Event::Error(e) => eprintln!("popview: {}", e.message),
                 Event::Notice(n) => eprintln!("popview: {n}"),
+                Event::PasswordNeeded { reason } if self.prompts_left > 0 => {
+                    self.prompts_left -= 1;
+                    let typed =
+                        crate::password::prompt_password(&format!("{reason}: ")).map_err(|e| {
+                            CmdError::new(exit::AUTH, format!("can't read the password: {e}"))
+                        })?;
+                    self.typed = Some(typed.clone());
+                    let _ = self.tx.send(Request::Password(typed.into()));
+                }
                 Event::PasswordNeeded { reason } => {
                     let _ = self.tx.send(Request::Quit { commit: false });
                     return Err(CmdError {

@@ -27,9 +27,10 @@ pub struct Target {
     pub demo: Option<demo::Server>,
 }
 
-/// Resolve the target. `prompt` says whether a missing password may be asked
-/// for on the terminal now (the scripting commands); the TUI asks in its own
-/// dialog instead.
+/// Resolve the target. `prompt` is true for the scripting commands, which
+/// ask for a missing password on the terminal once connected (see
+/// [`crate::commands::Engine`]) and need a terminal for that; the TUI asks
+/// in its own dialog.
 pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
     if cli.common.demo {
         return demo_target(cli);
@@ -40,22 +41,17 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         account.ca_file = Some(ca.clone());
     }
     let sources = account.password_sources(cli.common.password_command.as_deref());
-    let mut password =
+    let password =
         password::resolve(&sources).map_err(|e| CmdError::new(exit::AUTH, e.to_string()))?;
-    if password.is_none() && prompt {
-        if !std::io::stdin().is_terminal() {
-            return Err(CmdError::new(
-                exit::AUTH,
-                "no password: give it with --password-command, the account's \
-                 password_command or password_env, or POPVIEW_PASSWORD",
-            ));
-        }
-        let p = password::prompt_password(&format!(
-            "Password for {}@{}: ",
-            account.username, account.host
-        ))
-        .map_err(|e| CmdError::new(exit::AUTH, format!("can't read the password: {e}")))?;
-        password = Some(p);
+    // A missing password is asked for once the server is reached and its
+    // certificate checked (by the worker, answered by the command or the
+    // TUI's dialog); without a terminal there is no one to ask.
+    if password.is_none() && prompt && !std::io::stdin().is_terminal() {
+        return Err(CmdError::new(
+            exit::AUTH,
+            "no password: give it with --password-command, the account's \
+             password_command or password_env, or POPVIEW_PASSWORD",
+        ));
     }
     let mut worker = account.worker_config(password);
     worker.trace = cli.common.log.clone();

@@ -991,3 +991,56 @@ fn tui_with_a_session_exits_zero() {
     });
     assert!(screen.contains("EXIT=0"), "{screen}");
 }
+
+/// A scripting command on a terminal asks for a missing password only once
+/// the server is reached and its certificate checked: an untrusted
+/// certificate is told at once, and no prompt ever appears.
+#[test]
+fn cli_untrusted_certificate_is_told_before_any_password_prompt() {
+    let server = tls_server(&pki().self_signed, true);
+    let url = format!("pop3s://demo@localhost:{}", server.addr().port());
+    let ca = pki().ca_pem.display().to_string();
+    let (s, _home) = tui(&["list", &url, "--ca-file", &ca]);
+    let long = Duration::from_secs(20);
+    let screen = s.wait_until("the exit", long, |sc| {
+        sc.lines()
+            .any(|l| l.starts_with("EXIT=") && l.trim_end().len() > 5)
+    });
+    assert!(screen.contains("EXIT=4"), "{screen}");
+    assert!(screen.to_lowercase().contains("certificate"), "{screen}");
+    assert!(
+        !screen.contains("Password"),
+        "no prompt before the check: {screen}"
+    );
+    assert!(
+        !server.log().iter().any(|l| completes_login(&l.line)),
+        "no credential sent: {:?}",
+        server.log()
+    );
+}
+
+/// With a trusted certificate the prompt comes after the connection: the
+/// password typed there logs in and the listing is printed.
+#[test]
+fn cli_asks_for_the_password_after_connecting_and_lists() {
+    let server = tls_server(&pki().valid, true);
+    let url = format!("pop3s://demo@localhost:{}", server.addr().port());
+    let ca = pki().ca_pem.display().to_string();
+    let (s, _home) = tui(&["list", &url, "--ca-file", &ca]);
+    let long = Duration::from_secs(20);
+    s.wait_for("Password for demo", long);
+    // Connected (the TLS session is up) before the prompt was shown.
+    assert!(server.connections() >= 1);
+    assert!(!server.log().iter().any(|l| completes_login(&l.line)));
+    s.type_text("demo");
+    s.send_keys(&["Enter"]);
+    let screen = s.wait_until("the exit", long, |sc| {
+        sc.lines()
+            .any(|l| l.starts_with("EXIT=") && l.trim_end().len() > 5)
+    });
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        !screen.contains("demo\n"),
+        "the password is not echoed: {screen}"
+    );
+}
