@@ -7,14 +7,12 @@
 mod support;
 
 use std::net::TcpListener;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use popview::cli::exit;
 use popview::demo::{Mailbox, Server, ServerOptions, TlsMode};
 use support::certs::TestPki;
 use support::cli::*;
+use support::silent::silent_listener;
 
 /// A config file with one account `t` at 127.0.0.1:`port`, the password
 /// from `$PV_TEST_PW`, and `extra` lines (timeouts, a pin).
@@ -33,42 +31,6 @@ fn config(sb: &Sandbox, port: u16, tls: &str, extra: &str) -> String {
 
 fn env() -> [(&'static str, &'static str); 1] {
     [("PV_TEST_PW", PW)]
-}
-
-/// Accepts connections, says nothing, counts them; stops when dropped.
-struct Silent {
-    port: u16,
-    accepted: Arc<Mutex<usize>>,
-    _stop: mpsc::Sender<()>,
-}
-
-fn silent_listener() -> Silent {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(Mutex::new(0));
-    let count = Arc::clone(&accepted);
-    let (stop, stopped) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for _ in 0..12_000 {
-            if !matches!(
-                stopped.recv_timeout(Duration::from_millis(10)),
-                Err(mpsc::RecvTimeoutError::Timeout)
-            ) {
-                break;
-            }
-            while let Ok((s, _)) = listener.accept() {
-                *count.lock().unwrap() += 1;
-                held.push(s);
-            }
-        }
-    });
-    Silent {
-        port,
-        accepted,
-        _stop: stop,
-    }
 }
 
 /// A silent server and a short configured timeout: the command gives up

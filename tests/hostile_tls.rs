@@ -18,6 +18,7 @@ use popview::sanitize::is_forbidden;
 use popview::worker::WorkerConfig;
 use popview::worker::api::{CertTrust, Event, TlsState};
 use support::certs::{CertKey, TestPki};
+use support::silent::silent_listener;
 use support::worker::Harness;
 
 type Mem = popview::worker::persist::Memory;
@@ -1026,44 +1027,6 @@ fn pop3_on_an_implicit_tls_port_is_named_within_seconds() {
         settle();
         assert!(server.log().is_empty(), "{:?}", server.log());
         assert_no_credentials(&server);
-    }
-}
-
-/// A listener that accepts connections and never says anything; counts
-/// them. Dropped: stops accepting.
-struct Silent {
-    port: u16,
-    accepted: Arc<Mutex<usize>>,
-    _stop: mpsc::Sender<()>,
-}
-
-fn silent_listener() -> Silent {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(Mutex::new(0));
-    let count = Arc::clone(&accepted);
-    let (stop, stopped) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        let mut held = Vec::new();
-        // Ends when the test drops its Silent (or after a minute).
-        for _ in 0..6000 {
-            if !matches!(
-                stopped.recv_timeout(Duration::from_millis(10)),
-                Err(mpsc::RecvTimeoutError::Timeout)
-            ) {
-                break;
-            }
-            while let Ok((s, _)) = listener.accept() {
-                *count.lock().unwrap() += 1;
-                held.push(s);
-            }
-        }
-    });
-    Silent {
-        port,
-        accepted,
-        _stop: stop,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod cyrus;
 pub mod dovecot;
 pub mod proxy;
 pub mod rawpop;
+pub mod silent;
 pub mod tmux;
 pub mod worker;
 
