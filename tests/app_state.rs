@@ -107,10 +107,14 @@ fn view(v: MessageView) -> Box<MessageView> {
 fn listing_then_previews_and_visible_rows() {
     let mut app = app();
     let reqs = app.handle(listing(&[(1, 100), (2, 200), (3, 300)]));
-    // Newest first; the on-screen rows are requested first.
+    // The worker hears the listing was taken in (keys sent from now on are
+    // this listing's); newest first, the on-screen rows requested first.
     assert_eq!(
         reqs,
-        vec![Request::Visible(vec![key_of(3), key_of(2), key_of(1)])]
+        vec![
+            Request::ListingSeen,
+            Request::Visible(vec![key_of(3), key_of(2), key_of(1)])
+        ]
     );
     assert_eq!(app.view_keys(), vec![key_of(3), key_of(2), key_of(1)]);
     assert_eq!(app.cursor_key(), Some(&key_of(3)));
@@ -580,9 +584,10 @@ fn new_mail_listing_keeps_cursor_and_marks() {
     };
     assert!(app.row(&new).unwrap().info.is_none());
     assert_eq!(app.notice(), Some("2 new messages"));
-    // The new rows are on screen now.
-    assert_eq!(reqs.len(), 1);
-    assert!(matches!(&reqs[0], Request::Visible(v) if v.contains(&new)));
+    // The listing is acknowledged; the new rows are on screen now.
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0], Request::ListingSeen);
+    assert!(matches!(&reqs[1], Request::Visible(v) if v.contains(&new)));
 }
 
 #[test]

@@ -237,6 +237,9 @@ impl Model {
                     self.fail("a listing without a login");
                 };
                 self.listings += 1;
+                // As the app does: the keys sent from now on are this
+                // listing's.
+                self.h().send(Request::ListingSeen);
                 self.marks_since_listing = false;
                 self.previews_in = false;
                 self.view = entries

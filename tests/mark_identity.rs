@@ -356,3 +356,71 @@ fn without_uidl_writes_from_an_older_listing_are_refused() {
     );
     assert_eq!(server.mailbox_uids(), before[..3].to_vec());
 }
+
+/// `r`, then a mark pressed before the UI showed the new list: the UI's
+/// key is the old list's. A UID the server gave meanwhile to a message of
+/// another size is refused (nothing marked, no DELE); an unchanged one is
+/// marked; once the UI has taken in the new list, its keys count as usual.
+#[test]
+fn a_mark_from_the_list_before_a_relogin_never_lands_on_a_reused_uid() {
+    let pairs = vec![
+        ("ua".to_string(), msg("aaaa")),
+        ("ub".to_string(), msg("bbbb")),
+    ];
+    let server = Server::start(Mailbox::from_pairs(pairs), ServerOptions::default()).unwrap();
+    let mut h = Harness::start(config(&server), Box::new(Mem::default()));
+    let old = h.listing();
+    h.send(Request::ListingSeen);
+    h.previews_loaded();
+    // Another message takes `ua`'s UID, longer.
+    server.reuse_uid("ua", msg("a much longer message than the one before"));
+    h.send(Request::CheckNewMail);
+    let new = h.listing();
+    // The UI has not shown the new list yet: these keys are the old list's.
+    let ua = old.iter().find(|k| k.uid.as_deref() == Some("ua")).unwrap();
+    let ub = old.iter().find(|k| k.uid.as_deref() == Some("ub")).unwrap();
+    h.send(Request::Mark(ua.clone()));
+    let refused = h.wait("the refusal", |e| matches!(e, Event::MarkRefused { .. }));
+    let Event::MarkRefused { key, reason } = refused else {
+        unreachable!()
+    };
+    assert_eq!(key.uid.as_deref(), Some("ua"));
+    assert!(reason.contains("another message"), "{reason}");
+    h.send(Request::Mark(ub.clone()));
+    h.marks_exactly(&["ub"]);
+    // Now the UI shows the new list: `ua` there is the new message.
+    h.send(Request::ListingSeen);
+    let new_ua = new.iter().find(|k| k.uid.as_deref() == Some("ua")).unwrap();
+    h.send(Request::Mark(new_ua.clone()));
+    h.marks_exactly(&["ua", "ub"]);
+    // One DELE per accepted mark reaches the server (the marks event comes
+    // first, the DELE on its way), and none other.
+    let last = server.connections() - 1;
+    let deles = || -> Vec<String> {
+        server
+            .log()
+            .into_iter()
+            .filter(|l| l.conn == last && l.line.starts_with("DELE"))
+            .map(|l| l.line)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while deles().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut got = deles();
+    got.sort();
+    let mut want: Vec<String> = [
+        new_ua,
+        new.iter().find(|k| k.uid.as_deref() == Some("ub")).unwrap(),
+    ]
+    .iter()
+    .map(|k| format!("DELE {}", k.number))
+    .collect();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "one DELE per accepted mark, on the messages of the new list"
+    );
+    h.quit(false);
+}

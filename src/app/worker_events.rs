@@ -48,6 +48,8 @@ impl App {
                 entries,
                 no_uidl_reason,
             } => {
+                // From now on the keys the UI sends are this listing's.
+                self.from_events.push(Request::ListingSeen);
                 self.no_uidl = no_uidl_reason.as_deref().map(clean_line);
                 let keep = self.cursor_key().cloned();
                 let pos = self.cursor;

@@ -112,6 +112,12 @@ impl From<&str> for Secret {
 pub enum Request {
     /// These rows are on screen now: fetch their previews first.
     Visible(Vec<MsgKey>),
+    /// The UI has taken in one more [`Event::Listing`] (sent once for each,
+    /// in order): the worker then knows which listing a key the UI sends
+    /// was read from, and refuses a mark made on an older list whose UID
+    /// now names another message (a reused UID, seen in the new listing
+    /// before the UI showed it).
+    ListingSeen,
     /// Retrieve a whole message (RETR). Supersedes any older queued retrieve.
     Retrieve { ticket: Ticket, key: MsgKey },
     /// Abandon a retrieve (the user pressed cancel or went back).

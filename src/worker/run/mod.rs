@@ -118,6 +118,10 @@ pub struct Worker {
     maildrop_locked_per_session: bool,
     /// The last session's listing: what an offline mark names.
     last_listing: Option<Listing>,
+    /// How many listings the UI has taken in (`Request::ListingSeen`), so
+    /// the generation of the one it shows; `None` when it never said (the
+    /// scripting commands, which mark within the session they listed).
+    ui_listing: Option<u64>,
     /// Server without UIDL: the UI may still show an older listing (a
     /// write of it was refused, or number marks were dropped by a new
     /// session), so a commit it asks for is refused until it writes with a
@@ -238,6 +242,7 @@ impl Worker {
             quit_unconfirmed: false,
             maildrop_locked_per_session: false,
             last_listing: None,
+            ui_listing: None,
             stale_ui: false,
             read_only: None,
             load_warnings: Vec::new(),
@@ -378,6 +383,7 @@ impl Worker {
         };
         match req {
             Request::Visible(keys) => self.visible = keys,
+            Request::ListingSeen => *self.ui_listing.get_or_insert(0) += 1,
             Request::Retrieve { ticket, key } => self.retrieve = Some((ticket, key)),
             Request::CancelRetrieve { ticket } => {
                 if self.retrieve.as_ref().is_some_and(|(t, _)| *t == ticket) {

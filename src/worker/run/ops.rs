@@ -88,6 +88,10 @@ impl Worker {
             self.refuse_mark(key, reason);
             return Ok(());
         }
+        if let Some(why) = self.changed_since_ui_listing(&key, &m, s) {
+            self.refuse_mark(key, why);
+            return Ok(());
+        }
         let key = s.listing.key(&m);
         // The UI wrote with a key of this listing: it shows this listing.
         self.stale_ui = false;
@@ -100,6 +104,42 @@ impl Worker {
         self.persist_marks();
         self.send_marks();
         s.client.submit(Command::Dele(m.number))
+    }
+
+    /// A mark by UID pressed on a list older than this session's (the UI
+    /// had not yet shown the new listing): it stands only if the UID still
+    /// lists with the size the user saw; otherwise it names another message
+    /// now, and the reason is returned. A list two sessions old can't be
+    /// checked, so it is refused too.
+    fn changed_since_ui_listing(
+        &self,
+        key: &MsgKey,
+        m: &super::super::listing::Msg,
+        s: &Session,
+    ) -> Option<String> {
+        let shown = self.ui_listing?;
+        if key.uid.is_none() || shown == s.listing.generation {
+            return None;
+        }
+        let seen = self
+            .last_listing
+            .as_ref()
+            .filter(|l| l.generation == shown)
+            .and_then(|l| l.resolve(key));
+        match seen {
+            Some(old) if old.size == m.size => None,
+            Some(old) => Some(format!(
+                "nothing was marked: since the list you marked it on, popview logged in \
+                 again and that unique id now lists with {} bytes, not {}: the server gave it \
+                 to another message; look at the new list",
+                m.size, old.size
+            )),
+            None => Some(
+                "nothing was marked: the list you marked it on is out of date (popview logged \
+                 in again since); mark it again on the new list"
+                    .to_string(),
+            ),
+        }
     }
 
     fn refuse_mark(&mut self, key: MsgKey, reason: String) {
