@@ -1,9 +1,16 @@
 //! The command line: `popview [OPTIONS] [URL]` opens the TUI; `list`, `show`,
-//! `delete` and `serverinfo` run the same engine without it.
+//! `delete` and `serverinfo` run the same engine without it; `completions`
+//! and `manpage` print what [`crate::install`] derives from this [`Cli`].
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::install::Shell;
+
+/// `--version`: the crate version and the build, `0.1.0 (abc1234 2026-12-03)`
+/// from a git checkout, `0.1.0 (unknown commit)` otherwise (see `build.rs`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("POPVIEW_BUILD"), ")");
 
 /// Exit codes, a contract for scripts.
 pub mod exit {
@@ -55,7 +62,7 @@ Try it without an account: popview --demo";
 #[derive(Debug, Parser)]
 #[command(
     name = "popview",
-    version,
+    version = VERSION,
     about = "A full-screen terminal reader for POP3 mailboxes",
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = false
@@ -129,6 +136,13 @@ pub enum Cmd {
         #[arg(value_name = "URL")]
         url: Option<String>,
     },
+    /// Print a completion script for SHELL (bash, zsh, fish); needs no account.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: Shell,
+    },
+    /// Print the man page (roff), popview.1; needs no account.
+    Manpage,
 }
 
 impl Cli {
@@ -139,7 +153,7 @@ impl Cli {
                 url.clone()
             }
             Some(Cmd::Delete { args, .. }) => args.iter().find(|a| a.contains("://")).cloned(),
-            None => None,
+            Some(Cmd::Completions { .. } | Cmd::Manpage) | None => None,
         };
         sub.or_else(|| self.url.clone())
     }

@@ -51,7 +51,8 @@
 //! - [`app`], [`action`], [`keymap`], [`ui`], [`tui`]: state, key bindings,
 //!   rendering, the terminal loop.
 //! - [`config`], [`password`], [`cli`], [`setup`], [`commands`]: how a user
-//!   reaches an account, and the scripting commands.
+//!   reaches an account, and the scripting commands; [`install`] (below
+//!   [`cli`], given its `clap::Command`): completions and the man page.
 //! - [`demo`]: an in-process POP3 server over the sample mailbox in
 //!   `assets/demo/` (`popview --demo`), also the tests' scripted peer.
 
@@ -62,6 +63,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod html;
+pub mod install;
 pub mod keymap;
 pub mod mail;
 pub mod password;

@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use popview::app::{App, AppEvent, AppOptions};
 use popview::cli::{self, Cli, Cmd, exit};
 use popview::commands::{self, CmdError};
 use popview::keymap::Keymap;
 use popview::setup::{self, Target};
-use popview::{tui, worker};
+use popview::{install, tui, worker};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,6 +25,18 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CmdError> {
+    // Generated from the parser itself; no config, account or network.
+    let printed = match &cli.command {
+        Some(Cmd::Completions { shell }) => {
+            install::completions(*shell, Cli::command(), &mut std::io::stdout())
+        }
+        Some(Cmd::Manpage) => install::manpage(Cli::command(), &mut std::io::stdout()),
+        _ => return run_mail(cli),
+    };
+    printed.map_err(|e| CmdError::new(exit::INTERNAL, format!("cannot write to stdout: {e}")))
+}
+
+fn run_mail(cli: Cli) -> Result<(), CmdError> {
     // The scripting commands may prompt on the terminal; the TUI asks in
     // its own dialog.
     let mut target = setup::resolve(&cli, cli.command.is_some())?;
@@ -55,6 +67,7 @@ fn run(cli: Cli) -> Result<(), CmdError> {
             commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)
         }
         Cmd::Serverinfo { .. } => commands::serverinfo(cfg, persist, &mut out),
+        Cmd::Completions { .. } | Cmd::Manpage => unreachable!("printed by run"),
     }
 }
 
