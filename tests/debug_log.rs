@@ -18,7 +18,7 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-fn b64_plain() -> String {
+fn sasl_plain_form() -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(format!("\0demo\0{PW}"))
 }
@@ -27,7 +27,7 @@ fn b64_plain() -> String {
 fn assert_no_secret(log: &str) {
     assert!(!log.contains(PW), "password in the debug log:\n{log}");
     assert!(
-        !log.contains(&b64_plain()),
+        !log.contains(&sasl_plain_form()),
         "SASL PLAIN in the debug log:\n{log}"
     );
 }
@@ -112,7 +112,7 @@ fn popview_log_holds_the_decisions_of_a_delete_privately() {
 fn a_password_the_server_echoes_never_reaches_the_debug_log() {
     // The first session's DELE is refused with the password in the text;
     // the QUIT of the next is answered the same way.
-    let echo = format!("-ERR [SYS/TEMP] no, {PW} and {}\r\n", b64_plain()).into_bytes();
+    let echo = format!("-ERR [SYS/TEMP] no, {PW} and {}\r\n", sasl_plain_form()).into_bytes();
     let server = stls_server_with(
         Mailbox::generated(3),
         ServerOptions {
