@@ -186,3 +186,46 @@ fn without_the_option_or_the_variable_nothing_is_written() {
         );
     }
 }
+
+#[test]
+fn a_lost_session_and_the_retry_are_logged() {
+    // The first connection is cut at LIST; the command tries again.
+    let server = stls_server_with(
+        Mailbox::generated(2),
+        ServerOptions {
+            hook: Some(Arc::new(|ctx| {
+                let list = ctx.line.to_ascii_uppercase().starts_with("LIST");
+                if ctx.conn == 0 && ctx.state == SessionState::Transaction && list {
+                    Action::Drop
+                } else {
+                    Action::Normal
+                }
+            })),
+            ..ServerOptions::default()
+        },
+    );
+    let sb = Sandbox::new();
+    let log = sb.home().join("debug.log");
+    let u = url(&server);
+    sb.run(
+        &["list", &u, "--ca-file", ca()],
+        &[
+            ("POPVIEW_PASSWORD", PW),
+            ("POPVIEW_LOG", log.to_str().unwrap()),
+        ],
+    )
+    .ok();
+    settle(&server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    for want in [
+        "session lost or connection failed",
+        "kind=Network",
+        "backoff before a new worker",
+        "attempt=2",
+        "session opened",
+    ] {
+        assert!(text.contains(want), "{want:?} not in:\n{text}");
+    }
+    assert_eq!(text.matches(": connecting attempt=").count(), 2, "{text}");
+    assert_no_secret(&text);
+}
