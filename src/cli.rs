@@ -97,6 +97,9 @@ pub struct Common {
     /// Write a wire trace (passwords redacted) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Write the worker's decisions (no secrets, no mail) to FILE; also POPVIEW_LOG=FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub debug_log: Option<PathBuf>,
     /// Neither read nor write the header cache.
     #[arg(long, global = true)]
     pub no_cache: bool,

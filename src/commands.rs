@@ -231,6 +231,13 @@ impl Engine {
                 }
                 return Err(err);
             }
+            tracing::info!(
+                kind = ?err.kind,
+                delay_secs = backoff.as_secs(),
+                attempt = attempt + 1,
+                max_attempts,
+                "command: session not opened; backoff before a new worker"
+            );
             say(&format!(
                 "{}; trying again in {} s (attempt {} of {max_attempts})",
                 err.message,

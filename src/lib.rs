@@ -37,6 +37,9 @@
 //! - Reads are coalesced (a newer retrieve supersedes a queued older one,
 //!   tickets let the UI drop stale answers); writes (mark, undo, undo all,
 //!   commit, quit) are applied in order and never dropped.
+//! - The worker's decisions (reconnects, backoff, marks, commits, cache
+//!   hits) are `tracing` events, written only with `--debug-log FILE` or
+//!   `POPVIEW_LOG` ([`debug_log`]), redacted like the wire trace.
 //! - A thread ends when its `send` fails: the worker drops the session
 //!   without `QUIT` (so nothing is deleted) when the UI is gone.
 //!
@@ -61,6 +64,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod debug_log;
 pub mod demo;
 pub mod html;
 pub mod install;

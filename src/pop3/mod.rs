@@ -25,6 +25,6 @@ pub use command::Command;
 pub use error::{Error, ErrorKind, Result};
 pub use redact::Secrets;
 pub use response::{Capabilities, RespCode};
-pub use trace::Trace;
+pub use trace::{Trace, open_private_log};
 pub use transport::{ConnectOptions, Connection, Security, TlsInfo, TlsMode, Trust};
 pub use uninterrupted::Uninterrupted;

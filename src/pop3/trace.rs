@@ -19,37 +19,9 @@ impl Trace {
         Trace { out }
     }
 
-    /// Append to the file at `path`, created private (mode 0600). A
-    /// regular file that exists with wider permissions is made private
-    /// before anything is written to it; something else (a terminal, a
-    /// pipe the user named) is written as it is.
+    /// Append to the file at `path`, opened by [`open_private_log`].
     pub fn open_file(path: &Path) -> Result<Trace, Error> {
-        let cant = |e: std::io::Error| {
-            Error::local(format!("can't open the log file {}: {e}", path.display()))
-        };
-        let mut opts = std::fs::OpenOptions::new();
-        opts.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let file = opts.open(path).map_err(cant)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let meta = file.metadata().map_err(cant)?;
-            if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
-                file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                    .map_err(|e| {
-                        Error::local(format!(
-                            "the log file {} can be read by others and can't be made private \
-                             ({e}); choose another file",
-                            path.display()
-                        ))
-                    })?;
-            }
-        }
+        let file = open_private_log(path)?;
         Ok(Trace::new(Box::new(std::io::BufWriter::new(file))))
     }
 
@@ -74,6 +46,41 @@ impl Trace {
         let _ = writeln!(self.out, "-- {}", escape(text.as_bytes()));
         let _ = self.out.flush();
     }
+}
+
+/// Open the log file at `path` for appending, created private (mode 0600):
+/// the one rule for every log popview writes (the `--log` wire trace, the
+/// `--debug-log` decisions). A regular file that exists with wider
+/// permissions is made private before anything is written to it; something
+/// else (a terminal, a pipe the user named) is written as it is.
+pub fn open_private_log(path: &Path) -> Result<std::fs::File, Error> {
+    let cant = |e: std::io::Error| {
+        Error::local(format!("can't open the log file {}: {e}", path.display()))
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts.open(path).map_err(cant)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = file.metadata().map_err(cant)?;
+        if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| {
+                    Error::local(format!(
+                        "the log file {} can be read by others and can't be made private \
+                         ({e}); choose another file",
+                        path.display()
+                    ))
+                })?;
+        }
+    }
+    Ok(file)
 }
 
 fn escape(bytes: &[u8]) -> String {

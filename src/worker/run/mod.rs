@@ -24,6 +24,7 @@ use crate::pop3::transport::{self, Connection, Security, Stream, Trust};
 use crate::pop3::{Client, Command, Credentials, Error, ErrorKind, Reply, Trace};
 use crate::sanitize;
 use crate::store::CachedHeader;
+use tracing::{debug, info};
 
 /// How the worker hands events to the UI; `false` means the UI is gone.
 pub type Emit = Box<dyn FnMut(Event) -> bool + Send>;
@@ -305,8 +306,16 @@ impl Worker {
     pub fn run(mut self) {
         self.cache = self.persist.load_headers();
         self.read_only = self.persist.read_only().map(|r| sanitize::line(&r));
+        if let Some(why) = &self.read_only {
+            info!(reason = %self.logged(why), "read-only mode: marks, undo and commit are off");
+        }
         let restored = self.persist.load_marks();
         self.load_warnings = self.persist.take_warnings();
+        debug!(
+            cached_headers = self.cache.len(),
+            restored_marks = restored.len(),
+            "worker started"
+        );
         if !restored.is_empty() {
             self.marks = Marks::restored(restored);
             // Shown at once (offline), and flagged again with the first
@@ -336,6 +345,7 @@ impl Worker {
                     continue;
                 }
                 attempt += 1;
+                info!(attempt, server = %self.cfg.connect.server(), "connecting");
                 self.send(Event::Connecting {
                     server: self.cfg.connect.server(),
                     attempt,
@@ -354,17 +364,33 @@ impl Worker {
                     Err(e) => (Exit::Lost(e), false),
                 }
             };
+            if worked && attempt > 1 {
+                debug!(attempts = attempt, "backoff reset: the session worked");
+            }
             if worked {
                 attempt = 0;
             }
             match exit {
-                Exit::Done(committed) => break committed,
-                Exit::Renew => attempt = 0,
+                Exit::Done(committed) => {
+                    info!(committed, "worker done");
+                    break committed;
+                }
+                Exit::Renew => {
+                    debug!("renewing the session (new mail or commit)");
+                    attempt = 0;
+                }
                 Exit::Swap(s) => {
+                    debug!("swapping to the session opened by the check for new mail");
                     attempt = 0;
                     next = Some(*s);
                 }
                 Exit::Lost(e) => {
+                    info!(
+                        kind = ?e.kind,
+                        error = %self.logged(&e.message),
+                        worked,
+                        "session lost or connection failed"
+                    );
                     self.last_lost = true;
                     if !self.after_failure(&e, &mut attempt) {
                         break false;
@@ -568,6 +594,7 @@ impl Worker {
                 // once. The connection after the new password is checked
                 // again before any credential goes out.
                 self.password = None;
+                info!("login refused: asking for the password again");
                 self.error(e, false);
                 self.ask_password(&sanitize::line(&e.message));
                 if self.password.is_none() {
@@ -591,6 +618,13 @@ impl Worker {
                     let factor = 1u32 << tries.saturating_sub(1).min(16);
                     (self.cfg.backoff * factor).min(self.cfg.max_backoff)
                 };
+                info!(
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    attempt = tries,
+                    max_attempts = self.cfg.max_attempts,
+                    kind = ?e.kind,
+                    "backoff before reconnecting"
+                );
                 // Sent once per wait, with the whole wait in whole seconds
                 // (rounded up, so a countdown that starts at this event
                 // never shows 0 while the worker still waits); the next
@@ -611,6 +645,11 @@ impl Worker {
             _ => {
                 // PermFailure, TLS, protocol violations, local refusals, or
                 // too many attempts: explain and wait for the user to quit.
+                info!(
+                    attempt = tries,
+                    kind = ?e.kind,
+                    "giving up: no more reconnects until the user asks (r)"
+                );
                 self.error(e, true);
                 if self.cfg.max_attempts <= 1 || self.ui_gone {
                     return false;
@@ -631,6 +670,7 @@ impl Worker {
                     // Before the offline settling, which would drop an `r`.
                     self.drain_requests();
                     if passing && self.retry_asked() {
+                        debug!("backoff reset: the user asked to retry");
                         *attempt = 0;
                         return true;
                     }
@@ -674,6 +714,11 @@ impl Worker {
         if wait.is_zero() {
             return;
         }
+        info!(
+            login_delay_secs = delay,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "LOGIN-DELAY: waiting before the next login"
+        );
         self.send(Event::Reconnecting {
             attempt,
             delay_secs: whole_secs(wait),

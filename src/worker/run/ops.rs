@@ -3,6 +3,7 @@
 //! deleting. Never reordered, never dropped.
 
 use super::*;
+use tracing::{debug, info};
 
 impl Worker {
     /// DELE every intended mark not applied in this session (pipelined);
@@ -36,6 +37,18 @@ impl Worker {
                 }
                 Ok(())
             })?;
+        for &n in &todo {
+            match failed.iter().find(|(f, _)| *f == n) {
+                None => debug!(number = n, uid = %self.logged_uid(&s.listing, n), "mark applied"),
+                Some((_, e)) => info!(
+                    number = n,
+                    uid = %self.logged_uid(&s.listing, n),
+                    kind = ?e.kind,
+                    reason = %self.logged(&e.message),
+                    "mark refused by the server (DELE)"
+                ),
+            }
+        }
         Ok((ok, failed))
     }
 
@@ -103,6 +116,7 @@ impl Worker {
         self.marks.add(mark);
         self.persist_marks();
         self.send_marks();
+        debug!(number = m.number, uid = %self.logged_uid(&s.listing, m.number), "mark sent (DELE)");
         s.client.submit(Command::Dele(m.number))
     }
 
@@ -143,6 +157,12 @@ impl Worker {
     }
 
     fn refuse_mark(&mut self, key: MsgKey, reason: String) {
+        info!(
+            number = key.number,
+            uid = %key.uid.as_deref().map_or_else(|| "-".to_string(), |u| self.logged(u)),
+            reason = %self.logged(&reason),
+            "mark refused"
+        );
         self.send(Event::MarkRefused { key, reason });
         self.send_marks();
     }
@@ -225,6 +245,11 @@ impl Worker {
                 if let (Some(delay), Some(last)) = (self.login_delay, self.last_login) {
                     let left = Duration::from_secs(delay).saturating_sub(last.elapsed());
                     if !left.is_zero() {
+                        info!(
+                            login_delay_secs = delay,
+                            left_secs = left.as_secs(),
+                            "LOGIN-DELAY: check for new mail postponed, session kept"
+                        );
                         self.notice(format!(
                             "the server allows one login every {delay} seconds: \
                              check again in {} s",
@@ -250,6 +275,7 @@ impl Worker {
                         .map(|conn| self.log_in_within(conn, Some(SECOND_LOGIN_SILENCE)));
                     match next {
                         Ok(Ok(next)) => {
+                            info!("r: new session opened beside the old one; swapping");
                             end_without_deleting(s);
                             return Ok(Some(Exit::Swap(Box::new(next))));
                         }
@@ -266,9 +292,18 @@ impl Worker {
                         Ok(Err(e))
                             if e.kind == ErrorKind::InUse || e.kind == ErrorKind::Timeout =>
                         {
+                            info!(
+                                kind = ?e.kind,
+                                "r: the server locks the maildrop per session; ending this one first"
+                            );
                             self.maildrop_locked_per_session = true;
                         }
                         Ok(Err(e)) | Err(e) => {
+                            info!(
+                                kind = ?e.kind,
+                                error = %self.logged(&e.message),
+                                "r: no new session; keeping this one"
+                            );
                             let e = e.reword(|m| {
                                 format!(
                                     "could not check for new mail ({m}); still connected, \
@@ -280,6 +315,7 @@ impl Worker {
                         }
                     }
                 }
+                debug!("r: ending this session before opening the next");
                 end_without_deleting(s);
                 Ok(Some(Exit::Renew))
             }
@@ -358,6 +394,7 @@ impl Worker {
         }
         let (_, failed) = self.dele_unapplied(s)?;
         if let Some((n, e)) = failed.into_iter().next() {
+            info!(number = n, kind = ?e.kind, "commit not sent: a mark was refused; dropping the session");
             // Never QUIT with an unknown set of deletions (SECURITY E27):
             // drop the session, which deletes nothing.
             s.client.stream().shutdown();
@@ -374,8 +411,15 @@ impl Worker {
                 _ => already_gone.push(k.uid.clone().unwrap_or_else(|| k.number.to_string())),
             }
         }
+        info!(
+            marks = keys.len(),
+            deleting = deleted.len(),
+            already_gone = already_gone.len(),
+            "commit sent (QUIT)"
+        );
         match s.client.quit() {
             Ok(()) => {
+                info!(deleted = deleted.len(), "commit confirmed");
                 self.quit_unconfirmed = false;
                 self.gone_marks.clear();
                 for k in &keys {
@@ -396,6 +440,11 @@ impl Worker {
                 Ok(())
             }
             Err(e) => {
+                info!(
+                    kind = ?e.kind,
+                    error = %self.logged(&e.message),
+                    "commit unknown: QUIT not confirmed; marks kept"
+                );
                 self.quit_unconfirmed = true;
                 Err(e.reword(|m| {
                     format!(
@@ -432,6 +481,10 @@ impl Worker {
                  matched to messages; they are kept, and nothing will be deleted",
             );
             let numbers = self.marks.drop_number_marks();
+            info!(
+                uid_marks = self.marks.uids().len(),
+                "no UIDL this session: UID marks kept unapplied"
+            );
             self.numbers_dropped(numbers.len());
             return Ok(());
         }
@@ -446,6 +499,10 @@ impl Worker {
                     self.gone_marks.push(uid);
                 }
             }
+            info!(
+                gone = r.gone.len(),
+                "marks dropped at the new session: no longer on the server"
+            );
             self.notice(format!(
                 "{} marked message(s) are no longer on the server",
                 r.gone.len()
@@ -463,6 +520,12 @@ impl Worker {
         dropped.extend(self.check_marks(s, &r.to_check)?);
         let changed = changed || !dropped.is_empty();
         for (mark, reason) in dropped {
+            info!(
+                number = mark.key.number,
+                uid = %mark.key.uid.as_deref().map_or_else(|| "-".to_string(), |u| self.logged(u)),
+                reason = drop_kind(&reason),
+                "mark dropped at the new session"
+            );
             self.send(Event::MarkDropped(DroppedMark {
                 key: mark.key,
                 from: mark.from,
@@ -478,6 +541,11 @@ impl Worker {
 
     fn numbers_dropped(&mut self, n: usize) {
         if n > 0 {
+            info!(
+                dropped = n,
+                reason = "message numbers change between sessions",
+                "number marks dropped at the new session"
+            );
             self.stale_ui = true;
             self.notice(format!(
                 "{n} mark(s) on messages without a unique id were dropped: message numbers \
@@ -545,6 +613,10 @@ impl Worker {
             .filter(|l| !l.is_stale(&key))
             .and_then(|l| l.resolve(&key).map(|m| (l.key(m), m.clone())));
         let Some((key, m)) = found.filter(|(k, m)| k.uid.is_some() && !m.ambiguous) else {
+            info!(
+                number = key.number,
+                "mark refused: offline, and no unique id to keep it by"
+            );
             self.send(Event::MarkRefused {
                 key,
                 reason: "not connected: only a message with a unique id can be marked \
@@ -554,6 +626,10 @@ impl Worker {
             return;
         };
         if !self.marks.contains(&key) {
+            debug!(
+                uid = %key.uid.as_deref().map_or_else(|| "-".to_string(), |u| self.logged(u)),
+                "mark kept offline (applied at the next session)"
+            );
             let mark = Mark::new(key, &m, self.cached_preview(&m));
             self.marks.add(mark);
         }
@@ -586,6 +662,18 @@ impl Worker {
             Request::Quit { commit: true } => Some(Request::Quit { commit: false }),
             other => Some(other),
         }
+    }
+}
+
+/// The kind of a dropped mark's reason, for the debug log: the reason
+/// itself may quote Message-IDs, which are the message's headers.
+fn drop_kind(reason: &str) -> &'static str {
+    if reason.contains("Message-ID") {
+        "another Message-ID under its unique id"
+    } else if reason.contains("bytes") {
+        "another size under its unique id"
+    } else {
+        "could not be checked"
     }
 }
 

@@ -2,6 +2,7 @@
 //! requests and stream previews through the pipeline until it ends.
 
 use super::*;
+use tracing::{debug, info};
 
 impl Worker {
     /// The known secrets (the password, once there is one) to cut out of
@@ -11,6 +12,20 @@ impl Worker {
             self.cfg.user.clone(),
             self.password.clone().unwrap_or_default(),
         ))
+    }
+
+    /// Server text as the debug log may hold it: sanitized, with the
+    /// session's secrets cut out (see [`crate::debug_log`]).
+    pub(super) fn logged(&self, text: &str) -> String {
+        sanitize::line(&self.secrets().redact(text))
+    }
+
+    /// The UID of message `number` in `listing`, as the debug log may hold it.
+    pub(super) fn logged_uid(&self, listing: &Listing, number: u32) -> String {
+        listing
+            .get(number)
+            .and_then(|m| m.uid.as_deref())
+            .map_or_else(|| "-".to_string(), |u| self.logged(u))
     }
 
     /// Connect: TCP, TLS or STLS with the certificate checked, CAPA. No
@@ -132,6 +147,15 @@ impl Worker {
         };
         self.login_delay = caps.login_delay.filter(|d| *d > 0);
         self.last_login = Some(Instant::now());
+        info!(
+            messages = listing.len(),
+            has_uidl = listing.has_uids,
+            has_top = info.has_top,
+            pipelining = info.pipelining,
+            login_delay_secs = ?self.login_delay,
+            auth = %info.auth_method,
+            "session opened"
+        );
         self.send(Event::Connected(Box::new(info)));
         if caps.expire.as_deref().map(str::trim) == Some("0") {
             self.notice("this server does not keep mail after it is downloaded (EXPIRE 0)");
@@ -211,6 +235,13 @@ impl Worker {
             Ok(n) => n,
             Err(e) => return Exit::Lost(e),
         };
+        debug!(
+            session = self.sessions,
+            reapplied,
+            marks = self.marks.keys().len(),
+            reconnect,
+            "marks re-applied at the new session"
+        );
         self.send_marks();
         if reconnect {
             self.send(Event::Reconnected {
@@ -329,6 +360,17 @@ impl Worker {
             .filter_map(|m| m.uid.as_deref())
             .collect();
         let before = self.cache.len();
+        let size_mismatch = s
+            .listing
+            .msgs()
+            .iter()
+            .filter(|m| {
+                m.uid
+                    .as_deref()
+                    .and_then(|u| self.cache.get(u))
+                    .is_some_and(|c| c.size != m.size)
+            })
+            .count();
         if s.listing.has_uids {
             // A UID that now lists with another size is another message:
             // its preview is fetched again, never shown for this one.
@@ -356,6 +398,15 @@ impl Worker {
         } else {
             0
         };
+        debug!(
+            session = self.sessions,
+            hits = hits.len(),
+            misses = s.listing.len() - hits.len(),
+            size_mismatch,
+            evicted = before - self.cache.len(),
+            to_fetch = s.needed,
+            "header cache"
+        );
         for chunk in hits.chunks(4096) {
             self.send(Event::Previews(chunk.to_vec()));
         }
@@ -550,12 +601,22 @@ impl Worker {
                 }
             }
             (Command::Dele(n), result) => match result {
-                Ok(_) => self.marks.applied(n),
+                Ok(_) => {
+                    self.marks.applied(n);
+                    debug!(number = n, uid = %self.logged_uid(&s.listing, n), "mark applied");
+                }
                 // The mark stays the user's intent (on disk too): a refusal
                 // may be passing (a server about to hang up says -ERR too).
                 // A commit tries it again and, if it still fails, deletes
                 // nothing; the user can undo it.
                 Err(e) => {
+                    info!(
+                        number = n,
+                        uid = %self.logged_uid(&s.listing, n),
+                        kind = ?e.kind,
+                        reason = %self.logged(&e.message),
+                        "mark refused by the server (DELE); kept as intent"
+                    );
                     let e = e.reword(|m| {
                         format!(
                             "the server would not mark message {n} for deletion ({m}); the mark \
@@ -605,6 +666,13 @@ impl Worker {
         }
         if force || s.batch.len() >= PREVIEW_BATCH || s.last_flush.elapsed() >= PREVIEW_FLUSH {
             let batch = std::mem::take(&mut s.batch);
+            debug!(
+                previews = batch.len(),
+                done = s.done.min(s.needed),
+                total = s.needed,
+                bytes = s.bytes,
+                "preview batch"
+            );
             self.send(Event::Previews(batch));
             self.send(Event::Progress {
                 done: s.done.min(s.needed),
