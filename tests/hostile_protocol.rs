@@ -115,7 +115,7 @@ fn b10_fake_listing_in_the_greeting_write_is_detected_not_answered() {
     assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
     assert!(e.message.contains("nobody asked"), "{}", e.message);
     assert!(clean(&e.message));
-    std::thread::sleep(Duration::from_millis(100));
+    support::wait_server_closed(server.addr().port());
     assert!(server.transcript(0).is_empty(), "a command was sent anyway");
 }
 
@@ -286,7 +286,7 @@ fn c12_line_breaks_and_nul_in_credentials_are_refused_before_sending() {
             );
             assert!(e.message.contains("nothing was sent"), "{}", e.message);
             drop(c);
-            std::thread::sleep(Duration::from_millis(30));
+            support::wait_server_closed(server.addr().port());
             assert_eq!(
                 server.transcript(before),
                 b"CAPA\r\n",
@@ -569,7 +569,8 @@ fn c15_garbage_sasl_challenge_is_cancelled_with_a_star() {
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
         assert!(e.message.contains("cancelled"), "{}", e.message);
-        std::thread::sleep(Duration::from_millis(50));
+        drop(c);
+        support::wait_server_closed(server.addr().port());
         assert_eq!(log_lines(&server), vec!["CAPA", "AUTH PLAIN", "*"]);
     }
 }
@@ -601,7 +602,8 @@ fn c15_a_second_challenge_after_the_response_is_cancelled() {
         )
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
-    std::thread::sleep(Duration::from_millis(50));
+    drop(c);
+    support::wait_server_closed(server.addr().port());
     let log = log_lines(&server);
     assert_eq!(log.len(), 4, "{log:?}");
     assert_eq!(log[3], "*");

@@ -101,9 +101,10 @@ fn assert_no_credentials(server: &Server) {
     }
 }
 
-/// Let the server's connection threads record whatever is still on the way.
-fn settle() {
-    thread::sleep(Duration::from_millis(150));
+/// Waits until the server has closed every connection it got: its
+/// transcripts then hold all it will ever read.
+fn settle(server: &Server) {
+    support::wait_server_closed(server.addr().port());
 }
 
 fn cert_hint(msg: &str) -> bool {
@@ -128,7 +129,7 @@ fn bad_certificate(cert: &CertKey, what: &str) {
             "{what}: no advice in {:?}",
             e.message
         );
-        settle();
+        settle(&server);
         assert_eq!(server.connections(), 1);
         // Implicit: nothing decrypted at all. STLS: the two plaintext
         // commands and not one byte more.
@@ -169,7 +170,7 @@ fn a5_without_the_ca_the_valid_certificate_is_refused_too() {
     o.ca_file = None;
     let e = connect_err(&o);
     assert_eq!(e.kind, ErrorKind::Tls);
-    settle();
+    settle(&server);
     assert!(server.transcript(0).is_empty());
 }
 
@@ -256,7 +257,7 @@ fn a5_wrong_pin_fails_before_any_command_over_tls() {
             "{}",
             e.message
         );
-        settle();
+        settle(&server);
         let expected: &[u8] = if implicit { b"" } else { b"CAPA\r\nSTLS\r\n" };
         assert_eq!(server.transcript(0), expected);
         assert_no_credentials(&server);
@@ -387,7 +388,7 @@ fn a1_stripping_aborts_before_credentials() {
             "{case}: {}",
             e.message
         );
-        settle();
+        settle(&server);
         assert_eq!(
             server.connections(),
             1,
@@ -483,7 +484,7 @@ fn a2_lines_injected_with_the_stls_answer_abort_before_the_handshake() {
         assert_eq!(e.kind, ErrorKind::Protocol, "{name}: {e:?}");
         assert!(e.message.contains("injection"), "{name}: {}", e.message);
         assert!(e.message.chars().all(|c| !is_forbidden(c)));
-        settle();
+        settle(&server);
         assert_eq!(
             server.transcript(0),
             b"CAPA\r\nSTLS\r\n",
@@ -510,7 +511,7 @@ fn a2_injection_arriving_after_the_answer_breaks_the_handshake_not_the_policy() 
         matches!(e.kind, ErrorKind::Protocol | ErrorKind::Tls),
         "{e:?}"
     );
-    settle();
+    settle(&server);
     assert_no_credentials(&server);
     let t = server.transcript(0);
     assert!(t.starts_with(b"CAPA\r\nSTLS\r\n"), "{t:?}");
@@ -1024,7 +1025,7 @@ fn pop3_on_an_implicit_tls_port_is_named_within_seconds() {
                 && took < Duration::from_secs(10),
             "{mode:?}: took {took:?}"
         );
-        settle();
+        settle(&server);
         assert!(server.log().is_empty(), "{:?}", server.log());
         assert_no_credentials(&server);
     }

@@ -773,8 +773,11 @@ fn a_connection_closed_while_typing_is_made_again() {
     while proxy.live_connections() > 0 && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Let the close reach the worker's socket.
-    std::thread::sleep(Duration::from_millis(100));
+    // The close has reached the worker's socket.
+    assert!(
+        support::wait_until(WAIT, || support::client_side_established(proxy.port()) == 0),
+        "the worker's socket never saw the close"
+    );
     h.send(Request::Password("demo".into()));
     assert_eq!(h.listing().len(), 2);
     assert_eq!(proxy.connections(), 2);

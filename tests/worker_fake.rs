@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
@@ -96,13 +96,44 @@ fn open_lists_and_streams_every_preview() {
     assert_eq!(server.mailbox_uids().len(), 60);
 }
 
+/// A newer `Retrieve` that arrives while an older one is still queued in the
+/// worker replaces it: only the newer ticket is sent as `RETR` and answered.
 #[test]
 fn retrieve_returns_the_parsed_message_and_stale_tickets_are_superseded() {
+    // The server holds the first preview (`TOP`) until released, so the
+    // worker sits waiting for that answer while both retrieves queue up:
+    // when it next takes its requests, the older one is still unsent.
+    let gate = Arc::new((Mutex::new((false, false)), Condvar::new()));
+    let held = Arc::clone(&gate);
+    let opts = ServerOptions {
+        hook: Some(Arc::new(move |ctx| {
+            if ctx.line.starts_with("TOP ") {
+                let (lock, cv) = &*held;
+                let mut g = lock.lock().unwrap();
+                if !g.0 {
+                    // (entered, released): the first TOP enters and waits.
+                    g.0 = true;
+                    cv.notify_all();
+                    let _ = cv.wait_timeout_while(g, Duration::from_secs(20), |g| !g.1);
+                }
+            }
+            Action::Normal
+        })),
+        ..ServerOptions::default()
+    };
     let mailbox = Mailbox::generated(5);
     let raw3 = mailbox.messages()[2].1.clone();
-    let server = Server::start(mailbox, ServerOptions::default()).unwrap();
+    let server = Server::start(mailbox, opts).unwrap();
     let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
+    {
+        let (lock, cv) = &*gate;
+        let g = lock.lock().unwrap();
+        let (g, _) = cv
+            .wait_timeout_while(g, Duration::from_secs(20), |g| !g.0)
+            .unwrap();
+        assert!(g.0, "the worker never asked for a preview");
+    }
     h.send(Request::Retrieve {
         ticket: 1,
         key: keys[0].clone(),
@@ -111,24 +142,36 @@ fn retrieve_returns_the_parsed_message_and_stale_tickets_are_superseded() {
         ticket: 2,
         key: keys[2].clone(),
     });
+    {
+        let (lock, cv) = &*gate;
+        lock.lock().unwrap().1 = true;
+        cv.notify_all();
+    }
     let ev = h.wait("message", |e| matches!(e, Event::Message { .. }));
     let Event::Message { ticket, key, view } = ev else {
         unreachable!()
     };
-    // The newer request superseded the queued older one, or both came: the
-    // last one to arrive must be ticket 2 with message 3.
-    if ticket == 1 {
-        let ev = h.wait("message 2", |e| matches!(e, Event::Message { .. }));
-        let Event::Message { ticket, key, view } = ev else {
-            unreachable!()
-        };
-        assert_eq!((ticket, key), (2, keys[2].clone()));
-        assert_eq!(view.raw, popview::demo::server::normalize_crlf(&raw3));
-    } else {
-        assert_eq!((ticket, key), (2, keys[2].clone()));
-        assert_eq!(view.raw, popview::demo::server::normalize_crlf(&raw3));
-    }
-    h.quit(false);
+    assert_eq!((ticket, key), (2, keys[2].clone()));
+    assert_eq!(view.raw, popview::demo::server::normalize_crlf(&raw3));
+    let seen = h.quit(false);
+    // The older ticket was never answered, nor even asked of the server.
+    assert!(
+        !seen.iter().any(|e| matches!(
+            e,
+            Event::Message { ticket: 1, .. }
+                | Event::ReadFailed { ticket: 1, .. }
+                | Event::RetrieveProgress { ticket: 1, .. }
+        )),
+        "ticket 1 was answered: {}",
+        support::worker::summary(&seen)
+    );
+    let retrs: Vec<String> = server
+        .log()
+        .into_iter()
+        .map(|l| l.line)
+        .filter(|l| l.starts_with("RETR "))
+        .collect();
+    assert_eq!(retrs, vec!["RETR 3".to_string()]);
 }
 
 #[test]

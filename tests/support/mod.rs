@@ -12,6 +12,7 @@ pub mod certs;
 pub mod cli;
 pub mod cyrus;
 pub mod dovecot;
+pub mod protocol_suite;
 pub mod proxy;
 pub mod rawpop;
 pub mod silent;
@@ -59,4 +60,73 @@ pub fn two_free_ports() -> (u16, u16) {
         a.local_addr().unwrap().port(),
         b.local_addr().unwrap().port(),
     )
+}
+
+/// Checks `cond` every 5 ms until it holds or `within` has passed; returns
+/// whether it held (checked once more at the deadline). For asserting on
+/// something that happens on another thread or process: wait for the
+/// condition itself, never a fixed sleep.
+pub fn wait_until(within: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return cond();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Connections to local TCP `port` (a listener's port) whose server side is
+/// still open: established, half-closed by the peer but not yet by the
+/// server, or waiting in the accept queue (Linux `/proc/net/tcp{,6}`).
+/// Zero once the server has closed every connection it got, i.e. its
+/// connection threads have read all they ever will: what they recorded
+/// is final.
+pub fn server_side_open(port: u16) -> usize {
+    // TCP_ESTABLISHED, TCP_SYN_RECV, TCP_CLOSE_WAIT.
+    tcp_sockets(|local, _, state| local == port && ["01", "03", "08"].contains(&state))
+}
+
+/// Client sockets connected to local TCP `port` that have not yet seen the
+/// other side close (still established).
+pub fn client_side_established(port: u16) -> usize {
+    tcp_sockets(|_, remote, state| remote == port && state == "01")
+}
+
+/// Sockets in `/proc/net/tcp{,6}` for which `keep(local port, remote port,
+/// state as two hex digits)` holds.
+fn tcp_sockets(keep: impl Fn(u16, u16, &str) -> bool) -> usize {
+    let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap_or(""), 16).ok();
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.len() > 3
+                        && match (port(f[1]), port(f[2])) {
+                            (Some(local), Some(remote)) => keep(local, remote, f[3]),
+                            _ => false,
+                        }
+                })
+                .count()
+        })
+        .sum()
+}
+
+/// Waits (up to 20 s) until the server on `port` has closed every
+/// connection it was given (see [`server_side_open`]); panics otherwise.
+pub fn wait_server_closed(port: u16) {
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || server_side_open(
+            port
+        ) == 0),
+        "the server on port {port} still holds {} connection(s)",
+        server_side_open(port)
+    );
 }
