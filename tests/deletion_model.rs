@@ -22,8 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
-use popview::pop3::TlsMode;
-use popview::pop3::transport::ConnectOptions;
 use popview::worker::WorkerConfig;
 use popview::worker::api::{Event, MsgKey, Request};
 use proptest::prelude::*;
@@ -132,12 +130,7 @@ struct Model {
 }
 
 fn config(server: &Server) -> WorkerConfig {
-    let mut c = WorkerConfig::new(
-        ConnectOptions::new("127.0.0.1", server.addr().port(), TlsMode::None),
-        "demo",
-    );
-    c.password = Some("demo".into());
-    c.allow_cleartext = true;
+    let mut c = support::worker::demo_config(server.addr().port());
     c.backoff = Duration::from_millis(20);
     c.max_backoff = Duration::from_millis(100);
     c

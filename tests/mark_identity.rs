@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
 use popview::mail::HeaderSummary;
-use popview::pop3::TlsMode;
-use popview::pop3::transport::ConnectOptions;
 use popview::store::{CachedHeader, SavedMark};
 use popview::worker::WorkerConfig;
 use popview::worker::api::{Event, MsgKey, Request};
@@ -22,15 +20,7 @@ use support::worker::{Harness, uids_of};
 type Mem = popview::worker::persist::Memory;
 
 fn config(server: &Server) -> WorkerConfig {
-    let mut c = WorkerConfig::new(
-        ConnectOptions::new("127.0.0.1", server.addr().port(), TlsMode::None),
-        "demo",
-    );
-    c.password = Some("demo".into());
-    c.allow_cleartext = true;
-    c.backoff = Duration::from_millis(50);
-    c.max_backoff = Duration::from_millis(200);
-    c
+    support::worker::demo_config(server.addr().port())
 }
 
 /// A message whose Message-ID and subject are `tag` (same length tags give

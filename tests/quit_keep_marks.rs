@@ -7,8 +7,6 @@ mod support;
 use std::time::Duration;
 
 use popview::demo::{Mailbox, Server, ServerOptions};
-use popview::pop3::TlsMode;
-use popview::pop3::transport::ConnectOptions;
 use popview::worker::WorkerConfig;
 use popview::worker::api::{Event, Request};
 use support::worker::{Harness, uids_of};
@@ -16,15 +14,7 @@ use support::worker::{Harness, uids_of};
 type Mem = popview::worker::persist::Memory;
 
 fn config_for_port(port: u16) -> WorkerConfig {
-    let mut c = WorkerConfig::new(
-        ConnectOptions::new("127.0.0.1", port, TlsMode::None),
-        "demo",
-    );
-    c.password = Some("demo".into());
-    c.allow_cleartext = true;
-    c.backoff = Duration::from_millis(50);
-    c.max_backoff = Duration::from_millis(200);
-    c
+    support::worker::demo_config(port)
 }
 
 fn closed(h: &mut Harness) -> Event {

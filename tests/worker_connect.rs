@@ -28,15 +28,7 @@ fn start(cfg: WorkerConfig) -> Harness {
 }
 
 fn config_for_port(port: u16) -> WorkerConfig {
-    let mut c = WorkerConfig::new(
-        ConnectOptions::new("127.0.0.1", port, TlsMode::None),
-        "demo",
-    );
-    c.password = Some("demo".into());
-    c.allow_cleartext = true;
-    c.backoff = Duration::from_millis(50);
-    c.max_backoff = Duration::from_millis(200);
-    c
+    support::worker::demo_config(port)
 }
 
 fn config(server: &Server) -> WorkerConfig {

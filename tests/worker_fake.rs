@@ -8,8 +8,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
-use popview::pop3::transport::ConnectOptions;
-use popview::pop3::{ErrorKind, TlsMode};
+use popview::pop3::ErrorKind;
 use popview::store::SavedMark;
 use popview::worker::WorkerConfig;
 use popview::worker::api::{Event, Request, TlsState};
@@ -27,15 +26,7 @@ fn config(server: &Server) -> WorkerConfig {
 }
 
 fn config_for_port(port: u16) -> WorkerConfig {
-    let mut c = WorkerConfig::new(
-        ConnectOptions::new("127.0.0.1", port, TlsMode::None),
-        "demo",
-    );
-    c.password = Some("demo".into());
-    c.allow_cleartext = true;
-    c.backoff = Duration::from_millis(50);
-    c.max_backoff = Duration::from_millis(200);
-    c
+    support::worker::demo_config(port)
 }
 
 fn tops(server: &Server, conn: Option<usize>) -> usize {

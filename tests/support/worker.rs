@@ -44,6 +44,20 @@ fn tune(mut c: WorkerConfig, d: &Dovecot) -> WorkerConfig {
     c
 }
 
+/// The in-process demo server on `port` (`demo`/`demo`, cleartext opted
+/// in), with fast retries.
+pub fn demo_config(port: u16) -> WorkerConfig {
+    let mut c = WorkerConfig::new(
+        ConnectOptions::new("127.0.0.1", port, TlsMode::None),
+        "demo",
+    );
+    c.password = Some("demo".into());
+    c.allow_cleartext = true;
+    c.backoff = Duration::from_millis(50);
+    c.max_backoff = Duration::from_millis(200);
+    c
+}
+
 /// POP3S straight to Dovecot, verified against the test CA.
 pub fn dovecot_config(d: &Dovecot) -> WorkerConfig {
     tune(
