@@ -45,19 +45,41 @@
 //!
 //! # Layers
 //!
+//! Data flows one way: a module uses only modules of the layers below its
+//! own, never one of its own layer or above (`tests/layers.rs` checks every
+//! `crate::`/`super::` path in `src/`, and that sibling submodules form no
+//! cycle; the few known exceptions are listed there, each with its reason).
+//!
+//! | layer | modules | uses today (any lower layer is allowed) |
+//! |---|---|---|
+//! | 9 start-up | [`setup`], [`debug_log`] | `setup`: `commands`, `cli`, `config`, `demo`, `worker`, `store`, `password`, `pop3`; `debug_log`: `commands` (its error), `cli`, `pop3` |
+//! | 8 commands | [`commands`]: the scripting commands | `cli`, `app` (formats), `worker`, `password`, `store`, `pop3`, `mail`, `sanitize` |
+//! | 7 terminal, arguments | [`tui`]: the terminal loop; [`cli`] | `tui`: `ui`, `app`, `worker`; `cli`: `install` |
+//! | 6 view | [`ui`]: `draw(frame, &app)`, reads only | `app`, `layout`, `text`, `worker::api`, `action` |
+//! | 5 state | [`app`]: pure state, `handle(event)` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pop3` (error kinds) |
+//! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize` |
+//! | 3 session | [`worker`]: the thread that owns the POP3 session | `store`, `pop3`, `mail`, `sanitize` |
+//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`] | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3` |
+//! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
+//! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`] | nothing in the crate |
+//!
 //! - [`pop3`]: the protocol, no UI types, no threads; pure parsing in
 //!   [`pop3::response`], a session over any stream in [`pop3::client`].
 //! - [`worker`]: a thin loop around the protocol: retry policy, pipelining
 //!   priorities, marks bookkeeping ([`worker::marks`], pure).
-//! - [`mail`], [`html`], [`sanitize`]: pure adapters: untrusted bytes to
-//!   owned, terminal-safe text; [`html`] within bounds of time and memory.
-//! - [`app`], [`action`], [`keymap`], [`ui`], [`tui`]: state, key bindings,
-//!   rendering, the terminal loop.
+//! - [`mail`], [`html`], [`sanitize`], [`text`]: pure adapters: untrusted
+//!   bytes to owned, terminal-safe text, measured and cut by display width;
+//!   [`html`] within bounds of time and memory.
+//! - [`app`], [`action`], [`keymap`], [`layout`], [`ui`], [`tui`]: state, key
+//!   bindings, screen geometry (shared by the app's scrolling and mouse hits
+//!   and the view), rendering, the terminal loop.
 //! - [`config`], [`password`], [`cli`], [`setup`], [`commands`]: how a user
 //!   reaches an account, and the scripting commands; [`install`] (below
 //!   [`cli`], given its `clap::Command`): completions and the man page.
 //! - [`demo`]: an in-process POP3 server over the sample mailbox in
 //!   `assets/demo/` (`popview --demo`), also the tests' scripted peer.
+//! - `main.rs` (the binary) sits on top of all of them: it wires the worker's
+//!   parse thread to [`app::prepare_in`], so the worker never names the app.
 
 pub mod action;
 pub mod app;
@@ -69,12 +91,14 @@ pub mod demo;
 pub mod html;
 pub mod install;
 pub mod keymap;
+pub mod layout;
 pub mod mail;
 pub mod password;
 pub mod pop3;
 pub mod sanitize;
 pub mod setup;
 pub mod store;
+pub mod text;
 pub mod tui;
 pub mod ui;
 pub mod worker;

@@ -19,8 +19,8 @@
 //! The work is one pass over the input with constant work per character, so
 //! a 1 MB subject costs a few milliseconds and never blows up.
 //!
-//! Measuring and cutting by display width is the UI's job
-//! ([`crate::ui::text`]), with the same rule ratatui's buffer uses.
+//! Measuring and cutting by display width is the job of
+//! [`crate::text`], with the same rule ratatui's buffer uses.
 
 use unicode_width::UnicodeWidthChar;
 

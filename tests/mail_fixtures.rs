@@ -241,7 +241,7 @@ fn html_only_is_converted() {
     assert!(
         !v.body.contains("<p>") && !v.body.contains("alert(1)") && !v.body.contains("color: red")
     );
-    assert!(v.body.lines().all(|l| popview::ui::text::width(l) <= 100));
+    assert!(v.body.lines().all(|l| popview::text::width(l) <= 100));
 }
 
 #[test]

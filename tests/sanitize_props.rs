@@ -4,7 +4,7 @@
 
 use popview::sanitize::{self, is_forbidden, line, text};
 // The width helpers the UI renders with (ratatui's cell-width rule).
-use popview::ui::text::{fit, pad, width};
+use popview::text::{fit, pad, width};
 use proptest::prelude::*;
 use unicode_segmentation::UnicodeSegmentation;
 

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use popview::app::{App, AppEvent, AppOptions};
 use popview::mail::{Attachment, HeaderSummary, MailDate, MessageView};
 use popview::pop3::ErrorKind;
-use popview::ui::text::width;
+use popview::text::width;
 use popview::worker::api::{
     CertTrust, ConnectionInfo, Event, ListEntry, MsgKey, TlsDetails, TlsState, WorkerError,
 };

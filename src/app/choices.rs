@@ -5,7 +5,7 @@
 
 use crate::app::format::human_size;
 use crate::keymap::Key;
-use crate::ui::text::fit;
+use crate::text::fit;
 
 use super::*;
 

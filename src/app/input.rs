@@ -254,7 +254,7 @@ impl App {
             },
             MouseEventKind::Down(MouseButton::Left) if self.screen == Screen::List => {
                 let body = self.regions().body;
-                let first = body.y + crate::ui::list_header_rows(body);
+                let first = body.y + crate::layout::list_header_rows(body);
                 if m.row < first || m.row >= body.bottom() || m.column >= body.right() {
                     return;
                 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::mail::{HeaderSummary, MailDate};
-use crate::ui::text::clean_line;
+use crate::text::clean_line;
 use crate::worker::api::{ListEntry, MsgKey};
 
 /// What the list shows of a message once its preview arrived (sanitized).

@@ -30,8 +30,9 @@ use ratatui::layout::Rect;
 
 use crate::action::Action;
 use crate::keymap::Keymap;
+use crate::layout;
 use crate::pop3::ErrorKind;
-use crate::ui::text::clean_line;
+use crate::text::clean_line;
 use crate::worker::api::{
     CertTrust, ConnectionInfo, Event, MsgKey, Request, Secret, Ticket, TlsState, WorkerError,
 };
@@ -692,22 +693,33 @@ impl App {
 
     // ----- geometry -----
 
-    fn regions(&self) -> crate::ui::Regions {
-        crate::ui::layout(
+    /// How many lines the status line wants at width `w`: all of an error.
+    pub fn status_lines(&self, w: u16) -> u16 {
+        match self.error() {
+            Some(e) if !self.editing_filter() => {
+                u16::try_from(layout::error_lines(&e.message, e.advice, w).len())
+                    .unwrap_or(u16::MAX)
+            }
+            _ => 1,
+        }
+    }
+
+    fn regions(&self) -> layout::Regions {
+        layout::layout(
             Rect::new(0, 0, self.size.0, self.size.1),
             self.tls_warning().is_some(),
-            crate::ui::status_lines(self, self.size.0),
+            self.status_lines(self.size.0),
         )
     }
 
     /// Rows of the list that fit on screen.
     pub fn list_height(&self) -> usize {
-        crate::ui::list_rows(self.regions().body) as usize
+        layout::list_rows(self.regions().body) as usize
     }
 
     /// Lines of a message the reader shows at once.
     fn body_height(&self) -> usize {
-        crate::ui::reader_rows(self.regions().body) as usize
+        layout::reader_rows(self.regions().body) as usize
     }
 
     fn ensure_cursor_visible(&mut self) {

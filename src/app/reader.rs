@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::mail::MessageView;
-use crate::ui::text::{clean_line, clean_text, width, wrap};
+use crate::text::{clean_line, clean_text, width, wrap};
 use crate::worker::api::{MsgKey, Ticket};
 
 use super::format::{full_date, human_size};
@@ -272,7 +272,7 @@ impl Reader {
                     kind: LineKind::Attachment {
                         selected: i == self.selected,
                     },
-                    text: crate::ui::text::fit(&text, w),
+                    text: crate::text::fit(&text, w),
                 });
             }
             let i = doc.attachments.len();
@@ -280,7 +280,7 @@ impl Reader {
                 kind: LineKind::Attachment {
                     selected: i == self.selected,
                 },
-                text: crate::ui::text::fit(
+                text: crate::text::fit(
                     &format!(
                         "{} [{}] the whole message as .eml ({})",
                         if i == self.selected { '>' } else { ' ' },

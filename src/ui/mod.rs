@@ -11,7 +11,6 @@ mod help;
 mod list;
 mod reader;
 mod status;
-pub mod text;
 pub mod theme;
 
 use ratatui::Frame;
@@ -27,8 +26,9 @@ use ratatui::widgets::{
 use crate::action::Action;
 use crate::app::format::{human_size, list_date};
 use crate::app::{App, ConnState, Content, Dialog, LineKind, MarkState, MarkSummary, Screen};
+use crate::layout::{error_lines, layout, list_header_rows, reader_rows};
+use crate::text::{self, fit, pad, pad_left, width, wrap};
 use crate::worker::api::{CertTrust, TlsState};
-use text::{fit, pad, pad_left, width, wrap};
 use theme::Theme;
 
 pub use bars::{conn_label, tls_label};
@@ -38,60 +38,7 @@ use help::help;
 pub use help::help_lines;
 use list::list;
 use reader::reader;
-pub use status::{error_lines, status_lines};
 use status::{hints, status};
-
-/// The screen's regions. Zero-height regions are skipped on small terminals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Regions {
-    pub header: Rect,
-    pub warning: Rect,
-    pub body: Rect,
-    pub status: Rect,
-    pub hints: Rect,
-}
-
-/// Split the screen. Shared by the app (scrolling, mouse) and the view.
-/// `warn`: a TLS warning line; `status_lines`: the lines the status wants
-/// (an error wrapped in full, see [`status_lines`]); it gets them up to
-/// about half of what the screen has to spare.
-pub fn layout(area: Rect, warn: bool, status_lines: u16) -> Regions {
-    let h = area.height;
-    let header_h = u16::from(h >= 3);
-    let warning_h = u16::from(warn && h >= 5);
-    let spare = if h >= 10 { (h - 6) / 2 } else { 0 };
-    let status_h = u16::from(h >= 4) * (1 + status_lines.saturating_sub(1).min(spare));
-    let hints_h = u16::from(h >= 7);
-    let body_h = h - header_h - warning_h - status_h - hints_h;
-    let mut y = area.y;
-    let mut take = |n: u16| {
-        let r = Rect::new(area.x, y, area.width, n);
-        y += n;
-        r
-    };
-    Regions {
-        header: take(header_h),
-        warning: take(warning_h),
-        body: take(body_h),
-        status: take(status_h),
-        hints: take(hints_h),
-    }
-}
-
-/// Rows used by the list's column header.
-pub fn list_header_rows(body: Rect) -> u16 {
-    u16::from(body.height >= 3)
-}
-
-/// Message rows that fit in the list.
-pub fn list_rows(body: Rect) -> u16 {
-    body.height - list_header_rows(body)
-}
-
-/// Lines of the message that fit in the reader (one line is its title).
-pub fn reader_rows(body: Rect) -> u16 {
-    body.height.saturating_sub(u16::from(body.height >= 2))
-}
 
 /// Draw the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -103,7 +50,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let r = layout(
         area,
         app.tls_warning().is_some(),
-        status_lines(app, area.width),
+        app.status_lines(area.width),
     );
     let buf = frame.buffer_mut();
     header(buf, r.header, app, t);

@@ -13,30 +13,6 @@ pub(super) fn gauge(done: u64, total: u64, w: usize) -> (String, String) {
     ("█".repeat(filled), "·".repeat(w - filled))
 }
 
-/// An error in full: its message, then what to do, each wrapped to
-/// `w` cells (a certificate error is long, and every word of it matters).
-pub fn error_lines(message: &str, advice: &str, w: u16) -> Vec<String> {
-    let w = usize::from(w.max(4));
-    let mut lines = Vec::new();
-    for (i, part) in wrap(message, w - 2).into_iter().enumerate() {
-        lines.push(format!("{}{part}", if i == 0 { "✗ " } else { "  " }));
-    }
-    for (i, part) in wrap(advice, w - 4).into_iter().enumerate() {
-        lines.push(format!("{}{part}", if i == 0 { "  → " } else { "    " }));
-    }
-    lines
-}
-
-/// How many lines the status line wants at width `w`: all of an error.
-pub fn status_lines(app: &App, w: u16) -> u16 {
-    match app.error() {
-        Some(e) if !app.editing_filter() => {
-            u16::try_from(error_lines(&e.message, e.advice, w).len()).unwrap_or(u16::MAX)
-        }
-        _ => 1,
-    }
-}
-
 pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     if area.height == 0 || area.width == 0 {
         return;
