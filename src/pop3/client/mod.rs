@@ -12,12 +12,12 @@ use std::io::{Read, Write};
 
 use super::auth::{self, AuthMethod, Credentials};
 use super::command::{Allowed, Command};
-use super::error::{Error, ErrorKind, Result};
+use super::error::{Error, ErrorKind, RespCode, Result};
 use super::redact::Secrets;
 use super::response::{
     Body, BodyCollector, Capabilities, LineBuffer, MAX_DATA_LINE, MAX_HEADER_LINE,
-    MAX_LISTING_LINE, MAX_STATUS_LINE, RespCode, Status, apop_timestamp, body_lines,
-    parse_continuation, parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
+    MAX_LISTING_LINE, MAX_STATUS_LINE, Status, apop_timestamp, body_lines, parse_continuation,
+    parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
 };
 use super::trace::Trace;
 use crate::sanitize;
