@@ -293,7 +293,7 @@ impl Worker {
             if self.new_mail_check_due(s) {
                 // A POP3 session never sees new mail: look with a new one,
                 // as `r` does (marks are re-applied there).
-                self.ops.push_back(Op::CheckNewMail);
+                self.ops.push_back(Op::Session(SessionOp::CheckNewMail));
                 continue;
             }
             let until_noop = self.cfg.keepalive.saturating_sub(s.last_activity.elapsed());
