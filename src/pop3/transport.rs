@@ -205,7 +205,7 @@ impl Stream {
     }
 }
 
-impl Client<Stream> {
+impl<T> Client<Stream, T> {
     /// Whether the server ended the session while nothing was asked of it
     /// (see [`Stream::closed_while_idle`]): bytes already buffered count
     /// too. What the server said is redacted like all its text.

@@ -151,16 +151,36 @@ pub struct Worker {
 }
 
 /// What a user's read in flight asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReadKind {
-    #[default]
     Retrieve,
     Peek(u32),
 }
 
+/// What a command the session submits while it serves (see
+/// [`Worker::refill`] and [`Worker::mark`]) is for. It travels with the
+/// command through the client's pipeline and comes back with the answer
+/// ([`crate::pop3::Client::submit_tagged`]), so an answer is never matched
+/// to its purpose by order or by the kind of command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    /// `TOP n 0`: the list's preview of message `n`.
+    Preview(u32),
+    /// The user's read of message `msg` (RETR, or TOP n k), answered to
+    /// its ticket.
+    Read {
+        ticket: Ticket,
+        key: MsgKey,
+        kind: ReadKind,
+        msg: u32,
+    },
+    /// `DELE n`: the user's mark, applied in this session.
+    Mark(u32),
+}
+
 /// Per-session state.
 struct Session {
-    client: Client<Stream>,
+    client: Client<Stream, Purpose>,
     listing: Listing,
     has_top: bool,
     /// Per message (index = position in the listing): preview requested.
@@ -171,8 +191,6 @@ struct Session {
     bytes: u64,
     batch: Vec<(MsgKey, HeaderSummary)>,
     last_flush: Instant,
-    /// Tickets of RETR / TOP n k in flight, in order.
-    reads: VecDeque<(Ticket, MsgKey, ReadKind)>,
     last_activity: Instant,
     /// When this session logged in (the maildrop as it was then).
     opened: Instant,
@@ -184,11 +202,8 @@ struct Session {
 
 impl Session {
     /// Count an answer the server gave in this session (see [`Session::worked`]).
-    fn note_answer(&mut self, command: &Command) {
-        if matches!(
-            command,
-            Command::Retr { .. } | Command::Top { lines: 1.., .. }
-        ) {
+    fn note_answer(&mut self, purpose: Option<&Purpose>) {
+        if matches!(purpose, Some(Purpose::Read { .. })) {
             self.user_answers += 1;
         }
     }

@@ -122,7 +122,8 @@ impl Worker {
         self.persist_marks();
         self.send_marks();
         debug!(number = m.number, uid = %self.logged_uid(&s.listing, m.number), "mark sent (DELE)");
-        s.client.submit(Command::Dele(m.number))
+        s.client
+            .submit_tagged(Command::Dele(m.number), Purpose::Mark(m.number))
     }
 
     /// A mark by UID pressed on a list older than this session's (the UI

@@ -162,7 +162,7 @@ impl Worker {
         }
         let n = listing.len();
         Ok(Session {
-            client,
+            client: client.with_tags()?,
             has_top: caps.top || !caps.known,
             requested: vec![false; n],
             cursor: 0,
@@ -171,7 +171,6 @@ impl Worker {
             bytes: 0,
             batch: Vec::new(),
             last_flush: Instant::now(),
-            reads: VecDeque::new(),
             last_activity: Instant::now(),
             opened: Instant::now(),
             user_answers: 0,
@@ -189,7 +188,13 @@ impl Worker {
         let exit = self.serve_session(&mut s);
         let worked = s.worked(self.writes_settled);
         if matches!(exit, Exit::Lost(_)) {
-            for (ticket, key, kind) in s.reads.drain(..).rev() {
+            let reads = s.client.take_tags().into_iter().filter_map(|p| match p {
+                Purpose::Read {
+                    ticket, key, kind, ..
+                } => Some((ticket, key, kind)),
+                Purpose::Preview(_) | Purpose::Mark(_) => None,
+            });
+            for (ticket, key, kind) in reads.rev() {
                 match kind {
                     ReadKind::Retrieve if self.retrieve.is_none() => {
                         self.retrieve = Some((ticket, key));
@@ -429,11 +434,17 @@ impl Worker {
             }
             self.retrieve = None;
             if let Some(m) = self.readable(ticket, &key, s) {
-                s.client.submit(Command::Retr {
+                let read = Purpose::Read {
+                    ticket,
+                    key,
+                    kind: ReadKind::Retrieve,
+                    msg: m.number,
+                };
+                let cmd = Command::Retr {
                     msg: m.number,
                     size: Some(m.size),
-                })?;
-                s.reads.push_back((ticket, key, ReadKind::Retrieve));
+                };
+                s.client.submit_tagged(cmd, read)?;
             }
         }
         if let Some((ticket, key, lines)) = self.peek.clone() {
@@ -442,12 +453,18 @@ impl Worker {
             }
             self.peek = None;
             if let Some(m) = self.readable(ticket, &key, s) {
-                s.client.submit(Command::Top {
+                let read = Purpose::Read {
+                    ticket,
+                    key,
+                    kind: ReadKind::Peek(lines),
+                    msg: m.number,
+                };
+                let cmd = Command::Top {
                     msg: m.number,
                     lines: lines.max(1),
                     size: Some(m.size),
-                })?;
-                s.reads.push_back((ticket, key, ReadKind::Peek(lines)));
+                };
+                s.client.submit_tagged(cmd, read)?;
             }
         }
         if !self.cfg.previews || !s.has_top {
@@ -471,7 +488,10 @@ impl Worker {
                     lines: 0,
                     size: Some(m.size),
                 };
-                if s.client.submit(cmd).is_err() {
+                if s.client
+                    .submit_tagged(cmd, Purpose::Preview(m.number))
+                    .is_err()
+                {
                     s.requested[i] = false;
                     return true;
                 }
@@ -487,11 +507,12 @@ impl Worker {
             }
             s.requested[i] = true;
             let m = &s.listing.msgs()[i];
-            s.client.submit(Command::Top {
+            let cmd = Command::Top {
                 msg: m.number,
                 lines: 0,
                 size: Some(m.size),
-            })?;
+            };
+            s.client.submit_tagged(cmd, Purpose::Preview(m.number))?;
         }
         Ok(())
     }
@@ -526,10 +547,15 @@ impl Worker {
 
     /// Read one answer and act on it.
     pub(super) fn receive(&mut self, s: &mut Session) -> Result<(), Error> {
-        let retr_ticket = match s.client.next_answer_for() {
-            Some(Command::Retr { size, .. }) => {
-                s.reads.front().map(|(t, _, _)| (*t, size.unwrap_or(0)))
-            }
+        let retr_ticket = match (s.client.next_tag(), s.client.next_answer_for()) {
+            (
+                Some(&Purpose::Read {
+                    ticket,
+                    kind: ReadKind::Retrieve,
+                    ..
+                }),
+                Some(Command::Retr { size, .. }),
+            ) => Some((ticket, size.unwrap_or(0))),
             _ => None,
         };
         let emit = &mut self.emit;
@@ -547,9 +573,10 @@ impl Worker {
             }
         })?;
         s.last_activity = Instant::now();
-        s.note_answer(&answer.command);
-        match (answer.command, answer.result) {
-            (Command::Top { msg, lines: 0, .. }, result) => {
+        s.note_answer(answer.tag.as_ref());
+        let result = answer.result;
+        match answer.tag {
+            Some(Purpose::Preview(msg)) => {
                 s.done += 1;
                 match result {
                     Ok(Reply::Body(body)) => {
@@ -572,35 +599,39 @@ impl Worker {
                 }
                 self.flush_previews(s, false);
             }
-            (Command::Top { .. }, result) => {
-                let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
-                match result {
-                    Ok(Reply::Body(body)) => self.deliver_read(ticket, key, body.data, true),
-                    Ok(_) => {}
-                    Err(e) => self.read_failed(ticket, key, &e),
-                }
-            }
-            (Command::Retr { msg, .. }, result) => {
-                let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
-                match result {
-                    Ok(Reply::Body(body)) => {
-                        let known = s
-                            .listing
-                            .get(msg)
-                            .and_then(|m| m.uid.as_ref())
-                            .is_some_and(|u| self.cache.contains_key(u));
-                        if !known {
-                            let summary = mail::summarize(&body.data);
-                            self.got_preview(s, msg, summary);
-                            self.flush_previews(s, true);
-                        }
-                        self.deliver_read(ticket, key, body.data, false);
+            Some(Purpose::Read {
+                ticket,
+                key,
+                kind: ReadKind::Peek(_),
+                ..
+            }) => match result {
+                Ok(Reply::Body(body)) => self.deliver_read(ticket, key, body.data, true),
+                Ok(_) => {}
+                Err(e) => self.read_failed(ticket, key, &e),
+            },
+            Some(Purpose::Read {
+                ticket,
+                key,
+                kind: ReadKind::Retrieve,
+                msg,
+            }) => match result {
+                Ok(Reply::Body(body)) => {
+                    let known = s
+                        .listing
+                        .get(msg)
+                        .and_then(|m| m.uid.as_ref())
+                        .is_some_and(|u| self.cache.contains_key(u));
+                    if !known {
+                        let summary = mail::summarize(&body.data);
+                        self.got_preview(s, msg, summary);
+                        self.flush_previews(s, true);
                     }
-                    Ok(_) => {}
-                    Err(e) => self.read_failed(ticket, key, &e),
+                    self.deliver_read(ticket, key, body.data, false);
                 }
-            }
-            (Command::Dele(n), result) => match result {
+                Ok(_) => {}
+                Err(e) => self.read_failed(ticket, key, &e),
+            },
+            Some(Purpose::Mark(n)) => match result {
                 Ok(_) => {
                     self.marks.applied(n);
                     debug!(number = n, uid = %self.logged_uid(&s.listing, n), "mark applied");
@@ -626,8 +657,13 @@ impl Worker {
                     self.error(&e, false);
                 }
             },
-            (_, Err(e)) => self.error(&e, false),
-            _ => {}
+            // Not submitted by the session while it serves: nothing
+            // waits for it but a refusal is still told.
+            None => {
+                if let Err(e) = result {
+                    self.error(&e, false);
+                }
+            }
         }
         Ok(())
     }
