@@ -576,29 +576,7 @@ impl Worker {
         s.note_answer(answer.tag.as_ref());
         let result = answer.result;
         match answer.tag {
-            Some(Purpose::Preview(msg)) => {
-                s.done += 1;
-                match result {
-                    Ok(Reply::Body(body)) => {
-                        s.bytes += body.data.len() as u64;
-                        let summary = mail::summarize(&body.data);
-                        self.got_preview(s, msg, summary);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        if s.done == 1 && !s.client.capabilities().known {
-                            s.has_top = false;
-                            s.needed = 0;
-                            self.notice(
-                                "this server has no TOP command: previews come from opening messages",
-                            );
-                        } else if e.kind != ErrorKind::Refused {
-                            self.error(&e, false);
-                        }
-                    }
-                }
-                self.flush_previews(s, false);
-            }
+            Some(Purpose::Preview(msg)) => self.answer_preview(s, msg, result),
             Some(Purpose::Read {
                 ticket,
                 key,
@@ -614,49 +592,8 @@ impl Worker {
                 key,
                 kind: ReadKind::Retrieve,
                 msg,
-            }) => match result {
-                Ok(Reply::Body(body)) => {
-                    let known = s
-                        .listing
-                        .get(msg)
-                        .and_then(|m| m.uid.as_ref())
-                        .is_some_and(|u| self.cache.contains_key(u));
-                    if !known {
-                        let summary = mail::summarize(&body.data);
-                        self.got_preview(s, msg, summary);
-                        self.flush_previews(s, true);
-                    }
-                    self.deliver_read(ticket, key, body.data, false);
-                }
-                Ok(_) => {}
-                Err(e) => self.read_failed(ticket, key, &e),
-            },
-            Some(Purpose::Mark(n)) => match result {
-                Ok(_) => {
-                    self.marks.applied(n);
-                    debug!(number = n, uid = %self.logged_uid(&s.listing, n), "mark applied");
-                }
-                // The mark stays the user's intent (on disk too): a refusal
-                // may be passing (a server about to hang up says -ERR too).
-                // A commit tries it again and, if it still fails, deletes
-                // nothing; the user can undo it.
-                Err(e) => {
-                    info!(
-                        number = n,
-                        uid = %self.logged_uid(&s.listing, n),
-                        kind = ?e.kind,
-                        reason = %self.logged(&e.message),
-                        "mark refused by the server (DELE); kept as intent"
-                    );
-                    let e = e.reword(|m| {
-                        format!(
-                            "the server would not mark message {n} for deletion ({m}); the mark \
-                             is kept and tried again on commit; undo it (u) to keep the message"
-                        )
-                    });
-                    self.error(&e, false);
-                }
-            },
+            }) => self.answer_retrieve(s, ticket, key, msg, result),
+            Some(Purpose::Mark(n)) => self.answer_mark(s, n, result),
             // Not submitted by the session while it serves: nothing
             // waits for it but a refusal is still told.
             None => {
@@ -666,6 +603,90 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// `TOP n 0` answered: the list's preview of message `msg`.
+    fn answer_preview(&mut self, s: &mut Session, msg: u32, result: Result<Reply, Error>) {
+        s.done += 1;
+        match result {
+            Ok(Reply::Body(body)) => {
+                s.bytes += body.data.len() as u64;
+                let summary = mail::summarize(&body.data);
+                self.got_preview(s, msg, summary);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if s.done == 1 && !s.client.capabilities().known {
+                    s.has_top = false;
+                    s.needed = 0;
+                    self.notice(
+                        "this server has no TOP command: previews come from opening messages",
+                    );
+                } else if e.kind != ErrorKind::Refused {
+                    self.error(&e, false);
+                }
+            }
+        }
+        self.flush_previews(s, false);
+    }
+
+    /// The user's RETR answered: the message for its ticket, and its
+    /// preview when the cache had none.
+    fn answer_retrieve(
+        &mut self,
+        s: &mut Session,
+        ticket: Ticket,
+        key: MsgKey,
+        msg: u32,
+        result: Result<Reply, Error>,
+    ) {
+        match result {
+            Ok(Reply::Body(body)) => {
+                let known = s
+                    .listing
+                    .get(msg)
+                    .and_then(|m| m.uid.as_ref())
+                    .is_some_and(|u| self.cache.contains_key(u));
+                if !known {
+                    let summary = mail::summarize(&body.data);
+                    self.got_preview(s, msg, summary);
+                    self.flush_previews(s, true);
+                }
+                self.deliver_read(ticket, key, body.data, false);
+            }
+            Ok(_) => {}
+            Err(e) => self.read_failed(ticket, key, &e),
+        }
+    }
+
+    /// A mark's `DELE n` answered.
+    fn answer_mark(&mut self, s: &Session, n: u32, result: Result<Reply, Error>) {
+        match result {
+            Ok(_) => {
+                self.marks.applied(n);
+                debug!(number = n, uid = %self.logged_uid(&s.listing, n), "mark applied");
+            }
+            // The mark stays the user's intent (on disk too): a refusal
+            // may be passing (a server about to hang up says -ERR too).
+            // A commit tries it again and, if it still fails, deletes
+            // nothing; the user can undo it.
+            Err(e) => {
+                info!(
+                    number = n,
+                    uid = %self.logged_uid(&s.listing, n),
+                    kind = ?e.kind,
+                    reason = %self.logged(&e.message),
+                    "mark refused by the server (DELE); kept as intent"
+                );
+                let e = e.reword(|m| {
+                    format!(
+                        "the server would not mark message {n} for deletion ({m}); the mark \
+                         is kept and tried again on commit; undo it (u) to keep the message"
+                    )
+                });
+                self.error(&e, false);
+            }
+        }
     }
 
     pub(super) fn got_preview(&mut self, s: &mut Session, msg: u32, summary: HeaderSummary) {
