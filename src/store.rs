@@ -195,7 +195,7 @@ struct VersionOnly {
 /// its key, in lower-case hex.
 fn account_dir_name(account_key: &str) -> String {
     let digest = Sha256::digest(account_key.as_bytes());
-    crate::pop3::transport::hex(&digest[..16])
+    hex::encode(&digest[..16])
 }
 
 /// The account is held by another popview (see [`Store::lock`]).

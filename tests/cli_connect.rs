@@ -174,7 +174,7 @@ fn serverinfo_prints_the_pin_for_an_untrusted_certificate() {
     let pinned = config(&sb, port, "implicit", line);
     let parsed = popview::config::load(std::path::Path::new(&pinned)).expect("the line parses");
     let pin = parsed.accounts["t"].cert_fingerprint.expect("a pin");
-    assert_eq!(popview::pop3::transport::hex(&pin), want);
+    assert_eq!(hex::encode(pin), want);
     let out = sb
         .run(&["serverinfo", "--config", &pinned], &env())
         .ok()

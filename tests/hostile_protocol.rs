@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use popview::demo::{Action, Ctx, Mailbox, Server, ServerOptions};
+use popview::pop3::RespCode;
 use popview::pop3::client::State;
 use popview::pop3::response::{
-    BodyLimits, MAX_HEADER_BYTES, MAX_STATUS_LINE, RespCode, parse_scan_line, parse_stat,
-    parse_status, parse_uidl_line,
+    BodyLimits, MAX_HEADER_BYTES, MAX_STATUS_LINE, parse_scan_line, parse_stat, parse_status,
+    parse_uidl_line,
 };
 use popview::pop3::transport::{ConnectOptions, TlsMode, connect};
 use popview::pop3::{AuthMethod, Client, Command, Credentials, ErrorKind, Reply};

@@ -625,3 +625,47 @@ fn a_failed_pipelined_login_drains_the_follow_ups() {
         "every answer was read: the stream is in sync"
     );
 }
+
+/// Each command submitted with a tag gets its tag back with its answer (a
+/// refusal too); untagged ones come back without; a command the connection
+/// cut off before its answer keeps its tag in flight for `take_tags`.
+#[test]
+fn tags_come_back_with_their_answers() {
+    let steps: Vec<(&[u8], &[u8])> = vec![
+        (b"TOP 1 0\r\n", b"+OK\r\nSubject: a\r\n\r\n.\r\n"),
+        (b"DELE 2\r\n", b"-ERR no\r\n"),
+        (b"NOOP\r\n", b"+OK\r\n"),
+        (b"RETR 3\r\n", b"+OK\r\nSubject: c\r\n\r\nhalf a bo"),
+    ];
+    let c = logged_in(&steps);
+    let mut c: Client<Scripted, &str> = c.with_tags().unwrap();
+    let top = Command::Top {
+        msg: 1,
+        lines: 0,
+        size: None,
+    };
+    c.submit_tagged(top, "preview 1").unwrap();
+    c.submit_tagged(Command::Dele(2), "mark 2").unwrap();
+    c.submit(Command::Noop).unwrap();
+    let retr = Command::Retr { msg: 3, size: None };
+    c.submit_tagged(retr, "read 3").unwrap();
+    assert_eq!(c.next_tag(), Some(&"preview 1"));
+    let a = c.recv().unwrap();
+    assert!(matches!(a.command, Command::Top { msg: 1, .. }));
+    assert_eq!(a.tag, Some("preview 1"));
+    let a = c.recv().unwrap();
+    assert_eq!((a.tag, a.result.is_err()), (Some("mark 2"), true));
+    assert_eq!(c.recv().unwrap().tag, None);
+    assert_eq!(c.next_tag(), Some(&"read 3"));
+    let e = c.recv().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Network);
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.take_tags(), vec!["read 3"]);
+}
+
+#[test]
+fn tags_change_only_with_nothing_in_flight() {
+    let mut c = logged_in(&[]);
+    c.submit(Command::Noop).unwrap();
+    assert!(c.with_tags::<u8>().is_err());
+}

@@ -85,7 +85,7 @@ pub fn apop_digest(timestamp: &str, password: &str) -> String {
     let mut md5 = Md5::new();
     md5.update(timestamp.as_bytes());
     md5.update(password.as_bytes());
-    super::transport::hex(&md5.finalize())
+    hex::encode(md5.finalize())
 }
 
 /// The SASL PLAIN initial response, base64 of `\0user\0password` (RFC 4616).

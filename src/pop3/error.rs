@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use super::response::RespCode;
-
 /// What went wrong, in the terms the user (or the worker's retry logic) acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -114,3 +112,37 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An extended response code (RFC 2449 section 8, RFC 3206).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RespCode {
+    /// `[IN-USE]`: another session holds the maildrop lock.
+    InUse,
+    /// `[LOGIN-DELAY]`: logged in too soon after the previous login.
+    LoginDelay,
+    /// `[SYS/TEMP]`: temporary system failure.
+    SysTemp,
+    /// `[SYS/PERM]`: permanent system failure.
+    SysPerm,
+    /// `[AUTH]`: the credentials are wrong.
+    Auth,
+    /// `[UTF8]` (RFC 6856).
+    Utf8,
+    /// Any other code, upper-cased, as text (printable ASCII only).
+    Other(String),
+}
+
+impl RespCode {
+    /// The code between the brackets, matched case-insensitively.
+    pub(super) fn parse(inner: &str) -> RespCode {
+        match inner.to_ascii_uppercase().as_str() {
+            "IN-USE" => RespCode::InUse,
+            "LOGIN-DELAY" => RespCode::LoginDelay,
+            "SYS/TEMP" => RespCode::SysTemp,
+            "SYS/PERM" => RespCode::SysPerm,
+            "AUTH" => RespCode::Auth,
+            "UTF8" => RespCode::Utf8,
+            other => RespCode::Other(other.to_string()),
+        }
+    }
+}

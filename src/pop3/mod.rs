@@ -22,9 +22,42 @@ pub mod uninterrupted;
 pub use auth::{AuthMethod, Credentials};
 pub use client::{Answer, Client, Reply, State};
 pub use command::Command;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, RespCode, Result};
 pub use redact::Secrets;
-pub use response::{Capabilities, RespCode};
+pub use response::Capabilities;
 pub use trace::{Trace, open_private_log};
 pub use transport::{ConnectOptions, Connection, Security, TlsInfo, TlsMode, Trust};
 pub use uninterrupted::Uninterrupted;
+
+/// The protocol modules depend one way: `error` (with [`RespCode`]) is the
+/// bottom, `response` parses on top of it, and `client` (generic over its
+/// stream) never names `transport`, which builds clients over TCP and TLS.
+#[cfg(test)]
+mod layering {
+    /// The `use` paths and qualified paths of a source file, comments cut.
+    fn code(src: &str) -> String {
+        src.lines()
+            .map(|l| l.split("//").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn error_does_not_use_response() {
+        assert!(!code(include_str!("error.rs")).contains("response"));
+    }
+
+    #[test]
+    fn client_and_auth_do_not_use_transport() {
+        for src in [
+            include_str!("client/mod.rs"),
+            include_str!("client/login.rs"),
+            include_str!("client/commands.rs"),
+            include_str!("auth.rs"),
+            include_str!("command.rs"),
+            include_str!("response.rs"),
+        ] {
+            assert!(!code(src).contains("transport"));
+        }
+    }
+}

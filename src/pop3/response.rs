@@ -5,7 +5,7 @@
 //! Nothing here does I/O: bytes go in, typed values or a protocol error come
 //! out, so every rule can be tested with byte tables and property tests.
 
-use super::error::{Error, Result};
+use super::error::{Error, RespCode, Result};
 
 /// Longest status line accepted (RFC 1939 allows 512 octets; we are lenient
 /// but bounded, so an endless line can't exhaust memory).
@@ -19,39 +19,6 @@ pub const MAX_LISTING_LINE: usize = 4 * 1024;
 pub const MAX_DATA_LINE: usize = 64 * 1024 * 1024;
 /// Longest UID RFC 1939 allows.
 pub const MAX_UID_LEN: usize = 70;
-
-/// An extended response code (RFC 2449 section 8, RFC 3206).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum RespCode {
-    /// `[IN-USE]`: another session holds the maildrop lock.
-    InUse,
-    /// `[LOGIN-DELAY]`: logged in too soon after the previous login.
-    LoginDelay,
-    /// `[SYS/TEMP]`: temporary system failure.
-    SysTemp,
-    /// `[SYS/PERM]`: permanent system failure.
-    SysPerm,
-    /// `[AUTH]`: the credentials are wrong.
-    Auth,
-    /// `[UTF8]` (RFC 6856).
-    Utf8,
-    /// Any other code, upper-cased, as text (printable ASCII only).
-    Other(String),
-}
-
-impl RespCode {
-    fn parse(inner: &str) -> RespCode {
-        match inner.to_ascii_uppercase().as_str() {
-            "IN-USE" => RespCode::InUse,
-            "LOGIN-DELAY" => RespCode::LoginDelay,
-            "SYS/TEMP" => RespCode::SysTemp,
-            "SYS/PERM" => RespCode::SysPerm,
-            "AUTH" => RespCode::Auth,
-            "UTF8" => RespCode::Utf8,
-            other => RespCode::Other(other.to_string()),
-        }
-    }
-}
 
 /// A parsed status line: `+OK` or `-ERR`, an optional code, and the text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -205,7 +205,7 @@ impl Stream {
     }
 }
 
-impl Client<Stream> {
+impl<T> Client<Stream, T> {
     /// Whether the server ended the session while nothing was asked of it
     /// (see [`Stream::closed_while_idle`]): bytes already buffered count
     /// too. What the server said is redacted like all its text.
@@ -512,8 +512,8 @@ fn handshake(opts: &ConnectOptions, tcp: Tcp) -> Result<(TlsStream<Tcp>, TlsInfo
                      (pinned {}, server has {}); if the server's certificate really \
                      changed, update the pin",
                     opts.server(),
-                    hex(&pin),
-                    hex(&fingerprint)
+                    hex::encode(pin),
+                    hex::encode(fingerprint)
                 ),
             ));
         }
@@ -524,7 +524,7 @@ fn handshake(opts: &ConnectOptions, tcp: Tcp) -> Result<(TlsStream<Tcp>, TlsInfo
         tls,
         TlsInfo {
             trust,
-            fingerprint_sha256: hex(&fingerprint),
+            fingerprint_sha256: hex::encode(fingerprint),
         },
     ))
 }
@@ -613,10 +613,6 @@ fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Parse a SHA-256 fingerprint written as 64 hex digits, with or without
 /// `:` separators (as `openssl x509 -fingerprint -sha256` prints it).
 pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
@@ -628,9 +624,7 @@ pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
         return None;
     }
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(&digits, &mut out).ok()?;
     Some(out)
 }
 

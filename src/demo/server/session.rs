@@ -515,7 +515,7 @@ pub(super) fn extract_timestamp(greeting: &[u8]) -> Option<String> {
 
 /// Lower-case hex MD5, as APOP wants it.
 pub fn md5_hex(data: &[u8]) -> String {
-    crate::pop3::transport::hex(&Md5::digest(data))
+    hex::encode(Md5::digest(data))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use super::*;
 
 /// Convenience commands: one command, one answer.
-impl<S: Read + Write> Client<S> {
+impl<S: Read + Write, T> Client<S, T> {
     pub fn stat(&mut self) -> Result<(u32, u64)> {
         match self.execute(Command::Stat)? {
             Reply::Stat { count, size } => Ok((count, size)),

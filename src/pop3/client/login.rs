@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 
 use super::*;
 
-impl<S: Read + Write> Client<S> {
+impl<S: Read + Write, T> Client<S, T> {
     /// Log in, then ask CAPA again (some servers only list PIPELINING, TOP
     /// or UIDL after login). Returns the method used.
     pub fn login(
@@ -45,7 +45,7 @@ impl<S: Read + Write> Client<S> {
         wanted: AuthMethod,
         allow_cleartext: bool,
         then: Vec<Command>,
-    ) -> Result<(AuthMethod, Vec<Answer>)> {
+    ) -> Result<(AuthMethod, Vec<Answer<T>>)> {
         if self.state != State::Authorization {
             return Err(Error::local("already logged in"));
         }
@@ -108,7 +108,7 @@ impl<S: Read + Write> Client<S> {
         // One write: the authentication, then `then`.
         let n_auth = auth_commands.len();
         for command in auth_commands.into_iter().chain(then) {
-            self.queue(command);
+            self.queue(command, None);
         }
         let mut failure = None;
         let mut answers = Vec::new();
@@ -140,7 +140,7 @@ impl<S: Read + Write> Client<S> {
     }
 
     /// Run commands through the window, collecting every answer.
-    pub(super) fn run_all(&mut self, commands: Vec<Command>) -> Result<Vec<Answer>> {
+    pub(super) fn run_all(&mut self, commands: Vec<Command>) -> Result<Vec<Answer<T>>> {
         let mut answers = Vec::new();
         self.pipeline(commands, |a| {
             answers.push(a);
@@ -254,7 +254,7 @@ impl<S: Read + Write> Client<S> {
 impl Parked {
     /// Continue the session over the TLS stream: every capability learnt
     /// before TLS is forgotten and CAPA is asked again (SECURITY A3).
-    pub fn resume<T: Read + Write>(self, stream: T) -> Result<Client<T>> {
+    pub fn resume<S: Read + Write>(self, stream: S) -> Result<Client<S>> {
         let mut client = Client {
             stream,
             input: LineBuffer::new(),

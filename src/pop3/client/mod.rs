@@ -12,12 +12,12 @@ use std::io::{Read, Write};
 
 use super::auth::{self, AuthMethod, Credentials};
 use super::command::{Allowed, Command};
-use super::error::{Error, ErrorKind, Result};
+use super::error::{Error, ErrorKind, RespCode, Result};
 use super::redact::Secrets;
 use super::response::{
     Body, BodyCollector, Capabilities, LineBuffer, MAX_DATA_LINE, MAX_HEADER_LINE,
-    MAX_LISTING_LINE, MAX_STATUS_LINE, RespCode, Status, apop_timestamp, body_lines,
-    parse_continuation, parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
+    MAX_LISTING_LINE, MAX_STATUS_LINE, Status, apop_timestamp, body_lines, parse_continuation,
+    parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
 };
 use super::trace::Trace;
 use crate::sanitize;
@@ -70,9 +70,18 @@ pub enum Reply {
 /// The answer to one pipelined command: the command and either its reply or
 /// the server's refusal (a non-fatal error of kind `Refused` or a coded kind).
 #[derive(Debug)]
-pub struct Answer {
+pub struct Answer<T = ()> {
     pub command: Command,
     pub result: Result<Reply>,
+    /// What the caller submitted the command for ([`Client::submit_tagged`]);
+    /// `None` for the client's own commands and plain [`Client::submit`].
+    pub tag: Option<T>,
+}
+
+/// A command written (or queued) and not yet answered, with its caller's tag.
+struct InFlight<T> {
+    command: Command,
+    tag: Option<T>,
 }
 
 /// Everything a client keeps across the STLS upgrade, minus the stream.
@@ -82,7 +91,9 @@ pub struct Parked {
     secrets: Secrets,
 }
 
-pub struct Client<S> {
+/// `T` is what the caller tags its commands with (see
+/// [`Client::submit_tagged`]): each tag comes back with its command's answer.
+pub struct Client<S, T = ()> {
     stream: S,
     input: LineBuffer,
     output: Vec<u8>,
@@ -90,7 +101,7 @@ pub struct Client<S> {
     caps: Capabilities,
     greeting: Status,
     tls: bool,
-    in_flight: VecDeque<Command>,
+    in_flight: VecDeque<InFlight<T>>,
     bytes_ahead: usize,
     window: usize,
     trace: Option<Trace>,
@@ -142,6 +153,33 @@ impl<S: Read + Write> Client<S> {
         }
         client.greeting = status;
         Ok(client)
+    }
+}
+
+impl<S: Read + Write, T> Client<S, T> {
+    /// The same session, its commands tagged with `U` from now on. Only
+    /// with nothing in flight (a tag can't be invented for those).
+    pub fn with_tags<U>(self) -> Result<Client<S, U>> {
+        if !self.in_flight.is_empty() {
+            return Err(Error::local(
+                "internal: commands in flight while changing the tag type",
+            ));
+        }
+        Ok(Client {
+            stream: self.stream,
+            input: self.input,
+            output: self.output,
+            state: self.state,
+            caps: self.caps,
+            greeting: self.greeting,
+            tls: self.tls,
+            in_flight: VecDeque::new(),
+            bytes_ahead: self.bytes_ahead,
+            window: self.window,
+            trace: self.trace,
+            chunk: self.chunk,
+            secrets: self.secrets,
+        })
     }
 
     /// Learn the secrets to cut out of server text from now on (a password
@@ -226,7 +264,22 @@ impl<S: Read + Write> Client<S> {
 
     /// The command whose answer [`recv`](Self::recv) will return next.
     pub fn next_answer_for(&self) -> Option<&Command> {
-        self.in_flight.front()
+        self.in_flight.front().map(|f| &f.command)
+    }
+
+    /// The tag of the command whose answer [`recv`](Self::recv) will return next.
+    pub fn next_tag(&self) -> Option<&T> {
+        self.in_flight.front().and_then(|f| f.tag.as_ref())
+    }
+
+    /// The tags of every command not yet answered, oldest first, taken out
+    /// of the client: for a session that is over (the connection lost), to
+    /// learn what was asked and never answered.
+    pub fn take_tags(&mut self) -> Vec<T> {
+        self.in_flight
+            .iter_mut()
+            .filter_map(|f| f.tag.take())
+            .collect()
     }
 
     /// Commands sent (or queued) and not yet answered.
@@ -258,6 +311,16 @@ impl<S: Read + Write> Client<S> {
     /// [`recv`](Self::recv)). Refused locally when it doesn't belong to the
     /// current state or the window is full.
     pub fn submit(&mut self, command: Command) -> Result<()> {
+        self.submit_with(command, None)
+    }
+
+    /// [`submit`](Self::submit), tagging the command with what it is for:
+    /// the tag comes back in its [`Answer`].
+    pub fn submit_tagged(&mut self, command: Command, tag: T) -> Result<()> {
+        self.submit_with(command, Some(tag))
+    }
+
+    fn submit_with(&mut self, command: Command, tag: Option<T>) -> Result<()> {
         self.check_allowed(&command)?;
         if !self.can_submit() {
             return Err(Error::local(
@@ -272,21 +335,21 @@ impl<S: Read + Write> Client<S> {
                 "the server sent data nobody asked for ({junk}); closing the connection"
             )));
         }
-        self.queue(command);
+        self.queue(command, tag);
         Ok(())
     }
 
     /// Queue a command without the state and window checks: `submit` after
     /// its checks, and the pipelined login, whose follow-ups belong to the
     /// state the login is about to enter.
-    fn queue(&mut self, command: Command) {
+    fn queue(&mut self, command: Command, tag: Option<T>) {
         if let Some(t) = self.trace.as_mut() {
             t.client(&self.secrets.redact(&command.trace_form()));
         }
         let wire = command.wire();
         self.bytes_ahead += wire.len();
         self.output.extend_from_slice(&wire);
-        self.in_flight.push_back(command);
+        self.in_flight.push_back(InFlight { command, tag });
     }
 
     fn check_allowed(&self, command: &Command) -> Result<()> {
@@ -330,14 +393,14 @@ impl<S: Read + Write> Client<S> {
     }
 
     /// The answer to the oldest command in flight.
-    pub fn recv(&mut self) -> Result<Answer> {
+    pub fn recv(&mut self) -> Result<Answer<T>> {
         self.recv_with(&mut |_| ())
     }
 
     /// Like [`recv`](Self::recv), calling `progress` with the bytes received
     /// so far while a multi-line answer arrives.
-    pub fn recv_with(&mut self, progress: &mut dyn FnMut(u64)) -> Result<Answer> {
-        let Some(command) = self.in_flight.pop_front() else {
+    pub fn recv_with(&mut self, progress: &mut dyn FnMut(u64)) -> Result<Answer<T>> {
+        let Some(InFlight { command, tag }) = self.in_flight.pop_front() else {
             return Err(Error::local(
                 "internal: no command is waiting for an answer",
             ));
@@ -350,10 +413,13 @@ impl<S: Read + Write> Client<S> {
             Ok(result) => Ok(Answer {
                 command,
                 result: result.map_err(|e| self.secrets.error(e)),
+                tag,
             }),
             Err(e) => {
                 // Transport or framing failure: the stream can't be trusted
-                // to be in sync any more.
+                // to be in sync any more. The command was never answered:
+                // it stays in flight, with its tag (see `take_tags`).
+                self.in_flight.push_front(InFlight { command, tag });
                 self.state = State::Closed;
                 Err(self.secrets.error(e))
             }
@@ -376,7 +442,7 @@ impl<S: Read + Write> Client<S> {
     pub fn pipeline<I>(
         &mut self,
         commands: I,
-        mut on_answer: impl FnMut(Answer) -> Result<()>,
+        mut on_answer: impl FnMut(Answer<T>) -> Result<()>,
     ) -> Result<()>
     where
         I: IntoIterator<Item = Command>,

@@ -44,11 +44,28 @@ const IDLE_PROBE_EVERY: Duration = Duration::from_secs(2);
 const CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
 
 /// A write the user asked for: applied in order, never dropped.
+///
+/// Typed by what the session must do with it: a mark is pipelined (DELE);
+/// an undo and a session op need the pipe drained first (they RSET or end
+/// the session). Marks and undos are the user's changes to the marks, which
+/// the UI shows as pending until an `Event::Marks` counts them as settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
     Mark(MsgKey),
-    Unmark(MsgKey),
-    UnmarkAll,
+    Undo(Undo),
+    Session(SessionOp),
+}
+
+/// Taking marks back: POP3 undoes only with RSET, so never pipelined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Undo {
+    One(MsgKey),
+    All,
+}
+
+/// What ends or renews the session, or needs the server at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionOp {
     CheckNewMail,
     CommitNow,
     Quit { commit: bool },
@@ -58,12 +75,6 @@ impl Op {
     /// Ops that need the pipe drained first (they RSET or end the session).
     fn exclusive(&self) -> bool {
         !matches!(self, Op::Mark(_))
-    }
-
-    /// The user's changes to the marks, which the UI shows as pending
-    /// until an `Event::Marks` counts them as settled.
-    fn is_mark_write(&self) -> bool {
-        matches!(self, Op::Mark(_) | Op::Unmark(_) | Op::UnmarkAll)
     }
 }
 
@@ -140,16 +151,36 @@ pub struct Worker {
 }
 
 /// What a user's read in flight asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReadKind {
-    #[default]
     Retrieve,
     Peek(u32),
 }
 
+/// What a command the session submits while it serves (see
+/// [`Worker::refill`] and [`Worker::mark`]) is for. It travels with the
+/// command through the client's pipeline and comes back with the answer
+/// ([`crate::pop3::Client::submit_tagged`]), so an answer is never matched
+/// to its purpose by order or by the kind of command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    /// `TOP n 0`: the list's preview of message `n`.
+    Preview(u32),
+    /// The user's read of message `msg` (RETR, or TOP n k), answered to
+    /// its ticket.
+    Read {
+        ticket: Ticket,
+        key: MsgKey,
+        kind: ReadKind,
+        msg: u32,
+    },
+    /// `DELE n`: the user's mark, applied in this session.
+    Mark(u32),
+}
+
 /// Per-session state.
 struct Session {
-    client: Client<Stream>,
+    client: Client<Stream, Purpose>,
     listing: Listing,
     has_top: bool,
     /// Per message (index = position in the listing): preview requested.
@@ -160,8 +191,6 @@ struct Session {
     bytes: u64,
     batch: Vec<(MsgKey, HeaderSummary)>,
     last_flush: Instant,
-    /// Tickets of RETR / TOP n k in flight, in order.
-    reads: VecDeque<(Ticket, MsgKey, ReadKind)>,
     last_activity: Instant,
     /// When this session logged in (the maildrop as it was then).
     opened: Instant,
@@ -173,11 +202,8 @@ struct Session {
 
 impl Session {
     /// Count an answer the server gave in this session (see [`Session::worked`]).
-    fn note_answer(&mut self, command: &Command) {
-        if matches!(
-            command,
-            Command::Retr { .. } | Command::Top { lines: 1.., .. }
-        ) {
+    fn note_answer(&mut self, purpose: Option<&Purpose>) {
+        if matches!(purpose, Some(Purpose::Read { .. })) {
             self.user_answers += 1;
         }
     }
@@ -419,14 +445,15 @@ impl Worker {
             Request::Peek { ticket, key, lines } => self.peek = Some((ticket, key, lines)),
             Request::Password(p) => self.password = Some(p.0),
             Request::Mark(k) => self.ops.push_back(Op::Mark(k)),
-            Request::Unmark(k) => self.ops.push_back(Op::Unmark(k)),
-            Request::UnmarkAll => self.ops.push_back(Op::UnmarkAll),
-            Request::CheckNewMail => self.ops.push_back(Op::CheckNewMail),
-            Request::CommitNow => self.ops.push_back(Op::CommitNow),
-            Request::Quit { commit } => self.ops.push_back(Op::Quit { commit }),
+            Request::Unmark(k) => self.ops.push_back(Op::Undo(Undo::One(k))),
+            Request::UnmarkAll => self.ops.push_back(Op::Undo(Undo::All)),
+            Request::CheckNewMail => self.ops.push_back(Op::Session(SessionOp::CheckNewMail)),
+            Request::CommitNow => self.ops.push_back(Op::Session(SessionOp::CommitNow)),
+            Request::Quit { commit } => self.ops.push_back(Op::Session(SessionOp::Quit { commit })),
             Request::QuitKeepMarks => {
                 self.keep_marks_at_quit = true;
-                self.ops.push_back(Op::Quit { commit: false });
+                self.ops
+                    .push_back(Op::Session(SessionOp::Quit { commit: false }));
             }
         }
     }
@@ -479,18 +506,21 @@ impl Worker {
     /// The user pressed `r` (a check for new mail is queued): without a
     /// session, that means "try again now".
     fn retry_asked(&self) -> bool {
-        self.ops.contains(&Op::CheckNewMail)
+        self.ops.contains(&Op::Session(SessionOp::CheckNewMail))
     }
 
     /// Take back the `r`s queued while offline; true if there were any.
     fn take_retry(&mut self) -> bool {
         let before = self.ops.len();
-        self.ops.retain(|o| *o != Op::CheckNewMail);
+        self.ops
+            .retain(|o| *o != Op::Session(SessionOp::CheckNewMail));
         self.ops.len() != before
     }
 
     fn quit_queued(&self) -> bool {
-        self.ops.iter().any(|o| matches!(o, Op::Quit { .. }))
+        self.ops
+            .iter()
+            .any(|o| matches!(o, Op::Session(SessionOp::Quit { .. })))
     }
 
     /// While there is no session: marks change only the intent (there is
@@ -499,24 +529,24 @@ impl Worker {
     fn settle_offline_ops(&mut self) -> Option<bool> {
         self.drain_requests();
         loop {
-            self.settle_offline_writes();
-            match self.ops.front()? {
-                Op::CheckNewMail => {
+            let &Op::Session(op) = self.ops.front()? else {
+                self.settle_offline_writes();
+                continue;
+            };
+            match op {
+                SessionOp::CheckNewMail => {
                     self.ops.pop_front();
                 }
                 // Needs the server: handled once connected.
-                Op::CommitNow => return None,
-                Op::Quit { commit: true } if !self.marks.is_empty() => return None,
-                &Op::Quit { commit } => {
+                SessionOp::CommitNow => return None,
+                SessionOp::Quit { commit: true } if !self.marks.is_empty() => return None,
+                SessionOp::Quit { commit } => {
                     if !commit && !self.keep_marks_at_quit {
                         self.marks.clear_intent();
                         self.persist_marks();
                     }
                     self.ops.pop_front();
                     return Some(false);
-                }
-                Op::Mark(_) | Op::Unmark(_) | Op::UnmarkAll => {
-                    unreachable!("settled just above")
                 }
             }
         }
@@ -528,22 +558,25 @@ impl Worker {
     /// whole backoff). Stops at the first other op, which keeps its turn.
     fn settle_offline_writes(&mut self) {
         let mut settled = false;
-        while let Some(op) = self.ops.front().filter(|o| o.is_mark_write()).cloned() {
-            self.ops.pop_front();
-            self.writes_settled += 1;
-            settled = true;
+        while let Some(op) = self.ops.pop_front() {
             match op {
                 Op::Mark(k) => self.mark_offline(k),
-                Op::Unmark(k) => {
+                Op::Undo(Undo::One(k)) => {
                     self.gone_marks.retain(|u| k.uid.as_ref() != Some(u));
                     self.marks.remove(&k);
                 }
-                Op::UnmarkAll => {
+                Op::Undo(Undo::All) => {
                     self.gone_marks.clear();
                     self.marks.clear_intent();
                 }
-                _ => unreachable!("only mark writes pass the filter"),
+                Op::Session(op) => {
+                    // Keeps its turn.
+                    self.ops.push_front(Op::Session(op));
+                    break;
+                }
             }
+            self.writes_settled += 1;
+            settled = true;
         }
         if settled {
             self.persist_marks();

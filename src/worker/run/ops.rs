@@ -54,27 +54,32 @@ impl Worker {
 
     /// Apply queued writes in order. Exclusive ones wait for the pipe to drain.
     pub(super) fn run_ops(&mut self, s: &mut Session) -> Result<Option<Exit>, Error> {
-        while let Some(op) = self.ops.front().cloned() {
-            if op.exclusive() {
-                if s.client.in_flight() > 0 {
-                    return Ok(None);
-                }
-                self.ops.pop_front();
-                if op.is_mark_write() {
-                    self.writes_settled += 1;
-                }
-                if let Some(exit) = self.exclusive(op, s)? {
-                    return Ok(Some(exit));
-                }
-                continue;
-            }
-            if !s.client.can_submit() {
+        while let Some(exclusive) = self.ops.front().map(Op::exclusive) {
+            let ready = if exclusive {
+                s.client.in_flight() == 0
+            } else {
+                s.client.can_submit()
+            };
+            if !ready {
                 return Ok(None);
             }
-            self.ops.pop_front();
-            if let Op::Mark(key) = op {
-                self.writes_settled += 1;
-                self.mark(key, s)?;
+            let Some(op) = self.ops.pop_front() else {
+                break;
+            };
+            match op {
+                Op::Mark(key) => {
+                    self.writes_settled += 1;
+                    self.mark(key, s)?;
+                }
+                Op::Undo(undo) => {
+                    self.writes_settled += 1;
+                    self.undo(undo, s)?;
+                }
+                Op::Session(op) => {
+                    if let Some(exit) = self.session_op(op, s)? {
+                        return Ok(Some(exit));
+                    }
+                }
             }
         }
         Ok(None)
@@ -117,7 +122,8 @@ impl Worker {
         self.persist_marks();
         self.send_marks();
         debug!(number = m.number, uid = %self.logged_uid(&s.listing, m.number), "mark sent (DELE)");
-        s.client.submit(Command::Dele(m.number))
+        s.client
+            .submit_tagged(Command::Dele(m.number), Purpose::Mark(m.number))
     }
 
     /// A mark by UID pressed on a list older than this session's (the UI
@@ -167,175 +173,108 @@ impl Worker {
         self.send_marks();
     }
 
-    pub(super) fn exclusive(&mut self, op: Op, s: &mut Session) -> Result<Option<Exit>, Error> {
-        match op {
-            Op::Mark(_) => unreachable!("marks are not exclusive"),
-            Op::Unmark(key) => {
-                if s.listing.is_stale(&key) {
-                    // Its mark was dropped with the older listing; the
-                    // number may name another message now.
-                    self.stale_ui = true;
-                    self.refuse_mark(key, stale_key("the undo was not applied"));
-                    return Ok(None);
+    /// Take marks back (after the pipe drained: RSET may be needed).
+    pub(super) fn undo(&mut self, undo: Undo, s: &mut Session) -> Result<(), Error> {
+        match undo {
+            Undo::One(key) => self.undo_one(key, s),
+            Undo::All => self.undo_all(s),
+        }
+    }
+
+    fn undo_one(&mut self, key: MsgKey, s: &mut Session) -> Result<(), Error> {
+        if s.listing.is_stale(&key) {
+            // Its mark was dropped with the older listing; the
+            // number may name another message now.
+            self.stale_ui = true;
+            self.refuse_mark(key, stale_key("the undo was not applied"));
+            return Ok(());
+        }
+        if key.uid.is_none() {
+            self.stale_ui = false;
+        }
+        self.gone_marks.retain(|u| key.uid.as_ref() != Some(u));
+        let Some(removed) = self.marks.remove(&key) else {
+            self.send_marks();
+            return Ok(());
+        };
+        self.persist_marks();
+        if !self.marks.stale_applied(&s.listing).is_empty() {
+            // POP3 can't undo one DELE: RSET undoes all, then the
+            // others are marked again.
+            match s.client.rset() {
+                Ok(()) => {
+                    self.marks.session_reset();
+                    self.apply_unapplied(s)?;
                 }
-                if key.uid.is_none() {
-                    self.stale_ui = false;
+                Err(e) if !e.is_fatal_to_session() => {
+                    self.marks.add(removed);
+                    self.persist_marks();
+                    let e =
+                        e.reword(|m| format!("the server refused RSET, so the mark stays: {m}"));
+                    self.error(&e, false);
                 }
-                self.gone_marks.retain(|u| key.uid.as_ref() != Some(u));
-                let Some(removed) = self.marks.remove(&key) else {
+                Err(e) => {
+                    // The session is gone, and with it every DELE:
+                    // the intent is already updated on disk.
                     self.send_marks();
-                    return Ok(None);
-                };
+                    return Err(e);
+                }
+            }
+        }
+        self.send_marks();
+        Ok(())
+    }
+
+    fn undo_all(&mut self, s: &mut Session) -> Result<(), Error> {
+        self.stale_ui = false;
+        match s.client.rset() {
+            Ok(()) => {
+                self.gone_marks.clear();
+                self.marks.clear_intent();
+                self.marks.session_reset();
                 self.persist_marks();
-                if !self.marks.stale_applied(&s.listing).is_empty() {
-                    // POP3 can't undo one DELE: RSET undoes all, then the
-                    // others are marked again.
-                    match s.client.rset() {
-                        Ok(()) => {
-                            self.marks.session_reset();
-                            self.apply_unapplied(s)?;
-                        }
-                        Err(e) if !e.is_fatal_to_session() => {
-                            self.marks.add(removed);
-                            self.persist_marks();
-                            let e = e.reword(|m| {
-                                format!("the server refused RSET, so the mark stays: {m}")
-                            });
-                            self.error(&e, false);
-                        }
-                        Err(e) => {
-                            // The session is gone, and with it every DELE:
-                            // the intent is already updated on disk.
-                            self.send_marks();
-                            return Err(e);
-                        }
-                    }
-                }
+            }
+            Err(e) if !e.is_fatal_to_session() => {
+                let e = e.reword(|m| format!("the server refused RSET, so the marks stay: {m}"));
+                self.error(&e, false);
+            }
+            Err(e) => {
+                self.gone_marks.clear();
+                self.marks.clear_intent();
+                self.persist_marks();
                 self.send_marks();
-                Ok(None)
+                return Err(e);
             }
-            Op::UnmarkAll => {
-                self.stale_ui = false;
-                match s.client.rset() {
-                    Ok(()) => {
-                        self.gone_marks.clear();
-                        self.marks.clear_intent();
-                        self.marks.session_reset();
-                        self.persist_marks();
-                    }
-                    Err(e) if !e.is_fatal_to_session() => {
-                        let e = e
-                            .reword(|m| format!("the server refused RSET, so the marks stay: {m}"));
-                        self.error(&e, false);
-                    }
-                    Err(e) => {
-                        self.gone_marks.clear();
-                        self.marks.clear_intent();
-                        self.persist_marks();
-                        self.send_marks();
-                        return Err(e);
-                    }
-                }
-                self.send_marks();
-                Ok(None)
-            }
-            Op::CheckNewMail => {
-                // With LOGIN-DELAY, ending this session would leave the user
-                // offline for the rest of the delay: keep it and say when.
-                if let (Some(delay), Some(last)) = (self.login_delay, self.last_login) {
-                    let left = Duration::from_secs(delay).saturating_sub(last.elapsed());
-                    if !left.is_zero() {
-                        info!(
-                            login_delay_secs = delay,
-                            left_secs = left.as_secs(),
-                            "LOGIN-DELAY: check for new mail postponed, session kept"
-                        );
-                        self.notice(format!(
-                            "the server allows one login every {delay} seconds: \
-                             check again in {} s",
-                            left.as_secs().max(1)
-                        ));
-                        return Ok(None);
-                    }
-                }
-                // A POP3 session sees the maildrop as it was at login, so new
-                // mail needs a new one. It is opened first, beside this one:
-                // if it can't be had (the server busy, the network gone), the
-                // user keeps a working session instead of nothing. Then this
-                // one ends without deleting anything (RSET, QUIT; or a drop),
-                // and the marks are re-applied in the new one.
-                self.flush_previews(s, true);
-                self.save_cache();
-                self.notice("checking for new mail");
-                if !self.maildrop_locked_per_session {
-                    // Connected, then logged in (or not): a connection that
-                    // can't be had says nothing about a lock.
-                    let next = self
-                        .connect()
-                        .map(|conn| self.log_in_within(conn, Some(SECOND_LOGIN_SILENCE)));
-                    match next {
-                        Ok(Ok(next)) => {
-                            info!("r: new session opened beside the old one; swapping");
-                            end_without_deleting(s);
-                            return Ok(Some(Exit::Swap(Box::new(next))));
-                        }
-                        // The server locks the maildrop for the session
-                        // (RFC 1939's lock; Dovecot's pop3_lock_session,
-                        // which holds the login about 13 s, then answers
-                        // `[IN-USE]`): no second session while this one
-                        // lives. Only then end this one first, as there is
-                        // no other way to see new mail; the server has just
-                        // answered us, so the new login is likely to work,
-                        // and if it doesn't, the retry policy reconnects
-                        // (what `r` always did before). Remembered, so later
-                        // checks don't knock first.
-                        Ok(Err(e))
-                            if e.kind == ErrorKind::InUse || e.kind == ErrorKind::Timeout =>
-                        {
-                            info!(
-                                kind = ?e.kind,
-                                "r: the server locks the maildrop per session; ending this one first"
-                            );
-                            self.maildrop_locked_per_session = true;
-                        }
-                        Ok(Err(e)) | Err(e) => {
-                            info!(
-                                kind = ?e.kind,
-                                error = %self.logged(&e.message),
-                                "r: no new session; keeping this one"
-                            );
-                            let e = e.reword(|m| {
-                                format!(
-                                    "could not check for new mail ({m}); still connected, \
-                                     showing the mailbox as it was; press r to try again"
-                                )
-                            });
-                            self.error(&e, false);
-                            return Ok(None);
-                        }
-                    }
-                }
-                debug!("r: ending this session before opening the next");
-                end_without_deleting(s);
-                Ok(Some(Exit::Renew))
-            }
-            Op::CommitNow if self.commit_refers_to_older_listing(s) => {
+        }
+        self.send_marks();
+        Ok(())
+    }
+
+    /// Check for new mail, commit or quit (after the pipe drained).
+    pub(super) fn session_op(
+        &mut self,
+        op: SessionOp,
+        s: &mut Session,
+    ) -> Result<Option<Exit>, Error> {
+        match op {
+            SessionOp::CheckNewMail => self.check_new_mail(s),
+            SessionOp::CommitNow if self.commit_refers_to_older_listing(s) => {
                 self.error(&Error::local(stale_commit()), false);
                 Ok(None)
             }
-            Op::Quit { commit: true } if self.commit_refers_to_older_listing(s) => {
+            SessionOp::Quit { commit: true } if self.commit_refers_to_older_listing(s) => {
                 self.flush_previews(s, true);
                 self.save_cache();
                 self.error(&Error::local(stale_commit()), false);
                 end_without_deleting(s);
                 Ok(Some(Exit::Done(false)))
             }
-            Op::CommitNow => match self.commit(s) {
+            SessionOp::CommitNow => match self.commit(s) {
                 Ok(()) => Ok(Some(Exit::Renew)),
                 // As for a quit with commit (below): the connection broke on
                 // the way, so the commit is tried again on a new session.
                 Err(e) if e.is_fatal_to_session() => {
-                    self.ops.push_front(Op::CommitNow);
+                    self.ops.push_front(Op::Session(SessionOp::CommitNow));
                     Err(e)
                 }
                 Err(e) => {
@@ -346,7 +285,7 @@ impl Worker {
                     Ok(Some(Exit::Renew))
                 }
             },
-            Op::Quit { commit: true } => {
+            SessionOp::Quit { commit: true } => {
                 self.flush_previews(s, true);
                 self.save_cache();
                 match self.commit(s) {
@@ -357,7 +296,8 @@ impl Worker {
                     // policy), whose listing shows what a QUIT that did
                     // arrive already deleted; the rest is marked again.
                     Err(e) if e.is_fatal_to_session() => {
-                        self.ops.push_front(Op::Quit { commit: true });
+                        self.ops
+                            .push_front(Op::Session(SessionOp::Quit { commit: true }));
                         Err(e)
                     }
                     Err(e) => {
@@ -366,7 +306,7 @@ impl Worker {
                     }
                 }
             }
-            Op::Quit { commit: false } => {
+            SessionOp::Quit { commit: false } => {
                 self.flush_previews(s, true);
                 self.save_cache();
                 if !self.keep_marks_at_quit {
@@ -377,6 +317,87 @@ impl Worker {
                 Ok(Some(Exit::Done(false)))
             }
         }
+    }
+
+    /// `r`: a new session beside this one, or, when the server locks the
+    /// maildrop per session, this one ended first.
+    fn check_new_mail(&mut self, s: &mut Session) -> Result<Option<Exit>, Error> {
+        // With LOGIN-DELAY, ending this session would leave the user
+        // offline for the rest of the delay: keep it and say when.
+        if let (Some(delay), Some(last)) = (self.login_delay, self.last_login) {
+            let left = Duration::from_secs(delay).saturating_sub(last.elapsed());
+            if !left.is_zero() {
+                info!(
+                    login_delay_secs = delay,
+                    left_secs = left.as_secs(),
+                    "LOGIN-DELAY: check for new mail postponed, session kept"
+                );
+                self.notice(format!(
+                    "the server allows one login every {delay} seconds: \
+                     check again in {} s",
+                    left.as_secs().max(1)
+                ));
+                return Ok(None);
+            }
+        }
+        // A POP3 session sees the maildrop as it was at login, so new
+        // mail needs a new one. It is opened first, beside this one:
+        // if it can't be had (the server busy, the network gone), the
+        // user keeps a working session instead of nothing. Then this
+        // one ends without deleting anything (RSET, QUIT; or a drop),
+        // and the marks are re-applied in the new one.
+        self.flush_previews(s, true);
+        self.save_cache();
+        self.notice("checking for new mail");
+        if !self.maildrop_locked_per_session {
+            // Connected, then logged in (or not): a connection that
+            // can't be had says nothing about a lock.
+            let next = self
+                .connect()
+                .map(|conn| self.log_in_within(conn, Some(SECOND_LOGIN_SILENCE)));
+            match next {
+                Ok(Ok(next)) => {
+                    info!("r: new session opened beside the old one; swapping");
+                    end_without_deleting(s);
+                    return Ok(Some(Exit::Swap(Box::new(next))));
+                }
+                // The server locks the maildrop for the session
+                // (RFC 1939's lock; Dovecot's pop3_lock_session,
+                // which holds the login about 13 s, then answers
+                // `[IN-USE]`): no second session while this one
+                // lives. Only then end this one first, as there is
+                // no other way to see new mail; the server has just
+                // answered us, so the new login is likely to work,
+                // and if it doesn't, the retry policy reconnects
+                // (what `r` always did before). Remembered, so later
+                // checks don't knock first.
+                Ok(Err(e)) if e.kind == ErrorKind::InUse || e.kind == ErrorKind::Timeout => {
+                    info!(
+                        kind = ?e.kind,
+                        "r: the server locks the maildrop per session; ending this one first"
+                    );
+                    self.maildrop_locked_per_session = true;
+                }
+                Ok(Err(e)) | Err(e) => {
+                    info!(
+                        kind = ?e.kind,
+                        error = %self.logged(&e.message),
+                        "r: no new session; keeping this one"
+                    );
+                    let e = e.reword(|m| {
+                        format!(
+                            "could not check for new mail ({m}); still connected, \
+                             showing the mailbox as it was; press r to try again"
+                        )
+                    });
+                    self.error(&e, false);
+                    return Ok(None);
+                }
+            }
+        }
+        debug!("r: ending this session before opening the next");
+        end_without_deleting(s);
+        Ok(Some(Exit::Renew))
     }
 
     /// Make the server's marks equal the intent, then QUIT. Any doubt (a DELE

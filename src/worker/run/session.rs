@@ -162,7 +162,7 @@ impl Worker {
         }
         let n = listing.len();
         Ok(Session {
-            client,
+            client: client.with_tags()?,
             has_top: caps.top || !caps.known,
             requested: vec![false; n],
             cursor: 0,
@@ -171,7 +171,6 @@ impl Worker {
             bytes: 0,
             batch: Vec::new(),
             last_flush: Instant::now(),
-            reads: VecDeque::new(),
             last_activity: Instant::now(),
             opened: Instant::now(),
             user_answers: 0,
@@ -189,7 +188,13 @@ impl Worker {
         let exit = self.serve_session(&mut s);
         let worked = s.worked(self.writes_settled);
         if matches!(exit, Exit::Lost(_)) {
-            for (ticket, key, kind) in s.reads.drain(..).rev() {
+            let reads = s.client.take_tags().into_iter().filter_map(|p| match p {
+                Purpose::Read {
+                    ticket, key, kind, ..
+                } => Some((ticket, key, kind)),
+                Purpose::Preview(_) | Purpose::Mark(_) => None,
+            });
+            for (ticket, key, kind) in reads.rev() {
                 match kind {
                     ReadKind::Retrieve if self.retrieve.is_none() => {
                         self.retrieve = Some((ticket, key));
@@ -293,7 +298,7 @@ impl Worker {
             if self.new_mail_check_due(s) {
                 // A POP3 session never sees new mail: look with a new one,
                 // as `r` does (marks are re-applied there).
-                self.ops.push_back(Op::CheckNewMail);
+                self.ops.push_back(Op::Session(SessionOp::CheckNewMail));
                 continue;
             }
             let until_noop = self.cfg.keepalive.saturating_sub(s.last_activity.elapsed());
@@ -429,11 +434,17 @@ impl Worker {
             }
             self.retrieve = None;
             if let Some(m) = self.readable(ticket, &key, s) {
-                s.client.submit(Command::Retr {
+                let read = Purpose::Read {
+                    ticket,
+                    key,
+                    kind: ReadKind::Retrieve,
+                    msg: m.number,
+                };
+                let cmd = Command::Retr {
                     msg: m.number,
                     size: Some(m.size),
-                })?;
-                s.reads.push_back((ticket, key, ReadKind::Retrieve));
+                };
+                s.client.submit_tagged(cmd, read)?;
             }
         }
         if let Some((ticket, key, lines)) = self.peek.clone() {
@@ -442,12 +453,18 @@ impl Worker {
             }
             self.peek = None;
             if let Some(m) = self.readable(ticket, &key, s) {
-                s.client.submit(Command::Top {
+                let read = Purpose::Read {
+                    ticket,
+                    key,
+                    kind: ReadKind::Peek(lines),
+                    msg: m.number,
+                };
+                let cmd = Command::Top {
                     msg: m.number,
                     lines: lines.max(1),
                     size: Some(m.size),
-                })?;
-                s.reads.push_back((ticket, key, ReadKind::Peek(lines)));
+                };
+                s.client.submit_tagged(cmd, read)?;
             }
         }
         if !self.cfg.previews || !s.has_top {
@@ -471,7 +488,10 @@ impl Worker {
                     lines: 0,
                     size: Some(m.size),
                 };
-                if s.client.submit(cmd).is_err() {
+                if s.client
+                    .submit_tagged(cmd, Purpose::Preview(m.number))
+                    .is_err()
+                {
                     s.requested[i] = false;
                     return true;
                 }
@@ -487,11 +507,12 @@ impl Worker {
             }
             s.requested[i] = true;
             let m = &s.listing.msgs()[i];
-            s.client.submit(Command::Top {
+            let cmd = Command::Top {
                 msg: m.number,
                 lines: 0,
                 size: Some(m.size),
-            })?;
+            };
+            s.client.submit_tagged(cmd, Purpose::Preview(m.number))?;
         }
         Ok(())
     }
@@ -526,10 +547,15 @@ impl Worker {
 
     /// Read one answer and act on it.
     pub(super) fn receive(&mut self, s: &mut Session) -> Result<(), Error> {
-        let retr_ticket = match s.client.next_answer_for() {
-            Some(Command::Retr { size, .. }) => {
-                s.reads.front().map(|(t, _, _)| (*t, size.unwrap_or(0)))
-            }
+        let retr_ticket = match (s.client.next_tag(), s.client.next_answer_for()) {
+            (
+                Some(&Purpose::Read {
+                    ticket,
+                    kind: ReadKind::Retrieve,
+                    ..
+                }),
+                Some(Command::Retr { size, .. }),
+            ) => Some((ticket, size.unwrap_or(0))),
             _ => None,
         };
         let emit = &mut self.emit;
@@ -547,89 +573,120 @@ impl Worker {
             }
         })?;
         s.last_activity = Instant::now();
-        s.note_answer(&answer.command);
-        match (answer.command, answer.result) {
-            (Command::Top { msg, lines: 0, .. }, result) => {
-                s.done += 1;
-                match result {
-                    Ok(Reply::Body(body)) => {
-                        s.bytes += body.data.len() as u64;
-                        let summary = mail::summarize(&body.data);
-                        self.got_preview(s, msg, summary);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        if s.done == 1 && !s.client.capabilities().known {
-                            s.has_top = false;
-                            s.needed = 0;
-                            self.notice(
-                                "this server has no TOP command: previews come from opening messages",
-                            );
-                        } else if e.kind != ErrorKind::Refused {
-                            self.error(&e, false);
-                        }
-                    }
-                }
-                self.flush_previews(s, false);
-            }
-            (Command::Top { .. }, result) => {
-                let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
-                match result {
-                    Ok(Reply::Body(body)) => self.deliver_read(ticket, key, body.data, true),
-                    Ok(_) => {}
-                    Err(e) => self.read_failed(ticket, key, &e),
-                }
-            }
-            (Command::Retr { msg, .. }, result) => {
-                let (ticket, key, _) = s.reads.pop_front().unwrap_or_default();
-                match result {
-                    Ok(Reply::Body(body)) => {
-                        let known = s
-                            .listing
-                            .get(msg)
-                            .and_then(|m| m.uid.as_ref())
-                            .is_some_and(|u| self.cache.contains_key(u));
-                        if !known {
-                            let summary = mail::summarize(&body.data);
-                            self.got_preview(s, msg, summary);
-                            self.flush_previews(s, true);
-                        }
-                        self.deliver_read(ticket, key, body.data, false);
-                    }
-                    Ok(_) => {}
-                    Err(e) => self.read_failed(ticket, key, &e),
-                }
-            }
-            (Command::Dele(n), result) => match result {
-                Ok(_) => {
-                    self.marks.applied(n);
-                    debug!(number = n, uid = %self.logged_uid(&s.listing, n), "mark applied");
-                }
-                // The mark stays the user's intent (on disk too): a refusal
-                // may be passing (a server about to hang up says -ERR too).
-                // A commit tries it again and, if it still fails, deletes
-                // nothing; the user can undo it.
-                Err(e) => {
-                    info!(
-                        number = n,
-                        uid = %self.logged_uid(&s.listing, n),
-                        kind = ?e.kind,
-                        reason = %self.logged(&e.message),
-                        "mark refused by the server (DELE); kept as intent"
-                    );
-                    let e = e.reword(|m| {
-                        format!(
-                            "the server would not mark message {n} for deletion ({m}); the mark \
-                             is kept and tried again on commit; undo it (u) to keep the message"
-                        )
-                    });
+        s.note_answer(answer.tag.as_ref());
+        let result = answer.result;
+        match answer.tag {
+            Some(Purpose::Preview(msg)) => self.answer_preview(s, msg, result),
+            Some(Purpose::Read {
+                ticket,
+                key,
+                kind: ReadKind::Peek(_),
+                ..
+            }) => match result {
+                Ok(Reply::Body(body)) => self.deliver_read(ticket, key, body.data, true),
+                Ok(_) => {}
+                Err(e) => self.read_failed(ticket, key, &e),
+            },
+            Some(Purpose::Read {
+                ticket,
+                key,
+                kind: ReadKind::Retrieve,
+                msg,
+            }) => self.answer_retrieve(s, ticket, key, msg, result),
+            Some(Purpose::Mark(n)) => self.answer_mark(s, n, result),
+            // Not submitted by the session while it serves: nothing
+            // waits for it but a refusal is still told.
+            None => {
+                if let Err(e) = result {
                     self.error(&e, false);
                 }
-            },
-            (_, Err(e)) => self.error(&e, false),
-            _ => {}
+            }
         }
         Ok(())
+    }
+
+    /// `TOP n 0` answered: the list's preview of message `msg`.
+    fn answer_preview(&mut self, s: &mut Session, msg: u32, result: Result<Reply, Error>) {
+        s.done += 1;
+        match result {
+            Ok(Reply::Body(body)) => {
+                s.bytes += body.data.len() as u64;
+                let summary = mail::summarize(&body.data);
+                self.got_preview(s, msg, summary);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if s.done == 1 && !s.client.capabilities().known {
+                    s.has_top = false;
+                    s.needed = 0;
+                    self.notice(
+                        "this server has no TOP command: previews come from opening messages",
+                    );
+                } else if e.kind != ErrorKind::Refused {
+                    self.error(&e, false);
+                }
+            }
+        }
+        self.flush_previews(s, false);
+    }
+
+    /// The user's RETR answered: the message for its ticket, and its
+    /// preview when the cache had none.
+    fn answer_retrieve(
+        &mut self,
+        s: &mut Session,
+        ticket: Ticket,
+        key: MsgKey,
+        msg: u32,
+        result: Result<Reply, Error>,
+    ) {
+        match result {
+            Ok(Reply::Body(body)) => {
+                let known = s
+                    .listing
+                    .get(msg)
+                    .and_then(|m| m.uid.as_ref())
+                    .is_some_and(|u| self.cache.contains_key(u));
+                if !known {
+                    let summary = mail::summarize(&body.data);
+                    self.got_preview(s, msg, summary);
+                    self.flush_previews(s, true);
+                }
+                self.deliver_read(ticket, key, body.data, false);
+            }
+            Ok(_) => {}
+            Err(e) => self.read_failed(ticket, key, &e),
+        }
+    }
+
+    /// A mark's `DELE n` answered.
+    fn answer_mark(&mut self, s: &Session, n: u32, result: Result<Reply, Error>) {
+        match result {
+            Ok(_) => {
+                self.marks.applied(n);
+                debug!(number = n, uid = %self.logged_uid(&s.listing, n), "mark applied");
+            }
+            // The mark stays the user's intent (on disk too): a refusal
+            // may be passing (a server about to hang up says -ERR too).
+            // A commit tries it again and, if it still fails, deletes
+            // nothing; the user can undo it.
+            Err(e) => {
+                info!(
+                    number = n,
+                    uid = %self.logged_uid(&s.listing, n),
+                    kind = ?e.kind,
+                    reason = %self.logged(&e.message),
+                    "mark refused by the server (DELE); kept as intent"
+                );
+                let e = e.reword(|m| {
+                    format!(
+                        "the server would not mark message {n} for deletion ({m}); the mark \
+                         is kept and tried again on commit; undo it (u) to keep the message"
+                    )
+                });
+                self.error(&e, false);
+            }
+        }
     }
 
     pub(super) fn got_preview(&mut self, s: &mut Session, msg: u32, summary: HeaderSummary) {
