@@ -109,6 +109,8 @@ struct Model {
     ever: BTreeMap<u64, String>,
     /// The subject of every message the server ever held, by id.
     subjects: BTreeMap<u64, String>,
+    /// The size of every message the server ever held, by id.
+    sizes: BTreeMap<u64, usize>,
     /// Messages that took the UID of one of the same size.
     same_size_reuses: BTreeSet<u64>,
     /// Messages another client deleted or a UID reuse replaced.
@@ -172,6 +174,7 @@ impl Model {
             ever,
             gone_elsewhere: BTreeSet::new(),
             same_size_reuses: BTreeSet::new(),
+            sizes: BTreeMap::new(),
             subjects: (1..=start as u64).map(|i| (i, subject(i as u32))).collect(),
             serial: start as u32,
             trail: Vec::new(),
@@ -183,8 +186,24 @@ impl Model {
             last_marks: (Vec::new(), 0),
             uidl,
         };
+        m.sizes = m
+            .server
+            .ids()
+            .iter()
+            .map(|(id, _)| (*id, m.size_of(*id)))
+            .collect();
         m.start_worker();
         m
+    }
+
+    /// Send a request; a worker that ended by itself fails the case with
+    /// what it said last.
+    fn send(&mut self, r: Request) {
+        let h = self.h.as_mut().expect("a running worker");
+        if h.try_send(r).is_err() {
+            while h.next(Duration::from_millis(100)).is_some() {}
+            self.fail("the worker ended by itself");
+        }
     }
 
     fn h(&mut self) -> &mut Harness {
@@ -232,7 +251,8 @@ impl Model {
                 self.listings += 1;
                 // As the app does: the keys sent from now on are this
                 // listing's.
-                self.h().send(Request::ListingSeen);
+                // (After a quit the worker may be gone already: fine.)
+                let _ = self.h().try_send(Request::ListingSeen);
                 self.marks_since_listing = false;
                 self.previews_in = false;
                 self.view = entries
@@ -392,21 +412,21 @@ impl Model {
                 let Some((key, id)) = self.row(i) else { return };
                 let seen_before = self.h().seen.len();
                 self.writes += 1;
-                self.h().send(Request::Mark(key.clone()));
+                self.send(Request::Mark(key.clone()));
                 // Marked unless refused with words (that message is gone).
-                self.intent.insert(id);
-                self.settle_mark(&key, id, seen_before);
+                let was_marked = !self.intent.insert(id);
+                self.settle_mark(&key, id, seen_before, was_marked);
             }
             Step::Unmark(i) => {
                 let Some((key, id)) = self.row(i) else { return };
                 self.writes += 1;
-                self.h().send(Request::Unmark(key));
+                self.send(Request::Unmark(key));
                 self.intent.remove(&id);
                 self.settle();
             }
             Step::UnmarkAll => {
                 self.writes += 1;
-                self.h().send(Request::UnmarkAll);
+                self.send(Request::UnmarkAll);
                 self.intent.clear();
                 self.settle();
             }
@@ -418,7 +438,7 @@ impl Model {
                 let (commits, refusals) = (self.commits, self.refusals);
                 let confirmed_now = self.intent.clone();
                 self.confirmed.extend(confirmed_now.iter().copied());
-                self.h().send(Request::CommitNow);
+                self.send(Request::CommitNow);
                 while self.commits == commits && self.refusals == refusals {
                     self.pump();
                 }
@@ -452,21 +472,21 @@ impl Model {
             }
             Step::CheckNewMail => {
                 let listings = self.listings;
-                self.h().send(Request::CheckNewMail);
+                self.send(Request::CheckNewMail);
                 self.pump_until_session(listings + 1);
             }
             Step::CheckThenMark(i) => {
                 self.previews();
                 let Some((key, id)) = self.row(i) else { return };
                 let (listings, seen_before) = (self.listings, self.h().seen.len());
-                self.h().send(Request::CheckNewMail);
+                self.send(Request::CheckNewMail);
                 self.writes += 1;
-                self.h().send(Request::Mark(key.clone()));
+                self.send(Request::Mark(key.clone()));
                 // The user meant the message they saw: if the new listing
                 // still has it, the mark is kept; if not, it must be refused.
-                self.intent.insert(id);
+                let was_marked = !self.intent.insert(id);
                 self.pump_until_session(listings + 1);
-                self.settle_mark(&key, id, seen_before);
+                self.settle_mark(&key, id, seen_before, was_marked);
             }
             Step::Cut => self.cut.store(true, Ordering::SeqCst),
             Step::OtherDeletes(i) => {
@@ -483,6 +503,7 @@ impl Model {
                 let uid = format!("u{}", self.serial);
                 self.server.add_message(uid.clone(), bytes);
                 let id = self.server.ids().last().expect("just added").0;
+                self.sizes.insert(id, self.size_of(id));
                 self.ever.insert(id, uid);
                 self.subjects.insert(id, subject(self.serial));
             }
@@ -492,21 +513,31 @@ impl Model {
                     return;
                 }
                 let (old, uid) = ids[at % ids.len()].clone();
-                let old_size = self.size_of(old);
                 let bytes = self.new_message(same_size.then_some(old));
                 let new = self.server.reuse_uid(&uid, bytes);
+                self.sizes.insert(new, self.size_of(new));
                 self.gone_elsewhere.insert(old);
-                self.ever.insert(new, uid);
-                self.subjects.insert(new, subject(self.serial));
-                // Sizes may match by chance too: what counts is the sizes.
-                if self.size_of(new) == old_size {
+                // Sizes may match by chance too, and a cache may hold any
+                // earlier message of this UID: what counts is whether one of
+                // them had this size.
+                let size = self.sizes[&new];
+                if self
+                    .ever
+                    .iter()
+                    .any(|(id, u)| *u == uid && self.sizes.get(id) == Some(&size))
+                {
                     self.same_size_reuses.insert(new);
                 }
+                self.ever.insert(new, uid);
+                self.subjects.insert(new, subject(self.serial));
             }
             Step::Restart => {
                 if let Some(h) = self.h.take() {
                     h.crash();
                 }
+                // A login the dead worker made on its way out (its listing
+                // never reached anyone) is not the new worker's.
+                self.listings = self.server.logins().len();
                 self.start_worker();
             }
         }
@@ -516,7 +547,7 @@ impl Model {
     /// After a mark: settled, and either kept or refused with words; a
     /// refusal is only right for a message that is no longer there (or no
     /// longer the one the user saw).
-    fn settle_mark(&mut self, key: &MsgKey, id: u64, seen_before: usize) {
+    fn settle_mark(&mut self, key: &MsgKey, id: u64, seen_before: usize, was_marked: bool) {
         while self.last_marks.1 < self.writes {
             self.pump();
         }
@@ -525,12 +556,20 @@ impl Model {
             .any(|e| matches!(e, Event::MarkRefused { key: k, .. } if k == key));
         if refused {
             let there = self.on_server().contains(&id) && self.view.iter().any(|(_, i)| *i == id);
+            // A mark pressed on the list before a re-login reached the
+            // screen is refused too: it may name another message now.
+            let out_of_date = self.h.as_ref().expect("worker").seen[seen_before..]
+                .iter()
+                .any(|e| matches!(e, Event::MarkRefused { reason, .. } if reason.contains("out of date")));
             // Without UIDL a mark on an older listing is refused even if the
             // message is still there: its number may mean another one now.
-            if self.uidl && there {
+            if self.uidl && there && !out_of_date {
                 self.fail(&format!("the mark on {key:?} was refused, but it is there"));
             }
-            self.intent.remove(&id);
+            if !was_marked {
+                // A refused second press leaves the first mark alone.
+                self.intent.remove(&id);
+            }
         }
         let marked = self.last_marks.0.clone();
         self.check_marks(&marked);
@@ -561,7 +600,7 @@ impl Model {
         self.settle();
         let final_marks = self.intent.clone();
         self.confirmed.extend(final_marks.iter().copied());
-        self.h().send(Request::Quit { commit: true });
+        self.send(Request::Quit { commit: true });
         loop {
             if let Event::Closed { .. } = self.pump() {
                 break;

@@ -347,10 +347,11 @@ fn without_uidl_writes_from_an_older_listing_are_refused() {
     assert_eq!(server.mailbox_uids(), before[..3].to_vec());
 }
 
-/// `r`, then a mark pressed before the UI showed the new list: the UI's
-/// key is the old list's. A UID the server gave meanwhile to a message of
-/// another size is refused (nothing marked, no DELE); an unchanged one is
-/// marked; once the UI has taken in the new list, its keys count as usual.
+/// `r`, then marks pressed before the UI showed the new list: the UI's
+/// keys are the old list's. Each is refused with words (nothing marked, no
+/// DELE): `ua` now names another message of the same size, which no size
+/// check could tell, and even unchanged `ub` can't be told apart from such
+/// a reuse. Once the UI has taken in the new list, its keys count as usual.
 #[test]
 fn a_mark_from_the_list_before_a_relogin_never_lands_on_a_reused_uid() {
     let pairs = vec![
@@ -362,27 +363,29 @@ fn a_mark_from_the_list_before_a_relogin_never_lands_on_a_reused_uid() {
     let old = h.listing();
     h.send(Request::ListingSeen);
     h.previews_loaded();
-    // Another message takes `ua`'s UID, longer.
-    server.reuse_uid("ua", msg("a much longer message than the one before"));
+    // Another message takes `ua`'s UID, with the same size.
+    server.reuse_uid("ua", msg("zzzz"));
     h.send(Request::CheckNewMail);
     let new = h.listing();
     // The UI has not shown the new list yet: these keys are the old list's.
-    let ua = old.iter().find(|k| k.uid.as_deref() == Some("ua")).unwrap();
-    let ub = old.iter().find(|k| k.uid.as_deref() == Some("ub")).unwrap();
-    h.send(Request::Mark(ua.clone()));
-    let refused = h.wait("the refusal", |e| matches!(e, Event::MarkRefused { .. }));
-    let Event::MarkRefused { key, reason } = refused else {
-        unreachable!()
-    };
-    assert_eq!(key.uid.as_deref(), Some("ua"));
-    assert!(reason.contains("another message"), "{reason}");
-    h.send(Request::Mark(ub.clone()));
-    h.marks_exactly(&["ub"]);
+    for uid in ["ua", "ub"] {
+        let k = old.iter().find(|k| k.uid.as_deref() == Some(uid)).unwrap();
+        h.send(Request::Mark(k.clone()));
+        let refused = h.wait("the refusal", |e| matches!(e, Event::MarkRefused { .. }));
+        let Event::MarkRefused { key, reason } = refused else {
+            unreachable!()
+        };
+        assert_eq!(key.uid.as_deref(), Some(uid));
+        assert!(reason.contains("out of date"), "{reason}");
+    }
     // Now the UI shows the new list: `ua` there is the new message.
     h.send(Request::ListingSeen);
-    let new_ua = new.iter().find(|k| k.uid.as_deref() == Some("ua")).unwrap();
-    h.send(Request::Mark(new_ua.clone()));
+    for uid in ["ua", "ub"] {
+        let k = new.iter().find(|k| k.uid.as_deref() == Some(uid)).unwrap();
+        h.send(Request::Mark(k.clone()));
+    }
     h.marks_exactly(&["ua", "ub"]);
+    let new_ua = new.iter().find(|k| k.uid.as_deref() == Some("ua")).unwrap();
     // One DELE per accepted mark reaches the server (the marks event comes
     // first, the DELE on its way), and none other.
     let last = server.connections() - 1;

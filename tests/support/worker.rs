@@ -192,6 +192,14 @@ impl Harness {
         got
     }
 
+    /// [`Harness::send`] that reports a worker gone instead of panicking.
+    pub fn try_send(&self, r: Request) -> Result<(), ()> {
+        match self.tx.as_ref() {
+            Some(tx) => tx.send(r).map_err(|_| ()),
+            None => Err(()),
+        }
+    }
+
     pub fn send(&self, r: Request) {
         self.tx
             .as_ref()

@@ -51,7 +51,13 @@ const CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
 /// the UI shows as pending until an `Event::Marks` counts them as settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
-    Mark(MsgKey),
+    /// A mark, with the listing the UI showed when it was asked for (the
+    /// count of `Request::ListingSeen` before it; `None` when the UI never
+    /// said): a mark is judged against the list the user pressed it on.
+    Mark {
+        key: MsgKey,
+        shown: Option<u64>,
+    },
     Undo(Undo),
     Session(SessionOp),
 }
@@ -74,7 +80,7 @@ enum SessionOp {
 impl Op {
     /// Ops that need the pipe drained first (they RSET or end the session).
     fn exclusive(&self) -> bool {
-        !matches!(self, Op::Mark(_))
+        !matches!(self, Op::Mark { .. })
     }
 }
 
@@ -444,7 +450,10 @@ impl Worker {
             }
             Request::Peek { ticket, key, lines } => self.peek = Some((ticket, key, lines)),
             Request::Password(p) => self.password = Some(p.0),
-            Request::Mark(k) => self.ops.push_back(Op::Mark(k)),
+            Request::Mark(key) => self.ops.push_back(Op::Mark {
+                key,
+                shown: self.ui_listing,
+            }),
             Request::Unmark(k) => self.ops.push_back(Op::Undo(Undo::One(k))),
             Request::UnmarkAll => self.ops.push_back(Op::Undo(Undo::All)),
             Request::CheckNewMail => self.ops.push_back(Op::Session(SessionOp::CheckNewMail)),
@@ -560,7 +569,7 @@ impl Worker {
         let mut settled = false;
         while let Some(op) = self.ops.pop_front() {
             match op {
-                Op::Mark(k) => self.mark_offline(k),
+                Op::Mark { key, shown } => self.mark_offline(key, shown),
                 Op::Undo(Undo::One(k)) => {
                     self.gone_marks.retain(|u| k.uid.as_ref() != Some(u));
                     self.marks.remove(&k);

@@ -67,9 +67,9 @@ impl Worker {
                 break;
             };
             match op {
-                Op::Mark(key) => {
+                Op::Mark { key, shown } => {
                     self.writes_settled += 1;
-                    self.mark(key, s)?;
+                    self.mark(key, shown, s)?;
                 }
                 Op::Undo(undo) => {
                     self.writes_settled += 1;
@@ -85,7 +85,12 @@ impl Worker {
         Ok(None)
     }
 
-    pub(super) fn mark(&mut self, key: MsgKey, s: &mut Session) -> Result<(), Error> {
+    pub(super) fn mark(
+        &mut self,
+        key: MsgKey,
+        shown: Option<u64>,
+        s: &mut Session,
+    ) -> Result<(), Error> {
         if s.listing.is_stale(&key) {
             self.stale_ui = true;
             self.refuse_mark(key, stale_key("nothing was marked"));
@@ -106,7 +111,7 @@ impl Worker {
             self.refuse_mark(key, reason);
             return Ok(());
         }
-        if let Some(why) = self.changed_since_ui_listing(&key, &m, s) {
+        if let Some(why) = out_of_date(&key, shown, s.listing.generation) {
             self.refuse_mark(key, why);
             return Ok(());
         }
@@ -124,42 +129,6 @@ impl Worker {
         debug!(number = m.number, uid = %self.logged_uid(&s.listing, m.number), "mark sent (DELE)");
         s.client
             .submit_tagged(Command::Dele(m.number), Purpose::Mark(m.number))
-    }
-
-    /// A mark by UID pressed on a list older than this session's (the UI
-    /// had not yet shown the new listing): it stands only if the UID still
-    /// lists with the size the user saw; otherwise it names another message
-    /// now, and the reason is returned. A list two sessions old can't be
-    /// checked, so it is refused too.
-    fn changed_since_ui_listing(
-        &self,
-        key: &MsgKey,
-        m: &super::super::listing::Msg,
-        s: &Session,
-    ) -> Option<String> {
-        let shown = self.ui_listing?;
-        if key.uid.is_none() || shown == s.listing.generation {
-            return None;
-        }
-        let seen = self
-            .last_listing
-            .as_ref()
-            .filter(|l| l.generation == shown)
-            .and_then(|l| l.resolve(key));
-        match seen {
-            Some(old) if old.size == m.size => None,
-            Some(old) => Some(format!(
-                "nothing was marked: since the list you marked it on, popview logged in \
-                 again and that unique id now lists with {} bytes, not {}: the server gave it \
-                 to another message; look at the new list",
-                m.size, old.size
-            )),
-            None => Some(
-                "nothing was marked: the list you marked it on is out of date (popview logged \
-                 in again since); mark it again on the new list"
-                    .to_string(),
-            ),
-        }
     }
 
     fn refuse_mark(&mut self, key: MsgKey, reason: String) {
@@ -627,7 +596,12 @@ impl Worker {
     /// only the intent (kept on disk, applied at the next session after
     /// the same checks as any restored mark). A key that listing can't
     /// name (or one without UID: a number needs its session) is refused.
-    pub(super) fn mark_offline(&mut self, key: MsgKey) {
+    pub(super) fn mark_offline(&mut self, key: MsgKey, shown: Option<u64>) {
+        let generation = self.last_listing.as_ref().map_or(0, |l| l.generation);
+        if let Some(why) = out_of_date(&key, shown, generation) {
+            self.refuse_mark(key, why);
+            return;
+        }
         let found = self
             .last_listing
             .as_ref()
@@ -724,4 +698,25 @@ fn end_without_deleting(s: &mut Session) {
         }
         Err(_) => s.client.stream().shutdown(),
     }
+}
+
+/// A mark by UID pressed on a list older than the one it would apply to
+/// (popview logged in again and the UI had not shown the new listing yet):
+/// the UID may name another message now, even one of the same size, so it
+/// is refused with words rather than applied to what the user never saw.
+/// `shown` is the listing the UI showed when the mark was asked for (see
+/// `Op::Mark`); the window is the time a new listing takes to reach the
+/// screen. A key without UID has its own generation check
+/// (`Listing::is_stale`).
+fn out_of_date(key: &MsgKey, shown: Option<u64>, generation: u64) -> Option<String> {
+    let shown = shown?;
+    if key.uid.is_none() || shown == generation {
+        return None;
+    }
+    Some(
+        "nothing was marked: popview logged in again just as you pressed it, and the list \
+         you marked it on is out of date (its unique id may name another message now); mark \
+         it again on the new list"
+            .to_string(),
+    )
 }
