@@ -391,16 +391,16 @@ const fn keys<const N: usize>(section: Section) -> [&'static str; N] {
 
 const TOP_N: usize = count(Top) + 2;
 const TOP_ARRAY: [&str; TOP_N] = {
-    // The two tables, then the settings at the top.
+    // The settings at the top, then the two tables.
     let settings: [&str; count(Top)] = keys(Top);
     let mut out = [""; TOP_N];
-    out[0] = "ui";
-    out[1] = "accounts";
     let mut i = 0;
     while i < settings.len() {
-        out[i + 2] = settings[i];
+        out[i] = settings[i];
         i += 1;
     }
+    out[i] = "ui";
+    out[i + 1] = "accounts";
     out
 };
 const UI_ARRAY: [&str; count(Ui)] = keys(Ui);
@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn keys_are_derived_per_section_and_unique() {
-        assert_eq!(TOP_KEYS, ["ui", "accounts", "default_account"]);
+        assert_eq!(TOP_KEYS, ["default_account", "ui", "accounts"]);
         assert_eq!(
             UI_KEYS,
             [
