@@ -146,7 +146,10 @@ fn the_parser_accepts_no_key_the_table_does_not_list() {
 fn example_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines().find_map(|l| {
         let l = l.trim_start_matches(['#', ' ']);
-        l.strip_prefix(key)?.trim_start().strip_prefix('=').map(str::trim)
+        l.strip_prefix(key)?
+            .trim_start()
+            .strip_prefix('=')
+            .map(str::trim)
     })
 }
 

@@ -35,7 +35,7 @@ pub use settings::{
 };
 pub use url::account_from_url;
 
-use crate::password::PasswordSource;
+use crate::password::{Password, PasswordSource};
 use crate::pop3::{AuthMethod, ConnectOptions, TlsMode};
 use crate::worker::WorkerConfig;
 
@@ -182,9 +182,12 @@ impl Account {
     ///
     /// `allow_cleartext` is passed on only with `tls = "none"`, so that the
     /// flag can never weaken a TLS account.
-    pub fn worker_config(&self, password: Option<String>) -> WorkerConfig {
+    ///
+    /// The worker keeps the password as a plain `String`: it is moved there
+    /// ([`Password::into_string`]), not copied.
+    pub fn worker_config(&self, password: Option<Password>) -> WorkerConfig {
         let mut cfg = WorkerConfig::new(self.connect_options(), self.username.clone());
-        cfg.password = password;
+        cfg.password = password.map(Password::into_string);
         cfg.auth = self.auth;
         cfg.allow_cleartext = self.tls == TlsMode::None && self.allow_cleartext_password;
         cfg.keepalive = self.keepalive;

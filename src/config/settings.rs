@@ -55,9 +55,15 @@ pub enum Kind {
     Path,
     Bool,
     /// A whole number from `min` to `max`.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// Seconds, a whole number from `min` to `max`.
-    Secs { min: i64, max: i64 },
+    Secs {
+        min: i64,
+        max: i64,
+    },
     /// Bytes, or a number with a K, M or G suffix.
     Size,
     /// One of these strings.
@@ -443,7 +449,10 @@ mod tests {
     #[test]
     fn defaults_read_as_written() {
         assert_eq!(DEFAULT_BIG_MESSAGE, 5 * 1024 * 1024);
-        assert_eq!(BIG_MESSAGE_THRESHOLD.default.toml().as_deref(), Some("\"5M\""));
+        assert_eq!(
+            BIG_MESSAGE_THRESHOLD.default.toml().as_deref(),
+            Some("\"5M\"")
+        );
         assert_eq!(size_text(512 * 1024), "512K");
         assert_eq!(size_text(1000), "1000");
         assert_eq!(DEFAULT_KEEPALIVE, Duration::from_secs(120));

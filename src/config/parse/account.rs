@@ -120,8 +120,7 @@ impl Cx<'_> {
                 }
                 "accept_invalid_certs" => insecure = Some(At::new(self.boolean(&key, v)?, v)),
                 "connect_timeout_secs" => {
-                    connect_timeout =
-                        self.secs(
+                    connect_timeout = self.secs(
                         &key,
                         v,
                         settings::CONNECT_TIMEOUT_SECS.kind.range(),
