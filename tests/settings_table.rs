@@ -170,8 +170,8 @@ fn the_example_shows_every_setting_with_the_tables_default() {
     }
 }
 
-/// The README's settings table: setting path -> default column.
-fn readme_rows() -> Vec<(String, String)> {
+/// The README's settings table: (setting path, meaning, default).
+fn readme_rows() -> Vec<(String, String, String)> {
     let start = README
         .find("| setting | meaning | default |")
         .expect("the README has a settings table");
@@ -182,7 +182,11 @@ fn readme_rows() -> Vec<(String, String)> {
         .map(|l| {
             let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
             let unquote = |s: &str| s.trim_matches('`').to_owned();
-            (unquote(cells[0]), unquote(cells[cells.len() - 1]))
+            (
+                unquote(cells[0]),
+                cells[1..cells.len() - 1].join("|"),
+                unquote(cells[cells.len() - 1]),
+            )
         })
         .collect()
 }
@@ -191,13 +195,20 @@ fn readme_rows() -> Vec<(String, String)> {
 fn the_readme_lists_every_setting_with_the_tables_default() {
     let rows = readme_rows();
     for s in SETTINGS {
-        let (_, default) = rows
+        let (_, meaning, default) = rows
             .iter()
-            .find(|(path, _)| *path == s.path())
+            .find(|(path, _, _)| *path == s.path())
             .unwrap_or_else(|| panic!("{} is not in the README's settings table", s.path()));
         assert_eq!(*default, s.default.text(), "{} in the README", s.path());
+        if let Kind::Secs { min, max } = s.kind {
+            assert!(
+                meaning.contains(&format!("{min} to {max}")),
+                "{}: the README should say {min} to {max}: {meaning}",
+                s.path()
+            );
+        }
     }
-    for (path, _) in &rows {
+    for (path, _, _) in &rows {
         assert!(
             SETTINGS.iter().any(|s| s.path() == *path),
             "the README lists {path}, which is not a setting"

@@ -151,7 +151,7 @@ impl DefaultValue {
 /// A size in the shortest exact form: `5M`, `512K`, `1000`.
 fn size_text(n: u64) -> String {
     for (shift, suffix) in [(30, "G"), (20, "M"), (10, "K")] {
-        if n != 0 && n % (1 << shift) == 0 {
+        if n != 0 && n.is_multiple_of(1 << shift) {
             return format!("{}{suffix}", n >> shift);
         }
     }

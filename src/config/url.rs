@@ -165,5 +165,10 @@ mod tests {
         assert!(percent_decode("%+1").is_err());
         assert!(percent_decode("%4").is_err());
         assert!(percent_decode("%FF").is_err());
+        // A stray "%" anywhere, even next to a good escape, is refused.
+        assert!(percent_decode("me%").is_err());
+        assert!(percent_decode("%%41").is_err());
+        assert!(percent_decode("%41%").is_err());
+        assert_eq!(percent_decode("plain").as_deref(), Ok("plain"));
     }
 }
