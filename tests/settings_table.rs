@@ -95,6 +95,21 @@ fn ranges_end_where_the_table_says() {
 }
 
 #[test]
+fn a_choice_allows_exactly_the_tables_options() {
+    for s in SETTINGS {
+        if let Kind::Choice(_) = s.kind {
+            let text = config_with(s, &format!("{} = \"zzz\"", s.key));
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("expected one of {}", s.kind.allowed())),
+                "{}: {e}",
+                s.path()
+            );
+        }
+    }
+}
+
+#[test]
 fn writing_a_default_changes_nothing() {
     for s in SETTINGS {
         let Some(value) = s.default.toml() else {
@@ -164,8 +179,29 @@ fn the_example_shows_every_setting_with_the_tables_default() {
         let value = example_value(EXAMPLE, s.key)
             .unwrap_or_else(|| panic!("{} is not in the example", s.path()));
         if let Some(default) = s.default.toml() {
-            // The first time a setting is shown, it shows the default.
+            // The first time a setting is shown, it shows the default, and
+            // the comment above gives a range as the table has it.
             assert_eq!(value, default, "{} in the example", s.path());
+            if let Kind::Secs { min, max } = s.kind {
+                let lines: Vec<&str> = EXAMPLE.lines().collect();
+                let at = lines
+                    .iter()
+                    .position(|l| l.starts_with(&format!("{} =", s.key)))
+                    .unwrap();
+                let comment: Vec<&str> = lines[..at]
+                    .iter()
+                    .rev()
+                    .take_while(|l| l.starts_with('#'))
+                    .copied()
+                    .collect();
+                assert!(
+                    comment
+                        .iter()
+                        .any(|l| l.contains(&format!("{min} to {max}"))),
+                    "the example should say {min} to {max} above {}",
+                    s.key
+                );
+            }
         }
     }
 }
