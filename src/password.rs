@@ -11,6 +11,10 @@
 //! Passwords never appear in an error, in `Debug` output, or on the screen:
 //! a failing command is reported by its exit code and the first line of its
 //! stderr, never by what it printed on stdout.
+//!
+//! A password read here is a [`Password`]: its memory is wiped (`zeroize`)
+//! when it is dropped, and so are the buffers it was read through (the
+//! command's stdout, the prompt's line), on success and on every error.
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
@@ -21,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crossterm::terminal;
+use zeroize::Zeroizing;
 
 /// The environment variable read after the account's own sources.
 pub const ENV_VAR: &str = "POPVIEW_PASSWORD";
@@ -34,6 +39,65 @@ const MAX_STDOUT: usize = 64 * 1024;
 const MAX_STDERR: usize = 8 * 1024;
 /// The stderr line shown in an error is cut to this many characters.
 const STDERR_LINE_CHARS: usize = 200;
+
+/// A password: wiped from memory when dropped, `<redacted>` in `Debug`.
+/// Reads as a `&str` ([`Password::expose`] or deref).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(Zeroizing<String>);
+
+impl Password {
+    pub fn new(password: String) -> Self {
+        Password(Zeroizing::new(password))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Hand the password to a holder that keeps a plain `String` (the
+    /// worker's configuration): the buffer is moved, not copied, so no
+    /// unwiped copy is left behind here; wiping it is then the holder's job.
+    pub fn into_string(mut self) -> String {
+        std::mem::take(&mut *self.0)
+    }
+}
+
+impl std::ops::Deref for Password {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl From<String> for Password {
+    fn from(s: String) -> Self {
+        Password::new(s)
+    }
+}
+
+impl From<&str> for Password {
+    fn from(s: &str) -> Self {
+        Password::new(s.to_owned())
+    }
+}
+
+impl PartialEq<str> for Password {
+    fn eq(&self, other: &str) -> bool {
+        self.expose() == other
+    }
+}
+
+impl PartialEq<&str> for Password {
+    fn eq(&self, other: &&str) -> bool {
+        self.expose() == *other
+    }
+}
 
 /// One place a password may come from.
 ///
@@ -121,7 +185,7 @@ pub fn sources(cli_command: Option<&str>, account: Option<&PasswordSource>) -> V
 /// its answer (or failure) is final; an environment variable that isn't set
 /// is skipped; `Prompt`, or the end of the list, gives `Ok(None)`: the
 /// caller asks the user.
-pub fn resolve(sources: &[PasswordSource]) -> Result<Option<String>, PasswordError> {
+pub fn resolve(sources: &[PasswordSource]) -> Result<Option<Password>, PasswordError> {
     resolve_with(sources, &|name| std::env::var_os(name), COMMAND_TIMEOUT)
 }
 
@@ -131,16 +195,18 @@ pub fn resolve_with(
     sources: &[PasswordSource],
     env: &dyn Fn(&str) -> Option<OsString>,
     timeout: Duration,
-) -> Result<Option<String>, PasswordError> {
+) -> Result<Option<Password>, PasswordError> {
     for source in sources {
         match source {
             PasswordSource::Command(cmd) => return run_command(cmd, timeout).map(Some),
             PasswordSource::Env(name) => {
                 let Some(value) = env(name) else { continue };
                 let origin = || format!("the environment variable {name}");
-                let value = value
-                    .into_string()
-                    .map_err(|_| PasswordError::NotUtf8 { origin: origin() })?;
+                let value = Password::new(
+                    value
+                        .into_string()
+                        .map_err(|_| PasswordError::NotUtf8 { origin: origin() })?,
+                );
                 if value.is_empty() {
                     return Err(PasswordError::Empty { origin: origin() });
                 }
@@ -158,7 +224,7 @@ pub fn resolve_with(
 /// The command stays in popview's process group so that a pinentry on the
 /// terminal keeps working; a grandchild that outlives a killed `sh` is not
 /// chased (popview stops waiting for it all the same).
-pub fn run_command(command: &str, timeout: Duration) -> Result<String, PasswordError> {
+pub fn run_command(command: &str, timeout: Duration) -> Result<Password, PasswordError> {
     let origin = || format!("the password command {command:?}");
     let mut child = Command::new("sh")
         .arg("-c")
@@ -218,7 +284,7 @@ pub fn run_command(command: &str, timeout: Duration) -> Result<String, PasswordE
                 timeout,
             })
     };
-    let out = collect(stdout)?;
+    let mut out = collect(stdout)?;
     // Checked first: popview closing the pipe makes the command fail.
     if out.truncated {
         return Err(PasswordError::TooLong {
@@ -233,23 +299,30 @@ pub fn run_command(command: &str, timeout: Duration) -> Result<String, PasswordE
             stderr: first_line(&err_out.bytes),
         });
     }
-    let text =
-        String::from_utf8(out.bytes).map_err(|_| PasswordError::NotUtf8 { origin: origin() })?;
-    let password = strip_one_newline(&text);
-    if password.is_empty() {
+    // Checked on the borrowed bytes, so that the buffer is moved (never
+    // copied) into the password and wiped on every path.
+    if std::str::from_utf8(&out.bytes).is_err() {
+        return Err(PasswordError::NotUtf8 { origin: origin() });
+    }
+    let mut text =
+        Password::new(String::from_utf8(std::mem::take(&mut *out.bytes)).unwrap_or_default());
+    let len = strip_one_newline(&text).len();
+    text.0.truncate(len);
+    if text.is_empty() {
         return Err(PasswordError::Empty { origin: origin() });
     }
-    if password.contains(['\n', '\r']) {
+    if text.contains(['\n', '\r']) {
         return Err(PasswordError::MultiLine {
             command: command.to_owned(),
         });
     }
-    Ok(password.to_owned())
+    Ok(text)
 }
 
+/// What a pipe gave; wiped when dropped (stdout holds the password).
 #[derive(Default)]
 struct Captured {
-    bytes: Vec<u8>,
+    bytes: Zeroizing<Vec<u8>>,
     truncated: bool,
 }
 
@@ -258,7 +331,9 @@ struct Captured {
 fn read_in_background(stream: impl Read + Send + 'static, cap: usize) -> mpsc::Receiver<Captured> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let mut bytes = Vec::new();
+        // Room for any real password up front: a buffer that grows leaves
+        // unwiped copies behind in the memory it gives back.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(1024));
         let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
         // A read error keeps what arrived: it is still worth showing.
         let _ = stream.take(limit).read_to_end(&mut bytes);
@@ -365,7 +440,9 @@ pub fn prompt_password(prompt: &str) -> io::Result<String> {
     write!(err, "{prompt}")?;
     err.flush()?;
     let guard = RawMode::enable()?;
-    let mut buf = String::new();
+    // Wiped when dropped (a cancelled entry, an error); room up front so
+    // that typing doesn't leave unwiped copies in reallocated memory.
+    let mut buf = Zeroizing::new(String::with_capacity(256));
     let step = loop {
         match event::read()? {
             Event::Key(key) => match prompt_key(&mut buf, &key) {
@@ -379,7 +456,8 @@ pub fn prompt_password(prompt: &str) -> io::Result<String> {
     drop(guard);
     writeln!(err)?;
     match step {
-        PromptStep::Done => Ok(buf),
+        // Moved out, not copied (the caller's `String` is the only copy).
+        PromptStep::Done => Ok(std::mem::take(&mut *buf)),
         _ => Err(io::Error::new(
             io::ErrorKind::Interrupted,
             "password entry cancelled",
@@ -413,6 +491,27 @@ impl Drop for RawMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_reads_as_str_and_never_shows_in_debug() {
+        let p = Password::from("hunter2");
+        assert_eq!(p, "hunter2");
+        assert_eq!(p.expose(), "hunter2");
+        assert_eq!(format!("{p:?}"), "Password(<redacted>)");
+        assert!(!format!("{:?}", Some(p.clone())).contains("hunter2"));
+        // Handed on by moving its buffer, not by copying it.
+        let at = p.expose().as_ptr();
+        let s = p.into_string();
+        assert_eq!((s.as_str(), s.as_ptr()), ("hunter2", at));
+    }
+
+    #[test]
+    fn command_output_becomes_the_password_in_place() {
+        let p = run_command("printf 'pw\\n'", Duration::from_secs(10)).unwrap();
+        assert_eq!(p, "pw");
+        // The buffer the output was read into (reserved up front), not a copy.
+        assert!(p.0.capacity() >= 1024);
+    }
 
     #[test]
     fn one_newline_is_stripped() {

@@ -14,9 +14,12 @@
 //! - [`Account::connect_options`], [`Account::worker_config`]: what the
 //!   transport and the worker need.
 //! - [`first_run_message`], [`EXAMPLE`]: for a first start without a file.
+//! - [`settings::SETTINGS`]: every key with its default, allowed values and
+//!   help, the one place a default is written.
 
 mod error;
 mod parse;
+pub mod settings;
 mod url;
 
 use std::collections::BTreeMap;
@@ -26,51 +29,18 @@ use std::time::Duration;
 
 pub use error::ConfigError;
 pub use parse::parse_size;
+pub use settings::{
+    ACCOUNT_KEYS, DEFAULT_BIG_MESSAGE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
+    SETTINGS, Setting, TOP_KEYS, UI_KEYS,
+};
 pub use url::account_from_url;
 
-use crate::password::PasswordSource;
+use crate::password::{Password, PasswordSource};
 use crate::pop3::{AuthMethod, ConnectOptions, TlsMode};
 use crate::worker::WorkerConfig;
 
 /// The documented example configuration (`assets/config.example.toml`).
 pub const EXAMPLE: &str = include_str!("../../assets/config.example.toml");
-
-/// The keys allowed at the top of the file.
-pub const TOP_KEYS: &[&str] = &["default_account", "ui", "accounts"];
-/// The keys allowed in `[ui]`.
-pub const UI_KEYS: &[&str] = &[
-    "big_message_threshold",
-    "keepalive_secs",
-    "check_mail_secs",
-    "colors",
-    "keys",
-];
-/// The keys allowed in `[accounts.NAME]`.
-pub const ACCOUNT_KEYS: &[&str] = &[
-    "host",
-    "port",
-    "tls",
-    "allow_cleartext_password",
-    "username",
-    "password_command",
-    "password_env",
-    "auth",
-    "ca_file",
-    "cert_fingerprint",
-    "accept_invalid_certs",
-    "connect_timeout_secs",
-    "timeout_secs",
-    "cache",
-];
-
-/// Default for `ui.big_message_threshold`: 5 MiB.
-pub const DEFAULT_BIG_MESSAGE: u64 = 5 * 1024 * 1024;
-/// Default for `ui.keepalive_secs`.
-pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(120);
-/// Default for `connect_timeout_secs`.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Default for `timeout_secs`.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A whole configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +88,7 @@ impl Default for UiConfig {
             big_message_threshold: DEFAULT_BIG_MESSAGE,
             keepalive: DEFAULT_KEEPALIVE,
             check_mail: None,
-            colors: true,
+            colors: settings::DEFAULT_COLORS,
             keys: BTreeMap::new(),
         }
     }
@@ -192,7 +162,7 @@ impl Account {
             timeout: DEFAULT_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
             check_mail: None,
-            cache: true,
+            cache: settings::DEFAULT_CACHE,
         }
     }
 
@@ -212,9 +182,12 @@ impl Account {
     ///
     /// `allow_cleartext` is passed on only with `tls = "none"`, so that the
     /// flag can never weaken a TLS account.
-    pub fn worker_config(&self, password: Option<String>) -> WorkerConfig {
+    ///
+    /// The worker keeps the password as a plain `String`: it is moved there
+    /// ([`Password::into_string`]), not copied.
+    pub fn worker_config(&self, password: Option<Password>) -> WorkerConfig {
         let mut cfg = WorkerConfig::new(self.connect_options(), self.username.clone());
-        cfg.password = password;
+        cfg.password = password.map(Password::into_string);
         cfg.auth = self.auth;
         cfg.allow_cleartext = self.tls == TlsMode::None && self.allow_cleartext_password;
         cfg.keepalive = self.keepalive;

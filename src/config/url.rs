@@ -106,26 +106,24 @@ fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
     Ok((host, port))
 }
 
+/// Strict percent-decoding: every `%` must start a `%XX` escape (the
+/// `percent-encoding` crate would pass a stray `%` through), and the result
+/// must be UTF-8.
 fn percent_decode(s: &str) -> Result<String, String> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
+    let stray = bytes.iter().enumerate().any(|(i, b)| {
+        *b == b'%'
+            && !bytes
                 .get(i + 1..i + 3)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or("a \"%\" in the user name must be followed by two hex digits")?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if stray {
+        return Err("a \"%\" in the user name must be followed by two hex digits".to_owned());
     }
-    String::from_utf8(out).map_err(|_| "the decoded user name is not valid UTF-8".to_owned())
+    percent_encoding::percent_decode(bytes)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| "the decoded user name is not valid UTF-8".to_owned())
 }
 
 /// The URL with any password replaced by `***`, for error messages.
@@ -167,5 +165,10 @@ mod tests {
         assert!(percent_decode("%+1").is_err());
         assert!(percent_decode("%4").is_err());
         assert!(percent_decode("%FF").is_err());
+        // A stray "%" anywhere, even next to a good escape, is refused.
+        assert!(percent_decode("me%").is_err());
+        assert!(percent_decode("%%41").is_err());
+        assert!(percent_decode("%41%").is_err());
+        assert_eq!(percent_decode("plain").as_deref(), Ok("plain"));
     }
 }

@@ -26,18 +26,19 @@ impl Cx<'_> {
         let mut insecure: Option<At<bool>> = None;
         let mut connect_timeout = crate::config::DEFAULT_CONNECT_TIMEOUT;
         let mut timeout = crate::config::DEFAULT_TIMEOUT;
-        let mut cache = true;
+        let mut cache = settings::DEFAULT_CACHE;
 
         for (k, v) in entries(table) {
             let field = k.get_ref().as_ref();
             let key = join(key, field);
+            self.known(Section::Account, &key, field, &k.span())?;
             match field {
                 "host" => {
                     let s = self.string(&key, v, "host = \"pop.example.com\"")?;
                     host = Some(check_host(&s).map_err(|m| self.bad(&key, v, m))?);
                 }
                 "port" => {
-                    let n = self.integer(&key, v, 1..65536, "a port number")?;
+                    let n = self.integer(&key, v, settings::PORT.kind.range(), "a port number")?;
                     port = Some(At::new(u16::try_from(n).unwrap_or(u16::MAX), v));
                 }
                 "tls" => {
@@ -119,16 +120,22 @@ impl Cx<'_> {
                 }
                 "accept_invalid_certs" => insecure = Some(At::new(self.boolean(&key, v)?, v)),
                 "connect_timeout_secs" => {
-                    connect_timeout =
-                        self.secs(&key, v, 1..601, "seconds to wait for a connection")?;
+                    connect_timeout = self.secs(
+                        &key,
+                        v,
+                        settings::CONNECT_TIMEOUT_SECS.kind.range(),
+                        "seconds to wait for a connection",
+                    )?;
                 }
                 "timeout_secs" => {
-                    timeout = self.secs(&key, v, 1..3601, "seconds to wait for the server")?;
+                    timeout = self.secs(
+                        &key,
+                        v,
+                        settings::TIMEOUT_SECS.kind.range(),
+                        "seconds to wait for the server",
+                    )?;
                 }
                 "cache" => cache = self.boolean(&key, v)?,
-                _ if PASSWORD_KEYS.contains(&field) => {
-                    return Err(self.password_key(&key, &k.span()));
-                }
                 _ => return Err(self.unknown_key(&key, field, &k.span(), ACCOUNT_KEYS)),
             }
         }

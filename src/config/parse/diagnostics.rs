@@ -133,31 +133,13 @@ pub(super) fn int_value(v: &DeValue<'_>) -> Option<i64> {
     }
 }
 
-/// Levenshtein distance, for "did you mean".
-pub(super) fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(row[j + 1])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
+/// The closest option to a misspelt word, for "did you mean" (Levenshtein
+/// distance, at most 2 or a quarter of the option's length).
 pub(super) fn suggest<'a>(wrong: &str, options: &[&'a str]) -> Option<&'a str> {
     let wrong = wrong.to_lowercase();
     options
         .iter()
-        .map(|o| (distance(&wrong, o), *o))
+        .map(|o| (strsim::levenshtein(&wrong, o), *o))
         .filter(|(d, o)| *d <= 2.max(o.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, o)| o)

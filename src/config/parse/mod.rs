@@ -17,6 +17,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::settings::{self, Section};
 use super::{ACCOUNT_KEYS, Account, Config, ConfigError, TOP_KEYS, UI_KEYS, UiConfig};
 use crate::password::PasswordSource;
 use crate::pop3::transport::parse_fingerprint;
@@ -133,6 +134,26 @@ impl Cx<'_> {
         )
     }
 
+    /// Refuse a key that is not in the settings table for `section` (a
+    /// password key at the top or in an account with its own explanation),
+    /// before any match arm can accept it: the parser accepts no key the
+    /// table doesn't list.
+    fn known(&self, section: Section, key: &str, name: &str, span: &Range<usize>) -> R<()> {
+        if section != Section::Ui && PASSWORD_KEYS.contains(&name) {
+            return Err(self.password_key(key, span));
+        }
+        let allowed = match section {
+            Section::Top => TOP_KEYS,
+            Section::Ui => UI_KEYS,
+            Section::Account => ACCOUNT_KEYS,
+        };
+        if allowed.contains(&name) {
+            Ok(())
+        } else {
+            Err(self.unknown_key(key, name, span, allowed))
+        }
+    }
+
     fn table<'t, 'i>(&self, key: &str, v: &'t Value<'i>, what: &str) -> R<&'t DeTable<'i>> {
         match v.get_ref() {
             DeValue::Table(t) => Ok(t),
@@ -211,6 +232,7 @@ impl Cx<'_> {
         for (k, v) in entries(doc) {
             let name = k.get_ref().as_ref();
             let key = join("", name);
+            self.known(Section::Top, &key, name, &k.span())?;
             match name {
                 "default_account" => {
                     let name = self.string(&key, v, "default_account = \"work\"")?;
@@ -218,9 +240,6 @@ impl Cx<'_> {
                 }
                 "ui" => ui = self.ui(&key, v)?,
                 "accounts" => accounts_value = Some(v),
-                _ if PASSWORD_KEYS.contains(&name) => {
-                    return Err(self.password_key(&key, &k.span()));
-                }
                 _ => return Err(self.unknown_key(&key, name, &k.span(), TOP_KEYS)),
             }
         }
@@ -273,10 +292,16 @@ impl Cx<'_> {
         for (k, v) in entries(table) {
             let name = k.get_ref().as_ref();
             let key = join(key, name);
+            self.known(Section::Ui, &key, name, &k.span())?;
             match name {
                 "big_message_threshold" => ui.big_message_threshold = self.size(&key, v)?,
                 "keepalive_secs" => {
-                    ui.keepalive = self.secs(&key, v, 10..3601, "seconds between keepalives")?;
+                    ui.keepalive = self.secs(
+                        &key,
+                        v,
+                        settings::KEEPALIVE_SECS.kind.range(),
+                        "seconds between keepalives",
+                    )?;
                     if ui.keepalive >= Duration::from_secs(600) {
                         self.warn(
                             &v.span(),
@@ -288,7 +313,12 @@ impl Cx<'_> {
                 }
                 "check_mail_secs" => {
                     // Each check is a new login: not more often than a minute.
-                    let every = self.secs(&key, v, 60..86_401, "seconds between checks")?;
+                    let every = self.secs(
+                        &key,
+                        v,
+                        settings::CHECK_MAIL_SECS.kind.range(),
+                        "seconds between checks",
+                    )?;
                     ui.check_mail = Some(every);
                 }
                 "colors" => ui.colors = self.boolean(&key, v)?,
