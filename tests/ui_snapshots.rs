@@ -307,6 +307,25 @@ fn help() {
     insta::assert_snapshot!(t.backend());
 }
 
+/// The help lists every setting with its default, from the one table the
+/// config parser uses, so a new setting can't be missing from it.
+#[test]
+fn help_lists_every_setting_from_the_table() {
+    let app = app_with(false, 100, 30);
+    let lines: Vec<String> = popview::ui::help_lines(&app)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    for s in popview::config::settings::SETTINGS {
+        let line = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(&format!("{} ", s.path())))
+            .unwrap_or_else(|| panic!("{} missing from help", s.path()));
+        assert!(line.contains(&s.default.text()), "{line}");
+        assert!(line.contains(s.help), "{line}");
+    }
+}
+
 #[test]
 fn quit_dialog() {
     let mut app = app_with(false, 100, 30);

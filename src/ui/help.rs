@@ -54,6 +54,19 @@ pub fn help_lines(app: &App) -> Vec<(String, bool)> {
     ] {
         out.push((l.to_string(), false));
     }
+    out.push((String::new(), false));
+    out.push((
+        "Settings (config.toml; the defaults shown)".to_string(),
+        true,
+    ));
+    // From the one table the parser takes its keys and defaults from.
+    for s in crate::config::settings::SETTINGS {
+        out.push((
+            // Padded, never cut: a default is shown whole.
+            format!("  {:<34} = {:<10}  {}", s.path(), s.default.text(), s.help),
+            false,
+        ));
+    }
     out
 }
 
