@@ -19,6 +19,8 @@
 //!
 //! std only.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -56,21 +58,6 @@ const CYCLE_EXCEPTIONS: &[(&str, &str)] = &[
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
 }
 
 /// The module path of a file under `src/`: `src/pop3/client/mod.rs` is
@@ -387,7 +374,7 @@ struct Crate {
 fn scan() -> Crate {
     let root = root();
     let mut paths = Vec::new();
-    rust_files(&root.join("src"), &mut paths);
+    paths.extend(support::rust_files(&root.join("src")));
     let mut modules = BTreeSet::new();
     let mut files = Vec::new();
     for p in paths {

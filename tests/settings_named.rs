@@ -6,22 +6,9 @@
 //! config or a setting. Each one is then given to the real config parser,
 //! which must know it: a renamed or invented setting fails here.
 
-use std::path::{Path, PathBuf};
+mod support;
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
+use std::path::Path;
 
 /// The string literals of Rust source, comments skipped, up to the first
 /// `#[cfg(test)]` (test modules hold deliberately wrong configs). A line
@@ -225,7 +212,7 @@ fn parser_knows(name: &str) -> bool {
 fn every_setting_named_in_a_text_exists() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&root, &mut files);
+    files.extend(support::rust_files(&root));
     let mut mentioned = std::collections::BTreeMap::<String, Vec<String>>::new();
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap();

@@ -39,6 +39,19 @@ fn server(n: usize, opts: ServerOptions) -> Server {
     Server::start(Mailbox::generated(n), opts).unwrap()
 }
 
+/// Two messages; the first `n` logins are refused as a passing failure
+/// (`[SYS/TEMP]`), the rest go through.
+fn busy_for_logins(n: usize) -> Server {
+    let count = AtomicUsize::new(0);
+    hooked(2, true, move |ctx| {
+        if completes_login(ctx.line) && count.fetch_add(1, Ordering::SeqCst) < n {
+            Action::Reply(b"-ERR [SYS/TEMP] try again later\r\n".to_vec())
+        } else {
+            Action::Normal
+        }
+    })
+}
+
 fn hooked(
     n: usize,
     lock_maildrop: bool,
@@ -275,15 +288,7 @@ fn the_worker_waits_the_announced_delay() {
 /// `r` during the countdown retries now instead of after the full wait.
 #[test]
 fn r_during_the_countdown_retries_now() {
-    let refused = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&refused);
-    let server = hooked(2, true, move |ctx| {
-        if completes_login(ctx.line) && count.fetch_add(1, Ordering::SeqCst) == 0 {
-            Action::Reply(b"-ERR [SYS/TEMP] try again later\r\n".to_vec())
-        } else {
-            Action::Normal
-        }
-    });
+    let server = busy_for_logins(1);
     let mut cfg = config(&server);
     cfg.backoff = Duration::from_secs(60);
     cfg.max_backoff = Duration::from_secs(60);
@@ -304,15 +309,7 @@ fn r_during_the_countdown_retries_now() {
 /// worker says so and waits; `r` starts a fresh round.
 #[test]
 fn r_after_the_attempts_ran_out_tries_again() {
-    let refused = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&refused);
-    let server = hooked(2, true, move |ctx| {
-        if completes_login(ctx.line) && count.fetch_add(1, Ordering::SeqCst) < 2 {
-            Action::Reply(b"-ERR [SYS/TEMP] try again later\r\n".to_vec())
-        } else {
-            Action::Normal
-        }
-    });
+    let server = busy_for_logins(2);
     let mut cfg = config(&server);
     cfg.max_attempts = 2;
     let mut h = start(cfg);

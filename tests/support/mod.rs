@@ -19,7 +19,7 @@ pub mod silent;
 pub mod tmux;
 pub mod worker;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Where the harness makes its temp dirs: `$PVD_TMPDIR` if set, else
@@ -129,4 +129,22 @@ pub fn wait_server_closed(port: u16) {
         "the server on port {port} still holds {} connection(s)",
         server_side_open(port)
     );
+}
+
+/// Every `.rs` file under `dir`, recursively, in a stable (sorted) order.
+pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
 }
