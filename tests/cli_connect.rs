@@ -79,15 +79,7 @@ fn a_refused_connection_is_retried_twice_then_given_up() {
 /// one attempt.
 #[test]
 fn pop3_at_a_pop3s_port_is_named_by_the_cli() {
-    let server = Server::start(
-        Mailbox::generated(1),
-        ServerOptions {
-            users: vec![("demo".into(), PW.into())],
-            tls: Some(TlsMode::Implicit(TestPki::shared().valid.identity())),
-            ..ServerOptions::default()
-        },
-    )
-    .unwrap();
+    let server = pop3s_server(Mailbox::generated(1));
     let port = server.addr().port();
     let sb = Sandbox::new();
     let u = format!("pop3://demo@localhost:{port}");

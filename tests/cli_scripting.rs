@@ -8,9 +8,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use popview::demo::Mailbox;
 use popview::demo::server::normalize_crlf;
-use popview::demo::{Mailbox, Server, ServerOptions, TlsMode};
-use support::certs::TestPki;
 use support::cli::*;
 use support::dovecot::{Dovecot, DovecotOptions, generated_messages};
 
@@ -411,15 +410,7 @@ fn connection_refused_exits_4() {
 
 #[test]
 fn unknown_ca_exits_4_and_suggests_ca_file() {
-    let server = Server::start(
-        Mailbox::generated(1),
-        ServerOptions {
-            users: vec![("demo".into(), PW.into())],
-            tls: Some(TlsMode::Implicit(TestPki::shared().valid.identity())),
-            ..ServerOptions::default()
-        },
-    )
-    .unwrap();
+    let server = pop3s_server(Mailbox::generated(1));
     let sb = Sandbox::new();
     let u = format!("pop3s://demo@localhost:{}", server.addr().port());
     let r = sb.run(&["list", &u], &[("POPVIEW_PASSWORD", PW)]).code(4);

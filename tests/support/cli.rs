@@ -193,6 +193,20 @@ pub fn stls_server_with(mailbox: Mailbox, opts: ServerOptions) -> Server {
     .expect("start server")
 }
 
+/// The demo server with implicit TLS (POP3S) and the shared test
+/// certificate, user `demo` with [`PW`].
+pub fn pop3s_server(mailbox: Mailbox) -> Server {
+    Server::start(
+        mailbox,
+        ServerOptions {
+            users: vec![("demo".into(), PW.into())],
+            tls: Some(TlsMode::Implicit(TestPki::shared().valid.identity())),
+            ..ServerOptions::default()
+        },
+    )
+    .expect("start server")
+}
+
 pub fn url(s: &Server) -> String {
     format!("pop3://demo@localhost:{}", s.addr().port())
 }
