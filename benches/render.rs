@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use popview::app::{App, AppEvent, AppOptions};
+use popview::app::{App, AppEvent, AppOptions, Effect, SortJob};
 use popview::mail::{HeaderSummary, MailDate};
 use popview::worker::api::{Event, ListEntry, MsgKey};
 use ratatui::Terminal;
@@ -36,8 +36,8 @@ fn key(c: KeyCode) -> AppEvent {
 
 fn mailbox(n: u32) -> App {
     let mut app = App::new(AppOptions::default());
-    app.set_now(NOW);
-    app.handle(AppEvent::Resize(W, H));
+    handle(&mut app, AppEvent::Clock(NOW));
+    handle(&mut app, AppEvent::Resize(W, H));
     let keys: Vec<MsgKey> = (1..=n)
         .map(|i| MsgKey {
             number: i,
@@ -45,16 +45,19 @@ fn mailbox(n: u32) -> App {
             generation: 0,
         })
         .collect();
-    app.handle(AppEvent::Worker(Event::Listing {
-        entries: keys
-            .iter()
-            .map(|k| ListEntry {
-                key: k.clone(),
-                size: 500 + u64::from(k.number * 7919 % 200_000),
-            })
-            .collect(),
-        no_uidl_reason: None,
-    }));
+    handle(
+        &mut app,
+        AppEvent::Worker(Event::Listing {
+            entries: keys
+                .iter()
+                .map(|k| ListEntry {
+                    key: k.clone(),
+                    size: 500 + u64::from(k.number * 7919 % 200_000),
+                })
+                .collect(),
+            no_uidl_reason: None,
+        }),
+    );
     const NAMES: [&str; 8] = [
         "Alice Example",
         "Bob Builder",
@@ -86,26 +89,29 @@ fn mailbox(n: u32) -> App {
                 )
             })
             .collect();
-        app.handle(AppEvent::Worker(Event::Previews(batch)));
+        handle(&mut app, AppEvent::Worker(Event::Previews(batch)));
     }
-    app.handle(AppEvent::Tick);
+    handle(&mut app, AppEvent::Tick);
     app
 }
 
 /// A preview arrives again for message 1: every cached sort order is stale.
 fn invalidate(app: &mut App) {
-    app.handle(AppEvent::Worker(Event::Previews(vec![(
-        MsgKey {
-            number: 1,
-            uid: Some(format!("{:08x}", 1)),
-            generation: 0,
-        },
-        HeaderSummary {
-            from_name: "Alice Example 1".into(),
-            subject: "Subject 1 about topic 1 and more words".into(),
-            ..Default::default()
-        },
-    )])));
+    handle(
+        app,
+        AppEvent::Worker(Event::Previews(vec![(
+            MsgKey {
+                number: 1,
+                uid: Some(format!("{:08x}", 1)),
+                generation: 0,
+            },
+            HeaderSummary {
+                from_name: "Alice Example 1".into(),
+                subject: "Subject 1 about topic 1 and more words".into(),
+                ..Default::default()
+            },
+        )])),
+    );
 }
 
 #[derive(Default)]
@@ -123,10 +129,29 @@ fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
+thread_local! {
+    /// Sorts the app asked for and the bench has not run yet (the terminal
+    /// loop would run them off its thread).
+    static SORTS: std::cell::RefCell<Vec<SortJob>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Handle one event as the terminal loop does, keeping its sorts for later.
+fn handle(app: &mut App, ev: AppEvent) {
+    for effect in app.handle(ev) {
+        if let Effect::Sort(job) = effect {
+            SORTS.with(|s| s.borrow_mut().push(job));
+        }
+    }
+}
+
+fn take_sort_jobs() -> Vec<SortJob> {
+    SORTS.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
 /// Press one key and draw; returns the whole time.
 fn press(app: &mut App, term: &mut Terminal<TestBackend>, ev: AppEvent) -> Duration {
     let t = Instant::now();
-    let _reqs = app.handle(ev);
+    handle(app, ev);
     term.draw(|f| popview::ui::draw(f, app)).unwrap();
     t.elapsed()
 }
@@ -194,8 +219,8 @@ fn run(n: u32, rows: &mut Vec<(String, String, usize, String, String, String)>) 
         invalidate(&mut app);
         let t = Instant::now();
         s.0.push(press(&mut app, &mut term, key(KeyCode::Char('o'))));
-        for job in app.take_sort_jobs() {
-            app.handle(AppEvent::Sorted(job.run()));
+        for job in take_sort_jobs() {
+            handle(&mut app, AppEvent::Sorted(job.run()));
         }
         term.draw(|f| popview::ui::draw(f, &app)).unwrap();
         done.0.push(t.elapsed());
@@ -206,9 +231,9 @@ fn run(n: u32, rows: &mut Vec<(String, String, usize, String, String, String)>) 
     // The same after the app was idle for a few ticks: it prepares the
     // sort orders then, so `o` is a copy of a cached order.
     for _ in 0..12 {
-        app.handle(AppEvent::Tick);
-        for job in app.take_sort_jobs() {
-            app.handle(AppEvent::Sorted(job.run()));
+        handle(&mut app, AppEvent::Tick);
+        for job in take_sort_jobs() {
+            handle(&mut app, AppEvent::Sorted(job.run()));
         }
     }
     let mut s = Samples::default();
@@ -222,9 +247,9 @@ fn run(n: u32, rows: &mut Vec<(String, String, usize, String, String, String)>) 
     for _ in 0..5 {
         invalidate(&mut app);
         let t = Instant::now();
-        app.handle(key(KeyCode::Char('o')));
-        for job in app.take_sort_jobs() {
-            app.handle(AppEvent::Sorted(job.run()));
+        handle(&mut app, key(KeyCode::Char('o')));
+        for job in take_sort_jobs() {
+            handle(&mut app, AppEvent::Sorted(job.run()));
         }
         let d = t.elapsed();
         let mut s = Samples::default();
@@ -234,11 +259,11 @@ fn run(n: u32, rows: &mut Vec<(String, String, usize, String, String, String)>) 
     // Filtering alone (handle only): first char scans every row.
     let mut s = Samples::default();
     for _ in 0..20 {
-        app.handle(key(KeyCode::Char('/')));
+        handle(&mut app, key(KeyCode::Char('/')));
         let t = Instant::now();
-        app.handle(key(KeyCode::Char('t')));
+        handle(&mut app, key(KeyCode::Char('t')));
         s.0.push(t.elapsed());
-        app.handle(key(KeyCode::Esc));
+        handle(&mut app, key(KeyCode::Esc));
     }
     push("filter 1st ch", s);
 
@@ -271,9 +296,10 @@ fn big_message(rows: &mut Vec<(String, String, usize, String, String, String)>) 
     let key0 = app.view_keys()[0].clone();
     let mut ticket = 0u64;
     let mut open = |app: &mut App| {
-        app.handle(key(KeyCode::Esc));
-        for r in app.handle(key(KeyCode::Enter)) {
-            if let popview::worker::api::Request::Retrieve { ticket: t, .. } = r {
+        handle(app, key(KeyCode::Esc));
+        for effect in app.handle(key(KeyCode::Enter)) {
+            if let Effect::Send(popview::worker::api::Request::Retrieve { ticket: t, .. }) = effect
+            {
                 ticket = t;
             }
         }

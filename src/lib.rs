@@ -9,13 +9,16 @@
 //!       bytes -> MessageView -> app::prepare_in)  /
 //! save threads (writing attachments) ------------/
 //!        ^                                                                       |
-//!        \------------------- mpsc<Request> <------ Vec<Request> from App::handle
+//!        \------------- mpsc<Request> <-- Effect::Send of the Vec<Effect> from App::handle
 //! ```
 //!
 //! - The **UI thread** ([`tui::run`]) owns the terminal and the [`app::App`]
-//!   state. `App::handle(event)` is pure: it updates the state and returns the
-//!   [`worker::Request`]s the event implies; [`ui::draw`] only reads the state.
-//!   The UI never touches the network, so it never blocks on it.
+//!   state. `App::handle(event)` is pure: it updates the state and returns
+//!   every effect the event implies as data ([`app::Effect`]: a request for
+//!   the worker, a file to save, a sort to run off the thread, a suspend, a
+//!   redraw); the terminal loop is the only place that performs them.
+//!   [`ui::draw`] only reads the state. The UI never touches the network, so
+//!   it never blocks on it.
 //! - The **worker thread** ([`worker::spawn`]) owns the POP3 session
 //!   ([`pop3::Client`]). It streams `LIST`/`UIDL` and pipelined `TOP n 0`
 //!   header previews as [`worker::Event`]s, serves `RETR`, `TOP n k`, `DELE`,

@@ -24,7 +24,7 @@ use crossterm::event::{
 };
 use crossterm::execute;
 
-use crate::app::{App, AppEvent};
+use crate::app::{App, AppEvent, Effect};
 use crate::worker::api::Request;
 
 /// How often the app gets a [`AppEvent::Tick`].
@@ -93,33 +93,29 @@ pub fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(tx.clone(), Arc::clone(&stop))?;
 
-    app.set_now(unix_now());
+    let mut out = Outside {
+        to_worker,
+        funnel: tx,
+        redraw: false,
+        suspend: false,
+    };
+    out.dispatch(&mut app, AppEvent::Clock(unix_now()));
     let size = terminal.size()?;
-    dispatch(
-        &mut app,
-        AppEvent::Resize(size.width, size.height),
-        &to_worker,
-        &tx,
-    );
+    out.dispatch(&mut app, AppEvent::Resize(size.width, size.height));
 
     let mut next_tick = Instant::now() + TICK;
     let result = loop {
-        if app.take_suspend() {
+        if std::mem::take(&mut out.suspend) {
             if let Err(e) = suspend(&mut terminal) {
                 break Err(e.into());
             }
             // Redraw everything, at the size the terminal has now.
             match terminal.size() {
-                Ok(size) => dispatch(
-                    &mut app,
-                    AppEvent::Resize(size.width, size.height),
-                    &to_worker,
-                    &tx,
-                ),
+                Ok(size) => out.dispatch(&mut app, AppEvent::Resize(size.width, size.height)),
                 Err(e) => break Err(e.into()),
             }
         }
-        if app.take_redraw()
+        if std::mem::take(&mut out.redraw)
             && let Err(e) = terminal.draw(|f| crate::ui::draw(f, &app))
         {
             break Err(e.into());
@@ -130,7 +126,7 @@ pub fn run(
         let timeout = next_tick.saturating_duration_since(Instant::now());
         match rx.recv_timeout(timeout) {
             Ok(ev) => {
-                dispatch(&mut app, ev, &to_worker, &tx);
+                out.dispatch(&mut app, ev);
                 // Handle a burst (a flood of previews, key repeat) before
                 // drawing once.
                 let started = Instant::now();
@@ -139,7 +135,7 @@ pub fn run(
                         break;
                     }
                     match rx.try_recv() {
-                        Ok(ev) => dispatch(&mut app, ev, &to_worker, &tx),
+                        Ok(ev) => out.dispatch(&mut app, ev),
                         Err(_) => break,
                     }
                 }
@@ -147,13 +143,14 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 // Cannot happen while we hold `tx`; stay safe anyway.
-                app.set_worker_gone("the event channel closed");
+                let gone = AppEvent::WorkerGone("the event channel closed".into());
+                out.dispatch(&mut app, gone);
             }
         }
         if Instant::now() >= next_tick {
             next_tick = Instant::now() + TICK;
-            app.set_now(unix_now());
-            dispatch(&mut app, AppEvent::Tick, &to_worker, &tx);
+            out.dispatch(&mut app, AppEvent::Clock(unix_now()));
+            out.dispatch(&mut app, AppEvent::Tick);
         }
     };
     stop.store(true, Ordering::Relaxed);
@@ -181,44 +178,68 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
     terminal.clear()
 }
 
-/// Feed one event to the app, send its requests, start its save jobs.
-fn dispatch(app: &mut App, ev: AppEvent, to_worker: &Sender<Request>, funnel: &Sender<AppEvent>) {
-    for req in app.handle(ev) {
-        if to_worker.send(req).is_err() {
-            app.set_worker_gone("its channel is closed");
-            break;
-        }
-    }
-    for job in app.take_save_jobs() {
-        let tx = funnel.clone();
-        let spawned = thread::Builder::new()
-            .name("popview-save".into())
-            .spawn(move || {
-                let _ = tx.send(AppEvent::Saved(job.write()));
-            });
-        if let Err(e) = spawned {
-            let ev = AppEvent::Saved(Err(format!("cannot start a thread: {e}")));
-            dispatch(app, ev, to_worker, funnel);
-        }
-    }
-    // Sorting a big list happens off this thread: a key press never waits.
-    for job in app.take_sort_jobs() {
-        let tx = funnel.clone();
-        let (job_tx, job_rx) = std::sync::mpsc::channel();
-        let spawned = thread::Builder::new()
-            .name("popview-sort".into())
-            .spawn(move || {
-                if let Ok(job) = job_rx.recv() {
-                    let done: crate::app::SortJob = job;
-                    let _ = tx.send(AppEvent::Sorted(done.run()));
+/// Where the app's effects are performed: the worker's channel, the
+/// threads that save and sort, and the two flags the loop acts on (a
+/// suspend, a redraw) once a burst of events is handled.
+struct Outside {
+    to_worker: Sender<Request>,
+    funnel: Sender<AppEvent>,
+    redraw: bool,
+    suspend: bool,
+}
+
+impl Outside {
+    /// Feed one event to the app and perform what it returns.
+    fn dispatch(&mut self, app: &mut App, ev: AppEvent) {
+        let mut effects = std::collections::VecDeque::from(app.handle(ev));
+        // Bounded: each answer below is one event, and an event's own
+        // effects are few; a lost worker is reported once.
+        while let Some(effect) = effects.pop_front() {
+            let answer = match effect {
+                Effect::Send(req) => match self.to_worker.send(req) {
+                    Ok(()) => None,
+                    Err(_) if app.worker_gone() => None,
+                    Err(_) => Some(AppEvent::WorkerGone("its channel is closed".into())),
+                },
+                Effect::Save(job) => {
+                    self.spawn("popview-save", move || AppEvent::Saved(job.write()))
                 }
-            });
-        match spawned {
-            Ok(_) => {
-                let _ = job_tx.send(job);
+                // Sorting a big list happens off this thread: a key press
+                // never waits.
+                Effect::Sort(job) => {
+                    self.spawn("popview-sort", move || AppEvent::Sorted(job.run()))
+                }
+                Effect::Suspend => {
+                    self.suspend = true;
+                    None
+                }
+                Effect::Redraw => {
+                    self.redraw = true;
+                    None
+                }
+            };
+            if let Some(ev) = answer {
+                effects.extend(app.handle(ev));
             }
-            // No thread: sort here, late rather than never.
-            Err(_) => dispatch(app, AppEvent::Sorted(job.run()), to_worker, funnel),
+        }
+    }
+
+    /// Run `work` on a thread of its own and send its answer to the loop;
+    /// without a thread, run it here (late rather than never) and return it.
+    fn spawn<F>(&self, name: &str, work: F) -> Option<AppEvent>
+    where
+        F: FnOnce() -> AppEvent + Send + 'static,
+    {
+        let tx = self.funnel.clone();
+        let (job_tx, job_rx) = std::sync::mpsc::channel::<F>();
+        let spawned = thread::Builder::new().name(name.into()).spawn(move || {
+            if let Ok(work) = job_rx.recv() {
+                let _ = tx.send(work());
+            }
+        });
+        match spawned {
+            Ok(_) => job_tx.send(work).err().map(|e| (e.0)()),
+            Err(_) => Some(work()),
         }
     }
 }

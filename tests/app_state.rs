@@ -1,5 +1,6 @@
 //! Pure tests of the app state: feed events, assert the state and the exact
-//! requests `handle` returns. No terminal, no threads.
+//! effects `handle` returns (mostly the requests to the worker). No
+//! terminal, no threads.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,8 @@ use crossterm::event::{
 use popview::action::Action;
 use popview::app::format::human_size;
 use popview::app::{
-    Answer, App, AppEvent, AppOptions, ConnState, Content, Dialog, MarkState, Screen, SortKey,
+    Answer, App, AppEvent, AppOptions, ConnState, Content, Dialog, Effect, MarkState, SaveJob,
+    Screen, SortKey,
 };
 use popview::keymap::Keymap;
 use popview::mail::{HeaderSummary, MailDate, MessageView};
@@ -20,6 +22,33 @@ use popview::worker::api::{
 };
 
 const NOW: i64 = 1_710_252_300; // 2024-03-12 14:05 UTC
+
+/// The requests among an event's effects, in order.
+trait Requests {
+    fn requests(self) -> Vec<Request>;
+}
+
+impl Requests for Vec<Effect> {
+    fn requests(self) -> Vec<Request> {
+        self.into_iter()
+            .filter_map(|e| match e {
+                Effect::Send(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The files an event's effects ask to write.
+fn saves(effects: Vec<Effect>) -> Vec<SaveJob> {
+    effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Save(job) => Some(job),
+            _ => None,
+        })
+        .collect()
+}
 
 fn key_of(n: u32) -> MsgKey {
     MsgKey {
@@ -74,8 +103,8 @@ fn app() -> App {
         big_message_threshold: 1_000_000,
         ..Default::default()
     });
-    app.set_now(NOW);
-    app.handle(AppEvent::Resize(100, 30));
+    app.handle(AppEvent::Clock(NOW));
+    app.handle(AppEvent::Resize(100, 30)).requests();
     app
 }
 
@@ -83,7 +112,7 @@ fn app() -> App {
 fn loaded(n: u32) -> App {
     let mut app = app();
     let entries: Vec<_> = (1..=n).map(|i| (i, 1000 * u64::from(i))).collect();
-    app.handle(listing(&entries));
+    app.handle(listing(&entries)).requests();
     let names = ["Alice", "Bob", "Carol", "Dave", "Eve"];
     let batch = (1..=n)
         .map(|i| {
@@ -94,8 +123,9 @@ fn loaded(n: u32) -> App {
             )
         })
         .collect();
-    app.handle(AppEvent::Worker(Event::Previews(batch)));
-    app.handle(AppEvent::Tick);
+    app.handle(AppEvent::Worker(Event::Previews(batch)))
+        .requests();
+    app.handle(AppEvent::Tick).requests();
     app
 }
 
@@ -106,7 +136,9 @@ fn view(v: MessageView) -> Box<MessageView> {
 #[test]
 fn listing_then_previews_and_visible_rows() {
     let mut app = app();
-    let reqs = app.handle(listing(&[(1, 100), (2, 200), (3, 300)]));
+    let reqs = app
+        .handle(listing(&[(1, 100), (2, 200), (3, 300)]))
+        .requests();
     // The worker hears the listing was taken in (keys sent from now on are
     // this listing's); newest first, the on-screen rows requested first.
     assert_eq!(
@@ -120,10 +152,12 @@ fn listing_then_previews_and_visible_rows() {
     assert_eq!(app.cursor_key(), Some(&key_of(3)));
     assert!(app.rows().iter().all(|r| r.info.is_none()));
 
-    let reqs = app.handle(AppEvent::Worker(Event::Previews(vec![(
-        key_of(2),
-        summary("Bob", "hello", NOW),
-    )])));
+    let reqs = app
+        .handle(AppEvent::Worker(Event::Previews(vec![(
+            key_of(2),
+            summary("Bob", "hello", NOW),
+        )])))
+        .requests();
     assert_eq!(reqs, vec![]);
     let row = app.row(&key_of(2)).unwrap();
     assert_eq!(row.info.as_ref().unwrap().subject, "hello");
@@ -134,7 +168,8 @@ fn listing_then_previews_and_visible_rows() {
         done: 1,
         total: 3,
         bytes: 10,
-    }));
+    }))
+    .requests();
     assert_eq!(
         app.conn_state(),
         &ConnState::LoadingPreviews { done: 1, total: 3 }
@@ -143,7 +178,8 @@ fn listing_then_previews_and_visible_rows() {
         done: 3,
         total: 3,
         bytes: 30,
-    }));
+    }))
+    .requests();
     assert_eq!(app.conn_state(), &ConnState::Idle);
 }
 
@@ -153,26 +189,29 @@ fn visible_is_sent_only_when_the_set_changes() {
     let h = app.list_height();
     assert_eq!(h, 26);
     // Moving inside the page: same rows, nothing sent.
-    assert_eq!(app.handle(k('j')), vec![]);
-    assert_eq!(app.handle(k('k')), vec![]);
+    assert_eq!(app.handle(k('j')).requests(), vec![]);
+    assert_eq!(app.handle(k('k')).requests(), vec![]);
     // A page down shows other rows.
-    let reqs = app.handle(code(KeyCode::PageDown));
+    let reqs = app.handle(code(KeyCode::PageDown)).requests();
     let keys = app.view_keys();
     let off = app.offset();
     assert_eq!(reqs, vec![Request::Visible(keys[off..off + h].to_vec())]);
     assert_eq!(app.cursor(), h);
     // G: last page.
-    let reqs = app.handle(k('G'));
+    let reqs = app.handle(k('G')).requests();
     assert_eq!(app.cursor(), 99);
     assert_eq!(reqs, vec![Request::Visible(keys[100 - h..].to_vec())]);
-    assert_eq!(app.handle(k('G')), vec![]);
+    assert_eq!(app.handle(k('G')).requests(), vec![]);
 }
 
 #[test]
 fn mark_unmark_and_unmark_all_send_the_right_requests() {
     let mut app = loaded(3);
     let first = app.cursor_key().cloned().unwrap();
-    assert_eq!(app.handle(k('d')), vec![Request::Mark(first.clone())]);
+    assert_eq!(
+        app.handle(k('d')).requests(),
+        vec![Request::Mark(first.clone())]
+    );
     assert_eq!(app.mark_state(&first), Some(MarkState::Marking));
     assert_eq!(app.marked_count(), 1);
     // mutt habit: the cursor moves on after d.
@@ -182,11 +221,15 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
         marked: vec![first.clone()],
         restored: false,
         settled: 1,
-    }));
+    }))
+    .requests();
     assert_eq!(app.mark_state(&first), Some(MarkState::Marked));
 
-    app.handle(k('k'));
-    assert_eq!(app.handle(k('u')), vec![Request::Unmark(first.clone())]);
+    app.handle(k('k')).requests();
+    assert_eq!(
+        app.handle(k('u')).requests(),
+        vec![Request::Unmark(first.clone())]
+    );
     assert_eq!(app.mark_state(&first), Some(MarkState::Unmarking));
     assert_eq!(app.marked_count(), 0);
     // u moves on too, like d (mutt).
@@ -195,18 +238,29 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
         marked: vec![],
         restored: false,
         settled: 2,
-    }));
+    }))
+    .requests();
     assert_eq!(app.mark_state(&first), Some(MarkState::None));
     // u on an unmarked row sends nothing, and still moves on.
-    assert_eq!(app.handle(k('u')), vec![]);
+    assert_eq!(app.handle(k('u')).requests(), vec![]);
     assert_eq!(app.cursor(), 2);
 
-    app.handle(k('g'));
+    app.handle(k('g')).requests();
     let a = app.view_keys();
-    assert_eq!(app.handle(k('d')), vec![Request::Mark(a[0].clone())]);
-    assert_eq!(app.handle(k('d')), vec![Request::Mark(a[1].clone())]);
-    assert_eq!(app.handle(k('U')), vec![], "two marks: asks first");
-    assert_eq!(app.handle(k('y')), vec![Request::UnmarkAll]);
+    assert_eq!(
+        app.handle(k('d')).requests(),
+        vec![Request::Mark(a[0].clone())]
+    );
+    assert_eq!(
+        app.handle(k('d')).requests(),
+        vec![Request::Mark(a[1].clone())]
+    );
+    assert_eq!(
+        app.handle(k('U')).requests(),
+        vec![],
+        "two marks: asks first"
+    );
+    assert_eq!(app.handle(k('y')).requests(), vec![Request::UnmarkAll]);
     assert_eq!(app.marked_count(), 0);
     // Worker reports in order: after Mark, Mark, UnmarkAll.
     for (marked, settled) in [(vec![a[0].clone()], 3), (a[..2].to_vec(), 4), (vec![], 5)] {
@@ -214,31 +268,34 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
             marked,
             restored: false,
             settled,
-        }));
+        }))
+        .requests();
     }
     assert!(app.rows().iter().all(|r| r.mark_state() == MarkState::None));
-    assert_eq!(app.handle(k('U')), vec![]);
+    assert_eq!(app.handle(k('U')).requests(), vec![]);
 }
 
 #[test]
 fn marks_converge_to_the_worker() {
     let mut app = loaded(3);
     let first = app.cursor_key().cloned().unwrap();
-    app.handle(k('d'));
+    app.handle(k('d')).requests();
     // The worker says nothing is marked (the DELE failed): the optimistic
     // mark goes away.
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![],
         restored: false,
         settled: 1,
-    }));
+    }))
+    .requests();
     assert_eq!(app.mark_state(&first), Some(MarkState::None));
     // Restored marks from disk show up and are announced.
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![key_of(2)],
         restored: true,
         settled: 1,
-    }));
+    }))
+    .requests();
     assert_eq!(app.mark_state(&key_of(2)), Some(MarkState::Marked));
     assert!(app.notice().unwrap().contains("restored"));
 }
@@ -251,16 +308,17 @@ fn marks_converge_to_the_worker() {
 fn a_report_before_a_write_is_settled_keeps_that_write_pending() {
     let mut app = loaded(4);
     let keys = app.view_keys();
-    app.handle(k('d')); // write 1: mark keys[0]
+    app.handle(k('d')).requests(); // write 1: mark keys[0]
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![keys[0].clone()],
         restored: false,
         settled: 1,
-    }));
-    app.handle(k('d')); // write 2: mark keys[1]
-    app.handle(k('k'));
-    app.handle(k('k'));
-    app.handle(k('u')); // write 3: unmark keys[0]
+    }))
+    .requests();
+    app.handle(k('d')).requests(); // write 2: mark keys[1]
+    app.handle(k('k')).requests();
+    app.handle(k('k')).requests();
+    app.handle(k('u')).requests(); // write 3: unmark keys[0]
     assert_eq!(app.mark_state(&keys[0]), Some(MarkState::Unmarking));
     assert_eq!(app.mark_state(&keys[1]), Some(MarkState::Marking));
     // A reconnect replays what it had settled so far: write 1 only.
@@ -268,7 +326,8 @@ fn a_report_before_a_write_is_settled_keeps_that_write_pending() {
         marked: vec![keys[0].clone()],
         restored: false,
         settled: 1,
-    }));
+    }))
+    .requests();
     assert_eq!(app.mark_state(&keys[0]), Some(MarkState::Unmarking));
     assert_eq!(app.mark_state(&keys[1]), Some(MarkState::Marking));
     assert_eq!(app.marked_count(), 1);
@@ -277,7 +336,8 @@ fn a_report_before_a_write_is_settled_keeps_that_write_pending() {
         marked: vec![keys[0].clone(), keys[1].clone()],
         restored: false,
         settled: 2,
-    }));
+    }))
+    .requests();
     assert_eq!(app.mark_state(&keys[1]), Some(MarkState::Marked));
     assert_eq!(app.mark_state(&keys[0]), Some(MarkState::Unmarking));
     // Write 3 settles.
@@ -285,7 +345,8 @@ fn a_report_before_a_write_is_settled_keeps_that_write_pending() {
         marked: vec![keys[1].clone()],
         restored: false,
         settled: 3,
-    }));
+    }))
+    .requests();
     assert_eq!(app.mark_state(&keys[0]), Some(MarkState::None));
     assert_eq!(app.mark_state(&keys[1]), Some(MarkState::Marked));
     assert_eq!(app.marked_count(), 1);
@@ -294,27 +355,31 @@ fn a_report_before_a_write_is_settled_keeps_that_write_pending() {
 #[test]
 fn commit_now_asks_first_naming_count_and_size() {
     let mut app = loaded(3);
-    assert_eq!(app.handle(k('$')), vec![]);
+    assert_eq!(app.handle(k('$')).requests(), vec![]);
     assert!(app.notice().unwrap().contains("nothing to commit"));
     assert_eq!(app.dialog(), None);
-    app.handle(k('d')); // message 3, 3000 octets
-    app.handle(k('d')); // message 2, 2000 octets
+    app.handle(k('d')).requests(); // message 3, 3000 octets
+    app.handle(k('d')).requests(); // message 2, 2000 octets
     for cancel in [k('n'), code(KeyCode::Esc)] {
-        assert_eq!(app.handle(k('$')), vec![], "asks, sends nothing yet");
+        assert_eq!(
+            app.handle(k('$')).requests(),
+            vec![],
+            "asks, sends nothing yet"
+        );
         let Some(Dialog::Commit(m)) = app.dialog() else {
             panic!("no commit dialog: {:?}", app.dialog())
         };
         assert_eq!((m.shown, m.bytes, m.total()), (2, 5000, 2));
         // Keys it doesn't list do nothing: not even the mark key or enter.
         for other in [k('d'), k('$'), code(KeyCode::Enter), k('q')] {
-            assert_eq!(app.handle(other), vec![]);
+            assert_eq!(app.handle(other).requests(), vec![]);
             assert!(matches!(app.dialog(), Some(Dialog::Commit(_))));
         }
-        assert_eq!(app.handle(cancel), vec![]);
+        assert_eq!(app.handle(cancel).requests(), vec![]);
         assert_eq!(app.dialog(), None);
     }
-    app.handle(k('$'));
-    assert_eq!(app.handle(k('y')), vec![Request::CommitNow]);
+    app.handle(k('$')).requests();
+    assert_eq!(app.handle(k('y')).requests(), vec![Request::CommitNow]);
     assert_eq!(app.dialog(), None);
     let phrase = format!("2 messages ({})", human_size(5000));
     assert!(
@@ -327,19 +392,19 @@ fn commit_now_asks_first_naming_count_and_size() {
 #[test]
 fn undo_all_asks_when_it_drops_more_than_one_mark() {
     let mut app = loaded(3);
-    app.handle(k('d'));
+    app.handle(k('d')).requests();
     // One mark: undone at once, nothing to ask.
-    assert_eq!(app.handle(k('U')), vec![Request::UnmarkAll]);
+    assert_eq!(app.handle(k('U')).requests(), vec![Request::UnmarkAll]);
     assert_eq!(app.dialog(), None);
     let mut app = loaded(3);
-    app.handle(k('d'));
-    app.handle(k('d'));
-    assert_eq!(app.handle(k('U')), vec![]);
+    app.handle(k('d')).requests();
+    app.handle(k('d')).requests();
+    assert_eq!(app.handle(k('U')).requests(), vec![]);
     assert!(matches!(app.dialog(), Some(Dialog::UnmarkAll(m)) if m.total() == 2));
-    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    assert_eq!(app.handle(code(KeyCode::Esc)).requests(), vec![]);
     assert_eq!(app.marked_count(), 2, "cancel keeps the marks");
-    app.handle(k('U'));
-    assert_eq!(app.handle(k('y')), vec![Request::UnmarkAll]);
+    app.handle(k('U')).requests();
+    assert_eq!(app.handle(k('y')).requests(), vec![Request::UnmarkAll]);
     assert_eq!(app.marked_count(), 0);
 }
 
@@ -352,8 +417,8 @@ fn quit_with_marks_asks_and_each_choice_sends_the_right_quit() {
         (code(KeyCode::Esc), None),
     ] {
         let mut app = loaded(3);
-        app.handle(k('d'));
-        assert_eq!(app.handle(k('q')), vec![]);
+        app.handle(k('d')).requests();
+        assert_eq!(app.handle(k('q')).requests(), vec![]);
         assert!(matches!(app.dialog(), Some(Dialog::Quit(m)) if m.total() == 1 && m.keepable == 1));
         // Every key the dialog accepts is one it lists.
         let listed: Vec<&str> = app
@@ -365,10 +430,10 @@ fn quit_with_marks_asks_and_each_choice_sends_the_right_quit() {
         // Other keys leave the dialog open: the mark key never means
         // "delete now", and k no longer quits.
         for other in [k('z'), k('d'), k('k'), code(KeyCode::Enter)] {
-            assert_eq!(app.handle(other), vec![]);
+            assert_eq!(app.handle(other).requests(), vec![]);
             assert!(app.dialog().is_some());
         }
-        let reqs = app.handle(choice);
+        let reqs = app.handle(choice).requests();
         assert_eq!(app.dialog(), None);
         match expect {
             Some(req) => {
@@ -376,7 +441,8 @@ fn quit_with_marks_asks_and_each_choice_sends_the_right_quit() {
                 assert!(app.is_closing());
                 assert_eq!(app.conn_state(), &ConnState::Closing);
                 assert!(!app.should_quit(), "waits for Closed");
-                app.handle(AppEvent::Worker(Event::Closed { committed: true }));
+                app.handle(AppEvent::Worker(Event::Closed { committed: true }))
+                    .requests();
                 assert!(app.should_quit());
             }
             None => {
@@ -391,41 +457,48 @@ fn quit_with_marks_asks_and_each_choice_sends_the_right_quit() {
 #[test]
 fn quit_without_marks_and_discard_quit() {
     let mut app = loaded(3);
-    assert_eq!(app.handle(k('q')), vec![Request::Quit { commit: false }]);
+    assert_eq!(
+        app.handle(k('q')).requests(),
+        vec![Request::Quit { commit: false }]
+    );
     assert!(!app.should_quit());
     // A worker that never answers: q again leaves.
-    assert_eq!(app.handle(k('q')), vec![]);
+    assert_eq!(app.handle(k('q')).requests(), vec![]);
     assert!(app.should_quit());
 
     let mut app = loaded(3);
-    app.handle(k('d'));
-    assert_eq!(app.handle(k('x')), vec![Request::Quit { commit: false }]);
+    app.handle(k('d')).requests();
+    assert_eq!(
+        app.handle(k('x')).requests(),
+        vec![Request::Quit { commit: false }]
+    );
     assert_eq!(app.dialog(), None);
 }
 
 #[test]
 fn quitting_works_when_the_worker_is_gone() {
     let mut app = loaded(3);
-    app.handle(k('d'));
-    app.set_worker_gone("its channel is closed");
+    app.handle(k('d')).requests();
+    app.handle(AppEvent::WorkerGone("its channel is closed".into()));
     assert!(app.error().unwrap().message.contains("worker stopped"));
-    assert_eq!(app.handle(k('q')), vec![]);
+    assert_eq!(app.handle(k('q')).requests(), vec![]);
     assert!(app.should_quit());
 
     // Gone while closing: quit at once.
     let mut app = loaded(1);
-    app.handle(k('q'));
-    app.set_worker_gone("closed");
+    app.handle(k('q')).requests();
+    app.handle(AppEvent::WorkerGone("closed".into()));
     assert!(app.should_quit());
 }
 
 #[test]
 fn closed_without_quit_keeps_the_ui_and_explains() {
     let mut app = loaded(2);
-    app.handle(AppEvent::Worker(Event::Closed { committed: false }));
+    app.handle(AppEvent::Worker(Event::Closed { committed: false }))
+        .requests();
     assert!(!app.should_quit());
     assert!(app.error().is_some());
-    app.handle(k('q'));
+    app.handle(k('q')).requests();
     assert!(app.should_quit());
 }
 
@@ -434,7 +507,7 @@ fn stale_retrieve_answers_are_dropped() {
     let mut app = loaded(3);
     let keys = app.view_keys();
     assert_eq!(
-        app.handle(code(KeyCode::Enter)),
+        app.handle(code(KeyCode::Enter)).requests(),
         vec![Request::Retrieve {
             ticket: 1,
             key: keys[0].clone()
@@ -443,7 +516,7 @@ fn stale_retrieve_answers_are_dropped() {
     assert_eq!(app.screen(), Screen::Reader);
     // Next message before the first arrived: the old retrieve is cancelled.
     assert_eq!(
-        app.handle(k('J')),
+        app.handle(k('J')).requests(),
         vec![
             Request::CancelRetrieve { ticket: 1 },
             Request::Retrieve {
@@ -461,7 +534,8 @@ fn stale_retrieve_answers_are_dropped() {
         ticket: 1,
         key: keys[0].clone(),
         view: view(old),
-    }));
+    }))
+    .requests();
     assert_eq!(app.stale_dropped(), 1);
     assert!(matches!(
         app.reader().unwrap().content,
@@ -476,12 +550,13 @@ fn stale_retrieve_answers_are_dropped() {
         ticket: 2,
         key: keys[1].clone(),
         view: view(new),
-    }));
+    }))
+    .requests();
     let r = app.reader().unwrap();
     assert_eq!(r.doc().unwrap().subject, "new");
     assert!(r.lines.iter().any(|l| l.text == "new body"));
     // Back with a finished message: nothing to cancel.
-    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    assert_eq!(app.handle(code(KeyCode::Esc)).requests(), vec![]);
     assert_eq!(app.screen(), Screen::List);
     assert_eq!(app.cursor_key(), Some(&keys[1]));
 }
@@ -503,7 +578,7 @@ fn a_prepared_message_reads_like_the_worker_event() {
     let mut prepared = loaded(3);
     let key = direct.view_keys()[0].clone();
     for app in [&mut direct, &mut prepared] {
-        app.handle(code(KeyCode::Enter));
+        app.handle(code(KeyCode::Enter)).requests();
     }
     let ev = |ticket| Event::Message {
         ticket,
@@ -511,14 +586,14 @@ fn a_prepared_message_reads_like_the_worker_event() {
         view: view(message()),
     };
     // A stale ticket first: dropped in both.
-    direct.handle(AppEvent::Worker(ev(7)));
+    direct.handle(AppEvent::Worker(ev(7))).requests();
     let stale = popview::app::prepare(ev(7));
     assert!(matches!(stale, AppEvent::Ready { .. }), "{stale:?}");
-    prepared.handle(stale);
+    prepared.handle(stale).requests();
     assert_eq!(direct.stale_dropped(), 1);
     assert_eq!(prepared.stale_dropped(), 1);
-    direct.handle(AppEvent::Worker(ev(1)));
-    prepared.handle(popview::app::prepare(ev(1)));
+    direct.handle(AppEvent::Worker(ev(1))).requests();
+    prepared.handle(popview::app::prepare(ev(1))).requests();
     let (a, b) = (direct.reader().unwrap(), prepared.reader().unwrap());
     assert_eq!(a.doc(), b.doc());
     assert_eq!(a.lines, b.lines);
@@ -534,43 +609,46 @@ fn a_prepared_message_reads_like_the_worker_event() {
 fn new_mail_listing_keeps_cursor_and_marks() {
     let mut app = loaded(3);
     // Cursor on message 2, mark message 1.
-    app.handle(k('j'));
+    app.handle(k('j')).requests();
     assert_eq!(app.cursor_key(), Some(&key_of(2)));
     app.handle(AppEvent::Worker(Event::Marks {
         marked: vec![key_of(1)],
         restored: false,
         settled: 0,
-    }));
+    }))
+    .requests();
     // New mail: 4 and 5 arrive; 3 was deleted elsewhere, so numbers shift.
-    let reqs = app.handle(AppEvent::Worker(Event::Listing {
-        entries: vec![
-            ListEntry {
-                key: key_of(1),
-                size: 1000,
-            },
-            ListEntry {
-                key: key_of(2),
-                size: 2000,
-            },
-            ListEntry {
-                key: MsgKey {
-                    number: 3,
-                    uid: Some("uid-4".into()),
-                    generation: 0,
+    let reqs = app
+        .handle(AppEvent::Worker(Event::Listing {
+            entries: vec![
+                ListEntry {
+                    key: key_of(1),
+                    size: 1000,
                 },
-                size: 4000,
-            },
-            ListEntry {
-                key: MsgKey {
-                    number: 4,
-                    uid: Some("uid-5".into()),
-                    generation: 0,
+                ListEntry {
+                    key: key_of(2),
+                    size: 2000,
                 },
-                size: 5000,
-            },
-        ],
-        no_uidl_reason: None,
-    }));
+                ListEntry {
+                    key: MsgKey {
+                        number: 3,
+                        uid: Some("uid-4".into()),
+                        generation: 0,
+                    },
+                    size: 4000,
+                },
+                ListEntry {
+                    key: MsgKey {
+                        number: 4,
+                        uid: Some("uid-5".into()),
+                        generation: 0,
+                    },
+                    size: 5000,
+                },
+            ],
+            no_uidl_reason: None,
+        }))
+        .requests();
     assert_eq!(app.cursor_key(), Some(&key_of(2)));
     assert_eq!(app.mark_state(&key_of(1)), Some(MarkState::Marked));
     assert_eq!(app.marked_count(), 1);
@@ -593,39 +671,39 @@ fn new_mail_listing_keeps_cursor_and_marks() {
 #[test]
 fn filter_is_incremental_and_n_moves_between_matches() {
     let mut app = loaded(10);
-    app.handle(k('/'));
+    app.handle(k('/')).requests();
     assert!(app.editing_filter());
-    app.handle(k('b'));
-    app.handle(k('o'));
+    app.handle(k('b')).requests();
+    app.handle(k('o')).requests();
     // "bo" matches Bob (sender) only: messages 1 and 6.
     let keys = app.view_keys();
     assert_eq!(keys, vec![key_of(6), key_of(1)]);
-    app.handle(code(KeyCode::Backspace));
-    app.handle(k('O'));
+    app.handle(code(KeyCode::Backspace)).requests();
+    app.handle(k('O')).requests();
     assert_eq!(app.filter(), "bO");
     assert_eq!(
         app.view_keys(),
         vec![key_of(6), key_of(1)],
         "case-insensitive"
     );
-    app.handle(code(KeyCode::Enter));
+    app.handle(code(KeyCode::Enter)).requests();
     assert!(!app.editing_filter());
     assert_eq!(app.cursor(), 0);
-    app.handle(k('n'));
+    app.handle(k('n')).requests();
     assert_eq!(app.cursor_key(), Some(&key_of(1)));
-    app.handle(k('N'));
+    app.handle(k('N')).requests();
     assert_eq!(app.cursor_key(), Some(&key_of(6)));
     // Subject matches too.
-    app.handle(code(KeyCode::Esc));
+    app.handle(code(KeyCode::Esc)).requests();
     assert_eq!(app.view_len(), 10);
-    app.handle(k('/'));
+    app.handle(k('/')).requests();
     for c in "subject 1".chars() {
-        app.handle(k(c));
+        app.handle(k(c)).requests();
     }
     assert_eq!(app.view_keys(), vec![key_of(10), key_of(1)]);
     // The message under the cursor was filtered out: the first match.
     assert_eq!(app.cursor(), 0);
-    app.handle(code(KeyCode::Esc));
+    app.handle(code(KeyCode::Esc)).requests();
     assert_eq!(app.filter(), "");
     assert_eq!(app.view_len(), 10);
     // The cursor stays on the same message across filter changes.
@@ -635,29 +713,31 @@ fn filter_is_incremental_and_n_moves_between_matches() {
 #[test]
 fn sort_cycles_and_reverses() {
     let mut app = app();
-    app.handle(listing(&[(1, 500), (2, 100), (3, 900)]));
+    app.handle(listing(&[(1, 500), (2, 100), (3, 900)]))
+        .requests();
     app.handle(AppEvent::Worker(Event::Previews(vec![
         (key_of(1), summary("Zed", "b", NOW - 10)),
         (key_of(2), summary("Amy", "c", NOW - 30)),
         (key_of(3), summary("Max", "a", NOW - 20)),
-    ])));
+    ])))
+    .requests();
     assert_eq!(app.sort(), (SortKey::Arrival, true));
     assert_eq!(app.view_keys(), vec![key_of(3), key_of(2), key_of(1)]);
-    app.handle(k('o'));
+    app.handle(k('o')).requests();
     assert_eq!(app.sort(), (SortKey::Date, true));
     assert_eq!(app.view_keys(), vec![key_of(1), key_of(3), key_of(2)]);
-    app.handle(k('o'));
+    app.handle(k('o')).requests();
     assert_eq!(app.sort(), (SortKey::Sender, false));
     assert_eq!(app.view_keys(), vec![key_of(2), key_of(3), key_of(1)]);
-    app.handle(k('O'));
+    app.handle(k('O')).requests();
     assert_eq!(app.sort(), (SortKey::Sender, true));
     assert_eq!(app.view_keys(), vec![key_of(1), key_of(3), key_of(2)]);
-    app.handle(k('o'));
+    app.handle(k('o')).requests();
     assert_eq!(app.view_keys(), vec![key_of(3), key_of(1), key_of(2)]);
-    app.handle(k('o'));
+    app.handle(k('o')).requests();
     assert_eq!(app.sort(), (SortKey::Size, true));
     assert_eq!(app.view_keys(), vec![key_of(3), key_of(1), key_of(2)]);
-    app.handle(k('o'));
+    app.handle(k('o')).requests();
     assert_eq!(app.sort(), (SortKey::Arrival, true));
     assert_eq!(app.sort_label(), "arrival ↓");
 }
@@ -665,24 +745,25 @@ fn sort_cycles_and_reverses() {
 #[test]
 fn previews_resort_on_the_next_event() {
     let mut app = app();
-    app.handle(listing(&[(1, 1), (2, 1)]));
-    app.handle(k('o'));
-    app.handle(k('o')); // sender
+    app.handle(listing(&[(1, 1), (2, 1)])).requests();
+    app.handle(k('o')).requests();
+    app.handle(k('o')).requests(); // sender
     app.handle(AppEvent::Worker(Event::Previews(vec![
         (key_of(1), summary("Bob", "x", NOW)),
         (key_of(2), summary("Amy", "y", NOW)),
-    ])));
+    ])))
+    .requests();
     // Deferred while previews stream (no preview yet: by number).
     assert_eq!(app.view_keys(), vec![key_of(1), key_of(2)]);
-    app.handle(AppEvent::Tick);
+    app.handle(AppEvent::Tick).requests();
     assert_eq!(app.view_keys(), vec![key_of(2), key_of(1)]);
 }
 
 #[test]
 fn big_message_asks_then_peeks_or_downloads_and_esc_cancels() {
     let mut app = app();
-    app.handle(listing(&[(1, 5_000_000)]));
-    assert_eq!(app.handle(code(KeyCode::Enter)), vec![]);
+    app.handle(listing(&[(1, 5_000_000)])).requests();
+    assert_eq!(app.handle(code(KeyCode::Enter)).requests(), vec![]);
     assert_eq!(
         app.dialog(),
         Some(&Dialog::BigMessage {
@@ -692,7 +773,7 @@ fn big_message_asks_then_peeks_or_downloads_and_esc_cancels() {
     );
     // Peek.
     assert_eq!(
-        app.handle(k('p')),
+        app.handle(k('p')).requests(),
         vec![Request::Peek {
             ticket: 1,
             key: key_of(1),
@@ -707,14 +788,15 @@ fn big_message_asks_then_peeks_or_downloads_and_esc_cancels() {
             body: "first lines".into(),
             ..Default::default()
         }),
-    }));
+    }))
+    .requests();
     assert!(matches!(
         app.reader().unwrap().content,
         Content::Ready { peek: true, .. }
     ));
     // Enter in a peek downloads the whole message, no second question.
     assert_eq!(
-        app.handle(code(KeyCode::Enter)),
+        app.handle(code(KeyCode::Enter)).requests(),
         vec![Request::Retrieve {
             ticket: 2,
             key: key_of(1)
@@ -724,7 +806,8 @@ fn big_message_asks_then_peeks_or_downloads_and_esc_cancels() {
         ticket: 2,
         bytes: 1_000_000,
         total: 5_000_000,
-    }));
+    }))
+    .requests();
     assert!(matches!(
         app.reader().unwrap().content,
         Content::Loading {
@@ -735,24 +818,24 @@ fn big_message_asks_then_peeks_or_downloads_and_esc_cancels() {
     ));
     // Esc cancels the download.
     assert_eq!(
-        app.handle(code(KeyCode::Esc)),
+        app.handle(code(KeyCode::Esc)).requests(),
         vec![Request::CancelRetrieve { ticket: 2 }]
     );
     assert_eq!(app.screen(), Screen::List);
     assert_eq!(app.notice(), Some("download cancelled"));
 
     // Download straight away; cancel the dialog.
-    app.handle(code(KeyCode::Enter));
+    app.handle(code(KeyCode::Enter)).requests();
     assert_eq!(
-        app.handle(k('y')),
+        app.handle(k('y')).requests(),
         vec![Request::Retrieve {
             ticket: 3,
             key: key_of(1)
         }]
     );
-    app.handle(code(KeyCode::Esc));
-    app.handle(code(KeyCode::Enter));
-    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    app.handle(code(KeyCode::Esc)).requests();
+    app.handle(code(KeyCode::Enter)).requests();
+    assert_eq!(app.handle(code(KeyCode::Esc)).requests(), vec![]);
     assert_eq!(app.dialog(), None);
     assert_eq!(app.screen(), Screen::List);
 }
@@ -762,18 +845,19 @@ fn password_prompt_sends_once_and_keeps_nothing() {
     let mut app = loaded(1);
     app.handle(AppEvent::Worker(Event::PasswordNeeded {
         reason: "the server refused the password".into(),
-    }));
+    }))
+    .requests();
     assert!(matches!(app.dialog(), Some(Dialog::Password { .. })));
     for c in "s3cr:t".chars() {
         // Keys go to the prompt, not the keymap (no 'd' marking etc.).
-        assert_eq!(app.handle(k(c)), vec![]);
+        assert_eq!(app.handle(k(c)).requests(), vec![]);
     }
-    app.handle(code(KeyCode::Backspace));
-    app.handle(k('T'));
+    app.handle(code(KeyCode::Backspace)).requests();
+    app.handle(k('T')).requests();
     let debug = format!("{app:?}");
     assert!(!debug.contains("s3cr"), "password leaked in Debug");
     assert_eq!(
-        app.handle(code(KeyCode::Enter)),
+        app.handle(code(KeyCode::Enter)).requests(),
         vec![Request::Password("s3cr:T".into())]
     );
     assert_eq!(app.dialog(), None);
@@ -782,9 +866,10 @@ fn password_prompt_sends_once_and_keeps_nothing() {
     // Esc cancels without sending.
     app.handle(AppEvent::Worker(Event::PasswordNeeded {
         reason: "again".into(),
-    }));
-    app.handle(k('x'));
-    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    }))
+    .requests();
+    app.handle(k('x')).requests();
+    assert_eq!(app.handle(code(KeyCode::Esc)).requests(), vec![]);
     assert_eq!(app.dialog(), None);
     assert_eq!(app.error().unwrap().kind, Some(ErrorKind::Auth));
 }
@@ -796,9 +881,9 @@ fn reader_toggles_save_and_next_previous() {
         save_dir: dir.clone(),
         ..Default::default()
     });
-    app.handle(AppEvent::Resize(100, 30));
-    app.handle(listing(&[(1, 10), (2, 10)]));
-    app.handle(code(KeyCode::Enter));
+    app.handle(AppEvent::Resize(100, 30)).requests();
+    app.handle(listing(&[(1, 10), (2, 10)])).requests();
+    app.handle(code(KeyCode::Enter)).requests();
     let mut v = MessageView {
         from: "Alice <alice@example.org>".into(),
         subject: "Report".into(),
@@ -816,7 +901,8 @@ fn reader_toggles_save_and_next_previous() {
         ticket: 1,
         key: key_of(2),
         view: view(v),
-    }));
+    }))
+    .requests();
     let text = |app: &App| -> Vec<String> {
         app.reader()
             .unwrap()
@@ -827,38 +913,37 @@ fn reader_toggles_save_and_next_previous() {
     };
     assert!(text(&app).contains(&"Subject: Report".to_string()));
     assert!(!text(&app).iter().any(|l| l.contains("X-Custom")));
-    app.handle(k('h'));
+    app.handle(k('h')).requests();
     assert!(text(&app).contains(&"X-Custom: yes".to_string()));
-    app.handle(k('v'));
+    app.handle(k('v')).requests();
     assert!(app.reader().unwrap().raw);
     assert_eq!(text(&app)[0], "Subject: Report");
-    app.handle(k('v'));
+    app.handle(k('v')).requests();
     // Save the attachment: a job with a safe base name in save_dir.
-    app.handle(k('s'));
-    let jobs = app.take_save_jobs();
+    let jobs = saves(app.handle(k('s')));
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].dir, dir);
     assert_eq!(jobs[0].name, "evil.pdf");
     assert_eq!(jobs[0].data, vec![1, 2, 3]);
     // Tab selects the whole message.
-    app.handle(code(KeyCode::Tab));
-    app.handle(k('s'));
-    let jobs = app.take_save_jobs();
+    app.handle(code(KeyCode::Tab)).requests();
+    let jobs = saves(app.handle(k('s')));
     assert_eq!(jobs[0].name, "message-2.eml");
-    app.handle(AppEvent::Saved(Ok(dir.join("message-2.eml"))));
+    app.handle(AppEvent::Saved(Ok(dir.join("message-2.eml"))))
+        .requests();
     assert!(app.notice().unwrap().contains("saved to"));
     // Newest first: J goes to message 1, K back to 2.
     assert_eq!(
-        app.handle(k('J')),
+        app.handle(k('J')).requests(),
         vec![Request::Retrieve {
             ticket: 2,
             key: key_of(1)
         }]
     );
-    assert_eq!(app.handle(k('J')), vec![]);
+    assert_eq!(app.handle(k('J')).requests(), vec![]);
     assert!(app.notice().unwrap().contains("last message"));
     assert_eq!(
-        app.handle(k('K')),
+        app.handle(k('K')).requests(),
         vec![
             Request::CancelRetrieve { ticket: 2 },
             Request::Retrieve {
@@ -869,7 +954,7 @@ fn reader_toggles_save_and_next_previous() {
     );
     // d in the reader marks this message and goes on to the next one.
     assert_eq!(
-        app.handle(k('d')),
+        app.handle(k('d')).requests(),
         vec![
             Request::Mark(key_of(2)),
             Request::CancelRetrieve { ticket: 3 },
@@ -888,10 +973,10 @@ fn d_and_u_are_symmetric_in_the_list_and_the_reader() {
         let mut app = loaded(4);
         let keys = app.view_keys();
         if key == 'u' {
-            app.handle(k('d'));
-            app.handle(k('k'));
+            app.handle(k('d')).requests();
+            app.handle(k('k')).requests();
         }
-        let reqs = app.handle(k(key));
+        let reqs = app.handle(k(key)).requests();
         let want = if key == 'd' {
             Request::Mark(keys[0].clone())
         } else {
@@ -905,13 +990,13 @@ fn d_and_u_are_symmetric_in_the_list_and_the_reader() {
         let mut app = loaded(4);
         let keys = app.view_keys();
         if key == 'u' {
-            app.handle(k('d'));
-            app.handle(k('k'));
+            app.handle(k('d')).requests();
+            app.handle(k('k')).requests();
         }
-        app.handle(code(KeyCode::Enter));
+        app.handle(code(KeyCode::Enter)).requests();
         let shown = app.reader().unwrap().key.clone();
         assert_eq!(shown, keys[0]);
-        let reqs = app.handle(k(key));
+        let reqs = app.handle(k(key)).requests();
         assert_eq!(
             reqs[0],
             if key == 'd' {
@@ -937,13 +1022,14 @@ fn errors_are_kept_in_words_with_advice() {
         kind: ErrorKind::Auth,
         message: "login refused\u{1b}[2J".into(),
         fatal: true,
-    })));
+    })))
+    .requests();
     let e = app.error().unwrap();
     assert!(e.advice.contains("password"));
     assert!(!e.message.contains('\u{1b}'));
     assert_eq!(app.conn_state(), &ConnState::Offline);
     // Esc clears it in the list.
-    app.handle(code(KeyCode::Esc));
+    app.handle(code(KeyCode::Esc)).requests();
     assert!(app.error().is_none());
 }
 
@@ -959,29 +1045,30 @@ fn mouse_click_selects_and_double_click_opens() {
         })
     };
     // Row 0 is the header bar, row 1 the column header: row 4 is position 2.
-    assert_eq!(app.handle(click(4)), vec![]);
+    assert_eq!(app.handle(click(4)).requests(), vec![]);
     assert_eq!(app.cursor(), 2);
     // Slow second click: no open.
-    app.handle(AppEvent::Tick);
-    app.handle(AppEvent::Tick);
-    assert_eq!(app.handle(click(4)), vec![]);
+    app.handle(AppEvent::Tick).requests();
+    app.handle(AppEvent::Tick).requests();
+    assert_eq!(app.handle(click(4)).requests(), vec![]);
     // Quick second click opens.
     let key = app.cursor_key().cloned().unwrap();
     assert_eq!(
-        app.handle(click(4)),
+        app.handle(click(4)).requests(),
         vec![Request::Retrieve { ticket: 1, key }]
     );
-    app.handle(code(KeyCode::Esc));
+    app.handle(code(KeyCode::Esc)).requests();
     // Wheel.
     app.handle(AppEvent::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollDown,
         column: 0,
         row: 5,
         modifiers: KeyModifiers::NONE,
-    }));
+    }))
+    .requests();
     assert_eq!(app.cursor(), 4);
     // Clicks outside the rows do nothing.
-    assert_eq!(app.handle(click(29)), vec![]);
+    assert_eq!(app.handle(click(29)).requests(), vec![]);
     assert_eq!(app.cursor(), 4);
 }
 
@@ -994,17 +1081,20 @@ fn key_releases_are_ignored_and_keymap_overrides_apply() {
         keymap: Keymap::with_overrides(&o).unwrap(),
         ..Default::default()
     });
-    app.handle(AppEvent::Resize(100, 30));
-    app.handle(listing(&[(1, 1)]));
-    assert_eq!(app.handle(k('d')), vec![]);
+    app.handle(AppEvent::Resize(100, 30)).requests();
+    app.handle(listing(&[(1, 1)])).requests();
+    assert_eq!(app.handle(k('d')).requests(), vec![]);
     let release = AppEvent::Key(KeyEvent {
         code: KeyCode::Char('D'),
         modifiers: KeyModifiers::SHIFT,
         kind: KeyEventKind::Release,
         state: KeyEventState::NONE,
     });
-    assert_eq!(app.handle(release), vec![]);
-    assert_eq!(app.handle(k('D')), vec![Request::Mark(key_of(1))]);
+    assert_eq!(app.handle(release).requests(), vec![]);
+    assert_eq!(
+        app.handle(k('D')).requests(),
+        vec![Request::Mark(key_of(1))]
+    );
     assert_eq!(app.keymap().keys_for(Action::Mark), vec!["D"]);
 }
 
@@ -1012,10 +1102,10 @@ fn key_releases_are_ignored_and_keymap_overrides_apply() {
 fn tiny_and_zero_sizes_do_not_break_state() {
     let mut app = loaded(50);
     for (w, h) in [(0, 0), (10, 3), (1, 1), (40, 10)] {
-        app.handle(AppEvent::Resize(w, h));
-        app.handle(k('j'));
-        app.handle(code(KeyCode::PageDown));
-        app.handle(k('G'));
+        app.handle(AppEvent::Resize(w, h)).requests();
+        app.handle(k('j')).requests();
+        app.handle(code(KeyCode::PageDown)).requests();
+        app.handle(k('G')).requests();
         assert!(app.cursor() < app.view_len());
     }
 }
@@ -1043,13 +1133,14 @@ fn no_uidl_entries_never_carry_over_by_number() {
             no_uidl_reason: Some("server has no UIDL".into()),
         })
     };
-    app.handle(ev(&[1, 2]));
+    app.handle(ev(&[1, 2])).requests();
     app.handle(AppEvent::Worker(Event::Previews(vec![(
         nouid(1),
         summary("A", "s", NOW),
-    )])));
+    )])))
+    .requests();
     assert!(app.row(&nouid(1)).unwrap().info.is_some());
-    app.handle(ev(&[1, 2, 3]));
+    app.handle(ev(&[1, 2, 3])).requests();
     assert!(app.row(&nouid(1)).unwrap().info.is_none());
     assert_eq!(app.view_len(), 3);
     assert_eq!(app.no_uidl_reason(), Some("server has no UIDL"));
@@ -1081,10 +1172,11 @@ fn marks_restored_while_offline_are_never_dropped_by_a_plain_q() {
         vec![restored_key("0001aa"), restored_key("0002bb")],
         true,
         0,
-    ));
+    ))
+    .requests();
     assert_eq!(app.marked_count(), 0, "the list shows none of them");
     assert_eq!(app.unshown_marks().len(), 2);
-    assert_eq!(app.handle(k('q')), vec![], "q asks first");
+    assert_eq!(app.handle(k('q')).requests(), vec![], "q asks first");
     let Some(Dialog::Quit(m)) = app.dialog() else {
         panic!("no quit dialog: {:?}", app.dialog())
     };
@@ -1097,7 +1189,7 @@ fn marks_restored_while_offline_are_never_dropped_by_a_plain_q() {
     );
     let keys: Vec<_> = app.dialog_choices().iter().map(|c| c.answer).collect();
     assert!(keys.contains(&Answer::KeepMarksAndQuit));
-    assert_eq!(app.handle(k('l')), vec![Request::QuitKeepMarks]);
+    assert_eq!(app.handle(k('l')).requests(), vec![Request::QuitKeepMarks]);
     assert!(app.is_closing());
 
     // Esc, then $ and U know about them too.
@@ -1106,20 +1198,22 @@ fn marks_restored_while_offline_are_never_dropped_by_a_plain_q() {
         vec![restored_key("0001aa"), restored_key("0002bb")],
         true,
         0,
-    ));
-    app.handle(k('q'));
-    app.handle(code(KeyCode::Esc));
-    assert_eq!(app.handle(k('$')), vec![]);
+    ))
+    .requests();
+    app.handle(k('q')).requests();
+    app.handle(code(KeyCode::Esc)).requests();
+    assert_eq!(app.handle(k('$')).requests(), vec![]);
     assert!(matches!(app.dialog(), Some(Dialog::Commit(m)) if m.unshown.len() == 2));
-    app.handle(code(KeyCode::Esc));
-    assert_eq!(app.handle(k('U')), vec![]);
+    app.handle(code(KeyCode::Esc)).requests();
+    assert_eq!(app.handle(k('U')).requests(), vec![]);
     assert!(matches!(app.dialog(), Some(Dialog::UnmarkAll(m)) if m.total() == 2));
 }
 
 #[test]
 fn marks_restored_on_a_server_without_uidl_are_named_in_the_quit_dialog() {
     let mut app = app();
-    app.handle(marks(vec![restored_key("0001aa")], true, 0));
+    app.handle(marks(vec![restored_key("0001aa")], true, 0))
+        .requests();
     app.handle(AppEvent::Worker(Event::Listing {
         entries: vec![ListEntry {
             key: MsgKey {
@@ -1130,13 +1224,16 @@ fn marks_restored_on_a_server_without_uidl_are_named_in_the_quit_dialog() {
             size: 10,
         }],
         no_uidl_reason: Some("no UIDL".into()),
-    }));
-    app.handle(marks(vec![restored_key("0001aa")], true, 0));
-    app.handle(AppEvent::Worker(Event::Connected(Box::new(connection()))));
+    }))
+    .requests();
+    app.handle(marks(vec![restored_key("0001aa")], true, 0))
+        .requests();
+    app.handle(AppEvent::Worker(Event::Connected(Box::new(connection()))))
+        .requests();
     assert_eq!(app.unshown_marks().len(), 1);
     // A mark by number in this session, next to the restored one.
-    app.handle(k('d'));
-    app.handle(k('q'));
+    app.handle(k('d')).requests();
+    app.handle(k('q')).requests();
     let Some(Dialog::Quit(m)) = app.dialog() else {
         panic!("no quit dialog")
     };
@@ -1170,15 +1267,16 @@ fn connection() -> ConnectionInfo {
 fn a_dialog_about_marks_follows_the_marks_while_open() {
     let mut app = loaded(3);
     let keys = app.view_keys();
-    app.handle(k('d'));
-    app.handle(k('d'));
-    app.handle(k('$'));
+    app.handle(k('d')).requests();
+    app.handle(k('d')).requests();
+    app.handle(k('$')).requests();
     assert!(matches!(app.dialog(), Some(Dialog::Commit(m)) if m.total() == 2));
     // The worker reports one of them refused.
     app.handle(AppEvent::Worker(Event::MarkRefused {
         key: keys[1].clone(),
         reason: "gone".into(),
-    }));
+    }))
+    .requests();
     assert!(matches!(app.dialog(), Some(Dialog::Commit(m)) if m.total() == 1));
 }
 
@@ -1186,14 +1284,15 @@ fn a_dialog_about_marks_follows_the_marks_while_open() {
 fn after_a_commit_the_reader_follows_its_uid_and_never_shows_another_number() {
     let mut app = loaded(4);
     // Read message 3 (the second row, newest first).
-    app.handle(k('j'));
-    app.handle(code(KeyCode::Enter));
+    app.handle(k('j')).requests();
+    app.handle(code(KeyCode::Enter)).requests();
     assert_eq!(app.reader().unwrap().key, key_of(3));
     app.handle(AppEvent::Ready {
         ticket: 1,
         key: key_of(3),
         doc: Box::new(popview::app::Doc::from_view(MessageView::default())),
-    });
+    })
+    .requests();
     // Message 1 was marked and committed; the new session numbers 2, 3, 4
     // as 1, 2, 3.
     let shifted = |n: u32, uid: u32| ListEntry {
@@ -1207,14 +1306,15 @@ fn after_a_commit_the_reader_follows_its_uid_and_never_shows_another_number() {
     app.handle(AppEvent::Worker(Event::Listing {
         entries: vec![shifted(1, 2), shifted(2, 3), shifted(3, 4)],
         no_uidl_reason: None,
-    }));
+    }))
+    .requests();
     let r = app
         .reader()
         .expect("still open: its message is still there");
     assert_eq!(r.key.uid.as_deref(), Some("uid-3"));
     assert_eq!(r.key.number, 2, "shown under its new number");
     // d acts on the message shown, by its new key; J goes on from it.
-    let reqs = app.handle(k('d'));
+    let reqs = app.handle(k('d')).requests();
     assert_eq!(
         reqs[0],
         Request::Mark(MsgKey {
@@ -1230,7 +1330,7 @@ fn after_a_commit_the_reader_follows_its_uid_and_never_shows_another_number() {
 
     // The message shown is gone from the new listing: the reader closes.
     let mut app = loaded(2);
-    app.handle(code(KeyCode::Enter));
+    app.handle(code(KeyCode::Enter)).requests();
     let shown = app.reader().unwrap().key.clone();
     app.handle(AppEvent::Worker(Event::Listing {
         entries: vec![ListEntry {
@@ -1242,7 +1342,8 @@ fn after_a_commit_the_reader_follows_its_uid_and_never_shows_another_number() {
             size: 1000,
         }],
         no_uidl_reason: None,
-    }));
+    }))
+    .requests();
     assert_eq!(shown, key_of(2));
     assert!(app.reader().is_none());
     assert_eq!(app.screen(), Screen::List);
@@ -1268,10 +1369,10 @@ fn without_uidl_a_new_listing_closes_the_reader_and_cancels_its_download() {
         })
     };
     let mut app = app();
-    app.handle(ev());
-    app.handle(code(KeyCode::Enter));
+    app.handle(ev()).requests();
+    app.handle(code(KeyCode::Enter)).requests();
     let ticket = app.reader().unwrap().ticket;
-    let reqs = app.handle(ev());
+    let reqs = app.handle(ev()).requests();
     assert!(app.reader().is_none());
     assert!(
         reqs.contains(&Request::CancelRetrieve { ticket }),
@@ -1283,9 +1384,9 @@ fn without_uidl_a_new_listing_closes_the_reader_and_cancels_its_download() {
 #[test]
 fn saving_from_a_peek_is_refused_with_the_way_out() {
     let mut app = app();
-    app.handle(listing(&[(1, 5_000_000)]));
-    app.handle(code(KeyCode::Enter));
-    app.handle(k('p'));
+    app.handle(listing(&[(1, 5_000_000)])).requests();
+    app.handle(code(KeyCode::Enter)).requests();
+    app.handle(k('p')).requests();
     let mut v = MessageView {
         body: "first lines".into(),
         ..Default::default()
@@ -1299,13 +1400,19 @@ fn saving_from_a_peek_is_refused_with_the_way_out() {
         ticket: 1,
         key: key_of(1),
         view: view(v),
-    }));
-    assert_eq!(app.handle(k('s')), vec![]);
-    assert!(app.take_save_jobs().is_empty(), "no cut-off file written");
+    }))
+    .requests();
+    let effects = app.handle(k('s'));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Send(_) | Effect::Save(_))),
+        "no request, no cut-off file written: {effects:?}"
+    );
     let n = app.notice().unwrap();
     assert!(n.contains("peek") && n.contains("enter"), "{n}");
     // enter downloads the whole message; then s saves.
-    let reqs = app.handle(code(KeyCode::Enter));
+    let reqs = app.handle(code(KeyCode::Enter)).requests();
     assert!(matches!(
         reqs.as_slice(),
         [Request::Retrieve { ticket: 2, .. }]
@@ -1317,23 +1424,24 @@ fn r_asks_for_the_password_again_after_esc() {
     let mut app = loaded(1);
     app.handle(AppEvent::Worker(Event::PasswordNeeded {
         reason: "the server refused the password".into(),
-    }));
-    assert_eq!(app.handle(code(KeyCode::Esc)), vec![]);
+    }))
+    .requests();
+    assert_eq!(app.handle(code(KeyCode::Esc)).requests(), vec![]);
     assert_eq!(app.dialog(), None);
     assert!(app.error().unwrap().advice.contains("press r"));
     // r: the prompt again, not a mail check.
-    assert_eq!(app.handle(k('r')), vec![]);
+    assert_eq!(app.handle(k('r')).requests(), vec![]);
     assert!(
         matches!(app.dialog(), Some(Dialog::Password { reason, .. }) if reason.contains("refused"))
     );
     assert_eq!(app.error(), None);
-    app.handle(k('p'));
+    app.handle(k('p')).requests();
     assert_eq!(
-        app.handle(code(KeyCode::Enter)),
+        app.handle(code(KeyCode::Enter)).requests(),
         vec![Request::Password("p".into())]
     );
     // Once sent, r checks for mail again.
-    assert_eq!(app.handle(k('r')), vec![Request::CheckNewMail]);
+    assert_eq!(app.handle(k('r')).requests(), vec![Request::CheckNewMail]);
 }
 
 #[test]
@@ -1343,7 +1451,8 @@ fn the_reconnect_countdown_counts_down() {
         attempt: 2,
         delay_secs: 10,
         reason: "connection reset".into(),
-    }));
+    }))
+    .requests();
     let left = |app: &App| match app.conn_state() {
         ConnState::Reconnecting { delay_secs, .. } => *delay_secs,
         other => panic!("{other:?}"),
@@ -1351,16 +1460,41 @@ fn the_reconnect_countdown_counts_down() {
     assert_eq!(left(&app), 10);
     let mut seen = vec![];
     for s in 1..=12 {
-        app.set_now(NOW + s);
-        app.handle(AppEvent::Tick);
+        app.handle(AppEvent::Clock(NOW + s));
+        app.handle(AppEvent::Tick).requests();
         seen.push(left(&app));
     }
     assert_eq!(seen, [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0]);
     assert!(popview::ui::conn_label(app.conn_state()).contains("now"));
-    app.set_now(NOW + 13);
+    app.handle(AppEvent::Clock(NOW + 13));
     app.handle(AppEvent::Worker(Event::Connecting {
         server: "x".into(),
         attempt: 2,
-    }));
+    }))
+    .requests();
     assert_eq!(app.conn_state(), &ConnState::Connecting { attempt: 2 });
+}
+
+#[test]
+fn effects_are_data_suspend_redraw_and_the_clock() {
+    let mut app = loaded(3);
+    // Ctrl-Z: the app asks the loop to suspend; it sends nothing.
+    let z = AppEvent::Key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
+    let effects = app.handle(z);
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Suspend)),
+        "{effects:?}"
+    );
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Send(_))));
+    // The clock within the same minute changes nothing on screen; the next
+    // minute does (the date column says "today" by the minute).
+    let same = app.handle(AppEvent::Clock(NOW + 1));
+    assert!(!same.iter().any(|e| matches!(e, Effect::Redraw)), "{same:?}");
+    let next = app.handle(AppEvent::Clock(NOW + 61));
+    assert!(next.iter().any(|e| matches!(e, Effect::Redraw)), "{next:?}");
+    // A lost worker is an event too: the app says so and quitting is
+    // immediate.
+    let gone = app.handle(AppEvent::WorkerGone("its channel is closed".into()));
+    assert!(gone.iter().any(|e| matches!(e, Effect::Redraw)));
+    assert!(app.worker_gone());
 }

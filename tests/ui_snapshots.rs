@@ -62,7 +62,7 @@ fn app_with(no_color: bool, w: u16, h: u16) -> App {
         big_message_threshold: 5 * 1024 * 1024,
         ..Default::default()
     });
-    app.set_now(NOW);
+    app.handle(AppEvent::Clock(NOW));
     app.handle(AppEvent::Resize(w, h));
     app
 }

@@ -6,7 +6,7 @@
 //! Depends only on `popview`, `ratatui` and `crossterm`.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use popview::app::{App, AppEvent, AppOptions};
+use popview::app::{App, AppEvent, AppOptions, Effect};
 use popview::pop3::response::{
     BodyCollector, BodyLimits, Capabilities, LineBuffer, MAX_STATUS_LINE, MAX_UID_LEN,
     apop_timestamp, body_lines, parse_continuation, parse_scan_line, parse_stat, parse_status,
@@ -261,7 +261,7 @@ pub fn mail_render(data: &[u8]) {
         big_message_threshold: u64::MAX,
         ..Default::default()
     });
-    app.set_now(NOW);
+    app.handle(AppEvent::Clock(NOW));
     app.handle(AppEvent::Resize(w, h));
     app.handle(AppEvent::Worker(Event::Connected(Box::new(
         ConnectionInfo {
@@ -299,14 +299,14 @@ pub fn mail_render(data: &[u8]) {
     )])));
     app.handle(AppEvent::Tick);
     draw(&app, w, h, "list");
-    let requests = app.handle(AppEvent::Key(KeyEvent::new(
+    let effects = app.handle(AppEvent::Key(KeyEvent::new(
         KeyCode::Enter,
         KeyModifiers::NONE,
     )));
-    let ticket = requests
+    let ticket = effects
         .iter()
-        .find_map(|r| match r {
-            Request::Retrieve { ticket, .. } => Some(*ticket),
+        .find_map(|e| match e {
+            Effect::Send(Request::Retrieve { ticket, .. }) => Some(*ticket),
             _ => None,
         })
         .expect("Enter on the only row retrieves it");

@@ -31,7 +31,7 @@ impl App {
         }
         if action == Action::Suspend {
             // The terminal loop stops the process and restores the screen.
-            self.suspend = true;
+            self.effects.push(Effect::Suspend);
             return;
         }
         if action == Action::Help {

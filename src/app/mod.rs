@@ -1,10 +1,12 @@
-//! PURE application state: `App::handle(event) -> Vec<Request>`.
+//! PURE application state: `App::handle(event) -> Vec<Effect>`.
 //!
 //! Nothing here blocks, touches the network or the disk. The terminal loop
 //! (`crate::tui`) feeds every input — worker events, keys, mouse, resizes,
-//! ticks — through [`App::handle`], sends the returned [`Request`]s to the
-//! worker, runs [`App::take_save_jobs`] off-thread, and draws with
-//! `crate::ui::draw(frame, &app)`, which only reads.
+//! the clock, ticks — through [`App::handle`] and performs the [`Effect`]s
+//! it returns, in order: requests to the worker, files to write and sorts
+//! to run off the UI thread, a suspend, a redraw with
+//! `crate::ui::draw(frame, &app)`, which only reads. The terminal loop is
+//! the only place that performs an effect.
 //!
 //! The worker is the source of truth for marks: a mark the user asked for is
 //! shown as pending (`d`/`u` in the mark column) until an `Event::Marks`
@@ -50,6 +52,12 @@ pub enum AppEvent {
     Resize(u16, u16),
     /// About every 250 ms; expires notices and detects double clicks.
     Tick,
+    /// The wall clock (Unix seconds), for "today" in the date column and
+    /// the reconnect countdown; sent at start and with every tick.
+    Clock(i64),
+    /// The worker's channel closed (a send failed): nothing more can be
+    /// sent, and quitting becomes immediate.
+    WorkerGone(String),
     /// A save job finished (sent by the terminal loop).
     Saved(Result<PathBuf, String>),
     /// A background sort finished (sent by the terminal loop).
@@ -62,6 +70,24 @@ pub enum AppEvent {
         key: MsgKey,
         doc: Box<Doc>,
     },
+}
+
+/// What [`App::handle`] asks of the world, in the order to perform it. The
+/// terminal loop answers `Save` with [`AppEvent::Saved`] and `Sort` with
+/// [`AppEvent::Sorted`].
+#[derive(Debug)]
+pub enum Effect {
+    /// Send this to the worker.
+    Send(Request),
+    /// Write a file, off the UI thread.
+    Save(SaveJob),
+    /// Sort a big list, off the UI thread.
+    Sort(SortJob),
+    /// Give the terminal back and stop like any job (Ctrl-Z); redraw all
+    /// at the terminal's size when continued.
+    Suspend,
+    /// Draw the screen again.
+    Redraw,
 }
 
 /// [`prepare_in`] with dates in UTC (the default [`AppOptions`] zone).
@@ -262,8 +288,6 @@ pub struct App {
     error: Option<ErrorNote>,
     /// Mark writes sent to the worker (see `Event::Marks::settled`).
     writes_sent: u64,
-    /// The user asked to suspend (Ctrl-Z); taken by the terminal loop.
-    suspend: bool,
     marked_count: usize,
     /// The marks as the worker last reported them.
     worker_marks: Vec<MsgKey>,
@@ -280,11 +304,12 @@ pub struct App {
     closing_since: Option<u64>,
     worker_gone: bool,
     quit: bool,
-    save_jobs: Vec<SaveJob>,
+    /// Effects decided below `handle` (a file to save, a suspend), returned
+    /// by the same `handle` call after its requests.
+    effects: Vec<Effect>,
     /// Requests a worker event implies (a download to cancel), returned by
     /// the same `handle` call.
     from_events: Vec<Request>,
-    redraw: bool,
     stale_dropped: u64,
 }
 
@@ -318,7 +343,6 @@ impl App {
             notice: None,
             error: None,
             writes_sent: 0,
-            suspend: false,
             marked_count: 0,
             worker_marks: Vec::new(),
             unshown_marks: Vec::new(),
@@ -328,9 +352,8 @@ impl App {
             closing_since: None,
             worker_gone: false,
             quit: false,
-            save_jobs: Vec::new(),
+            effects: Vec::new(),
             from_events: Vec::new(),
-            redraw: true,
             stale_dropped: 0,
         }
     }
@@ -472,23 +495,22 @@ impl App {
 
     // ----- the clock and the outside world -----
 
-    /// Set the wall clock (Unix seconds) used for "today" in the date column.
-    pub fn set_now(&mut self, now: i64) {
-        if now / 60 != self.now / 60 {
-            self.redraw = true;
-        }
+    /// Set the wall clock (Unix seconds) used for "today" in the date
+    /// column; whether the screen changes.
+    fn set_now(&mut self, now: i64) -> bool {
+        let changed = now / 60 != self.now / 60;
         self.now = now;
+        changed
     }
 
     /// The worker's channel is closed: nothing more can be sent. Quitting
     /// becomes immediate.
-    pub fn set_worker_gone(&mut self, reason: &str) {
+    fn on_worker_gone(&mut self, reason: &str) {
         if self.worker_gone {
             return;
         }
         self.worker_gone = true;
         self.conn = ConnState::Offline;
-        self.redraw = true;
         if self.closing_since.is_some() {
             self.quit = true;
             return;
@@ -499,22 +521,6 @@ impl App {
             advice: "press q to leave; nothing was deleted that was not committed",
             fatal: true,
         });
-    }
-
-    /// Files to write, taken by the terminal loop.
-    pub fn take_save_jobs(&mut self) -> Vec<SaveJob> {
-        std::mem::take(&mut self.save_jobs)
-    }
-
-    /// Sorts of a big list, for the terminal loop to run off this thread
-    /// and hand back as [`AppEvent::Sorted`].
-    /// Whether the user asked to suspend to the shell; resets the flag.
-    pub fn take_suspend(&mut self) -> bool {
-        std::mem::take(&mut self.suspend)
-    }
-
-    pub fn take_sort_jobs(&mut self) -> Vec<SortJob> {
-        self.rows.take_sort_jobs()
     }
 
     /// What the last commit did (for the line printed after the TUI ends).
@@ -528,14 +534,10 @@ impl App {
         self.sort_pending
     }
 
-    /// Whether the screen must be drawn again; resets the flag.
-    pub fn take_redraw(&mut self) -> bool {
-        std::mem::take(&mut self.redraw)
-    }
-
     // ----- the update function -----
 
-    pub fn handle(&mut self, ev: AppEvent) -> Vec<Request> {
+    /// Take in one event; return what the world must do about it.
+    pub fn handle(&mut self, ev: AppEvent) -> Vec<Effect> {
         let mut out = Vec::new();
         let is_preview = matches!(ev, AppEvent::Worker(Event::Previews(_)));
         let mut redraw = true;
@@ -560,6 +562,8 @@ impl App {
                 }
             }
             AppEvent::Tick => redraw = self.on_tick(),
+            AppEvent::Clock(now) => redraw = self.set_now(now),
+            AppEvent::WorkerGone(reason) => self.on_worker_gone(&reason),
             AppEvent::Sorted(done) => {
                 if self.rows.sorted(done) && self.sort_pending {
                     self.rebuild_view(true);
@@ -587,10 +591,13 @@ impl App {
         }
         self.clamp_scroll();
         self.sync_visible(&mut out);
+        let mut effects: Vec<Effect> = out.into_iter().map(Effect::Send).collect();
+        effects.append(&mut self.effects);
+        effects.extend(self.rows.take_sort_jobs().into_iter().map(Effect::Sort));
         if redraw {
-            self.redraw = true;
+            effects.push(Effect::Redraw);
         }
-        out
+        effects
     }
 
     fn set_notice(&mut self, s: String) {

@@ -125,7 +125,7 @@ impl App {
             Action::Save => match r.save_job(&self.opts.save_dir) {
                 Some(job) => {
                     self.set_notice(format!("saving {}…", job.name));
-                    self.save_jobs.push(job);
+                    self.effects.push(Effect::Save(job));
                 }
                 None => self.set_notice("the message is still loading".to_string()),
             },
