@@ -1489,7 +1489,10 @@ fn effects_are_data_suspend_redraw_and_the_clock() {
     // The clock within the same minute changes nothing on screen; the next
     // minute does (the date column says "today" by the minute).
     let same = app.handle(AppEvent::Clock(NOW + 1));
-    assert!(!same.iter().any(|e| matches!(e, Effect::Redraw)), "{same:?}");
+    assert!(
+        !same.iter().any(|e| matches!(e, Effect::Redraw)),
+        "{same:?}"
+    );
     let next = app.handle(AppEvent::Clock(NOW + 61));
     assert!(next.iter().any(|e| matches!(e, Effect::Redraw)), "{next:?}");
     // A lost worker is an event too: the app says so and quitting is

@@ -912,3 +912,51 @@ fn a_duplicated_uid_is_never_marked() {
     assert!(!server.log().iter().any(|l| l.line == "DELE 1"));
     assert_eq!(server.mailbox_uids(), vec!["same", "same"]);
 }
+
+/// A bulk mark (`D` on a pattern: hundreds of `Mark`s at once) is pipelined
+/// and reported in a few `Marks` events, not one per mark; a bulk undo of
+/// many (`U` on a pattern) takes one RSET, then the remaining marks again;
+/// the server ends up lacking exactly the marks that are left.
+#[test]
+fn a_bulk_mark_and_a_bulk_undo_are_batched() {
+    let server = Server::start(Mailbox::generated(400), ServerOptions::default()).unwrap();
+    let before = uids(400, &server);
+    let mut h = start(config(&server), Mem::default());
+    let keys = h.listing();
+    for k in &keys[..300] {
+        h.send(Request::Mark(k.clone()));
+    }
+    h.wait(
+        "300 marks settled",
+        |e| matches!(e, Event::Marks { settled: 300, marked, .. } if marked.len() == 300),
+    );
+    let reports = h
+        .seen
+        .iter()
+        .filter(|e| matches!(e, Event::Marks { .. }))
+        .count();
+    assert!(reports < 30, "{reports} Marks events for one bulk mark");
+    // Undo 200 of them at once: one RSET.
+    for k in &keys[..200] {
+        h.send(Request::Unmark(k.clone()));
+    }
+    h.wait(
+        "the undos settled",
+        |e| matches!(e, Event::Marks { settled: 500, marked, .. } if marked.len() == 100),
+    );
+    let rsets = server.log().iter().filter(|l| l.line == "RSET").count();
+    assert!(rsets <= 3, "{rsets} RSETs for one bulk undo");
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 100, .. })),
+        "{}",
+        support::worker::summary(&seen)
+    );
+    let want: Vec<String> = before[..200]
+        .iter()
+        .chain(&before[300..])
+        .cloned()
+        .collect();
+    assert_eq!(server.mailbox_uids(), want);
+}

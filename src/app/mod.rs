@@ -19,6 +19,7 @@
 mod choices;
 pub mod format;
 mod input;
+pub mod line_edit;
 pub mod list;
 mod marking;
 pub mod reader;

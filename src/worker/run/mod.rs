@@ -84,6 +84,13 @@ impl Op {
     }
 }
 
+/// What a run of marks still owes: the marks file, the `Marks` event.
+#[derive(Debug, Default)]
+struct DeferredMarks {
+    persist: bool,
+    send: bool,
+}
+
 /// How a session ended.
 enum Exit {
     /// The user quit; the worker ends. `true` when marks were committed.
@@ -126,6 +133,10 @@ pub struct Worker {
     /// `Mark`/`Unmark`/`UnmarkAll` requests settled so far (see
     /// `Event::Marks::settled`); they are settled in the order received.
     writes_settled: u64,
+    /// While a run of marks is applied (a bulk mark of thousands), the
+    /// marks file and the `Marks` event wait for the end of the run: one
+    /// write and one event instead of one per mark ([`Worker::flush_marks`]).
+    deferred_marks: Option<DeferredMarks>,
     /// A QUIT was sent to commit and its answer never came: whether the
     /// server deleted is unknown until a later listing shows it.
     quit_unconfirmed: bool,
@@ -272,6 +283,7 @@ impl Worker {
             last_lost: false,
             last_cache_save: None,
             writes_settled: 0,
+            deferred_marks: None,
             quit_unconfirmed: false,
             maildrop_locked_per_session: false,
             last_listing: None,
@@ -306,6 +318,10 @@ impl Worker {
     }
 
     fn send_marks(&mut self) {
+        if let Some(d) = &mut self.deferred_marks {
+            d.send = true;
+            return;
+        }
         let marked = self.marks.keys();
         let restored = std::mem::take(&mut self.restored);
         self.send(Event::Marks {
@@ -316,11 +332,35 @@ impl Worker {
     }
 
     fn persist_marks(&mut self) {
+        if let Some(d) = &mut self.deferred_marks {
+            d.persist = true;
+            return;
+        }
         if let Err(e) = self.persist.save_marks(&self.marks.saved()) {
             let e = Error::local(format!(
                 "could not save the deletion marks to disk: {e}; they are kept in memory"
             ));
             self.error(&e, false);
+        }
+    }
+
+    /// Hold the marks file and the `Marks` event until [`Self::flush_marks`].
+    fn defer_marks(&mut self) {
+        self.deferred_marks
+            .get_or_insert_with(DeferredMarks::default);
+    }
+
+    /// Write and send what a run of marks deferred. Called before anything
+    /// that is not a mark is done, so the file on disk always holds every
+    /// mark before a commit or an undo is sent.
+    fn flush_marks(&mut self) {
+        if let Some(d) = self.deferred_marks.take() {
+            if d.persist {
+                self.persist_marks();
+            }
+            if d.send {
+                self.send_marks();
+            }
         }
     }
 

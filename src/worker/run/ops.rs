@@ -52,8 +52,16 @@ impl Worker {
         Ok((ok, failed))
     }
 
-    /// Apply queued writes in order. Exclusive ones wait for the pipe to drain.
+    /// Apply queued writes in order. Exclusive ones wait for the pipe to
+    /// drain. A run of marks is written to disk and reported once, at its
+    /// end or before the next write that is not a mark.
     pub(super) fn run_ops(&mut self, s: &mut Session) -> Result<Option<Exit>, Error> {
+        let result = self.run_ops_deferring(s);
+        self.flush_marks();
+        result
+    }
+
+    fn run_ops_deferring(&mut self, s: &mut Session) -> Result<Option<Exit>, Error> {
         while let Some(exclusive) = self.ops.front().map(Op::exclusive) {
             let ready = if exclusive {
                 s.client.in_flight() == 0
@@ -66,14 +74,29 @@ impl Worker {
             let Some(op) = self.ops.pop_front() else {
                 break;
             };
+            if !matches!(op, Op::Mark { .. }) {
+                self.flush_marks();
+            }
             match op {
                 Op::Mark { key, shown } => {
+                    self.defer_marks();
                     self.writes_settled += 1;
                     self.mark(key, shown, s)?;
                 }
-                Op::Undo(undo) => {
+                Op::Undo(Undo::One(key)) => {
+                    // A run of single undos (a bulk undo) takes one RSET.
+                    let mut keys = vec![key];
+                    while let Some(Op::Undo(Undo::One(_))) = self.ops.front() {
+                        if let Some(Op::Undo(Undo::One(k))) = self.ops.pop_front() {
+                            keys.push(k);
+                        }
+                    }
+                    self.writes_settled += keys.len() as u64;
+                    self.undo_some(keys, s)?;
+                }
+                Op::Undo(Undo::All) => {
                     self.writes_settled += 1;
-                    self.undo(undo, s)?;
+                    self.undo_all(s)?;
                 }
                 Op::Session(op) => {
                     if let Some(exit) = self.session_op(op, s)? {
@@ -142,30 +165,29 @@ impl Worker {
         self.send_marks();
     }
 
-    /// Take marks back (after the pipe drained: RSET may be needed).
-    pub(super) fn undo(&mut self, undo: Undo, s: &mut Session) -> Result<(), Error> {
-        match undo {
-            Undo::One(key) => self.undo_one(key, s),
-            Undo::All => self.undo_all(s),
+    /// Take some marks back (after the pipe drained): one RSET for all of
+    /// them when any was applied in this session, then the others are
+    /// marked again.
+    fn undo_some(&mut self, keys: Vec<MsgKey>, s: &mut Session) -> Result<(), Error> {
+        let mut removed = Vec::new();
+        for key in keys {
+            if s.listing.is_stale(&key) {
+                // Its mark was dropped with the older listing; the
+                // number may name another message now.
+                self.stale_ui = true;
+                self.refuse_mark(key, stale_key("the undo was not applied"));
+                continue;
+            }
+            if key.uid.is_none() {
+                self.stale_ui = false;
+            }
+            self.gone_marks.retain(|u| key.uid.as_ref() != Some(u));
+            removed.extend(self.marks.remove(&key));
         }
-    }
-
-    fn undo_one(&mut self, key: MsgKey, s: &mut Session) -> Result<(), Error> {
-        if s.listing.is_stale(&key) {
-            // Its mark was dropped with the older listing; the
-            // number may name another message now.
-            self.stale_ui = true;
-            self.refuse_mark(key, stale_key("the undo was not applied"));
-            return Ok(());
-        }
-        if key.uid.is_none() {
-            self.stale_ui = false;
-        }
-        self.gone_marks.retain(|u| key.uid.as_ref() != Some(u));
-        let Some(removed) = self.marks.remove(&key) else {
+        if removed.is_empty() {
             self.send_marks();
             return Ok(());
-        };
+        }
         self.persist_marks();
         if !self.marks.stale_applied(&s.listing).is_empty() {
             // POP3 can't undo one DELE: RSET undoes all, then the
@@ -176,10 +198,16 @@ impl Worker {
                     self.apply_unapplied(s)?;
                 }
                 Err(e) if !e.is_fatal_to_session() => {
-                    self.marks.add(removed);
+                    let what = if removed.len() == 1 {
+                        "the mark stays"
+                    } else {
+                        "the marks stay"
+                    };
+                    for mark in removed {
+                        self.marks.add(mark);
+                    }
                     self.persist_marks();
-                    let e =
-                        e.reword(|m| format!("the server refused RSET, so the mark stays: {m}"));
+                    let e = e.reword(|m| format!("the server refused RSET, so {what}: {m}"));
                     self.error(&e, false);
                 }
                 Err(e) => {
