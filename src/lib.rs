@@ -62,7 +62,7 @@
 //! | 5 state | [`app`]: pure state, `handle(event)` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pop3` (error kinds) |
 //! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize` |
 //! | 3 session | [`worker`]: the thread that owns the POP3 session | `store`, `pop3`, `mail`, `sanitize` |
-//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`] | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3` |
+//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
 //! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`] | nothing in the crate |
 //!
@@ -97,6 +97,7 @@ pub mod keymap;
 pub mod layout;
 pub mod mail;
 pub mod password;
+pub mod pattern;
 pub mod pop3;
 pub mod sanitize;
 pub mod setup;

@@ -53,6 +53,22 @@ pub struct HeaderSummary {
     pub message_id: String,
     /// The message is likely to carry attachments (multipart/mixed and similar).
     pub has_attachments: bool,
+    /// The Cc addresses, comma separated, for display (like `to`).
+    #[serde(default)]
+    pub cc: String,
+    /// The address of the first Reply-To; empty when there is none.
+    #[serde(default)]
+    pub reply_to: String,
+    /// The header block for pattern searches (`~h`): unfolded `Name: value`
+    /// lines joined by `\n`, each sanitized, whole lines only, at most
+    /// [`MAX_HEADER_BLOCK`] bytes.
+    #[serde(default)]
+    pub headers: String,
+    /// The values of the `Authentication-Results` headers, in order, each
+    /// sanitized and capped, at most [`MAX_AUTH_RESULTS`] of them (for the
+    /// authentication hints, `~V`).
+    #[serde(default)]
+    pub auth_results: Vec<String>,
 }
 
 /// One attachment of a retrieved message.
@@ -96,6 +112,11 @@ pub const MAX_HEADER_VALUE: usize = 16 * 1024;
 /// At most this many bytes of one [`HeaderSummary`] field are kept (the list
 /// shows a few dozen columns; a 1 MB subject must not live in the cache).
 pub const MAX_SUMMARY_FIELD: usize = 2 * 1024;
+/// At most this many bytes of the header block are kept in
+/// [`HeaderSummary::headers`].
+pub const MAX_HEADER_BLOCK: usize = 16 * 1024;
+/// At most this many `Authentication-Results` values are kept in a summary.
+pub const MAX_AUTH_RESULTS: usize = 16;
 /// Messages with more MIME parts than this are not walked part by part.
 pub const MAX_PARTS: usize = 10_000;
 /// At most this many addresses are listed in a To/Cc field.
@@ -175,7 +196,57 @@ fn summary_of(m: &Message<'_>) -> HeaderSummary {
             MAX_SUMMARY_FIELD,
         ),
         has_attachments: attachment_hint(m.root_part()),
+        cc: cap(address_list(m.cc()), MAX_SUMMARY_FIELD),
+        reply_to: m
+            .reply_to()
+            .and_then(|a| a.first())
+            .map(|a| cap(sanitize::line(a.address().unwrap_or("")), MAX_SUMMARY_FIELD))
+            .unwrap_or_default(),
+        headers: header_lines(m),
+        auth_results: m
+            .headers()
+            .iter()
+            .filter(|h| {
+                h.name
+                    .as_str()
+                    .eq_ignore_ascii_case("Authentication-Results")
+            })
+            .take(MAX_AUTH_RESULTS)
+            .map(|h| {
+                let bytes = m
+                    .raw_message
+                    .get(h.offset_start as usize..h.offset_end as usize)
+                    .unwrap_or_default();
+                cap(sanitize::bytes_line(bytes), MAX_SUMMARY_FIELD)
+            })
+            .collect(),
     }
+}
+
+/// The header block as unfolded, sanitized `Name: value` lines, whole
+/// lines only, at most [`MAX_HEADER_BLOCK`] bytes.
+fn header_lines(m: &Message<'_>) -> String {
+    let mut out = String::new();
+    for h in m.headers() {
+        let bytes = m
+            .raw_message
+            .get(h.offset_start as usize..h.offset_end as usize)
+            .unwrap_or_default();
+        let bytes = &bytes[..bytes.len().min(MAX_SUMMARY_FIELD)];
+        let line = format!(
+            "{}: {}",
+            sanitize::line(h.name.as_str()),
+            sanitize::bytes_line(bytes)
+        );
+        if out.len() + line.len() + 1 > MAX_HEADER_BLOCK {
+            break;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&line);
+    }
+    out
 }
 
 /// Only the header block: everything up to the first empty line. A `TOP`
@@ -772,7 +843,33 @@ pub fn resanitize(h: HeaderSummary) -> HeaderSummary {
         date: h.date,
         message_id: clean(&h.message_id),
         has_attachments: h.has_attachments,
+        cc: clean(&h.cc),
+        reply_to: clean(&h.reply_to),
+        headers: resanitize_block(&h.headers),
+        auth_results: h
+            .auth_results
+            .iter()
+            .take(MAX_AUTH_RESULTS)
+            .map(|v| clean(v))
+            .collect(),
     }
+}
+
+/// A header block read back from popview's own files: each line sanitized
+/// and capped, whole lines, at most [`MAX_HEADER_BLOCK`] bytes.
+fn resanitize_block(block: &str) -> String {
+    let mut out = String::new();
+    for line in block.lines() {
+        let line = resanitize_field(line);
+        if out.len() + line.len() + 1 > MAX_HEADER_BLOCK {
+            break;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&line);
+    }
+    out
 }
 
 /// One field of a summary read back from popview's own files (see

@@ -69,8 +69,11 @@ use crate::sanitize;
 /// the next save replaces it).
 pub const MARKS_VERSION: u32 = 2;
 /// Version of the header cache written here (2: each entry keeps the LIST
-/// size it was fetched for). Any other version is ignored: it is a cache.
-pub const HEADERS_VERSION: u32 = 2;
+/// size it was fetched for; 3: summaries carry Cc, Reply-To, the header
+/// block and Authentication-Results for patterns, so an older cache is
+/// fetched again rather than half-matched). Any other version is ignored:
+/// it is a cache.
+pub const HEADERS_VERSION: u32 = 3;
 const HEADERS_FILE: &str = "headers.json";
 const MARKS_FILE: &str = "marks.json";
 const ACCOUNT_FILE: &str = "account.txt";

@@ -21,6 +21,7 @@ fn summary(i: usize) -> HeaderSummary {
         }),
         message_id: format!("{i}@example.org"),
         has_attachments: i.is_multiple_of(3),
+        ..HeaderSummary::default()
     }
 }
 

@@ -98,6 +98,7 @@ fn summary(i: u32) -> HeaderSummary {
         }),
         message_id: format!("<{i}@example>"),
         has_attachments: i.is_multiple_of(4),
+        ..HeaderSummary::default()
     }
 }
 
