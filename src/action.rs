@@ -40,11 +40,20 @@ pub enum Action {
     FullHeaders,
     Help,
     Suspend,
+    MarkPattern,
+    UnmarkPattern,
+    Limit,
+    TagPattern,
+    UntagPattern,
+    ToggleTag,
+    TagPrefix,
+    UndoBulk,
+    Review,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 39] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -60,6 +69,15 @@ impl Action {
         Action::Mark,
         Action::Unmark,
         Action::UnmarkAll,
+        Action::MarkPattern,
+        Action::UnmarkPattern,
+        Action::Limit,
+        Action::TagPattern,
+        Action::UntagPattern,
+        Action::ToggleTag,
+        Action::TagPrefix,
+        Action::UndoBulk,
+        Action::Review,
         Action::Commit,
         Action::Quit,
         Action::QuitDiscard,
@@ -110,6 +128,15 @@ impl Action {
             Action::FullHeaders => "full_headers",
             Action::Help => "help",
             Action::Suspend => "suspend",
+            Action::MarkPattern => "mark_pattern",
+            Action::UnmarkPattern => "unmark_pattern",
+            Action::Limit => "limit",
+            Action::TagPattern => "tag_pattern",
+            Action::UntagPattern => "untag_pattern",
+            Action::ToggleTag => "toggle_tag",
+            Action::TagPrefix => "tag_prefix",
+            Action::UndoBulk => "undo_bulk",
+            Action::Review => "review",
         }
     }
 
@@ -146,6 +173,21 @@ impl Action {
             Action::FullHeaders => "reader: all headers on/off",
             Action::Help => "this help",
             Action::Suspend => "suspend to the shell (fg resumes; the session stays open)",
+            Action::MarkPattern => {
+                "mark every shown message a pattern matches (~f jenkins, ~z >1M): shows how many, asks"
+            }
+            Action::UnmarkPattern => {
+                "undo the marks a pattern matches (empty or ~A: every mark): shows how many, asks"
+            }
+            Action::Limit => "show only the messages a pattern matches (empty or ~A: all)",
+            Action::TagPattern => "tag every shown message a pattern matches",
+            Action::UntagPattern => "untag every shown message a pattern matches",
+            Action::ToggleTag => "tag or untag this message, then the next",
+            Action::TagPrefix => {
+                "apply the next command (mark, undo, untag) to the tagged messages"
+            }
+            Action::UndoBulk => "undo the last bulk change of marks (asks first)",
+            Action::Review => "review every marked message (count, size), undo marks there",
         }
     }
 

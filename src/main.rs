@@ -73,7 +73,7 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
     }
 }
 
-fn run_tui(target: Target) -> Result<(), CmdError> {
+fn run_tui(mut target: Target) -> Result<(), CmdError> {
     let keymap = Keymap::with_overrides(&target.ui.keys)
         .map_err(|e| CmdError::new(exit::USAGE, format!("[ui.keys]: {e}")))?;
     let save_dir = directories::UserDirs::new()
@@ -87,7 +87,14 @@ fn run_tui(target: Target) -> Result<(), CmdError> {
         no_color: !target.ui.colors_enabled(),
         save_dir,
         utc_offset_minutes: chrono::Local::now().offset().local_minus_utc() / 60,
+        authserv_id: target.authserv_id.clone(),
+        pattern_history: target
+            .history
+            .as_ref()
+            .map(|s| s.load_pattern_history())
+            .unwrap_or_default(),
     };
+    let history = target.history.take();
     let (funnel_tx, funnel_rx) = mpsc::channel::<AppEvent>();
     let (req_tx, req_rx) = mpsc::channel();
     let to_ui = funnel_tx.clone();
@@ -98,7 +105,18 @@ fn run_tui(target: Target) -> Result<(), CmdError> {
     let handle = worker::spawn(cfg, target.persist, req_rx, move |ev| {
         to_ui.send(popview::app::prepare_in(ev, zone)).is_ok()
     });
-    let result = tui::run(App::new(opts), req_tx, (funnel_tx, funnel_rx));
+    let keep_history = move |h: &[String]| {
+        if let Some(store) = &history {
+            // Losing the history of patterns loses no mail: say nothing.
+            let _ = store.save_pattern_history(h);
+        }
+    };
+    let result = tui::run(
+        App::new(opts),
+        req_tx,
+        (funnel_tx, funnel_rx),
+        Box::new(keep_history),
+    );
     // The app quits after the worker's Closed; give a straggler a moment.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !handle.is_finished() && std::time::Instant::now() < deadline {

@@ -25,6 +25,11 @@ pub struct Target {
     pub warnings: Vec<String>,
     /// Keeps the demo server alive for the run.
     pub demo: Option<demo::Server>,
+    /// The account's `authserv_id`, for the hints.
+    pub authserv_id: Option<String>,
+    /// Where the TUI keeps its pattern history (none for the demo, or
+    /// with no state directory).
+    pub history: Option<Store>,
 }
 
 /// Resolve the target. `prompt` is true for the scripting commands, which
@@ -64,6 +69,8 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         Some(_) => Lock::No,
     };
     let persist = persistence(&key, account.cache && !cli.common.no_cache, !prompt, lock)?;
+    let history =
+        store::default_roots().and_then(|r| Store::open_split(&r.cache, &r.data, &key).ok());
     Ok(Target {
         worker,
         persist,
@@ -71,6 +78,8 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         ui: cfg.ui.clone(),
         warnings: cfg.warnings().to_vec(),
         demo: None,
+        authserv_id: account.authserv_id.clone(),
+        history,
     })
 }
 
@@ -197,5 +206,7 @@ fn demo_target(cli: &Cli) -> Result<Target, CmdError> {
         ui,
         warnings: Vec::new(),
         demo: Some(server),
+        authserv_id: None,
+        history: None,
     })
 }

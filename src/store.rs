@@ -83,6 +83,11 @@ const LOCK_FILE: &str = "lock";
 pub const MAX_HEADERS_BYTES: u64 = 256 << 20;
 /// A marks file bigger than this is set aside.
 pub const MAX_MARKS_BYTES: u64 = 64 << 20;
+/// The pattern history file is refused above this size (it holds at most
+/// a hundred short lines).
+pub const MAX_HISTORY_BYTES: u64 = 1 << 20;
+/// The pattern prompts' history, in the account's data directory.
+const HISTORY_FILE: &str = "patterns.json";
 /// At most this many cache entries or marks are read from a file.
 pub const MAX_ENTRIES: usize = 1 << 20;
 /// Temporary files older than this are left over from a crash and removed
@@ -460,6 +465,23 @@ impl Store {
         };
         write_atomic(&path, |w| {
             serde_json::to_writer(w, &out).map_err(io::Error::other)
+        })
+    }
+
+    /// The pattern prompts' history, newest last: a JSON list of strings
+    /// (none when the file is missing, unfit or not a list of strings;
+    /// cleaning and bounding is the prompt's own rule).
+    pub fn load_pattern_history(&self) -> Vec<String> {
+        let path = self.dir.join(HISTORY_FILE);
+        self.read_json::<Vec<String>>(&path, MAX_HISTORY_BYTES)
+            .unwrap_or_default()
+    }
+
+    /// Replace the pattern history, atomically.
+    pub fn save_pattern_history(&self, history: &[String]) -> io::Result<()> {
+        let path = self.dir.join(HISTORY_FILE);
+        write_atomic(&path, |w| {
+            serde_json::to_writer(w, history).map_err(io::Error::other)
         })
     }
 

@@ -80,6 +80,7 @@ pub fn run(
     mut app: App,
     to_worker: Sender<Request>,
     funnel: (Sender<AppEvent>, Receiver<AppEvent>),
+    keep_history: KeepHistory,
 ) -> anyhow::Result<App> {
     let (tx, rx) = funnel;
     // Order matters: ratatui's hook (installed by try_init) restores the
@@ -98,6 +99,7 @@ pub fn run(
         funnel: tx,
         redraw: false,
         suspend: false,
+        keep_history,
     };
     out.dispatch(&mut app, AppEvent::Clock(unix_now()));
     let size = terminal.size()?;
@@ -178,6 +180,10 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
     terminal.clear()
 }
 
+/// Writes the pattern history for the next start (the account's state
+/// directory, or nowhere for the demo).
+pub type KeepHistory = Box<dyn FnMut(&[String])>;
+
 /// Where the app's effects are performed: the worker's channel, the
 /// threads that save and sort, and the two flags the loop acts on (a
 /// suspend, a redraw) once a burst of events is handled.
@@ -186,6 +192,8 @@ struct Outside {
     funnel: Sender<AppEvent>,
     redraw: bool,
     suspend: bool,
+    /// Writes the pattern history where the next start finds it.
+    keep_history: KeepHistory,
 }
 
 impl Outside {
@@ -215,6 +223,10 @@ impl Outside {
                 }
                 Effect::Redraw => {
                     self.redraw = true;
+                    None
+                }
+                Effect::SaveHistory(h) => {
+                    (self.keep_history)(&h);
                     None
                 }
             };

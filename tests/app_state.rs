@@ -39,6 +39,13 @@ impl Requests for Vec<Effect> {
     }
 }
 
+/// `U` then Enter (an empty pattern): undo every mark, as mutt's `U` does
+/// with `~A`; the requests of the Enter.
+fn undo_all(app: &mut App) -> Vec<Request> {
+    assert_eq!(app.handle(k('U')).requests(), vec![]);
+    app.handle(code(KeyCode::Enter)).requests()
+}
+
 /// The files an event's effects ask to write.
 fn saves(effects: Vec<Effect>) -> Vec<SaveJob> {
     effects
@@ -255,11 +262,7 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
         app.handle(k('d')).requests(),
         vec![Request::Mark(a[1].clone())]
     );
-    assert_eq!(
-        app.handle(k('U')).requests(),
-        vec![],
-        "two marks: asks first"
-    );
+    assert_eq!(undo_all(&mut app), vec![], "two marks: asks first");
     assert_eq!(app.handle(k('y')).requests(), vec![Request::UnmarkAll]);
     assert_eq!(app.marked_count(), 0);
     // Worker reports in order: after Mark, Mark, UnmarkAll.
@@ -272,7 +275,7 @@ fn mark_unmark_and_unmark_all_send_the_right_requests() {
         .requests();
     }
     assert!(app.rows().iter().all(|r| r.mark_state() == MarkState::None));
-    assert_eq!(app.handle(k('U')).requests(), vec![]);
+    assert_eq!(undo_all(&mut app), vec![]);
 }
 
 #[test]
@@ -394,16 +397,16 @@ fn undo_all_asks_when_it_drops_more_than_one_mark() {
     let mut app = loaded(3);
     app.handle(k('d')).requests();
     // One mark: undone at once, nothing to ask.
-    assert_eq!(app.handle(k('U')).requests(), vec![Request::UnmarkAll]);
+    assert_eq!(undo_all(&mut app), vec![Request::UnmarkAll]);
     assert_eq!(app.dialog(), None);
     let mut app = loaded(3);
     app.handle(k('d')).requests();
     app.handle(k('d')).requests();
-    assert_eq!(app.handle(k('U')).requests(), vec![]);
+    assert_eq!(undo_all(&mut app), vec![]);
     assert!(matches!(app.dialog(), Some(Dialog::UnmarkAll(m)) if m.total() == 2));
     assert_eq!(app.handle(code(KeyCode::Esc)).requests(), vec![]);
     assert_eq!(app.marked_count(), 2, "cancel keeps the marks");
-    app.handle(k('U')).requests();
+    undo_all(&mut app);
     assert_eq!(app.handle(k('y')).requests(), vec![Request::UnmarkAll]);
     assert_eq!(app.marked_count(), 0);
 }
@@ -426,7 +429,7 @@ fn quit_with_marks_asks_and_each_choice_sends_the_right_quit() {
             .iter()
             .flat_map(|c| c.keys.iter().copied())
             .collect();
-        assert_eq!(listed, ["y", "n", "l", "esc"]);
+        assert_eq!(listed, ["y", "n", "l", "r", "esc"]);
         // Other keys leave the dialog open: the mark key never means
         // "delete now", and k no longer quits.
         for other in [k('z'), k('d'), k('k'), code(KeyCode::Enter)] {
@@ -1205,7 +1208,7 @@ fn marks_restored_while_offline_are_never_dropped_by_a_plain_q() {
     assert_eq!(app.handle(k('$')).requests(), vec![]);
     assert!(matches!(app.dialog(), Some(Dialog::Commit(m)) if m.unshown.len() == 2));
     app.handle(code(KeyCode::Esc)).requests();
-    assert_eq!(app.handle(k('U')).requests(), vec![]);
+    assert_eq!(undo_all(&mut app), vec![]);
     assert!(matches!(app.dialog(), Some(Dialog::UnmarkAll(m)) if m.total() == 2));
 }
 

@@ -24,6 +24,8 @@ pub enum Answer {
     Download,
     /// Big message: peek at its start.
     Peek,
+    /// Close the dialog and review the marks (`M`).
+    Review,
     /// Close the dialog; nothing happens.
     Cancel,
 }
@@ -153,6 +155,16 @@ impl App {
             ("quit with marks", choices_for(&Dialog::Quit(marks.clone()))),
             ("commit now", choices_for(&Dialog::Commit(marks.clone()))),
             ("undo all marks", choices_for(&Dialog::UnmarkAll(marks))),
+            (
+                "bulk change (D, U, ;, z)",
+                choices_for(&Dialog::Bulk(BulkPlan {
+                    change: BulkChange::default(),
+                    mark_bytes: 0,
+                    unmark_bytes: 0,
+                    source: String::new(),
+                    is_undo: false,
+                })),
+            ),
             ("big message", choices_for(&big)),
             ("password", choices_for(&password)),
         ]
@@ -193,6 +205,11 @@ fn choices_for(d: &Dialog) -> Vec<Choice> {
                         ),
                     ));
                 }
+                v.push(Choice::new(
+                    &["r"],
+                    Answer::Review,
+                    "review the marked messages first",
+                ));
                 v.push(Choice::new(&["esc"], Answer::Cancel, "cancel: stay"));
                 v
             }
@@ -202,6 +219,7 @@ fn choices_for(d: &Dialog) -> Vec<Choice> {
                     Answer::Confirm,
                     format!("yes: delete {} on the server now", the_marked(m.total())),
                 ),
+                Choice::new(&["r"], Answer::Review, "review the marked messages first"),
                 Choice::new(
                     &["n", "esc"],
                     Answer::Cancel,
@@ -231,6 +249,18 @@ fn choices_for(d: &Dialog) -> Vec<Choice> {
             Dialog::Password { .. } => vec![
                 Choice::new(&["enter"], Answer::Confirm, "log in"),
                 Choice::new(&["esc"], Answer::Cancel, "cancel"),
+            ],
+            Dialog::Bulk(p) => vec![
+                Choice::new(
+                    &["y"],
+                    Answer::Confirm,
+                    match (p.change.marked.len(), p.change.unmarked.len()) {
+                        (m, 0) => format!("yes: mark {m} for deletion (deleted only on commit)"),
+                        (0, u) => format!("yes: undo {u} mark{}", if u == 1 { "" } else { "s" }),
+                        (m, u) => format!("yes: mark {m} and undo {u}"),
+                    },
+                ),
+                Choice::new(&["n", "esc"], Answer::Cancel, "no: change nothing"),
             ],
         }
     }
@@ -284,6 +314,8 @@ impl App {
             }
             (Dialog::Commit(m), Some(Answer::Confirm)) => self.commit_confirmed(&m, out),
             (Dialog::UnmarkAll(_), Some(Answer::Confirm)) => self.unmark_all_confirmed(out),
+            (Dialog::Bulk(plan), Some(Answer::Confirm)) => self.bulk_confirmed(plan, out),
+            (Dialog::Quit(_) | Dialog::Commit(_), Some(Answer::Review)) => self.open_review(),
             (Dialog::BigMessage { key, size }, Some(a @ (Answer::Download | Answer::Peek))) => {
                 self.start_retrieve(key, size, a == Answer::Peek, out)
             }

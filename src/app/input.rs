@@ -13,7 +13,19 @@ impl App {
             self.filter_key(k);
             return;
         }
-        let Some(action) = self.opts.keymap.action_for(&k) else {
+        if self.prompt.is_some() {
+            self.prompt_key(k, out);
+            return;
+        }
+        let action = self.opts.keymap.action_for(&k);
+        if std::mem::take(&mut self.tag_prefix) {
+            match action {
+                Some(Action::Back) | None => self.set_notice("; cancelled".to_string()),
+                Some(a) => self.on_tagged(a),
+            }
+            return;
+        }
+        let Some(action) = action else {
             return;
         };
         self.act(action, out);
@@ -51,6 +63,7 @@ impl App {
             Screen::List => self.list_action(action, out),
             Screen::Reader => self.reader_action(action, out),
             Screen::Help => self.help_action(action),
+            Screen::Review => self.review_action(action, out),
         }
     }
 
@@ -115,6 +128,21 @@ impl App {
                 }
             }
             Action::UnmarkAll => self.unmark_all(out),
+            Action::MarkPattern => self.open_prompt(PatternPurpose::Mark),
+            Action::UnmarkPattern => self.open_prompt(PatternPurpose::Unmark),
+            Action::Limit => self.open_prompt(PatternPurpose::Limit),
+            Action::TagPattern => self.open_prompt(PatternPurpose::Tag),
+            Action::UntagPattern => self.open_prompt(PatternPurpose::Untag),
+            Action::ToggleTag => self.toggle_tag(),
+            Action::TagPrefix => {
+                self.tag_prefix = true;
+                self.set_notice(format!(
+                    "{} tagged: the next command applies to them (esc cancels)",
+                    self.tagged_count()
+                ));
+            }
+            Action::UndoBulk => self.undo_bulk(),
+            Action::Review => self.open_review(),
             Action::Commit => self.commit(),
             Action::Quit => self.quit(out),
             Action::QuitDiscard => self.send_quit(Request::Quit { commit: false }, out),
@@ -242,6 +270,11 @@ impl App {
                     }
                 }
                 Screen::Help => self.help_scroll += 3,
+                Screen::Review => {
+                    for _ in 0..3 {
+                        self.review_action(Action::Down, out);
+                    }
+                }
             },
             MouseEventKind::ScrollUp => match self.screen {
                 Screen::List => self.move_cursor(-3),
@@ -251,6 +284,11 @@ impl App {
                     }
                 }
                 Screen::Help => self.help_scroll = self.help_scroll.saturating_sub(3),
+                Screen::Review => {
+                    for _ in 0..3 {
+                        self.review_action(Action::Up, out);
+                    }
+                }
             },
             MouseEventKind::Down(MouseButton::Left) if self.screen == Screen::List => {
                 let body = self.regions().body;

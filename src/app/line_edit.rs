@@ -209,6 +209,16 @@ pub fn remember(history: &mut Vec<String>, entry: &str) {
     }
 }
 
+/// A history read from disk (untrusted): each entry made one clean line
+/// and bounded, blanks dropped, the newest [`HISTORY_MAX`] kept.
+pub fn cleaned(history: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in history {
+        remember(&mut out, &crate::text::clean_line(&entry));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +289,19 @@ mod tests {
         assert_eq!(h.len(), HISTORY_MAX);
         assert_eq!(h.last().unwrap(), "~z >10K");
         assert_eq!(h.iter().filter(|e| *e == "~z >10K").count(), 1);
+    }
+
+    #[test]
+    fn a_history_from_disk_is_cleaned_and_bounded() {
+        let from_disk = vec![
+            "~f a\u{1b}[31m".to_string(),
+            String::new(),
+            "x".repeat(LINE_MAX * 2),
+        ];
+        let h = cleaned(from_disk);
+        assert_eq!(h.len(), 2);
+        assert!(!h[0].contains('\u{1b}'), "{:?}", h[0]);
+        assert_eq!(h[1].chars().count(), LINE_MAX);
     }
 
     #[test]

@@ -6,16 +6,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::mail::{HeaderSummary, MailDate};
+use crate::pattern::MessageText;
 use crate::text::clean_line;
 use crate::worker::api::{ListEntry, MsgKey};
 
 /// What the list shows of a message once its preview arrived (sanitized).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct RowInfo {
     pub sender: String,
     pub subject: String,
     pub date: Option<MailDate>,
     pub has_attachments: bool,
+    /// What patterns match against (folded texts, hints).
+    pub text: MessageText,
+    /// The Message-ID, for `~=` (duplicates).
+    pub message_id: String,
     /// Lower-case "sender subject" for the filter.
     search: String,
     /// Shared with background sorts (cloning is a reference count).
@@ -47,6 +52,12 @@ fn prefix(s: &str) -> u128 {
 
 impl RowInfo {
     pub fn from_summary(h: &HeaderSummary) -> RowInfo {
+        RowInfo::for_account(h, None)
+    }
+
+    /// With the account's own `authserv_id`, whose Authentication-Results
+    /// alone are trusted for the hints (see [`MessageText::with_authserv`]).
+    pub fn for_account(h: &HeaderSummary, authserv_id: Option<&str>) -> RowInfo {
         let sender = clean_line(&h.sender());
         let subject = clean_line(&h.subject);
         let sort_sender = sender.to_lowercase();
@@ -57,6 +68,8 @@ impl RowInfo {
             subject,
             date: h.date,
             has_attachments: h.has_attachments,
+            text: MessageText::with_authserv(h, authserv_id),
+            message_id: h.message_id.clone(),
             search,
             sender_prefix: prefix(&sort_sender),
             subject_prefix: prefix(&sort_subject),
@@ -99,6 +112,10 @@ pub struct Row {
     /// Which of the UI's mark writes (counted from 1) set `pending`: it
     /// holds until an `Event::Marks` has settled that many.
     pub pending_write: u64,
+    /// Tagged (`t`, `T`): the target of `;`.
+    pub tagged: bool,
+    /// Not seen in an earlier session (`~N`, the `N` flag).
+    pub new: bool,
 }
 
 impl Row {
@@ -250,6 +267,10 @@ pub struct Rows {
     layout: u64,
     /// Every row's search text in one buffer, for one fast scan per filter.
     search: SearchIndex,
+    /// The rows a limit (`l`) lets through, by row index; `None`: all.
+    limit: Option<Vec<bool>>,
+    /// The limit changed since the view was computed.
+    limit_changed: bool,
 }
 
 /// The rows' lower-case "sender subject" texts, each followed by `\n`, in
@@ -334,6 +355,11 @@ impl Rows {
                 .and_then(|i| old[i].take());
             let row = match prev {
                 Some(mut r) => {
+                    // A UID listed with another size is another message: a
+                    // tag (the target of `;`) is not carried over to it.
+                    if r.size != e.size {
+                        r.tagged = false;
+                    }
                     r.key = e.key;
                     r.size = e.size;
                     r
@@ -347,6 +373,8 @@ impl Rows {
                         marked: false,
                         pending: None,
                         pending_write: 0,
+                        tagged: false,
+                        new: false,
                     }
                 }
             };
@@ -558,9 +586,11 @@ impl Rows {
     pub fn filter(&mut self, filter: &str, force: bool) {
         // A pasted line break can't match across two rows' texts.
         let q: String = filter.to_lowercase().replace(['\n', '\r'], " ");
-        if !force && q == self.view_filter {
+        if !force && q == self.view_filter && !self.limit_changed {
             return;
         }
+        let narrowing_allowed = !self.limit_changed;
+        self.limit_changed = false;
         if q.is_empty() {
             self.view = self.order.clone();
         } else {
@@ -568,6 +598,7 @@ impl Rows {
             // few; with many, one scan of the contiguous index is faster
             // than a pointer chase per row.
             let narrowing = !force
+                && narrowing_allowed
                 && !self.view_filter.is_empty()
                 && q.starts_with(&self.view_filter)
                 && self.view.len() <= NARROW_MAX;
@@ -591,7 +622,35 @@ impl Rows {
                 self.order.iter().copied().filter(|&i| hit[i]).collect()
             };
         }
+        if let Some(mask) = &self.limit {
+            self.view.retain(|&i| mask.get(i) == Some(&true));
+        }
         self.view_filter = q;
+    }
+
+    /// Every row index in the current sort order (while a first sort is
+    /// pending, in server order).
+    pub fn order(&self) -> Vec<usize> {
+        if self.order.len() == self.rows.len() {
+            self.order.clone()
+        } else {
+            (0..self.rows.len()).collect()
+        }
+    }
+
+    /// Limit the view to the rows `mask` lets through (by row index), or
+    /// lift the limit; the next [`Rows::filter`] applies it.
+    pub fn set_limit(&mut self, mask: Option<Vec<bool>>) {
+        self.limit = mask;
+        self.limit_changed = true;
+    }
+
+    /// How many rows the limit lets through (all without a limit).
+    pub fn limited_len(&self) -> usize {
+        match &self.limit {
+            Some(mask) => mask.iter().filter(|&&b| b).count(),
+            None => self.rows.len(),
+        }
     }
 }
 

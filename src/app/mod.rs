@@ -24,9 +24,13 @@ pub mod list;
 mod marking;
 pub mod reader;
 mod reader_keys;
+mod review;
+mod triage;
 mod worker_events;
 
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
@@ -43,6 +47,7 @@ use crate::worker::api::{
 pub use choices::{Answer, Choice};
 pub use list::{MarkState, Row, RowInfo, SortDone, SortJob, SortKey};
 pub use reader::{Content, Doc, DocLine, LineKind, PEEK_LINES, Reader, SaveJob};
+pub use triage::{BODY_CACHE_BYTES, BulkChange, BulkPlan, PatternPrompt, PatternPurpose};
 
 /// Everything the UI thread reacts to, through one funnel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +94,8 @@ pub enum Effect {
     Suspend,
     /// Draw the screen again.
     Redraw,
+    /// Keep the pattern history (newest last) for the next start.
+    SaveHistory(Vec<String>),
 }
 
 /// [`prepare_in`] with dates in UTC (the default [`AppOptions`] zone).
@@ -128,6 +135,11 @@ pub struct AppOptions {
     pub save_dir: PathBuf,
     /// The viewer's zone, minutes east of UTC, for the date column.
     pub utc_offset_minutes: i32,
+    /// The account's own Authentication-Results id: only its verdicts
+    /// count for the hints (`~V`, the `!` flag).
+    pub authserv_id: Option<String>,
+    /// The pattern prompts' history from earlier sessions, newest last.
+    pub pattern_history: Vec<String>,
 }
 
 impl Default for AppOptions {
@@ -139,6 +151,8 @@ impl Default for AppOptions {
             no_color: false,
             save_dir: PathBuf::from("."),
             utc_offset_minutes: 0,
+            authserv_id: None,
+            pattern_history: Vec::new(),
         }
     }
 }
@@ -148,6 +162,8 @@ pub enum Screen {
     List,
     Reader,
     Help,
+    /// Every marked message, to check before committing (`M`).
+    Review,
 }
 
 /// A modal question on top of the screen. Every key it accepts is listed
@@ -167,6 +183,9 @@ pub enum Dialog {
     /// The server refused the credentials. The typed password lives only
     /// here and is moved into `Request::Password` on enter.
     Password { reason: String, input: String },
+    /// A bulk change of marks (`D`, `U`, `;d`, `z`): how many messages,
+    /// how much data, asked before it is applied.
+    Bulk(BulkPlan),
 }
 
 /// What a deletion question is about: the marks, as the user can know them.
@@ -209,6 +228,7 @@ impl std::fmt::Debug for Dialog {
                 .field("reason", reason)
                 .field("typed_chars", &input.chars().count())
                 .finish(),
+            Dialog::Bulk(p) => f.debug_tuple("Bulk").field(p).finish(),
         }
     }
 }
@@ -312,10 +332,27 @@ pub struct App {
     /// the same `handle` call.
     from_events: Vec<Request>,
     stale_dropped: u64,
+    // ----- triage (see `triage`) -----
+    prompt: Option<PatternPrompt>,
+    pattern_history: Vec<String>,
+    limit: Option<triage::Limit>,
+    /// The rows' generation the limit's mask was computed at.
+    limit_generation: Option<u64>,
+    tag_prefix: bool,
+    bulk_undo: Vec<BulkChange>,
+    /// Texts of messages read in full this session, by UID, for `~b`.
+    bodies: HashMap<String, Arc<str>>,
+    body_order: VecDeque<String>,
+    body_bytes: usize,
+    /// How many rows carry each Message-ID, for `~=`.
+    message_ids: HashMap<String, usize>,
+    review_cursor: usize,
+    review_offset: usize,
 }
 
 impl App {
     pub fn new(opts: AppOptions) -> App {
+        let pattern_history = line_edit::cleaned(opts.pattern_history.clone());
         App {
             opts,
             now: 0,
@@ -356,6 +393,18 @@ impl App {
             effects: Vec::new(),
             from_events: Vec::new(),
             stale_dropped: 0,
+            prompt: None,
+            pattern_history,
+            limit: None,
+            limit_generation: None,
+            tag_prefix: false,
+            bulk_undo: Vec::new(),
+            bodies: HashMap::new(),
+            body_order: VecDeque::new(),
+            body_bytes: 0,
+            message_ids: HashMap::new(),
+            review_cursor: 0,
+            review_offset: 0,
         }
     }
 
@@ -671,6 +720,12 @@ impl App {
     }
 
     /// Where `key` is in the list as shown, if it is.
+    /// Where the list shows `key`, if it does (the limit and the filter
+    /// may hide it).
+    pub fn view_pos_of(&self, key: &MsgKey) -> Option<usize> {
+        self.view_pos(key)
+    }
+
     fn view_pos(&self, key: &MsgKey) -> Option<usize> {
         let i = self.rows.find(key)?;
         self.rows.view.iter().position(|&v| v == i)
@@ -687,6 +742,7 @@ impl App {
     }
 
     fn rebuild_view(&mut self, resort: bool) {
+        self.refresh_limit();
         let keep = self.cursor_key().cloned();
         let pos = self.cursor;
         if resort {
@@ -704,7 +760,7 @@ impl App {
     /// How many lines the status line wants at width `w`: all of an error.
     pub fn status_lines(&self, w: u16) -> u16 {
         match self.error() {
-            Some(e) if !self.editing_filter() => {
+            Some(e) if !self.editing_filter() && self.prompt.is_none() => {
                 u16::try_from(layout::error_lines(&e.message, e.advice, w).len())
                     .unwrap_or(u16::MAX)
             }

@@ -145,6 +145,23 @@ impl App {
             Action::UnmarkAll => self.unmark_all(out),
             Action::Commit => self.commit(),
             Action::CheckMail => self.check_mail(out),
+            Action::ToggleTag => {
+                if let Some(i) = self.rows.find(&r.key) {
+                    let row = &mut self.rows.rows[i];
+                    row.tagged = !row.tagged;
+                    let word = if row.tagged { "tagged" } else { "untagged" };
+                    self.set_notice(word.to_string());
+                }
+            }
+            // The pattern commands act on the list, from here too.
+            Action::MarkPattern
+            | Action::UnmarkPattern
+            | Action::Limit
+            | Action::TagPattern
+            | Action::UntagPattern
+            | Action::TagPrefix
+            | Action::UndoBulk
+            | Action::Review => self.list_action(action, out),
             Action::Filter
             | Action::Sort
             | Action::ReverseSort

@@ -8,16 +8,28 @@ impl App {
     /// A message or peek arrived. `Peeked` and `Message` share the shape;
     /// they are told apart by what the reader asked for.
     pub(super) fn on_ready(&mut self, ticket: Ticket, key: MsgKey, doc: Box<Doc>) {
-        match &mut self.reader {
+        let read_in_full = match &mut self.reader {
             Some(r) if r.ticket == ticket && same_message(&r.key, &key) => {
                 let peek = matches!(r.content, Content::Loading { peek: true, .. });
+                let body = (!peek).then(|| doc.body.clone());
                 r.content = Content::Ready { doc, peek };
                 r.scroll = 0;
                 r.selected = 0;
                 let w = self.size.0 as usize;
                 r.layout(w);
+                body
             }
-            _ => self.stale_dropped += 1,
+            _ => {
+                self.stale_dropped += 1;
+                None
+            }
+        };
+        if let Some(body) = read_in_full {
+            // Read: no longer new; its text is kept for `~b`.
+            if let Some(i) = self.rows.find(&key) {
+                self.rows.rows[i].new = false;
+            }
+            self.remember_body(&key, &body);
         }
     }
 
@@ -55,6 +67,9 @@ impl App {
                 let pos = self.cursor;
                 let first = self.rows.is_empty();
                 let new = self.rows.merge(entries);
+                self.recount_message_ids();
+                // Row indices changed: the limit is computed again first.
+                self.refresh_limit();
                 self.sort_pending = !self.rows.sort(self.sort, self.descending, &self.filter);
                 self.view_dirty = false;
                 self.restore_cursor(keep.as_ref(), Some(pos));
@@ -67,13 +82,23 @@ impl App {
                 }
                 self.reader_follows_listing();
             }
-            Event::Previews(batch) => {
-                for (key, summary) in batch {
+            Event::Unseen(keys) => {
+                for key in keys {
                     if let Some(i) = self.rows.find(&key) {
-                        self.rows.set_info(i, RowInfo::from_summary(&summary));
+                        self.rows.rows[i].new = true;
                     }
                 }
-                if self.sort.needs_previews() || !self.filter.is_empty() {
+            }
+            Event::Previews(batch) => {
+                let authserv = self.opts.authserv_id.clone();
+                for (key, summary) in batch {
+                    if let Some(i) = self.rows.find(&key) {
+                        let info = RowInfo::for_account(&summary, authserv.as_deref());
+                        self.count_message_id(i, &info.message_id);
+                        self.rows.set_info(i, info);
+                    }
+                }
+                if self.sort.needs_previews() || !self.filter.is_empty() || self.limit.is_some() {
                     self.view_dirty = true;
                 }
             }

@@ -136,6 +136,8 @@ pub struct Account {
     pub check_mail: Option<Duration>,
     /// Keep header previews and marks on disk.
     pub cache: bool,
+    /// The provider's Authentication-Results id (`authserv_id`).
+    pub authserv_id: Option<String>,
 }
 
 impl Account {
@@ -163,6 +165,7 @@ impl Account {
             keepalive: DEFAULT_KEEPALIVE,
             check_mail: None,
             cache: settings::DEFAULT_CACHE,
+            authserv_id: None,
         }
     }
 

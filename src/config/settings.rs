@@ -321,6 +321,13 @@ pub const CACHE: Setting = Setting {
     default: DefaultValue::Bool(true),
     help: "keep header previews on disk (marks are always kept)",
 };
+pub const AUTHSERV_ID: Setting = Setting {
+    section: Account,
+    key: "authserv_id",
+    kind: Kind::Text,
+    default: DefaultValue::Unset(""),
+    help: "your provider's Authentication-Results id: only its DKIM/SPF/DMARC verdicts count for the ! hint and ~V",
+};
 
 /// Every setting, in the order of the README and the example file.
 pub const SETTINGS: &[Setting] = &[
@@ -344,6 +351,7 @@ pub const SETTINGS: &[Setting] = &[
     CONNECT_TIMEOUT_SECS,
     TIMEOUT_SECS,
     CACHE,
+    AUTHSERV_ID,
 ];
 
 /// The setting at `section` called `key`.
@@ -436,7 +444,7 @@ mod tests {
                 "keys"
             ]
         );
-        assert_eq!(ACCOUNT_KEYS.len(), 14);
+        assert_eq!(ACCOUNT_KEYS.len(), 15);
         for s in SETTINGS {
             let same = SETTINGS
                 .iter()

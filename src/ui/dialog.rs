@@ -61,6 +61,37 @@ pub(super) fn dialog(buf: &mut Buffer, area: Rect, app: &App, d: &Dialog, t: &Th
                 t.label,
             )],
         ),
+        Dialog::Bulk(p) => {
+            let mut v = Vec::new();
+            let n = |k: usize| format!("{k} message{}", if k == 1 { "" } else { "s" });
+            if !p.change.marked.is_empty() {
+                v.push((
+                    format!(
+                        "Mark {} ({}) for deletion? ({})",
+                        n(p.change.marked.len()),
+                        human_size(p.mark_bytes),
+                        p.source
+                    ),
+                    t.danger,
+                ));
+                v.push((
+                    "They are deleted only on commit; z undoes this.".to_string(),
+                    t.label,
+                ));
+            }
+            if !p.change.unmarked.is_empty() {
+                v.push((
+                    format!(
+                        "Undo the marks on {} ({})? ({})",
+                        n(p.change.unmarked.len()),
+                        human_size(p.unmark_bytes),
+                        p.source
+                    ),
+                    t.label,
+                ));
+            }
+            (" Bulk change ", v)
+        }
         Dialog::Password { reason, input } => (
             " Password ",
             vec![

@@ -1,5 +1,6 @@
-//! The message table: mark column, number, date, sender, subject, size and
-//! attachment hint, with a scrollbar; only visible rows are drawn.
+//! The message table: flags (mark; tag, hint or new; attachment), number,
+//! date, sender, subject and size, with a scrollbar; only visible rows are
+//! drawn. The review of the marks (`M`) draws its rows with the same table.
 
 use super::*;
 
@@ -13,8 +14,8 @@ struct Columns {
 }
 
 fn columns(w: u16, max_number_digits: u16) -> Columns {
-    // "Da " + num + " " ... ; 1 column kept for the scrollbar.
-    let mut rest = w.saturating_sub(1 + 3);
+    // "D*+ " + num + " " ... ; 1 column kept for the scrollbar.
+    let mut rest = w.saturating_sub(1 + 4);
     let num = max_number_digits.max(2).min(rest);
     rest = rest.saturating_sub(num + 1);
     let (date, size) = if rest >= 36 { (10, 5) } else { (0, 0) };
@@ -40,13 +41,48 @@ fn digits(n: usize) -> u16 {
 }
 
 pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
+    let empty = if !app.filter().is_empty() {
+        format!("no message matches \"{}\"", app.filter())
+    } else if let Some(limit) = app.limit_text() {
+        format!("no message matches the limit \"{limit}\"")
+    } else if matches!(
+        app.conn_state(),
+        ConnState::Starting | ConnState::Connecting { .. }
+    ) {
+        "connecting…".to_string()
+    } else if app.connection().is_none() {
+        "not connected yet: no messages to show".to_string()
+    } else {
+        "no messages".to_string()
+    };
+    let rows = Table {
+        len: app.view_len(),
+        row_at: &|pos| app.view_row(pos),
+        cursor: app.cursor(),
+        offset: app.offset(),
+        empty: &empty,
+    };
+    table(buf, area, app, t, &rows);
+}
+
+/// What [`table`] draws: `len` rows, the one at a position, where the
+/// cursor and the first row shown are, and what to say when there is none.
+pub(super) struct Table<'a> {
+    pub len: usize,
+    pub row_at: &'a dyn Fn(usize) -> Option<&'a Row>,
+    pub cursor: usize,
+    pub offset: usize,
+    pub empty: &'a str,
+}
+
+pub(super) fn table(buf: &mut Buffer, area: Rect, app: &App, t: &Theme, rows: &Table<'_>) {
     if area.height == 0 || area.width == 0 {
         return;
     }
     let head = list_header_rows(area);
     let rows_area = Rect::new(area.x, area.y + head, area.width, area.height - head);
     let cols = columns(area.width, digits(app.rows().len()));
-    let len = app.view_len();
+    let len = rows.len;
     if head > 0 {
         let y = area.y;
         let hstyle = t.column_header;
@@ -58,7 +94,7 @@ pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
                 *x += w + 1;
             }
         };
-        cell("D+".to_string(), 2, &mut x);
+        cell("D*+".to_string(), 3, &mut x);
         cell(pad_left("#", cols.num as usize), cols.num, &mut x);
         cell(pad("Date", cols.date as usize), cols.date, &mut x);
         cell(pad("From", cols.sender as usize), cols.sender, &mut x);
@@ -66,24 +102,13 @@ pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         cell(pad_left("Size", cols.size as usize), cols.size, &mut x);
     }
     if len == 0 {
-        let msg = if !app.filter().is_empty() {
-            format!("no message matches \"{}\"", app.filter())
-        } else if matches!(
-            app.conn_state(),
-            ConnState::Starting | ConnState::Connecting { .. }
-        ) {
-            "connecting…".to_string()
-        } else if app.connection().is_none() {
-            "not connected yet: no messages to show".to_string()
-        } else {
-            "no messages".to_string()
-        };
+        let msg = rows.empty;
         if rows_area.height > 0 {
             put(
                 buf,
                 rows_area.x + 1,
                 rows_area.y,
-                &fit(&msg, rows_area.width.saturating_sub(1) as usize),
+                &fit(msg, rows_area.width.saturating_sub(1) as usize),
                 rows_area.width.saturating_sub(1),
                 t.loading,
             );
@@ -91,12 +116,14 @@ pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         return;
     }
     let h = rows_area.height as usize;
-    let start = app.offset().min(len);
+    let start = rows.offset.min(len);
     let end = (start + h).min(len);
     let now = app.now();
     let tz = app.options().utc_offset_minutes;
     for (line, pos) in (start..end).enumerate() {
-        let Some(row) = app.view_row(pos) else { break };
+        let Some(row) = (rows.row_at)(pos) else {
+            break;
+        };
         let y = rows_area.y + line as u16;
         let state = row.mark_state();
         let mut style = match state {
@@ -105,7 +132,7 @@ pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             MarkState::Unmarking => t.pending,
             MarkState::None => Style::new(),
         };
-        if pos == app.cursor() {
+        if pos == rows.cursor {
             style = style.patch(t.cursor);
         }
         let row_rect = Rect::new(area.x, y, area.width.saturating_sub(1), 1);
@@ -122,6 +149,17 @@ pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         } else {
             " "
         };
+        // One column for what matters most of: tagged, a warning hint
+        // (failed authentication, a spoofed name), new.
+        let (flag, flag_style) = if row.tagged {
+            ("*", style.patch(t.key))
+        } else if info.is_some_and(|i| i.text.hints().any()) {
+            ("!", style.patch(t.danger))
+        } else if row.new {
+            ("N", style.patch(t.notice))
+        } else {
+            (" ", style)
+        };
         let mut x = area.x;
         let right = row_rect.right();
         let mark_style = if state == MarkState::None {
@@ -134,11 +172,19 @@ pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             buf,
             x + 1,
             y,
-            att,
+            flag,
             right.saturating_sub(x + 1).min(1),
+            flag_style,
+        );
+        put(
+            buf,
+            x + 2,
+            y,
+            att,
+            right.saturating_sub(x + 2).min(1),
             style,
         );
-        x = (x + 3).min(right);
+        x = (x + 4).min(right);
         let mut cell = |s: &str, w: u16, st: Style, x: &mut u16| {
             if w > 0 && *x < right {
                 put(buf, *x, y, s, w.min(right - *x), st);

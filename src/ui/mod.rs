@@ -10,6 +10,7 @@ mod dialog;
 mod help;
 mod list;
 mod reader;
+mod review;
 mod status;
 pub mod theme;
 
@@ -25,7 +26,9 @@ use ratatui::widgets::{
 
 use crate::action::Action;
 use crate::app::format::{human_size, list_date};
-use crate::app::{App, ConnState, Content, Dialog, LineKind, MarkState, MarkSummary, Screen};
+use crate::app::{
+    App, ConnState, Content, Dialog, LineKind, MarkState, MarkSummary, PatternPrompt, Row, Screen,
+};
 use crate::layout::{error_lines, layout, list_header_rows, reader_rows};
 use crate::text::{self, fit, pad, pad_left, width, wrap};
 use crate::worker::api::{CertTrust, TlsState};
@@ -38,6 +41,7 @@ use help::help;
 pub use help::help_lines;
 use list::list;
 use reader::reader;
+use review::review;
 use status::{hints, status};
 
 /// Draw the whole screen.
@@ -59,6 +63,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::List => list(buf, r.body, app, t),
         Screen::Reader => reader(buf, r.body, app, t),
         Screen::Help => help(buf, r.body, app, t),
+        Screen::Review => review(buf, r.body, app, t),
     }
     status(buf, r.status, app, t);
     hints(buf, r.hints, app, t);

@@ -18,7 +18,10 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         return;
     }
     // The gauge (right side) while previews or a download load.
-    let error_block = app.error().is_some() && area.height >= 2 && !app.editing_filter();
+    let error_block = app.error().is_some()
+        && area.height >= 2
+        && !app.editing_filter()
+        && app.prompt().is_none();
     let progress: Option<(String, u64, u64)> = match (app.reader(), app.conn_state()) {
         _ if error_block => None,
         (Some(r), _) if app.screen() == Screen::Reader => match &r.content {
@@ -50,7 +53,9 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         }
     }
     let left = Rect::new(area.x, area.y, area.width - right_w, 1);
-    let spans: Vec<(String, Style)> = if app.editing_filter() {
+    let spans: Vec<(String, Style)> = if let Some(p) = app.prompt() {
+        prompt_spans(p, left.width, t)
+    } else if app.editing_filter() {
         vec![
             ("/".to_string(), t.key),
             (app.filter().to_string(), Style::new()),
@@ -115,6 +120,16 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             ),
             t.hint,
         )]
+    } else if let Some(limit) = app.limit_text() {
+        vec![(
+            format!(
+                "limit \"{limit}\": {} of {} shown ({} then enter shows all)",
+                app.view_len(),
+                app.rows().len(),
+                app.keymap().hint(Action::Limit)
+            ),
+            t.hint,
+        )]
     } else if let Some(reason) = app.no_uidl_reason() {
         vec![(
             format!("no UIDL ({reason}): marks are not kept across sessions"),
@@ -126,6 +141,37 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     put_spans(buf, left, &spans);
 }
 
+/// The pattern prompt: its question, the line with the cursor (the end
+/// of a long line stays in view), and the parser's error, if any.
+fn prompt_spans(p: &PatternPrompt, w: u16, t: &Theme) -> Vec<(String, Style)> {
+    let question = p.purpose.prompt();
+    let text = p.editor.text();
+    let (before, after) = text
+        .char_indices()
+        .nth(p.editor.cursor())
+        .map_or((text.as_str(), ""), |(i, _)| text.split_at(i));
+    // Keep the cursor in view: cut the start of a line too long.
+    let room = usize::from(w).saturating_sub(width(question) + 2).max(8);
+    let mut shown = before.to_string();
+    while width(&shown) > room.saturating_sub(1) {
+        shown.remove(0);
+    }
+    let mut spans = vec![
+        (question.to_string(), t.key),
+        (shown, Style::new()),
+        ("▏".to_string(), t.key),
+        (after.to_string(), Style::new()),
+    ];
+    match &p.error {
+        Some(e) => spans.push((format!("  ✗ {e}"), t.error)),
+        None => spans.push((
+            "  enter applies · esc cancels · ↑ history".to_string(),
+            t.hint,
+        )),
+    }
+    spans
+}
+
 pub(super) fn hints(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     if area.height == 0 {
         return;
@@ -135,12 +181,21 @@ pub(super) fn hints(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             (Action::Open, "open"),
             (Action::Mark, "mark"),
             (Action::Unmark, "undo"),
+            (Action::MarkPattern, "mark many"),
+            (Action::Limit, "limit"),
+            (Action::Review, "review"),
             (Action::Commit, "commit"),
             (Action::Filter, "filter"),
             (Action::Sort, "sort"),
-            (Action::CheckMail, "new mail"),
             (Action::Help, "help"),
             (Action::Quit, "quit"),
+        ],
+        Screen::Review => &[
+            (Action::Unmark, "undo mark"),
+            (Action::Commit, "commit"),
+            (Action::Open, "show in list"),
+            (Action::Sort, "sort"),
+            (Action::Back, "back"),
         ],
         Screen::Reader => &[
             (Action::Back, "back"),

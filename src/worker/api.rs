@@ -225,6 +225,11 @@ pub enum Event {
         /// Why there is no UID (and so no cache, no mark persistence), if so.
         no_uidl_reason: Option<String>,
     },
+    /// Messages of the listing just sent that no earlier listing or
+    /// session had (no preview of them was cached): mutt's "new", for
+    /// `~N`. Sent only when the header cache knew some messages (a first
+    /// start can't tell new from old).
+    Unseen(Vec<MsgKey>),
     /// Header previews, in batches as they arrive.
     Previews(Vec<(MsgKey, HeaderSummary)>),
     /// Preview loading progress.

@@ -27,6 +27,7 @@ impl Cx<'_> {
         let mut connect_timeout = crate::config::DEFAULT_CONNECT_TIMEOUT;
         let mut timeout = crate::config::DEFAULT_TIMEOUT;
         let mut cache = settings::DEFAULT_CACHE;
+        let mut authserv_id = None;
 
         for (k, v) in entries(table) {
             let field = k.get_ref().as_ref();
@@ -136,6 +137,10 @@ impl Cx<'_> {
                     )?;
                 }
                 "cache" => cache = self.boolean(&key, v)?,
+                "authserv_id" => {
+                    let s = self.string(&key, v, "authserv_id = \"mx.example.com\"")?;
+                    authserv_id = Some(s.trim().to_string()).filter(|s| !s.is_empty());
+                }
                 _ => return Err(self.unknown_key(&key, field, &k.span(), ACCOUNT_KEYS)),
             }
         }
@@ -273,6 +278,7 @@ impl Cx<'_> {
             keepalive: ui.keepalive,
             check_mail: ui.check_mail,
             cache,
+            authserv_id,
         })
     }
 }

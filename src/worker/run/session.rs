@@ -412,6 +412,19 @@ impl Worker {
             to_fetch = s.needed,
             "header cache"
         );
+        if before > 0 && s.listing.has_uids && hits.len() < s.listing.len() {
+            // A cache that knew messages knows which ones are new: those it
+            // has no preview of (mutt's "new", for `~N`).
+            let known: HashSet<&MsgKey> = hits.iter().map(|(k, _)| k).collect();
+            let unseen: Vec<MsgKey> = s
+                .listing
+                .msgs()
+                .iter()
+                .map(|m| s.listing.key(m))
+                .filter(|k| !known.contains(k))
+                .collect();
+            self.send(Event::Unseen(unseen));
+        }
         for chunk in hits.chunks(4096) {
             self.send(Event::Previews(chunk.to_vec()));
         }
