@@ -346,7 +346,7 @@ fn resize_small_and_back_keeps_running() {
             && lines.len() <= 10
             && lines.iter().all(|l| unicode_width_le(l, 40))
             && sc.contains("42 msgs")
-            && sc.contains("Welcome to the popv")
+            && sc.contains("Welcome to the pop")
     });
     // Keys still work while small.
     s.send_keys(&["j"]);
@@ -526,8 +526,8 @@ fn dovecot_full_flow_then_independent_check() {
     s.wait_until("Alpha and Bravo marked", SHORT, |sc| {
         marked(sc, "Alpha report") && marked(sc, "Bravo notes") && sc.contains("2 to delete")
     });
-    s.send_keys(&["U"]);
-    // Two marks: asked first.
+    // U with an empty pattern: every mark; two marks: asked first.
+    s.send_keys(&["U", "Enter"]);
     s.wait_for("yes: undo all 2 marks", SHORT);
     s.send_keys(&["y"]);
     s.wait_until("every mark undone", SHORT, |sc| {
@@ -551,4 +551,131 @@ fn dovecot_full_flow_then_independent_check() {
 
     let want: Vec<String> = [1, 3, 4].iter().map(|&i| before[i].clone()).collect();
     assert_eq!(d.uidls(), want, "exactly Alpha and Charlie are gone");
+}
+
+/// One message of the triage mailbox: `from`, and a body that makes it
+/// about `size` octets.
+fn sized_message(i: usize, from: &str, size: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: {from}\r\n\
+         To: alice@example.org\r\n\
+         Subject: Triage message {i}\r\n\
+         Date: Mon, 2 Mar 2026 10:00:00 +0000\r\n\
+         Message-ID: <triage-{i}@example.org>\r\n\
+         \r\n"
+    )
+    .into_bytes();
+    let line = format!("{}\r\n", "x".repeat(76));
+    while m.len() + line.len() <= size {
+        m.extend_from_slice(line.as_bytes());
+    }
+    m
+}
+
+/// Issue 13's acceptance, as a new user would do it in tmux against Dovecot
+/// with 2,000 messages: delete one sender's messages and everything over
+/// 1 MB, but keep what is over 3 MB (`D`, `D`, `U`, `$`), in no more keys
+/// than NeoMutt's 30 plus one confirmation per bulk change; an independent
+/// session then finds exactly those messages gone.
+#[test]
+fn dovecot_triage_in_neomutt_keystrokes_then_independent_check() {
+    const MB: usize = 1024 * 1024;
+    let mut msgs = Vec::new();
+    // (from jenkins, size) for 2,000 messages: 95 from Jenkins, 20 over
+    // 1 MB of which 6 over 3 MB; two of Jenkins' are big ones.
+    for i in 0..2000 {
+        let jenkins = i % 21 == 0 && i / 21 < 95;
+        let size = match i {
+            _ if i % 97 == 5 && i < 97 * 20 => {
+                if i % 3 == 0 {
+                    3 * MB + MB / 2
+                } else {
+                    MB + MB / 2
+                }
+            }
+            _ => 2_000,
+        };
+        let from = if jenkins {
+            "Jenkins CI <jenkins@ci.example.org>".to_string()
+        } else {
+            format!("Person {} <p{}@example.org>", i % 50, i % 50)
+        };
+        msgs.push((jenkins, size, sized_message(i, &from, size)));
+    }
+    let d = Dovecot::start(DovecotOptions::with_messages(
+        msgs.iter().map(|m| m.2.clone()).collect(),
+    ));
+    let before = d.uidls();
+    assert_eq!(before.len(), 2000);
+    // What must go: Jenkins' or over 1 MB, and not over 3 MB (sizes as
+    // LIST gives them, which is what ~z compares).
+    let lsize = |m: &[u8]| support::dovecot::virtual_size(m);
+    let gone: Vec<usize> = (0..2000)
+        .filter(|&i| {
+            let s = lsize(&msgs[i].2);
+            (msgs[i].0 || s > MB) && s <= 3 * MB
+        })
+        .collect();
+    assert!(gone.len() > 95, "the corpus has both kinds");
+    let url = format!("pop3s://{}@localhost:{}", d.user, d.tls_port);
+    let ca = d.ca_pem.display().to_string();
+    let s = start(
+        &[&url, "--ca-file", &ca],
+        &[("POPVIEW_PASSWORD", &d.password)],
+    );
+    s.wait_until("the list with every preview", LONG, |sc| {
+        sc.contains("2000 msgs") && !sc.contains("previews ") && sc.contains("Triage message 1999")
+    });
+    let mut keys = 0;
+    let mut press = |s: &Session, k: &str| {
+        keys += 1;
+        s.send_keys(&[k]);
+    };
+    let mut typed = 0;
+    let mut type_text = |s: &Session, t: &str| {
+        typed += t.chars().count();
+        s.type_text(t);
+    };
+    let count =
+        |f: &dyn Fn(bool, usize) -> bool| msgs.iter().filter(|m| f(m.0, lsize(&m.2))).count();
+    let questions = [
+        format!("Mark {} messages", count(&|j, _| j)),
+        format!("Mark {} messages", count(&|j, s| !j && s > MB)),
+        format!("Undo the marks on {} messages", count(&|_, s| s > 3 * MB)),
+    ];
+    for ((cmd, pattern), question) in [("D", "~f jenkins"), ("D", "~z >1M"), ("U", "~z >3M")]
+        .into_iter()
+        .zip(&questions)
+    {
+        press(&s, cmd);
+        s.wait_for("matching: ", SHORT);
+        type_text(&s, pattern);
+        press(&s, "Enter");
+        s.wait_for(question, LONG);
+        press(&s, "y");
+        s.wait_until("the question answered", SHORT, |sc| {
+            !sc.contains(" Bulk change ")
+        });
+    }
+    let want_marks = format!("{} to delete", gone.len());
+    s.wait_for(&want_marks, LONG);
+    press(&s, "$");
+    s.wait_for(&format!("Delete {} messages", gone.len()), SHORT);
+    press(&s, "y");
+    s.wait_until("the commit done", LONG, |sc| {
+        sc.contains(&format!("{} msgs", 2000 - gone.len())) && !sc.contains("to delete")
+    });
+    let total = keys + typed;
+    assert!(
+        total <= 30 + 3,
+        "{total} keystrokes: more than NeoMutt's 30 plus one confirmation per bulk change"
+    );
+    let want: Vec<String> = (0..2000)
+        .filter(|i| !gone.contains(i))
+        .map(|i| before[i].clone())
+        .collect();
+    assert_eq!(d.uidls(), want, "exactly the chosen messages are gone");
+    s.send_keys(&["q"]);
+    let screen = exited(&s, LONG);
+    assert!(screen.contains("EXIT=0"), "{screen}");
 }
