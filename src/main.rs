@@ -88,6 +88,7 @@ fn run_tui(mut target: Target) -> Result<(), CmdError> {
         save_dir,
         utc_offset_minutes: chrono::Local::now().offset().local_minus_utc() / 60,
         authserv_id: target.authserv_id.clone(),
+        rules: target.rules.clone(),
         pattern_history: target
             .history
             .as_ref()

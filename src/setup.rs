@@ -25,6 +25,8 @@ pub struct Target {
     pub warnings: Vec<String>,
     /// Keeps the demo server alive for the run.
     pub demo: Option<demo::Server>,
+    /// `[rules.NAME]`: name and pattern.
+    pub rules: Vec<(String, String)>,
     /// The account's `authserv_id`, for the hints.
     pub authserv_id: Option<String>,
     /// Where the TUI keeps its pattern history (none for the demo, or
@@ -78,6 +80,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         ui: cfg.ui.clone(),
         warnings: cfg.warnings().to_vec(),
         demo: None,
+        rules: rules_of(&cfg),
         authserv_id: account.authserv_id.clone(),
         history,
     })
@@ -192,21 +195,26 @@ fn demo_target(cli: &Cli) -> Result<Target, CmdError> {
     worker.password = Some(demo::DEMO_PASSWORD.to_string());
     worker.allow_cleartext = true;
     worker.trace = cli.common.log.clone();
-    let ui = match cli.common.config.as_ref() {
-        Some(p) => config::load(p)
-            .map_err(|e| CmdError::new(exit::USAGE, e.to_string()))?
-            .ui
-            .clone(),
-        None => UiConfig::default(),
+    let cfg = match cli.common.config.as_ref() {
+        Some(p) => config::load(p).map_err(|e| CmdError::new(exit::USAGE, e.to_string()))?,
+        None => Config::default(),
     };
     Ok(Target {
         worker,
         persist: Box::new(Memory::default()),
         label: format!("demo@127.0.0.1:{port} (demo mailbox)"),
-        ui,
+        ui: cfg.ui.clone(),
         warnings: Vec::new(),
         demo: Some(server),
+        rules: rules_of(&cfg),
         authserv_id: None,
         history: None,
     })
+}
+
+fn rules_of(cfg: &Config) -> Vec<(String, String)> {
+    cfg.rules
+        .iter()
+        .map(|r| (r.name.clone(), r.pattern.clone()))
+        .collect()
 }

@@ -321,3 +321,81 @@ fn a_history_from_disk_is_offered_by_up() {
     app.handle(code(KeyCode::Up));
     assert_eq!(app.prompt().unwrap().editor.text(), "~z >1M");
 }
+
+fn with_rules(n: u32, rules: &[(&str, &str)]) -> App {
+    let mut app = App::new(AppOptions {
+        account_label: "alice".into(),
+        big_message_threshold: u64::MAX,
+        rules: rules
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        ..Default::default()
+    });
+    app.handle(AppEvent::Clock(NOW));
+    app.handle(AppEvent::Resize(100, 30));
+    let donor = mailbox(n, jenkins_every_third, |i| 1000 * u64::from(i));
+    // The same listing and previews, then the worker's "all previews in".
+    app.handle(AppEvent::Worker(Event::Listing {
+        entries: (1..=n)
+            .map(|i| ListEntry {
+                key: key_of(i),
+                size: 1000 * u64::from(i),
+            })
+            .collect(),
+        no_uidl_reason: None,
+    }));
+    assert!(app.dialog().is_none(), "no proposal before the previews");
+    let batch = donor
+        .rows()
+        .iter()
+        .map(|r| {
+            let h = HeaderSummary {
+                from_name: r.info.as_ref().unwrap().sender.clone(),
+                from_addr: format!("{}@x.example", r.info.as_ref().unwrap().sender),
+                subject: r.info.as_ref().unwrap().subject.clone(),
+                ..Default::default()
+            };
+            (r.key.clone(), h)
+        })
+        .collect();
+    app.handle(AppEvent::Worker(Event::Previews(batch)));
+    app.handle(AppEvent::Worker(Event::Progress {
+        done: n as usize,
+        total: n as usize,
+        bytes: 0,
+    }));
+    app
+}
+
+#[test]
+fn rules_propose_marks_and_mark_nothing_until_applied() {
+    let mut app = with_rules(9, &[("ci", "~f jenkins"), ("big", "~z >7K")]);
+    let Some(Dialog::Rules(r)) = app.dialog() else {
+        panic!("no proposal: {:?}", app.dialog())
+    };
+    assert_eq!(
+        r.per_rule,
+        vec![("ci".to_string(), 3), ("big".to_string(), 2)]
+    );
+    assert_eq!(r.plan.change.marked.len(), 4, "9 matches both rules: once");
+    assert_eq!(app.marked_count(), 0, "nothing marked yet");
+    let reqs = requests(app.handle(k('y')));
+    assert_eq!(marked(&reqs), vec![3, 6, 8, 9]);
+    // One undoable step.
+    app.handle(k('z'));
+    assert!(matches!(app.dialog(), Some(Dialog::Bulk(p)) if p.change.unmarked.len() == 4));
+}
+
+#[test]
+fn a_dismissed_proposal_marks_nothing_and_v_shows_the_matches() {
+    let mut app = with_rules(9, &[("ci", "~f jenkins")]);
+    assert!(requests(app.handle(k('n'))).is_empty());
+    assert_eq!(app.marked_count(), 0);
+    assert!(app.dialog().is_none());
+    let mut app = with_rules(9, &[("ci", "~f jenkins")]);
+    let reqs = requests(app.handle(k('v')));
+    assert!(marked(&reqs).is_empty(), "{reqs:?}");
+    assert_eq!(app.view_len(), 3);
+    assert_eq!(app.marked_count(), 0);
+}

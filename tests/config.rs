@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use popview::config::{
-    self, ACCOUNT_KEYS, Account, Config, ConfigError, EXAMPLE, MINIMAL, UI_KEYS, account_from_url,
-    first_run_message, parse_size,
+    self, ACCOUNT_KEYS, Account, Config, ConfigError, EXAMPLE, MINIMAL, RULE_KEYS, UI_KEYS,
+    account_from_url, first_run_message, parse_size,
 };
 use popview::password::{
     self, PasswordError, PasswordSource, PromptStep, prompt_key, resolve_with, run_command,
@@ -508,6 +508,7 @@ fn the_example_is_valid_and_documents_every_key() {
     for key in ACCOUNT_KEYS
         .iter()
         .chain(UI_KEYS)
+        .chain(RULE_KEYS)
         .chain(["default_account"].iter())
     {
         let lines: Vec<&str> = EXAMPLE.lines().collect();
@@ -1035,4 +1036,34 @@ fn a_url_account_follows_the_files_keepalive() {
     let target = popview::setup::resolve(&cli, false).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(target.worker.keepalive, Duration::from_secs(45));
     assert_eq!(target.worker.connect.host, "pop.example.org");
+}
+
+#[test]
+fn rules_are_read_and_a_bad_pattern_names_its_key() {
+    let ok = "[accounts.a]\nhost = \"h\"\nusername = \"u\"\n\
+              [rules.ci]\npattern = \"~f jenkins ~d >30d\"\naction = \"mark\"\n";
+    let cfg = config::parse(ok, Path::new("/c.toml")).unwrap();
+    assert_eq!(cfg.rules.len(), 1);
+    assert_eq!(cfg.rules[0].name, "ci");
+    let bad = "[rules.ci]\npattern = \"~z >1Q\"\n";
+    let e = config::parse(bad, Path::new("/c.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rules.ci.pattern") && e.contains("'Q'"), "{e}");
+    let missing = "[rules.ci]\naction = \"mark\"\n";
+    let e = config::parse(missing, Path::new("/c.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("rules.ci.pattern") && e.contains("missing"),
+        "{e}"
+    );
+    let action = "[rules.ci]\npattern = \"~A\"\naction = \"delete\"\n";
+    let e = config::parse(action, Path::new("/c.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("rules.ci.action") && e.contains("\"mark\""),
+        "{e}"
+    );
 }

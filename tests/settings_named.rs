@@ -190,12 +190,14 @@ fn parser_knows_table(name: &str) -> bool {
 }
 
 /// Whether the config parser knows `name` as a setting: at the top, in
-/// `[ui]` or in an account. A wrong value is fine; an unknown key is not.
+/// `[ui]`, in an account or in a rule. A wrong value is fine; an unknown
+/// key is not.
 fn parser_knows(name: &str) -> bool {
     let docs = [
         format!("{name} = 1\n"),
         format!("[ui]\n{name} = 1\n"),
         format!("[accounts.a]\n{name} = 1\n"),
+        format!("[rules.r]\n{name} = 1\n"),
     ];
     docs.iter().any(
         |doc| match popview::config::parse(doc, Path::new("probe.toml")) {

@@ -43,6 +43,15 @@ fn config_with(setting: &Setting, line: &str) -> String {
             text.push('\n');
             text
         }
+        Section::Rule => {
+            let mut text = "[accounts.a]\nhost = \"h\"\nusername = \"u\"\n[rules.r]\n".to_owned();
+            if setting.key != "pattern" {
+                text.push_str("pattern = \"~f jenkins\"\n");
+            }
+            text.push_str(line);
+            text.push('\n');
+            text
+        }
     }
 }
 

@@ -250,6 +250,18 @@ fn choices_for(d: &Dialog) -> Vec<Choice> {
                 Choice::new(&["enter"], Answer::Confirm, "log in"),
                 Choice::new(&["esc"], Answer::Cancel, "cancel"),
             ],
+            Dialog::Rules(r) => vec![
+                Choice::new(
+                    &["y"],
+                    Answer::Confirm,
+                    format!(
+                        "apply: mark {} for deletion (deleted only on commit; z undoes)",
+                        r.plan.change.marked.len()
+                    ),
+                ),
+                Choice::new(&["v"], Answer::Review, "show them in the list (a limit)"),
+                Choice::new(&["n", "esc"], Answer::Cancel, "dismiss: mark nothing"),
+            ],
             Dialog::Bulk(p) => vec![
                 Choice::new(
                     &["y"],
@@ -315,6 +327,8 @@ impl App {
             (Dialog::Commit(m), Some(Answer::Confirm)) => self.commit_confirmed(&m, out),
             (Dialog::UnmarkAll(_), Some(Answer::Confirm)) => self.unmark_all_confirmed(out),
             (Dialog::Bulk(plan), Some(Answer::Confirm)) => self.bulk_confirmed(plan, out),
+            (Dialog::Rules(r), Some(Answer::Confirm)) => self.bulk_confirmed(r.plan, out),
+            (Dialog::Rules(r), Some(Answer::Review)) => self.show_proposal(r),
             (Dialog::Quit(_) | Dialog::Commit(_), Some(Answer::Review)) => self.open_review(),
             (Dialog::BigMessage { key, size }, Some(a @ (Answer::Download | Answer::Peek))) => {
                 self.start_retrieve(key, size, a == Answer::Peek, out)

@@ -47,7 +47,9 @@ use crate::worker::api::{
 pub use choices::{Answer, Choice};
 pub use list::{MarkState, Row, RowInfo, SortDone, SortJob, SortKey};
 pub use reader::{Content, Doc, DocLine, LineKind, PEEK_LINES, Reader, SaveJob};
-pub use triage::{BODY_CACHE_BYTES, BulkChange, BulkPlan, PatternPrompt, PatternPurpose};
+pub use triage::{
+    BODY_CACHE_BYTES, BulkChange, BulkPlan, PatternPrompt, PatternPurpose, RulesProposal,
+};
 
 /// Everything the UI thread reacts to, through one funnel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +142,9 @@ pub struct AppOptions {
     pub authserv_id: Option<String>,
     /// The pattern prompts' history from earlier sessions, newest last.
     pub pattern_history: Vec<String>,
+    /// Saved rules (`[rules.NAME]`): name and pattern; their matches are
+    /// proposed after each listing, never marked unasked.
+    pub rules: Vec<(String, String)>,
 }
 
 impl Default for AppOptions {
@@ -153,6 +158,7 @@ impl Default for AppOptions {
             utc_offset_minutes: 0,
             authserv_id: None,
             pattern_history: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }
@@ -186,6 +192,8 @@ pub enum Dialog {
     /// A bulk change of marks (`D`, `U`, `;d`, `z`): how many messages,
     /// how much data, asked before it is applied.
     Bulk(BulkPlan),
+    /// What the saved rules propose to mark: apply, show, or dismiss.
+    Rules(RulesProposal),
 }
 
 /// What a deletion question is about: the marks, as the user can know them.
@@ -229,6 +237,7 @@ impl std::fmt::Debug for Dialog {
                 .field("typed_chars", &input.chars().count())
                 .finish(),
             Dialog::Bulk(p) => f.debug_tuple("Bulk").field(p).finish(),
+            Dialog::Rules(p) => f.debug_tuple("Rules").field(p).finish(),
         }
     }
 }
@@ -340,6 +349,8 @@ pub struct App {
     limit_generation: Option<u64>,
     tag_prefix: bool,
     bulk_undo: Vec<BulkChange>,
+    /// A listing came: the rules propose once its previews are in.
+    rules_due: bool,
     /// Texts of messages read in full this session, by UID, for `~b`.
     bodies: HashMap<String, Arc<str>>,
     body_order: VecDeque<String>,
@@ -399,6 +410,7 @@ impl App {
             limit_generation: None,
             tag_prefix: false,
             bulk_undo: Vec::new(),
+            rules_due: false,
             bodies: HashMap::new(),
             body_order: VecDeque::new(),
             body_bytes: 0,
@@ -657,6 +669,11 @@ impl App {
     fn on_tick(&mut self) -> bool {
         self.ticks += 1;
         let mut changed = false;
+        // A proposal held back by a dialog or a prompt comes once they close.
+        if self.rules_due && self.conn == ConnState::Idle && self.dialog.is_none() {
+            self.propose_rules();
+            changed |= self.dialog.is_some();
+        }
         // Idle (no listing or preview since the last tick): prepare one more
         // sort order so a later `o` is a copy, not a sort of every row.
         let generation = self.rows.generation();

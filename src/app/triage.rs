@@ -482,3 +482,84 @@ impl App {
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+/// What the saved rules propose after a listing: per rule, how many of the
+/// messages not yet marked it matches; the marks, asked like any bulk
+/// change (`y` applies them as one undoable step).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulesProposal {
+    pub per_rule: Vec<(String, usize)>,
+    pub plan: BulkPlan,
+    /// The rules' patterns joined with `|`, to show the matches (`v`).
+    pub union: String,
+}
+
+impl App {
+    /// After a listing's previews are in: what the rules propose, if
+    /// anything (never applied without the user's `y`).
+    pub(super) fn propose_rules(&mut self) {
+        if self.opts.rules.is_empty() || self.dialog.is_some() || self.prompt.is_some() {
+            return;
+        }
+        self.rules_due = false;
+        let now = self.pattern_now();
+        let mut per_rule = Vec::new();
+        let mut hit = vec![false; self.rows.rows.len()];
+        let mut parts = Vec::new();
+        for (name, text) in &self.opts.rules {
+            // Checked when the config was read; a pattern that no longer
+            // parses (it can't) proposes nothing.
+            let Ok(p) = Pattern::parse(text, now) else {
+                continue;
+            };
+            let mut n = 0;
+            for (i, h) in hit.iter_mut().enumerate() {
+                if !self.rows.rows[i].mark_state().is_marked() && p.matches(&self.candidate(i)) {
+                    n += 1;
+                    *h = true;
+                }
+            }
+            if n > 0 {
+                per_rule.push((name.clone(), n));
+                parts.push(format!("({text})"));
+            }
+        }
+        let keys = self.keys_of((0..hit.len()).filter(|&i| hit[i]));
+        if keys.is_empty() {
+            return;
+        }
+        let source = match per_rule.len() {
+            1 => format!("rule {}", per_rule[0].0),
+            n => format!("{n} rules"),
+        };
+        self.dialog = Some(Dialog::Rules(RulesProposal {
+            per_rule,
+            plan: BulkPlan {
+                mark_bytes: self.size_of(&keys),
+                unmark_bytes: 0,
+                change: BulkChange {
+                    marked: keys,
+                    unmarked: Vec::new(),
+                },
+                source,
+                is_undo: false,
+            },
+            union: parts.join(" | "),
+        }));
+    }
+
+    /// `v` on the proposal: limit the list to what the rules match.
+    pub(super) fn show_proposal(&mut self, proposal: RulesProposal) {
+        match Pattern::parse(&proposal.union, self.pattern_now()) {
+            Ok(p) => {
+                self.set_limit(&proposal.union, p);
+                self.set_notice(format!(
+                    "showing what the rules match; {} marks them all (enter ~A), {} then enter shows all",
+                    self.opts.keymap.hint(Action::MarkPattern),
+                    self.opts.keymap.hint(Action::Limit)
+                ));
+            }
+            Err(e) => self.set_notice(clean_line(&e.to_string())),
+        }
+    }
+}

@@ -68,6 +68,7 @@ impl App {
                 let first = self.rows.is_empty();
                 let new = self.rows.merge(entries);
                 self.recount_message_ids();
+                self.rules_due = true;
                 // Row indices changed: the limit is computed again first.
                 self.refresh_limit();
                 self.sort_pending = !self.rows.sort(self.sort, self.descending, &self.filter);
@@ -112,6 +113,9 @@ impl App {
                     } else {
                         ConnState::Idle
                     };
+                }
+                if done >= total && self.rules_due {
+                    self.propose_rules();
                 }
             }
             Event::RetrieveProgress {

@@ -31,7 +31,7 @@ pub use error::ConfigError;
 pub use parse::parse_size;
 pub use settings::{
     ACCOUNT_KEYS, DEFAULT_BIG_MESSAGE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
-    SETTINGS, Setting, TOP_KEYS, UI_KEYS,
+    RULE_KEYS, SETTINGS, Setting, TOP_KEYS, UI_KEYS,
 };
 pub use url::account_from_url;
 
@@ -51,7 +51,17 @@ pub struct Config {
     pub default_account: Option<String>,
     pub ui: UiConfig,
     pub accounts: BTreeMap<String, Account>,
+    /// `[rules.NAME]`, in the file's order.
+    pub rules: Vec<Rule>,
     warnings: Vec<String>,
+}
+
+/// A saved pattern whose matches are proposed for marking (`[rules.NAME]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub name: String,
+    /// Checked to parse when the file was read.
+    pub pattern: String,
 }
 
 impl Default for Config {
@@ -62,6 +72,7 @@ impl Default for Config {
             default_account: None,
             ui: UiConfig::default(),
             accounts: BTreeMap::new(),
+            rules: Vec::new(),
             warnings: Vec::new(),
         }
     }

@@ -24,6 +24,8 @@ pub enum Section {
     Ui,
     /// `[accounts.NAME]`.
     Account,
+    /// `[rules.NAME]`: a saved pattern whose marks are proposed.
+    Rule,
 }
 
 impl Section {
@@ -34,6 +36,7 @@ impl Section {
             Section::Top => key.to_owned(),
             Section::Ui => format!("ui.{key}"),
             Section::Account => format!("accounts.NAME.{key}"),
+            Section::Rule => format!("rules.NAME.{key}"),
         }
     }
 
@@ -42,6 +45,7 @@ impl Section {
             Section::Top => 0,
             Section::Ui => 1,
             Section::Account => 2,
+            Section::Rule => 3,
         }
     }
 }
@@ -176,7 +180,7 @@ impl Setting {
     }
 }
 
-use Section::{Account, Top, Ui};
+use Section::{Account, Rule, Top, Ui};
 
 pub const DEFAULT_ACCOUNT: Setting = Setting {
     section: Top,
@@ -328,6 +332,20 @@ pub const AUTHSERV_ID: Setting = Setting {
     default: DefaultValue::Unset(""),
     help: "your provider's Authentication-Results id: only its DKIM/SPF/DMARC verdicts count for the ! hint and ~V",
 };
+pub const RULE_PATTERN: Setting = Setting {
+    section: Rule,
+    key: "pattern",
+    kind: Kind::Text,
+    default: DefaultValue::Required,
+    help: "a mutt pattern (~f, ~s, ~z, ~d...); its matches are proposed at start and after new mail",
+};
+pub const RULE_ACTION: Setting = Setting {
+    section: Rule,
+    key: "action",
+    kind: Kind::Choice(&["mark"]),
+    default: DefaultValue::Choice("mark"),
+    help: "what is proposed for the matches: mark them for deletion (never applied unasked)",
+};
 
 /// Every setting, in the order of the README and the example file.
 pub const SETTINGS: &[Setting] = &[
@@ -352,6 +370,8 @@ pub const SETTINGS: &[Setting] = &[
     TIMEOUT_SECS,
     CACHE,
     AUTHSERV_ID,
+    RULE_PATTERN,
+    RULE_ACTION,
 ];
 
 /// The setting at `section` called `key`.
@@ -403,7 +423,7 @@ const fn keys<const N: usize>(section: Section) -> [&'static str; N] {
     out
 }
 
-const TOP_N: usize = count(Top) + 2;
+const TOP_N: usize = count(Top) + 3;
 const TOP_ARRAY: [&str; TOP_N] = {
     // The settings at the top, then the two tables.
     let settings: [&str; count(Top)] = keys(Top);
@@ -415,10 +435,12 @@ const TOP_ARRAY: [&str; TOP_N] = {
     }
     out[i] = "ui";
     out[i + 1] = "accounts";
+    out[i + 2] = "rules";
     out
 };
 const UI_ARRAY: [&str; count(Ui)] = keys(Ui);
 const ACCOUNT_ARRAY: [&str; count(Account)] = keys(Account);
+const RULE_ARRAY: [&str; count(Rule)] = keys(Rule);
 
 /// The keys allowed at the top of the file.
 pub const TOP_KEYS: &[&str] = &TOP_ARRAY;
@@ -426,6 +448,8 @@ pub const TOP_KEYS: &[&str] = &TOP_ARRAY;
 pub const UI_KEYS: &[&str] = &UI_ARRAY;
 /// The keys allowed in `[accounts.NAME]`.
 pub const ACCOUNT_KEYS: &[&str] = &ACCOUNT_ARRAY;
+/// The keys allowed in `[rules.NAME]`.
+pub const RULE_KEYS: &[&str] = &RULE_ARRAY;
 
 #[cfg(test)]
 mod tests {
@@ -433,7 +457,8 @@ mod tests {
 
     #[test]
     fn keys_are_derived_per_section_and_unique() {
-        assert_eq!(TOP_KEYS, ["default_account", "ui", "accounts"]);
+        assert_eq!(TOP_KEYS, ["default_account", "ui", "accounts", "rules"]);
+        assert_eq!(RULE_KEYS, ["pattern", "action"]);
         assert_eq!(
             UI_KEYS,
             [

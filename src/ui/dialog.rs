@@ -61,6 +61,29 @@ pub(super) fn dialog(buf: &mut Buffer, area: Rect, app: &App, d: &Dialog, t: &Th
                 t.label,
             )],
         ),
+        Dialog::Rules(r) => {
+            let mut v = vec![(
+                format!(
+                    "Your rules propose to mark {} message{} ({}) for deletion:",
+                    r.plan.change.marked.len(),
+                    if r.plan.change.marked.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    human_size(r.plan.mark_bytes)
+                ),
+                t.danger,
+            )];
+            for (name, n) in &r.per_rule {
+                v.push((format!("  {name}: {n}"), t.label));
+            }
+            v.push((
+                "Nothing is marked until you apply it.".to_string(),
+                Style::new(),
+            ));
+            (" Rules ", v)
+        }
         Dialog::Bulk(p) => {
             let mut v = Vec::new();
             let n = |k: usize| format!("{k} message{}", if k == 1 { "" } else { "s" });

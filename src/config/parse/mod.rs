@@ -18,13 +18,14 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::settings::{self, Section};
-use super::{ACCOUNT_KEYS, Account, Config, ConfigError, TOP_KEYS, UI_KEYS, UiConfig};
+use super::{ACCOUNT_KEYS, Account, Config, ConfigError, RULE_KEYS, TOP_KEYS, UI_KEYS, UiConfig};
 use crate::password::PasswordSource;
 use crate::pop3::transport::parse_fingerprint;
 use crate::pop3::{AuthMethod, TlsMode};
 
 mod account;
 mod diagnostics;
+mod rules;
 
 use account::*;
 pub(super) use account::{check_host, check_username};
@@ -146,6 +147,7 @@ impl Cx<'_> {
             Section::Top => TOP_KEYS,
             Section::Ui => UI_KEYS,
             Section::Account => ACCOUNT_KEYS,
+            Section::Rule => RULE_KEYS,
         };
         if allowed.contains(&name) {
             Ok(())
@@ -229,6 +231,7 @@ impl Cx<'_> {
         let mut default_account: Option<At<String>> = None;
         let mut ui = UiConfig::default();
         let mut accounts_value = None;
+        let mut rules = Vec::new();
         for (k, v) in entries(doc) {
             let name = k.get_ref().as_ref();
             let key = join("", name);
@@ -240,6 +243,7 @@ impl Cx<'_> {
                 }
                 "ui" => ui = self.ui(&key, v)?,
                 "accounts" => accounts_value = Some(v),
+                "rules" => rules = self.rules(&key, v)?,
                 _ => return Err(self.unknown_key(&key, name, &k.span(), TOP_KEYS)),
             }
         }
@@ -282,6 +286,7 @@ impl Cx<'_> {
             default_account: default_account.map(|d| d.value),
             ui,
             accounts,
+            rules,
             warnings: std::mem::take(&mut self.warnings),
         })
     }
