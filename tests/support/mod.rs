@@ -15,6 +15,7 @@ pub mod dovecot;
 pub mod protocol_suite;
 pub mod proxy;
 pub mod rawpop;
+pub mod sasl_peer;
 pub mod silent;
 pub mod tmux;
 pub mod worker;

@@ -222,10 +222,14 @@ impl<S: Read + Write, T> Client<S, T> {
     /// One line of a SASL exchange, bounded by [`MAX_SASL_LINE`].
     fn read_sasl_line(&mut self) -> Result<Vec<u8>> {
         loop {
-            let next = self
-                .input
-                .next_line(MAX_SASL_LINE)
-                .map_err(|e| self.secrets.error(e))?;
+            let next = match self.input.next_line(MAX_SASL_LINE) {
+                Ok(next) => next,
+                Err(e) => {
+                    // Out of step with the server: nothing more is sent.
+                    self.state = State::Closed;
+                    return Err(self.secrets.error(e));
+                }
+            };
             if let Some(line) = next {
                 let content = line.content.to_vec();
                 if let Some(t) = self.trace.as_mut() {
