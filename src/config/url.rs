@@ -77,7 +77,7 @@ pub fn account_from_url(url: &str) -> Result<Account, ConfigError> {
 /// APOP, otherwise one of the `auth` setting's values (a SASL mechanism
 /// name), matched without regard to case.
 fn auth_param(params: &str) -> Result<AuthMethod, String> {
-    let (key, value) = params
+    let (_, value) = params
         .split_once('=')
         .filter(|(k, _)| k.eq_ignore_ascii_case("auth"))
         .ok_or_else(|| format!("only \";auth=METHOD\" may follow the user name, not {params:?}"))?;

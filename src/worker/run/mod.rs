@@ -116,6 +116,9 @@ pub struct Worker {
     peek: Option<(Ticket, MsgKey, u32)>,
     visible: Vec<MsgKey>,
     password: Option<String>,
+    /// The password source was run again after a rejected token, and no
+    /// login succeeded since: a second rejection is final.
+    password_refetched: bool,
     sessions: u32,
     /// Seconds the server wants between logins (CAPA LOGIN-DELAY).
     login_delay: Option<u64>,
@@ -266,6 +269,7 @@ impl Worker {
             peek: None,
             visible: Vec::new(),
             password,
+            password_refetched: false,
             sessions: 0,
             login_delay: None,
             last_login: None,
@@ -624,12 +628,45 @@ impl Worker {
         self.password.is_some()
     }
 
+    /// After a rejected OAuth access token, run the token command once
+    /// more, silently (a token expires; the command may refresh it). True
+    /// when a new token is there to try.
+    fn refetch_token(&mut self) -> bool {
+        if !self.cfg.auth.is_oauth() || self.password_refetched {
+            return false;
+        }
+        let Some(refetch) = self.cfg.refetch_password.clone() else {
+            return false;
+        };
+        self.password_refetched = true;
+        match (refetch.0)() {
+            Ok(token) => {
+                info!("access token rejected: fetched a new one from the token command");
+                self.password = Some(token);
+                true
+            }
+            Err(why) => {
+                info!(
+                    why = %sanitize::line(&why),
+                    "access token rejected: the token command failed"
+                );
+                false
+            }
+        }
+    }
+
     /// Decide what to do after a failed connection or a lost session;
     /// `attempt` counts the tries of this outage (a fresh start of the
     /// count after `r`). Returns false when the worker should stop.
     fn after_failure(&mut self, e: &Error, attempt: &mut u32) -> bool {
         let tries = (*attempt).max(1);
         match e.kind {
+            ErrorKind::Auth if self.refetch_token() => {
+                // A fresh token from the token command: try it at once, as
+                // a new attempt.
+                *attempt = 0;
+                true
+            }
             ErrorKind::Auth => {
                 // No delay of our own: the server already made its (Dovecot
                 // waits 2 s before it says no), and the prompt comes back at
