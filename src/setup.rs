@@ -57,13 +57,14 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
     worker.trace = cli.common.log.clone();
     if account.auth.is_oauth() {
         // A rejected access token: the token command runs once more.
-        worker.refetch_password = Some(crate::worker::Refetch(std::sync::Arc::new(move || {
-            match password::resolve(&sources) {
-                Ok(Some(token)) => Ok(token.into_string()),
-                Ok(None) => Err("no token command or variable to ask again".to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        })));
+        worker.refetch_password =
+            Some(crate::worker::Refetch(std::sync::Arc::new(
+                move || match password::resolve(&sources) {
+                    Ok(Some(token)) => Ok(token.into_string()),
+                    Ok(None) => Err("no token command or variable to ask again".to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+            )));
     }
     let key = format!("{}@{}:{}", account.username, account.host, account.port);
     // The TUI keeps pending marks on disk; a scripting command leaves them

@@ -42,7 +42,11 @@ fn opts(d: &Dovecot) -> ConnectOptions {
 }
 
 /// Log in with `method` and `secret`; the message count on success.
-fn login(d: &Dovecot, method: AuthMethod, secret: &str) -> popview::pop3::Result<(AuthMethod, u32)> {
+fn login(
+    d: &Dovecot,
+    method: AuthMethod,
+    secret: &str,
+) -> popview::pop3::Result<(AuthMethod, u32)> {
     let mut conn = connect(&opts(d), None)?;
     let creds = Credentials::new(d.user.clone(), secret).at("localhost", d.tls_port);
     let used = conn.client.login(&creds, method, false)?;
@@ -59,11 +63,22 @@ fn dovecot_takes_good_tokens_scram_and_login() {
     let token = long_token("good");
     intro.accept(&token, &d.user);
     for method in [AuthMethod::XOAuth2, AuthMethod::OAuthBearer] {
-        assert_eq!(login(&d, method, &token).unwrap(), (method, 3), "{method:?}");
+        assert_eq!(
+            login(&d, method, &token).unwrap(),
+            (method, 3),
+            "{method:?}"
+        );
     }
-    assert!(intro.asked().iter().all(|t| *t == token), "Dovecot asked about our token");
+    assert!(
+        intro.asked().iter().all(|t| *t == token),
+        "Dovecot asked about our token"
+    );
     for method in [AuthMethod::ScramSha256, AuthMethod::Login] {
-        assert_eq!(login(&d, method, &d.password).unwrap(), (method, 3), "{method:?}");
+        assert_eq!(
+            login(&d, method, &d.password).unwrap(),
+            (method, 3),
+            "{method:?}"
+        );
     }
     // `auto` takes SCRAM-SHA-256 when offered, never a token mechanism.
     assert_eq!(
@@ -121,8 +136,7 @@ fn dovecot_rejected_token_exits_3_from_list() {
             .run(&["list", "--config", &cfg], &[("PV_TOKEN", "stale-token")])
             .code(exit::AUTH);
         assert!(
-            r.stderr.contains("the token was rejected")
-                && r.stderr.contains("re-authorize"),
+            r.stderr.contains("the token was rejected") && r.stderr.contains("re-authorize"),
             "{auth}: {}",
             r.stderr
         );

@@ -65,10 +65,7 @@ fn run(
 }
 
 fn lines(wire: &Wire) -> Vec<String> {
-    wire.sent_text()
-        .split("\r\n")
-        .map(str::to_string)
-        .collect()
+    wire.sent_text().split("\r\n").map(str::to_string).collect()
 }
 
 #[test]
@@ -114,16 +111,19 @@ fn xoauth2_rejected_token_is_answered_and_told_in_words() {
         "{}",
         e.message
     );
-    assert_eq!(lines(&r.wire).len(), 5, "CAPA, AUTH, response, empty line: {r:?}", r = lines(&r.wire));
+    assert_eq!(
+        lines(&r.wire).len(),
+        5,
+        "CAPA, AUTH, response, empty line: {r:?}",
+        r = lines(&r.wire)
+    );
     assert_eq!(r.state, State::Authorization);
 }
 
 #[test]
 fn oauthbearer_short_goes_on_the_line_long_waits_for_a_bare_plus() {
     let creds = Credentials::new("alice", "short").at("pop.example.com", 995);
-    let want = b64(
-        b"n,a=alice,\x01host=pop.example.com\x01port=995\x01auth=Bearer short\x01\x01",
-    );
+    let want = b64(b"n,a=alice,\x01host=pop.example.com\x01port=995\x01auth=Bearer short\x01\x01");
     let line = format!("AUTH OAUTHBEARER {want}");
     let r = run(AuthMethod::OAuthBearer, creds, move |l| {
         assert_eq!(l, line);
@@ -204,7 +204,11 @@ fn a_failure_challenge_that_is_not_json_still_ends_as_a_rejection() {
 
 #[test]
 fn a_challenge_that_is_not_base64_is_cancelled() {
-    for method in [AuthMethod::XOAuth2, AuthMethod::Login, AuthMethod::ScramSha256] {
+    for method in [
+        AuthMethod::XOAuth2,
+        AuthMethod::Login,
+        AuthMethod::ScramSha256,
+    ] {
         let mut step = 0;
         let r = run(method, Credentials::new("alice", "pw"), move |l| {
             step += 1;
@@ -218,7 +222,11 @@ fn a_challenge_that_is_not_base64_is_cancelled() {
             }
         });
         let e = r.result.unwrap_err();
-        assert!(e.message.contains("not valid base64"), "{method:?}: {}", e.message);
+        assert!(
+            e.message.contains("not valid base64"),
+            "{method:?}: {}",
+            e.message
+        );
         assert!(lines(&r.wire).contains(&"*".to_string()), "{method:?}");
     }
 }
@@ -250,7 +258,9 @@ fn scram_peer(password: &str, forge: bool) -> impl FnMut(&str) -> Vec<u8> + Send
         step += 1;
         match step {
             1 => {
-                let ir = l.strip_prefix("AUTH SCRAM-SHA-256 ").expect("initial response");
+                let ir = l
+                    .strip_prefix("AUTH SCRAM-SHA-256 ")
+                    .expect("initial response");
                 format!("+ {}\r\n", b64(server.first(&unb64(ir)).as_bytes())).into_bytes()
             }
             2 => {
@@ -376,24 +386,30 @@ fn no_trace_holds_a_secret_or_its_base64() {
         run(
             AuthMethod::XOAuth2,
             Credentials::new("alice", password),
-            |l: &str| if l == "AUTH XOAUTH2" { b"+ \r\n".to_vec() } else { b"+OK\r\n".to_vec() },
+            |l: &str| {
+                if l == "AUTH XOAUTH2" {
+                    b"+ \r\n".to_vec()
+                } else {
+                    b"+OK\r\n".to_vec()
+                }
+            },
         ),
         run(
             AuthMethod::OAuthBearer,
             Credentials::new("alice", password).at("h", 995),
             |_: &str| b"+OK\r\n".to_vec(),
         ),
-        run(
-            AuthMethod::Login,
-            Credentials::new("alice", password),
-            {
-                let mut n = 0;
-                move |_: &str| {
-                    n += 1;
-                    if n < 3 { b"+ \r\n".to_vec() } else { b"+OK\r\n".to_vec() }
+        run(AuthMethod::Login, Credentials::new("alice", password), {
+            let mut n = 0;
+            move |_: &str| {
+                n += 1;
+                if n < 3 {
+                    b"+ \r\n".to_vec()
+                } else {
+                    b"+OK\r\n".to_vec()
                 }
-            },
-        ),
+            }
+        }),
         run(
             AuthMethod::Plain,
             Credentials::new("alice", password),
@@ -430,7 +446,11 @@ fn no_trace_holds_a_secret_or_its_base64() {
         );
         assert!(r.trace.contains("C: "), "a trace was written: {}", r.trace);
         for f in &forbidden {
-            assert!(!r.trace.contains(f.as_str()), "{f:?} in the trace:\n{}", r.trace);
+            assert!(
+                !r.trace.contains(f.as_str()),
+                "{f:?} in the trace:\n{}",
+                r.trace
+            );
         }
         if let Err(e) = &r.result {
             assert!(!e.message.contains(password), "{}", e.message);

@@ -200,8 +200,15 @@ mod tests {
             let a = account_from_url(&format!("pop3s://me;AUTH={v}@h")).unwrap();
             assert_eq!(a.auth, m, "{v}");
         }
-        assert_eq!(account_from_url("pop3s://me@h").unwrap().auth, AuthMethod::Auto);
-        for bad in ["pop3s://me;auth=cram-md5@h", "pop3s://me;x=1@h", "pop3s://me;auth@h"] {
+        assert_eq!(
+            account_from_url("pop3s://me@h").unwrap().auth,
+            AuthMethod::Auto
+        );
+        for bad in [
+            "pop3s://me;auth=cram-md5@h",
+            "pop3s://me;x=1@h",
+            "pop3s://me;auth@h",
+        ] {
             let e = account_from_url(bad).unwrap_err().to_string();
             assert!(e.contains("auth"), "{bad}: {e}");
         }

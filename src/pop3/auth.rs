@@ -167,14 +167,19 @@ pub fn apop_digest(timestamp: &str, password: &str) -> String {
     hex::encode(md5.finalize())
 }
 
-/// The SASL PLAIN initial response, base64 of `\0user\0password` (RFC 4616).
-pub fn plain_initial_response(creds: &Credentials) -> String {
+/// The SASL PLAIN message, `\0user\0password` (RFC 4616).
+pub fn plain_message(creds: &Credentials) -> zeroize::Zeroizing<Vec<u8>> {
     let mut raw = Vec::with_capacity(creds.user.len() + creds.password.len() + 2);
     raw.push(0);
     raw.extend_from_slice(creds.user.as_bytes());
     raw.push(0);
     raw.extend_from_slice(creds.password.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(raw)
+    zeroize::Zeroizing::new(raw)
+}
+
+/// The SASL PLAIN initial response, base64 of [`plain_message`].
+pub fn plain_initial_response(creds: &Credentials) -> String {
+    base64::engine::general_purpose::STANDARD.encode(plain_message(creds).as_slice())
 }
 
 /// RFC 5034 section 4: the initial response may go on the AUTH line only if

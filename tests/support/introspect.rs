@@ -86,7 +86,11 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let token = body
         .split('&')
         .find_map(|kv| kv.strip_prefix("token="))
-        .map(|t| percent_encoding::percent_decode_str(t).decode_utf8_lossy().into_owned())
+        .map(|t| {
+            percent_encoding::percent_decode_str(t)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .unwrap_or_default();
     let answer = {
         let mut s = state.lock().unwrap();

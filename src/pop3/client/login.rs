@@ -170,7 +170,13 @@ impl<S: Read + Write, T> Client<S, T> {
         let mechanism = sasl.mechanism();
         let initial = sasl
             .initial_on_auth_line(|ir| auth::fits_on_auth_line(mechanism, &b64.encode(ir)))
-            .map(|ir| if ir.is_empty() { "=".to_string() } else { b64.encode(ir) });
+            .map(|ir| {
+                if ir.is_empty() {
+                    "=".to_string()
+                } else {
+                    b64.encode(ir)
+                }
+            });
         if let Some(ir) = &initial {
             self.secrets.add(ir);
         }

@@ -35,21 +35,19 @@ pub struct Sasl {
 }
 
 impl Sasl {
-    /// Start an exchange for `method` (a SASL one). `server` (host, port)
-    /// goes into OAUTHBEARER's response when known.
+    /// Start an exchange for `method` (a SASL one). The credentials'
+    /// `server` (host, port) goes into OAUTHBEARER's response when known.
     pub fn new(method: AuthMethod, creds: &Credentials) -> Result<Sasl> {
         let password = Zeroizing::new(creds.password.clone());
         let (initial, state) = match method {
-            AuthMethod::Plain => (
-                Some(Zeroizing::new(
-                    format!("\0{}\0{}", creds.user, creds.password).into_bytes(),
-                )),
-                State::Plain,
-            ),
+            AuthMethod::Plain => (Some(super::auth::plain_message(creds)), State::Plain),
             AuthMethod::Login => (None, State::Login(0)),
             AuthMethod::ScramSha256 => {
                 let s = scram::Scram::new(&creds.user, &creds.password)?;
-                (Some(Zeroizing::new(s.client_first())), State::Scram(Box::new(s)))
+                (
+                    Some(Zeroizing::new(s.client_first())),
+                    State::Scram(Box::new(s)),
+                )
             }
             AuthMethod::XOAuth2 => (
                 Some(Zeroizing::new(oauth::xoauth2_response(
@@ -233,7 +231,11 @@ mod tests {
         assert_eq!(s.respond(br#"{"status":"401"}"#).unwrap().as_slice(), b"");
         assert!(s.respond(b"{}").is_err(), "one failure challenge only");
         let e = s.refused(Error::new(ErrorKind::Auth, "x"), "Authentication failed.");
-        assert!(e.message.starts_with("the token was rejected: 401"), "{}", e.message);
+        assert!(
+            e.message.starts_with("the token was rejected: 401"),
+            "{}",
+            e.message
+        );
         assert!(s.succeeded("").is_err());
     }
 
@@ -244,7 +246,9 @@ mod tests {
         let ir = s.initial_on_auth_line(|_| true).unwrap();
         assert_eq!(ir, b"n,a=u,\x01host=h\x01port=995\x01auth=Bearer t\x01\x01");
         assert_eq!(
-            s.respond(br#"{"status":"invalid_token"}"#).unwrap().as_slice(),
+            s.respond(br#"{"status":"invalid_token"}"#)
+                .unwrap()
+                .as_slice(),
             b"\x01"
         );
         let e = s.refused(Error::new(ErrorKind::Auth, "x"), "");

@@ -159,12 +159,7 @@ impl Scram {
             ));
         }
         let mut salted = Zeroizing::new([0u8; 32]);
-        pbkdf2::pbkdf2_hmac::<Sha256>(
-            self.password.as_bytes(),
-            &salt,
-            iterations,
-            salted.as_mut(),
-        );
+        pbkdf2::pbkdf2_hmac::<Sha256>(self.password.as_bytes(), &salt, iterations, salted.as_mut());
         let client_key = Zeroizing::new(hmac(salted.as_ref(), b"Client Key"));
         let stored_key: [u8; 32] = Sha256::digest(client_key.as_ref()).into();
         let without_proof = format!("c=biws,r={nonce}");
