@@ -130,7 +130,7 @@ fn dovecot_rejected_token_exits_3_from_list() {
     let intro = Introspection::start();
     let d = start(&intro);
     let sb = Sandbox::new();
-    for auth in ["xoauth2", "oauthbearer"] {
+    for (i, auth) in ["xoauth2", "oauthbearer"].into_iter().enumerate() {
         let cfg = config(&sb, &d, auth, "password_env = \"PV_TOKEN\"");
         let r = sb
             .run(&["list", "--config", &cfg], &[("PV_TOKEN", "stale-token")])
@@ -141,6 +141,15 @@ fn dovecot_rejected_token_exits_3_from_list() {
             r.stderr
         );
         assert!(!r.stderr.contains("stale-token"), "{}", r.stderr);
+        assert_eq!(
+            r.stderr.matches("the token was rejected").count(),
+            1,
+            "said once, as final: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("Give the password"), "{}", r.stderr);
+        // Fetched once more after the rejection, then no more tries.
+        assert_eq!(intro.asked().len(), 2 * (i + 1), "{:?}", intro.asked());
     }
 }
 

@@ -628,11 +628,17 @@ impl Worker {
         self.password.is_some()
     }
 
+    /// An OAuth account whose token can be fetched again (a token command
+    /// or variable, not a typed token).
+    fn token_refetchable(&self) -> bool {
+        self.cfg.auth.is_oauth() && self.cfg.refetch_password.is_some()
+    }
+
     /// After a rejected OAuth access token, run the token command once
     /// more, silently (a token expires; the command may refresh it). True
     /// when a new token is there to try.
     fn refetch_token(&mut self) -> bool {
-        if !self.cfg.auth.is_oauth() || self.password_refetched {
+        if !self.token_refetchable() || self.password_refetched {
             return false;
         }
         let Some(refetch) = self.cfg.refetch_password.clone() else {
@@ -667,7 +673,10 @@ impl Worker {
                 *attempt = 0;
                 true
             }
-            ErrorKind::Auth => {
+            // A token fetched again and rejected again: asking for a
+            // "password" would not help. Said once, as final; `r` runs the
+            // token command again (below).
+            ErrorKind::Auth if !self.token_refetchable() => {
                 // No delay of our own: the server already made its (Dovecot
                 // waits 2 s before it says no), and the prompt comes back at
                 // once. The connection after the new password is checked
@@ -752,6 +761,13 @@ impl Worker {
                         debug!("backoff reset: the user asked to retry");
                         *attempt = 0;
                         return true;
+                    }
+                    if e.kind == ErrorKind::Auth && self.take_retry() {
+                        self.password_refetched = false;
+                        if self.refetch_token() {
+                            *attempt = 0;
+                            return true;
+                        }
                     }
                     if self.settle_offline_ops().is_some() {
                         return false;
