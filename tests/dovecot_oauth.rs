@@ -188,3 +188,72 @@ fn dovecot_token_command_is_run_again_after_a_rejection() {
     assert_eq!(intro.asked(), ["stale-token".to_string(), good]);
     assert!(!r.stderr.contains("rejected"), "silent: {}", r.stderr);
 }
+
+/// In the TUI's worker: a token rejected twice (the first one, and the one
+/// the token command gave again) is said once, as final, with no password
+/// prompt; `r` runs the token command again, and a good token logs in.
+#[test]
+fn dovecot_worker_refetches_once_then_on_r() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use popview::worker::Refetch;
+    use popview::worker::api::{Event, Request};
+    use support::worker::{Dirs, Harness, dovecot_config};
+
+    let intro = Introspection::start();
+    let d = start(&intro);
+    let good = long_token("good");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let fixed = Arc::new(AtomicBool::new(false));
+    let mut cfg = dovecot_config(&d);
+    cfg.auth = AuthMethod::XOAuth2;
+    cfg.password = Some("stale-0".into());
+    cfg.refetch_password = Some(Refetch(Arc::new({
+        let (runs, fixed, good) = (Arc::clone(&runs), Arc::clone(&fixed), good.clone());
+        move || {
+            let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(if fixed.load(Ordering::SeqCst) {
+                good.clone()
+            } else {
+                format!("stale-{n}")
+            })
+        }
+    })));
+    let dirs = Dirs::new();
+    let mut h = Harness::start(cfg, dirs.persist());
+    let e = h.wait(
+        "the final rejection",
+        |e| matches!(e, Event::Error(w) if w.fatal),
+    );
+    let Event::Error(w) = e else { unreachable!() };
+    assert!(
+        w.message.starts_with("the token was rejected: 401"),
+        "{}",
+        w.message
+    );
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "the token command ran once more"
+    );
+    assert_eq!(intro.asked(), ["stale-0", "stale-1"]);
+    assert!(
+        !h.seen
+            .iter()
+            .any(|e| matches!(e, Event::PasswordNeeded { .. })),
+        "no password prompt for a token"
+    );
+
+    intro.accept(&good, &d.user);
+    fixed.store(true, Ordering::SeqCst);
+    h.send(Request::CheckNewMail);
+    h.wait("the listing", |e| matches!(e, Event::Listing { .. }));
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "r ran the token command again"
+    );
+    assert_eq!(intro.asked().last(), Some(&good));
+    h.quit(false);
+}
