@@ -178,8 +178,32 @@ fn dovecot_token_command_is_run_again_after_a_rejection() {
         "xoauth2",
         &format!("password_command = \"sh {}\"", script.display()),
     );
-    let r = sb.run(&["list", "--config", &cfg], &[]).ok();
+    let log = sb.home().join("trace.log");
+    let r = sb
+        .run(
+            &["list", "--config", &cfg, "--log", log.to_str().unwrap()],
+            &[],
+        )
+        .ok();
     assert_eq!(r.lines().len(), 3, "{}", r.out());
+    // The wire trace shows the exchange, never a token or its base64.
+    let trace = std::fs::read_to_string(&log).unwrap();
+    assert!(trace.contains("AUTH XOAUTH2"), "{trace}");
+    let b64 = |s: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    for secret in [
+        good.clone(),
+        "stale-token".to_string(),
+        b64(&format!("user={}\x01auth=Bearer {good}\x01\x01", d.user)),
+        b64(&format!(
+            "user={}\x01auth=Bearer stale-token\x01\x01",
+            d.user
+        )),
+    ] {
+        assert!(!trace.contains(&secret), "a token in the trace:\n{trace}");
+    }
     assert_eq!(
         std::fs::read_to_string(&runs).unwrap().lines().count(),
         2,
