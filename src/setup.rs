@@ -60,8 +60,22 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
              password_command or password_env, or POPVIEW_PASSWORD",
         ));
     }
+    // A token from a command or a variable can be fetched again; one the
+    // user types is asked for again instead.
+    let from_a_source = password.is_some();
     let mut worker = account.worker_config(password);
     worker.trace = cli.common.log.clone();
+    if account.auth.is_oauth() && from_a_source {
+        // A rejected access token: the token command runs once more.
+        worker.refetch_password =
+            Some(crate::worker::Refetch(std::sync::Arc::new(
+                move || match password::resolve(&sources) {
+                    Ok(Some(token)) => Ok(token.into_string()),
+                    Ok(None) => Err("no token command or variable to ask again".to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+            )));
+    }
     let key = format!("{}@{}:{}", account.username, account.host, account.port);
     // The TUI keeps pending marks on disk; a scripting command leaves them
     // alone (it neither commits nor forgets them).

@@ -272,9 +272,19 @@ pub const PASSWORD_ENV: Setting = Setting {
 pub const AUTH: Setting = Setting {
     section: Account,
     key: "auth",
-    kind: Kind::Choice(&["auto", "user", "apop", "plain"]),
+    kind: Kind::Choice(&[
+        "auto",
+        "user",
+        "apop",
+        "plain",
+        "login",
+        "scram-sha-256",
+        "xoauth2",
+        "oauthbearer",
+    ]),
     default: DefaultValue::Choice("auto"),
-    help: "how to log in: the best offered, USER/PASS, APOP or SASL PLAIN",
+    help: "how to log in: the best offered (never OAuth), USER/PASS, APOP, SASL PLAIN, LOGIN, \
+           SCRAM-SHA-256, or an OAuth2 token (xoauth2, oauthbearer) from the password sources",
 };
 pub const ALLOW_CLEARTEXT_PASSWORD: Setting = Setting {
     section: Account,

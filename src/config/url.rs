@@ -1,15 +1,18 @@
 //! One-off accounts from a URL: `pop3s://user@host[:port]` (implicit TLS,
-//! port 995) or `pop3://user@host[:port]` (STLS required, port 110).
+//! port 995) or `pop3://user@host[:port]` (STLS required, port 110), with
+//! an optional `;auth=MECH` after the user name (RFC 2384:
+//! `pop3s://me;auth=xoauth2@host`).
 
 use std::net::Ipv6Addr;
 
 use super::parse::{check_host, check_username};
 use super::{Account, ConfigError};
-use crate::pop3::TlsMode;
+use crate::pop3::{AuthMethod, TlsMode};
 
 const FORMS: &str = "expected pop3s://USER@HOST[:PORT] (TLS, port 995 by default) or \
                      pop3://USER@HOST[:PORT] (plain connection upgraded with STLS, which is \
-                     required; port 110 by default); an \"@\" in the user name is written %40";
+                     required; port 110 by default); an \"@\" in the user name is written %40, \
+                     and an auth method may follow it: pop3s://USER;auth=xoauth2@HOST";
 
 /// An account from a URL. The user name may be percent-encoded
 /// (`me%40example.com`); an IPv6 host goes in brackets (`[::1]:995`). A
@@ -46,6 +49,10 @@ pub fn account_from_url(url: &str) -> Result<Account, ConfigError> {
             "nothing may follow the host and port (found {c:?})"
         )));
     }
+    let (userinfo, auth) = match userinfo.split_once(';') {
+        Some((user, params)) => (user, Some(auth_param(params).map_err(|why| err(&why))?)),
+        None => (userinfo, None),
+    };
     let user = percent_decode(userinfo).map_err(|why| err(&why))?;
     check_username(&user).map_err(|why| err(&why))?;
 
@@ -55,12 +62,41 @@ pub fn account_from_url(url: &str) -> Result<Account, ConfigError> {
     if let Some(port) = port {
         account.port = port;
     }
+    if let Some(auth) = auth {
+        account.auth = auth;
+    }
     account.name = format!(
         "{}@{}",
         account.username,
         account.connect_options().server()
     );
     Ok(account)
+}
+
+/// The method named by `auth=VALUE` (RFC 2384): `*` is any, `+APOP` is
+/// APOP, otherwise one of the `auth` setting's values (a SASL mechanism
+/// name), matched without regard to case.
+fn auth_param(params: &str) -> Result<AuthMethod, String> {
+    let (_, value) = params
+        .split_once('=')
+        .filter(|(k, _)| k.eq_ignore_ascii_case("auth"))
+        .ok_or_else(|| format!("only \";auth=METHOD\" may follow the user name, not {params:?}"))?;
+    match value {
+        "*" => return Ok(AuthMethod::Auto),
+        v if v.eq_ignore_ascii_case("+apop") => return Ok(AuthMethod::Apop),
+        _ => {}
+    }
+    AuthMethod::SETTING_VALUES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value))
+        .map(|(_, m)| *m)
+        .ok_or_else(|| {
+            let names: Vec<&str> = AuthMethod::SETTING_VALUES.iter().map(|(n, _)| *n).collect();
+            format!(
+                "unknown auth method {value:?} (expected one of {}, or * or +APOP)",
+                names.join(", ")
+            )
+        })
 }
 
 fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
@@ -146,6 +182,37 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_follows_the_user_name_as_rfc2384_writes_it() {
+        let a = account_from_url("pop3s://me%40outlook.com;auth=xoauth2@outlook.office365.com")
+            .unwrap();
+        assert_eq!(a.username, "me@outlook.com");
+        assert_eq!(a.auth, AuthMethod::XOAuth2);
+        assert_eq!(a.host, "outlook.office365.com");
+        for (v, m) in [
+            ("OAUTHBEARER", AuthMethod::OAuthBearer),
+            ("SCRAM-SHA-256", AuthMethod::ScramSha256),
+            ("login", AuthMethod::Login),
+            ("*", AuthMethod::Auto),
+            ("+APOP", AuthMethod::Apop),
+        ] {
+            let a = account_from_url(&format!("pop3s://me;AUTH={v}@h")).unwrap();
+            assert_eq!(a.auth, m, "{v}");
+        }
+        assert_eq!(
+            account_from_url("pop3s://me@h").unwrap().auth,
+            AuthMethod::Auto
+        );
+        for bad in [
+            "pop3s://me;auth=cram-md5@h",
+            "pop3s://me;x=1@h",
+            "pop3s://me;auth@h",
+        ] {
+            let e = account_from_url(bad).unwrap_err().to_string();
+            assert!(e.contains("auth"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn redaction_hides_only_the_password() {

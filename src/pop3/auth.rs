@@ -1,4 +1,5 @@
-//! Authentication: USER/PASS, APOP and SASL PLAIN (RFC 1939, 5034, 4616),
+//! Authentication: USER/PASS, APOP and the SASL mechanisms (RFC 1939, 5034;
+//! PLAIN, LOGIN, SCRAM-SHA-256, XOAUTH2 and OAUTHBEARER in [`super::sasl`]),
 //! the choice among them, and the local checks made before anything is sent.
 
 use base64::Engine;
@@ -16,6 +17,15 @@ pub enum AuthMethod {
     User,
     Apop,
     Plain,
+    /// SASL LOGIN: the user name and password after two `+` prompts.
+    Login,
+    /// SCRAM-SHA-256 (RFC 7677): the password never crosses the wire and
+    /// the server proves it knows it.
+    ScramSha256,
+    /// XOAUTH2: an OAuth 2.0 access token in the password's place.
+    XOAuth2,
+    /// OAUTHBEARER (RFC 7628): the same, standardised.
+    OAuthBearer,
 }
 
 impl AuthMethod {
@@ -25,15 +35,55 @@ impl AuthMethod {
             AuthMethod::User => "USER/PASS",
             AuthMethod::Apop => "APOP",
             AuthMethod::Plain => "SASL PLAIN",
+            AuthMethod::Login => "SASL LOGIN",
+            AuthMethod::ScramSha256 => "SCRAM-SHA-256",
+            AuthMethod::XOAuth2 => "XOAUTH2",
+            AuthMethod::OAuthBearer => "OAUTHBEARER",
         }
     }
+
+    /// The SASL mechanism name, for the SASL methods.
+    pub fn mechanism(self) -> Option<&'static str> {
+        match self {
+            AuthMethod::Plain => Some("PLAIN"),
+            AuthMethod::Login => Some("LOGIN"),
+            AuthMethod::ScramSha256 => Some("SCRAM-SHA-256"),
+            AuthMethod::XOAuth2 => Some("XOAUTH2"),
+            AuthMethod::OAuthBearer => Some("OAUTHBEARER"),
+            AuthMethod::Auto | AuthMethod::User | AuthMethod::Apop => None,
+        }
+    }
+
+    /// The "password" is an OAuth 2.0 access token.
+    pub fn is_oauth(self) -> bool {
+        matches!(self, AuthMethod::XOAuth2 | AuthMethod::OAuthBearer)
+    }
+
+    /// The values of the `auth` setting and of `;auth=` in a URL, with
+    /// the method each names. One table for both.
+    pub const SETTING_VALUES: &[(&'static str, AuthMethod)] = &[
+        ("auto", AuthMethod::Auto),
+        ("user", AuthMethod::User),
+        ("apop", AuthMethod::Apop),
+        ("plain", AuthMethod::Plain),
+        ("login", AuthMethod::Login),
+        ("scram-sha-256", AuthMethod::ScramSha256),
+        ("xoauth2", AuthMethod::XOAuth2),
+        ("oauthbearer", AuthMethod::OAuthBearer),
+    ];
 }
+
+/// Longest access token accepted (Microsoft's are a few KB; a token helper
+/// printing more is broken).
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
 /// A user name and password. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
     pub password: String,
+    /// The server's host and port as configured (OAUTHBEARER names them).
+    pub server: Option<(String, u16)>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -50,12 +100,25 @@ impl Credentials {
         Credentials {
             user: user.into(),
             password: password.into(),
+            server: None,
         }
+    }
+
+    /// The same credentials for the server at `host`:`port`.
+    pub fn at(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.server = Some((host.into(), port));
+        self
     }
 
     /// Refuse credentials that would break the line protocol (SECURITY C12):
     /// CR, LF or NUL could smuggle extra commands.
     pub fn validate(&self) -> Result<()> {
+        self.validate_for(AuthMethod::Auto)
+    }
+
+    /// [`Credentials::validate`] for `method`: an OAuth access token may be
+    /// up to [`MAX_TOKEN_LEN`] bytes, a password 255.
+    pub fn validate_for(&self, method: AuthMethod) -> Result<()> {
         let bad = |s: &str| s.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0));
         if self.user.is_empty() {
             return Err(Error::local("the user name is empty"));
@@ -69,6 +132,22 @@ impl Credentials {
             return Err(Error::local(
                 "the password contains a line break or NUL character; nothing was sent",
             ));
+        }
+        if method.is_oauth() {
+            if self.user.len() > 255 || self.password.len() > MAX_TOKEN_LEN {
+                return Err(Error::local(format!(
+                    "the user name is longer than 255 bytes or the access token longer than \
+                     {} KiB; check what the token command prints",
+                    MAX_TOKEN_LEN / 1024
+                )));
+            }
+            if self.password.bytes().any(|b| !(0x20..0x7f).contains(&b)) {
+                return Err(Error::local(
+                    "the access token contains characters a bearer token can't have; \
+                     check what the token command prints (only the token, on one line)",
+                ));
+            }
+            return Ok(());
         }
         if self.user.len() > 255 || self.password.len() > 255 {
             return Err(Error::local(
@@ -88,14 +167,19 @@ pub fn apop_digest(timestamp: &str, password: &str) -> String {
     hex::encode(md5.finalize())
 }
 
-/// The SASL PLAIN initial response, base64 of `\0user\0password` (RFC 4616).
-pub fn plain_initial_response(creds: &Credentials) -> String {
+/// The SASL PLAIN message, `\0user\0password` (RFC 4616).
+pub fn plain_message(creds: &Credentials) -> zeroize::Zeroizing<Vec<u8>> {
     let mut raw = Vec::with_capacity(creds.user.len() + creds.password.len() + 2);
     raw.push(0);
     raw.extend_from_slice(creds.user.as_bytes());
     raw.push(0);
     raw.extend_from_slice(creds.password.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(raw)
+    zeroize::Zeroizing::new(raw)
+}
+
+/// The SASL PLAIN initial response, base64 of [`plain_message`].
+pub fn plain_initial_response(creds: &Credentials) -> String {
+    base64::engine::general_purpose::STANDARD.encode(plain_message(creds).as_slice())
 }
 
 /// RFC 5034 section 4: the initial response may go on the AUTH line only if
@@ -116,6 +200,9 @@ pub fn choose(
     // Without CAPA we can't know; USER is mandatory-to-try in RFC 1939.
     let has_user = caps.user || !caps.known;
     let has_plain = caps.has_sasl("PLAIN");
+    let has = |m: AuthMethod| m.mechanism().is_some_and(|name| caps.has_sasl(name));
+    let has_scram = has(AuthMethod::ScramSha256);
+    let has_login = has(AuthMethod::Login);
     let offered = || {
         let mut v = Vec::new();
         if has_user {
@@ -124,8 +211,16 @@ pub fn choose(
         if has_apop {
             v.push("APOP");
         }
-        if has_plain {
-            v.push("SASL PLAIN");
+        for m in [
+            AuthMethod::Plain,
+            AuthMethod::Login,
+            AuthMethod::ScramSha256,
+            AuthMethod::XOAuth2,
+            AuthMethod::OAuthBearer,
+        ] {
+            if has(m) {
+                v.push(m.name());
+            }
         }
         if v.is_empty() {
             "nothing popview supports".to_string()
@@ -144,10 +239,25 @@ pub fn choose(
         AuthMethod::User if has_user => Ok(AuthMethod::User),
         AuthMethod::Apop if has_apop => Ok(AuthMethod::Apop),
         AuthMethod::Plain if has_plain || !caps.known => Ok(AuthMethod::Plain),
+        // Asked for by name: tried when offered, or when the server doesn't
+        // say what it offers (no CAPA).
+        m @ (AuthMethod::Login
+        | AuthMethod::ScramSha256
+        | AuthMethod::XOAuth2
+        | AuthMethod::OAuthBearer)
+            if has(m) || !caps.known =>
+        {
+            Ok(m)
+        }
+        // Never an OAuth mechanism: a token is not a password.
         AuthMethod::Auto => {
-            // Without TLS (only when the user allowed cleartext), APOP keeps
-            // the password itself off the wire.
-            if !secure && has_apop {
+            if has_scram {
+                // The password never crosses the wire, and the server
+                // proves it knows it: the best there is, TLS or not.
+                Ok(AuthMethod::ScramSha256)
+            } else if !secure && has_apop {
+                // Without TLS (only when the user allowed cleartext), APOP
+                // keeps the password itself off the wire.
                 Ok(AuthMethod::Apop)
             } else if has_user && caps.pipelining {
                 // Over TLS both send the password as is; USER/PASS can share
@@ -160,6 +270,8 @@ pub fn choose(
                 Ok(AuthMethod::User)
             } else if has_apop {
                 Ok(AuthMethod::Apop)
+            } else if has_login {
+                Ok(AuthMethod::Login)
             } else {
                 Err(Error::local(format!(
                     "the server offers no authentication method popview supports (it lists SASL: {})",
@@ -234,6 +346,69 @@ mod tests {
         let caps = Capabilities::parse(b"TOP\r\n");
         assert!(choose(AuthMethod::Auto, &caps, "ready", true).is_err());
         assert!(choose(AuthMethod::Apop, &caps, "ready <bad>", true).is_err());
+    }
+
+    #[test]
+    fn auto_prefers_scram_and_never_picks_oauth() {
+        let g = "POP3 ready <1.2@host>";
+        let caps = Capabilities::parse(
+            b"USER\r\nPIPELINING\r\nSASL PLAIN LOGIN SCRAM-SHA-256 XOAUTH2 OAUTHBEARER\r\n",
+        );
+        assert_eq!(
+            choose(AuthMethod::Auto, &caps, g, true).unwrap(),
+            AuthMethod::ScramSha256
+        );
+        assert_eq!(
+            choose(AuthMethod::Auto, &caps, g, false).unwrap(),
+            AuthMethod::ScramSha256
+        );
+        let oauth_only = Capabilities::parse(b"SASL XOAUTH2 OAUTHBEARER\r\n");
+        assert!(choose(AuthMethod::Auto, &oauth_only, "ready", true).is_err());
+        let login_only = Capabilities::parse(b"SASL LOGIN XOAUTH2\r\n");
+        assert_eq!(
+            choose(AuthMethod::Auto, &login_only, "ready", true).unwrap(),
+            AuthMethod::Login
+        );
+        for m in [
+            AuthMethod::Login,
+            AuthMethod::ScramSha256,
+            AuthMethod::XOAuth2,
+            AuthMethod::OAuthBearer,
+        ] {
+            assert_eq!(choose(m, &caps, g, true).unwrap(), m);
+            let e = choose(m, &Capabilities::parse(b"USER\r\n"), g, true).unwrap_err();
+            assert!(e.message.contains(m.name()), "{}", e.message);
+        }
+        // No CAPA: asked for by name, tried.
+        let unknown = Capabilities::default();
+        assert_eq!(
+            choose(AuthMethod::XOAuth2, &unknown, g, true).unwrap(),
+            AuthMethod::XOAuth2
+        );
+    }
+
+    #[test]
+    fn tokens_may_be_long_but_not_multi_line() {
+        let long = "a".repeat(10_000);
+        assert!(Credentials::new("u", &long).validate().is_err());
+        assert!(
+            Credentials::new("u", &long)
+                .validate_for(AuthMethod::XOAuth2)
+                .is_ok()
+        );
+        for bad in ["a\nb", "a\u{1}b", "é"] {
+            assert!(
+                Credentials::new("u", bad)
+                    .validate_for(AuthMethod::OAuthBearer)
+                    .is_err()
+            );
+        }
+        let huge = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert!(
+            Credentials::new("u", &huge)
+                .validate_for(AuthMethod::XOAuth2)
+                .is_err()
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! - [`response`]: pure parsing of everything the server sends.
 //! - [`command`]: commands, their wire and redacted forms.
 //! - [`client`]: a session over any stream, with pipelining.
-//! - [`auth`]: USER/PASS, APOP, SASL PLAIN and the choice among them.
+//! - [`auth`]: USER/PASS, APOP, the SASL methods and the choice among them.
+//! - [`sasl`]: PLAIN, LOGIN, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER exchanges.
 //! - [`transport`]: TCP, implicit TLS, STLS, certificate policy, timeouts.
 //! - [`trace`]: the redacted wire trace.
 //! - [`redact`]: known secrets cut out of server text before it leaves.
@@ -15,6 +16,7 @@ pub mod command;
 pub mod error;
 pub mod redact;
 pub mod response;
+pub mod sasl;
 pub mod trace;
 pub mod transport;
 pub mod uninterrupted;
@@ -54,6 +56,9 @@ mod layering {
             include_str!("client/login.rs"),
             include_str!("client/commands.rs"),
             include_str!("auth.rs"),
+            include_str!("sasl/mod.rs"),
+            include_str!("sasl/scram.rs"),
+            include_str!("sasl/oauth.rs"),
             include_str!("command.rs"),
             include_str!("response.rs"),
         ] {

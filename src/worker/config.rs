@@ -1,6 +1,7 @@
 //! What the worker needs to know to open and keep a session.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::pop3::{AuthMethod, ConnectOptions};
@@ -11,6 +12,9 @@ pub struct WorkerConfig {
     pub user: String,
     /// `None`: ask the UI ([`super::Event::PasswordNeeded`]).
     pub password: Option<String>,
+    /// Runs the password source again: an OAuth access token the server
+    /// rejected is fetched once more (tokens expire) before giving up.
+    pub refetch_password: Option<Refetch>,
     pub auth: AuthMethod,
     /// Allow credentials over a connection without TLS (explicit opt-in).
     pub allow_cleartext: bool,
@@ -38,6 +42,7 @@ impl WorkerConfig {
             connect,
             user: user.into(),
             password: None,
+            refetch_password: None,
             auth: AuthMethod::Auto,
             allow_cleartext: false,
             keepalive: Duration::from_secs(120),
@@ -49,6 +54,17 @@ impl WorkerConfig {
             max_backoff: Duration::from_secs(60),
             pipeline_window: crate::pop3::client::PIPELINE_WINDOW,
         }
+    }
+}
+
+/// How to get the password (an access token) again: the password sources
+/// run once more. `Err` says why not, without the secret.
+#[derive(Clone)]
+pub struct Refetch(pub Arc<dyn Fn() -> Result<String, String> + Send + Sync>);
+
+impl std::fmt::Debug for Refetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Refetch")
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 
 pub use api::{Event, MsgKey, Request};
-pub use config::WorkerConfig;
+pub use config::{Refetch, WorkerConfig};
 pub use persist::Persist;
 
 /// Start the worker thread. `emit` delivers events to the UI and returns

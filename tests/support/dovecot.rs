@@ -66,6 +66,10 @@ pub struct DovecotOptions {
     pub login_greeting: Option<String>,
     /// Extra config lines appended verbatim (last setting wins).
     pub extra_config: String,
+    /// An OAuth2 introspection URL: XOAUTH2 and OAUTHBEARER logins are
+    /// checked by an `oauth2` passdb that asks it (see
+    /// [`super::introspect`]); add the mechanisms to `auth_mechanisms`.
+    pub oauth2_introspection: Option<String>,
 }
 
 impl Default for DovecotOptions {
@@ -79,6 +83,7 @@ impl Default for DovecotOptions {
             auth_penalty: true,
             login_greeting: None,
             extra_config: String::new(),
+            oauth2_introspection: None,
         }
     }
 }
@@ -516,7 +521,7 @@ mail_max_userip_connections = 100
 first_valid_uid = 1
 default_internal_user = dovecot
 default_login_user = dovenull
-passdb {{
+{oauth2}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {passwd}
 }}
@@ -543,6 +548,7 @@ service pop3-login {{
         },
         mechs = opts.auth_mechanisms,
         passwd = passwd.display(),
+        oauth2 = oauth2_passdb(opts, dir),
     )
     .unwrap();
     if let Some(delay) = opts.auth_failure_delay {
@@ -557,6 +563,27 @@ service pop3-login {{
     c.push_str(&opts.extra_config);
     c.push('\n');
     c
+}
+
+/// The `oauth2` passdb (before the passwd-file one) and its args file,
+/// written into `dir`, when the options name an introspection URL.
+fn oauth2_passdb(opts: &DovecotOptions, dir: &Path) -> String {
+    let Some(url) = &opts.oauth2_introspection else {
+        return String::new();
+    };
+    let ext = dir.join("oauth2.conf.ext");
+    std::fs::write(
+        &ext,
+        format!(
+            "introspection_mode = post\nintrospection_url = {url}\n\
+             username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+        ),
+    )
+    .expect("write oauth2.conf.ext");
+    format!(
+        "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n",
+        ext.display()
+    )
 }
 
 /// Size with every bare LF counted as CRLF (what LIST reports).

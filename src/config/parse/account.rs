@@ -79,16 +79,7 @@ impl Cx<'_> {
                     env = Some(At::new(s, v));
                 }
                 "auth" => {
-                    auth = self.choice(
-                        &key,
-                        v,
-                        &[
-                            ("auto", AuthMethod::Auto),
-                            ("user", AuthMethod::User),
-                            ("apop", AuthMethod::Apop),
-                            ("plain", AuthMethod::Plain),
-                        ],
-                    )?;
+                    auth = self.choice(&key, v, AuthMethod::SETTING_VALUES)?;
                 }
                 "ca_file" => {
                     let s = self.string(&key, v, "ca_file = \"~/certs/ca.pem\"")?;

@@ -1,9 +1,19 @@
-//! Logging in (USER/PASS, APOP, SASL PLAIN, pipelined with what follows
-//! when that is safe) and the STLS upgrade.
+//! Logging in (USER/PASS and APOP, pipelined with what follows when that
+//! is safe; the SASL exchanges of [`crate::pop3::sasl`] framed as RFC 5034
+//! says) and the STLS upgrade.
 
 use std::io::{Read, Write};
 
+use base64::Engine as _;
+
 use super::*;
+use crate::pop3::sasl::Sasl;
+
+/// Most challenges one SASL exchange may send (SCRAM needs two).
+const MAX_SASL_ROUNDS: usize = 4;
+/// Longest challenge line accepted: more than a status line (8 KB), as
+/// some servers send long challenges; the mechanisms bound their own data.
+const MAX_SASL_LINE: usize = 64 * 1024;
 
 impl<S: Read + Write, T> Client<S, T> {
     /// Log in, then ask CAPA again (some servers only list PIPELINING, TOP
@@ -56,13 +66,13 @@ impl<S: Read + Write, T> Client<S, T> {
                  use pop3s:// or STLS, or explicitly allow cleartext for this account",
             ));
         }
-        creds.validate()?;
         // From now on, a server that echoes the password in its text
         // (`-ERR bad password hunter2`) has it cut out.
         self.secrets.add_password(&creds.user, &creds.password);
         let method = auth::choose(wanted, &self.caps, &self.greeting.text, self.tls)?;
+        creds.validate_for(method)?;
         let auth_commands = match method {
-            AuthMethod::User | AuthMethod::Auto => vec![
+            AuthMethod::User => vec![
                 Command::User(creds.user.clone()),
                 Command::Pass(creds.password.clone()),
             ],
@@ -74,20 +84,14 @@ impl<S: Read + Write, T> Client<S, T> {
                     digest: auth::apop_digest(stamp, &creds.password),
                 }]
             }
-            AuthMethod::Plain => {
-                let ir = auth::plain_initial_response(creds);
-                if auth::fits_on_auth_line("PLAIN", &ir) {
-                    vec![Command::Auth {
-                        mechanism: "PLAIN".into(),
-                        initial: Some(ir),
-                    }]
-                } else {
-                    // The exchange needs a challenge: no pipelining.
-                    self.sasl_plain_after_challenge(creds)?;
-                    self.state = State::Transaction;
-                    let answers = self.run_all(then)?;
-                    return Ok((method, answers));
-                }
+            _ => {
+                // A SASL exchange must finish before anything follows it:
+                // a SASL server may reset its input when the exchange
+                // completes (Cyrus drops whatever followed AUTH).
+                self.sasl_exchange(Sasl::new(method, creds)?)?;
+                self.state = State::Transaction;
+                let answers = self.run_all(then)?;
+                return Ok((method, answers));
             }
         };
         // Never pipeline after AUTH: a SASL server may reset its input when
@@ -154,53 +158,125 @@ impl<S: Read + Write, T> Client<S, T> {
         self.caps = caps;
     }
 
-    /// SASL PLAIN whose initial response is too long for the AUTH line
-    /// (RFC 5034): AUTH, the empty challenge, then the response.
-    pub(super) fn sasl_plain_after_challenge(&mut self, creds: &Credentials) -> Result<()> {
-        let ir = auth::plain_initial_response(creds);
-        {
-            self.submit(Command::Auth {
-                mechanism: "PLAIN".into(),
-                initial: None,
-            })?;
-            self.flush()?;
-            let line = self.read_status_line("waiting for the SASL challenge")?;
-            // The challenge line answers the AUTH command itself.
-            self.in_flight.pop_front();
-            self.bytes_ahead = 0;
-            match parse_continuation(&line) {
-                Some(challenge) if challenge.iter().all(|b| *b == b' ') => {}
-                Some(_) => return self.cancel_sasl("the server sent an unexpected challenge"),
-                None => {
-                    let status = self.parse_status_line(&line)?;
-                    return Err(refusal_error(&status, "AUTH", true));
+    /// Run one SASL exchange (RFC 5034): `AUTH MECH [initial-response]`,
+    /// then a response to each `+` challenge, until `+OK` or `-ERR`. The
+    /// initial response goes on the AUTH line only when the line stays
+    /// within 255 octets (never for XOAUTH2); otherwise it answers the first,
+    /// empty, challenge. A challenge that is not strict base64, or that the
+    /// mechanism refuses, cancels the exchange with `*`. Every response is
+    /// a secret: traced as redacted and cut out of server text.
+    pub(super) fn sasl_exchange(&mut self, mut sasl: Sasl) -> Result<()> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mechanism = sasl.mechanism();
+        let initial = sasl
+            .initial_on_auth_line(|ir| auth::fits_on_auth_line(mechanism, &b64.encode(ir)))
+            .map(|ir| {
+                if ir.is_empty() {
+                    "=".to_string()
+                } else {
+                    b64.encode(ir)
                 }
-            }
-            self.submit(Command::SaslResponse(ir))?;
+            });
+        if let Some(ir) = &initial {
+            self.secrets.add(ir);
         }
+        self.submit(Command::Auth {
+            mechanism: mechanism.into(),
+            initial,
+        })?;
         self.flush()?;
-        let line = self.read_status_line("waiting for the login result")?;
-        if parse_continuation(&line).is_some() {
-            self.in_flight.pop_front();
-            self.bytes_ahead = 0;
-            return self.cancel_sasl("the server sent a challenge PLAIN does not expect");
+        // The AUTH command stays in flight until its final answer: the
+        // continuation lines belong to it.
+        for _ in 0..MAX_SASL_ROUNDS {
+            let line = self.read_sasl_line()?;
+            let Some(challenge) = parse_continuation(&line) else {
+                self.in_flight.pop_front();
+                self.bytes_ahead = 0;
+                let status = self.parse_status_line(&line)?;
+                if status.ok {
+                    return sasl.succeeded(&status.text).inspect_err(|_| {
+                        // Logged in to a server that could not prove who
+                        // it is: nothing more goes over this connection.
+                        self.state = State::Closed;
+                    });
+                }
+                return Err(sasl.refused(refusal_error(&status, "AUTH", true), &status.text));
+            };
+            let challenge = challenge.trim_ascii();
+            let decoded = match b64.decode(challenge) {
+                Ok(d) => d,
+                Err(_) => {
+                    return self.cancel_sasl(Error::protocol(
+                        "the server sent a SASL challenge that is not valid base64",
+                    ));
+                }
+            };
+            match sasl.respond(&decoded) {
+                Ok(response) => {
+                    let line = zeroize::Zeroizing::new(b64.encode(response.as_slice()));
+                    self.secrets.add(&line);
+                    self.send_sasl_line(&line)?;
+                }
+                Err(e) => return self.cancel_sasl(e),
+            }
         }
-        let command = self.in_flight.pop_front();
-        self.bytes_ahead = 0;
-        debug_assert!(command.is_some());
-        let status = self.parse_status_line(&line)?;
-        if status.ok {
-            Ok(())
-        } else {
-            Err(refusal_error(&status, "AUTH", true))
+        self.cancel_sasl(Error::protocol(
+            "the server sent more SASL challenges than the mechanism needs",
+        ))
+    }
+
+    /// One line of a SASL exchange, bounded by [`MAX_SASL_LINE`].
+    fn read_sasl_line(&mut self) -> Result<Vec<u8>> {
+        loop {
+            let next = match self.input.next_line(MAX_SASL_LINE) {
+                Ok(next) => next,
+                Err(e) => {
+                    // Out of step with the server: nothing more is sent.
+                    self.state = State::Closed;
+                    return Err(self.secrets.error(e));
+                }
+            };
+            if let Some(line) = next {
+                let content = line.content.to_vec();
+                if let Some(t) = self.trace.as_mut() {
+                    t.server(&self.secrets.redact_bytes(&content));
+                }
+                return Ok(content);
+            }
+            self.fill("waiting for the server's SASL answer")?;
         }
     }
 
-    /// Cancel an exchange with `*` (RFC 5034) and report it.
-    pub(super) fn cancel_sasl(&mut self, why: &str) -> Result<()> {
-        self.submit(Command::SaslResponse("*".into()))?;
-        let _ = self.recv();
-        Err(Error::protocol(format!("{why}; the login was cancelled")))
+    /// Write one SASL response line (traced as redacted).
+    fn send_sasl_line(&mut self, line: &str) -> Result<()> {
+        if let Some(t) = self.trace.as_mut() {
+            t.client(&Command::SaslResponse(String::new()).trace_form());
+        }
+        self.output.extend_from_slice(line.as_bytes());
+        self.output.extend_from_slice(b"\r\n");
+        self.flush()
+    }
+
+    /// Cancel an exchange with `*` (RFC 5034), read the server's `-ERR`,
+    /// and report `why`.
+    fn cancel_sasl(&mut self, why: Error) -> Result<()> {
+        let why = why.reword(|m| format!("{m}; the login was cancelled"));
+        if self.send_sasl_line("*").is_ok() {
+            // The server's answer to the cancel; a server that has hung up
+            // or sends garbage ends the session anyway.
+            match self.read_sasl_line() {
+                Ok(line) if parse_continuation(&line).is_none() => {
+                    self.in_flight.pop_front();
+                    self.bytes_ahead = 0;
+                    if parse_status(&line).is_ok_and(|s| !s.ok) {
+                        return Err(why);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.state = State::Closed;
+        Err(why)
     }
 
     /// Send STLS and, on `+OK`, hand back the raw stream for the TLS

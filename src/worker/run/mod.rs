@@ -123,6 +123,9 @@ pub struct Worker {
     peek: Option<(Ticket, MsgKey, u32)>,
     visible: Vec<MsgKey>,
     password: Option<String>,
+    /// The password source was run again after a rejected token, and no
+    /// login succeeded since: a second rejection is final.
+    password_refetched: bool,
     sessions: u32,
     /// Seconds the server wants between logins (CAPA LOGIN-DELAY).
     login_delay: Option<u64>,
@@ -277,6 +280,7 @@ impl Worker {
             peek: None,
             visible: Vec::new(),
             password,
+            password_refetched: false,
             sessions: 0,
             login_delay: None,
             last_login: None,
@@ -664,13 +668,55 @@ impl Worker {
         self.password.is_some()
     }
 
+    /// An OAuth account whose token can be fetched again (a token command
+    /// or variable, not a typed token).
+    fn token_refetchable(&self) -> bool {
+        self.cfg.auth.is_oauth() && self.cfg.refetch_password.is_some()
+    }
+
+    /// After a rejected OAuth access token, run the token command once
+    /// more, silently (a token expires; the command may refresh it). True
+    /// when a new token is there to try.
+    fn refetch_token(&mut self) -> bool {
+        if !self.token_refetchable() || self.password_refetched {
+            return false;
+        }
+        let Some(refetch) = self.cfg.refetch_password.clone() else {
+            return false;
+        };
+        self.password_refetched = true;
+        match (refetch.0)() {
+            Ok(token) => {
+                info!("access token rejected: fetched a new one from the token command");
+                self.password = Some(token);
+                true
+            }
+            Err(why) => {
+                info!(
+                    why = %sanitize::line(&why),
+                    "access token rejected: the token command failed"
+                );
+                false
+            }
+        }
+    }
+
     /// Decide what to do after a failed connection or a lost session;
     /// `attempt` counts the tries of this outage (a fresh start of the
     /// count after `r`). Returns false when the worker should stop.
     fn after_failure(&mut self, e: &Error, attempt: &mut u32) -> bool {
         let tries = (*attempt).max(1);
         match e.kind {
-            ErrorKind::Auth => {
+            ErrorKind::Auth if self.refetch_token() => {
+                // A fresh token from the token command: try it at once, as
+                // a new attempt.
+                *attempt = 0;
+                true
+            }
+            // A token fetched again and rejected again: asking for a
+            // "password" would not help. Said once, as final; `r` runs the
+            // token command again (below).
+            ErrorKind::Auth if !self.token_refetchable() => {
                 // No delay of our own: the server already made its (Dovecot
                 // waits 2 s before it says no), and the prompt comes back at
                 // once. The connection after the new password is checked
@@ -755,6 +801,13 @@ impl Worker {
                         debug!("backoff reset: the user asked to retry");
                         *attempt = 0;
                         return true;
+                    }
+                    if e.kind == ErrorKind::Auth && self.take_retry() {
+                        self.password_refetched = false;
+                        if self.refetch_token() {
+                            *attempt = 0;
+                            return true;
+                        }
                     }
                     if self.settle_offline_ops().is_some() {
                         return false;

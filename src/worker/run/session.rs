@@ -86,7 +86,8 @@ impl Worker {
         let creds = Credentials::new(
             self.cfg.user.clone(),
             self.password.clone().unwrap_or_default(),
-        );
+        )
+        .at(self.cfg.connect.host.clone(), self.cfg.connect.port);
         client.set_secrets(crate::pop3::Secrets::of(&creds));
         // CAPA (again: some servers list more after login), LIST and UIDL,
         // in the same round trip as the login when the server pipelines.
@@ -101,6 +102,8 @@ impl Worker {
                 Command::Uidl(None),
             ],
         )?;
+        // Logged in: a token rejected later may be fetched again.
+        self.password_refetched = false;
         if silence.is_some() {
             set_read_timeout(client.stream(), self.cfg.connect.io_timeout)?;
         }
