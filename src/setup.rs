@@ -5,9 +5,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Cmd, exit};
-use crate::commands::CmdError;
+use crate::commands::{CmdError, authorize};
 use crate::config::{self, Account, Config, UiConfig};
 use crate::demo;
+use crate::oauth;
 use crate::password;
 use crate::pop3::{ConnectOptions, TlsMode};
 use crate::store::{self, LockError, Store};
@@ -41,8 +42,15 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         account.ca_file = Some(ca.clone());
     }
     let sources = account.password_sources(cli.common.password_command.as_deref());
-    let password =
-        password::resolve(&sources).map_err(|e| CmdError::new(exit::AUTH, e.to_string()))?;
+    let password = match &account.oauth2 {
+        // Built-in OAuth2, unless a password (token) source is given.
+        Some(o) if cli.common.password_command.is_none() && account.password.is_none() => Some(
+            oauth::TokenSource::new(o.clone(), Some(account.name.clone()))
+                .access_token(oauth::Freshness::Cached)
+                .map_err(|e| CmdError::new(authorize::exit_code(&e), e.to_string()))?,
+        ),
+        _ => password::resolve(&sources).map_err(|e| CmdError::new(exit::AUTH, e.to_string()))?,
+    };
     // A missing password is asked for once the server is reached and its
     // certificate checked (by the worker, answered by the command or the
     // TUI's dialog); without a terminal there is no one to ask.
@@ -75,7 +83,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
 }
 
 /// The account from the URL or the config file, and the config (for `[ui]`).
-fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
+pub fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
     let usage = |e: config::ConfigError| CmdError::new(exit::USAGE, e.to_string());
     let path = cli.common.config.clone().or_else(config::default_path);
     let cfg = match &path {

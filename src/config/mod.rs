@@ -31,7 +31,7 @@ pub use error::ConfigError;
 pub use parse::parse_size;
 pub use settings::{
     ACCOUNT_KEYS, DEFAULT_BIG_MESSAGE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
-    SETTINGS, Setting, TOP_KEYS, UI_KEYS,
+    OAUTH2_KEYS, SETTINGS, Setting, TOP_KEYS, UI_KEYS,
 };
 pub use url::account_from_url;
 
@@ -136,6 +136,8 @@ pub struct Account {
     pub check_mail: Option<Duration>,
     /// Keep header previews and marks on disk.
     pub cache: bool,
+    /// `[accounts.NAME.oauth2]`: built-in OAuth2 (see [`crate::oauth`]).
+    pub oauth2: Option<crate::oauth::Settings>,
 }
 
 impl Account {
@@ -163,6 +165,7 @@ impl Account {
             keepalive: DEFAULT_KEEPALIVE,
             check_mail: None,
             cache: settings::DEFAULT_CACHE,
+            oauth2: None,
         }
     }
 

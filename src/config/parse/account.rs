@@ -27,6 +27,7 @@ impl Cx<'_> {
         let mut connect_timeout = crate::config::DEFAULT_CONNECT_TIMEOUT;
         let mut timeout = crate::config::DEFAULT_TIMEOUT;
         let mut cache = settings::DEFAULT_CACHE;
+        let mut oauth2: Option<(String, &Value<'_>)> = None;
 
         for (k, v) in entries(table) {
             let field = k.get_ref().as_ref();
@@ -136,6 +137,7 @@ impl Cx<'_> {
                     )?;
                 }
                 "cache" => cache = self.boolean(&key, v)?,
+                "oauth2" => oauth2 = Some((key, v)),
                 _ => return Err(self.unknown_key(&key, field, &k.span(), ACCOUNT_KEYS)),
             }
         }
@@ -254,6 +256,16 @@ impl Cx<'_> {
             }
         }
 
+        // After the fields it depends on: the token's place is named by the
+        // account key, the requests are bounded by timeout_secs.
+        let oauth2 = match oauth2 {
+            Some((key, v)) => {
+                let account_key = format!("{username}@{host}:{port_num}");
+                Some(self.oauth2(&key, v, &account_key, timeout)?)
+            }
+            None => None,
+        };
+
         Ok(Account {
             name: name.to_owned(),
             host,
@@ -273,6 +285,7 @@ impl Cx<'_> {
             keepalive: ui.keepalive,
             check_mail: ui.check_mail,
             cache,
+            oauth2,
         })
     }
 }

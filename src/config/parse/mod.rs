@@ -17,6 +17,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::settings::OAUTH2_KEYS;
 use super::settings::{self, Section};
 use super::{ACCOUNT_KEYS, Account, Config, ConfigError, TOP_KEYS, UI_KEYS, UiConfig};
 use crate::password::PasswordSource;
@@ -25,6 +26,7 @@ use crate::pop3::{AuthMethod, TlsMode};
 
 mod account;
 mod diagnostics;
+mod oauth2;
 
 use account::*;
 pub(super) use account::{check_host, check_username};
@@ -146,6 +148,7 @@ impl Cx<'_> {
             Section::Top => TOP_KEYS,
             Section::Ui => UI_KEYS,
             Section::Account => ACCOUNT_KEYS,
+            Section::OAuth2 => OAUTH2_KEYS,
         };
         if allowed.contains(&name) {
             Ok(())
