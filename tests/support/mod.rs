@@ -12,6 +12,7 @@ pub mod certs;
 pub mod cli;
 pub mod cyrus;
 pub mod dovecot;
+pub mod oauth_server;
 pub mod protocol_suite;
 pub mod proxy;
 pub mod rawpop;
