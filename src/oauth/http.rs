@@ -81,6 +81,14 @@ pub fn post_form(
     let mut response = request
         .send_lazy()
         .map_err(|e| network(describe_error(&e)))?;
+    // What minreq makes of an answer without a status line.
+    if response.reason_phrase == "Server did not provide a status line" {
+        return Err(OAuthError::Garbage {
+            url: url.to_owned(),
+            status: 0,
+            what: "something that is not HTTP".to_owned(),
+        });
+    }
     let status = response.status_code;
     let content_type = response
         .headers

@@ -99,12 +99,14 @@ pub enum OAuthError {
     Network { url: String, message: String },
     /// An answer that is not an OAuth2 answer (HTML, garbage, too big).
     #[error(
-        "the OAuth2 endpoint {url} answered HTTP {status} with {what}, not an OAuth2 answer; \
+        "the OAuth2 endpoint {url} answered {}{what}, not an OAuth2 answer; \
          check token_url and device_authorization_url in the config (the provider's \
-         documentation gives them)"
+         documentation gives them)",
+        http_status(*.status)
     )]
     Garbage {
         url: String,
+        /// The HTTP status; 0 when the answer was not HTTP at all.
         status: u16,
         /// "an HTML page", "more than 64 KiB", "JSON without access_token".
         what: String,
@@ -162,6 +164,14 @@ impl OAuthError {
     pub fn needs_authorize(&self) -> bool {
         matches!(self, OAuthError::NotAuthorized { .. })
             || matches!(self, OAuthError::Refused { code, .. } if code == "invalid_grant")
+    }
+}
+
+fn http_status(status: u16) -> String {
+    if status == 0 {
+        String::new()
+    } else {
+        format!("HTTP {status} with ")
     }
 }
 
