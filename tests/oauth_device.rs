@@ -354,10 +354,20 @@ fn the_store_command_gets_the_token_and_login_uses_the_refreshed_one() {
     // Login: the refresh exchange gives the access token, which this test
     // server takes as the password; the rotated refresh token is stored.
     server.script(TOKEN, vec![tokens(PW, Some("Rt-rotated-2"), 3600)]);
+    let log = sb.home().join("debug.log");
     let r = sb
-        .run(&["list", "--account", "work", "--config", &cfg], &[])
+        .run(
+            &["list", "--account", "work", "--config", &cfg],
+            &[("POPVIEW_LOG", log.to_str().unwrap())],
+        )
         .ok();
     assert_eq!(r.lines().len(), 2, "{r:#?}");
+    no_token_shown(&r);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("oauth2: refresh exchange"), "{logged}");
+    for t in [REFRESH, PW, "Rt-rotated-2"] {
+        assert!(!logged.contains(t), "{t} logged");
+    }
     let last = server.seen_at(TOKEN).pop().unwrap();
     assert_eq!(last.form["grant_type"], "refresh_token");
     assert_eq!(last.form["refresh_token"], REFRESH);

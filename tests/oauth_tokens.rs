@@ -192,6 +192,29 @@ fn a_server_that_hangs_is_given_up_at_the_deadline() {
 }
 
 #[test]
+fn a_redirect_is_not_followed() {
+    let server = OAuthServer::start();
+    let elsewhere = server.url("/elsewhere");
+    server.script(
+        TOKEN,
+        vec![Reply::Raw(
+            format!("HTTP/1.1 302 Found\r\nLocation: {elsewhere}\r\nContent-Length: 0\r\n\r\n")
+                .into_bytes(),
+        )],
+    );
+    server.script("/elsewhere", vec![tokens("at-1", Some("rt-2"), 3600)]);
+    let d = dir();
+    let file = d.path().join("rt");
+    std::fs::write(&file, "rt-1\n").unwrap();
+    let e = source(&server, file.clone())
+        .access_token(Freshness::Fresh)
+        .unwrap_err();
+    assert!(e.to_string().contains("HTTP 302"), "{e}");
+    assert!(server.seen_at("/elsewhere").is_empty());
+    assert_eq!(read(&file), "rt-1\n");
+}
+
+#[test]
 fn the_access_token_is_kept_until_it_nearly_expires() {
     let server = OAuthServer::start();
     server.script(TOKEN, vec![tokens("at-1", None, 3600)]);
