@@ -42,14 +42,23 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         account.ca_file = Some(ca.clone());
     }
     let sources = account.password_sources(cli.common.password_command.as_deref());
-    let password = match &account.oauth2 {
-        // Built-in OAuth2, unless a password (token) source is given.
+    // Built-in OAuth2 (`[oauth2]`), unless a password (token) source is
+    // given; a rejected access token is fetched again with
+    // `oauth::Freshness::Fresh`.
+    let token_source = match &account.oauth2 {
         Some(o) if cli.common.password_command.is_none() && account.password.is_none() => Some(
-            oauth::TokenSource::new(o.clone(), Some(account.name.clone()))
-                .access_token(oauth::Freshness::Cached)
+            oauth::TokenSource::new(o.clone(), Some(account.name.clone())),
+        ),
+        _ => None,
+    };
+    let password = match &token_source {
+        Some(t) => Some(
+            t.access_token(oauth::Freshness::Cached)
                 .map_err(|e| CmdError::new(authorize::exit_code(&e), e.to_string()))?,
         ),
-        _ => password::resolve(&sources).map_err(|e| CmdError::new(exit::AUTH, e.to_string()))?,
+        None => {
+            password::resolve(&sources).map_err(|e| CmdError::new(exit::AUTH, e.to_string()))?
+        }
     };
     // A missing password is asked for once the server is reached and its
     // certificate checked (by the worker, answered by the command or the
