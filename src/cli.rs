@@ -146,6 +146,8 @@ pub enum Cmd {
     },
     /// Print the man page (roff), popview.1; needs no account.
     Manpage,
+    /// Get an OAuth2 refresh token for the account's [oauth2] table: prints a code to enter in a browser.
+    Authorize,
 }
 
 impl Cli {
@@ -156,7 +158,7 @@ impl Cli {
                 url.clone()
             }
             Some(Cmd::Delete { args, .. }) => args.iter().find(|a| a.contains("://")).cloned(),
-            Some(Cmd::Completions { .. } | Cmd::Manpage) | None => None,
+            Some(Cmd::Completions { .. } | Cmd::Manpage | Cmd::Authorize) | None => None,
         };
         sub.or_else(|| self.url.clone())
     }

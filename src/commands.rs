@@ -6,6 +6,7 @@
 //! ends it. Names of messages are resolved in [`naming`]; `delete` and how
 //! it reports what the server confirmed live in [`delete`].
 
+pub mod authorize;
 mod delete;
 pub mod naming;
 
@@ -28,6 +29,7 @@ use crate::store::{CachedHeader, SavedMark};
 use crate::worker::api::{CertTrust, ConnectionInfo, Event, ListEntry, MsgKey, Request, TlsState};
 use crate::worker::{self, Persist, WorkerConfig};
 
+pub use authorize::authorize;
 pub use delete::delete;
 use naming::Resolved;
 

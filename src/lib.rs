@@ -63,6 +63,10 @@
 //! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize` |
 //! | 3 session | [`worker`]: the thread that owns the POP3 session | `store`, `pop3`, `mail`, `sanitize` |
 //! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize` |
+//! | 5 state | [`app`]: pure state, `handle(event)` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pop3` (error kinds) |
+//! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize`, `oauth` (its settings) |
+//! | 3 session | [`worker`]: the thread that owns the POP3 session; [`oauth`]: OAuth2 tokens (device grant, refresh exchange) | `worker`: `store`, `pop3`, `mail`, `sanitize`; `oauth`: `store` (the token file), `password`, `sanitize` |
+//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`] | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
 //! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`] | nothing in the crate |
 //!
@@ -96,6 +100,7 @@ pub mod install;
 pub mod keymap;
 pub mod layout;
 pub mod mail;
+pub mod oauth;
 pub mod password;
 pub mod pattern;
 pub mod pop3;

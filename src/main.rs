@@ -31,6 +31,10 @@ fn run(cli: Cli) -> Result<(), CmdError> {
             install::completions(*shell, Cli::command(), &mut std::io::stdout())
         }
         Some(Cmd::Manpage) => install::manpage(Cli::command(), &mut std::io::stdout()),
+        Some(Cmd::Authorize) => {
+            let (account, _) = setup::account(&cli)?;
+            return commands::authorize(&account, &mut std::io::stdout());
+        }
         _ => return run_mail(cli),
     };
     printed.map_err(|e| CmdError::new(exit::INTERNAL, format!("cannot write to stdout: {e}")))
@@ -69,7 +73,7 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
             commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)
         }
         Cmd::Serverinfo { .. } => commands::serverinfo(cfg, persist, &mut out),
-        Cmd::Completions { .. } | Cmd::Manpage => unreachable!("printed by run"),
+        Cmd::Completions { .. } | Cmd::Manpage | Cmd::Authorize => unreachable!("done by run"),
     }
 }
 

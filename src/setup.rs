@@ -5,9 +5,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Cmd, exit};
-use crate::commands::CmdError;
+use crate::commands::{CmdError, authorize};
 use crate::config::{self, Account, Config, UiConfig};
 use crate::demo;
+use crate::oauth;
 use crate::password;
 use crate::pop3::{ConnectOptions, TlsMode};
 use crate::store::{self, LockError, Store};
@@ -48,8 +49,24 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         account.ca_file = Some(ca.clone());
     }
     let sources = account.password_sources(cli.common.password_command.as_deref());
-    let password =
-        password::resolve(&sources).map_err(|e| CmdError::new(exit::AUTH, e.to_string()))?;
+    // Built-in OAuth2 (`[oauth2]`), unless a password (token) source is
+    // given; a rejected access token is fetched again with
+    // `oauth::Freshness::Fresh`.
+    let token_source = match &account.oauth2 {
+        Some(o) if cli.common.password_command.is_none() && account.password.is_none() => Some(
+            oauth::TokenSource::new(o.clone(), Some(account.name.clone())),
+        ),
+        _ => None,
+    };
+    let password = match &token_source {
+        Some(t) => Some(
+            t.access_token(oauth::Freshness::Cached)
+                .map_err(|e| CmdError::new(authorize::exit_code(&e), e.to_string()))?,
+        ),
+        None => {
+            password::resolve(&sources).map_err(|e| CmdError::new(exit::AUTH, e.to_string()))?
+        }
+    };
     // A missing password is asked for once the server is reached and its
     // certificate checked (by the worker, answered by the command or the
     // TUI's dialog); without a terminal there is no one to ask.
@@ -67,12 +84,19 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
     worker.trace = cli.common.log.clone();
     if account.auth.is_oauth() && from_a_source {
         // A rejected access token: the token command runs once more.
+        // With built-in OAuth2, a fresh exchange of the refresh token.
         worker.refetch_password =
             Some(crate::worker::Refetch(std::sync::Arc::new(
-                move || match password::resolve(&sources) {
-                    Ok(Some(token)) => Ok(token.into_string()),
-                    Ok(None) => Err("no token command or variable to ask again".to_string()),
-                    Err(e) => Err(e.to_string()),
+                move || match &token_source {
+                    Some(t) => t
+                        .access_token(oauth::Freshness::Fresh)
+                        .map(|token| token.into_string())
+                        .map_err(|e| e.to_string()),
+                    None => match password::resolve(&sources) {
+                        Ok(Some(token)) => Ok(token.into_string()),
+                        Ok(None) => Err("no token command or variable to ask again".to_string()),
+                        Err(e) => Err(e.to_string()),
+                    },
                 },
             )));
     }
@@ -101,7 +125,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
 }
 
 /// The account from the URL or the config file, and the config (for `[ui]`).
-fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
+pub fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
     let usage = |e: config::ConfigError| CmdError::new(exit::USAGE, e.to_string());
     let path = cli.common.config.clone().or_else(config::default_path);
     let cfg = match &path {

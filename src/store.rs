@@ -277,6 +277,14 @@ impl Store {
         &self.dir
     }
 
+    /// Where [`Store::open_split`] puts the data directory of `account_key`
+    /// under `data_root` (without creating it).
+    pub fn data_dir_for(data_root: &Path, account_key: &str) -> PathBuf {
+        data_root
+            .join("accounts")
+            .join(account_dir_name(account_key))
+    }
+
     /// The directory holding the header cache.
     pub fn cache_dir(&self) -> &Path {
         &self.cache_dir
@@ -645,7 +653,8 @@ fn libc_eloop() -> i32 {
     -1
 }
 
-fn create_private_dir(dir: &Path) -> io::Result<()> {
+/// Create `dir` and its parents, 0700 on unix.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -703,6 +712,23 @@ fn write_atomic(
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// Write a small private file (an OAuth2 refresh token) the way the marks
+/// are written: atomically, 0600, durable when this returns. The bytes go
+/// straight to the file, not through a buffer that would keep a copy.
+pub fn write_private(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(target, |w| w.get_mut().write_all(bytes))
+}
+
+/// Read a small private file the way popview's own files are read: a
+/// regular file only (never a symlink, FIFO or device), at most `cap`
+/// bytes; `Ok(None)` when it doesn't exist.
+pub fn read_private(path: &Path, cap: u64) -> io::Result<Option<Vec<u8>>> {
+    read_regular(path, cap).map_err(|e| match e {
+        Unfit::Set(why) => io::Error::other(why),
+        Unfit::Io(e) => e,
+    })
 }
 
 /// Make a rename or removal in `dir` durable.

@@ -34,7 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "below the session",
         &["store", "password", "layout", "demo", "pattern"],
     ),
-    ("session", &["worker"]),
+    ("session", &["worker", "oauth"]),
     ("settings", &["config"]),
     ("state", &["app"]),
     ("view", &["ui"]),

@@ -198,6 +198,7 @@ fn parser_knows(name: &str) -> bool {
         format!("[ui]\n{name} = 1\n"),
         format!("[accounts.a]\n{name} = 1\n"),
         format!("[rules.r]\n{name} = 1\n"),
+        format!("[accounts.a]\nhost = \"h\"\nusername = \"u\"\n[accounts.a.oauth2]\n{name} = 1\n"),
     ];
     docs.iter().any(
         |doc| match popview::config::parse(doc, Path::new("probe.toml")) {

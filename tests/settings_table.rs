@@ -9,7 +9,7 @@ use std::path::Path;
 use popview::config::settings::{Kind, SETTINGS, Section, Setting};
 use popview::config::{
     self, ACCOUNT_KEYS, Account, Config, DEFAULT_BIG_MESSAGE, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT, EXAMPLE, TOP_KEYS, UI_KEYS,
+    DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT, EXAMPLE, OAUTH2_KEYS, TOP_KEYS, UI_KEYS,
 };
 use popview::pop3::{ConnectOptions, TlsMode};
 use popview::worker::WorkerConfig;
@@ -23,6 +23,10 @@ const PARSER_SOURCES: &[(&str, &str)] = &[
     (
         "src/config/parse/account.rs",
         include_str!("../src/config/parse/account.rs"),
+    ),
+    (
+        "src/config/parse/oauth2.rs",
+        include_str!("../src/config/parse/oauth2.rs"),
     ),
 ];
 
@@ -52,6 +56,31 @@ fn config_with(setting: &Setting, line: &str) -> String {
             text.push('\n');
             text
         }
+        Section::OAuth2 => {
+            let mut text =
+                "[accounts.a]\nhost = \"h\"\nusername = \"u\"\n[accounts.a.oauth2]\n".to_owned();
+            for (key, default) in [
+                ("token_url", "token_url = \"https://x/t\""),
+                (
+                    "device_authorization_url",
+                    "device_authorization_url = \"https://x/d\"",
+                ),
+                ("client_id", "client_id = \"c\""),
+                ("refresh_token_command", "refresh_token_command = \"cat t\""),
+                (
+                    "refresh_token_store_command",
+                    "refresh_token_store_command = \"cat > t\"",
+                ),
+            ] {
+                if setting.key != key {
+                    text.push_str(default);
+                    text.push('\n');
+                }
+            }
+            text.push_str(line);
+            text.push('\n');
+            text
+        }
     }
 }
 
@@ -72,6 +101,10 @@ fn samples(setting: &Setting) -> Vec<String> {
         Kind::Choice(options) => options.iter().map(|o| format!("\"{o}\"")).collect(),
         Kind::Fingerprint => vec![format!("\"{}\"", "ab".repeat(32))],
         Kind::Keys => vec!["{ d = \"mark\" }".to_owned()],
+        Kind::Url => vec![
+            "\"https://login.example.com/token\"".to_owned(),
+            "\"http://127.0.0.1:8080/token\"".to_owned(),
+        ],
     }
 }
 
@@ -150,7 +183,10 @@ fn the_parser_accepts_no_key_the_table_does_not_list() {
             }
             arms += 1;
             assert!(
-                TOP_KEYS.contains(&name) || UI_KEYS.contains(&name) || ACCOUNT_KEYS.contains(&name),
+                TOP_KEYS.contains(&name)
+                    || UI_KEYS.contains(&name)
+                    || ACCOUNT_KEYS.contains(&name)
+                    || OAUTH2_KEYS.contains(&name),
                 "{file} matches on {name:?}, which is not in the settings table"
             );
         }

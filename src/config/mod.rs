@@ -31,7 +31,7 @@ pub use error::ConfigError;
 pub use parse::parse_size;
 pub use settings::{
     ACCOUNT_KEYS, DEFAULT_BIG_MESSAGE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
-    RULE_KEYS, SETTINGS, Setting, TOP_KEYS, UI_KEYS,
+    OAUTH2_KEYS, RULE_KEYS, SETTINGS, Setting, TOP_KEYS, UI_KEYS,
 };
 pub use url::account_from_url;
 
@@ -149,6 +149,8 @@ pub struct Account {
     pub cache: bool,
     /// The provider's Authentication-Results id (`authserv_id`).
     pub authserv_id: Option<String>,
+    /// `[accounts.NAME.oauth2]`: built-in OAuth2 (see [`crate::oauth`]).
+    pub oauth2: Option<crate::oauth::Settings>,
 }
 
 impl Account {
@@ -177,6 +179,7 @@ impl Account {
             check_mail: None,
             cache: settings::DEFAULT_CACHE,
             authserv_id: None,
+            oauth2: None,
         }
     }
 

@@ -26,6 +26,8 @@ pub enum Section {
     Account,
     /// `[rules.NAME]`: a saved pattern whose marks are proposed.
     Rule,
+    /// `[accounts.NAME.oauth2]`: built-in OAuth2 authorization.
+    OAuth2,
 }
 
 impl Section {
@@ -37,6 +39,7 @@ impl Section {
             Section::Ui => format!("ui.{key}"),
             Section::Account => format!("accounts.NAME.{key}"),
             Section::Rule => format!("rules.NAME.{key}"),
+            Section::OAuth2 => format!("accounts.NAME.oauth2.{key}"),
         }
     }
 
@@ -46,6 +49,7 @@ impl Section {
             Section::Ui => 1,
             Section::Account => 2,
             Section::Rule => 3,
+            Section::OAuth2 => 4,
         }
     }
 }
@@ -76,6 +80,8 @@ pub enum Kind {
     Fingerprint,
     /// A table of `key = "action"` lines.
     Keys,
+    /// An `https://` URL (`http://` only for 127.0.0.1 or localhost).
+    Url,
 }
 
 impl Kind {
@@ -103,6 +109,7 @@ impl Kind {
                 .join(", "),
             Kind::Fingerprint => "64 hex digits, colons optional".to_owned(),
             Kind::Keys => "key = \"action\" lines".to_owned(),
+            Kind::Url => "an https:// URL".to_owned(),
         }
     }
 }
@@ -180,7 +187,7 @@ impl Setting {
     }
 }
 
-use Section::{Account, Rule, Top, Ui};
+use Section::{Account, OAuth2, Rule, Top, Ui};
 
 pub const DEFAULT_ACCOUNT: Setting = Setting {
     section: Top,
@@ -356,6 +363,55 @@ pub const RULE_ACTION: Setting = Setting {
     default: DefaultValue::Choice("mark"),
     help: "what is proposed for the matches: mark them for deletion (never applied unasked)",
 };
+pub const OAUTH2_TOKEN_URL: Setting = Setting {
+    section: OAuth2,
+    key: "token_url",
+    kind: Kind::Url,
+    default: DefaultValue::Required,
+    help: "the OAuth2 token endpoint",
+};
+pub const OAUTH2_DEVICE_AUTHORIZATION_URL: Setting = Setting {
+    section: OAuth2,
+    key: "device_authorization_url",
+    kind: Kind::Url,
+    default: DefaultValue::Required,
+    help: "the device authorization endpoint (popview authorize)",
+};
+pub const OAUTH2_CLIENT_ID: Setting = Setting {
+    section: OAuth2,
+    key: "client_id",
+    kind: Kind::Text,
+    default: DefaultValue::Required,
+    help: "the client id you registered with the mail provider",
+};
+pub const OAUTH2_CLIENT_SECRET_COMMAND: Setting = Setting {
+    section: OAuth2,
+    key: "client_secret_command",
+    kind: Kind::Text,
+    default: DefaultValue::Unset("none"),
+    help: "a command that prints the client secret, if the provider gave one",
+};
+pub const OAUTH2_SCOPE: Setting = Setting {
+    section: OAuth2,
+    key: "scope",
+    kind: Kind::Text,
+    default: DefaultValue::Unset("the server's default"),
+    help: "the scopes to ask for, separated by spaces",
+};
+pub const OAUTH2_REFRESH_TOKEN_COMMAND: Setting = Setting {
+    section: OAuth2,
+    key: "refresh_token_command",
+    kind: Kind::Text,
+    default: DefaultValue::Unset("a 0600 file in popview's data dir"),
+    help: "a command that prints the stored refresh token",
+};
+pub const OAUTH2_REFRESH_TOKEN_STORE_COMMAND: Setting = Setting {
+    section: OAuth2,
+    key: "refresh_token_store_command",
+    kind: Kind::Text,
+    default: DefaultValue::Unset("a 0600 file in popview's data dir"),
+    help: "a command that stores a new refresh token given on its stdin",
+};
 
 /// Every setting, in the order of the README and the example file.
 pub const SETTINGS: &[Setting] = &[
@@ -382,6 +438,13 @@ pub const SETTINGS: &[Setting] = &[
     AUTHSERV_ID,
     RULE_PATTERN,
     RULE_ACTION,
+    OAUTH2_TOKEN_URL,
+    OAUTH2_DEVICE_AUTHORIZATION_URL,
+    OAUTH2_CLIENT_ID,
+    OAUTH2_CLIENT_SECRET_COMMAND,
+    OAUTH2_SCOPE,
+    OAUTH2_REFRESH_TOKEN_COMMAND,
+    OAUTH2_REFRESH_TOKEN_STORE_COMMAND,
 ];
 
 /// The setting at `section` called `key`.
@@ -449,8 +512,21 @@ const TOP_ARRAY: [&str; TOP_N] = {
     out
 };
 const UI_ARRAY: [&str; count(Ui)] = keys(Ui);
-const ACCOUNT_ARRAY: [&str; count(Account)] = keys(Account);
 const RULE_ARRAY: [&str; count(Rule)] = keys(Rule);
+const ACCOUNT_N: usize = count(Account) + 1;
+const ACCOUNT_ARRAY: [&str; ACCOUNT_N] = {
+    // The settings of an account, then its `[oauth2]` table.
+    let settings: [&str; count(Account)] = keys(Account);
+    let mut out = [""; ACCOUNT_N];
+    let mut i = 0;
+    while i < settings.len() {
+        out[i] = settings[i];
+        i += 1;
+    }
+    out[i] = "oauth2";
+    out
+};
+const OAUTH2_ARRAY: [&str; count(OAuth2)] = keys(OAuth2);
 
 /// The keys allowed at the top of the file.
 pub const TOP_KEYS: &[&str] = &TOP_ARRAY;
@@ -460,6 +536,8 @@ pub const UI_KEYS: &[&str] = &UI_ARRAY;
 pub const ACCOUNT_KEYS: &[&str] = &ACCOUNT_ARRAY;
 /// The keys allowed in `[rules.NAME]`.
 pub const RULE_KEYS: &[&str] = &RULE_ARRAY;
+/// The keys allowed in `[accounts.NAME.oauth2]`.
+pub const OAUTH2_KEYS: &[&str] = &OAUTH2_ARRAY;
 
 #[cfg(test)]
 mod tests {
@@ -479,7 +557,9 @@ mod tests {
                 "keys"
             ]
         );
-        assert_eq!(ACCOUNT_KEYS.len(), 15);
+        assert_eq!(ACCOUNT_KEYS.len(), 16);
+        assert_eq!(ACCOUNT_KEYS.last(), Some(&"oauth2"));
+        assert_eq!(OAUTH2_KEYS.len(), 7);
         for s in SETTINGS {
             let same = SETTINGS
                 .iter()

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cyrus;
 pub mod dovecot;
 pub mod introspect;
+pub mod oauth_server;
 pub mod protocol_suite;
 pub mod proxy;
 pub mod rawpop;

@@ -28,6 +28,7 @@ impl Cx<'_> {
         let mut timeout = crate::config::DEFAULT_TIMEOUT;
         let mut cache = settings::DEFAULT_CACHE;
         let mut authserv_id = None;
+        let mut oauth2: Option<(String, &Value<'_>)> = None;
 
         for (k, v) in entries(table) {
             let field = k.get_ref().as_ref();
@@ -132,6 +133,7 @@ impl Cx<'_> {
                     let s = self.string(&key, v, "authserv_id = \"mx.example.com\"")?;
                     authserv_id = Some(s.trim().to_string()).filter(|s| !s.is_empty());
                 }
+                "oauth2" => oauth2 = Some((key, v)),
                 _ => return Err(self.unknown_key(&key, field, &k.span(), ACCOUNT_KEYS)),
             }
         }
@@ -250,6 +252,16 @@ impl Cx<'_> {
             }
         }
 
+        // After the fields it depends on: the token's place is named by the
+        // account key, the requests are bounded by timeout_secs.
+        let oauth2 = match oauth2 {
+            Some((key, v)) => {
+                let account_key = format!("{username}@{host}:{port_num}");
+                Some(self.oauth2(&key, v, &account_key, timeout)?)
+            }
+            None => None,
+        };
+
         Ok(Account {
             name: name.to_owned(),
             host,
@@ -270,6 +282,7 @@ impl Cx<'_> {
             check_mail: ui.check_mail,
             cache,
             authserv_id,
+            oauth2,
         })
     }
 }

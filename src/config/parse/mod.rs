@@ -17,6 +17,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::settings::OAUTH2_KEYS;
 use super::settings::{self, Section};
 use super::{ACCOUNT_KEYS, Account, Config, ConfigError, RULE_KEYS, TOP_KEYS, UI_KEYS, UiConfig};
 use crate::password::PasswordSource;
@@ -25,6 +26,7 @@ use crate::pop3::{AuthMethod, TlsMode};
 
 mod account;
 mod diagnostics;
+mod oauth2;
 mod rules;
 
 use account::*;
@@ -148,6 +150,7 @@ impl Cx<'_> {
             Section::Ui => UI_KEYS,
             Section::Account => ACCOUNT_KEYS,
             Section::Rule => RULE_KEYS,
+            Section::OAuth2 => OAUTH2_KEYS,
         };
         if allowed.contains(&name) {
             Ok(())
