@@ -65,8 +65,9 @@ enum Atom {
     /// A bare word: From name, address or Subject, case and diacritics
     /// folded.
     Word(&'static str),
-    /// `~s WORD`: smart case; ignoring case also folds.
-    Subject(&'static str),
+    /// `~s WORD`: smart case; ignoring case also folds. `true`: written
+    /// `~s (WORD)`, a regex rather than a plain word (the other path).
+    Subject(&'static str, bool),
     /// `~z <N`.
     Below(u64),
     Marked,
@@ -86,7 +87,7 @@ enum Expr {
 fn atom() -> impl Strategy<Value = Atom> {
     prop_oneof![
         prop::sample::select(WORDS).prop_map(Atom::Word),
-        prop::sample::select(WORDS).prop_map(Atom::Subject),
+        (prop::sample::select(WORDS), any::<bool>()).prop_map(|(w, g)| Atom::Subject(w, g)),
         (0u64..3000).prop_map(Atom::Below),
         Just(Atom::Marked),
         Just(Atom::New),
@@ -109,7 +110,8 @@ fn expr() -> impl Strategy<Value = Expr> {
 fn render_atom(a: &Atom) -> String {
     match a {
         Atom::Word(w) => w.to_string(),
-        Atom::Subject(w) => format!("~s {w}"),
+        Atom::Subject(w, false) => format!("~s {w}"),
+        Atom::Subject(w, true) => format!("~s ({w})"),
         Atom::Below(n) => format!("~z <{n}"),
         Atom::Marked => "~D".into(),
         Atom::New => "~N".into(),
@@ -135,8 +137,8 @@ fn ref_atom(a: &Atom, m: &Msg) -> bool {
                 .iter()
                 .any(|f| ref_fold(f).contains(&w))
         }
-        Atom::Subject(w) if w.chars().any(char::is_uppercase) => m.subject.contains(w),
-        Atom::Subject(w) => {
+        Atom::Subject(w, _) if w.chars().any(char::is_uppercase) => m.subject.contains(w),
+        Atom::Subject(w, _) => {
             m.subject.to_lowercase().contains(&w.to_lowercase())
                 || ref_fold(&m.subject).contains(&ref_fold(w))
         }

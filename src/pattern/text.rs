@@ -14,23 +14,33 @@ pub fn fold(s: &str) -> String {
     deunicode::deunicode(s).to_lowercase()
 }
 
-/// A short field and, when it differs, its folded form.
+/// A short field, its lower-case form and its folded form (each kept
+/// only when it differs), so a regex that ignores case runs as a plain,
+/// faster, case-sensitive search over lower-case text.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Field {
     pub(crate) text: String,
+    lower: Option<String>,
     /// [`fold`] of the text, when that is more than lower-casing it.
     pub(crate) folded: Option<String>,
 }
 
 impl Field {
     fn new(text: &str) -> Field {
+        let lower = text.to_lowercase();
         let folded = (!text.is_ascii())
             .then(|| fold(text))
-            .filter(|f| *f != text.to_lowercase());
+            .filter(|f| *f != lower);
         Field {
             text: text.to_string(),
+            lower: (lower != text).then_some(lower),
             folded,
         }
+    }
+
+    /// The text in lower case.
+    pub(crate) fn lower(&self) -> &str {
+        self.lower.as_deref().unwrap_or(&self.text)
     }
 }
 
@@ -122,9 +132,9 @@ impl MessageText {
         self.hints
     }
 
-    /// Does the folded From or Subject contain `folded_word`?
-    pub(crate) fn contains_word(&self, folded_word: &str) -> bool {
-        memchr::memmem::find(self.words.as_bytes(), folded_word.as_bytes()).is_some()
+    /// Does the folded From or Subject contain the folded word?
+    pub(crate) fn contains_word(&self, word: &memchr::memmem::Finder<'_>) -> bool {
+        word.find(self.words.as_bytes()).is_some()
     }
 }
 
