@@ -57,7 +57,7 @@ fn summary(i: usize) -> HeaderSummary {
          Message-ID: <{i}@example>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\
          X-Spam-Flag: {spam}",
         r = i % 250,
-        spam = if i % 17 == 0 { "YES" } else { "NO" },
+        spam = if i.is_multiple_of(17) { "YES" } else { "NO" },
     );
     HeaderSummary {
         from_name: name.into(),
@@ -69,7 +69,7 @@ fn summary(i: usize) -> HeaderSummary {
             tz_offset_minutes: 60,
         }),
         message_id: format!("{i}@example"),
-        has_attachments: i % 5 == 0,
+        has_attachments: i.is_multiple_of(5),
         auth_results: vec!["mail.example.com; dkim=pass header.d=example; spf=pass".into()],
         headers,
         ..HeaderSummary::default()
