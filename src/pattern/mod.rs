@@ -10,7 +10,7 @@
 //! | `~i RE` | Message-ID |
 //! | `~b RE` | the body, only of messages already downloaded or cached |
 //! | `~z SIZE` | the size LIST reported: `>1M`, `<10K`, `100K-1M`, `-1M`, `1M-`, `2048` (K = 1024, M = 1024²) |
-//! | `~d DATE` | the Date header: `<30d` (newer), `>1y` (older), units `S M H d w m y`; `dd/mm/yyyy`, `yyyy-mm-dd`, ranges `A-B`, open ends `A-`, `-B` |
+//! | `~d DATE` | the Date header: `<30d` (newer), `>1y` (older), `=2d` (that day), units `S M H d w m y` (days and longer count from the end of today, as NeoMutt); `dd/mm/yyyy`, `dd/mm`, `dd`, `yyyy-mm-dd`, `yyyymmdd`, ranges `A-B` (either order), open ends `A-`, `-B` |
 //! | `~A` | every message |
 //! | `~D` | marked for deletion |
 //! | `~T` | tagged |
