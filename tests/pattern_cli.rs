@@ -6,7 +6,7 @@
 mod support;
 
 use popview::demo::Mailbox;
-use popview::demo::server::normalize_crlf;
+use popview::demo::server::{ServerOptions, normalize_crlf};
 use support::cli::*;
 use support::dovecot::{Dovecot, DovecotOptions};
 
@@ -183,6 +183,42 @@ fn stls_delete_match_deletes_exactly_the_matches() {
     assert_eq!(
         server.mailbox_uids(),
         vec![before[1].clone(), before[3].clone(), before[4].clone()]
+    );
+}
+
+/// SECURITY-CASES H46: without TOP there are no previews; a pattern that
+/// matches them anyway (a negation) deletes nothing it could not check.
+#[test]
+fn delete_match_never_deletes_a_message_it_could_not_check() {
+    let server = stls_server_with(
+        Mailbox::from_messages(mailbox()),
+        ServerOptions {
+            top: false,
+            ..ServerOptions::default()
+        },
+    );
+    let before = server.mailbox_uids();
+    let sb = Sandbox::new();
+    let u = url(&server);
+    let r = sb
+        .run(
+            &["delete", "--match", "!~f jenkins", &u, "--ca-file", ca()],
+            &[("POPVIEW_PASSWORD", PW)],
+        )
+        .ok();
+    assert!(r.stdout.is_empty(), "{}", r.out());
+    assert!(
+        r.stderr
+            .contains("5 matching message(s) have no header preview"),
+        "{}",
+        r.stderr
+    );
+    settle(&server);
+    assert_eq!(server.mailbox_uids(), before);
+    assert!(
+        !server.log().iter().any(|l| l.line.starts_with("DELE")),
+        "{:?}",
+        server.log()
     );
 }
 
