@@ -68,6 +68,8 @@ enum Atom {
     /// `~s WORD`: smart case; ignoring case also folds. `true`: written
     /// `~s (WORD)`, a regex rather than a plain word (the other path).
     Subject(&'static str, bool),
+    /// `~f WORD`, like `~s` over the From name and address.
+    From(&'static str, bool),
     /// `~z <N`.
     Below(u64),
     Marked,
@@ -88,6 +90,7 @@ fn atom() -> impl Strategy<Value = Atom> {
     prop_oneof![
         prop::sample::select(WORDS).prop_map(Atom::Word),
         (prop::sample::select(WORDS), any::<bool>()).prop_map(|(w, g)| Atom::Subject(w, g)),
+        (prop::sample::select(WORDS), any::<bool>()).prop_map(|(w, g)| Atom::From(w, g)),
         (0u64..3000).prop_map(Atom::Below),
         Just(Atom::Marked),
         Just(Atom::New),
@@ -112,6 +115,8 @@ fn render_atom(a: &Atom) -> String {
         Atom::Word(w) => w.to_string(),
         Atom::Subject(w, false) => format!("~s {w}"),
         Atom::Subject(w, true) => format!("~s ({w})"),
+        Atom::From(w, false) => format!("~f {w}"),
+        Atom::From(w, true) => format!("~f ({w})"),
         Atom::Below(n) => format!("~z <{n}"),
         Atom::Marked => "~D".into(),
         Atom::New => "~N".into(),
@@ -137,15 +142,22 @@ fn ref_atom(a: &Atom, m: &Msg) -> bool {
                 .iter()
                 .any(|f| ref_fold(f).contains(&w))
         }
-        Atom::Subject(w, _) if w.chars().any(char::is_uppercase) => m.subject.contains(w),
-        Atom::Subject(w, _) => {
-            m.subject.to_lowercase().contains(&w.to_lowercase())
-                || ref_fold(&m.subject).contains(&ref_fold(w))
-        }
+        Atom::Subject(w, _) => ref_regex(w, &m.subject),
+        Atom::From(w, _) => ref_regex(w, &m.name) || ref_regex(w, addr),
         Atom::Below(n) => m.size < *n,
         Atom::Marked => m.marked,
         Atom::New => m.new,
         Atom::Recent => m.dated,
+    }
+}
+
+/// A plain-word regex with smart case: a capital makes it case-sensitive;
+/// else case and (on these fields) diacritics are ignored.
+fn ref_regex(w: &str, text: &str) -> bool {
+    if w.chars().any(char::is_uppercase) {
+        text.contains(w)
+    } else {
+        text.to_lowercase().contains(&w.to_lowercase()) || ref_fold(text).contains(&ref_fold(w))
     }
 }
 

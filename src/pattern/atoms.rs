@@ -174,10 +174,21 @@ impl Rx {
     /// A short field: the text, or (ignoring case) its lower-case and
     /// folded forms.
     fn field(&self, f: &Field) -> bool {
-        if !self.ignore_case {
-            return self.exact(&f.text);
+        self.fields(f, &f.searchable)
+    }
+
+    /// `f` (one or more fields whose lower-case and folded texts are
+    /// `searchable`, one per line): a plain word that ignores case is one
+    /// search of `searchable` (it has no white space, so it can't match
+    /// across lines).
+    fn fields(&self, f: &Field, searchable: &str) -> bool {
+        match (&self.literal, self.ignore_case) {
+            (Some(l), true) => l.find(searchable.as_bytes()).is_some(),
+            (_, false) => self.exact(&f.text),
+            (None, true) => {
+                self.exact(f.lower()) || f.folded.as_deref().is_some_and(|s| self.exact(s))
+            }
         }
-        self.exact(f.lower()) || f.folded.as_deref().is_some_and(|s| self.exact(s))
     }
 }
 
@@ -260,6 +271,9 @@ impl Node {
                     return false;
                 };
                 match which {
+                    Which::From if rx.literal.is_some() && rx.ignore_case => {
+                        rx.fields(&t.from_name, &t.from_searchable)
+                    }
                     Which::From => rx.field(&t.from_name) || rx.field(&t.from_addr),
                     Which::To => rx.field(&t.to),
                     Which::Cc => rx.field(&t.cc),

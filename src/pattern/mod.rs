@@ -32,8 +32,10 @@
 //! regex with no upper-case letter ignores case (and then also matches the
 //! diacritic-folded text of From, To, Cc and Subject: `~f lukasz` finds
 //! "Łukasz"); one with an upper-case letter is case-sensitive. Each regex
-//! is compiled with size limits, so a hostile pattern fails to compile
-//! instead of using unbounded memory; matching is linear time.
+//! is compiled with size limits (and a pattern holds at most 32 of them,
+//! is at most 4 KB long and nested at most 64 deep), so a hostile pattern
+//! fails to compile instead of using unbounded memory; matching is linear
+//! time. A regex without special characters runs as a substring search.
 //!
 //! Dates: relative dates and calendar dates are resolved by
 //! [`Pattern::parse`] against the given [`Now`] (calendar dates in the

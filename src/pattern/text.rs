@@ -23,6 +23,9 @@ pub(crate) struct Field {
     lower: Option<String>,
     /// [`fold`] of the text, when that is more than lower-casing it.
     pub(crate) folded: Option<String>,
+    /// The lower-case text and the folded text, one per line: one search
+    /// for a plain word that ignores case.
+    pub(crate) searchable: String,
 }
 
 impl Field {
@@ -31,10 +34,16 @@ impl Field {
         let folded = (!text.is_ascii())
             .then(|| fold(text))
             .filter(|f| *f != lower);
+        let mut searchable = lower.clone();
+        if let Some(f) = &folded {
+            searchable.push('\n');
+            searchable.push_str(f);
+        }
         Field {
             text: text.to_string(),
             lower: (lower != text).then_some(lower),
             folded,
+            searchable,
         }
     }
 
@@ -83,6 +92,8 @@ impl Hints {
 pub struct MessageText {
     pub(crate) from_name: Field,
     pub(crate) from_addr: Field,
+    /// Both From fields' searchable texts, one per line.
+    pub(crate) from_searchable: String,
     pub(crate) to: Field,
     pub(crate) cc: Field,
     pub(crate) subject: Field,
@@ -112,9 +123,12 @@ impl MessageText {
         let words = [h.from_name.as_str(), &h.from_addr, &h.subject]
             .map(fold)
             .join("\n");
+        let (from_name, from_addr) = (Field::new(&h.from_name), Field::new(&h.from_addr));
+        let from_searchable = format!("{}\n{}", from_name.searchable, from_addr.searchable);
         MessageText {
-            from_name: Field::new(&h.from_name),
-            from_addr: Field::new(&h.from_addr),
+            from_name,
+            from_addr,
+            from_searchable,
             to: Field::new(&h.to),
             cc: Field::new(&h.cc),
             subject: Field::new(&h.subject),
