@@ -90,6 +90,15 @@ fn main() {
         prep.as_secs_f64() * 1e6 / n.max(1) as f64
     );
 
+    let heap: usize = texts.iter().map(MessageText::heap_bytes).sum();
+    let each = heap / n.max(1) + std::mem::size_of::<MessageText>();
+    let block = summaries.iter().map(|h| h.headers.len()).sum::<usize>() / n.max(1);
+    println!(
+        "MessageText memory: {each} bytes per message ({block} of them the header block), \
+         {:.1} MB for {n}",
+        (each * n) as f64 / 1e6
+    );
+
     let now = Now {
         unix: NOW,
         offset_minutes: 60,

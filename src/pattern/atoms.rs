@@ -185,9 +185,7 @@ impl Rx {
         match (&self.literal, self.ignore_case) {
             (Some(l), true) => l.find(searchable.as_bytes()).is_some(),
             (_, false) => self.exact(&f.text),
-            (None, true) => {
-                self.exact(f.lower()) || f.folded.as_deref().is_some_and(|s| self.exact(s))
-            }
+            (None, true) => self.exact(f.lower()) || f.folded().is_some_and(|s| self.exact(s)),
         }
     }
 }

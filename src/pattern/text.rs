@@ -14,42 +14,51 @@ pub fn fold(s: &str) -> String {
     deunicode::deunicode(s).to_lowercase()
 }
 
-/// A short field, its lower-case form and its folded form (each kept
-/// only when it differs), so a regex that ignores case runs as a plain,
-/// faster, case-sensitive search over lower-case text.
+/// A short field, as written and, for searches that ignore case, its
+/// lower-case form followed (when it differs) by its folded form, so such a
+/// regex runs as a faster case-sensitive search over lower-case text.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Field {
     pub(crate) text: String,
-    lower: Option<String>,
-    /// [`fold`] of the text, when that is more than lower-casing it.
-    pub(crate) folded: Option<String>,
-    /// The lower-case text and the folded text, one per line: one search
-    /// for a plain word that ignores case.
+    /// The lower-case text and, on a second line when it differs, the
+    /// folded text ([`fold`]): one search for a plain word that ignores
+    /// case.
     pub(crate) searchable: String,
+    /// Where the lower-case text ends in `searchable`.
+    lower_len: usize,
 }
 
 impl Field {
     fn new(text: &str) -> Field {
-        let lower = text.to_lowercase();
-        let folded = (!text.is_ascii())
-            .then(|| fold(text))
-            .filter(|f| *f != lower);
-        let mut searchable = lower.clone();
-        if let Some(f) = &folded {
-            searchable.push('\n');
-            searchable.push_str(f);
+        let mut searchable = text.to_lowercase();
+        let lower_len = searchable.len();
+        if !text.is_ascii() {
+            let folded = fold(text);
+            if folded != searchable {
+                searchable.push('\n');
+                searchable.push_str(&folded);
+            }
         }
+        searchable.shrink_to_fit();
         Field {
             text: text.to_string(),
-            lower: (lower != text).then_some(lower),
-            folded,
             searchable,
+            lower_len,
         }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.searchable.capacity()
     }
 
     /// The text in lower case.
     pub(crate) fn lower(&self) -> &str {
-        self.lower.as_deref().unwrap_or(&self.text)
+        self.searchable.get(..self.lower_len).unwrap_or("")
+    }
+
+    /// The folded text, when it differs from the lower-case one.
+    pub(crate) fn folded(&self) -> Option<&str> {
+        self.searchable.get(self.lower_len + 1..)
     }
 }
 
@@ -139,6 +148,25 @@ impl MessageText {
             has_attachments: h.has_attachments,
             hints: Hints::of(h, authserv_id),
         }
+    }
+
+    /// Bytes this text holds on the heap (for memory budgets; the struct
+    /// itself is `size_of::<MessageText>()` more).
+    pub fn heap_bytes(&self) -> usize {
+        [
+            &self.from_name,
+            &self.from_addr,
+            &self.to,
+            &self.cc,
+            &self.subject,
+        ]
+        .iter()
+        .map(|f| f.heap_bytes())
+        .sum::<usize>()
+            + self.from_searchable.capacity()
+            + self.headers.capacity()
+            + self.message_id.capacity()
+            + self.words.capacity()
     }
 
     /// The hints `~V` matches (for badges in the list).
