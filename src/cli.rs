@@ -54,6 +54,9 @@ per message: deleted, not deleted or unknown, then number and UIDL.
 MSG: a number (3 or #3) or a UIDL (abc or uid:abc). A name that could mean
 two different messages (a UIDL can look like a number) is refused.
 
+PATTERN (list --match, delete --match): mutt's patterns, e.g. \"~f jenkins\",
+\"~z >1M\", \"~d <30d ~s report\", \"lukasz\"; a bad pattern exits 2.
+
 A scripting command gives up on an unreachable server after at most 3
 attempts within 60 s (each bounded by the account's timeout_secs).
 
@@ -112,6 +115,9 @@ pub enum Cmd {
         /// One JSON object per line instead.
         #[arg(long)]
         json: bool,
+        /// Only the messages this mutt pattern matches (e.g. "~f jenkins ~z >1M").
+        #[arg(long = "match", value_name = "PATTERN")]
+        pattern: Option<String>,
         #[arg(value_name = "URL")]
         url: Option<String>,
     },
@@ -128,11 +134,14 @@ pub enum Cmd {
     /// Delete messages (numbers or UIDLs) and commit; "deleted" only when QUIT is confirmed.
     Delete {
         /// MSG... followed by an optional URL.
-        #[arg(value_name = "MSG", required = true, num_args = 1..)]
+        #[arg(value_name = "MSG", required_unless_present = "pattern", num_args = 1..)]
         args: Vec<String>,
         /// Show what would be deleted; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Delete every message this mutt pattern matches, instead of MSG... (try --dry-run first).
+        #[arg(long = "match", value_name = "PATTERN")]
+        pattern: Option<String>,
     },
     /// Greeting, TLS, capabilities, implementation, login delay, expire policy.
     Serverinfo {
@@ -186,7 +195,7 @@ mod tests {
         assert!(c.common.demo);
         let c = Cli::try_parse_from(["popview", "delete", "1", "abc", "pop3://u@h", "--dry-run"])
             .unwrap();
-        let Some(Cmd::Delete { args, dry_run }) = &c.command else {
+        let Some(Cmd::Delete { args, dry_run, .. }) = &c.command else {
             panic!()
         };
         assert!(dry_run);
@@ -196,5 +205,21 @@ mod tests {
         assert!(matches!(c.command, Some(Cmd::Show { raw: true, .. })));
         assert_eq!(c.common.account.as_deref(), Some("w"));
         assert!(Cli::try_parse_from(["popview", "delete"]).is_err());
+        let c =
+            Cli::try_parse_from(["popview", "delete", "--match", "~z >1M", "pop3://u@h"]).unwrap();
+        let Some(Cmd::Delete { args, pattern, .. }) = &c.command else {
+            panic!()
+        };
+        assert_eq!(pattern.as_deref(), Some("~z >1M"));
+        assert!(delete_targets(args).is_empty());
+        assert_eq!(c.url().as_deref(), Some("pop3://u@h"));
+        let c = Cli::try_parse_from(["popview", "list", "--match", "lukasz"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Cmd::List {
+                pattern: Some(_),
+                ..
+            })
+        ));
     }
 }

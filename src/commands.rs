@@ -4,10 +4,12 @@
 //! A command tries to reach the server a bounded number of times within
 //! [`GIVE_UP_AFTER`] ([`Engine::open`]); once it has the listing, a failure
 //! ends it. Names of messages are resolved in [`naming`]; `delete` and how
-//! it reports what the server confirmed live in [`delete`].
+//! it reports what the server confirmed live in [`delete`]; `list --match`
+//! and `delete --match` (mutt's patterns) in `matching`.
 
 pub mod authorize;
 mod delete;
+mod matching;
 pub mod naming;
 
 use std::collections::HashMap;
@@ -31,6 +33,7 @@ use crate::worker::{self, Persist, WorkerConfig};
 
 pub use authorize::authorize;
 pub use delete::delete;
+pub use matching::{delete_matching, list_matching, parse_pattern};
 use naming::Resolved;
 
 /// A scripting command stops trying to reach the server after about this
@@ -449,8 +452,21 @@ pub fn list(
 ) -> Result<()> {
     let mut engine = Engine::open(cfg, persist)?;
     engine.wait_previews()?;
+    let all = engine.listing.clone();
+    write_list(&engine, &all, json, out)?;
+    engine.finish(false)?;
+    Ok(())
+}
+
+/// The lines of `list` (or `list --json`) for `entries`.
+fn write_list(
+    engine: &Engine,
+    entries: &[ListEntry],
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let empty = HeaderSummary::default();
-    for e in &engine.listing {
+    for e in entries {
         let h = engine.previews.get(&e.key).unwrap_or(&empty);
         let date = h.date.as_ref().and_then(rfc3339);
         let line = if json {
@@ -477,7 +493,6 @@ pub fn list(
         };
         writeln!(out, "{line}").map_err(io_err)?;
     }
-    engine.finish(false)?;
     Ok(())
 }
 

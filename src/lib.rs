@@ -56,7 +56,7 @@
 //! | layer | modules | uses today (any lower layer is allowed) |
 //! |---|---|---|
 //! | 9 start-up | [`setup`], [`debug_log`] | `setup`: `commands`, `cli`, `config`, `demo`, `worker`, `store`, `password`, `pop3`; `debug_log`: `commands` (its error), `cli`, `pop3` |
-//! | 8 commands | [`commands`]: the scripting commands | `cli`, `app` (formats), `worker`, `password`, `store`, `pop3`, `mail`, `sanitize` |
+//! | 8 commands | [`commands`]: the scripting commands | `cli`, `app` (formats), `worker`, `password`, `store`, `pop3`, `mail`, `sanitize`, `pattern` |
 //! | 7 terminal, arguments | [`tui`]: the terminal loop; [`cli`] | `tui`: `ui`, `app`, `worker`; `cli`: `install` |
 //! | 6 view | [`ui`]: `draw(frame, &app)`, reads only | `app`, `layout`, `text`, `worker::api`, `action` |
 //! | 5 state | [`app`]: pure state, `handle(event) -> effects` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pattern`, `pop3` (error kinds) |

@@ -60,8 +60,20 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
         persist,
         ..
     } = target;
-    cfg.previews = matches!(command, Cmd::List { .. });
+    cfg.previews = matches!(
+        command,
+        Cmd::List { .. }
+            | Cmd::Delete {
+                pattern: Some(_),
+                ..
+            }
+    );
     match command {
+        Cmd::List {
+            json,
+            pattern: Some(p),
+            ..
+        } => commands::list_matching(cfg, persist, p, *json, &mut out),
         Cmd::List { json, .. } => commands::list(cfg, persist, *json, &mut out),
         Cmd::Show { raw: true, .. } if std::io::stdout().is_terminal() => Err(CmdError::new(
             exit::USAGE,
@@ -69,7 +81,20 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
                  sequences that act on it. Redirect it: popview show MSG --raw > message.eml",
         )),
         Cmd::Show { msg, raw, .. } => commands::show(cfg, persist, msg, *raw, &mut out),
-        Cmd::Delete { args, dry_run } => {
+        Cmd::Delete {
+            args,
+            dry_run,
+            pattern: Some(p),
+        } => {
+            if !cli::delete_targets(args).is_empty() {
+                return Err(CmdError::new(
+                    exit::USAGE,
+                    "give either messages (MSG...) or --match PATTERN to delete, not both",
+                ));
+            }
+            commands::delete_matching(cfg, persist, p, *dry_run, &mut out)
+        }
+        Cmd::Delete { args, dry_run, .. } => {
             commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)
         }
         Cmd::Serverinfo { .. } => commands::serverinfo(cfg, persist, &mut out),

@@ -56,7 +56,7 @@ pub fn delete(
 ) -> Result<()> {
     let engine = Engine::open(cfg, persist)?;
     // Resolve everything before touching anything.
-    let (mut engine, entries) = engine.find_all(targets)?;
+    let (engine, entries) = engine.find_all(targets)?;
     if dry_run {
         for e in &entries {
             writeln!(out, "would delete {}", line_of(e)).map_err(io_err)?;
@@ -64,6 +64,15 @@ pub fn delete(
         engine.finish(false)?;
         return Ok(());
     }
+    delete_entries(engine, entries, out)
+}
+
+/// Mark `entries`, then commit (the two phases above), and report each.
+pub(super) fn delete_entries(
+    mut engine: Engine,
+    entries: Vec<ListEntry>,
+    out: &mut dyn Write,
+) -> Result<()> {
     if let Err(why) = mark_all(&mut engine, &entries) {
         engine.abandon();
         report(out, &entries, Outcome::NotDeleted)?;
@@ -176,7 +185,7 @@ fn report(out: &mut dyn Write, entries: &[ListEntry], outcome: Outcome) -> Resul
 }
 
 /// `N<TAB>UID` (`-` without a UID), sanitized.
-fn line_of(e: &ListEntry) -> String {
+pub(super) fn line_of(e: &ListEntry) -> String {
     format!(
         "{}\t{}",
         e.key.number,

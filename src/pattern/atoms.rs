@@ -103,6 +103,12 @@ pub(crate) struct Rx {
     /// fields) are ignored.
     pub(crate) ignore_case: bool,
     re: Regex,
+    /// The same regex without the case flag, for lower-case texts: the
+    /// faster search when case is ignored.
+    lower: Regex,
+    /// A regex without special characters is a plain substring search
+    /// (the common case: `~f jenkins`), lower-cased when case is ignored.
+    literal: Option<memchr::memmem::Finder<'static>>,
 }
 
 impl PartialEq for Rx {
@@ -116,30 +122,78 @@ impl Rx {
     /// the header block). The error is the regex crate's, on one line.
     pub(crate) fn new(src: &str, multi_line: bool) -> Result<Rx, String> {
         let ignore_case = smart_case_ignores(src);
-        let re = RegexBuilder::new(src)
-            .case_insensitive(ignore_case)
-            .multi_line(multi_line)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .dfa_size_limit(REGEX_DFA_LIMIT)
-            .nest_limit(REGEX_NEST_LIMIT)
-            .build()
-            .map_err(|e| one_line(&e.to_string()))?;
+        let build = |ci: bool| {
+            RegexBuilder::new(src)
+                .case_insensitive(ci)
+                .multi_line(multi_line)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .dfa_size_limit(REGEX_DFA_LIMIT)
+                .nest_limit(REGEX_NEST_LIMIT)
+                .build()
+                .map_err(|e| one_line(&e.to_string()))
+        };
+        let re = build(ignore_case)?;
+        let lower = if ignore_case {
+            build(false)?
+        } else {
+            re.clone()
+        };
+        let literal = src.chars().all(|c| !is_special(c)).then(|| {
+            let needle = if ignore_case {
+                src.to_lowercase()
+            } else {
+                src.to_string()
+            };
+            memchr::memmem::Finder::new(needle.as_bytes()).into_owned()
+        });
         Ok(Rx {
             src: src.to_string(),
             ignore_case,
             re,
+            lower,
+            literal,
         })
     }
 
+    /// A long text (the header block, the body, the Message-ID).
     fn is_match(&self, s: &str) -> bool {
-        self.re.is_match(s)
+        match &self.literal {
+            Some(f) if !self.ignore_case => f.find(s.as_bytes()).is_some(),
+            _ => self.re.is_match(s),
+        }
     }
 
-    /// A short field: the text, or (ignoring case) its folded form too.
-    fn field(&self, f: &Field) -> bool {
-        self.re.is_match(&f.text)
-            || (self.ignore_case && f.folded.as_deref().is_some_and(|s| self.re.is_match(s)))
+    /// Case-sensitive search (of a lower-case text, when case is ignored).
+    fn exact(&self, s: &str) -> bool {
+        match &self.literal {
+            Some(f) => f.find(s.as_bytes()).is_some(),
+            None => self.lower.is_match(s),
+        }
     }
+
+    /// A short field: the text, or (ignoring case) its lower-case and
+    /// folded forms.
+    fn field(&self, f: &Field) -> bool {
+        self.fields(f, &f.searchable)
+    }
+
+    /// `f` (one or more fields whose lower-case and folded texts are
+    /// `searchable`, one per line): a plain word that ignores case is one
+    /// search of `searchable` (it has no white space, so it can't match
+    /// across lines).
+    fn fields(&self, f: &Field, searchable: &str) -> bool {
+        match (&self.literal, self.ignore_case) {
+            (Some(l), true) => l.find(searchable.as_bytes()).is_some(),
+            (_, false) => self.exact(&f.text),
+            (None, true) => self.exact(f.lower()) || f.folded().is_some_and(|s| self.exact(s)),
+        }
+    }
+}
+
+/// A character with a meaning in a regex (or possibly one: `#`, `&`,
+/// `-`, `~` are special in some places), or white space.
+fn is_special(c: char) -> bool {
+    c.is_whitespace() || "\\.+*?()|[]{}^$#&-~".contains(c)
 }
 
 /// mutt's smart case: a regex without an upper-case letter ignores case.
@@ -176,7 +230,8 @@ fn one_line(s: &str) -> String {
 #[derive(Clone, Debug)]
 pub(crate) struct Word {
     pub(crate) src: String,
-    folded: String,
+    /// The folded word, ready to search for.
+    finder: memchr::memmem::Finder<'static>,
 }
 
 impl PartialEq for Word {
@@ -189,7 +244,7 @@ impl Word {
     pub(crate) fn new(src: &str) -> Word {
         Word {
             src: src.to_string(),
-            folded: fold(src),
+            finder: memchr::memmem::Finder::new(fold(src).as_bytes()).into_owned(),
         }
     }
 }
@@ -214,6 +269,9 @@ impl Node {
                     return false;
                 };
                 match which {
+                    Which::From if rx.literal.is_some() && rx.ignore_case => {
+                        rx.fields(&t.from_name, &t.from_searchable)
+                    }
                     Which::From => rx.field(&t.from_name) || rx.field(&t.from_addr),
                     Which::To => rx.field(&t.to),
                     Which::Cc => rx.field(&t.cc),
@@ -231,7 +289,7 @@ impl Node {
                 .text
                 .and_then(|t| t.date)
                 .is_some_and(|d| lo.is_none_or(|lo| d >= lo) && hi.is_none_or(|hi| d <= hi)),
-            Node::Word(w) => c.text.is_some_and(|t| t.contains_word(&w.folded)),
+            Node::Word(w) => c.text.is_some_and(|t| t.contains_word(&w.finder)),
         }
     }
 }

@@ -138,13 +138,19 @@ fn end_of(day: NaiveDate, now: Now) -> Option<i64> {
     start_of(day.succ_opt()?, now).map(|t| t - 1)
 }
 
-/// `now` minus `n` units, as Unix seconds; months and years by the
-/// calendar in the viewer's zone.
+/// `n` units before now, as Unix seconds, as NeoMutt counts: for days,
+/// weeks, months and years from the end of today (so `<3d` is "since the
+/// start of the day three days ago"), for hours, minutes and seconds from
+/// now; months and years by the calendar in the viewer's zone.
 fn ago(now: Now, n: u64, unit: char) -> Option<i64> {
-    let secs = |per: i64| -> Option<i64> {
+    let base = if matches!(unit, 'H' | 'M' | 'S') {
         now.unix
-            .checked_sub(i64::try_from(n).ok()?.checked_mul(per)?)
+    } else {
+        let today = zone(now).timestamp_opt(now.unix, 0).single()?.date_naive();
+        end_of(today, now)?
     };
+    let secs =
+        |per: i64| -> Option<i64> { base.checked_sub(i64::try_from(n).ok()?.checked_mul(per)?) };
     match unit {
         'S' => secs(1),
         'M' => secs(60),
@@ -153,7 +159,7 @@ fn ago(now: Now, n: u64, unit: char) -> Option<i64> {
         'w' => secs(7 * 86_400),
         'm' | 'y' => {
             let months = if unit == 'y' { n.checked_mul(12)? } else { n };
-            let t = zone(now).timestamp_opt(now.unix, 0).single()?;
+            let t = zone(now).timestamp_opt(base, 0).single()?;
             let t = t.checked_sub_months(Months::new(u32::try_from(months).ok()?))?;
             Some(t.timestamp())
         }
@@ -169,7 +175,7 @@ fn date(chars: &[char], at: usize, now: Now) -> Result<(NaiveDate, usize), ArgEr
         .single()
         .map(|t| t.date_naive())
         .unwrap_or_default();
-    let Some((a, end)) = number(chars, at).filter(|(_, e)| e - at <= 4) else {
+    let Some((a, end)) = number(chars, at).filter(|(_, e)| e - at <= 4 || e - at == 8) else {
         let what = match chars.get(at) {
             Some(c) => format!("expected a date, found '{c}'"),
             None => "expected a date".to_string(),
@@ -177,7 +183,11 @@ fn date(chars: &[char], at: usize, now: Now) -> Result<(NaiveDate, usize), ArgEr
         return Err(err(at, what, DATE_FIX));
     };
     let bad = |what: &str| err(at, what.to_string(), DATE_FIX);
-    let (y, m, d, end) = if end - at == 4 {
+    let compact = number(chars, at).filter(|(_, e)| e - at == 8);
+    let (y, m, d, end) = if let Some((ymd, end)) = compact {
+        // yyyymmdd, as NeoMutt
+        (ymd / 10_000, ymd / 100 % 100, ymd % 100, end)
+    } else if end - at == 4 {
         // yyyy-mm-dd
         let two = |from: usize| -> Option<(u64, usize)> {
             (chars.get(from) == Some(&'-'))
@@ -289,13 +299,9 @@ pub(crate) fn parse_date(arg: &str, now: Now) -> Result<Bounds<i64>, ArgError> {
             }
             let (b, end2) = date(&chars, end + 1, now)?;
             at_end(&chars, end2, DATE_FIX)?;
-            if b < a {
-                return Err(err(
-                    end + 1,
-                    "the range ends before it starts",
-                    "write the earlier date first",
-                ));
-            }
+            // As mutt: a range written backwards is the same range.
+            let (a, b) = if b < a { (b, a) } else { (a, b) };
+            let lo = start_of(a, now).ok_or_else(|| out_of_range(0))?;
             let hi = end_of(b, now).ok_or_else(|| out_of_range(end + 1))?;
             Ok((Some(lo), Some(hi)))
         }
@@ -338,13 +344,23 @@ mod tests {
 
     #[test]
     fn dates() {
+        // The end of today at +01:00: 2026-12-03 22:59:59 UTC.
+        let today_end = NOW.unix + 11 * 3600 - 1;
         assert_eq!(
             parse_date("<30d", NOW).unwrap(),
-            (Some(NOW.unix - 30 * 86_400), None)
+            (Some(today_end - 30 * 86_400), None)
         );
         assert_eq!(
             parse_date(">1y", NOW).unwrap(),
-            (None, Some(NOW.unix - 365 * 86_400))
+            (None, Some(today_end - 365 * 86_400))
+        );
+        assert_eq!(
+            parse_date("<2H", NOW).unwrap(),
+            (Some(NOW.unix - 7200), None)
+        );
+        assert_eq!(
+            parse_date("=1d", NOW).unwrap(),
+            (Some(today_end - 2 * 86_400 + 1), Some(today_end - 86_400))
         );
         let jan1 = day_start(2024, 1, 1, NOW).unwrap();
         let jul1 = day_start(2024, 7, 1, NOW).unwrap();
@@ -370,7 +386,14 @@ mod tests {
         assert!(parse_date("31/02/2024", NOW).is_err());
         assert!(parse_date("<30q", NOW).is_err());
         assert!(parse_date("<30", NOW).is_err());
-        assert!(parse_date("2024-06-30-2024-01-01", NOW).is_err());
+        assert_eq!(
+            parse_date("2024-06-30-2024-01-01", NOW).unwrap(),
+            (Some(jan1), Some(jul1 - 1))
+        );
+        assert_eq!(
+            parse_date("20240101-20240630", NOW).unwrap(),
+            (Some(jan1), Some(jul1 - 1))
+        );
         assert!(parse_date("<99999999999999y", NOW).is_err());
     }
 }

@@ -10,7 +10,7 @@
 //! | `~i RE` | Message-ID |
 //! | `~b RE` | the body, only of messages already downloaded or cached |
 //! | `~z SIZE` | the size LIST reported: `>1M`, `<10K`, `100K-1M`, `-1M`, `1M-`, `2048` (K = 1024, M = 1024²) |
-//! | `~d DATE` | the Date header: `<30d` (newer), `>1y` (older), units `S M H d w m y`; `dd/mm/yyyy`, `yyyy-mm-dd`, ranges `A-B`, open ends `A-`, `-B` |
+//! | `~d DATE` | the Date header: `<30d` (newer), `>1y` (older), `=2d` (that day), units `S M H d w m y` (days and longer count from the end of today, as NeoMutt); `dd/mm/yyyy`, `dd/mm`, `dd`, `yyyy-mm-dd`, `yyyymmdd`, ranges `A-B` (either order), open ends `A-`, `-B` |
 //! | `~A` | every message |
 //! | `~D` | marked for deletion |
 //! | `~T` | tagged |
@@ -32,8 +32,10 @@
 //! regex with no upper-case letter ignores case (and then also matches the
 //! diacritic-folded text of From, To, Cc and Subject: `~f lukasz` finds
 //! "Łukasz"); one with an upper-case letter is case-sensitive. Each regex
-//! is compiled with size limits, so a hostile pattern fails to compile
-//! instead of using unbounded memory; matching is linear time.
+//! is compiled with size limits (and a pattern holds at most 32 of them,
+//! is at most 4 KB long and nested at most 64 deep), so a hostile pattern
+//! fails to compile instead of using unbounded memory; matching is linear
+//! time. A regex without special characters runs as a substring search.
 //!
 //! Dates: relative dates and calendar dates are resolved by
 //! [`Pattern::parse`] against the given [`Now`] (calendar dates in the

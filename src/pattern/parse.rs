@@ -17,6 +17,10 @@ use super::{MAX_PATTERN_LEN, Now, PatternError};
 /// recurses once per level).
 const MAX_DEPTH: usize = 64;
 
+/// Regex atoms in one pattern at most (each compiles within its own size
+/// limit; this bounds their sum).
+pub(crate) const MAX_REGEXES: usize = 32;
+
 const ATOMS: &str = "~f ~t ~c ~C ~s ~h ~i ~b ~z ~d ~A ~D ~T ~N ~= ~a ~V";
 
 pub(crate) fn parse(src: &str, now: Now) -> Result<Node, PatternError> {
@@ -35,6 +39,7 @@ pub(crate) fn parse(src: &str, now: Now) -> Result<Node, PatternError> {
         pos: 0,
         now,
         depth: 0,
+        regexes: 0,
     };
     p.skip_blanks();
     if p.pos == p.chars.len() {
@@ -59,6 +64,7 @@ struct Parser<'a> {
     pos: usize,
     now: Now,
     depth: usize,
+    regexes: usize,
 }
 
 impl Parser<'_> {
@@ -277,6 +283,14 @@ impl Parser<'_> {
                 Ok(Node::Date { text: arg, lo, hi })
             }
             _ => {
+                self.regexes += 1;
+                if self.regexes > MAX_REGEXES {
+                    return Err(self.error(
+                        start,
+                        &format!("more than {MAX_REGEXES} regular expressions"),
+                        "simplify the pattern (a bare word costs none)",
+                    ));
+                }
                 let rx = Rx::new(&arg, letter == 'h').map_err(|e| {
                     self.error(
                         arg_at,
@@ -422,5 +436,12 @@ mod tests {
         assert_eq!(err("~d <3q").column, 5);
         assert!(err(&"(".repeat(100)).message.contains("nested"));
         assert!(err(&"a".repeat(5000)).message.contains("at most"));
+        assert!(parse(&"~s a ".repeat(MAX_REGEXES), NOW).is_ok());
+        let e = err(&"~s a ".repeat(MAX_REGEXES + 1));
+        assert!(
+            e.message.contains("more than 32 regular expressions"),
+            "{e}"
+        );
+        assert_eq!(e.column, MAX_REGEXES * 5);
     }
 }

@@ -14,23 +14,51 @@ pub fn fold(s: &str) -> String {
     deunicode::deunicode(s).to_lowercase()
 }
 
-/// A short field and, when it differs, its folded form.
+/// A short field, as written and, for searches that ignore case, its
+/// lower-case form followed (when it differs) by its folded form, so such a
+/// regex runs as a faster case-sensitive search over lower-case text.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Field {
     pub(crate) text: String,
-    /// [`fold`] of the text, when that is more than lower-casing it.
-    pub(crate) folded: Option<String>,
+    /// The lower-case text and, on a second line when it differs, the
+    /// folded text ([`fold`]): one search for a plain word that ignores
+    /// case.
+    pub(crate) searchable: String,
+    /// Where the lower-case text ends in `searchable`.
+    lower_len: usize,
 }
 
 impl Field {
     fn new(text: &str) -> Field {
-        let folded = (!text.is_ascii())
-            .then(|| fold(text))
-            .filter(|f| *f != text.to_lowercase());
+        let mut searchable = text.to_lowercase();
+        let lower_len = searchable.len();
+        if !text.is_ascii() {
+            let folded = fold(text);
+            if folded != searchable {
+                searchable.push('\n');
+                searchable.push_str(&folded);
+            }
+        }
+        searchable.shrink_to_fit();
         Field {
             text: text.to_string(),
-            folded,
+            searchable,
+            lower_len,
         }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.searchable.capacity()
+    }
+
+    /// The text in lower case.
+    pub(crate) fn lower(&self) -> &str {
+        self.searchable.get(..self.lower_len).unwrap_or("")
+    }
+
+    /// The folded text, when it differs from the lower-case one.
+    pub(crate) fn folded(&self) -> Option<&str> {
+        self.searchable.get(self.lower_len + 1..)
     }
 }
 
@@ -73,6 +101,8 @@ impl Hints {
 pub struct MessageText {
     pub(crate) from_name: Field,
     pub(crate) from_addr: Field,
+    /// Both From fields' searchable texts, one per line.
+    pub(crate) from_searchable: String,
     pub(crate) to: Field,
     pub(crate) cc: Field,
     pub(crate) subject: Field,
@@ -102,9 +132,12 @@ impl MessageText {
         let words = [h.from_name.as_str(), &h.from_addr, &h.subject]
             .map(fold)
             .join("\n");
+        let (from_name, from_addr) = (Field::new(&h.from_name), Field::new(&h.from_addr));
+        let from_searchable = format!("{}\n{}", from_name.searchable, from_addr.searchable);
         MessageText {
-            from_name: Field::new(&h.from_name),
-            from_addr: Field::new(&h.from_addr),
+            from_name,
+            from_addr,
+            from_searchable,
             to: Field::new(&h.to),
             cc: Field::new(&h.cc),
             subject: Field::new(&h.subject),
@@ -117,14 +150,33 @@ impl MessageText {
         }
     }
 
+    /// Bytes this text holds on the heap (for memory budgets; the struct
+    /// itself is `size_of::<MessageText>()` more).
+    pub fn heap_bytes(&self) -> usize {
+        [
+            &self.from_name,
+            &self.from_addr,
+            &self.to,
+            &self.cc,
+            &self.subject,
+        ]
+        .iter()
+        .map(|f| f.heap_bytes())
+        .sum::<usize>()
+            + self.from_searchable.capacity()
+            + self.headers.capacity()
+            + self.message_id.capacity()
+            + self.words.capacity()
+    }
+
     /// The hints `~V` matches (for badges in the list).
     pub fn hints(&self) -> Hints {
         self.hints
     }
 
-    /// Does the folded From or Subject contain `folded_word`?
-    pub(crate) fn contains_word(&self, folded_word: &str) -> bool {
-        memchr::memmem::find(self.words.as_bytes(), folded_word.as_bytes()).is_some()
+    /// Does the folded From or Subject contain the folded word?
+    pub(crate) fn contains_word(&self, word: &memchr::memmem::Finder<'_>) -> bool {
+        word.find(self.words.as_bytes()).is_some()
     }
 }
 
