@@ -6,30 +6,56 @@ use super::*;
 
 impl App {
     pub(super) fn mark(&mut self, key: &MsgKey, out: &mut Vec<Request>) {
-        let Some(i) = self.rows.find(key) else { return };
+        if self.mark_quietly(key, out) {
+            self.recount_marks();
+        }
+    }
+
+    pub(super) fn unmark(&mut self, key: &MsgKey, out: &mut Vec<Request>) {
+        match self.rows.find(key) {
+            Some(i) if !self.rows.rows[i].mark_state().is_marked() => {
+                self.set_notice("this message is not marked".to_string());
+            }
+            _ => {
+                if self.unmark_quietly(key, out) {
+                    self.recount_marks();
+                }
+            }
+        }
+    }
+
+    /// Mark one message without counting the marks again (a bulk change
+    /// counts once at its end); whether it was marked now.
+    pub(super) fn mark_quietly(&mut self, key: &MsgKey, out: &mut Vec<Request>) -> bool {
+        let Some(i) = self.rows.find(key) else {
+            return false;
+        };
         let row = &mut self.rows.rows[i];
         if row.mark_state().is_marked() {
-            return;
+            return false;
         }
         self.writes_sent += 1;
         row.pending = Some(true);
         row.pending_write = self.writes_sent;
         out.push(Request::Mark(row.key.clone()));
-        self.recount_marks();
+        true
     }
 
-    pub(super) fn unmark(&mut self, key: &MsgKey, out: &mut Vec<Request>) {
-        let Some(i) = self.rows.find(key) else { return };
+    /// Undo one mark without counting the marks again; whether it was
+    /// marked.
+    pub(super) fn unmark_quietly(&mut self, key: &MsgKey, out: &mut Vec<Request>) -> bool {
+        let Some(i) = self.rows.find(key) else {
+            return false;
+        };
         let row = &mut self.rows.rows[i];
         if !row.mark_state().is_marked() {
-            self.set_notice("this message is not marked".to_string());
-            return;
+            return false;
         }
         self.writes_sent += 1;
         row.pending = Some(false);
         row.pending_write = self.writes_sent;
         out.push(Request::Unmark(row.key.clone()));
-        self.recount_marks();
+        true
     }
 
     /// Undo every mark: asked first when that drops more than one.

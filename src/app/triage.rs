@@ -262,17 +262,16 @@ impl App {
     pub(super) fn bulk_confirmed(&mut self, plan: BulkPlan, out: &mut Vec<Request>) {
         let mut done = BulkChange::default();
         for key in &plan.change.unmarked {
-            if self.rows.find(key).is_some_and(|i| self.is_marked(i)) {
-                self.unmark(key, out);
+            if self.unmark_quietly(key, out) {
                 done.unmarked.push(key.clone());
             }
         }
         for key in &plan.change.marked {
-            if self.rows.find(key).is_some_and(|i| !self.is_marked(i)) {
-                self.mark(key, out);
+            if self.mark_quietly(key, out) {
                 done.marked.push(key.clone());
             }
         }
+        self.recount_marks();
         if plan.is_undo {
             self.bulk_undo.pop();
         } else if !done.is_empty() {
