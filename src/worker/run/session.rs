@@ -306,9 +306,10 @@ impl Worker {
                 continue;
             }
             // Idle long enough: let the maildrop go (once every preview is
-            // in, so a slow fill is never cut).
+            // in, so a slow fill is never cut). Not without UIDL: marks by
+            // message number can't outlive the session.
             let until_release = match self.cfg.release_after {
-                Some(after) if s.done >= s.needed => {
+                Some(after) if s.done >= s.needed && s.listing.has_uids => {
                     let left = after.saturating_sub(self.last_user.elapsed());
                     if left.is_zero() {
                         self.release(s);
