@@ -160,3 +160,66 @@ fn a_discard_while_released_needs_no_connection_and_keeps_nothing() {
     assert_eq!(server.mailbox_uids(), all);
     assert!(disk.state().marks.is_empty(), "the discard forgot the mark");
 }
+
+/// The UI while released: the list stays, the header says "released", and
+/// the next `Connecting` replaces it.
+#[test]
+fn the_screen_says_released_and_keeps_the_list() {
+    use popview::app::{App, AppEvent, AppOptions};
+    use popview::worker::api::{ListEntry, MsgKey};
+    use ratatui::{Terminal, backend::TestBackend};
+
+    let screen = |app: &App| {
+        let mut t = Terminal::new(TestBackend::new(100, 12)).unwrap();
+        t.draw(|f| popview::ui::draw(f, app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let mut s = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                s.push_str(buf[(x, y)].symbol());
+            }
+            s.push('\n');
+        }
+        s
+    };
+    let mut app = App::new(AppOptions::default());
+    app.handle(AppEvent::Resize(100, 12));
+    let key = |i: u32| MsgKey::new(i, Some(format!("uid{i}")));
+    app.handle(AppEvent::Worker(Event::Listing {
+        entries: (1..=3)
+            .map(|i| ListEntry {
+                key: key(i),
+                size: 1000,
+            })
+            .collect(),
+        no_uidl_reason: None,
+    }));
+    app.handle(AppEvent::Worker(Event::Marks {
+        marked: vec![key(2)],
+        restored: false,
+        settled: 0,
+    }));
+    app.handle(AppEvent::Tick);
+    let before = screen(&app);
+    assert!(!before.contains("released"), "{before}");
+    app.handle(AppEvent::Worker(Event::Released));
+    let released = screen(&app);
+    assert!(released.contains("released"), "{released}");
+    // The same screen (rows, marks) as before the release: only the line
+    // with the connection's state differs.
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(released.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert!(
+        !changed.is_empty() && changed.iter().all(|(_, b)| b.contains("released")),
+        "{before}\n---\n{released}"
+    );
+    app.handle(AppEvent::Worker(Event::Connecting {
+        server: "x:1".into(),
+        attempt: 1,
+    }));
+    let connecting = screen(&app);
+    assert!(!connecting.contains("released"), "{connecting}");
+}
