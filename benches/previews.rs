@@ -247,7 +247,12 @@ fn screen_first_report(n: usize, rtt: Duration) {
         );
         cfg.password = Some(d.password.clone());
         cfg.allow_cleartext = true;
-        (screen_first_run(cfg, 40), n, rtt, "Dovecot behind a delaying proxy")
+        (
+            screen_first_run(cfg, 40),
+            n,
+            rtt,
+            "Dovecot behind a delaying proxy",
+        )
     };
     let rtts = |t: Duration| t.as_secs_f64() / rtt.as_secs_f64();
     println!(
@@ -340,8 +345,11 @@ fn screen_first_run(cfg: WorkerConfig, rows: usize) -> ScreenFirst {
                     g_at = Some(Instant::now());
                     tx.send(Request::Visible(oldest.clone())).unwrap();
                 }
-                if want.is_empty() && far.is_none() && g_at.is_some() {
-                    far = Some(g_at.unwrap().elapsed());
+                if let Some(g) = g_at
+                    && want.is_empty()
+                    && far.is_none()
+                {
+                    far = Some(g.elapsed());
                 }
                 if got >= listed && far.is_some() {
                     break listed_at.expect("listed").elapsed();

@@ -297,7 +297,9 @@ impl Model {
             Event::Committed { .. } => self.commits += 1,
             Event::Released => {
                 if !self.uidl {
-                    self.fail("a session without UIDL was released: its number marks would be lost");
+                    self.fail(
+                        "a session without UIDL was released: its number marks would be lost",
+                    );
                 }
                 self.releases += 1;
                 self.released = true;
@@ -401,10 +403,9 @@ impl Model {
         // then the worker keeps it, unapplied. Safety is checked apart.
         got.retain(|uid| {
             want.contains(uid)
-                || !self
-                    .view
-                    .iter()
-                    .any(|(k, id)| k.uid.as_ref() == Some(uid) && self.same_size_reuses.contains(id))
+                || !self.view.iter().any(|(k, id)| {
+                    k.uid.as_ref() == Some(uid) && self.same_size_reuses.contains(id)
+                })
         });
         if got != want {
             self.fail(&format!(

@@ -53,7 +53,10 @@ fn an_idle_session_ends_with_rset_then_quit_and_the_next_action_reconnects() {
         "{first:?}"
     );
     assert!(!first.iter().any(|l| l.starts_with("DELE")), "{first:?}");
-    assert!(server.wait_unlocked(Duration::from_secs(5)), "lock still held");
+    assert!(
+        server.wait_unlocked(Duration::from_secs(5)),
+        "lock still held"
+    );
     assert_eq!(server.mailbox_uids(), all, "the release deleted nothing");
     assert_eq!(server.connections(), 1, "no new session before an action");
 
@@ -149,7 +152,11 @@ fn a_discard_while_released_needs_no_connection_and_keeps_nothing() {
     h.send(Request::Mark(keys[0].clone()));
     h.marks_exactly(&[&all[0]]);
     released(&mut h);
-    assert_eq!(disk.state().marked_uids(), [all[0].clone()], "kept while released");
+    assert_eq!(
+        disk.state().marked_uids(),
+        [all[0].clone()],
+        "kept while released"
+    );
     let seen = h.quit(false);
     assert!(
         matches!(seen.last(), Some(Event::Closed { committed: false })),

@@ -194,7 +194,6 @@ pub enum ConnState {
     LoadingPreviews { done: usize, total: usize },
     Idle,
     Reconnecting { attempt: u32, delay_secs: u64 },
-    /// The session was let go while idle (`ui.release_after_secs`).
     Released,
     Offline,
     Closing,

@@ -254,10 +254,10 @@ mod tests {
         // Out-of-range focus is clamped, never a panic.
         let mut o = FillOrder::newest_first(3);
         o.focus(99);
-        assert_eq!(drain(&mut o, &mut vec![false; 3], 5), [2, 1, 0]);
+        assert_eq!(drain(&mut o, &mut [false; 3], 5), [2, 1, 0]);
         let mut o = FillOrder::newest_first(3);
         o.focus(1);
-        assert_eq!(drain(&mut o, &mut vec![false; 3], 5), [0, 1, 2]);
+        assert_eq!(drain(&mut o, &mut [false; 3], 5), [0, 1, 2]);
     }
 
     fn uid(s: &str) -> Option<String> {
