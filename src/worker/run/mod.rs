@@ -35,7 +35,7 @@ const PREVIEW_BATCH: usize = 256;
 const PREVIEW_FLUSH: Duration = Duration::from_millis(40);
 /// List previews in flight from the background fill: at first (and at
 /// least) this many ...
-const PREVIEW_DEPTH_MIN: usize = 200;
+const PREVIEW_DEPTH_MIN: usize = 400;
 /// ... then twice what the server answered in the last round trip, so the
 /// link stays busy while the rows of a newer view (`G`, a page down, a
 /// limit), sent at once behind them, are answered within about two round
