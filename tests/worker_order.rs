@@ -117,3 +117,37 @@ fn a_far_view_is_fetched_next_behind_a_bounded_few() {
     );
     h.quit(false);
 }
+
+/// The worker's guess before the UI speaks (newest first) is what the app
+/// really shows first: the first `Visible` it sends after the listing names
+/// the highest message numbers, newest on top.
+#[test]
+fn the_apps_first_screen_is_the_newest_as_the_worker_assumes() {
+    use popview::app::{App, AppEvent, AppOptions};
+    use popview::worker::api::{ListEntry, MsgKey};
+
+    let mut app = App::new(AppOptions::default());
+    app.handle(AppEvent::Resize(100, 30));
+    let n = 500u32;
+    let out = app.handle(AppEvent::Worker(Event::Listing {
+        entries: (1..=n)
+            .map(|i| ListEntry {
+                key: MsgKey::new(i, Some(format!("u{i}"))),
+                size: 100,
+            })
+            .collect(),
+        no_uidl_reason: None,
+    }));
+    let mut out = out;
+    out.extend(app.handle(AppEvent::Tick));
+    let shown: Vec<u32> = out
+        .iter()
+        .find_map(|r| match r {
+            Request::Visible(keys) => Some(keys.iter().map(|k| k.number).collect()),
+            _ => None,
+        })
+        .expect("the app says which rows it shows");
+    assert!(shown.len() >= 10, "{shown:?}");
+    let newest: Vec<u32> = (1..=n).rev().take(shown.len()).collect();
+    assert_eq!(shown, newest);
+}
