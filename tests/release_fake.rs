@@ -230,3 +230,34 @@ fn the_screen_says_released_and_keeps_the_list() {
     let connecting = screen(&app);
     assert!(!connecting.contains("released"), "{connecting}");
 }
+
+#[test]
+fn delete_and_quit_while_released_connects_reapplies_and_commits() {
+    let server = Server::start(Mailbox::generated(4), ServerOptions::default()).unwrap();
+    let all = server.mailbox_uids();
+    let mut h = Harness::start(
+        config(&server, Duration::from_millis(300)),
+        Box::new(Mem::default()),
+    );
+    let keys = h.listing();
+    h.send(Request::Mark(keys[1].clone()));
+    h.marks_exactly(&[&all[1]]);
+    released(&mut h);
+    assert_eq!(server.mailbox_uids(), all, "the release deleted nothing");
+    let seen = h.quit(true);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Committed { deleted: 1, .. })),
+        "{}",
+        summary(&seen)
+    );
+    assert_eq!(server.connections(), 2, "one new session for the commit");
+    let second = lines(&server, 1);
+    assert!(
+        second.iter().any(|l| l == "DELE 2") && second.last().map(String::as_str) == Some("QUIT"),
+        "{second:?}"
+    );
+    let mut left = all.clone();
+    left.remove(1);
+    assert_eq!(server.mailbox_uids(), left);
+}
