@@ -13,6 +13,12 @@
 //! - resident memory of a 100,000-message listing with previews held as
 //!   the UI holds them (`POPVIEW_BENCH_BIG`, default 100,000; 0 skips).
 //!
+//! - the rows on screen first: from the listing to the previews of the
+//!   newest screenful (as the UI shows it at start), how many other
+//!   previews came before them, and after a jump to the oldest rows (`G`)
+//!   the time until those arrive, in round trips (`POPVIEW_BENCH_ONLY=screen`
+//!   runs only this).
+//!
 //! Run: `cargo bench --bench previews` (`POPVIEW_BENCH_N=0` for memory only)
 
 #[path = "../tests/support/mod.rs"]
@@ -94,6 +100,10 @@ fn main() {
     let serial_n = env_usize("POPVIEW_BENCH_SERIAL", n).min(n).max(1);
     let big = env_usize("POPVIEW_BENCH_BIG", 100_000);
     let rtt = ONE_WAY * 2;
+    if std::env::var("POPVIEW_BENCH_ONLY").as_deref() == Ok("screen") {
+        screen_first_report(n.max(1), rtt);
+        return;
+    }
     if n > 0 {
         eprintln!("starting Dovecot with {n} messages ...");
         let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(n)));
@@ -201,6 +211,162 @@ fn main() {
             String::from_utf8_lossy(&out.stderr)
         );
         print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+/// A server to measure against instead of a private Dovecot behind the
+/// delaying proxy: `POPVIEW_BENCH_POP3S="HOST PORT CA_FILE USER PASSWORD RTT_MS"`
+/// (implicit TLS; e.g. the harness's `netem-ns`, a packet-level wire).
+fn external_server() -> Option<(WorkerConfig, Duration)> {
+    let spec = std::env::var("POPVIEW_BENCH_POP3S").ok()?;
+    let f: Vec<&str> = spec.split_whitespace().collect();
+    let [host, port, ca, user, pass, rtt] = f[..] else {
+        panic!("POPVIEW_BENCH_POP3S wants HOST PORT CA_FILE USER PASSWORD RTT_MS");
+    };
+    let mut connect = ConnectOptions::new(host, port.parse().expect("port"), TlsMode::Implicit);
+    connect.ca_file = Some(ca.into());
+    let mut cfg = WorkerConfig::new(connect, user);
+    cfg.password = Some(pass.to_string());
+    let rtt = Duration::from_secs_f64(rtt.parse::<f64>().expect("RTT in ms") / 1000.0);
+    Some((cfg, rtt))
+}
+
+/// The rows-on-screen-first measurement (see the module doc), printed.
+fn screen_first_report(n: usize, rtt: Duration) {
+    let (r, n, rtt, link) = if let Some((cfg, rtt)) = external_server() {
+        let r = screen_first_run(cfg, 40);
+        let n = r.listed;
+        (r, n, rtt, "the POPVIEW_BENCH_POP3S server (implicit TLS)")
+    } else {
+        eprintln!("starting Dovecot with {n} messages for the first-screen measurement ...");
+        let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(n)));
+        let proxy = Proxy::with_delay(d.plain_addr(), ONE_WAY);
+        let mut cfg = WorkerConfig::new(
+            ConnectOptions::new("127.0.0.1", proxy.addr().port(), TlsMode::None),
+            d.user.clone(),
+        );
+        cfg.password = Some(d.password.clone());
+        cfg.allow_cleartext = true;
+        (
+            screen_first_run(cfg, 40),
+            n,
+            rtt,
+            "Dovecot behind a delaying proxy",
+        )
+    };
+    let rtts = |t: Duration| t.as_secs_f64() / rtt.as_secs_f64();
+    println!(
+        "\nThe rows on screen first: {n} messages from {link}, RTT {:.0} ms, a screen \
+         of 40 rows (one run)\n",
+        rtt.as_secs_f64() * 1000.0
+    );
+    println!("| measure | time | round trips |");
+    println!("|---|---:|---:|");
+    println!(
+        "| listing -> newest screen's previews ({} other previews before them) | {:.0} ms | {:.1} |",
+        r.others_before,
+        r.screen.as_secs_f64() * 1000.0,
+        rtts(r.screen)
+    );
+    println!(
+        "| G (oldest screen asked) -> its previews ({} other previews between) | {:.0} ms | {:.1} |",
+        r.others_between,
+        r.far.as_secs_f64() * 1000.0,
+        rtts(r.far)
+    );
+    println!(
+        "| listing -> every preview | {:.0} ms | {:.1} |",
+        r.all.as_secs_f64() * 1000.0,
+        rtts(r.all)
+    );
+}
+
+struct ScreenFirst {
+    listed: usize,
+    screen: Duration,
+    others_before: usize,
+    far: Duration,
+    others_between: usize,
+    all: Duration,
+}
+
+/// A UI that shows the newest `rows` messages (newest first, as popview
+/// starts) and says so as soon as the listing arrives; once they are in,
+/// the user presses `G` (the oldest `rows` asked).
+fn screen_first_run(cfg: WorkerConfig, rows: usize) -> ScreenFirst {
+    use std::collections::HashSet;
+    let (tx, req_rx) = mpsc::channel();
+    let (ev_tx, rx) = mpsc::channel();
+    let handle = worker::spawn(cfg, Box::new(Mem::default()), req_rx, move |e| {
+        ev_tx.send(e).is_ok()
+    });
+    let mut listed_at = None;
+    let mut oldest: Vec<MsgKey> = Vec::new();
+    let mut want: HashSet<MsgKey> = HashSet::new();
+    let mut received: HashSet<MsgKey> = HashSet::new();
+    let (mut screen, mut far) = (None, None);
+    let (mut others_before, mut others_between) = (0, 0);
+    let mut g_at = None;
+    let (mut got, mut listed) = (0, 0);
+    let all = loop {
+        match rx
+            .recv_timeout(Duration::from_secs(300))
+            .expect("worker event")
+        {
+            Event::Listing { entries, .. } => {
+                listed_at = Some(Instant::now());
+                listed = entries.len();
+                let keys: Vec<MsgKey> = entries.into_iter().map(|e| e.key).collect();
+                let newest: Vec<MsgKey> = keys.iter().rev().take(rows).cloned().collect();
+                oldest = keys.iter().take(rows).rev().cloned().collect();
+                want = newest.iter().cloned().collect();
+                tx.send(Request::Visible(newest)).unwrap();
+            }
+            Event::Previews(batch) => {
+                got += batch.len();
+                for (k, _) in batch {
+                    received.insert(k.clone());
+                    if !want.remove(&k) {
+                        if screen.is_none() {
+                            others_before += 1;
+                        } else if far.is_none() && g_at.is_some() {
+                            others_between += 1;
+                        }
+                    }
+                }
+                if want.is_empty() && screen.is_none() {
+                    screen = Some(listed_at.expect("listed").elapsed());
+                    // `G`: the oldest rows, unless they are already in.
+                    want = oldest
+                        .iter()
+                        .filter(|k| !received.contains(*k))
+                        .cloned()
+                        .collect();
+                    g_at = Some(Instant::now());
+                    tx.send(Request::Visible(oldest.clone())).unwrap();
+                }
+                if let Some(g) = g_at
+                    && want.is_empty()
+                    && far.is_none()
+                {
+                    far = Some(g.elapsed());
+                }
+                if got >= listed && far.is_some() {
+                    break listed_at.expect("listed").elapsed();
+                }
+            }
+            Event::Error(e) if e.fatal => panic!("worker failed: {}", e.message),
+            _ => {}
+        }
+    };
+    quit_worker(&tx, &rx, handle);
+    ScreenFirst {
+        listed,
+        screen: screen.expect("screen"),
+        others_before,
+        far: far.expect("far"),
+        others_between,
+        all,
     }
 }
 

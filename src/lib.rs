@@ -34,6 +34,13 @@
 //!   thread spends well under a millisecond on the result. Its answers keep
 //!   their order among themselves, not against the worker's other events
 //!   (tickets tell the UI which answer is current).
+//! - Previews are asked for nearest to the screen first: newest first until
+//!   the UI's `Request::Visible` says what it shows, then outward from
+//!   there, with a bounded depth in flight so a new view is served within
+//!   about two round trips. After `release_after` (`ui.release_after_secs`)
+//!   without a user request, the worker ends the session deleting nothing
+//!   (`RSET`, `QUIT`; `Event::Released`) and connects again at the user's
+//!   next action.
 //! - Every `Event::Marks` says how many of the UI's mark writes it settles;
 //!   the UI shows a write as pending exactly until then. An idle session
 //!   checks every two seconds that the server has not ended it.

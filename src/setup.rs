@@ -137,6 +137,7 @@ pub fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
         // A one-off account still follows the file's `[ui]` settings.
         account.keepalive = cfg.ui.keepalive;
         account.check_mail = cfg.ui.check_mail;
+        account.release_after = cfg.ui.release_after;
         return Ok((account, cfg));
     }
     if cfg.accounts.is_empty() {

@@ -250,6 +250,7 @@ pub enum ConnState {
     LoadingPreviews { done: usize, total: usize },
     Idle,
     Reconnecting { attempt: u32, delay_secs: u64 },
+    Released,
     Offline,
     Closing,
 }

@@ -246,6 +246,11 @@ impl App {
                 };
                 self.set_notice(format!("{what}: {}", clean_line(&reason)));
             }
+            Event::Released => {
+                if self.closing_since.is_none() {
+                    self.conn = ConnState::Released;
+                }
+            }
             Event::Reconnected { marks_reapplied } => {
                 if self.closing_since.is_none() {
                     self.conn = ConnState::Idle;

@@ -87,6 +87,8 @@ pub struct UiConfig {
     pub keepalive: Duration,
     /// Look for new mail this often (a new session); `None`: only on `r`.
     pub check_mail: Option<Duration>,
+    /// Let go of an idle session after this long; `None`: keep it.
+    pub release_after: Option<Duration>,
     /// As written; see [`UiConfig::colors_enabled`] for `NO_COLOR`.
     pub colors: bool,
     /// Key string -> action name, as written (the UI validates both).
@@ -99,6 +101,7 @@ impl Default for UiConfig {
             big_message_threshold: DEFAULT_BIG_MESSAGE,
             keepalive: DEFAULT_KEEPALIVE,
             check_mail: None,
+            release_after: Some(settings::DEFAULT_RELEASE_AFTER),
             colors: settings::DEFAULT_COLORS,
             keys: BTreeMap::new(),
         }
@@ -145,6 +148,8 @@ pub struct Account {
     pub keepalive: Duration,
     /// From `ui.check_mail_secs`.
     pub check_mail: Option<Duration>,
+    /// From `ui.release_after_secs`.
+    pub release_after: Option<Duration>,
     /// Keep header previews and marks on disk.
     pub cache: bool,
     /// The provider's Authentication-Results id (`authserv_id`).
@@ -177,6 +182,7 @@ impl Account {
             timeout: DEFAULT_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
             check_mail: None,
+            release_after: Some(settings::DEFAULT_RELEASE_AFTER),
             cache: settings::DEFAULT_CACHE,
             authserv_id: None,
             oauth2: None,
@@ -209,6 +215,7 @@ impl Account {
         cfg.allow_cleartext = self.tls == TlsMode::None && self.allow_cleartext_password;
         cfg.keepalive = self.keepalive;
         cfg.check_mail = self.check_mail;
+        cfg.release_after = self.release_after;
         cfg
     }
 

@@ -220,6 +220,17 @@ pub const CHECK_MAIL_SECS: Setting = Setting {
     default: DefaultValue::Unset("off"),
     help: "look for new mail this often, with a new login (r and F5 always work)",
 };
+pub const RELEASE_AFTER_SECS: Setting = Setting {
+    section: Ui,
+    key: "release_after_secs",
+    kind: Kind::Secs {
+        min: 0,
+        max: 86_400,
+    },
+    default: DefaultValue::Secs(300),
+    help: "let go of the server after this many idle seconds (nothing deleted, marks kept), \
+           so other mail clients get in; 0 keeps the session",
+};
 pub const COLORS: Setting = Setting {
     section: Ui,
     key: "colors",
@@ -419,6 +430,7 @@ pub const SETTINGS: &[Setting] = &[
     BIG_MESSAGE_THRESHOLD,
     KEEPALIVE_SECS,
     CHECK_MAIL_SECS,
+    RELEASE_AFTER_SECS,
     COLORS,
     KEYS,
     HOST,
@@ -461,6 +473,8 @@ pub const DEFAULT_BIG_MESSAGE: u64 = match BIG_MESSAGE_THRESHOLD.default {
 };
 /// Default for `ui.keepalive_secs`.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(KEEPALIVE_SECS.default.secs());
+/// Default for `ui.release_after_secs` (0 would mean: keep the session).
+pub const DEFAULT_RELEASE_AFTER: Duration = Duration::from_secs(RELEASE_AFTER_SECS.default.secs());
 /// Default for `connect_timeout_secs`.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration =
     Duration::from_secs(CONNECT_TIMEOUT_SECS.default.secs());
@@ -553,6 +567,7 @@ mod tests {
                 "big_message_threshold",
                 "keepalive_secs",
                 "check_mail_secs",
+                "release_after_secs",
                 "colors",
                 "keys"
             ]

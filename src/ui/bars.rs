@@ -33,6 +33,7 @@ pub fn conn_label(c: &ConnState) -> String {
             attempt,
             delay_secs,
         } => format!("reconnecting in {delay_secs}s (try {attempt})"),
+        ConnState::Released => "released".to_string(),
         ConnState::Offline => "offline".to_string(),
         ConnState::Closing => "closing…".to_string(),
     }

@@ -296,6 +296,13 @@ pub enum Event {
         delay_secs: u64,
         reason: String,
     },
+    /// The session was let go after `release_after` without a request
+    /// from the user: RSET, then QUIT, so nothing was deleted and the
+    /// maildrop lock is free for other clients. The list and the marks
+    /// stay (marks on disk by UID); the worker connects again by itself at
+    /// the user's next action (open, mark, undo, commit, check, quit with
+    /// commit) and re-applies the marks (`Connecting`, then `Reconnected`).
+    Released,
     /// The worker is connected again and has re-applied the marks.
     Reconnected {
         marks_reapplied: usize,

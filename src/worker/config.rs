@@ -34,6 +34,11 @@ pub struct WorkerConfig {
     pub max_backoff: Duration,
     /// Most commands in flight when the server pipelines.
     pub pipeline_window: usize,
+    /// End the session (RSET, QUIT: nothing deleted, marks kept) after this
+    /// long without a request from the user, so the maildrop lock is free
+    /// for other clients; connect again at the user's next action. `None`
+    /// keeps the session.
+    pub release_after: Option<Duration>,
 }
 
 impl WorkerConfig {
@@ -53,6 +58,7 @@ impl WorkerConfig {
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             pipeline_window: crate::pop3::client::PIPELINE_WINDOW,
+            release_after: None,
         }
     }
 }
@@ -82,6 +88,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("max_attempts", &self.max_attempts)
             .field("previews", &self.previews)
             .field("pipeline_window", &self.pipeline_window)
+            .field("release_after", &self.release_after)
             .finish_non_exhaustive()
     }
 }

@@ -147,9 +147,118 @@ impl Listing {
     }
 }
 
+/// The order previews are fetched in: nearest to the rows on screen first.
+///
+/// Positions are indices in the listing (message-number order). Before the
+/// UI says which rows it shows, the view is the newest end (popview starts
+/// sorted by arrival, newest first), so the fill runs from the highest
+/// number down. [`FillOrder::focus`] moves the view: from then on the fill
+/// takes, turn about, the nearest position below the view and the nearest
+/// above it, so the rows just off screen either way come next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillOrder {
+    /// Positions below the view still to look at: `0..below`.
+    below: usize,
+    /// Positions above the view still to look at: `above..len`.
+    above: usize,
+    len: usize,
+    /// Which side takes the next turn.
+    down_next: bool,
+}
+
+impl FillOrder {
+    /// The newest first: the whole listing is "below" a view at its end.
+    pub fn newest_first(len: usize) -> FillOrder {
+        FillOrder {
+            below: len,
+            above: len,
+            len,
+            down_next: true,
+        }
+    }
+
+    /// The view now starts at position `lo` (the lowest of the rows on
+    /// screen, which the UI's request asks for itself): the fill goes on
+    /// outward from there, the view's own rows included if any was left.
+    pub fn focus(&mut self, lo: usize) {
+        let lo = lo.min(self.len);
+        self.below = lo;
+        self.above = lo;
+        self.down_next = true;
+    }
+
+    /// The next position not yet `taken`, nearest to the view; `None` when
+    /// every position is taken. Skipped positions are never looked at again
+    /// until the next [`FillOrder::focus`], so a whole fill costs O(len).
+    pub fn next(&mut self, taken: &[bool]) -> Option<usize> {
+        let taken_at = |i: usize| taken.get(i).copied().unwrap_or(true);
+        while self.below > 0 && taken_at(self.below - 1) {
+            self.below -= 1;
+        }
+        while self.above < self.len && taken_at(self.above) {
+            self.above += 1;
+        }
+        let can_down = self.below > 0;
+        let can_up = self.above < self.len;
+        let down = match (can_down, can_up) {
+            (false, false) => return None,
+            (true, false) => true,
+            (false, true) => false,
+            (true, true) => self.down_next,
+        };
+        self.down_next = !down;
+        if down {
+            self.below -= 1;
+            Some(self.below)
+        } else {
+            self.above += 1;
+            Some(self.above - 1)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn drain(order: &mut FillOrder, taken: &mut [bool], n: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            let Some(i) = order.next(taken) else { break };
+            taken[i] = true;
+            out.push(i);
+        }
+        out
+    }
+
+    #[test]
+    fn the_fill_starts_at_the_newest_end() {
+        let mut taken = vec![false; 6];
+        taken[4] = true; // a cache hit
+        let mut o = FillOrder::newest_first(6);
+        assert_eq!(drain(&mut o, &mut taken, 10), [5, 3, 2, 1, 0]);
+        assert_eq!(o.next(&taken), None);
+        assert_eq!(FillOrder::newest_first(0).next(&[]), None);
+    }
+
+    #[test]
+    fn a_new_view_is_filled_outward_from_itself() {
+        let mut taken = vec![false; 10];
+        let mut o = FillOrder::newest_first(10);
+        assert_eq!(drain(&mut o, &mut taken, 2), [9, 8]);
+        // The rows 2..=3 were asked by the UI (taken), the fill goes on around them.
+        taken[2] = true;
+        taken[3] = true;
+        o.focus(2);
+        assert_eq!(drain(&mut o, &mut taken, 10), [1, 4, 0, 5, 6, 7]);
+        // Out-of-range focus is clamped, never a panic.
+        let mut o = FillOrder::newest_first(3);
+        o.focus(99);
+        assert_eq!(drain(&mut o, &mut [false; 3], 5), [2, 1, 0]);
+        let mut o = FillOrder::newest_first(3);
+        o.focus(1);
+        assert_eq!(drain(&mut o, &mut [false; 3], 5), [0, 1, 2]);
+    }
 
     fn uid(s: &str) -> Option<String> {
         Some(s.to_string())

@@ -280,6 +280,7 @@ impl Cx<'_> {
             timeout,
             keepalive: ui.keepalive,
             check_mail: ui.check_mail,
+            release_after: ui.release_after,
             cache,
             authserv_id,
             oauth2,

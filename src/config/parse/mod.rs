@@ -329,6 +329,15 @@ impl Cx<'_> {
                     )?;
                     ui.check_mail = Some(every);
                 }
+                "release_after_secs" => {
+                    let after = self.secs(
+                        &key,
+                        v,
+                        settings::RELEASE_AFTER_SECS.kind.range(),
+                        "idle seconds before letting go of the session",
+                    )?;
+                    ui.release_after = (!after.is_zero()).then_some(after);
+                }
                 "colors" => ui.colors = self.boolean(&key, v)?,
                 "keys" => ui.keys = self.keys(&key, v)?,
                 _ => return Err(self.unknown_key(&key, name, &k.span(), UI_KEYS)),

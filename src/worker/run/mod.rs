@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::api::*;
 use super::config::WorkerConfig;
-use super::listing::Listing;
+use super::listing::{FillOrder, Listing};
 use super::marks::{Mark, Marks};
 use super::persist::Persist;
 use crate::mail::{self, HeaderSummary};
@@ -33,6 +33,14 @@ pub type Emit = Box<dyn FnMut(Event) -> bool + Send>;
 const PREVIEW_BATCH: usize = 256;
 /// ... or when this much time has passed since the last batch.
 const PREVIEW_FLUSH: Duration = Duration::from_millis(40);
+/// List previews in flight from the background fill: at first (and at
+/// least) this many ...
+const PREVIEW_DEPTH_MIN: usize = 400;
+/// ... then twice what the server answered in the last round trip, so the
+/// link stays busy while the rows of a newer view (`G`, a page down, a
+/// limit), sent at once behind them, are answered within about two round
+/// trips (see [`Session::preview_depth`]).
+const PREVIEW_DEPTH_ROUND_TRIPS: usize = 2;
 /// Most time spent waiting for a password or a quit after a fatal error.
 const MAX_USER_WAIT: Duration = Duration::from_secs(24 * 3600);
 /// A session that stayed up this long counts as one that worked (see
@@ -99,6 +107,9 @@ enum Exit {
     Lost(Error),
     /// Open a fresh session right away (new mail, commit now).
     Renew,
+    /// The session was let go while idle (`WorkerConfig::release_after`):
+    /// open the next one at the user's next action.
+    Released,
     /// Serve this session next: `r` opened it before ending the last one.
     Swap(Box<Session>),
 }
@@ -122,6 +133,8 @@ pub struct Worker {
     retrieve: Option<(Ticket, MsgKey)>,
     peek: Option<(Ticket, MsgKey, u32)>,
     visible: Vec<MsgKey>,
+    /// A new `Request::Visible` came: the fill re-centres on it.
+    refocus: bool,
     password: Option<String>,
     /// The password source was run again after a rejected token, and no
     /// login succeeded since: a second rejection is final.
@@ -168,6 +181,14 @@ pub struct Worker {
     keep_marks_at_quit: bool,
     /// Where the user's reads are prepared (see [`reads`]).
     reads: Option<Reads>,
+    /// The last request from the user (keepalives and the worker's own
+    /// checks don't count): the idle clock of `release_after`.
+    last_user: Instant,
+    /// Requests that need the server (reads and writes) taken in so far:
+    /// one of them ends a release.
+    acts: u64,
+    /// The session was let go while idle; no new one until the user acts.
+    released: bool,
 }
 
 /// What a user's read in flight asked for.
@@ -205,7 +226,17 @@ struct Session {
     has_top: bool,
     /// Per message (index = position in the listing): preview requested.
     requested: Vec<bool>,
-    cursor: usize,
+    /// Which preview to ask for next: nearest to the view.
+    order: FillOrder,
+    /// `TOP n 0` previews sent and not yet answered (at most
+    /// [`Session::preview_depth`] plus a screenful).
+    previews_in_flight: usize,
+    /// When the first preview went out, and the time its answer took (a
+    /// round trip, measured on this link).
+    fill_started: Option<Instant>,
+    round_trip: Option<Duration>,
+    /// When the previews answered within the last round trip came.
+    recent_answers: VecDeque<Instant>,
     needed: usize,
     done: usize,
     bytes: u64,
@@ -248,6 +279,30 @@ impl Session {
             || self.opened.elapsed() >= STABLE_SESSION
     }
 
+    /// How many previews the fill keeps in flight now: twice what the
+    /// server answered in the last round trip (the link's pace), at least
+    /// [`PREVIEW_DEPTH_MIN`]; the client's window caps it too.
+    fn preview_depth(&self) -> usize {
+        (self.recent_answers.len() * PREVIEW_DEPTH_ROUND_TRIPS).max(PREVIEW_DEPTH_MIN)
+    }
+
+    /// A preview was answered: keep the pace of the last round trip.
+    fn note_preview_answer(&mut self) {
+        let now = Instant::now();
+        let rtt = *self.round_trip.get_or_insert_with(|| {
+            self.fill_started
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+        });
+        self.recent_answers.push_back(now);
+        while self
+            .recent_answers
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > rtt)
+        {
+            self.recent_answers.pop_front();
+        }
+    }
+
     fn index(&self, number: u32) -> Option<usize> {
         self.listing
             .msgs()
@@ -279,6 +334,7 @@ impl Worker {
             retrieve: None,
             peek: None,
             visible: Vec::new(),
+            refocus: false,
             password,
             password_refetched: false,
             sessions: 0,
@@ -297,6 +353,9 @@ impl Worker {
             load_warnings: Vec::new(),
             keep_marks_at_quit: false,
             reads: None,
+            last_user: Instant::now(),
+            acts: 0,
+            released: false,
         }
     }
 
@@ -411,6 +470,15 @@ impl Worker {
                 if self.ui_gone {
                     break false;
                 }
+                if self.released {
+                    self.wait_while_released();
+                    self.released = false;
+                    // Told as a reconnect: the marks are applied again.
+                    self.last_lost = true;
+                    if self.ui_gone {
+                        continue;
+                    }
+                }
                 if let Some(done) = self.settle_offline_ops() {
                     break done;
                 }
@@ -455,6 +523,10 @@ impl Worker {
                     debug!("renewing the session (new mail or commit)");
                     attempt = 0;
                 }
+                Exit::Released => {
+                    attempt = 0;
+                    self.released = true;
+                }
                 Exit::Swap(s) => {
                     debug!("swapping to the session opened by the check for new mail");
                     attempt = 0;
@@ -480,11 +552,23 @@ impl Worker {
 
     /// Take in a request; writes queue up, reads replace older reads.
     fn absorb(&mut self, req: Request) {
+        if req != Request::ListingSeen {
+            self.last_user = Instant::now();
+        }
+        if !matches!(
+            req,
+            Request::Visible(_) | Request::ListingSeen | Request::Password(_)
+        ) {
+            self.acts += 1;
+        }
         let Some(req) = self.unless_read_only(req) else {
             return;
         };
         match req {
-            Request::Visible(keys) => self.visible = keys,
+            Request::Visible(keys) => {
+                self.visible = keys;
+                self.refocus = true;
+            }
             Request::ListingSeen => *self.ui_listing.get_or_insert(0) += 1,
             Request::Retrieve { ticket, key } => self.retrieve = Some((ticket, key)),
             Request::CancelRetrieve { ticket } => {
@@ -554,6 +638,30 @@ impl Worker {
                 Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
             }
         }
+    }
+
+    /// Released (see [`Exit::Released`]): wait, with marks made meanwhile
+    /// settled offline (on disk, applied at the next session after the
+    /// usual checks), until the user asks for something that needs the
+    /// server, or quits.
+    fn wait_while_released(&mut self) {
+        let acts = self.acts;
+        let end = Instant::now() + MAX_USER_WAIT;
+        while self.acts == acts && !self.ui_gone && !self.quit_queued() {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            match self.requests.recv_timeout(end - now) {
+                Ok(r) => {
+                    self.absorb(r);
+                    self.settle_offline_writes();
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
+            }
+        }
+        info!("the user acted while released: connecting again");
     }
 
     /// The user pressed `r` (a check for new mail is queued): without a

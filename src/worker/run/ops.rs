@@ -719,7 +719,7 @@ fn stale_commit() -> String {
 
 /// End a session so that nothing is deleted: RSET then QUIT, or, if RSET is
 /// refused, drop the connection (RFC 1939: no QUIT, no deletions).
-fn end_without_deleting(s: &mut Session) {
+pub(super) fn end_without_deleting(s: &mut Session) {
     match s.client.rset() {
         Ok(()) => {
             let _ = s.client.quit();

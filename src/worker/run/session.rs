@@ -168,7 +168,11 @@ impl Worker {
             client: client.with_tags()?,
             has_top: caps.top || !caps.known,
             requested: vec![false; n],
-            cursor: 0,
+            order: FillOrder::newest_first(n),
+            previews_in_flight: 0,
+            fill_started: None,
+            round_trip: None,
+            recent_answers: VecDeque::new(),
             needed: 0,
             done: 0,
             bytes: 0,
@@ -304,10 +308,25 @@ impl Worker {
                 self.ops.push_back(Op::Session(SessionOp::CheckNewMail));
                 continue;
             }
+            // Idle long enough: let the maildrop go (once every preview is
+            // in, so a slow fill is never cut). Not without UIDL: marks by
+            // message number can't outlive the session.
+            let until_release = match self.cfg.release_after {
+                Some(after) if s.done >= s.needed && s.listing.has_uids => {
+                    let left = after.saturating_sub(self.last_user.elapsed());
+                    if left.is_zero() {
+                        self.release(s);
+                        return Exit::Released;
+                    }
+                    left
+                }
+                _ => Duration::MAX,
+            };
             let until_noop = self.cfg.keepalive.saturating_sub(s.last_activity.elapsed());
             let wake = until_noop
                 .min(IDLE_PROBE_EVERY)
-                .min(self.until_new_mail_check(s));
+                .min(self.until_new_mail_check(s))
+                .min(until_release);
             match self.requests.recv_timeout(wake) {
                 Ok(r) => self.absorb(r),
                 Err(RecvTimeoutError::Disconnected) => self.ui_gone = true,
@@ -331,6 +350,21 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// End an idle session without deleting anything (RSET, then QUIT; a
+    /// drop if RSET is refused), keeping the list and the marks: the
+    /// maildrop lock is free until the user acts again.
+    fn release(&mut self, s: &mut Session) {
+        self.flush_previews(s, true);
+        self.save_cache();
+        info!(
+            idle_secs = self.last_user.elapsed().as_secs(),
+            marks = self.marks.keys().len(),
+            "idle: releasing the session (RSET, QUIT); marks kept"
+        );
+        super::ops::end_without_deleting(s);
+        self.send(Event::Released);
     }
 
     /// The periodic check for new mail is due: the session is at least as
@@ -438,8 +472,9 @@ impl Worker {
         });
     }
 
-    /// Queue reads: the user's retrieve/peek first, then visible previews,
-    /// then the rest in order.
+    /// Queue reads: the user's retrieve/peek first, then the previews of
+    /// the rows on screen, then the rest nearest to the view first
+    /// ([`FillOrder`]; newest first until the UI says what it shows).
     pub(super) fn refill(&mut self, s: &mut Session) -> Result<(), Error> {
         if self.ops.front().is_some_and(Op::exclusive) {
             return Ok(()); // let the pipe drain
@@ -487,48 +522,41 @@ impl Worker {
             return Ok(());
         }
         let mut visible = std::mem::take(&mut self.visible);
+        if std::mem::take(&mut self.refocus) {
+            // The view moved: the fill goes on outward from its rows.
+            let lowest = visible
+                .iter()
+                .filter_map(|key| s.index(s.listing.resolve(key)?.number))
+                .min();
+            if let Some(lo) = lowest {
+                s.order.focus(lo);
+            }
+        }
+        // The rows on screen go out at once, even past the fill's depth:
+        // a screenful at most.
         visible.retain(|key| {
             if !s.client.can_submit() {
                 return true;
             }
-            let Some(m) = s.listing.resolve(key) else {
-                return false;
-            };
-            let Some(i) = s.index(m.number) else {
+            let Some(i) = s.listing.resolve(key).and_then(|m| s.index(m.number)) else {
                 return false;
             };
             if !s.requested[i] {
-                s.requested[i] = true;
-                let cmd = Command::Top {
-                    msg: m.number,
-                    lines: 0,
-                    size: Some(m.size),
-                };
-                if s.client
-                    .submit_tagged(cmd, Purpose::Preview(m.number))
-                    .is_err()
-                {
-                    s.requested[i] = false;
-                    return true;
+                match submit_preview(s, i) {
+                    Ok(()) => {}
+                    Err(_) => return true,
                 }
             }
             false
         });
         self.visible = visible;
-        while s.client.can_submit() && s.cursor < s.requested.len() {
-            let i = s.cursor;
-            s.cursor += 1;
-            if s.requested[i] {
-                continue;
-            }
-            s.requested[i] = true;
-            let m = &s.listing.msgs()[i];
-            let cmd = Command::Top {
-                msg: m.number,
-                lines: 0,
-                size: Some(m.size),
+        // The rest, nearest to the view first, with few enough in flight
+        // that a newer view's rows are answered within a round trip or two.
+        while s.client.can_submit() && s.previews_in_flight < s.preview_depth() {
+            let Some(i) = s.order.next(&s.requested) else {
+                break;
             };
-            s.client.submit_tagged(cmd, Purpose::Preview(m.number))?;
+            submit_preview(s, i)?;
         }
         Ok(())
     }
@@ -624,6 +652,8 @@ impl Worker {
     /// `TOP n 0` answered: the list's preview of message `msg`.
     fn answer_preview(&mut self, s: &mut Session, msg: u32, result: Result<Reply, Error>) {
         s.done += 1;
+        s.previews_in_flight = s.previews_in_flight.saturating_sub(1);
+        s.note_preview_answer();
         match result {
             Ok(Reply::Body(body)) => {
                 s.bytes += body.data.len() as u64;
@@ -755,6 +785,24 @@ impl Worker {
             s.last_flush = Instant::now();
         }
     }
+}
+
+/// Send `TOP n 0` for the message at listing position `i` (a preview).
+fn submit_preview(s: &mut Session, i: usize) -> Result<(), Error> {
+    let Some(m) = s.listing.msgs().get(i) else {
+        return Ok(());
+    };
+    let number = m.number;
+    let cmd = Command::Top {
+        msg: number,
+        lines: 0,
+        size: Some(m.size),
+    };
+    s.client.submit_tagged(cmd, Purpose::Preview(number))?;
+    s.requested[i] = true;
+    s.previews_in_flight += 1;
+    s.fill_started.get_or_insert_with(Instant::now);
+    Ok(())
 }
 
 fn tls_state(sec: &Security) -> TlsState {
