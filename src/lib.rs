@@ -92,6 +92,7 @@ pub mod html;
 pub mod install;
 pub mod keymap;
 pub mod layout;
+pub mod localbox;
 pub mod mail;
 pub mod password;
 pub mod pop3;
