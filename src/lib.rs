@@ -59,7 +59,7 @@
 //! | 5 state | [`app`]: pure state, `handle(event)` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pop3` (error kinds) |
 //! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize` |
 //! | 3 session | [`worker`]: the thread that owns the POP3 session | `store`, `pop3`, `mail`, `sanitize` |
-//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`] | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3` |
+//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`localbox`] (Maildir/mbox) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `localbox`: `mail` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
 //! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`] | nothing in the crate |
 //!
@@ -76,6 +76,8 @@
 //! - [`config`], [`password`], [`cli`], [`setup`], [`commands`]: how a user
 //!   reaches an account, and the scripting commands; [`install`] (below
 //!   [`cli`], given its `clap::Command`): completions and the man page.
+//! - [`localbox`]: keeping messages locally (`popview save`): Maildir
+//!   delivery, mboxrd appends under lock, the record of what was saved.
 //! - [`demo`]: an in-process POP3 server over the sample mailbox in
 //!   `assets/demo/` (`popview --demo`), also the tests' scripted peer.
 //! - `main.rs` (the binary) sits on top of all of them: it wires the worker's
