@@ -4,10 +4,12 @@
 //! A command tries to reach the server a bounded number of times within
 //! [`GIVE_UP_AFTER`] ([`Engine::open`]); once it has the listing, a failure
 //! ends it. Names of messages are resolved in [`naming`]; `delete` and how
-//! it reports what the server confirmed live in [`delete`].
+//! it reports what the server confirmed live in [`delete`]; `save` (keep
+//! messages in a Maildir or an mbox, and move them) in `save`.
 
 mod delete;
 pub mod naming;
+mod save;
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -29,6 +31,7 @@ use crate::worker::api::{CertTrust, ConnectionInfo, Event, ListEntry, MsgKey, Re
 use crate::worker::{self, Persist, WorkerConfig};
 
 pub use delete::delete;
+pub use save::{SaveOptions, save};
 use naming::Resolved;
 
 /// A scripting command stops trying to reach the server after about this

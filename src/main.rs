@@ -10,6 +10,8 @@ use popview::app::{App, AppEvent, AppOptions};
 use popview::cli::{self, Cli, Cmd, exit};
 use popview::commands::{self, CmdError};
 use popview::keymap::Keymap;
+use popview::localbox::Destination;
+use popview::localbox::files::expand_home;
 use popview::setup::{self, Target};
 use popview::{install, tui, worker};
 
@@ -54,6 +56,7 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
     let Target {
         worker: mut cfg,
         persist,
+        data_dir,
         ..
     } = target;
     cfg.previews = matches!(command, Cmd::List { .. });
@@ -67,6 +70,33 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
         Cmd::Show { msg, raw, .. } => commands::show(cfg, persist, msg, *raw, &mut out),
         Cmd::Delete { args, dry_run } => {
             commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)
+        }
+        Cmd::Save {
+            args,
+            maildir,
+            mbox,
+            delete,
+        } => {
+            let dest = match (maildir, mbox) {
+                (Some(d), None) => Destination::Maildir(expand_home(d)),
+                (None, Some(f)) => Destination::Mbox(expand_home(f)),
+                _ => {
+                    return Err(CmdError::new(
+                        exit::USAGE,
+                        "say where to save: --maildir DIR or --mbox FILE \
+                         (e.g. popview save --maildir ~/Mail)",
+                    ));
+                }
+            };
+            let opts = commands::SaveOptions {
+                targets: cli::delete_targets(args),
+                dest,
+                delete: *delete,
+                index_dir: data_dir,
+            };
+            // Holds the account lock for --delete (see setup::resolve).
+            let _held = persist;
+            commands::save(cfg, opts, &mut out)
         }
         Cmd::Serverinfo { .. } => commands::serverinfo(cfg, persist, &mut out),
         Cmd::Completions { .. } | Cmd::Manpage => unreachable!("printed by run"),

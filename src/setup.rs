@@ -25,6 +25,8 @@ pub struct Target {
     pub warnings: Vec<String>,
     /// Keeps the demo server alive for the run.
     pub demo: Option<demo::Server>,
+    /// The account's data directory (`None` for the demo: nothing kept).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Resolve the target. `prompt` is true for the scripting commands, which
@@ -60,10 +62,13 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
     // alone (it neither commits nor forgets them).
     let lock = match &cli.command {
         None => Lock::OrReadOnly,
-        Some(Cmd::Delete { .. }) => Lock::Required,
+        Some(Cmd::Delete { .. } | Cmd::Save { delete: true, .. }) => Lock::Required,
         Some(_) => Lock::No,
     };
     let persist = persistence(&key, account.cache && !cli.common.no_cache, !prompt, lock)?;
+    let data_dir = store::default_roots()
+        .and_then(|r| Store::open_split(&r.cache, &r.data, &key).ok())
+        .map(|s| s.data_dir().to_path_buf());
     Ok(Target {
         worker,
         persist,
@@ -71,6 +76,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         ui: cfg.ui.clone(),
         warnings: cfg.warnings().to_vec(),
         demo: None,
+        data_dir,
     })
 }
 
@@ -197,5 +203,6 @@ fn demo_target(cli: &Cli) -> Result<Target, CmdError> {
         ui,
         warnings: Vec::new(),
         demo: Some(server),
+        data_dir: None,
     })
 }

@@ -176,7 +176,7 @@ fn report(out: &mut dyn Write, entries: &[ListEntry], outcome: Outcome) -> Resul
 }
 
 /// `N<TAB>UID` (`-` without a UID), sanitized.
-fn line_of(e: &ListEntry) -> String {
+pub(super) fn line_of(e: &ListEntry) -> String {
     format!(
         "{}\t{}",
         e.key.number,
