@@ -36,6 +36,8 @@ use super::files;
 pub const VERSION: u32 = 1;
 /// A journal bigger than this is not read.
 const MAX_BYTES: u64 = 512 << 20;
+/// How long opening waits for the lock before saying another saver has it.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// Most entries kept.
 const MAX_ENTRIES: usize = 1 << 22;
 
@@ -313,13 +315,24 @@ fn take_lock(path: &Path, dest: &Path) -> Result<File, LocalError> {
     let f = opts
         .open(path)
         .map_err(|e| LocalError::io("can't open the lock", path, &e))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(fs::TryLockError::WouldBlock) => Err(LocalError(format!(
-            "another popview is saving this account's mail into {}; wait until it is done",
-            dest.display()
-        ))),
-        Err(fs::TryLockError::Error(e)) => Err(LocalError::io("can't lock", path, &e)),
+    // A short wait: a child process forked by this one may hold a copy of
+    // a just-closed lock until it runs its program.
+    let until = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(LocalError(format!(
+                    "another popview is saving this account's mail into {}; wait until it \
+                     is done",
+                    dest.display()
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(LocalError::io("can't lock", path, &e)),
+        }
     }
 }
 
