@@ -31,8 +31,8 @@ use crate::worker::api::{CertTrust, ConnectionInfo, Event, ListEntry, MsgKey, Re
 use crate::worker::{self, Persist, WorkerConfig};
 
 pub use delete::delete;
-pub use save::{SaveOptions, save};
 use naming::Resolved;
+pub use save::{SaveOptions, save};
 
 /// A scripting command stops trying to reach the server after about this
 /// long: no new attempt starts later than this after the first.

@@ -132,7 +132,10 @@ fn mbox_messages(path: &Path) -> Vec<Vec<u8>> {
         }
     }
     if let Some(last) = msgs.last_mut() {
-        assert!(last.ends_with(b"\n\n"), "the last message ends with a blank line");
+        assert!(
+            last.ends_with(b"\n\n"),
+            "the last message ends with a blank line"
+        );
         last.pop();
     }
     msgs
@@ -156,44 +159,85 @@ fn dovecot_saves_every_message_as_sent_into_a_maildir_and_an_mbox_once() {
 
     let r = sb
         .run(
-            &["save", "--maildir", maildir.to_str().unwrap(), "--config", &cfg],
-            &env,
-        )
-        .ok();
-    assert!(r.out().starts_with(&format!("saved {} messages (", want.len())), "{}", r.out());
-    let files = maildir_files(&maildir);
-    for (name, bytes) in &files {
-        assert!(name.ends_with(&format!(",S={}", bytes.len())), "{name}");
-    }
-    let got = sorted(files.into_iter().map(|(_, b)| b).collect());
-    assert_eq!(got, sorted(want.clone()), "the Maildir holds what the server sent");
-
-    // Again: nothing new.
-    let r = sb
-        .run(
-            &["save", "--maildir", maildir.to_str().unwrap(), "--config", &cfg],
+            &[
+                "save",
+                "--maildir",
+                maildir.to_str().unwrap(),
+                "--config",
+                &cfg,
+            ],
             &env,
         )
         .ok();
     assert!(
         r.out()
-            .contains(&format!("saved 0 messages (0 B) into the Maildir {}; {} saved before", maildir.display(), want.len())),
+            .starts_with(&format!("saved {} messages (", want.len())),
+        "{}",
+        r.out()
+    );
+    let files = maildir_files(&maildir);
+    for (name, bytes) in &files {
+        assert!(name.ends_with(&format!(",S={}", bytes.len())), "{name}");
+    }
+    let got = sorted(files.into_iter().map(|(_, b)| b).collect());
+    assert_eq!(
+        got,
+        sorted(want.clone()),
+        "the Maildir holds what the server sent"
+    );
+
+    // Again: nothing new.
+    let r = sb
+        .run(
+            &[
+                "save",
+                "--maildir",
+                maildir.to_str().unwrap(),
+                "--config",
+                &cfg,
+            ],
+            &env,
+        )
+        .ok();
+    assert!(
+        r.out().contains(&format!(
+            "saved 0 messages (0 B) into the Maildir {}; {} saved before",
+            maildir.display(),
+            want.len()
+        )),
         "{}",
         r.out()
     );
     assert_eq!(maildir_files(&maildir).len(), want.len());
 
     // mbox: in server order, mboxrd-quoted, nothing twice.
-    sb.run(&["save", "--mbox", mbox.to_str().unwrap(), "--config", &cfg], &env)
-        .ok();
+    sb.run(
+        &["save", "--mbox", mbox.to_str().unwrap(), "--config", &cfg],
+        &env,
+    )
+    .ok();
     let text = String::from_utf8_lossy(&fs::read(&mbox).unwrap()).into_owned();
-    assert!(text.contains("\n>From here\n>>From there\n>>>From far\nFromage\n\n>From after"), "{text}");
+    assert!(
+        text.contains("\n>From here\n>>From there\n>>>From far\nFromage\n\n>From after"),
+        "{text}"
+    );
     assert!(text.starts_with("From dots@example.org ") || text.starts_with("From "));
-    assert_eq!(mbox_messages(&mbox), want, "the mbox holds what the server sent");
+    assert_eq!(
+        mbox_messages(&mbox),
+        want,
+        "the mbox holds what the server sent"
+    );
     let before = fs::read(&mbox).unwrap();
-    sb.run(&["save", "--mbox", mbox.to_str().unwrap(), "--config", &cfg], &env)
-        .ok();
-    assert_eq!(fs::read(&mbox).unwrap(), before, "a second run appends nothing");
+    sb.run(
+        &["save", "--mbox", mbox.to_str().unwrap(), "--config", &cfg],
+        &env,
+    )
+    .ok();
+    assert_eq!(
+        fs::read(&mbox).unwrap(),
+        before,
+        "a second run appends nothing"
+    );
     // The record of what was saved is private.
     let records: Vec<PathBuf> = sb
         .files()
@@ -203,9 +247,16 @@ fn dovecot_saves_every_message_as_sent_into_a_maildir_and_an_mbox_once() {
     assert_eq!(records.len(), 2, "{records:?}");
     for r in records {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(&r).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&r).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
-    assert_eq!(d.uidls().len(), want.len(), "nothing deleted without --delete");
+    assert_eq!(
+        d.uidls().len(),
+        want.len(),
+        "nothing deleted without --delete"
+    );
 }
 
 #[test]
@@ -218,7 +269,13 @@ fn dovecot_a_save_cut_in_the_middle_resumes_without_duplicates() {
     let cfg = plain_config(&sb, &d, proxy.port());
     let env = [("PV_TEST_PW", d.password.as_str())];
     let maildir = sb.home().join("Mail");
-    let args = ["save", "--maildir", maildir.to_str().unwrap(), "--config", &cfg];
+    let args = [
+        "save",
+        "--maildir",
+        maildir.to_str().unwrap(),
+        "--config",
+        &cfg,
+    ];
     proxy.cut_after_server_bytes((total / 2) as u64);
     let r = sb.run(&args, &env).code(exit::NETWORK);
     assert!(r.stderr.contains("were not saved"), "{}", r.stderr);
@@ -227,12 +284,22 @@ fn dovecot_a_save_cut_in_the_middle_resumes_without_duplicates() {
     assert!(!proxy.cut_pending());
     let r = sb.run(&args, &env).ok();
     assert!(
-        r.out().starts_with(&format!("saved {} messages", 30 - first)),
+        r.out()
+            .starts_with(&format!("saved {} messages", 30 - first)),
         "{}",
         r.out()
     );
-    let got = sorted(maildir_files(&maildir).into_iter().map(|(_, b)| b).collect());
-    assert_eq!(got, sorted(server.into_values().collect()), "each message once");
+    let got = sorted(
+        maildir_files(&maildir)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect(),
+    );
+    assert_eq!(
+        got,
+        sorted(server.into_values().collect()),
+        "each message once"
+    );
 }
 
 /// `sb`'s popview under `sh`, with a file size limit of about 75-150 KB
@@ -277,19 +344,40 @@ fn dovecot_delete_never_deletes_a_message_that_was_not_saved() {
     let maildir = sb.home().join("Mail");
     let r = run_size_limited(
         &sb,
-        &["save", "--maildir", maildir.to_str().unwrap(), "--delete", "--config", &cfg],
+        &[
+            "save",
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--delete",
+            "--config",
+            &cfg,
+        ],
         &env,
     );
     let r = r.code(exit::NOT_SAVED);
     let out = r.out();
-    assert!(out.contains(&format!("not saved 3\t{}\t", uids[2])), "{out}");
-    assert!(out.contains(&format!("not deleted 3\t{}\n", uids[2])), "{out}");
+    assert!(
+        out.contains(&format!("not saved 3\t{}\t", uids[2])),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("not deleted 3\t{}\n", uids[2])),
+        "{out}"
+    );
     for (i, u) in uids.iter().enumerate().filter(|(i, _)| *i != 2) {
         assert!(out.contains(&format!("deleted {}\t{u}\n", i + 1)), "{out}");
     }
-    assert_eq!(d.uidls(), vec![uids[2].clone()], "only the unsaved message is left");
+    assert_eq!(
+        d.uidls(),
+        vec![uids[2].clone()],
+        "only the unsaved message is left"
+    );
     assert_eq!(maildir_files(&maildir).len(), 5);
-    assert_eq!(fs::read_dir(maildir.join("tmp")).unwrap().count(), 0, "no temp left");
+    assert_eq!(
+        fs::read_dir(maildir.join("tmp")).unwrap().count(),
+        0,
+        "no temp left"
+    );
 }
 
 #[test]
@@ -301,7 +389,14 @@ fn dovecot_a_cut_before_quit_deletes_nothing_and_a_rerun_moves_without_duplicate
     let cfg = plain_config(&sb, &d, proxy.port());
     let env = [("PV_TEST_PW", d.password.as_str())];
     let mbox = sb.home().join("mbox");
-    let args = ["save", "--mbox", mbox.to_str().unwrap(), "--delete", "--config", &cfg];
+    let args = [
+        "save",
+        "--mbox",
+        mbox.to_str().unwrap(),
+        "--delete",
+        "--config",
+        &cfg,
+    ];
     proxy.cut_on(CutRule::after_client_sends("DELE ", 0));
     let r = sb.run(&args, &env).code(exit::NOT_DELETED);
     assert!(r.stderr.contains("nothing was deleted"), "{}", r.stderr);
@@ -310,9 +405,18 @@ fn dovecot_a_cut_before_quit_deletes_nothing_and_a_rerun_moves_without_duplicate
     assert_eq!(mbox_messages(&mbox).len(), 6);
     // Again: the copies are there, so now they go; nothing saved twice.
     let r = sb.run(&args, &env).ok();
-    let deleted = r.lines().iter().filter(|l| l.starts_with("deleted ")).count();
+    let deleted = r
+        .lines()
+        .iter()
+        .filter(|l| l.starts_with("deleted "))
+        .count();
     assert_eq!(deleted, 6, "{}", r.out());
-    assert!(r.out().contains("6 saved before; 6 deleted from the server"), "{}", r.out());
+    assert!(
+        r.out()
+            .contains("6 saved before; 6 deleted from the server"),
+        "{}",
+        r.out()
+    );
     assert!(d.uidls().is_empty());
     assert_eq!(mbox_messages(&mbox).len(), 6);
 }
@@ -333,9 +437,12 @@ fn dovecot_two_savers_appending_to_one_mbox_do_not_interleave() {
     let a = config(&sb, &d, "alice", &d.user);
     let b = config(&sb, &d, "bob", "bob");
     let spawn = |cfg: &str, pw: &str| {
-        sb.command(&["save", "--mbox", mbox.to_str().unwrap(), "--config", cfg], &[("PV_TEST_PW", pw)])
-            .spawn()
-            .unwrap()
+        sb.command(
+            &["save", "--mbox", mbox.to_str().unwrap(), "--config", cfg],
+            &[("PV_TEST_PW", pw)],
+        )
+        .spawn()
+        .unwrap()
     };
     let pa = spawn(&a, &d.password);
     let pb = spawn(&b, "pv-Bob-Pass2");
@@ -346,5 +453,8 @@ fn dovecot_two_savers_appending_to_one_mbox_do_not_interleave() {
     let mut want: Vec<Vec<u8>> = server_messages(&d).into_values().collect();
     want.extend(other.iter().map(|m| popview::localbox::lf_bytes(m)));
     assert_eq!(sorted(mbox_messages(&mbox)), sorted(want));
-    assert!(!sb.home().join("shared-mbox.lock").exists(), "the dotlock is gone");
+    assert!(
+        !sb.home().join("shared-mbox.lock").exists(),
+        "the dotlock is gone"
+    );
 }

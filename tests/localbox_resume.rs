@@ -58,9 +58,15 @@ fn a_stop_after_the_write_is_settled_without_a_duplicate() {
         assert_eq!(count_messages(&dest), 2);
         let k = Keeper::open(dest.clone(), Some(&state)).unwrap();
         assert!(k.already_saved("u1", size(M1)));
-        assert!(k.already_saved("u2", size(M2)), "{dest:?}: the write was found");
+        assert!(
+            k.already_saved("u2", size(M2)),
+            "{dest:?}: the write was found"
+        );
         assert!(k.copy_holds("u2", size(M2)));
-        assert!(!k.already_saved("u2", size(M2) + 1), "another size is another message");
+        assert!(
+            !k.already_saved("u2", size(M2) + 1),
+            "another size is another message"
+        );
         assert_eq!(count_messages(&dest), 2);
     }
 }
@@ -98,7 +104,10 @@ fn an_intent_whose_write_never_happened_is_saved_again() {
     drop(f);
     let mut k = Keeper::open(dest.clone(), Some(&state)).unwrap();
     assert!(!k.already_saved("u1", size(M1)));
-    assert!(!d.path().join("Mail/tmp").join(name).exists(), "the temp file is removed");
+    assert!(
+        !d.path().join("Mail/tmp").join(name).exists(),
+        "the temp file is removed"
+    );
     k.keep(Some("u1"), size(M1), M1).unwrap();
     assert_eq!(count_messages(&dest), 1);
 }
@@ -135,7 +144,10 @@ fn a_size_that_differs_from_list_is_saved_but_not_checked() {
     let mut k = Keeper::open(Destination::Maildir(d.path().join("M")), None).unwrap();
     let kept = k.keep(Some("u"), size(M1) - 1, M1).unwrap();
     assert!(!kept.checked);
-    assert!(!k.copy_holds("u", size(M1) - 1), "an unchecked copy may not be deleted");
+    assert!(
+        !k.copy_holds("u", size(M1) - 1),
+        "an unchecked copy may not be deleted"
+    );
 }
 
 #[test]
@@ -161,8 +173,14 @@ fn an_mbox_append_waits_for_another_programs_lock() {
             .is_ok_and(|m| m.len() > 0)),
         "the other writer started"
     );
-    mbox::append(&path, "a@b", "Thu Dec  3 03:36:22 2026", b"Subject: mine\n\nx\n", |_, _| Ok(()))
-        .unwrap();
+    mbox::append(
+        &path,
+        "a@b",
+        "Thu Dec  3 03:36:22 2026",
+        b"Subject: mine\n\nx\n",
+        |_, _| Ok(()),
+    )
+    .unwrap();
     assert!(child.wait().unwrap().success());
     let text = fs::read_to_string(&path).unwrap();
     assert_eq!(
@@ -181,7 +199,17 @@ fn a_stale_dotlock_is_taken_over_and_removed() {
     f.set_modified(SystemTime::now() - mbox::STALE_DOTLOCK - Duration::from_secs(60))
         .unwrap();
     drop(f);
-    mbox::append(&path, "a", "Thu Dec  3 03:36:22 2026", b"x\n", |_, _| Ok(())).unwrap();
+    mbox::append(
+        &path,
+        "a",
+        "Thu Dec  3 03:36:22 2026",
+        b"x\n",
+        |_, _| Ok(()),
+    )
+    .unwrap();
     assert!(!lock.exists());
-    assert_eq!(fs::read_to_string(&path).unwrap(), "From a Thu Dec  3 03:36:22 2026\nx\n\n");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "From a Thu Dec  3 03:36:22 2026\nx\n\n"
+    );
 }

@@ -54,9 +54,13 @@ enum Saved {
     /// Not yet retrieved (the session ended first).
     Waiting,
     /// Saved in an earlier run; `holds`: the copy is still there, checked.
-    Before { holds: bool },
+    Before {
+        holds: bool,
+    },
     /// Saved now; `checked`: its size matches LIST.
-    Now { checked: bool },
+    Now {
+        checked: bool,
+    },
     Failed(String),
 }
 
@@ -110,8 +114,13 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
     }
     for it in &items {
         if let Saved::Failed(why) = &it.saved {
-            writeln!(out, "not saved {}\t{}", line_of(&it.entry), sanitize::line(why))
-                .map_err(io_err)?;
+            writeln!(
+                out,
+                "not saved {}\t{}",
+                line_of(&it.entry),
+                sanitize::line(why)
+            )
+            .map_err(io_err)?;
         }
     }
     let lost = fetched.err();
@@ -134,7 +143,11 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
                 "{}; {not_saved} messages were not saved (run the same command again to \
                  save the rest){}",
                 e.message,
-                if opts.delete { "; nothing was deleted" } else { "" }
+                if opts.delete {
+                    "; nothing was deleted"
+                } else {
+                    ""
+                }
             ),
             ..e
         });
@@ -321,12 +334,7 @@ fn mark(client: &mut Client<Stream>, go: &[&Item]) -> std::result::Result<(), St
     }
 }
 
-fn summary(
-    out: &mut dyn Write,
-    items: &[Item],
-    dest: &Destination,
-    deleted: usize,
-) -> Result<()> {
+fn summary(out: &mut dyn Write, items: &[Item], dest: &Destination, deleted: usize) -> Result<()> {
     let now: Vec<&Item> = items
         .iter()
         .filter(|i| matches!(i.saved, Saved::Now { .. }))

@@ -82,7 +82,10 @@ mod tests {
     fn home_is_expanded_only_at_the_start() {
         assert_eq!(expand_home(Path::new("/a/~/b")), PathBuf::from("/a/~/b"));
         if let Some(h) = std::env::var_os("HOME") {
-            assert_eq!(expand_home(Path::new("~/Mail")), PathBuf::from(h).join("Mail"));
+            assert_eq!(
+                expand_home(Path::new("~/Mail")),
+                PathBuf::from(h).join("Mail")
+            );
         }
     }
 }

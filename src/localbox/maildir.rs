@@ -110,7 +110,9 @@ impl Maildir {
         entries.flatten().take(MAX_SCAN).any(|e| {
             let n = e.file_name();
             let n = n.to_string_lossy();
-            n == name || n.strip_prefix(name).is_some_and(|rest| rest.starts_with(':'))
+            n == name
+                || n.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(':'))
         })
     }
 
@@ -191,7 +193,10 @@ mod tests {
         assert!(!name.contains(':') && !name.contains('/'), "{name}");
         let p = md.deliver(&name, b"ab\n").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"ab\n");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
         assert!(md.holds(&name));
         // A reader moves it to cur/ with flags: still held.

@@ -385,12 +385,12 @@ pub fn digests(path: &Path) -> io::Result<HashSet<String>> {
         }
         previous_blank = line == b"\n";
         if let Some(m) = current.as_mut() {
-            let unquoted = if line.starts_with(b">") && is_from_line(line.trim_ascii_start_matches_gt())
-            {
-                &line[1..]
-            } else {
-                &line[..]
-            };
+            let unquoted =
+                if line.starts_with(b">") && is_from_line(line.trim_ascii_start_matches_gt()) {
+                    &line[1..]
+                } else {
+                    &line[..]
+                };
             m.extend_from_slice(unquoted);
         }
     }
@@ -430,7 +430,11 @@ mod tests {
     fn append_separates_and_scan_recognises() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("box");
-        fs::write(&p, "From x Thu Dec  3 03:36:22 2026\nSubject: old\n\nno blank after\n").unwrap();
+        fs::write(
+            &p,
+            "From x Thu Dec  3 03:36:22 2026\nSubject: old\n\nno blank after\n",
+        )
+        .unwrap();
         let one = b"Subject: 1\n\nFrom me\n>From you\n".to_vec();
         let two = b"Subject: 2\n\nends with blank\n\n".to_vec();
         let at = append(&p, "a@b", "Thu Dec  3 03:36:22 2026", &one, |_, _| Ok(())).unwrap();

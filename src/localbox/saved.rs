@@ -115,12 +115,15 @@ pub enum Loaded {
     Unreadable(String),
 }
 
+/// The live entries by (UID, LIST size).
+type Entries = HashMap<(String, u64), (Op, Entry)>;
+
 /// The open journal, with the lock.
 pub struct Index {
     path: Option<PathBuf>,
     file: Option<File>,
     _lock: Option<File>,
-    entries: HashMap<(String, u64), (Op, Entry)>,
+    entries: Entries,
 }
 
 impl Index {
@@ -273,7 +276,10 @@ impl Index {
     }
 
     pub fn is_done(&self, uid: &str, size: u64) -> bool {
-        matches!(self.entries.get(&(uid.to_string(), size)), Some((Op::Done, _)))
+        matches!(
+            self.entries.get(&(uid.to_string(), size)),
+            Some((Op::Done, _))
+        )
     }
 
     /// The entry recorded as done for this message.
@@ -365,7 +371,7 @@ fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, String> {
 }
 
 /// The live entries of a journal; `Err(why)` when it can't be trusted.
-fn parse(bytes: &[u8], want: &Header) -> Result<HashMap<(String, u64), (Op, Entry)>, String> {
+fn parse(bytes: &[u8], want: &Header) -> Result<Entries, String> {
     let mut lines = bytes.split_inclusive(|&b| b == b'\n');
     let first = lines.next().ok_or("it is empty")?;
     let header: Header =
