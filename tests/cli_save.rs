@@ -458,3 +458,38 @@ fn dovecot_two_savers_appending_to_one_mbox_do_not_interleave() {
         "the dotlock is gone"
     );
 }
+
+#[test]
+fn demo_save_takes_message_names_and_needs_a_destination() {
+    let sb = Sandbox::new();
+    let mbox = sb.home().join("picked");
+    let m = mbox.to_str().unwrap();
+    let r = sb
+        .run(&["save", "--demo", "2", "#3", "2", "--mbox", m], &[])
+        .ok();
+    assert!(r.out().starts_with("saved 2 messages ("), "{}", r.out());
+    assert_eq!(mbox_messages(&mbox).len(), 2);
+    let r = sb.run(&["save", "--demo"], &[]).code(exit::USAGE);
+    assert!(
+        r.stderr.contains("--maildir DIR or --mbox FILE"),
+        "{}",
+        r.stderr
+    );
+    sb.run(&["save", "--demo", "--mbox", m, "--maildir", m], &[])
+        .code(exit::USAGE);
+    let r = sb
+        .run(&["save", "--demo", "999", "--mbox", m], &[])
+        .code(exit::SERVER);
+    assert!(r.stderr.contains("no message \"999\""), "{}", r.stderr);
+    assert_eq!(
+        mbox_messages(&mbox).len(),
+        2,
+        "nothing saved for a bad name"
+    );
+    // Nothing of the demo is recorded on disk.
+    assert!(
+        !sb.files()
+            .iter()
+            .any(|p| p.to_string_lossy().contains("saved"))
+    );
+}

@@ -12,7 +12,8 @@
 //!    (saved now, or saved before and still where it was put), then QUIT;
 //!    "deleted" only when QUIT is confirmed, as `delete` says it. A message
 //!    that failed to save is never marked. A refused DELE or a lost
-//!    connection ends the session without QUIT: nothing is deleted.
+//!    connection ends the session without QUIT: nothing is deleted
+//!    (SECURITY H46).
 //!
 //! stdout: a line for each message that was not saved, the deletion
 //! outcome of each message with `--delete`, then one summary line. A
