@@ -57,7 +57,7 @@
 //! | 7 terminal, arguments | [`tui`]: the terminal loop; [`cli`] | `tui`: `ui`, `app`, `worker`; `cli`: `install` |
 //! | 6 view | [`ui`]: `draw(frame, &app)`, reads only | `app`, `layout`, `text`, `worker::api`, `action` |
 //! | 5 state | [`app`]: pure state, `handle(event)` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pop3` (error kinds) |
-//! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize` |
+//! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize`, `localbox` (`save_to`) |
 //! | 3 session | [`worker`]: the thread that owns the POP3 session | `store`, `pop3`, `mail`, `sanitize` |
 //! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`localbox`] (Maildir/mbox) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `localbox`: `mail` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |

@@ -57,6 +57,7 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
         worker: mut cfg,
         persist,
         data_dir,
+        save_to,
         ..
     } = target;
     cfg.previews = matches!(command, Cmd::List { .. });
@@ -77,14 +78,16 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
             mbox,
             delete,
         } => {
-            let dest = match (maildir, mbox) {
-                (Some(d), None) => Destination::Maildir(expand_home(d)),
-                (None, Some(f)) => Destination::Mbox(expand_home(f)),
+            let dest = match (maildir, mbox, save_to) {
+                (Some(d), None, _) => Destination::Maildir(expand_home(d)),
+                (None, Some(f), _) => Destination::Mbox(expand_home(f)),
+                (None, None, Some(d)) => d,
                 _ => {
                     return Err(CmdError::new(
                         exit::USAGE,
                         "say where to save: --maildir DIR or --mbox FILE \
-                         (e.g. popview save --maildir ~/Mail)",
+                         (e.g. popview save --maildir ~/Mail), or set the account's \
+                         save_to = \"maildir:~/Mail\"",
                     ));
                 }
             };

@@ -27,6 +27,8 @@ pub struct Target {
     pub demo: Option<demo::Server>,
     /// The account's data directory (`None` for the demo: nothing kept).
     pub data_dir: Option<PathBuf>,
+    /// The account's `save_to`.
+    pub save_to: Option<crate::localbox::Destination>,
 }
 
 /// Resolve the target. `prompt` is true for the scripting commands, which
@@ -77,6 +79,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         warnings: cfg.warnings().to_vec(),
         demo: None,
         data_dir,
+        save_to: account.save_to.clone(),
     })
 }
 
@@ -204,5 +207,6 @@ fn demo_target(cli: &Cli) -> Result<Target, CmdError> {
         warnings: Vec::new(),
         demo: Some(server),
         data_dir: None,
+        save_to: None,
     })
 }

@@ -186,18 +186,13 @@ fn dovecot_saves_every_message_as_sent_into_a_maildir_and_an_mbox_once() {
         "the Maildir holds what the server sent"
     );
 
-    // Again: nothing new.
+    // Again, to the account's save_to (the same Maildir): nothing new.
+    let with_default = sb.home().join("with-save-to.toml");
+    let mut text = fs::read_to_string(&cfg).unwrap();
+    text.push_str("save_to = \"maildir:~/Mail\"\n");
+    fs::write(&with_default, text).unwrap();
     let r = sb
-        .run(
-            &[
-                "save",
-                "--maildir",
-                maildir.to_str().unwrap(),
-                "--config",
-                &cfg,
-            ],
-            &env,
-        )
+        .run(&["save", "--config", with_default.to_str().unwrap()], &env)
         .ok();
     assert!(
         r.out().contains(&format!(

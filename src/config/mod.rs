@@ -136,6 +136,8 @@ pub struct Account {
     pub check_mail: Option<Duration>,
     /// Keep header previews and marks on disk.
     pub cache: bool,
+    /// `save_to`: where `popview save` keeps mail by default.
+    pub save_to: Option<crate::localbox::Destination>,
 }
 
 impl Account {
@@ -163,6 +165,7 @@ impl Account {
             keepalive: DEFAULT_KEEPALIVE,
             check_mail: None,
             cache: settings::DEFAULT_CACHE,
+            save_to: None,
         }
     }
 

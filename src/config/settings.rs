@@ -321,6 +321,13 @@ pub const CACHE: Setting = Setting {
     default: DefaultValue::Bool(true),
     help: "keep header previews on disk (marks are always kept)",
 };
+pub const SAVE_TO: Setting = Setting {
+    section: Account,
+    key: "save_to",
+    kind: Kind::Path,
+    default: DefaultValue::Unset(""),
+    help: "where `popview save` keeps mail without --maildir/--mbox: maildir:PATH or mbox:PATH",
+};
 
 /// Every setting, in the order of the README and the example file.
 pub const SETTINGS: &[Setting] = &[
@@ -344,6 +351,7 @@ pub const SETTINGS: &[Setting] = &[
     CONNECT_TIMEOUT_SECS,
     TIMEOUT_SECS,
     CACHE,
+    SAVE_TO,
 ];
 
 /// The setting at `section` called `key`.
@@ -436,7 +444,7 @@ mod tests {
                 "keys"
             ]
         );
-        assert_eq!(ACCOUNT_KEYS.len(), 14);
+        assert_eq!(ACCOUNT_KEYS.len(), 15);
         for s in SETTINGS {
             let same = SETTINGS
                 .iter()
