@@ -26,6 +26,9 @@ static DELIVERIES: AtomicU64 = AtomicU64::new(0);
 pub struct Maildir {
     root: PathBuf,
     host: String,
+    /// The base names (before `:`) in `cur/`, read once: where readers
+    /// move messages, which popview never does.
+    cur: std::sync::OnceLock<HashSet<String>>,
 }
 
 impl Maildir {
@@ -37,6 +40,7 @@ impl Maildir {
         Ok(Maildir {
             root: root.to_path_buf(),
             host: host_part(&host_name()),
+            cur: std::sync::OnceLock::new(),
         })
     }
 
@@ -99,21 +103,30 @@ impl Maildir {
     }
 
     /// The message delivered as `name` is in `new/`, or in `cur/` (where
-    /// a reader moves it, adding `:2,FLAGS`).
+    /// a reader moves it, adding `:2,FLAGS`; `cur/` is listed once per
+    /// run, so checking every message costs one directory read).
     pub fn holds(&self, name: &str) -> bool {
-        if self.root.join("new").join(name).is_file() {
+        if self.root.join("new").join(name).is_file() || self.root.join("cur").join(name).is_file()
+        {
             return true;
         }
-        let Ok(entries) = fs::read_dir(self.root.join("cur")) else {
-            return false;
-        };
-        entries.flatten().take(MAX_SCAN).any(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n == name
-                || n.strip_prefix(name)
-                    .is_some_and(|rest| rest.starts_with(':'))
-        })
+        let cur = self.cur.get_or_init(|| {
+            let Ok(entries) = fs::read_dir(self.root.join("cur")) else {
+                return HashSet::new();
+            };
+            entries
+                .flatten()
+                .take(MAX_SCAN)
+                .map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    match n.split_once(':') {
+                        Some((base, _)) => base.to_string(),
+                        None => n,
+                    }
+                })
+                .collect()
+        });
+        cur.contains(name)
     }
 
     /// Remove `tmp/name`, left by a delivery that stopped.
