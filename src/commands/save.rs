@@ -110,6 +110,9 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
         );
     }
     let fetched = retrieve(&mut client, &mut keeper, &mut items);
+    if let Err(e) = keeper.sync() {
+        eprintln!("popview: warning: {}", sanitize::line(&e.0));
+    }
     for w in keeper.take_warnings() {
         eprintln!("popview: warning: {}", sanitize::line(&w));
     }

@@ -184,6 +184,12 @@ impl Keeper {
         &self.dest
     }
 
+    /// Make the record of what was saved durable (also done when the
+    /// keeper is dropped).
+    pub fn sync(&mut self) -> Result<(), LocalError> {
+        self.index.sync()
+    }
+
     /// The message with this UID and LIST size was saved here before.
     pub fn already_saved(&self, uid: &str, size: u64) -> bool {
         self.index.is_done(uid, size)

@@ -230,7 +230,8 @@ impl Index {
         Ok(())
     }
 
-    fn append(&mut self, op: Op, entry: Entry) -> Result<(), LocalError> {
+    /// Append one line; `sync`: fsync it before returning.
+    fn append(&mut self, op: Op, entry: Entry, sync: bool) -> Result<(), LocalError> {
         if self.entries.len() >= MAX_ENTRIES && op != Op::Forget {
             return Err(LocalError(format!(
                 "the record of saved messages is full ({MAX_ENTRIES} entries)"
@@ -245,7 +246,7 @@ impl Index {
             line.push(b'\n');
             let path = self.path.clone().unwrap_or_default();
             f.write_all(&line)
-                .and_then(|()| f.sync_data())
+                .and_then(|()| if sync { f.sync_data() } else { Ok(()) })
                 .map_err(|e| LocalError::io("can't write", &path, &e))?;
         }
         let key = (entry.uid.clone(), entry.size);
@@ -260,19 +261,33 @@ impl Index {
         Ok(())
     }
 
-    /// Record that `entry` is about to be written.
+    /// Record that `entry` is about to be written (fsynced: a copy must
+    /// never exist that no record points to).
     pub fn record_pending(&mut self, entry: &Entry) -> Result<(), LocalError> {
-        self.append(Op::Pending, entry.clone())
+        self.append(Op::Pending, entry.clone(), true)
     }
 
-    /// Record that `entry`'s copy is durable.
+    /// Record that `entry`'s copy is durable. Not fsynced on its own: if
+    /// it is lost, the "pending" line before it is settled by looking at
+    /// the destination (see [`super::Keeper`]); [`Index::sync`] makes it
+    /// durable.
     pub fn record_done(&mut self, entry: Entry) -> Result<(), LocalError> {
-        self.append(Op::Done, entry)
+        self.append(Op::Done, entry, false)
     }
 
     /// Drop a pending entry whose write never happened.
     pub fn forget(&mut self, entry: &Entry) -> Result<(), LocalError> {
-        self.append(Op::Forget, entry.clone())
+        self.append(Op::Forget, entry.clone(), true)
+    }
+
+    /// Make every line written so far durable.
+    pub fn sync(&mut self) -> Result<(), LocalError> {
+        if let Some(f) = self.file.as_mut() {
+            let path = self.path.clone().unwrap_or_default();
+            f.sync_data()
+                .map_err(|e| LocalError::io("can't write", &path, &e))?;
+        }
+        Ok(())
     }
 
     pub fn is_done(&self, uid: &str, size: u64) -> bool {
@@ -306,6 +321,12 @@ impl Index {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        let _ = self.sync();
     }
 }
 
