@@ -35,7 +35,7 @@ fn run(dest: Destination, state: &std::path::Path, msgs: &[Vec<u8>]) -> (Duratio
     let t = Instant::now();
     for (i, m) in msgs.iter().enumerate() {
         let kept = k
-            .keep(Some(&format!("uid{i}")), m.len() as u64, m)
+            .keep(Some(&format!("uid{i}")), m.len() as u64, m.as_slice())
             .expect("keep");
         assert!(kept.checked);
     }

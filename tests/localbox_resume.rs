@@ -178,7 +178,7 @@ fn an_mbox_append_waits_for_another_programs_lock() {
         "a@b",
         "Thu Dec  3 03:36:22 2026",
         b"Subject: mine\n\nx\n",
-        |_, _| Ok(()),
+        |_, _, _| Ok(()),
     )
     .unwrap();
     assert!(child.wait().unwrap().success());
@@ -199,13 +199,9 @@ fn a_stale_dotlock_is_taken_over_and_removed() {
     f.set_modified(SystemTime::now() - mbox::STALE_DOTLOCK - Duration::from_secs(60))
         .unwrap();
     drop(f);
-    mbox::append(
-        &path,
-        "a",
-        "Thu Dec  3 03:36:22 2026",
-        b"x\n",
-        |_, _| Ok(()),
-    )
+    mbox::append(&path, "a", "Thu Dec  3 03:36:22 2026", b"x\n", |_, _, _| {
+        Ok(())
+    })
     .unwrap();
     assert!(!lock.exists());
     assert_eq!(

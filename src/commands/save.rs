@@ -128,6 +128,18 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
         }
     }
     let lost = fetched.err();
+    if opts.delete {
+        for it in items
+            .iter()
+            .filter(|i| i.saved == Saved::Before { holds: false })
+        {
+            eprintln!(
+                "popview: message {} was saved before, but its copy is no longer where it was \
+                 put (or its size differed from the server's); it is not deleted",
+                it.entry.key.number
+            );
+        }
+    }
     let (deleted, delete_error) = if opts.delete {
         move_off(client, &items, lost.is_some(), out)?
     } else {
@@ -228,7 +240,7 @@ fn retrieve(
             let it = &mut items[i];
             it.saved = match body {
                 Ok(b) if b.truncated => Saved::Failed("the message was cut short".into()),
-                Ok(b) => match keeper.keep(it.entry.key.uid.as_deref(), it.entry.size, &b.data) {
+                Ok(b) => match keeper.keep(it.entry.key.uid.as_deref(), it.entry.size, b.data) {
                     Ok(k) => Saved::Now { checked: k.checked },
                     Err(e) => Saved::Failed(e.0),
                 },

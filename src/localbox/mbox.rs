@@ -125,17 +125,8 @@ fn header_value(lf: &[u8], name: &str) -> Option<String> {
 /// blank line that ends it.
 pub fn mboxrd(sender: &str, date: &str, lf: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(lf.len() + lf.len() / 50 + 80);
-    out.extend_from_slice(format!("From {sender} {date}\n").as_bytes());
-    for line in lf.split_inclusive(|&b| b == b'\n') {
-        if is_from_line(line.trim_ascii_start_matches_gt()) {
-            out.push(b'>');
-        }
-        out.extend_from_slice(line);
-    }
-    if out.last() != Some(&b'\n') {
-        out.push(b'\n');
-    }
-    out.push(b'\n');
+    // Writing to a Vec can't fail.
+    let _ = write_mboxrd(&mut out, b"", sender, date, lf);
     out
 }
 
@@ -279,36 +270,44 @@ fn busy(path: &Path) -> io::Error {
 }
 
 /// Append one message (`lf`: LF line ends) to the mbox at `path` under
-/// the locks, fsynced. `before_write(offset, bytes)` runs once the locks
-/// are held, with where the bytes will go (an error there stops the
-/// append). Returns the offset of the message's `From ` line.
+/// the locks, fsynced. `before_write(offset, len, sha256)` runs once the
+/// locks are held, with where the bytes will go, how many there are and
+/// their digest (an error there stops the append). The mboxrd form is
+/// written as it is made, never held whole. Returns the offset of the
+/// message's `From ` line.
 pub fn append(
     path: &Path,
     sender: &str,
     date: &str,
     lf: &[u8],
-    before_write: impl FnOnce(u64, &[u8]) -> io::Result<()>,
+    before_write: impl FnOnce(u64, u64, &str) -> io::Result<()>,
 ) -> io::Result<u64> {
     let locked = lock(path)?;
-    let mut file = &locked.file;
+    let file = &locked.file;
     let offset = file.metadata()?.len();
-    let mut bytes = Vec::new();
     // Messages are separated by a blank line: add one when the file
     // doesn't end with one (written by another program).
     let ending = tail(file, offset)?;
-    if offset > 0 && ending != *b"\n\n" {
-        bytes.push(b'\n');
-        if ending[1] != b'\n' {
-            bytes.push(b'\n');
-        }
-    }
-    let from_at = offset + bytes.len() as u64;
-    bytes.extend_from_slice(&mboxrd(sender, date, lf));
-    before_write(offset, &bytes)?;
-    let written = file.write_all(&bytes).and_then(|()| file.sync_all());
+    let separator: &[u8] = match (offset, ending) {
+        (0, _) | (_, [b'\n', b'\n']) => b"",
+        (_, [_, b'\n']) => b"\n",
+        _ => b"\n\n",
+    };
+    let from_at = offset + separator.len() as u64;
+    let mut digest = Digesting::default();
+    write_mboxrd(&mut digest, separator, sender, date, lf)?;
+    let (len, sha256) = digest.finish();
+    before_write(offset, len, &sha256)?;
+    let written = (|| {
+        let mut w = io::BufWriter::with_capacity(64 * 1024, file);
+        write_mboxrd(&mut w, separator, sender, date, lf)?;
+        w.flush()?;
+        drop(w);
+        file.sync_all()
+    })();
     let end = file.metadata().map(|m| m.len());
     match (written, end) {
-        (Ok(()), Ok(end)) if end == offset + bytes.len() as u64 => Ok(from_at),
+        (Ok(()), Ok(end)) if end == offset + len => Ok(from_at),
         (result, end) => {
             // Take the half-written message out again (the locks are ours).
             let _ = locked.file.set_len(offset);
@@ -317,10 +316,58 @@ pub fn append(
                 (Err(e), _) | (_, Err(e)) => e,
                 (Ok(()), Ok(end)) => io::Error::other(format!(
                     "the file grew to {end} bytes, {} expected",
-                    offset + bytes.len() as u64
+                    offset + len
                 )),
             })
         }
+    }
+}
+
+/// The separator, then the message in mboxrd form (see [`mboxrd`]).
+fn write_mboxrd(
+    w: &mut impl Write,
+    separator: &[u8],
+    sender: &str,
+    date: &str,
+    lf: &[u8],
+) -> io::Result<()> {
+    w.write_all(separator)?;
+    write!(w, "From {sender} {date}\n")?;
+    for line in lf.split_inclusive(|&b| b == b'\n') {
+        if is_from_line(line.trim_ascii_start_matches_gt()) {
+            w.write_all(b">")?;
+        }
+        w.write_all(line)?;
+    }
+    if lf.last() != Some(&b'\n') {
+        w.write_all(b"\n")?;
+    }
+    w.write_all(b"\n")
+}
+
+/// Counts and digests what is written to it.
+#[derive(Default)]
+struct Digesting {
+    len: u64,
+    hash: sha2::Sha256,
+}
+
+impl Digesting {
+    fn finish(self) -> (u64, String) {
+        use sha2::Digest;
+        (self.len, hex::encode(self.hash.finalize()))
+    }
+}
+
+impl Write for Digesting {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        self.hash.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -437,8 +484,22 @@ mod tests {
         .unwrap();
         let one = b"Subject: 1\n\nFrom me\n>From you\n".to_vec();
         let two = b"Subject: 2\n\nends with blank\n\n".to_vec();
-        let at = append(&p, "a@b", "Thu Dec  3 03:36:22 2026", &one, |_, _| Ok(())).unwrap();
-        append(&p, "a@b", "Thu Dec  3 03:36:22 2026", &two, |_, _| Ok(())).unwrap();
+        let at = append(
+            &p,
+            "a@b",
+            "Thu Dec  3 03:36:22 2026",
+            &one,
+            |_, _, _| Ok(()),
+        )
+        .unwrap();
+        append(
+            &p,
+            "a@b",
+            "Thu Dec  3 03:36:22 2026",
+            &two,
+            |_, _, _| Ok(()),
+        )
+        .unwrap();
         let text = fs::read_to_string(&p).unwrap();
         assert!(text.contains("no blank after\n\nFrom a@b"), "{text}");
         assert_eq!(&text.as_bytes()[at as usize..at as usize + 5], b"From ");
@@ -452,7 +513,7 @@ mod tests {
     fn a_refused_record_writes_nothing() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("box");
-        let r = append(&p, "a", "d", b"x\n", |_, _| Err(io::Error::other("no")));
+        let r = append(&p, "a", "d", b"x\n", |_, _, _| Err(io::Error::other("no")));
         assert!(r.is_err());
         assert_eq!(fs::metadata(&p).unwrap().len(), 0);
         assert!(!dotlock_path(&p).exists());

@@ -80,20 +80,24 @@ pub struct Kept {
 /// The message as it is stored: CRLF line ends made LF, a final newline
 /// added when missing. A lone CR is kept.
 pub fn lf_bytes(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 1);
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'\r' && raw.get(i + 1) == Some(&b'\n') {
-            i += 1;
+    to_lf(raw.to_vec())
+}
+
+/// [`lf_bytes`] in place: no second copy of a big message.
+pub fn to_lf(mut v: Vec<u8>) -> Vec<u8> {
+    let mut w = 0;
+    for r in 0..v.len() {
+        if v[r] == b'\r' && v.get(r + 1) == Some(&b'\n') {
             continue;
         }
-        out.push(raw[i]);
-        i += 1;
+        v[w] = v[r];
+        w += 1;
     }
-    if out.last() != Some(&b'\n') {
-        out.push(b'\n');
+    v.truncate(w);
+    if v.last() != Some(&b'\n') {
+        v.push(b'\n');
     }
-    out
+    v
 }
 
 /// The size of LF-ended bytes as a POP3 server counts it (every line end
@@ -229,8 +233,13 @@ impl Keeper {
     /// Keep one message: `raw` as the server sent it (dot-unstuffed),
     /// `size` its LIST size, `uid` its UIDL (`None`: saved, not
     /// remembered). Returns once the copy is durable and recorded.
-    pub fn keep(&mut self, uid: Option<&str>, size: u64, raw: &[u8]) -> Result<Kept, LocalError> {
-        let lf = lf_bytes(raw);
+    pub fn keep(
+        &mut self,
+        uid: Option<&str>,
+        size: u64,
+        raw: impl Into<Vec<u8>>,
+    ) -> Result<Kept, LocalError> {
+        let lf = to_lf(raw.into());
         let checked = size_matches(&lf, size);
         if let Some(found) = &self.found {
             let d = digest(&lf);
@@ -279,32 +288,26 @@ impl Keeper {
             (Destination::Mbox(path), _) => {
                 let sender = mbox::envelope_sender(&lf);
                 let date = mbox::envelope_date(&lf);
-                let record = |index: &mut Index,
-                              offset: u64,
-                              appended: &[u8]|
-                 -> std::io::Result<Option<Entry>> {
+                let mut entry = None;
+                let index = &mut self.index;
+                let offset = mbox::append(path, &sender, &date, &lf, |offset, len, sha256| {
                     if let Some(uid) = uid {
-                        let entry = Entry::new(
+                        let e = Entry::new(
                             uid,
                             size,
                             Where::Mbox {
                                 offset,
-                                len: appended.len() as u64,
-                                sha256: digest(appended),
+                                len,
+                                sha256: sha256.to_string(),
                             },
                             d.clone(),
                             checked,
                         );
                         index
-                            .record_pending(&entry)
+                            .record_pending(&e)
                             .map_err(|e| std::io::Error::other(e.0))?;
-                        return Ok(Some(entry));
+                        entry = Some(e);
                     }
-                    Ok(None)
-                };
-                let mut entry = None;
-                let offset = mbox::append(path, &sender, &date, &lf, |offset, bytes| {
-                    entry = record(&mut self.index, offset, bytes)?;
                     Ok(())
                 })
                 .map_err(|e| LocalError::io("can't append to the mbox", path, &e))?;
