@@ -332,7 +332,7 @@ fn write_mboxrd(
     lf: &[u8],
 ) -> io::Result<()> {
     w.write_all(separator)?;
-    write!(w, "From {sender} {date}\n")?;
+    writeln!(w, "From {sender} {date}")?;
     for line in lf.split_inclusive(|&b| b == b'\n') {
         if is_from_line(line.trim_ascii_start_matches_gt()) {
             w.write_all(b">")?;
