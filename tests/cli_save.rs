@@ -488,3 +488,59 @@ fn demo_save_takes_message_names_and_needs_a_destination() {
             .any(|p| p.to_string_lossy().contains("saved"))
     );
 }
+
+/// On a terminal (`script` gives popview a pty for stdout and stderr) a
+/// progress line with messages, bytes, rate and time left is drawn and
+/// then cleared for the summary; into a pipe only the summary is printed.
+#[test]
+fn demo_a_terminal_gets_a_progress_line_and_a_pipe_only_the_summary() {
+    let sb = Sandbox::new();
+    let m = sb.home().join("M");
+    let inner = format!(
+        "{} save --demo --maildir {}",
+        support::tmux::sh_quote(BIN),
+        support::tmux::sh_quote(m.to_str().unwrap())
+    );
+    let base = sb.command(&[], &[]);
+    let mut c = Command::new("script");
+    c.args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .stdin(Stdio::null());
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let o = c.output().expect("script(1) from util-linux");
+    assert!(o.status.success(), "{o:?}");
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        screen.contains("\r\x1b[Ksaving 42/42, 6.5 MB of 6.5 MB, "),
+        "{screen:?}"
+    );
+    assert!(screen.contains(" s left"), "{screen:?}");
+    assert!(screen.contains("/s, "), "{screen:?}");
+    assert!(
+        screen.contains("\r\x1b[Ksaved 42 messages (6.5 MB)"),
+        "{screen:?}"
+    );
+
+    let r = sb
+        .run(
+            &[
+                "save",
+                "--demo",
+                "--maildir",
+                sb.home().join("M2").to_str().unwrap(),
+            ],
+            &[],
+        )
+        .ok();
+    assert_eq!(r.lines().len(), 1, "{}", r.out());
+    assert!(
+        r.out().starts_with("saved 42 messages (6.5 MB)"),
+        "{}",
+        r.out()
+    );
+    assert_eq!(r.stderr, "", "nothing but the summary");
+}
