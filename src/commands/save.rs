@@ -101,9 +101,7 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
             Item { entry, saved }
         })
         .collect();
-    if listing.has_uids {
-        // Nothing to say.
-    } else if !items.is_empty() {
+    if !listing.has_uids && !items.is_empty() {
         eprintln!(
             "popview: warning: the server gives no UIDs (UIDL): saving again will save \
              these messages again"
