@@ -544,3 +544,50 @@ fn demo_a_terminal_gets_a_progress_line_and_a_pipe_only_the_summary() {
     );
     assert_eq!(r.stderr, "", "nothing but the summary");
 }
+
+/// A server without UIDL: messages are recognised by their content, so a
+/// second run saves nothing again (and says why every message is
+/// downloaded again).
+#[test]
+fn without_uidl_a_second_save_recognises_messages_by_content() {
+    use popview::demo::{Mailbox, ServerOptions};
+    let server = stls_server_with(
+        Mailbox::generated(12),
+        ServerOptions {
+            uidl: false,
+            ..ServerOptions::default()
+        },
+    );
+    let sb = Sandbox::new();
+    let env = [("POPVIEW_PASSWORD", PW)];
+    let u = url(&server);
+    for (i, dest) in [["--maildir", "M"], ["--mbox", "box"]].iter().enumerate() {
+        let path = sb.home().join(dest[1]);
+        let args = [
+            "save",
+            dest[0],
+            path.to_str().unwrap(),
+            &u,
+            "--ca-file",
+            ca(),
+        ];
+        let r = sb.run(&args, &env).ok();
+        assert!(r.out().starts_with("saved 12 messages"), "{}", r.out());
+        assert!(
+            r.stderr.contains("recognised by their content"),
+            "{}",
+            r.stderr
+        );
+        settle(&server);
+        let r = sb.run(&args, &env).ok();
+        assert!(r.out().contains("saved 0 messages (0 B)"), "{}", r.out());
+        assert!(r.out().contains("; 12 saved before"), "{}", r.out());
+        settle(&server);
+        let n = if i == 0 {
+            maildir_files(&path).len()
+        } else {
+            mbox_messages(&path).len()
+        };
+        assert_eq!(n, 12, "{dest:?}: nothing twice");
+    }
+}

@@ -103,8 +103,8 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
         .collect();
     if !listing.has_uids && !items.is_empty() {
         eprintln!(
-            "popview: warning: the server gives no UIDs (UIDL): saving again will save \
-             these messages again"
+            "popview: warning: the server gives no UIDs (UIDL): messages are recognised \
+             by their content, so each run downloads every message again"
         );
     }
     let fetched = retrieve(&mut client, &mut keeper, &mut items);
@@ -239,6 +239,7 @@ fn retrieve(
             it.saved = match body {
                 Ok(b) if b.truncated => Saved::Failed("the message was cut short".into()),
                 Ok(b) => match keeper.keep(it.entry.key.uid.as_deref(), it.entry.size, b.data) {
+                    Ok(k) if k.already_there => Saved::Before { holds: k.checked },
                     Ok(k) => Saved::Now { checked: k.checked },
                     Err(e) => Saved::Failed(e.0),
                 },

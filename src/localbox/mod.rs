@@ -231,8 +231,10 @@ impl Keeper {
     }
 
     /// Keep one message: `raw` as the server sent it (dot-unstuffed),
-    /// `size` its LIST size, `uid` its UIDL (`None`: saved, not
-    /// remembered). Returns once the copy is durable and recorded.
+    /// `size` its LIST size, `uid` its UIDL (`None`, from a server without
+    /// UIDL: remembered by its content). Returns once the copy is durable
+    /// and recorded; a message recorded before is not written again
+    /// ([`Kept::already_there`]).
     pub fn keep(
         &mut self,
         uid: Option<&str>,
@@ -241,13 +243,23 @@ impl Keeper {
     ) -> Result<Kept, LocalError> {
         let lf = to_lf(raw.into());
         let checked = size_matches(&lf, size);
+        let d = digest(&lf);
+        // Without a UID a message is known by its content (a key no UID
+        // can have: UIDs are at most 70 characters).
+        let by_content = format!("sha256:{d}");
+        let uid = uid.unwrap_or(&by_content);
+        if self.index.is_done(uid, size) {
+            return Ok(Kept {
+                name: "already there".into(),
+                bytes: lf.len() as u64,
+                checked: self.copy_holds(uid, size),
+                already_there: true,
+            });
+        }
         if let Some(found) = &self.found {
-            let d = digest(&lf);
             if found.contains(&d) {
-                if let Some(uid) = uid {
-                    self.index
-                        .record_done(Entry::new(uid, size, Where::Found, d, checked))?;
-                }
+                self.index
+                    .record_done(Entry::new(uid, size, Where::Found, d, checked))?;
                 return Ok(Kept {
                     name: "already there".into(),
                     bytes: lf.len() as u64,
@@ -256,28 +268,17 @@ impl Keeper {
                 });
             }
         }
-        let d = digest(&lf);
         let kept = match (&self.dest, &self.maildir) {
             (Destination::Maildir(root), Some(md)) => {
                 let name = md.unique_name(lf.len() as u64);
-                let entry = Entry::new(
-                    uid.unwrap_or_default(),
-                    size,
-                    Where::File(name.clone()),
-                    d,
-                    checked,
-                );
-                if uid.is_some() {
-                    self.index.record_pending(&entry)?;
-                }
+                let entry = Entry::new(uid, size, Where::File(name.clone()), d, checked);
+                self.index.record_pending(&entry)?;
                 md.deliver(&name, &lf)
                     .map_err(|e| LocalError::io("can't deliver into the Maildir", root, &e))?;
                 if self.crash_after_write {
                     return Err(LocalError("stopped after the write (test)".into()));
                 }
-                if uid.is_some() {
-                    self.index.record_done(entry)?;
-                }
+                self.index.record_done(entry)?;
                 Kept {
                     name,
                     bytes: lf.len() as u64,
@@ -291,23 +292,21 @@ impl Keeper {
                 let mut entry = None;
                 let index = &mut self.index;
                 let offset = mbox::append(path, &sender, &date, &lf, |offset, len, sha256| {
-                    if let Some(uid) = uid {
-                        let e = Entry::new(
-                            uid,
-                            size,
-                            Where::Mbox {
-                                offset,
-                                len,
-                                sha256: sha256.to_string(),
-                            },
-                            d.clone(),
-                            checked,
-                        );
-                        index
-                            .record_pending(&e)
-                            .map_err(|e| std::io::Error::other(e.0))?;
-                        entry = Some(e);
-                    }
+                    let e = Entry::new(
+                        uid,
+                        size,
+                        Where::Mbox {
+                            offset,
+                            len,
+                            sha256: sha256.to_string(),
+                        },
+                        d.clone(),
+                        checked,
+                    );
+                    index
+                        .record_pending(&e)
+                        .map_err(|e| std::io::Error::other(e.0))?;
+                    entry = Some(e);
                     Ok(())
                 })
                 .map_err(|e| LocalError::io("can't append to the mbox", path, &e))?;
