@@ -256,17 +256,17 @@ impl Keeper {
                 already_there: true,
             });
         }
-        if let Some(found) = &self.found {
-            if found.contains(&d) {
-                self.index
-                    .record_done(Entry::new(uid, size, Where::Found, d, checked))?;
-                return Ok(Kept {
-                    name: "already there".into(),
-                    bytes: lf.len() as u64,
-                    checked,
-                    already_there: true,
-                });
-            }
+        if let Some(found) = &self.found
+            && found.contains(&d)
+        {
+            self.index
+                .record_done(Entry::new(uid, size, Where::Found, d, checked))?;
+            return Ok(Kept {
+                name: "already there".into(),
+                bytes: lf.len() as u64,
+                checked,
+                already_there: true,
+            });
         }
         let kept = match (&self.dest, &self.maildir) {
             (Destination::Maildir(root), Some(md)) => {
