@@ -1,8 +1,8 @@
 //! `popview save` against a real Dovecot: every message saved into a
 //! Maildir and an mbox equals what the server sends (dot lines, a 10 KB
 //! line, `From ` lines in a body, a message without a final newline); a
-//! second run saves nothing; a run cut in the middle resumes without
-//! duplicates; `--delete` never deletes a message that failed to save (a
+//! second run saves nothing; a run cut in the middle (the connection, or
+//! the process killed) resumes without duplicates; `--delete` never deletes a message that failed to save (a
 //! real write failure: a file size limit) and deletes nothing when the
 //! connection is cut before QUIT; two popviews appending to one mbox at
 //! once don't interleave.
@@ -590,4 +590,52 @@ fn without_uidl_a_second_save_recognises_messages_by_content() {
         };
         assert_eq!(n, 12, "{dest:?}: nothing twice");
     }
+}
+
+/// popview killed (SIGKILL) in the middle of a save: the next run saves
+/// exactly the rest; no message twice, no temp file left.
+#[test]
+fn dovecot_a_killed_save_resumes_without_duplicates() {
+    let n = 1500;
+    let d = Dovecot::start(DovecotOptions::with_messages(generated_messages(n)));
+    let server = server_messages(&d);
+    let sb = Sandbox::new();
+    let cfg = config(&sb, &d, "t", &d.user);
+    let env = [("PV_TEST_PW", d.password.as_str())];
+    let maildir = sb.home().join("Mail");
+    let args = [
+        "save",
+        "--maildir",
+        maildir.to_str().unwrap(),
+        "--config",
+        &cfg,
+    ];
+    let mut child = sb.command(&args, &env).spawn().unwrap();
+    let started = support::wait_until(std::time::Duration::from_secs(60), || {
+        fs::read_dir(maildir.join("new")).is_ok_and(|d| d.count() >= 5)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(started, "the save never got going");
+    let first = maildir_files(&maildir).len();
+    assert!(first < n, "killed in the middle ({first} of {n} saved)");
+    let r = sb.run(&args, &env).ok();
+    assert!(
+        r.out()
+            .starts_with(&format!("saved {} messages", n - first)),
+        "{}",
+        r.out()
+    );
+    let got = sorted(
+        maildir_files(&maildir)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect(),
+    );
+    assert_eq!(
+        got,
+        sorted(server.into_values().collect()),
+        "each message once"
+    );
+    assert_eq!(fs::read_dir(maildir.join("tmp")).unwrap().count(), 0);
 }
