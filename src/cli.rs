@@ -1,5 +1,5 @@
 //! The command line: `popview [OPTIONS] [URL]` opens the TUI; `list`, `show`,
-//! `delete` and `serverinfo` run the same engine without it; `completions`
+//! `delete`, `save` and `serverinfo` run without it; `completions`
 //! and `manpage` print what [`crate::install`] derives from this [`Cli`].
 
 use std::path::PathBuf;

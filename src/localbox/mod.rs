@@ -2,8 +2,9 @@
 //! append them to an mbox ([`mbox`]), durably, and remember what was saved
 //! ([`saved`]) so that saving again never makes a duplicate.
 //!
-//! The caller (`popview save`, later the TUI) hands a [`Keeper`] one
-//! message at a time: its UID, its LIST size and the bytes the server sent
+//! The caller (`popview save`, later the TUI, from a thread of its own:
+//! every call does file I/O and fsyncs) hands a [`Keeper`] one message at a
+//! time: its UID, its LIST size and the bytes the server sent
 //! (dot-unstuffed, CRLF line ends), and gets back a [`Kept`]: where it
 //! went, and whether the copy is *checked* (its size, counted with CRLF
 //! line ends as the server counts, equals the LIST size). Only a checked
@@ -380,6 +381,13 @@ mod tests {
         assert_eq!(lf_bytes(b"a\r\nb"), b"a\nb\n");
         assert_eq!(lf_bytes(b"a\rb\n"), b"a\rb\n");
         assert_eq!(lf_bytes(b""), b"\n");
+    }
+
+    /// A keeper can work on a thread of its own (the TUI's save thread).
+    #[test]
+    fn a_keeper_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<Keeper>();
     }
 
     #[test]
