@@ -154,9 +154,9 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
     if let Some(e) = lost {
         return Err(CmdError {
             message: format!(
-                "{}; {not_saved} messages were not saved (run the same command again to \
-                 save the rest){}",
+                "{}; {} not saved (run the same command again to save the rest){}",
                 e.message,
+                were(not_saved),
                 if opts.delete {
                     "; nothing was deleted"
                 } else {
@@ -173,7 +173,8 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
         return Err(CmdError::new(
             exit::NOT_SAVED,
             format!(
-                "{not_saved} messages were not saved (listed as \"not saved\"){}",
+                "{} not saved (listed as \"not saved\"){}",
+                were(not_saved),
                 if opts.delete {
                     "; they were not deleted from the server"
                 } else {
@@ -365,8 +366,8 @@ fn summary(out: &mut dyn Write, items: &[Item], dest: &Destination, deleted: usi
         Destination::Mbox(p) => ("mbox", p),
     };
     let mut line = format!(
-        "saved {} messages ({}) into the {kind} {}",
-        now.len(),
+        "saved {} ({}) into the {kind} {}",
+        messages(now.len()),
         human(bytes),
         sanitize::line(&path.display().to_string())
     );
@@ -470,4 +471,22 @@ fn open_once(
     }
     client.set_window(cfg.pipeline_window);
     Ok((client, Listing::new(&list, uidl.as_deref())))
+}
+
+/// `1 message`, `2 messages`.
+fn messages(n: usize) -> String {
+    if n == 1 {
+        "1 message".to_string()
+    } else {
+        format!("{n} messages")
+    }
+}
+
+/// `1 message was`, `2 messages were`.
+fn were(n: usize) -> String {
+    if n == 1 {
+        "1 message was".to_string()
+    } else {
+        format!("{n} messages were")
+    }
 }
