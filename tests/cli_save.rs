@@ -625,8 +625,7 @@ fn dovecot_a_killed_save_resumes_without_duplicates() {
     assert!(first < n, "killed in the middle ({first} of {n} saved)");
     let r = sb.run(&args, &env).ok();
     assert!(
-        r.out()
-            .starts_with(&format!("saved {} message", n - first)),
+        r.out().starts_with(&format!("saved {} message", n - first)),
         "{}",
         r.out()
     );
