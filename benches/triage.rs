@@ -65,7 +65,11 @@ fn app_with(n: u32) -> App {
     }));
     let batch = (1..=n)
         .map(|i| {
-            let name = if i % 2 == 0 { "Jenkins CI" } else { "Łukasz Żółć" };
+            let name = if i % 2 == 0 {
+                "Jenkins CI"
+            } else {
+                "Łukasz Żółć"
+            };
             (
                 key_of(i),
                 HeaderSummary {
@@ -151,9 +155,10 @@ fn bench_worker(n: usize) {
         tx.send(Request::Mark(e.key.clone())).unwrap();
     }
     let want = half as u64;
-    let (_, reports) = wait("the marks settled", &|e| {
-        matches!(e, Event::Marks { settled, .. } if *settled == want)
-    });
+    let (_, reports) = wait(
+        "the marks settled",
+        &|e| matches!(e, Event::Marks { settled, .. } if *settled == want),
+    );
     let mark = t.elapsed();
     let deles = server
         .log()
@@ -170,9 +175,10 @@ fn bench_worker(n: usize) {
         tx.send(Request::Unmark(e.key.clone())).unwrap();
     }
     let want = (half + quarter) as u64;
-    let (_, reports) = wait("the undos settled", &|e| {
-        matches!(e, Event::Marks { settled, .. } if *settled == want)
-    });
+    let (_, reports) = wait(
+        "the undos settled",
+        &|e| matches!(e, Event::Marks { settled, .. } if *settled == want),
+    );
     let undo = t.elapsed();
     let rsets = server.log().iter().filter(|l| l.line == "RSET").count();
     println!(

@@ -1,5 +1,5 @@
 //! The command line: `popview [OPTIONS] [URL]` opens the TUI; `list`, `show`,
-//! `delete` and `serverinfo` run the same engine without it; `completions`
+//! `delete`, `save` and `serverinfo` run without it; `completions`
 //! and `manpage` print what [`crate::install`] derives from this [`Cli`].
 
 use std::path::PathBuf;
@@ -34,6 +34,9 @@ pub mod exit {
     /// Another popview has this account open (`delete` refuses to run
     /// beside it; as fetchmail's 8, "another instance is running").
     pub const LOCKED: i32 = 8;
+    /// `save`: some messages were not saved (each listed as "not saved";
+    /// none of them was deleted).
+    pub const NOT_SAVED: i32 = 9;
 }
 
 const AFTER_HELP: &str = "\
@@ -48,8 +51,9 @@ Exit codes: 0 success, 1 internal error, 2 usage or configuration error
 4 network/TLS error, 5 server error; for delete, 6 nothing was deleted
 (a mark or DELE refused, the connection lost before QUIT), 7 unknown (QUIT
 got no +OK: the server may or may not have deleted), 8 another popview
-has the account open (nothing was deleted). delete prints one line
-per message: deleted, not deleted or unknown, then number and UIDL.
+has the account open (nothing was deleted); for save, 9 some messages
+were not saved. delete prints one line per message: deleted, not deleted
+or unknown, then number and UIDL.
 
 MSG: a number (3 or #3) or a UIDL (abc or uid:abc). A name that could mean
 two different messages (a UIDL can look like a number) is refused.
@@ -143,6 +147,21 @@ pub enum Cmd {
         #[arg(long = "match", value_name = "PATTERN")]
         pattern: Option<String>,
     },
+    /// Keep messages (all, or MSG...) in a Maildir or an mbox; --delete moves them.
+    Save {
+        /// MSG... (none: every message) followed by an optional URL.
+        #[arg(value_name = "MSG")]
+        args: Vec<String>,
+        /// Deliver into this Maildir (cur/ new/ tmp/ are created if missing).
+        #[arg(long, value_name = "DIR", conflicts_with = "mbox")]
+        maildir: Option<PathBuf>,
+        /// Append to this mbox (mboxrd, locked as mutt locks it).
+        #[arg(long, value_name = "FILE")]
+        mbox: Option<PathBuf>,
+        /// Then delete from the server what was saved and checked.
+        #[arg(long)]
+        delete: bool,
+    },
     /// Greeting, TLS, capabilities, implementation, login delay, expire policy.
     Serverinfo {
         #[arg(value_name = "URL")]
@@ -166,14 +185,16 @@ impl Cli {
             Some(Cmd::List { url, .. } | Cmd::Show { url, .. } | Cmd::Serverinfo { url }) => {
                 url.clone()
             }
-            Some(Cmd::Delete { args, .. }) => args.iter().find(|a| a.contains("://")).cloned(),
+            Some(Cmd::Delete { args, .. } | Cmd::Save { args, .. }) => {
+                args.iter().find(|a| a.contains("://")).cloned()
+            }
             Some(Cmd::Completions { .. } | Cmd::Manpage | Cmd::Authorize) | None => None,
         };
         sub.or_else(|| self.url.clone())
     }
 }
 
-/// `delete`'s message arguments, without the URL.
+/// `delete`'s (and `save`'s) message arguments, without the URL.
 pub fn delete_targets(args: &[String]) -> Vec<String> {
     args.iter()
         .filter(|a| !a.contains("://"))

@@ -6,11 +6,14 @@
 //! ends it. Names of messages are resolved in [`naming`]; `delete` and how
 //! it reports what the server confirmed live in [`delete`]; `list --match`
 //! and `delete --match` (mutt's patterns) in `matching`.
+//! it reports what the server confirmed live in [`delete`]; `save` (keep
+//! messages in a Maildir or an mbox, and move them) in `save`.
 
 pub mod authorize;
 mod delete;
 mod matching;
 pub mod naming;
+mod save;
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -35,6 +38,7 @@ pub use authorize::authorize;
 pub use delete::delete;
 pub use matching::{delete_matching, list_matching, parse_pattern};
 use naming::Resolved;
+pub use save::{SaveOptions, save};
 
 /// A scripting command stops trying to reach the server after about this
 /// long: no new attempt starts later than this after the first.

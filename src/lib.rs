@@ -67,13 +67,9 @@
 //! | 7 terminal, arguments | [`tui`]: the terminal loop; [`cli`] | `tui`: `ui`, `app`, `worker`; `cli`: `install` |
 //! | 6 view | [`ui`]: `draw(frame, &app)`, reads only | `app`, `layout`, `text`, `worker::api`, `action` |
 //! | 5 state | [`app`]: pure state, `handle(event) -> effects` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pattern`, `pop3` (error kinds) |
-//! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize` |
-//! | 3 session | [`worker`]: the thread that owns the POP3 session | `store`, `pop3`, `mail`, `sanitize` |
-//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize` |
-//! | 5 state | [`app`]: pure state, `handle(event)` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pop3` (error kinds) |
-//! | 4 settings | [`config`]: accounts, TLS policy, credentials | `worker` (its config), `password`, `pop3`, `sanitize`, `oauth` (its settings) |
+//! | 4 settings | [`config`]: accounts, TLS policy, credentials, rules | `worker` (its config), `password`, `pop3`, `sanitize`, `oauth` (its settings), `pattern` (rules), `localbox` (`save_to`) |
 //! | 3 session | [`worker`]: the thread that owns the POP3 session; [`oauth`]: OAuth2 tokens (device grant, refresh exchange) | `worker`: `store`, `pop3`, `mail`, `sanitize`; `oauth`: `store` (the token file), `password`, `sanitize` |
-//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`] | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3` |
+//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns), [`localbox`] (Maildir/mbox) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize`; `localbox`: `mail` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
 //! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`] | nothing in the crate |
 //!
@@ -90,6 +86,8 @@
 //! - [`config`], [`password`], [`cli`], [`setup`], [`commands`]: how a user
 //!   reaches an account, and the scripting commands; [`install`] (below
 //!   [`cli`], given its `clap::Command`): completions and the man page.
+//! - [`localbox`]: keeping messages locally (`popview save`): Maildir
+//!   delivery, mboxrd appends under lock, the record of what was saved.
 //! - [`demo`]: an in-process POP3 server over the sample mailbox in
 //!   `assets/demo/` (`popview --demo`), also the tests' scripted peer.
 //! - `main.rs` (the binary) sits on top of all of them: it wires the worker's
@@ -106,6 +104,7 @@ pub mod html;
 pub mod install;
 pub mod keymap;
 pub mod layout;
+pub mod localbox;
 pub mod mail;
 pub mod oauth;
 pub mod password;

@@ -10,6 +10,8 @@ use popview::app::{App, AppEvent, AppOptions};
 use popview::cli::{self, Cli, Cmd, exit};
 use popview::commands::{self, CmdError};
 use popview::keymap::Keymap;
+use popview::localbox::Destination;
+use popview::localbox::files::expand_home;
 use popview::setup::{self, Target};
 use popview::{install, tui, worker};
 
@@ -58,6 +60,8 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
     let Target {
         worker: mut cfg,
         persist,
+        data_dir,
+        save_to,
         ..
     } = target;
     cfg.previews = matches!(
@@ -96,6 +100,35 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
         }
         Cmd::Delete { args, dry_run, .. } => {
             commands::delete(cfg, persist, &cli::delete_targets(args), *dry_run, &mut out)
+        }
+        Cmd::Save {
+            args,
+            maildir,
+            mbox,
+            delete,
+        } => {
+            let dest = match (maildir, mbox, save_to) {
+                (Some(d), None, _) => Destination::Maildir(expand_home(d)),
+                (None, Some(f), _) => Destination::Mbox(expand_home(f)),
+                (None, None, Some(d)) => d,
+                _ => {
+                    return Err(CmdError::new(
+                        exit::USAGE,
+                        "say where to save: --maildir DIR or --mbox FILE \
+                         (e.g. popview save --maildir ~/Mail), or set the account's \
+                         save_to = \"maildir:~/Mail\"",
+                    ));
+                }
+            };
+            let opts = commands::SaveOptions {
+                targets: cli::delete_targets(args),
+                dest,
+                delete: *delete,
+                index_dir: data_dir,
+            };
+            // Holds the account lock for --delete (see setup::resolve).
+            let _held = persist;
+            commands::save(cfg, opts, &mut out)
         }
         Cmd::Serverinfo { .. } => commands::serverinfo(cfg, persist, &mut out),
         Cmd::Completions { .. } | Cmd::Manpage | Cmd::Authorize => unreachable!("done by run"),

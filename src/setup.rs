@@ -33,6 +33,10 @@ pub struct Target {
     /// Where the TUI keeps its pattern history (none for the demo, or
     /// with no state directory).
     pub history: Option<Store>,
+    /// The account's data directory (`None` for the demo: nothing kept).
+    pub data_dir: Option<PathBuf>,
+    /// The account's `save_to`.
+    pub save_to: Option<crate::localbox::Destination>,
 }
 
 /// Resolve the target. `prompt` is true for the scripting commands, which
@@ -105,12 +109,15 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
     // alone (it neither commits nor forgets them).
     let lock = match &cli.command {
         None => Lock::OrReadOnly,
-        Some(Cmd::Delete { .. }) => Lock::Required,
+        Some(Cmd::Delete { .. } | Cmd::Save { delete: true, .. }) => Lock::Required,
         Some(_) => Lock::No,
     };
     let persist = persistence(&key, account.cache && !cli.common.no_cache, !prompt, lock)?;
     let history =
         store::default_roots().and_then(|r| Store::open_split(&r.cache, &r.data, &key).ok());
+    let data_dir = store::default_roots()
+        .and_then(|r| Store::open_split(&r.cache, &r.data, &key).ok())
+        .map(|s| s.data_dir().to_path_buf());
     Ok(Target {
         worker,
         persist,
@@ -121,6 +128,8 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         rules: rules_of(&cfg),
         authserv_id: account.authserv_id.clone(),
         history,
+        data_dir,
+        save_to: account.save_to.clone(),
     })
 }
 
@@ -248,6 +257,8 @@ fn demo_target(cli: &Cli) -> Result<Target, CmdError> {
         rules: rules_of(&cfg),
         authserv_id: None,
         history: None,
+        data_dir: None,
+        save_to: None,
     })
 }
 

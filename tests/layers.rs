@@ -32,7 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("pure adapters", &["text", "mail", "pop3", "keymap"]),
     (
         "below the session",
-        &["store", "password", "layout", "demo", "pattern"],
+        &["store", "password", "layout", "demo", "pattern", "localbox"],
     ),
     ("session", &["worker", "oauth"]),
     ("settings", &["config"]),

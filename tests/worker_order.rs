@@ -142,8 +142,10 @@ fn the_apps_first_screen_is_the_newest_as_the_worker_assumes() {
     out.extend(app.handle(AppEvent::Tick));
     let shown: Vec<u32> = out
         .iter()
-        .find_map(|r| match r {
-            Request::Visible(keys) => Some(keys.iter().map(|k| k.number).collect()),
+        .find_map(|e| match e {
+            popview::app::Effect::Send(Request::Visible(keys)) => {
+                Some(keys.iter().map(|k| k.number).collect())
+            }
             _ => None,
         })
         .expect("the app says which rows it shows");

@@ -156,6 +156,8 @@ pub struct Account {
     pub authserv_id: Option<String>,
     /// `[accounts.NAME.oauth2]`: built-in OAuth2 (see [`crate::oauth`]).
     pub oauth2: Option<crate::oauth::Settings>,
+    /// `save_to`: where `popview save` keeps mail by default.
+    pub save_to: Option<crate::localbox::Destination>,
 }
 
 impl Account {
@@ -186,6 +188,7 @@ impl Account {
             cache: settings::DEFAULT_CACHE,
             authserv_id: None,
             oauth2: None,
+            save_to: None,
         }
     }
 

@@ -423,6 +423,13 @@ pub const OAUTH2_REFRESH_TOKEN_STORE_COMMAND: Setting = Setting {
     default: DefaultValue::Unset("a 0600 file in popview's data dir"),
     help: "a command that stores a new refresh token given on its stdin",
 };
+pub const SAVE_TO: Setting = Setting {
+    section: Account,
+    key: "save_to",
+    kind: Kind::Path,
+    default: DefaultValue::Unset(""),
+    help: "where `popview save` keeps mail without --maildir/--mbox: maildir:PATH or mbox:PATH",
+};
 
 /// Every setting, in the order of the README and the example file.
 pub const SETTINGS: &[Setting] = &[
@@ -448,6 +455,7 @@ pub const SETTINGS: &[Setting] = &[
     TIMEOUT_SECS,
     CACHE,
     AUTHSERV_ID,
+    SAVE_TO,
     RULE_PATTERN,
     RULE_ACTION,
     OAUTH2_TOKEN_URL,
@@ -572,7 +580,7 @@ mod tests {
                 "keys"
             ]
         );
-        assert_eq!(ACCOUNT_KEYS.len(), 16);
+        assert_eq!(ACCOUNT_KEYS.len(), 17);
         assert_eq!(ACCOUNT_KEYS.last(), Some(&"oauth2"));
         assert_eq!(OAUTH2_KEYS.len(), 7);
         for s in SETTINGS {

@@ -29,6 +29,7 @@ impl Cx<'_> {
         let mut cache = settings::DEFAULT_CACHE;
         let mut authserv_id = None;
         let mut oauth2: Option<(String, &Value<'_>)> = None;
+        let mut save_to = None;
 
         for (k, v) in entries(table) {
             let field = k.get_ref().as_ref();
@@ -81,6 +82,13 @@ impl Cx<'_> {
                 }
                 "auth" => {
                     auth = self.choice(&key, v, AuthMethod::SETTING_VALUES)?;
+                }
+                "save_to" => {
+                    let s = self.string(&key, v, "save_to = \"maildir:~/Mail\"")?;
+                    save_to = Some(
+                        save_destination(&s, self.home, self.path)
+                            .map_err(|m| self.bad(&key, v, m))?,
+                    );
                 }
                 "ca_file" => {
                     let s = self.string(&key, v, "ca_file = \"~/certs/ca.pem\"")?;
@@ -284,6 +292,7 @@ impl Cx<'_> {
             cache,
             authserv_id,
             oauth2,
+            save_to,
         })
     }
 }
@@ -387,6 +396,29 @@ pub(super) fn check_env_name(s: &str) -> Result<(), String> {
 
 /// Expand a leading `~` and anchor a relative path at the config file's
 /// directory.
+/// `save_to`: `maildir:PATH`, `mbox:PATH`, or a bare PATH: a Maildir when
+/// it ends with `/` or is a directory, an mbox otherwise (`~` expanded).
+fn save_destination(
+    s: &str,
+    home: Option<&Path>,
+    config: &Path,
+) -> Result<crate::localbox::Destination, String> {
+    use crate::localbox::Destination;
+    let (maildir, rest) = match s.split_once(':') {
+        Some(("maildir", rest)) => (Some(true), rest),
+        Some(("mbox", rest)) => (Some(false), rest),
+        _ => (None, s),
+    };
+    let path = expand_path(rest, home, config)?;
+    Ok(
+        if maildir.unwrap_or_else(|| rest.ends_with('/') || path.is_dir()) {
+            Destination::Maildir(path)
+        } else {
+            Destination::Mbox(path)
+        },
+    )
+}
+
 pub(super) fn expand_path(s: &str, home: Option<&Path>, config: &Path) -> Result<PathBuf, String> {
     if s.is_empty() {
         return Err("the path is empty".to_owned());

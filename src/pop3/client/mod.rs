@@ -24,6 +24,7 @@ use crate::sanitize;
 
 mod commands;
 mod login;
+mod retrieve;
 
 /// Default for the most commands in flight when the server advertises
 /// PIPELINING. mpop keeps about 100; over a long round trip that caps the
