@@ -22,6 +22,13 @@ pub struct AttachmentInfo {
     data: Vec<u8>,
 }
 
+impl AttachmentInfo {
+    /// The decoded content.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
 /// A message ready to show; every string sanitized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Doc {
@@ -38,9 +45,19 @@ pub struct Doc {
     pub raw_len: u64,
     raw: Vec<u8>,
     pub parse_note: Option<String>,
+    /// The HTML part's source, when there is one (for `m`; see
+    /// [`super::external::html_source`]).
+    pub html: Option<String>,
+    /// The message's links, deduplicated, with the text beside each.
+    pub links: Vec<super::external::Link>,
 }
 
 impl Doc {
+    /// The message exactly as the server sent it (dot-unstuffed).
+    pub fn raw_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// The message with its date in UTC (see [`Doc::from_view_in`]).
     pub fn from_view(v: MessageView) -> Doc {
         Doc::from_view_in(v, 0)
@@ -60,7 +77,11 @@ impl Doc {
             .split('\n')
             .map(|l| clean_text(l.strip_suffix('\r').unwrap_or(l)))
             .collect();
+        let html = super::external::html_source(&v.raw);
+        let links = super::external::links_of(&v.body, html.as_deref());
         Doc {
+            html,
+            links,
             from: clean_line(&v.from),
             to: clean_line(&v.to),
             cc: clean_line(&v.cc),
