@@ -327,3 +327,93 @@ fn a_peek_is_neither_piped_nor_opened() {
     );
     assert!(opens(app.handle(ch('m'))).is_empty());
 }
+
+/// The retrieve request among effects: its ticket and key.
+fn retrieve_of(effects: &[Effect]) -> Option<(u64, MsgKey)> {
+    effects.iter().find_map(|e| match e {
+        Effect::Send(Request::Retrieve { ticket, key }) => Some((*ticket, key.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn tagged_messages_are_retrieved_in_list_order_and_piped_together() {
+    let mut app = App::new(AppOptions::default());
+    app.handle(AppEvent::Resize(100, 30));
+    app.handle(AppEvent::Worker(Event::Listing {
+        entries: (1..=3)
+            .map(|n| ListEntry {
+                key: key_of(n),
+                size: 100,
+            })
+            .collect(),
+        no_uidl_reason: None,
+    }));
+    // Newest first: 3, 2, 1. Tag 3 and 1.
+    assert_eq!(app.view_keys(), vec![key_of(3), key_of(2), key_of(1)]);
+    app.handle(ch('t'));
+    app.handle(ch('j'));
+    app.handle(ch('t'));
+    app.handle(ch(';'));
+    app.handle(ch('|'));
+    assert!(
+        app.pipe_prompt().is_some(),
+        ";| asks for the command: {:?}",
+        app.notice()
+    );
+    typed(&mut app, "git am");
+    let effects = app.handle(key(KeyCode::Enter, KeyModifiers::NONE));
+    let (t1, k1) = retrieve_of(&effects).expect("the first tagged is retrieved");
+    assert_eq!(k1, key_of(3));
+    let raw = |n: u32| format!("Subject: m{n}\r\n\r\nbody {n}\r\n").into_bytes();
+    let deliver_n = |app: &mut App, ticket, n: u32| {
+        app.handle(popview::app::prepare(Event::Message {
+            ticket,
+            key: key_of(n),
+            view: Box::new(view(raw(n))),
+        }))
+    };
+    let effects = deliver_n(&mut app, t1, 3);
+    assert!(pipes_of(&effects).is_empty());
+    let (t2, k2) = retrieve_of(&effects).expect("then the next one");
+    assert_eq!(k2, key_of(1));
+    let jobs = pipes(deliver_n(&mut app, t2, 1));
+    let mut want = raw(3);
+    want.extend_from_slice(popview::app::external::PIPE_SEP);
+    want.extend_from_slice(&raw(1));
+    assert_eq!(
+        jobs,
+        vec![PipeJob {
+            command: "git am".into(),
+            data: want
+        }]
+    );
+}
+
+#[test]
+fn leaving_the_reader_cancels_a_tagged_pipe() {
+    let mut app = listed();
+    app.handle(ch('t'));
+    app.handle(ch(';'));
+    app.handle(ch('|'));
+    assert!(app.pipe_prompt().is_some());
+    typed(&mut app, "cat");
+    let effects = app.handle(key(KeyCode::Enter, KeyModifiers::NONE));
+    let (ticket, _) = retrieve_of(&effects).unwrap();
+    app.handle(key(KeyCode::Esc, KeyModifiers::NONE));
+    assert_eq!(
+        app.notice(),
+        Some("the pipe of the tagged messages was cancelled")
+    );
+    assert!(pipes(deliver(&mut app, ticket, RAW)).is_empty());
+}
+
+fn pipes_of(effects: &[Effect]) -> Vec<&PipeJob> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Pipe(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}

@@ -78,6 +78,21 @@ pub struct LinkMenu {
     pub confirm: bool,
 }
 
+/// The tagged messages on their way to one command (`;|`).
+#[derive(Clone, Debug, Default)]
+struct Batch {
+    command: String,
+    /// Still to retrieve, in list order.
+    queue: VecDeque<(MsgKey, u64)>,
+    /// Being retrieved.
+    current: Option<MsgKey>,
+    data: Vec<u8>,
+    done: usize,
+}
+
+/// What goes between two messages piped together (mutt's `pipe_sep`).
+pub const PIPE_SEP: &[u8] = b"\n";
+
 /// The state of this module, kept in [`App`].
 #[derive(Clone, Debug, Default)]
 pub struct External {
@@ -86,6 +101,10 @@ pub struct External {
     history: Vec<String>,
     /// A command typed in the list for a message still being retrieved.
     pending: Option<(MsgKey, String)>,
+    /// The prompt is for the tagged messages (`;|`).
+    prompt_tagged: bool,
+    /// `;|`: the tagged messages, retrieved one after the other.
+    batch: Option<Batch>,
     links: Option<LinkMenu>,
     /// The message shown before a command's output replaced it.
     behind_output: Option<Reader>,
@@ -266,7 +285,11 @@ impl App {
                     self.external.prompt = None;
                     if !text.trim().is_empty() {
                         remember(&mut self.external.history, &text);
-                        self.pipe_to(text, out);
+                        if std::mem::take(&mut self.external.prompt_tagged) {
+                            self.pipe_tagged(text, out);
+                        } else {
+                            self.pipe_to(text, out);
+                        }
                     }
                 }
             }
@@ -276,8 +299,24 @@ impl App {
             self.link_key(k);
             return true;
         }
-        if self.editing_filter || self.prompt.is_some() || self.tag_prefix {
+        if self.editing_filter || self.prompt.is_some() {
             return false;
+        }
+        if self.tag_prefix {
+            if self.opts.keymap.action_for(k) != Some(Action::Pipe) {
+                return false;
+            }
+            self.tag_prefix = false;
+            if self.tagged_count() == 0 {
+                self.set_notice(format!(
+                    "no message is tagged: {} tags one",
+                    self.opts.keymap.hint(Action::ToggleTag)
+                ));
+            } else {
+                self.external.prompt = Some(LineEditor::new(&self.external.history));
+                self.external.prompt_tagged = true;
+            }
+            return true;
         }
         // Any other key on the output (next message...) leaves it for good.
         if self.external.behind_output.is_some()
@@ -299,6 +338,7 @@ impl App {
         match action {
             Some(Action::Pipe) if matches!(self.screen, Screen::List | Screen::Reader) => {
                 self.external.prompt = Some(LineEditor::new(&self.external.history));
+                self.external.prompt_tagged = false;
                 true
             }
             Some(Action::OpenPart) if self.screen == Screen::Reader => {
@@ -326,19 +366,96 @@ impl App {
             let key = row.key.clone();
             self.external.pending = Some((key, command));
             self.open_at_cursor(out);
-            self.pipe_when_ready();
+            self.pipe_pending();
             return;
         }
         let Some(r) = &self.reader else {
             return;
         };
         self.external.pending = Some((r.key.clone(), command));
-        self.pipe_when_ready();
+        self.pipe_pending();
+    }
+
+    /// `;|`: retrieve the tagged messages one after the other (in list
+    /// order), then pipe them together, [`PIPE_SEP`] between two.
+    fn pipe_tagged(&mut self, command: String, out: &mut Vec<Request>) {
+        let mut tagged: Vec<(usize, MsgKey, u64)> = self
+            .rows
+            .rows
+            .iter()
+            .filter(|r| r.tagged)
+            .map(|r| {
+                let pos = self.view_pos(&r.key).unwrap_or(usize::MAX);
+                (pos, r.key.clone(), r.size)
+            })
+            .collect();
+        tagged.sort_by_key(|(pos, _, _)| *pos);
+        self.external.pending = None;
+        self.external.batch = Some(Batch {
+            command,
+            queue: tagged.into_iter().map(|(_, k, s)| (k, s)).collect(),
+            ..Batch::default()
+        });
+        self.batch_step(out);
+    }
+
+    /// The next tagged message: retrieve it, or pipe them all when none is
+    /// left.
+    fn batch_step(&mut self, out: &mut Vec<Request>) {
+        let Some(b) = &mut self.external.batch else {
+            return;
+        };
+        match b.queue.pop_front() {
+            Some((key, size)) => {
+                b.current = Some(key.clone());
+                let n = b.done + b.queue.len() + 1;
+                let i = b.done + 1;
+                self.start_retrieve(key, size, false, out);
+                self.set_notice(format!("retrieving {i} of {n} tagged messages to pipe…"));
+            }
+            None => {
+                if let Some(b) = self.external.batch.take() {
+                    self.effects.push(Effect::Pipe(PipeJob {
+                        command: b.command,
+                        data: b.data,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Called after every event: collect a tagged message that arrived,
+    /// or pipe the pending command's message if the reader now holds all
+    /// of it.
+    pub(super) fn pipe_when_ready(&mut self, out: &mut Vec<Request>) {
+        if let Some(b) = &self.external.batch {
+            let state = match (&self.reader, &b.current) {
+                (Some(r), Some(cur)) if reader::same_message(&r.key, cur) => {
+                    r.doc().map(|d| d.raw_bytes().to_vec())
+                }
+                _ => {
+                    self.external.batch = None;
+                    self.set_notice("the pipe of the tagged messages was cancelled".to_string());
+                    return;
+                }
+            };
+            if let (Some(raw), Some(b)) = (state, &mut self.external.batch) {
+                if !b.data.is_empty() {
+                    b.data.extend_from_slice(PIPE_SEP);
+                }
+                b.data.extend_from_slice(&raw);
+                b.done += 1;
+                b.current = None;
+                self.batch_step(out);
+            }
+            return;
+        }
+        self.pipe_pending();
     }
 
     /// Pipe the pending command's message if the reader now holds all of
-    /// it; called after every event.
-    pub(super) fn pipe_when_ready(&mut self) {
+    /// it.
+    fn pipe_pending(&mut self) {
         let Some((key, _)) = &self.external.pending else {
             return;
         };

@@ -669,7 +669,7 @@ impl App {
         if self.view_dirty && !is_preview {
             self.rebuild_view(true);
         }
-        self.pipe_when_ready();
+        self.pipe_when_ready(&mut out);
         self.clamp_scroll();
         self.sync_visible(&mut out);
         let mut effects: Vec<Effect> = out.into_iter().map(Effect::Send).collect();
