@@ -417,3 +417,52 @@ fn pipes_of(effects: &[Effect]) -> Vec<&PipeJob> {
         })
         .collect()
 }
+
+/// A message forwarding `inner` as a `message/rfc822` part.
+fn forwarding(subject: &str, inner: &[u8]) -> Vec<u8> {
+    let mut m = format!(
+        "From: fwd@example.org\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b-{subject}\"\r\n\r\n\
+         --b-{subject}\r\nContent-Type: text/plain\r\n\r\nsee below ({subject})\r\n\
+         --b-{subject}\r\nContent-Type: message/rfc822\r\n\r\n"
+    )
+    .into_bytes();
+    m.extend_from_slice(inner);
+    m.extend_from_slice(format!("\r\n--b-{subject}--\r\n").as_bytes());
+    m
+}
+
+#[test]
+fn forwarded_messages_are_shown_inline_with_their_headers_bounded_in_depth() {
+    let innermost = b"From: Deep <deep@example.org>\r\nTo: x@example.org\r\n\
+Subject: level-5 \x1b[31mred\r\n\r\ninnermost text\r\n";
+    let mut m = innermost.to_vec();
+    for level in (0..5).rev() {
+        m = forwarding(&format!("level-{level}"), &m);
+    }
+    let app = reading(&m);
+    let doc = app.reader().unwrap().doc().unwrap();
+    assert_eq!(doc.subject, "level-0");
+    let shown = doc.body.matches("Forwarded message").count();
+    assert_eq!(
+        shown,
+        popview::app::reader::MAX_FORWARD_DEPTH,
+        "{}",
+        doc.body
+    );
+    for level in 1..=3 {
+        assert!(
+            doc.body.contains(&format!("Subject: level-{level}")),
+            "{level}: {}",
+            doc.body
+        );
+        assert!(doc.body.contains(&format!("see below (level-{level})")));
+    }
+    assert!(
+        !doc.body.contains("level-4"),
+        "deeper ones stay attachments"
+    );
+    assert!(!doc.body.contains('\x1b'));
+    // The forwarded part is still in the list, to save or open.
+    assert!(doc.attachments.iter().any(|a| a.mime == "message/rfc822"));
+}
