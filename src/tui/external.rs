@@ -161,7 +161,14 @@ pub enum OpenPlan {
 
 /// Write the part privately and choose its viewer.
 pub fn plan_open(job: &OpenJob) -> OpenPlan {
-    let dir = match tempfile::Builder::new().prefix("popview-").tempdir() {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("popview-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = match builder.tempdir() {
         Ok(d) => d,
         Err(e) => return OpenPlan::Failed(format!("cannot make a temporary folder: {e}")),
     };
@@ -225,6 +232,10 @@ fn read_capped(r: impl Read, cap: usize) -> (Vec<u8>, bool) {
 /// Run a `copiousoutput` viewer: its standard output (then its errors),
 /// capped at [`MAX_OUTPUT`], stopped after [`MAX_RUN`].
 pub fn capture(title: String, command: &str) -> ExternalDone {
+    capture_within(title, command, MAX_RUN, MAX_OUTPUT)
+}
+
+fn capture_within(title: String, command: &str, limit: Duration, cap: usize) -> ExternalDone {
     let child = sh(command)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -237,12 +248,12 @@ pub fn capture(title: String, command: &str) -> ExternalDone {
     let out = child
         .stdout
         .take()
-        .map(|o| std::thread::spawn(move || read_capped(o, MAX_OUTPUT)));
+        .map(|o| std::thread::spawn(move || read_capped(o, cap)));
     let err = child
         .stderr
         .take()
         .map(|e| std::thread::spawn(move || read_capped(e, 64 * 1024)));
-    let status = wait_bounded(&mut child, MAX_RUN);
+    let status = wait_bounded(&mut child, limit);
     let (mut text, cut) = out
         .and_then(|h| h.join().ok())
         .map(|(b, c)| (String::from_utf8_lossy(&b).into_owned(), c))
@@ -254,12 +265,12 @@ pub fn capture(title: String, command: &str) -> ExternalDone {
         text.push_str(&String::from_utf8_lossy(&e));
     }
     if cut {
-        text.push_str(&format!("\n[output cut at {} KB]", MAX_OUTPUT / 1024));
+        text.push_str(&format!("\n[output cut at {} KB]", cap / 1024));
     }
     match status {
         None => text.push_str(&format!(
-            "\n[the viewer was stopped after {} s]",
-            MAX_RUN.as_secs()
+            "\n[the viewer was stopped after {} ms]",
+            limit.as_millis()
         )),
         Some(s) if !s.success() => text.push_str(&format!("\n[{}]", status_words(s))),
         Some(_) => {}
@@ -309,5 +320,106 @@ pub fn run_url(url: &str) -> ExternalDone {
             status: status_words(s),
         },
         Err(e) => ExternalDone::Failed(format!("cannot run the browser: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(d: ExternalDone) -> String {
+        match d {
+            ExternalDone::Output { text, .. } => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn captured_output_is_capped() {
+        let t = output(capture_within(
+            "t".into(),
+            "head -c 100000 /dev/zero | tr '\\0' a",
+            Duration::from_secs(10),
+            1024,
+        ));
+        assert!(t.starts_with(&"a".repeat(1024)), "{}", &t[..40]);
+        assert!(!t.contains(&"a".repeat(1025)));
+        assert!(t.contains("[output cut at 1 KB]"), "{t}");
+    }
+
+    #[test]
+    fn a_viewer_that_never_ends_is_stopped() {
+        let started = Instant::now();
+        let t = output(capture_within(
+            "t".into(),
+            "echo before; exec sleep 30",
+            Duration::from_millis(300),
+            1024,
+        ));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(
+            t.contains("before") && t.contains("stopped after 300 ms"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn a_url_is_an_argument_never_part_of_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let canary = dir.path().join("pwned");
+        let url = format!("https://x/;touch${{IFS}}{}", canary.display());
+        assert!(openable(&url));
+        // $BROWSER is a colon-separated list: the first one is used.
+        let cmd = url_command(&url, Some("printf %s:ignored")).unwrap();
+        assert_eq!(cmd, "printf \"$1\"");
+        let out = sh(&url_command(&url, Some("printf %s")).unwrap())
+            .arg("sh")
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), url);
+        assert!(!canary.exists());
+        assert_eq!(url_command("javascript:alert(1)", None), None);
+        assert_eq!(url_command("https://a", None).unwrap(), "xdg-open \"$1\"");
+        assert_eq!(
+            url_command("https://a", Some(":w3m:lynx")).unwrap(),
+            "w3m \"$1\""
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_part_is_written_privately_under_a_safe_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let job = OpenJob {
+            name: "../../.bashrc".into(),
+            mime: "application/x-unknown-to-any-mailcap".into(),
+            data: b"rm -rf ~".to_vec(),
+        };
+        match plan_open(&job) {
+            OpenPlan::Foreground {
+                command, dir, keep, ..
+            } => {
+                assert!(keep, "xdg-open returns before the viewer reads the file");
+                let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o700);
+                let files: Vec<_> = std::fs::read_dir(dir.path())
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .collect();
+                assert_eq!(files.len(), 1);
+                let f = &files[0];
+                assert_eq!(f.file_name().unwrap(), "bashrc");
+                let mode = std::fs::metadata(f).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600);
+                assert_eq!(std::fs::read(f).unwrap(), b"rm -rf ~");
+                assert_eq!(
+                    command,
+                    format!("xdg-open {}", mailcap::shell_quote(f.to_str().unwrap()))
+                );
+            }
+            OpenPlan::Capture { .. } => panic!("no mailcap entry expected"),
+            OpenPlan::Failed(why) => panic!("{why}"),
+        }
     }
 }
