@@ -466,3 +466,19 @@ Subject: level-5 \x1b[31mred\r\n\r\ninnermost text\r\n";
     // The forwarded part is still in the list, to save or open.
     assert!(doc.attachments.iter().any(|a| a.mime == "message/rfc822"));
 }
+
+#[test]
+fn pipe_over_a_viewers_output_pipes_the_message() {
+    let mut app = reading(RAW);
+    app.handle(AppEvent::External(ExternalDone::Output {
+        title: "viewer".into(),
+        text: "not the message".into(),
+    }));
+    assert!(app.showing_output());
+    app.handle(ch('|'));
+    typed(&mut app, "cat");
+    let jobs = pipes(app.handle(key(KeyCode::Enter, KeyModifiers::NONE)));
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].data, RAW);
+    assert!(!app.showing_output());
+}

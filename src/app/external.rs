@@ -335,6 +335,18 @@ impl App {
             }
             return true;
         }
+        // Pipe, open and links act on the message, not on a viewer's output
+        // shown in its place.
+        if matches!(
+            action,
+            Some(Action::Pipe | Action::OpenPart | Action::Links)
+        ) && let Some(r) = self.external.behind_output.take()
+        {
+            self.reader = Some(r);
+            if let Some(r) = &mut self.reader {
+                r.layout(self.size.0 as usize);
+            }
+        }
         match action {
             Some(Action::Pipe) if matches!(self.screen, Screen::List | Screen::Reader) => {
                 self.external.prompt = Some(LineEditor::new(&self.external.history));
