@@ -49,11 +49,14 @@ pub enum Action {
     TagPrefix,
     UndoBulk,
     Review,
+    Pipe,
+    OpenPart,
+    Links,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 42] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -91,6 +94,9 @@ impl Action {
         Action::TagPrefix,
         Action::UndoBulk,
         Action::Review,
+        Action::Pipe,
+        Action::OpenPart,
+        Action::Links,
         Action::Help,
         Action::Suspend,
     ];
@@ -137,6 +143,9 @@ impl Action {
             Action::TagPrefix => "tag_prefix",
             Action::UndoBulk => "undo_bulk",
             Action::Review => "review",
+            Action::Pipe => "pipe",
+            Action::OpenPart => "open_part",
+            Action::Links => "links",
         }
     }
 
@@ -188,6 +197,13 @@ impl Action {
             }
             Action::UndoBulk => "undo the last bulk change of marks (asks first)",
             Action::Review => "review every marked message (count, size), undo marks there",
+            Action::Pipe => {
+                "pipe the message (raw) to a shell command; the terminal is handed over"
+            }
+            Action::OpenPart => {
+                "reader: open the selected attachment (or the HTML part) with the mailcap viewer"
+            }
+            Action::Links => "reader: list the message's links; open one (shown in full, asks y)",
         }
     }
 

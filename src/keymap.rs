@@ -198,6 +198,9 @@ pub const DEFAULT_BINDINGS: &[(&str, Action)] = &[
     ("v", Action::Raw),
     ("h", Action::FullHeaders),
     ("?", Action::Help),
+    ("|", Action::Pipe),
+    ("m", Action::OpenPart),
+    ("ctrl-b", Action::Links),
 ];
 
 /// The live key table.

@@ -12,7 +12,9 @@
 //! only when the app says something changed. A failed send to the worker
 //! means it is gone: the app shows it and quitting becomes immediate.
 
-use std::io::stdout;
+mod external;
+
+use std::io::{Write, stdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -24,6 +26,7 @@ use crossterm::event::{
 };
 use crossterm::execute;
 
+use crate::app::external::{ExternalDone, OpenJob, PipeJob};
 use crate::app::{App, AppEvent, Effect};
 use crate::worker::api::Request;
 
@@ -91,8 +94,7 @@ pub fn run(
     let _restore = Restore;
     execute!(stdout(), EnableMouseCapture)?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let input = spawn_input(tx.clone(), Arc::clone(&stop))?;
+    let mut input = Input::start(tx.clone())?;
 
     let mut out = Outside {
         to_worker,
@@ -100,6 +102,8 @@ pub fn run(
         redraw: false,
         suspend: false,
         keep_history,
+        foreground: std::collections::VecDeque::new(),
+        kept_dirs: Vec::new(),
     };
     out.dispatch(&mut app, AppEvent::Clock(unix_now()));
     let size = terminal.size()?;
@@ -116,6 +120,23 @@ pub fn run(
                 Ok(size) => out.dispatch(&mut app, AppEvent::Resize(size.width, size.height)),
                 Err(e) => break Err(e.into()),
             }
+        }
+        if let Some(job) = out.foreground.pop_front() {
+            // A program in the foreground: the terminal is its own until
+            // it ends; then everything is drawn again.
+            let done = match hand_over(&mut terminal, &mut input, &out.funnel, |kept| {
+                run_foreground(job, kept)
+            }) {
+                Ok(done) => done,
+                Err(e) => break Err(e.into()),
+            };
+            out.kept_dirs.extend(done.1);
+            match terminal.size() {
+                Ok(size) => out.dispatch(&mut app, AppEvent::Resize(size.width, size.height)),
+                Err(e) => break Err(e.into()),
+            }
+            out.dispatch(&mut app, AppEvent::External(done.0));
+            continue;
         }
         if std::mem::take(&mut out.redraw)
             && let Err(e) = terminal.draw(|f| crate::ui::draw(f, &app))
@@ -155,10 +176,120 @@ pub fn run(
             out.dispatch(&mut app, AppEvent::Tick);
         }
     };
-    stop.store(true, Ordering::Relaxed);
+    input.stop();
     drop(rx);
-    let _ = input.join();
     result.map(|()| app)
+}
+
+/// The input thread, stopped while another program owns the terminal (it
+/// would take that program's keys) and started again after.
+struct Input {
+    stop: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Input {
+    fn start(tx: Sender<AppEvent>) -> std::io::Result<Input> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = spawn_input(tx, Arc::clone(&stop))?;
+        Ok(Input {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A program to run with the terminal handed over.
+enum Foreground {
+    Pipe(PipeJob),
+    Open {
+        what: String,
+        command: String,
+        dir: tempfile::TempDir,
+        keep: bool,
+    },
+    Url(String),
+}
+
+/// Run `job` (the terminal is handed over); the temporary directory to
+/// keep until popview ends, if any.
+fn run_foreground(job: Foreground, kept: &mut Option<tempfile::TempDir>) -> ExternalDone {
+    match job {
+        Foreground::Pipe(p) => {
+            let done = external::pipe(&p);
+            let status = match &done {
+                ExternalDone::Finished { status, .. } => status.clone(),
+                ExternalDone::Failed(why) => why.clone(),
+                ExternalDone::Output { .. } => String::new(),
+            };
+            wait_key(&format!("popview: the command ended ({status})"));
+            done
+        }
+        Foreground::Open {
+            what,
+            command,
+            dir,
+            keep,
+        } => {
+            let done = external::foreground(&what, &command);
+            if keep {
+                *kept = Some(dir);
+            }
+            done
+        }
+        Foreground::Url(url) => external::run_url(&url),
+    }
+}
+
+/// "Press any key" after a piped command, so its output can be read.
+fn wait_key(said: &str) {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "\r\n{said}. Press any key to return to popview.\r\n");
+    let _ = err.flush();
+    if crossterm::terminal::enable_raw_mode().is_err() {
+        return;
+    }
+    // Bounded: the first key ends it; resizes and the like are skipped, at
+    // most this many.
+    for _ in 0..10_000 {
+        match event::read() {
+            Ok(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => break,
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+}
+
+/// Give the terminal to `work` (input thread stopped, mouse off, raw mode
+/// off, main screen), then take it back and clear it so the next draw
+/// repaints every cell.
+fn hand_over<T>(
+    terminal: &mut ratatui::DefaultTerminal,
+    input: &mut Input,
+    funnel: &Sender<AppEvent>,
+    work: impl FnOnce(&mut Option<tempfile::TempDir>) -> T,
+) -> std::io::Result<(T, Option<tempfile::TempDir>)> {
+    input.stop();
+    let _ = execute!(stdout(), DisableMouseCapture);
+    ratatui::restore();
+    let mut kept = None;
+    let result = work(&mut kept);
+    crossterm::terminal::enable_raw_mode()?;
+    execute!(
+        stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        EnableMouseCapture
+    )?;
+    terminal.clear()?;
+    *input = Input::start(funnel.clone())?;
+    Ok((result, kept))
 }
 
 /// Ctrl-Z: give the terminal back, stop like any job (the shell's `fg`
@@ -194,6 +325,11 @@ struct Outside {
     suspend: bool,
     /// Writes the pattern history where the next start finds it.
     keep_history: KeepHistory,
+    /// Programs to run with the terminal handed over, in order.
+    foreground: std::collections::VecDeque<Foreground>,
+    /// Temporary directories of viewers started with `xdg-open`, removed
+    /// when popview ends.
+    kept_dirs: Vec<tempfile::TempDir>,
 }
 
 impl Outside {
@@ -229,9 +365,49 @@ impl Outside {
                     (self.keep_history)(&h);
                     None
                 }
+                Effect::Pipe(job) => {
+                    self.foreground.push_back(Foreground::Pipe(job));
+                    None
+                }
+                Effect::OpenUrl(url) => {
+                    self.foreground.push_back(Foreground::Url(url));
+                    None
+                }
+                Effect::OpenPart(job) => self.open_part(job),
             };
             if let Some(ev) = answer {
                 effects.extend(app.handle(ev));
+            }
+        }
+    }
+
+    /// Write the part and choose its viewer: a `copiousoutput` one runs on
+    /// a thread of its own, any other in the foreground.
+    fn open_part(&mut self, job: OpenJob) -> Option<AppEvent> {
+        match external::plan_open(&job) {
+            external::OpenPlan::Failed(why) => Some(AppEvent::External(ExternalDone::Failed(why))),
+            external::OpenPlan::Capture {
+                title,
+                command,
+                dir,
+            } => self.spawn("popview-view", move || {
+                let done = external::capture(title, &command);
+                drop(dir);
+                AppEvent::External(done)
+            }),
+            external::OpenPlan::Foreground {
+                what,
+                command,
+                dir,
+                keep,
+            } => {
+                self.foreground.push_back(Foreground::Open {
+                    what,
+                    command,
+                    dir,
+                    keep,
+                });
+                None
             }
         }
     }

@@ -28,7 +28,10 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first; mirrors the table in `src/lib.rs`. A module
 /// may use modules of lower layers only.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("foundation", &["sanitize", "html", "action", "install"]),
+    (
+        "foundation",
+        &["sanitize", "html", "action", "install", "mailcap"],
+    ),
     ("pure adapters", &["text", "mail", "pop3", "keymap"]),
     (
         "below the session",

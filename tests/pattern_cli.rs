@@ -186,7 +186,7 @@ fn stls_delete_match_deletes_exactly_the_matches() {
     );
 }
 
-/// SECURITY-CASES H48: without TOP there are no previews; a pattern that
+/// SECURITY-CASES H46: without TOP there are no previews; a pattern that
 /// matches them anyway (a negation) deletes nothing it could not check.
 #[test]
 fn delete_match_never_deletes_a_message_it_could_not_check() {

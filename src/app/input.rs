@@ -163,8 +163,12 @@ impl App {
                 self.set_notice(format!("sorted by {}", self.sort_label()));
             }
             Action::CheckMail => self.check_mail(out),
+            // Taken by `external` before this match.
+            Action::Pipe => {}
             Action::Save
             | Action::NextAttachment
+            | Action::OpenPart
+            | Action::Links
             | Action::Raw
             | Action::FullHeaders
             | Action::NextMessage

@@ -17,6 +17,7 @@
 //! `marking`; `mod.rs` keeps the state, its accessors and the view.
 
 mod choices;
+pub mod external;
 pub mod format;
 mod input;
 pub mod line_edit;
@@ -70,6 +71,8 @@ pub enum AppEvent {
     Saved(Result<PathBuf, String>),
     /// A background sort finished (sent by the terminal loop).
     Sorted(SortDone),
+    /// A pipe, viewer or browser the terminal loop ran has ended.
+    External(external::ExternalDone),
     /// A message or a peek, already made into a [`Doc`] by [`prepare`] on
     /// the worker's side of the channel: sanitizing a 6 MB message takes
     /// over 100 ms, which the UI thread must not spend.
@@ -98,6 +101,15 @@ pub enum Effect {
     Redraw,
     /// Keep the pattern history (newest last) for the next start.
     SaveHistory(Vec<String>),
+    /// Hand the terminal over and run `sh -c` with the message on its
+    /// standard input; answered with [`AppEvent::External`].
+    Pipe(external::PipeJob),
+    /// Open a part with the user's viewer (mailcap, else `xdg-open`);
+    /// answered with [`AppEvent::External`].
+    OpenPart(external::OpenJob),
+    /// Open a URL the user confirmed (`$BROWSER`, else `xdg-open`);
+    /// answered with [`AppEvent::External`].
+    OpenUrl(String),
 }
 
 /// [`prepare_in`] with dates in UTC (the default [`AppOptions`] zone).
@@ -360,6 +372,8 @@ pub struct App {
     message_ids: HashMap<String, usize>,
     review_cursor: usize,
     review_offset: usize,
+    /// Pipe, open and links (see `external`).
+    external: external::External,
 }
 
 impl App {
@@ -418,6 +432,7 @@ impl App {
             message_ids: HashMap::new(),
             review_cursor: 0,
             review_offset: 0,
+            external: external::External::default(),
         }
     }
 
@@ -612,7 +627,9 @@ impl App {
             AppEvent::Ready { ticket, key, doc } => self.on_ready(ticket, key, doc),
             AppEvent::Key(k) => {
                 if k.kind != KeyEventKind::Release {
-                    self.on_key(k, &mut out);
+                    if !self.external_key(&k, &mut out) {
+                        self.on_key(k, &mut out);
+                    }
                 } else {
                     redraw = false;
                 }
@@ -634,6 +651,7 @@ impl App {
                     redraw = false;
                 }
             }
+            AppEvent::External(done) => self.on_external(done),
             AppEvent::Saved(res) => match res {
                 Ok(path) => self.set_notice(format!(
                     "saved to {}",
@@ -652,6 +670,7 @@ impl App {
         if self.view_dirty && !is_preview {
             self.rebuild_view(true);
         }
+        self.pipe_when_ready(&mut out);
         self.clamp_scroll();
         self.sync_visible(&mut out);
         let mut effects: Vec<Effect> = out.into_iter().map(Effect::Send).collect();

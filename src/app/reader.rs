@@ -22,6 +22,13 @@ pub struct AttachmentInfo {
     data: Vec<u8>,
 }
 
+impl AttachmentInfo {
+    /// The decoded content.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
 /// A message ready to show; every string sanitized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Doc {
@@ -38,9 +45,19 @@ pub struct Doc {
     pub raw_len: u64,
     raw: Vec<u8>,
     pub parse_note: Option<String>,
+    /// The HTML part's source, when there is one (for `m`; see
+    /// [`super::external::html_source`]).
+    pub html: Option<String>,
+    /// The message's links, deduplicated, with the text beside each.
+    pub links: Vec<super::external::Link>,
 }
 
 impl Doc {
+    /// The message exactly as the server sent it (dot-unstuffed).
+    pub fn raw_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// The message with its date in UTC (see [`Doc::from_view_in`]).
     pub fn from_view(v: MessageView) -> Doc {
         Doc::from_view_in(v, 0)
@@ -60,7 +77,14 @@ impl Doc {
             .split('\n')
             .map(|l| clean_text(l.strip_suffix('\r').unwrap_or(l)))
             .collect();
+        let mut body_text = v.body.clone();
+        let mut budget = MAX_FORWARDED;
+        forwarded_inline(&mut body_text, &v, utc_offset_minutes, 1, &mut budget);
+        let html = super::external::html_source(&v.raw);
+        let links = super::external::links_of(&body_text, html.as_deref());
         Doc {
+            html,
+            links,
             from: clean_line(&v.from),
             to: clean_line(&v.to),
             cc: clean_line(&v.cc),
@@ -71,7 +95,7 @@ impl Doc {
                 .iter()
                 .map(|(n, val)| (clean_line(n), clean_line(val)))
                 .collect(),
-            body: clean_text(&v.body),
+            body: clean_text(&body_text),
             body_from_html: v.body_from_html,
             attachments: v
                 .attachments
@@ -88,6 +112,57 @@ impl Doc {
             raw: v.raw,
             parse_note: v.parse_note.as_deref().map(clean_line),
         }
+    }
+}
+
+/// Forwarded messages (`message/rfc822` parts) shown inline: at most this
+/// many in one message ...
+pub const MAX_FORWARDED: usize = 20;
+/// ... nested at most this deep.
+pub const MAX_FORWARD_DEPTH: usize = 3;
+
+/// Append each forwarded message of `v` (a `message/rfc822` attachment) to
+/// `body`, with its own headers, and those it forwards in turn, within
+/// [`MAX_FORWARD_DEPTH`] and `budget` messages. The parts stay in the
+/// attachment list (to save or open).
+fn forwarded_inline(
+    body: &mut String,
+    v: &MessageView,
+    utc_offset_minutes: i32,
+    depth: usize,
+    budget: &mut usize,
+) {
+    if depth > MAX_FORWARD_DEPTH {
+        return;
+    }
+    for a in &v.attachments {
+        if !matches!(a.mime.as_str(), "message/rfc822" | "message/global") {
+            continue;
+        }
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let inner = crate::mail::view(a.data.clone());
+        let date = match inner
+            .date
+            .as_ref()
+            .map(|d| full_date(d, utc_offset_minutes))
+        {
+            Some(d) if !d.is_empty() => d,
+            _ => inner.date_text.clone(),
+        };
+        let bar = "-".repeat(10);
+        body.push_str(&format!(
+            "\n\n{bar} Forwarded message {bar}\nFrom: {}\nTo: {}\n",
+            inner.from, inner.to
+        ));
+        if !inner.cc.is_empty() {
+            body.push_str(&format!("Cc: {}\n", inner.cc));
+        }
+        body.push_str(&format!("Date: {date}\nSubject: {}\n\n", inner.subject));
+        body.push_str(&inner.body);
+        forwarded_inline(body, &inner, utc_offset_minutes, depth + 1, budget);
     }
 }
 

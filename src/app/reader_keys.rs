@@ -167,6 +167,8 @@ impl App {
             | Action::ReverseSort
             | Action::Help
             | Action::Suspend => {}
+            // Taken by `external` before this match.
+            Action::Pipe | Action::OpenPart | Action::Links => {}
         }
     }
 

@@ -13,7 +13,7 @@
 //!    "deleted" only when QUIT is confirmed, as `delete` says it. A message
 //!    that failed to save is never marked. A refused DELE or a lost
 //!    connection ends the session without QUIT: nothing is deleted
-//!    (SECURITY H48).
+//!    (SECURITY H47).
 //!
 //! stdout: a line for each message that was not saved, the deletion
 //! outcome of each message with `--delete`, then one summary line. A

@@ -8,6 +8,7 @@
 mod bars;
 mod dialog;
 mod help;
+mod links;
 mod list;
 mod reader;
 mod review;
@@ -67,6 +68,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     status(buf, r.status, app, t);
     hints(buf, r.hints, app, t);
+    if let Some(m) = app.link_menu() {
+        links::links(buf, r.body, m, t);
+    }
     if let Some(d) = app.dialog() {
         dialog(buf, area, app, d, t);
     }

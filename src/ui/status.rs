@@ -53,7 +53,9 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         }
     }
     let left = Rect::new(area.x, area.y, area.width - right_w, 1);
-    let spans: Vec<(String, Style)> = if let Some(p) = app.prompt() {
+    let spans: Vec<(String, Style)> = if let Some(e) = app.pipe_prompt() {
+        pipe_spans(e, left.width, t)
+    } else if let Some(p) = app.prompt() {
         prompt_spans(p, left.width, t)
     } else if app.editing_filter() {
         vec![
@@ -139,6 +141,28 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         Vec::new()
     };
     put_spans(buf, left, &spans);
+}
+
+/// The pipe prompt (`|`): the command typed so far, its end in view.
+fn pipe_spans(e: &crate::app::line_edit::LineEditor, w: u16, t: &Theme) -> Vec<(String, Style)> {
+    let question = "Pipe to command: ";
+    let text = e.text();
+    let (before, after) = text
+        .char_indices()
+        .nth(e.cursor())
+        .map_or((text.as_str(), ""), |(i, _)| text.split_at(i));
+    let room = usize::from(w).saturating_sub(width(question) + 2).max(8);
+    let mut shown = before.to_string();
+    while width(&shown) > room.saturating_sub(1) {
+        shown.remove(0);
+    }
+    vec![
+        (question.to_string(), t.key),
+        (shown, Style::new()),
+        ("▏".to_string(), t.key),
+        (after.to_string(), Style::new()),
+        ("  enter runs (sh -c) · esc cancels".to_string(), t.hint),
+    ]
 }
 
 /// The pattern prompt: its question, the line with the cursor (the end
