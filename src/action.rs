@@ -49,11 +49,12 @@ pub enum Action {
     TagPrefix,
     UndoBulk,
     Review,
+    Accounts,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 40] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -91,6 +92,7 @@ impl Action {
         Action::TagPrefix,
         Action::UndoBulk,
         Action::Review,
+        Action::Accounts,
         Action::Help,
         Action::Suspend,
     ];
@@ -137,6 +139,7 @@ impl Action {
             Action::TagPrefix => "tag_prefix",
             Action::UndoBulk => "undo_bulk",
             Action::Review => "review",
+            Action::Accounts => "accounts",
         }
     }
 
@@ -188,6 +191,9 @@ impl Action {
             }
             Action::UndoBulk => "undo the last bulk change of marks (asks first)",
             Action::Review => "review every marked message (count, size), undo marks there",
+            Action::Accounts => {
+                "the configured accounts: switch to another (asks about pending marks)"
+            }
         }
     }
 

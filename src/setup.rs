@@ -1,6 +1,7 @@
 //! From the command line and the config file to what the worker and the UI
 //! need: the account, the password, the on-disk state, the demo server.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -44,7 +45,27 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         return demo_target(cli);
     }
     let (account, cfg) = account(cli)?;
-    let mut account = account;
+    resolve_account(cli, prompt, account, cfg)
+}
+
+/// The TUI's switch to the account called `name` (its accounts screen):
+/// as [`resolve`] with `--account NAME`, whatever URL the command line
+/// gave. Any password is asked for in the TUI's dialog.
+pub fn resolve_named(cli: &Cli, name: &str) -> Result<Target, CmdError> {
+    let (cfg, _) = config_file(cli)?;
+    let account = cfg
+        .account(Some(name))
+        .map_err(|e| CmdError::new(exit::USAGE, e.to_string()))?
+        .clone();
+    resolve_account(cli, false, account, cfg)
+}
+
+fn resolve_account(
+    cli: &Cli,
+    prompt: bool,
+    mut account: Account,
+    cfg: Config,
+) -> Result<Target, CmdError> {
     if let Some(ca) = &cli.common.ca_file {
         account.ca_file = Some(ca.clone());
     }
@@ -100,7 +121,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
                 },
             )));
     }
-    let key = format!("{}@{}:{}", account.username, account.host, account.port);
+    let key = account_key(&account);
     // The TUI keeps pending marks on disk; a scripting command leaves them
     // alone (it neither commits nor forgets them).
     let lock = match &cli.command {
@@ -127,11 +148,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
 /// The account from the URL or the config file, and the config (for `[ui]`).
 pub fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
     let usage = |e: config::ConfigError| CmdError::new(exit::USAGE, e.to_string());
-    let path = cli.common.config.clone().or_else(config::default_path);
-    let cfg = match &path {
-        Some(p) if p.exists() || cli.common.config.is_some() => config::load(p).map_err(usage)?,
-        _ => Config::default(),
-    };
+    let (cfg, path) = config_file(cli)?;
     if let Some(url) = cli.url() {
         let mut account = config::account_from_url(&url).map_err(usage)?;
         // A one-off account still follows the file's `[ui]` settings.
@@ -151,6 +168,80 @@ pub fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
         .map_err(usage)?
         .clone();
     Ok((account, cfg))
+}
+
+/// The config file (`--config`, or the default one when it exists; else
+/// an empty config) and its path.
+fn config_file(cli: &Cli) -> Result<(Config, Option<PathBuf>), CmdError> {
+    let usage = |e: config::ConfigError| CmdError::new(exit::USAGE, e.to_string());
+    let path = cli.common.config.clone().or_else(config::default_path);
+    let cfg = match &path {
+        Some(p) if p.exists() || cli.common.config.is_some() => config::load(p).map_err(usage)?,
+        _ => Config::default(),
+    };
+    Ok((cfg, path))
+}
+
+/// The key an account's state is kept under, and the header's label:
+/// `user@host:port`.
+pub fn account_key(account: &Account) -> String {
+    format!("{}@{}:{}", account.username, account.host, account.port)
+}
+
+/// A configured account as the TUI's accounts screen lists it, read from
+/// its state on disk (nothing is asked of any server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub name: String,
+    /// `user@host:port` (see [`account_key`]).
+    pub label: String,
+    /// Messages in its header cache, as last seen; `None`: no cache.
+    pub cached: Option<usize>,
+    /// Deletion marks kept on disk, not yet committed.
+    pub marks: usize,
+}
+
+/// Every configured account (by name) with what its state on disk says,
+/// and the unique ids in the header cache of the account `current` (a
+/// [`account_key`]) as last seen, to tell new mail from old. A config
+/// that can't be read lists no account (the start-up said why).
+pub fn accounts_overview(cli: &Cli, current: &str) -> (Vec<AccountInfo>, Option<HashSet<String>>) {
+    let roots = store::default_roots();
+    let open = |key: &str| {
+        roots
+            .as_ref()
+            .and_then(|r| Store::open_split(&r.cache, &r.data, key).ok())
+    };
+    let seen_in = |store: &Store| {
+        let uids: HashSet<String> = store.load_headers().into_keys().collect();
+        (!uids.is_empty()).then_some(uids)
+    };
+    let cfg = config_file(cli).map(|(c, _)| c).unwrap_or_default();
+    let mut current_seen = None;
+    let mut found_current = false;
+    let mut list = Vec::new();
+    for account in cfg.accounts.values() {
+        let label = account_key(account);
+        let store = open(&label);
+        let cache = account.cache && !cli.common.no_cache;
+        let seen = store.as_ref().filter(|_| cache).and_then(seen_in);
+        let cached = seen.as_ref().map(HashSet::len);
+        if label == current {
+            found_current = true;
+            current_seen = seen;
+        }
+        list.push(AccountInfo {
+            name: account.name.clone(),
+            label,
+            cached,
+            marks: store.map_or(0, |s| s.load_mark_records().len()),
+        });
+    }
+    if !found_current && !cli.common.demo && !cli.common.no_cache {
+        // Started from a URL: its own cache, if it has one.
+        current_seen = open(current).as_ref().and_then(seen_in);
+    }
+    (list, current_seen)
 }
 
 /// Whether a run takes the account lock (see [`Store::lock`]): the one

@@ -16,6 +16,7 @@
 //! `input` (list, help, filter, dialogs, mouse), `reader_keys` and
 //! `marking`; `mod.rs` keeps the state, its accessors and the view.
 
+mod accounts;
 mod choices;
 pub mod format;
 mod input;
@@ -44,6 +45,7 @@ use crate::worker::api::{
     CertTrust, ConnectionInfo, Event, MsgKey, Request, Secret, Ticket, TlsState, WorkerError,
 };
 
+pub use accounts::AccountEntry;
 pub use choices::{Answer, Choice};
 pub use list::{MarkState, Row, RowInfo, SortDone, SortJob, SortKey};
 pub use reader::{Content, Doc, DocLine, LineKind, PEEK_LINES, Reader, SaveJob};
@@ -145,6 +147,12 @@ pub struct AppOptions {
     /// Saved rules (`[rules.NAME]`): name and pattern; their matches are
     /// proposed after each listing, never marked unasked.
     pub rules: Vec<(String, String)>,
+    /// The configured accounts, for the accounts screen (`c`), read from
+    /// disk before the app starts.
+    pub accounts: Vec<AccountEntry>,
+    /// The unique ids in this account's header cache when the app started
+    /// (as last seen): the rows not among them are new. `None`: no cache.
+    pub last_seen: Option<Arc<std::collections::HashSet<String>>>,
 }
 
 impl Default for AppOptions {
@@ -159,6 +167,8 @@ impl Default for AppOptions {
             authserv_id: None,
             pattern_history: Vec::new(),
             rules: Vec::new(),
+            accounts: Vec::new(),
+            last_seen: None,
         }
     }
 }
@@ -170,6 +180,8 @@ pub enum Screen {
     Help,
     /// Every marked message, to check before committing (`M`).
     Review,
+    /// The configured accounts, to switch to another (`c`).
+    Accounts,
 }
 
 /// A modal question on top of the screen. Every key it accepts is listed
@@ -359,6 +371,12 @@ pub struct App {
     message_ids: HashMap<String, usize>,
     review_cursor: usize,
     review_offset: usize,
+    /// The accounts screen's cursor.
+    accounts_cursor: usize,
+    /// The account chosen on the accounts screen: the session ends (asked
+    /// like quitting when marks are pending) and the terminal loop's
+    /// caller starts this one.
+    switch_to: Option<String>,
 }
 
 impl App {
@@ -417,6 +435,8 @@ impl App {
             message_ids: HashMap::new(),
             review_cursor: 0,
             review_offset: 0,
+            accounts_cursor: 0,
+            switch_to: None,
         }
     }
 
@@ -651,6 +671,7 @@ impl App {
         if self.view_dirty && !is_preview {
             self.rebuild_view(true);
         }
+        self.forget_stale_switch();
         self.clamp_scroll();
         self.sync_visible(&mut out);
         let mut effects: Vec<Effect> = out.into_iter().map(Effect::Send).collect();
