@@ -6,6 +6,11 @@
 use super::*;
 use crate::app::AccountEntry;
 
+/// "1 msg", "3 msgs", as the header counts them.
+fn msgs(n: usize) -> String {
+    format!("{n} msg{}", if n == 1 { "" } else { "s" })
+}
+
 /// One account's line, without the cursor's style.
 fn account_line(app: &App, a: &AccountEntry, name_w: usize, label_w: usize) -> String {
     let c = app.account_counts(a);
@@ -21,8 +26,8 @@ fn account_line(app: &App, a: &AccountEntry, name_w: usize, label_w: usize) -> S
         "           "
     });
     match (c.messages, a.current) {
-        (Some(n), true) => s.push_str(&format!("{n} msgs")),
-        (Some(n), false) => s.push_str(&format!("{n} msgs (as last seen)")),
+        (Some(n), true) => s.push_str(&msgs(n)),
+        (Some(n), false) => s.push_str(&format!("{} (as last seen)", msgs(n))),
         (None, _) => s.push_str("messages unknown"),
     }
     if let Some(n) = c.new {
