@@ -143,8 +143,7 @@ fn run_session(cli: &Cli, mut target: Target) -> Result<App, CmdError> {
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| ".".into());
     // Read before the app starts: the app never touches the disk.
-    let (accounts, last_seen) = setup::accounts_overview(cli, &target.label);
-    let accounts = accounts
+    let accounts = setup::accounts_overview(cli)
         .into_iter()
         .map(|a| AccountEntry {
             current: a.label == target.label,
@@ -169,7 +168,6 @@ fn run_session(cli: &Cli, mut target: Target) -> Result<App, CmdError> {
             .map(|s| s.load_pattern_history())
             .unwrap_or_default(),
         accounts,
-        last_seen: last_seen.map(std::sync::Arc::new),
     };
     let history = target.history.take();
     let (funnel_tx, funnel_rx) = mpsc::channel::<AppEvent>();

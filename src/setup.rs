@@ -1,7 +1,6 @@
 //! From the command line and the config file to what the worker and the UI
 //! need: the account, the password, the on-disk state, the demo server.
 
-use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -201,47 +200,32 @@ pub struct AccountInfo {
     pub marks: usize,
 }
 
-/// Every configured account (by name) with what its state on disk says,
-/// and the unique ids in the header cache of the account `current` (a
-/// [`account_key`]) as last seen, to tell new mail from old. A config
-/// that can't be read lists no account (the start-up said why).
-pub fn accounts_overview(cli: &Cli, current: &str) -> (Vec<AccountInfo>, Option<HashSet<String>>) {
+/// Every configured account (by name) with what its state on disk says.
+/// A config that can't be read lists no account (the start-up said why).
+pub fn accounts_overview(cli: &Cli) -> Vec<AccountInfo> {
     let roots = store::default_roots();
-    let open = |key: &str| {
-        roots
-            .as_ref()
-            .and_then(|r| Store::open_split(&r.cache, &r.data, key).ok())
-    };
-    let seen_in = |store: &Store| {
-        let uids: HashSet<String> = store.load_headers().into_keys().collect();
-        (!uids.is_empty()).then_some(uids)
-    };
     let cfg = config_file(cli).map(|(c, _)| c).unwrap_or_default();
-    let mut current_seen = None;
-    let mut found_current = false;
-    let mut list = Vec::new();
-    for account in cfg.accounts.values() {
-        let label = account_key(account);
-        let store = open(&label);
-        let cache = account.cache && !cli.common.no_cache;
-        let seen = store.as_ref().filter(|_| cache).and_then(seen_in);
-        let cached = seen.as_ref().map(HashSet::len);
-        if label == current {
-            found_current = true;
-            current_seen = seen;
-        }
-        list.push(AccountInfo {
-            name: account.name.clone(),
-            label,
-            cached,
-            marks: store.map_or(0, |s| s.load_mark_records().len()),
-        });
-    }
-    if !found_current && !cli.common.demo && !cli.common.no_cache {
-        // Started from a URL: its own cache, if it has one.
-        current_seen = open(current).as_ref().and_then(seen_in);
-    }
-    (list, current_seen)
+    cfg.accounts
+        .values()
+        .map(|account| {
+            let label = account_key(account);
+            let store = roots
+                .as_ref()
+                .and_then(|r| Store::open_split(&r.cache, &r.data, &label).ok());
+            let cache = account.cache && !cli.common.no_cache;
+            let cached = store
+                .as_ref()
+                .filter(|_| cache)
+                .map(|s| s.load_headers().len())
+                .filter(|&n| n > 0);
+            AccountInfo {
+                name: account.name.clone(),
+                label,
+                cached,
+                marks: store.map_or(0, |s| s.load_mark_records().len()),
+            }
+        })
+        .collect()
 }
 
 /// Whether a run takes the account lock (see [`Store::lock`]): the one

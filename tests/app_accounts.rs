@@ -2,9 +2,6 @@
 //! feed events, assert the state, the requests to the worker and the
 //! screen drawn on ratatui's `TestBackend`. No terminal, no threads.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use popview::app::{AccountEntry, Answer, App, AppEvent, AppOptions, Dialog, Effect, Screen};
 use popview::worker::api::{Event, ListEntry, MsgKey, Request};
@@ -56,13 +53,12 @@ fn entries() -> Vec<AccountEntry> {
     ]
 }
 
-/// On "work", three messages listed; only uid-1 was there last time.
+/// On "work", three messages listed; the worker says only uid-1 was
+/// there last time.
 fn app_with(accounts: Vec<AccountEntry>) -> App {
-    let seen: HashSet<String> = ["uid-1".to_string()].into();
     let mut app = App::new(AppOptions {
         account_label: "alice@pop.example.org:995".into(),
         accounts,
-        last_seen: Some(Arc::new(seen)),
         ..Default::default()
     });
     app.handle(AppEvent::Resize(100, 20));
@@ -75,6 +71,7 @@ fn app_with(accounts: Vec<AccountEntry>) -> App {
             .collect(),
         no_uidl_reason: None,
     }));
+    app.handle(AppEvent::Worker(Event::Unseen(vec![key_of(2), key_of(3)])));
     app
 }
 

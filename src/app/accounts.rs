@@ -66,16 +66,10 @@ impl App {
             };
         }
         let listed = self.info.is_some() || !self.rows.rows.is_empty();
-        let new = match (&self.opts.last_seen, listed) {
-            (Some(seen), true) => Some(
-                self.rows
-                    .rows
-                    .iter()
-                    .filter(|r| r.key.uid.as_ref().is_some_and(|u| !seen.contains(u)))
-                    .count(),
-            ),
-            _ => None,
-        };
+        // The worker tells new from old (`Event::Unseen`, the `N` flag)
+        // when the header cache knew messages at the start.
+        let new = (listed && entry.cached.is_some())
+            .then(|| self.rows.rows.iter().filter(|r| r.new).count());
         AccountCounts {
             messages: if listed {
                 Some(self.rows.rows.len())

@@ -150,9 +150,6 @@ pub struct AppOptions {
     /// The configured accounts, for the accounts screen (`c`), read from
     /// disk before the app starts.
     pub accounts: Vec<AccountEntry>,
-    /// The unique ids in this account's header cache when the app started
-    /// (as last seen): the rows not among them are new. `None`: no cache.
-    pub last_seen: Option<Arc<std::collections::HashSet<String>>>,
 }
 
 impl Default for AppOptions {
@@ -168,7 +165,6 @@ impl Default for AppOptions {
             pattern_history: Vec::new(),
             rules: Vec::new(),
             accounts: Vec::new(),
-            last_seen: None,
         }
     }
 }
