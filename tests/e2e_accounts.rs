@@ -211,10 +211,20 @@ fn switch_between_two_dovecot_accounts_keeping_marks() {
         second.contains("3 msgs (as last seen) · 1 mark pending"),
         "{screen}"
     );
-    // Back to the second: the kept mark is restored.
+    // Back to the second: the kept mark is restored, and the account's
+    // lock was released by the session that left it (not read-only).
     s.send_keys(&["j", "Enter"]);
-    s.wait_until("the second with Yankee marked again", LONG, |sc| {
+    let screen = s.wait_until("the second with Yankee marked again", LONG, |sc| {
         sc.contains(&label2) && marked(sc, "Yankee two") && sc.contains("1 to delete")
+    });
+    assert!(!screen.contains("marks are off"), "{screen}");
+    s.send_keys(&["g", "j", "u"]);
+    s.wait_until("the mark undone (marks work here)", SHORT, |sc| {
+        row(sc, "Yankee two").is_some_and(|l| l.starts_with(' ')) && !sc.contains("to delete")
+    });
+    s.send_keys(&["k", "d"]);
+    s.wait_until("Yankee marked again", SHORT, |sc| {
+        marked(sc, "Yankee two") && sc.contains("1 to delete")
     });
     // Quit keeping the mark: nothing deleted anywhere.
     s.send_keys(&["q"]);
