@@ -52,11 +52,12 @@ pub enum Action {
     Pipe,
     OpenPart,
     Links,
+    Accounts,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 43] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -97,6 +98,7 @@ impl Action {
         Action::Pipe,
         Action::OpenPart,
         Action::Links,
+        Action::Accounts,
         Action::Help,
         Action::Suspend,
     ];
@@ -146,6 +148,7 @@ impl Action {
             Action::Pipe => "pipe",
             Action::OpenPart => "open_part",
             Action::Links => "links",
+            Action::Accounts => "accounts",
         }
     }
 
@@ -204,6 +207,9 @@ impl Action {
                 "reader: open the selected attachment (or the HTML part) with the mailcap viewer"
             }
             Action::Links => "reader: list the message's links; open one (shown in full, asks y)",
+            Action::Accounts => {
+                "the configured accounts: switch to another (asks about pending marks)"
+            }
         }
     }
 

@@ -181,6 +181,7 @@ pub const DEFAULT_BINDINGS: &[(&str, Action)] = &[
     (";", Action::TagPrefix),
     ("z", Action::UndoBulk),
     ("M", Action::Review),
+    ("c", Action::Accounts),
     ("$", Action::Commit),
     ("q", Action::Quit),
     ("ctrl-c", Action::Quit),

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
-use popview::app::{App, AppEvent, AppOptions};
+use popview::app::{AccountEntry, App, AppEvent, AppOptions};
 use popview::cli::{self, Cli, Cmd, exit};
 use popview::commands::{self, CmdError};
 use popview::keymap::Keymap;
@@ -54,7 +54,7 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
     // Held until the end of the run.
     let _demo = target.demo.take();
     let Some(command) = &cli.command else {
-        return run_tui(target);
+        return run_tui(&cli, target);
     };
     let mut out = std::io::stdout().lock();
     let Target {
@@ -135,13 +135,82 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
     }
 }
 
-fn run_tui(mut target: Target) -> Result<(), CmdError> {
+/// The TUI, one session after another: choosing another account on the
+/// accounts screen (`c`) ends the session (its worker finished, so its
+/// account lock is released) and starts the chosen one in a new app.
+fn run_tui(cli: &Cli, first: Target) -> Result<(), CmdError> {
+    let mut target = first;
+    // Printed once the screen is gone: how each session ended.
+    let mut outcomes: Vec<String> = Vec::new();
+    let mut had_session = false;
+    loop {
+        let app = run_session(cli, target)?;
+        had_session |= app.connection().is_some();
+        if let Some(n) = app.outcome() {
+            outcomes.push(n.to_string());
+        }
+        let Some(name) = app.switch_to() else {
+            return finish(&app, &outcomes, had_session);
+        };
+        target = match setup::resolve_named(cli, name) {
+            Ok(t) => t,
+            Err(e) => {
+                say(&outcomes);
+                return Err(CmdError::new(
+                    e.code,
+                    format!("can't switch to the account {name:?}: {}", e.message),
+                ));
+            }
+        };
+    }
+}
+
+fn say(outcomes: &[String]) {
+    for n in outcomes {
+        println!("popview: {n}");
+    }
+}
+
+/// The last session ended for good: say how, and whether it is a success.
+fn finish(app: &App, outcomes: &[String], had_session: bool) -> Result<(), CmdError> {
+    // The screen is gone: say how the sessions ended (a commit that
+    // failed at quit must not pass unseen).
+    say(outcomes);
+    if let Some(e) = app.error() {
+        eprintln!("popview: {}", e.message);
+    }
+    // Never had a session (the password never given, the server never
+    // reached): not a success for a shell or a script.
+    if !had_session {
+        let kind = app.error().and_then(|e| e.kind);
+        return Err(CmdError::from_kind(
+            kind.unwrap_or(popview::pop3::ErrorKind::Network),
+            "ended without a session: nothing was read or deleted",
+        ));
+    }
+    Ok(())
+}
+
+/// One account's session in the TUI, until the app quits; returns the app
+/// once the worker has finished (or a straggler was given 5 s).
+fn run_session(cli: &Cli, mut target: Target) -> Result<App, CmdError> {
     let keymap = Keymap::with_overrides(&target.ui.keys)
         .map_err(|e| CmdError::new(exit::USAGE, format!("[ui.keys]: {e}")))?;
     let save_dir = directories::UserDirs::new()
         .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| ".".into());
+    // Read before the app starts: the app never touches the disk.
+    let accounts = setup::accounts_overview(cli)
+        .into_iter()
+        .map(|a| AccountEntry {
+            current: a.label == target.label,
+            name: a.name,
+            label: a.label,
+            cached: a.cached,
+            marks: a.marks,
+        })
+        .collect();
     let opts = AppOptions {
         account_label: target.label.clone(),
         keymap,
@@ -156,6 +225,7 @@ fn run_tui(mut target: Target) -> Result<(), CmdError> {
             .as_ref()
             .map(|s| s.load_pattern_history())
             .unwrap_or_default(),
+        accounts,
     };
     let history = target.history.take();
     let (funnel_tx, funnel_rx) = mpsc::channel::<AppEvent>();
@@ -165,6 +235,8 @@ fn run_tui(mut target: Target) -> Result<(), CmdError> {
     // Runs on the worker's threads: a message's Doc is made on the parse
     // thread, dated in the viewer's zone like the list.
     let zone = opts.utc_offset_minutes;
+    // The worker owns `persist` (and the account lock in it): both are
+    // dropped when its thread ends, before the next session opens.
     let handle = worker::spawn(cfg, target.persist, req_rx, move |ev| {
         to_ui.send(popview::app::prepare_in(ev, zone)).is_ok()
     });
@@ -185,30 +257,5 @@ fn run_tui(mut target: Target) -> Result<(), CmdError> {
     while !handle.is_finished() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    match result {
-        Ok(app) => {
-            // The screen is gone: say how the session ended (a commit that
-            // failed at quit must not pass unseen).
-            if let Some(n) = app.outcome() {
-                println!("popview: {n}");
-            }
-            if let Some(e) = app.error() {
-                eprintln!("popview: {}", e.message);
-            }
-            // Never had a session (the password never given, the server
-            // never reached): not a success for a shell or a script.
-            if app.connection().is_none() {
-                let kind = app.error().and_then(|e| e.kind);
-                return Err(CmdError::from_kind(
-                    kind.unwrap_or(popview::pop3::ErrorKind::Network),
-                    "ended without a session: nothing was read or deleted",
-                ));
-            }
-            Ok(())
-        }
-        Err(e) => Err(CmdError::new(
-            exit::INTERNAL,
-            format!("terminal error: {e}"),
-        )),
-    }
+    result.map_err(|e| CmdError::new(exit::INTERNAL, format!("terminal error: {e}")))
 }

@@ -48,7 +48,27 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
         return demo_target(cli);
     }
     let (account, cfg) = account(cli)?;
-    let mut account = account;
+    resolve_account(cli, prompt, account, cfg)
+}
+
+/// The TUI's switch to the account called `name` (its accounts screen):
+/// as [`resolve`] with `--account NAME`, whatever URL the command line
+/// gave. Any password is asked for in the TUI's dialog.
+pub fn resolve_named(cli: &Cli, name: &str) -> Result<Target, CmdError> {
+    let (cfg, _) = config_file(cli)?;
+    let account = cfg
+        .account(Some(name))
+        .map_err(|e| CmdError::new(exit::USAGE, e.to_string()))?
+        .clone();
+    resolve_account(cli, false, account, cfg)
+}
+
+fn resolve_account(
+    cli: &Cli,
+    prompt: bool,
+    mut account: Account,
+    cfg: Config,
+) -> Result<Target, CmdError> {
     if let Some(ca) = &cli.common.ca_file {
         account.ca_file = Some(ca.clone());
     }
@@ -104,7 +124,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
                 },
             )));
     }
-    let key = format!("{}@{}:{}", account.username, account.host, account.port);
+    let key = account_key(&account);
     // The TUI keeps pending marks on disk; a scripting command leaves them
     // alone (it neither commits nor forgets them).
     let lock = match &cli.command {
@@ -136,11 +156,7 @@ pub fn resolve(cli: &Cli, prompt: bool) -> Result<Target, CmdError> {
 /// The account from the URL or the config file, and the config (for `[ui]`).
 pub fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
     let usage = |e: config::ConfigError| CmdError::new(exit::USAGE, e.to_string());
-    let path = cli.common.config.clone().or_else(config::default_path);
-    let cfg = match &path {
-        Some(p) if p.exists() || cli.common.config.is_some() => config::load(p).map_err(usage)?,
-        _ => Config::default(),
-    };
+    let (cfg, path) = config_file(cli)?;
     if let Some(url) = cli.url() {
         let mut account = config::account_from_url(&url).map_err(usage)?;
         // A one-off account still follows the file's `[ui]` settings.
@@ -161,6 +177,65 @@ pub fn account(cli: &Cli) -> Result<(Account, Config), CmdError> {
         .map_err(usage)?
         .clone();
     Ok((account, cfg))
+}
+
+/// The config file (`--config`, or the default one when it exists; else
+/// an empty config) and its path.
+fn config_file(cli: &Cli) -> Result<(Config, Option<PathBuf>), CmdError> {
+    let usage = |e: config::ConfigError| CmdError::new(exit::USAGE, e.to_string());
+    let path = cli.common.config.clone().or_else(config::default_path);
+    let cfg = match &path {
+        Some(p) if p.exists() || cli.common.config.is_some() => config::load(p).map_err(usage)?,
+        _ => Config::default(),
+    };
+    Ok((cfg, path))
+}
+
+/// The key an account's state is kept under, and the header's label:
+/// `user@host:port`.
+pub fn account_key(account: &Account) -> String {
+    format!("{}@{}:{}", account.username, account.host, account.port)
+}
+
+/// A configured account as the TUI's accounts screen lists it, read from
+/// its state on disk (nothing is asked of any server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub name: String,
+    /// `user@host:port` (see [`account_key`]).
+    pub label: String,
+    /// Messages in its header cache, as last seen; `None`: no cache.
+    pub cached: Option<usize>,
+    /// Deletion marks kept on disk, not yet committed.
+    pub marks: usize,
+}
+
+/// Every configured account (by name) with what its state on disk says.
+/// A config that can't be read lists no account (the start-up said why).
+pub fn accounts_overview(cli: &Cli) -> Vec<AccountInfo> {
+    let roots = store::default_roots();
+    let cfg = config_file(cli).map(|(c, _)| c).unwrap_or_default();
+    cfg.accounts
+        .values()
+        .map(|account| {
+            let label = account_key(account);
+            let store = roots
+                .as_ref()
+                .and_then(|r| Store::open_split(&r.cache, &r.data, &label).ok());
+            let cache = account.cache && !cli.common.no_cache;
+            let cached = store
+                .as_ref()
+                .filter(|_| cache)
+                .map(|s| s.load_headers().len())
+                .filter(|&n| n > 0);
+            AccountInfo {
+                name: account.name.clone(),
+                label,
+                cached,
+                marks: store.map_or(0, |s| s.load_mark_records().len()),
+            }
+        })
+        .collect()
 }
 
 /// Whether a run takes the account lock (see [`Store::lock`]): the one

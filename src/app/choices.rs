@@ -130,7 +130,11 @@ impl App {
 
     /// Every key the open dialog accepts, and what each does.
     pub fn dialog_choices(&self) -> Vec<Choice> {
-        self.dialog.as_ref().map_or_else(Vec::new, choices_for)
+        let mut v = self.dialog.as_ref().map_or_else(Vec::new, choices_for);
+        if let (Some(Dialog::Quit(_)), Some(to)) = (&self.dialog, &self.switch_to) {
+            super::accounts::switch_labels(&mut v, to);
+        }
+        v
     }
 
     /// Each kind of dialog with its keys, for the help screen (the same

@@ -59,11 +59,16 @@ impl App {
             };
             return;
         }
+        if action == Action::Accounts {
+            self.toggle_accounts();
+            return;
+        }
         match self.screen {
             Screen::List => self.list_action(action, out),
             Screen::Reader => self.reader_action(action, out),
             Screen::Help => self.help_action(action),
             Screen::Review => self.review_action(action, out),
+            Screen::Accounts => self.accounts_action(action, out),
         }
     }
 
@@ -178,7 +183,7 @@ impl App {
                     self.opts.keymap.hint(Action::Open)
                 ));
             }
-            Action::Help | Action::Suspend => {}
+            Action::Help | Action::Suspend | Action::Accounts => {}
         }
     }
 
@@ -279,6 +284,7 @@ impl App {
                         self.review_action(Action::Down, out);
                     }
                 }
+                Screen::Accounts => self.accounts_action(Action::Down, out),
             },
             MouseEventKind::ScrollUp => match self.screen {
                 Screen::List => self.move_cursor(-3),
@@ -293,6 +299,7 @@ impl App {
                         self.review_action(Action::Up, out);
                     }
                 }
+                Screen::Accounts => self.accounts_action(Action::Up, out),
             },
             MouseEventKind::Down(MouseButton::Left) if self.screen == Screen::List => {
                 let body = self.regions().body;

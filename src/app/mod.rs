@@ -16,6 +16,7 @@
 //! `input` (list, help, filter, dialogs, mouse), `reader_keys` and
 //! `marking`; `mod.rs` keeps the state, its accessors and the view.
 
+mod accounts;
 mod choices;
 pub mod external;
 pub mod format;
@@ -45,6 +46,7 @@ use crate::worker::api::{
     CertTrust, ConnectionInfo, Event, MsgKey, Request, Secret, Ticket, TlsState, WorkerError,
 };
 
+pub use accounts::AccountEntry;
 pub use choices::{Answer, Choice};
 pub use list::{MarkState, Row, RowInfo, SortDone, SortJob, SortKey};
 pub use reader::{Content, Doc, DocLine, LineKind, PEEK_LINES, Reader, SaveJob};
@@ -157,6 +159,9 @@ pub struct AppOptions {
     /// Saved rules (`[rules.NAME]`): name and pattern; their matches are
     /// proposed after each listing, never marked unasked.
     pub rules: Vec<(String, String)>,
+    /// The configured accounts, for the accounts screen (`c`), read from
+    /// disk before the app starts.
+    pub accounts: Vec<AccountEntry>,
 }
 
 impl Default for AppOptions {
@@ -171,6 +176,7 @@ impl Default for AppOptions {
             authserv_id: None,
             pattern_history: Vec::new(),
             rules: Vec::new(),
+            accounts: Vec::new(),
         }
     }
 }
@@ -182,6 +188,8 @@ pub enum Screen {
     Help,
     /// Every marked message, to check before committing (`M`).
     Review,
+    /// The configured accounts, to switch to another (`c`).
+    Accounts,
 }
 
 /// A modal question on top of the screen. Every key it accepts is listed
@@ -374,6 +382,12 @@ pub struct App {
     review_offset: usize,
     /// Pipe, open and links (see `external`).
     external: external::External,
+    /// The accounts screen's cursor.
+    accounts_cursor: usize,
+    /// The account chosen on the accounts screen: the session ends (asked
+    /// like quitting when marks are pending) and the terminal loop's
+    /// caller starts this one.
+    switch_to: Option<String>,
 }
 
 impl App {
@@ -433,6 +447,8 @@ impl App {
             review_cursor: 0,
             review_offset: 0,
             external: external::External::default(),
+            accounts_cursor: 0,
+            switch_to: None,
         }
     }
 
@@ -671,6 +687,7 @@ impl App {
             self.rebuild_view(true);
         }
         self.pipe_when_ready(&mut out);
+        self.forget_stale_switch();
         self.clamp_scroll();
         self.sync_visible(&mut out);
         let mut effects: Vec<Effect> = out.into_iter().map(Effect::Send).collect();

@@ -166,7 +166,8 @@ impl App {
             | Action::Sort
             | Action::ReverseSort
             | Action::Help
-            | Action::Suspend => {}
+            | Action::Suspend
+            | Action::Accounts => {}
             // Taken by `external` before this match.
             Action::Pipe | Action::OpenPart | Action::Links => {}
         }

@@ -26,7 +26,11 @@ pub(super) fn dialog(buf: &mut Buffer, area: Rect, app: &App, d: &Dialog, t: &Th
                 t.danger,
             )];
             v.extend(unshown_line(m).map(|l| (l, t.label)));
-            (" Quit ", v)
+            let title = match app.switch_to() {
+                Some(_) => " Switch account ",
+                None => " Quit ",
+            };
+            (title, v)
         }
         Dialog::Commit(m) => {
             let mut v = vec![

@@ -5,6 +5,7 @@
 //! [`text::clean_line`]); cells are padded and truncated by display width
 //! here so columns stay aligned whatever the text.
 
+mod accounts;
 mod bars;
 mod dialog;
 mod help;
@@ -35,6 +36,7 @@ use crate::text::{self, fit, pad, pad_left, width, wrap};
 use crate::worker::api::{CertTrust, TlsState};
 use theme::Theme;
 
+use accounts::accounts;
 pub use bars::{conn_label, tls_label};
 use bars::{header, warning};
 use dialog::dialog;
@@ -65,6 +67,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Reader => reader(buf, r.body, app, t),
         Screen::Help => help(buf, r.body, app, t),
         Screen::Review => review(buf, r.body, app, t),
+        Screen::Accounts => accounts(buf, r.body, app, t),
     }
     status(buf, r.status, app, t);
     hints(buf, r.hints, app, t);

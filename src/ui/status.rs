@@ -213,6 +213,7 @@ pub(super) fn hints(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             (Action::Sort, "sort"),
             (Action::Help, "help"),
             (Action::Quit, "quit"),
+            (Action::Accounts, "accounts"),
         ],
         Screen::Review => &[
             (Action::Unmark, "undo mark"),
@@ -233,6 +234,12 @@ pub(super) fn hints(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             (Action::Help, "help"),
         ],
         Screen::Help => &[(Action::Back, "back"), (Action::Down, "scroll")],
+        Screen::Accounts => &[
+            (Action::Open, "switch"),
+            (Action::Down, "down"),
+            (Action::Up, "up"),
+            (Action::Back, "back"),
+        ],
     };
     let km = app.keymap();
     let mut spans = Vec::new();
