@@ -51,6 +51,57 @@ const MAX_PROMPTS: u32 = 3;
 /// The pause before the second attempt; doubled before each next one.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
+/// The scripting commands' one retry rule: run `attempt` until it works,
+/// fails in a way another try can't mend, or `max_attempts` or
+/// `give_up_after` is reached; the pause doubles from [`FIRST_BACKOFF`],
+/// and `say` reports each retry.
+fn with_retries<T>(
+    max_attempts: u32,
+    give_up_after: Duration,
+    say: &mut impl FnMut(&str),
+    mut attempt_once: impl FnMut() -> Result<T>,
+) -> Result<T> {
+    let first = Instant::now();
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        let err = match attempt_once() {
+            Ok(t) => return Ok(t),
+            Err(e) => e,
+        };
+        let next_start = first.elapsed() + backoff;
+        if !err.retryable() || attempt >= max_attempts || next_start > give_up_after {
+            if attempt > 1 {
+                return Err(CmdError {
+                    message: format!(
+                        "{} (gave up after {attempt} attempts in {} s)",
+                        err.message,
+                        first.elapsed().as_secs()
+                    ),
+                    ..err
+                });
+            }
+            return Err(err);
+        }
+        tracing::info!(
+            kind = ?err.kind,
+            delay_secs = backoff.as_secs(),
+            attempt = attempt + 1,
+            max_attempts,
+            "command: session not opened; backoff before a new attempt"
+        );
+        say(&format!(
+            "{}; trying again in {} s (attempt {} of {max_attempts})",
+            err.message,
+            backoff.as_secs(),
+            attempt + 1
+        ));
+        std::thread::sleep(backoff);
+        backoff *= 2;
+        attempt += 1;
+    }
+}
+
 /// A failure with the exit code it maps to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CmdError {
@@ -210,10 +261,7 @@ impl Engine {
         mut say: impl FnMut(&str),
     ) -> Result<Engine> {
         let shared = SharedPersist(Arc::new(Mutex::new(persist)));
-        let first = Instant::now();
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 1;
-        loop {
+        let attempt_once = || {
             let mut engine = Engine::start(cfg.clone(), Box::new(shared.clone()));
             let err = match engine.wait_listing() {
                 Ok(()) => return Ok(engine),
@@ -226,37 +274,9 @@ impl Engine {
             // The worker has ended (a fatal error ends it) or is stuck:
             // dropping the engine closes its channels either way.
             engine.abandon();
-            let next_start = first.elapsed() + backoff;
-            if !err.retryable() || attempt >= max_attempts || next_start > give_up_after {
-                if attempt > 1 {
-                    return Err(CmdError {
-                        message: format!(
-                            "{} (gave up after {attempt} attempts in {} s)",
-                            err.message,
-                            first.elapsed().as_secs()
-                        ),
-                        ..err
-                    });
-                }
-                return Err(err);
-            }
-            tracing::info!(
-                kind = ?err.kind,
-                delay_secs = backoff.as_secs(),
-                attempt = attempt + 1,
-                max_attempts,
-                "command: session not opened; backoff before a new worker"
-            );
-            say(&format!(
-                "{}; trying again in {} s (attempt {} of {max_attempts})",
-                err.message,
-                backoff.as_secs(),
-                attempt + 1
-            ));
-            std::thread::sleep(backoff);
-            backoff *= 2;
-            attempt += 1;
-        }
+            Err(err)
+        };
+        with_retries(max_attempts, give_up_after, &mut say, attempt_once)
     }
 
     fn send(&self, r: Request) -> Result<()> {

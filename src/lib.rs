@@ -71,7 +71,7 @@
 //! | 3 session | [`worker`]: the thread that owns the POP3 session; [`oauth`]: OAuth2 tokens (device grant, refresh exchange) | `worker`: `store`, `pop3`, `mail`, `sanitize`; `oauth`: `store` (the token file), `password`, `sanitize` |
 //! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns), [`localbox`] (Maildir/mbox) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize`; `localbox`: `mail` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
-//! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`], [`mailcap`] (RFC 1524 viewers) | nothing in the crate |
+//! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`], [`mailcap`] (RFC 1524 viewers), [`private_fs`] (0700 dirs, 0600 files, durable renames) | nothing in the crate |
 //!
 //! - [`pop3`]: the protocol, no UI types, no threads; pure parsing in
 //!   [`pop3::response`], a session over any stream in [`pop3::client`].
@@ -111,6 +111,7 @@ pub mod oauth;
 pub mod password;
 pub mod pattern;
 pub mod pop3;
+pub mod private_fs;
 pub mod sanitize;
 pub mod setup;
 pub mod store;

@@ -653,17 +653,8 @@ fn libc_eloop() -> i32 {
     -1
 }
 
-/// Create `dir` and its parents, 0700 on unix.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-}
+pub use crate::private_fs::create_private_dir;
+use crate::private_fs::sync_dir;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -729,19 +720,6 @@ pub fn read_private(path: &Path, cap: u64) -> io::Result<Option<Vec<u8>>> {
         Unfit::Set(why) => io::Error::other(why),
         Unfit::Io(e) => e,
     })
-}
-
-/// Make a rename or removal in `dir` durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
 }
 
 /// Remove temp files a crashed writer left behind (older than an hour, so

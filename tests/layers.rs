@@ -30,7 +30,14 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundation",
-        &["sanitize", "html", "action", "install", "mailcap"],
+        &[
+            "sanitize",
+            "html",
+            "action",
+            "install",
+            "mailcap",
+            "private_fs",
+        ],
     ),
     ("pure adapters", &["text", "mail", "pop3", "keymap"]),
     (

@@ -386,29 +386,13 @@ fn summary(out: &mut dyn Write, items: &[Item], dest: &Destination, deleted: usi
 /// Connect and log in, then LIST and UIDL; a passing failure is tried
 /// again as [`Engine::open`] does.
 fn open_session(cfg: &WorkerConfig) -> Result<(Client<Stream>, Listing)> {
-    let first = Instant::now();
-    let mut backoff = FIRST_BACKOFF;
-    let mut attempt = 1;
     let mut password = cfg.password.clone();
-    loop {
-        let err = match open_once(cfg, &mut password) {
-            Ok(s) => return Ok(s),
-            Err(e) => e,
-        };
-        let next_start = first.elapsed() + backoff;
-        if !err.retryable() || attempt >= MAX_ATTEMPTS || next_start > GIVE_UP_AFTER {
-            return Err(err);
-        }
-        eprintln!(
-            "popview: {}; trying again in {} s (attempt {} of {MAX_ATTEMPTS})",
-            err.message,
-            backoff.as_secs(),
-            attempt + 1
-        );
-        std::thread::sleep(backoff);
-        backoff *= 2;
-        attempt += 1;
-    }
+    with_retries(
+        MAX_ATTEMPTS,
+        GIVE_UP_AFTER,
+        &mut |msg| eprintln!("popview: {msg}"),
+        || open_once(cfg, &mut password),
+    )
 }
 
 fn open_once(

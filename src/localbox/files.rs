@@ -1,40 +1,12 @@
-//! The file operations a durable local mailbox needs: private directories,
-//! fsync of a directory after a rename, and a stable name for a
-//! destination.
+//! The file operations a durable local mailbox needs: private directories
+//! and files and fsync of a directory after a rename (the one rule in
+//! `private_fs`), and a stable name for a destination.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Create `dir` (and its parents) with mode 0700 where missing.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-}
-
-/// Make a rename or a new file in `dir` durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Options for a new private file (0600) that must not exist yet and is
-/// never reached through a symlink.
-pub fn new_private_file() -> OpenOptions {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    opts
-}
+pub use crate::private_fs::{create_private_dir, new_private_file, sync_dir};
 
 /// The absolute, symlink-free form of `path` (whose last component need
 /// not exist yet): two spellings of one destination share one index.
