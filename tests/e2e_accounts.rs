@@ -8,57 +8,18 @@ mod support;
 use std::time::Duration;
 
 use support::dovecot::{Dovecot, DovecotOptions};
-use support::tmux::{Tmux, sh_quote};
+use support::tmux::{Popview, Tmux, start_popview};
 
 const BIN: &str = env!("CARGO_BIN_EXE_popview");
 const LONG: Duration = Duration::from_secs(15);
 const SHORT: Duration = Duration::from_secs(5);
 
-/// A sandboxed popview in tmux; the shell prints `EXIT=<code>` after it
-/// and stays, so the screen after the exit can be inspected.
-struct Session {
-    tmux: Tmux,
-    _home: tempfile::TempDir,
-}
+type Session = Popview;
 
 /// Start popview with `args`, and `config` (if any) as the default config
-/// file (`$XDG_CONFIG_HOME/popview/config.toml`).
+/// file.
 fn start(args: &[&str], config: Option<&str>, env: &[(&str, &str)]) -> Session {
-    let home = tempfile::Builder::new()
-        .prefix("pvacct")
-        .tempdir_in(support::temp_root())
-        .unwrap();
-    let h = home.path().display().to_string();
-    if let Some(text) = config {
-        let dir = home.path().join("config").join("popview");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("config.toml"), text).unwrap();
-    }
-    let mut inner = sh_quote(BIN);
-    for a in args {
-        inner.push(' ');
-        inner.push_str(&sh_quote(a));
-    }
-    inner.push_str("; echo EXIT=$?; exec sleep 600");
-    let mut cmd = format!(
-        "exec env -u POPVIEW_PASSWORD -u NO_COLOR HOME={h} XDG_CONFIG_HOME={h}/config \
-         XDG_CACHE_HOME={h}/cache XDG_DATA_HOME={h}/data TERM=xterm-256color"
-    );
-    for (k, v) in env {
-        cmd.push_str(&format!(" {k}={}", sh_quote(v)));
-    }
-    cmd.push_str(&format!(" sh -c {}", sh_quote(&inner)));
-    Session {
-        tmux: Tmux::start(&cmd, 120, 40),
-        _home: home,
-    }
-}
-
-impl std::ops::Deref for Session {
-    type Target = Tmux;
-    fn deref(&self) -> &Tmux {
-        &self.tmux
-    }
+    start_popview(BIN, args, config, env)
 }
 
 fn message(i: usize, subject: &str) -> Vec<u8> {

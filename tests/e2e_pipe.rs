@@ -8,46 +8,19 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::tmux::{Tmux, sh_quote};
+use support::tmux::{Popview, Tmux, sh_quote, start_popview};
 
 const BIN: &str = env!("CARGO_BIN_EXE_popview");
 const LONG: Duration = Duration::from_secs(15);
 const SHORT: Duration = Duration::from_secs(5);
 const WELCOME: &str = "Welcome to the popview demo";
 
-struct Session {
-    tmux: Tmux,
-    home: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Session {
-    type Target = Tmux;
-    fn deref(&self) -> &Tmux {
-        &self.tmux
-    }
-}
+type Session = Popview;
 
 /// `popview --demo` sandboxed (HOME, XDG dirs), with `env` added.
 fn start(env: &[(&str, String)]) -> Session {
-    let home = tempfile::Builder::new()
-        .prefix("pvpipe")
-        .tempdir_in(support::temp_root())
-        .unwrap();
-    let h = home.path().display().to_string();
-    let inner = format!("{} --demo; echo EXIT=$?; exec sleep 600", sh_quote(BIN));
-    let mut cmd = format!(
-        "exec env -u POPVIEW_PASSWORD -u NO_COLOR -u MAILCAPS -u BROWSER HOME={h} \
-         XDG_CONFIG_HOME={h}/config XDG_CACHE_HOME={h}/cache XDG_DATA_HOME={h}/data \
-         TERM=xterm-256color"
-    );
-    for (k, v) in env {
-        cmd.push_str(&format!(" {k}={}", sh_quote(v)));
-    }
-    cmd.push_str(&format!(" sh -c {}", sh_quote(&inner)));
-    Session {
-        tmux: Tmux::start(&cmd, 120, 40),
-        home,
-    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    start_popview(BIN, &["--demo"], None, &env)
 }
 
 /// Wait until `path` holds something; its bytes.

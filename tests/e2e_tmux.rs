@@ -12,51 +12,18 @@ mod support;
 use std::time::Duration;
 
 use support::dovecot::{Dovecot, DovecotOptions, generated_messages};
-use support::tmux::{Tmux, sh_quote};
+use support::tmux::{Popview, Tmux, sh_quote, start_popview};
 
 const BIN: &str = env!("CARGO_BIN_EXE_popview");
 const LONG: Duration = Duration::from_secs(15);
 const SHORT: Duration = Duration::from_secs(5);
 const WELCOME: &str = "Welcome to the popview demo";
 
-/// A sandboxed popview in tmux; the shell prints `EXIT=<code>` after it
-/// and stays, so the screen after the exit can be inspected.
-struct Session {
-    tmux: Tmux,
-    _home: tempfile::TempDir,
-}
+/// A sandboxed popview in tmux (see `support::tmux::popview`).
+type Session = Popview;
 
 fn start(args: &[&str], env: &[(&str, &str)]) -> Session {
-    let home = tempfile::Builder::new()
-        .prefix("pvtmux")
-        .tempdir_in(support::temp_root())
-        .unwrap();
-    let h = home.path().display().to_string();
-    let mut inner = sh_quote(BIN);
-    for a in args {
-        inner.push(' ');
-        inner.push_str(&sh_quote(a));
-    }
-    inner.push_str("; echo EXIT=$?; exec sleep 600");
-    let mut cmd = format!(
-        "exec env -u POPVIEW_PASSWORD -u NO_COLOR HOME={h} XDG_CONFIG_HOME={h}/config \
-         XDG_CACHE_HOME={h}/cache XDG_DATA_HOME={h}/data TERM=xterm-256color"
-    );
-    for (k, v) in env {
-        cmd.push_str(&format!(" {k}={}", sh_quote(v)));
-    }
-    cmd.push_str(&format!(" sh -c {}", sh_quote(&inner)));
-    Session {
-        tmux: Tmux::start(&cmd, 120, 40),
-        _home: home,
-    }
-}
-
-impl std::ops::Deref for Session {
-    type Target = Tmux;
-    fn deref(&self) -> &Tmux {
-        &self.tmux
-    }
+    start_popview(BIN, args, None, env)
 }
 
 /// The list row showing `subject`, if visible.

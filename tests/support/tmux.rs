@@ -161,3 +161,60 @@ fn check(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// popview run by a test in tmux (120x40): its own HOME and XDG dirs in a
+/// temp dir (kept while this lives), the shell printing `EXIT=<code>`
+/// after it and staying, so the screen after the exit can be read.
+pub struct Popview {
+    pub tmux: Tmux,
+    pub home: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Popview {
+    type Target = Tmux;
+    fn deref(&self) -> &Tmux {
+        &self.tmux
+    }
+}
+
+/// Start `bin` (the test's `CARGO_BIN_EXE_popview`) with `args`, sandboxed;
+/// `config`, if given, is its default config file
+/// (`$XDG_CONFIG_HOME/popview/config.toml`); `env` is added to a clean
+/// environment (no POPVIEW_PASSWORD, NO_COLOR, MAILCAPS or BROWSER from the
+/// caller's).
+pub fn start_popview(
+    bin: &str,
+    args: &[&str],
+    config: Option<&str>,
+    env: &[(&str, &str)],
+) -> Popview {
+    let home = tempfile::Builder::new()
+        .prefix("pvtmux")
+        .tempdir_in(super::temp_root())
+        .unwrap();
+    let h = home.path().display().to_string();
+    if let Some(text) = config {
+        let dir = home.path().join("config").join("popview");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), text).unwrap();
+    }
+    let mut inner = sh_quote(bin);
+    for a in args {
+        inner.push(' ');
+        inner.push_str(&sh_quote(a));
+    }
+    inner.push_str("; echo EXIT=$?; exec sleep 600");
+    let mut cmd = format!(
+        "exec env -u POPVIEW_PASSWORD -u NO_COLOR -u MAILCAPS -u BROWSER HOME={h} \
+         XDG_CONFIG_HOME={h}/config XDG_CACHE_HOME={h}/cache XDG_DATA_HOME={h}/data \
+         TERM=xterm-256color"
+    );
+    for (k, v) in env {
+        cmd.push_str(&format!(" {k}={}", sh_quote(v)));
+    }
+    cmd.push_str(&format!(" sh -c {}", sh_quote(&inner)));
+    Popview {
+        tmux: Tmux::start(&cmd, 120, 40),
+        home,
+    }
+}
