@@ -219,6 +219,7 @@ fn run_session(cli: &Cli, mut target: Target) -> Result<App, CmdError> {
         save_dir,
         utc_offset_minutes: chrono::Local::now().offset().local_minus_utc() / 60,
         authserv_id: target.authserv_id.clone(),
+        filter_command: target.filter_command.clone(),
         rules: target.rules.clone(),
         pattern_history: target
             .history

@@ -30,6 +30,8 @@ pub struct Target {
     pub rules: Vec<(String, String)>,
     /// The account's `authserv_id`, for the hints.
     pub authserv_id: Option<String>,
+    /// The account's `filter_command` (mpop's filter).
+    pub filter_command: Option<String>,
     /// Where the TUI keeps its pattern history (none for the demo, or
     /// with no state directory).
     pub history: Option<Store>,
@@ -147,6 +149,7 @@ fn resolve_account(
         demo: None,
         rules: rules_of(&cfg),
         authserv_id: account.authserv_id.clone(),
+        filter_command: account.filter_command.clone(),
         history,
         data_dir,
         save_to: account.save_to.clone(),
@@ -331,6 +334,7 @@ fn demo_target(cli: &Cli) -> Result<Target, CmdError> {
         demo: Some(server),
         rules: rules_of(&cfg),
         authserv_id: None,
+        filter_command: None,
         history: None,
         data_dir: None,
         save_to: None,

@@ -365,6 +365,9 @@ impl Outside {
                     (self.keep_history)(&h);
                     None
                 }
+                Effect::Filter(job) => self.spawn("popview-filter", move || {
+                    AppEvent::Filtered(external::filter(&job))
+                }),
                 Effect::Pipe(job) => {
                     self.foreground.push_back(Foreground::Pipe(job));
                     None

@@ -399,3 +399,66 @@ fn a_dismissed_proposal_marks_nothing_and_v_shows_the_matches() {
     assert_eq!(app.view_len(), 3);
     assert_eq!(app.marked_count(), 0);
 }
+
+#[test]
+fn mpops_filter_feeds_the_same_proposal_and_marks_nothing_unasked() {
+    let mut app = App::new(AppOptions {
+        big_message_threshold: u64::MAX,
+        filter_command: Some("my-filter".into()),
+        ..Default::default()
+    });
+    app.handle(AppEvent::Clock(NOW));
+    app.handle(AppEvent::Resize(100, 30));
+    app.handle(AppEvent::Worker(Event::Listing {
+        entries: (1..=3)
+            .map(|i| ListEntry {
+                key: key_of(i),
+                size: 100,
+            })
+            .collect(),
+        no_uidl_reason: None,
+    }));
+    app.handle(AppEvent::Worker(Event::Previews(
+        (1..=3)
+            .map(|i| {
+                let h = HeaderSummary {
+                    from_name: format!("Sender {i}"),
+                    headers: format!("From: Sender {i} <s{i}@x.example>"),
+                    ..Default::default()
+                };
+                (key_of(i), h)
+            })
+            .collect(),
+    )));
+    let effects = app.handle(AppEvent::Worker(Event::Progress {
+        done: 3,
+        total: 3,
+        bytes: 0,
+    }));
+    let job = effects
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Filter(job) => Some(job),
+            _ => None,
+        })
+        .expect("the filter is asked for");
+    assert_eq!(job.command, "my-filter");
+    assert_eq!(job.messages.len(), 3);
+    assert!(
+        job.messages[0].1.contains("From: Sender"),
+        "{:?}",
+        job.messages[0]
+    );
+    assert!(app.dialog().is_none(), "no proposal before the verdicts");
+    app.handle(AppEvent::Filtered(popview::app::FilterVerdicts {
+        delete: vec![key_of(2)],
+        error: None,
+    }));
+    let Some(Dialog::Rules(r)) = app.dialog() else {
+        panic!("no proposal: {:?}", app.dialog())
+    };
+    assert_eq!(r.per_rule, vec![("filter_command".to_string(), 1)]);
+    assert_eq!(app.marked_count(), 0);
+    let reqs = requests(app.handle(k('y')));
+    assert_eq!(marked(&reqs), vec![2]);
+}

@@ -51,7 +51,8 @@ pub use choices::{Answer, Choice};
 pub use list::{MarkState, Row, RowInfo, SortDone, SortJob, SortKey};
 pub use reader::{Content, Doc, DocLine, LineKind, PEEK_LINES, Reader, SaveJob};
 pub use triage::{
-    BODY_CACHE_BYTES, BulkChange, BulkPlan, PatternPrompt, PatternPurpose, RulesProposal,
+    BODY_CACHE_BYTES, BulkChange, BulkPlan, FilterJob, FilterVerdicts, PatternPrompt,
+    PatternPurpose, RulesProposal,
 };
 
 /// Everything the UI thread reacts to, through one funnel.
@@ -66,6 +67,8 @@ pub enum AppEvent {
     /// The wall clock (Unix seconds), for "today" in the date column and
     /// the reconnect countdown; sent at start and with every tick.
     Clock(i64),
+    /// What the filter (`filter_command`) said of the messages it was given.
+    Filtered(triage::FilterVerdicts),
     /// The worker's channel closed (a send failed): nothing more can be
     /// sent, and quitting becomes immediate.
     WorkerGone(String),
@@ -103,6 +106,9 @@ pub enum Effect {
     Redraw,
     /// Keep the pattern history (newest last) for the next start.
     SaveHistory(Vec<String>),
+    /// Run mpop's filter on these messages' headers, off the UI thread;
+    /// answered with [`AppEvent::Filtered`].
+    Filter(triage::FilterJob),
     /// Hand the terminal over and run `sh -c` with the message on its
     /// standard input; answered with [`AppEvent::External`].
     Pipe(external::PipeJob),
@@ -159,6 +165,9 @@ pub struct AppOptions {
     /// Saved rules (`[rules.NAME]`): name and pattern; their matches are
     /// proposed after each listing, never marked unasked.
     pub rules: Vec<(String, String)>,
+    /// mpop's filter (`filter_command`): run on each message's headers;
+    /// its "delete" verdicts join the rules' proposal.
+    pub filter_command: Option<String>,
     /// The configured accounts, for the accounts screen (`c`), read from
     /// disk before the app starts.
     pub accounts: Vec<AccountEntry>,
@@ -176,6 +185,7 @@ impl Default for AppOptions {
             authserv_id: None,
             pattern_history: Vec::new(),
             rules: Vec::new(),
+            filter_command: None,
             accounts: Vec::new(),
         }
     }
@@ -372,6 +382,10 @@ pub struct App {
     bulk_undo: Vec<BulkChange>,
     /// A listing came: the rules propose once its previews are in.
     rules_due: bool,
+    /// The filter runs; the proposal waits for its verdicts.
+    filter_running: bool,
+    /// What the filter proposed for deletion, for the next proposal.
+    filter_hits: Vec<MsgKey>,
     /// Texts of messages read in full this session, by UID, for `~b`.
     bodies: HashMap<String, Arc<str>>,
     body_order: VecDeque<String>,
@@ -440,6 +454,8 @@ impl App {
             tag_prefix: false,
             bulk_undo: Vec::new(),
             rules_due: false,
+            filter_running: false,
+            filter_hits: Vec::new(),
             bodies: HashMap::new(),
             body_order: VecDeque::new(),
             body_bytes: 0,
@@ -660,6 +676,7 @@ impl App {
             AppEvent::Tick => redraw = self.on_tick(),
             AppEvent::Clock(now) => redraw = self.set_now(now),
             AppEvent::WorkerGone(reason) => self.on_worker_gone(&reason),
+            AppEvent::Filtered(v) => self.on_filtered(v),
             AppEvent::Sorted(done) => {
                 if self.rows.sorted(done) && self.sort_pending {
                     self.rebuild_view(true);

@@ -482,6 +482,23 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// mpop's filter to run: the command, and each message's header block
+/// (unfolded and sanitized, as `~h` sees it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterJob {
+    pub command: String,
+    pub messages: Vec<(MsgKey, String)>,
+}
+
+/// What the filter said: the messages it would delete (exit 1), and the
+/// first failure in words, if any (a filter that fails proposes nothing
+/// for that message).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FilterVerdicts {
+    pub delete: Vec<MsgKey>,
+    pub error: Option<String>,
+}
+
 /// What the saved rules propose after a listing: per rule, how many of the
 /// messages not yet marked it matches; the marks, asked like any bulk
 /// change (`y` applies them as one undoable step).
@@ -497,10 +514,50 @@ impl App {
     /// After a listing's previews are in: what the rules propose, if
     /// anything (never applied without the user's `y`).
     pub(super) fn propose_rules(&mut self) {
-        if self.opts.rules.is_empty() || self.dialog.is_some() || self.prompt.is_some() {
+        if (self.opts.rules.is_empty() && self.opts.filter_command.is_none())
+            || self.dialog.is_some()
+            || self.prompt.is_some()
+            || self.filter_running
+        {
             return;
         }
         self.rules_due = false;
+        if let Some(command) = self.opts.filter_command.clone() {
+            // The filter first; its verdicts come back as
+            // `AppEvent::Filtered` and the proposal follows them.
+            let messages: Vec<(MsgKey, String)> = self
+                .rows
+                .rows
+                .iter()
+                .filter(|r| !r.mark_state().is_marked())
+                .filter_map(|r| Some((r.key.clone(), r.info.as_ref()?.text.headers().to_string())))
+                .collect();
+            if !messages.is_empty() {
+                self.filter_running = true;
+                self.effects
+                    .push(Effect::Filter(FilterJob { command, messages }));
+                return;
+            }
+        }
+        self.propose_now();
+    }
+
+    /// The filter answered: propose with its verdicts.
+    pub(super) fn on_filtered(&mut self, v: FilterVerdicts) {
+        self.filter_running = false;
+        if let Some(e) = &v.error {
+            self.set_notice(format!("filter_command: {}", clean_line(e)));
+        }
+        self.filter_hits = v.delete;
+        self.propose_now();
+    }
+
+    fn propose_now(&mut self) {
+        if self.dialog.is_some() || self.prompt.is_some() {
+            // Comes once they close (see `on_tick`).
+            self.rules_due = true;
+            return;
+        }
         let now = self.pattern_now();
         let mut per_rule = Vec::new();
         let mut hit = vec![false; self.rows.rows.len()];
@@ -522,6 +579,18 @@ impl App {
                 per_rule.push((name.clone(), n));
                 parts.push(format!("({text})"));
             }
+        }
+        let mut from_filter = 0;
+        for key in std::mem::take(&mut self.filter_hits) {
+            if let Some(i) = self.rows.find(&key)
+                && !self.rows.rows[i].mark_state().is_marked()
+            {
+                from_filter += 1;
+                hit[i] = true;
+            }
+        }
+        if from_filter > 0 {
+            per_rule.push(("filter_command".to_string(), from_filter));
         }
         let keys = self.keys_of((0..hit.len()).filter(|&i| hit[i]));
         if keys.is_empty() {

@@ -154,6 +154,9 @@ pub struct Account {
     pub cache: bool,
     /// The provider's Authentication-Results id (`authserv_id`).
     pub authserv_id: Option<String>,
+    /// mpop's filter (`filter_command`): its "delete" verdicts join the
+    /// rules' proposal.
+    pub filter_command: Option<String>,
     /// `[accounts.NAME.oauth2]`: built-in OAuth2 (see [`crate::oauth`]).
     pub oauth2: Option<crate::oauth::Settings>,
     /// `save_to`: where `popview save` keeps mail by default.
@@ -187,6 +190,7 @@ impl Account {
             release_after: Some(settings::DEFAULT_RELEASE_AFTER),
             cache: settings::DEFAULT_CACHE,
             authserv_id: None,
+            filter_command: None,
             oauth2: None,
             save_to: None,
         }

@@ -423,6 +423,13 @@ pub const OAUTH2_REFRESH_TOKEN_STORE_COMMAND: Setting = Setting {
     default: DefaultValue::Unset("a 0600 file in popview's data dir"),
     help: "a command that stores a new refresh token given on its stdin",
 };
+pub const FILTER_COMMAND: Setting = Setting {
+    section: Account,
+    key: "filter_command",
+    kind: Kind::Text,
+    default: DefaultValue::Unset("none"),
+    help: "mpop's filter: gets each message's headers on stdin; exit 1 proposes it for deletion (0 keep, 2 skip)",
+};
 pub const SAVE_TO: Setting = Setting {
     section: Account,
     key: "save_to",
@@ -455,6 +462,7 @@ pub const SETTINGS: &[Setting] = &[
     TIMEOUT_SECS,
     CACHE,
     AUTHSERV_ID,
+    FILTER_COMMAND,
     SAVE_TO,
     RULE_PATTERN,
     RULE_ACTION,
@@ -580,7 +588,7 @@ mod tests {
                 "keys"
             ]
         );
-        assert_eq!(ACCOUNT_KEYS.len(), 17);
+        assert_eq!(ACCOUNT_KEYS.len(), 18);
         assert_eq!(ACCOUNT_KEYS.last(), Some(&"oauth2"));
         assert_eq!(OAUTH2_KEYS.len(), 7);
         for s in SETTINGS {

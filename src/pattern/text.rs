@@ -170,6 +170,12 @@ impl MessageText {
     }
 
     /// The hints `~V` matches (for badges in the list).
+    /// The header block: unfolded lines, sanitized, bounded (what `~h`
+    /// matches and mpop's filter is given).
+    pub fn headers(&self) -> &str {
+        &self.headers
+    }
+
     pub fn hints(&self) -> Hints {
         self.hints
     }

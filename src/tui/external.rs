@@ -21,6 +21,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::app::external::{ExternalDone, OpenJob, PipeJob, openable};
+use crate::app::{FilterJob, FilterVerdicts};
 use crate::mailcap;
 
 /// Most bytes of a viewer's output shown (the rest is dropped).
@@ -67,6 +68,74 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
             }
         }
     }
+}
+
+/// Longest mpop's filter may take on one message before it counts as
+/// failed (and is stopped).
+pub const MAX_FILTER_ONE: Duration = Duration::from_secs(10);
+/// Longest the filter may take on the whole mailbox; what is left after
+/// that proposes nothing.
+pub const MAX_FILTER_ALL: Duration = Duration::from_secs(300);
+
+/// mpop's filter, off the UI thread: `sh -c COMMAND` once per message with
+/// its header block on standard input (its output is discarded); exit 1
+/// proposes it for deletion, 0 keeps it, 2 skips it, anything else (or a
+/// filter that hangs) is a failure that proposes nothing for it.
+pub fn filter(job: &FilterJob) -> FilterVerdicts {
+    let started = Instant::now();
+    let mut out = FilterVerdicts::default();
+    let mut failures = 0usize;
+    for (key, headers) in &job.messages {
+        if started.elapsed() > MAX_FILTER_ALL {
+            out.error.get_or_insert_with(|| {
+                format!(
+                    "stopped after {} s; the rest proposes nothing",
+                    MAX_FILTER_ALL.as_secs()
+                )
+            });
+            break;
+        }
+        let verdict = filter_one(&job.command, headers);
+        match verdict {
+            Ok(Some(1)) => out.delete.push(key.clone()),
+            Ok(Some(0 | 2)) => {}
+            Ok(other) => {
+                failures += 1;
+                out.error.get_or_insert_with(|| match other {
+                    Some(c) => {
+                        format!("exited {c} (mpop's filter answers 0 keep, 1 delete, 2 skip)")
+                    }
+                    None => format!("gave no answer within {} s", MAX_FILTER_ONE.as_secs()),
+                });
+            }
+            Err(e) => {
+                failures += 1;
+                out.error
+                    .get_or_insert_with(|| format!("can't run it: {e}"));
+            }
+        }
+    }
+    if failures > 1
+        && let Some(e) = &mut out.error
+    {
+        e.push_str(&format!(" ({failures} messages)"));
+    }
+    out
+}
+
+/// One message through the filter: its exit code (`None`: stopped).
+fn filter_one(command: &str, headers: &str) -> std::io::Result<Option<i32>> {
+    let mut child = sh(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A filter that reads nothing closes the pipe: not an error.
+        let _ = stdin.write_all(headers.as_bytes());
+        let _ = stdin.write_all(b"\n");
+    }
+    Ok(wait_bounded(&mut child, MAX_FILTER_ONE).and_then(|s| s.code()))
 }
 
 /// Runs in the foreground (the terminal is handed over): `sh -c` with
@@ -325,6 +394,30 @@ pub fn run_url(url: &str) -> ExternalDone {
 
 #[cfg(test)]
 mod tests {
+    use crate::worker::api::MsgKey;
+
+    #[test]
+    fn the_filter_answers_like_mpops_and_failures_propose_nothing() {
+        let key = |n| MsgKey::new(n, Some(format!("u{n}")));
+        let job = FilterJob {
+            // 1 (delete) for Jenkins, 2 (skip) for "skip", 7 (a failure)
+            // for "broken", 0 (keep) for the rest.
+            command: "h=$(cat); case \"$h\" in *Jenkins*) exit 1;; *skip*) exit 2;; \
+                      *broken*) exit 7;; esac; exit 0"
+                .to_string(),
+            messages: vec![
+                (key(1), "From: Jenkins <ci@x>\nSubject: build".to_string()),
+                (key(2), "From: Ann <a@x>\nSubject: hello".to_string()),
+                (key(3), "From: Bob <b@x>\nSubject: skip me".to_string()),
+                (key(4), "From: Eve <e@x>\nSubject: broken".to_string()),
+            ],
+        };
+        let v = filter(&job);
+        assert_eq!(v.delete, vec![key(1)]);
+        let e = v.error.expect("the failure is reported");
+        assert!(e.contains("exited 7"), "{e}");
+    }
+
     use super::*;
 
     fn output(d: ExternalDone) -> String {

@@ -28,6 +28,7 @@ impl Cx<'_> {
         let mut timeout = crate::config::DEFAULT_TIMEOUT;
         let mut cache = settings::DEFAULT_CACHE;
         let mut authserv_id = None;
+        let mut filter_command = None;
         let mut oauth2: Option<(String, &Value<'_>)> = None;
         let mut save_to = None;
 
@@ -137,6 +138,10 @@ impl Cx<'_> {
                     )?;
                 }
                 "cache" => cache = self.boolean(&key, v)?,
+                "filter_command" => {
+                    let s = self.string(&key, v, "filter_command = \"~/bin/spam-verdict\"")?;
+                    filter_command = Some(s).filter(|s| !s.trim().is_empty());
+                }
                 "authserv_id" => {
                     let s = self.string(&key, v, "authserv_id = \"mx.example.com\"")?;
                     authserv_id = Some(s.trim().to_string()).filter(|s| !s.is_empty());
@@ -291,6 +296,7 @@ impl Cx<'_> {
             release_after: ui.release_after,
             cache,
             authserv_id,
+            filter_command,
             oauth2,
             save_to,
         })
