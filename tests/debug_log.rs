@@ -220,7 +220,7 @@ fn a_lost_session_and_the_retry_are_logged() {
     for want in [
         "session lost or connection failed",
         "kind=Network",
-        "backoff before a new worker",
+        "backoff before a new attempt",
         "attempt=2",
         "session opened",
     ] {
