@@ -48,8 +48,27 @@ fn stop_and_continue_at(at: Vec<Duration>) -> JoinHandle<()> {
 /// ServerHello), completes the handshake, then stays silent again over TLS
 /// (the client waits inside OpenSSL for CAPA's answer). The connection
 /// must come up, verified, with the capabilities the server sent.
+///
+/// Whether a stop lands while the client is blocked in a read depends on
+/// the machine's load, so the run is repeated (at most five times) until
+/// one did; every run must connect and keep the capabilities.
 #[test]
 fn a_tls_connection_survives_stops_and_continues() {
+    let mut retried = 0;
+    for _ in 0..5 {
+        retried += tls_connect_through_stops();
+        if retried >= 1 {
+            break;
+        }
+    }
+    assert!(
+        retried >= 1,
+        "no read was interrupted in five runs, so this test showed nothing"
+    );
+}
+
+/// One implicit-TLS connect through stops; how many reads were retried.
+fn tls_connect_through_stops() -> u64 {
     let pki = TestPki::shared();
     let acceptor = native_tls::TlsAcceptor::new(pki.valid.identity()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -88,10 +107,7 @@ fn a_tls_connection_survives_stops_and_continues() {
     assert!(conn.client.capabilities().user, "CAPA answer lost");
     let retried = conn.client.stream().interruptions_retried();
     eprintln!("interrupted reads retried: {retried}");
-    assert!(
-        retried >= 1,
-        "no read was interrupted, so this test showed nothing"
-    );
     drop(conn);
     server.join().unwrap();
+    retried
 }

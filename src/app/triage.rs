@@ -522,8 +522,11 @@ impl App {
             return;
         }
         self.rules_due = false;
-        if let Some(command) = self.opts.filter_command.clone() {
-            // The filter first; its verdicts come back as
+        if let Some(command) = self.opts.filter_command.clone()
+            && self.filter_hits.is_empty()
+        {
+            // The filter first (unless its verdicts wait for a dialog to
+            // close); they come back as
             // `AppEvent::Filtered` and the proposal follows them.
             let messages: Vec<(MsgKey, String)> = self
                 .rows
