@@ -57,7 +57,13 @@ impl Worker {
     /// end or before the next write that is not a mark.
     pub(super) fn run_ops(&mut self, s: &mut Session) -> Result<Option<Exit>, Error> {
         let result = self.run_ops_deferring(s);
-        self.flush_marks();
+        // While more marks of the run wait for room in the pipe, the file
+        // and the report wait too (one each per run, not per window); the
+        // session's end flushes them as well.
+        let more_marks = matches!(self.ops.front(), Some(Op::Mark { .. }));
+        if result.is_err() || !more_marks {
+            self.flush_marks();
+        }
         result
     }
 

@@ -193,6 +193,9 @@ impl Worker {
     /// Also says whether the session worked ([`Session::worked`]).
     pub(super) fn serve(&mut self, mut s: Session) -> (Exit, bool) {
         let exit = self.serve_session(&mut s);
+        // A run of marks cut short by the session's end is written and
+        // reported now.
+        self.flush_marks();
         let worked = s.worked(self.writes_settled);
         if matches!(exit, Exit::Lost(_)) {
             let reads = s.client.take_tags().into_iter().filter_map(|p| match p {
