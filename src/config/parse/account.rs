@@ -3,7 +3,33 @@
 
 use super::*;
 
+/// An account's fields as written, each with where (for the checks that
+/// name a key), before the checks that look at several at once.
+struct Fields<'v, 'i> {
+    host: Option<String>,
+    port: Option<At<u16>>,
+    tls: Option<At<TlsMode>>,
+    cleartext: Option<At<bool>>,
+    username: Option<String>,
+    command: Option<At<String>>,
+    env: Option<At<String>>,
+    auth: AuthMethod,
+    ca_file: Option<At<PathBuf>>,
+    pin: Option<At<[u8; 32]>>,
+    insecure: Option<At<bool>>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    cache: bool,
+    authserv_id: Option<String>,
+    filter_command: Option<String>,
+    oauth2: Option<(String, &'v Value<'i>)>,
+    save_to: Option<crate::localbox::Destination>,
+}
+
 impl Cx<'_> {
+    /// One `[accounts.NAME]` table: its fields read and each checked
+    /// (`fields`), combinations refused (`refuse_conflicts`), risky but
+    /// allowed choices warned about (`warn_risky`), then the account.
     pub(super) fn account(
         &mut self,
         key: &str,
@@ -12,26 +38,89 @@ impl Cx<'_> {
         v: &Value<'_>,
         ui: &UiConfig,
     ) -> R<Account> {
-        let table = self.table(key, v, "an account's settings")?;
-        let mut host = None;
-        let mut port: Option<At<u16>> = None;
-        let mut tls: Option<At<TlsMode>> = None;
-        let mut cleartext: Option<At<bool>> = None;
-        let mut username = None;
-        let mut command: Option<At<String>> = None;
-        let mut env: Option<At<String>> = None;
-        let mut auth = AuthMethod::Auto;
-        let mut ca_file: Option<At<PathBuf>> = None;
-        let mut pin: Option<At<[u8; 32]>> = None;
-        let mut insecure: Option<At<bool>> = None;
-        let mut connect_timeout = crate::config::DEFAULT_CONNECT_TIMEOUT;
-        let mut timeout = crate::config::DEFAULT_TIMEOUT;
-        let mut cache = settings::DEFAULT_CACHE;
-        let mut authserv_id = None;
-        let mut filter_command = None;
-        let mut oauth2: Option<(String, &Value<'_>)> = None;
-        let mut save_to = None;
+        let f = self.fields(key, v)?;
+        let missing = |field: &str, example: &str| {
+            self.invalid(
+                name_span,
+                &join(key, field),
+                None,
+                format!("missing: every account needs it, e.g. {example}"),
+            )
+        };
+        let host = f
+            .host
+            .clone()
+            .ok_or_else(|| missing("host", "host = \"pop.example.com\""))?;
+        let username = f
+            .username
+            .clone()
+            .ok_or_else(|| missing("username", "username = \"me@example.com\""))?;
+        self.refuse_conflicts(key, &f)?;
+        let tls_mode = f.tls.as_ref().map_or(TlsMode::Implicit, |t| t.value);
+        let port_num = f.port.as_ref().map_or(tls_mode.default_port(), |p| p.value);
+        self.warn_risky(key, name_span, &f, tls_mode);
 
+        // After the fields it depends on: the token's place is named by the
+        // account key, the requests are bounded by timeout_secs.
+        let oauth2 = match f.oauth2 {
+            Some((key, v)) => {
+                let account_key = format!("{username}@{host}:{port_num}");
+                Some(self.oauth2(&key, v, &account_key, f.timeout)?)
+            }
+            None => None,
+        };
+
+        Ok(Account {
+            name: name.to_owned(),
+            host,
+            port: port_num,
+            tls: tls_mode,
+            allow_cleartext_password: f.cleartext.as_ref().is_some_and(|c| c.value),
+            username,
+            password: f
+                .command
+                .map(|c| PasswordSource::Command(c.value))
+                .or(f.env.map(|e| PasswordSource::Env(e.value))),
+            auth: f.auth,
+            ca_file: f.ca_file.map(|c| c.value),
+            cert_fingerprint: f.pin.map(|p| p.value),
+            accept_invalid_certs: f.insecure.is_some_and(|i| i.value),
+            connect_timeout: f.connect_timeout,
+            timeout: f.timeout,
+            keepalive: ui.keepalive,
+            check_mail: ui.check_mail,
+            release_after: ui.release_after,
+            cache: f.cache,
+            authserv_id: f.authserv_id,
+            filter_command: f.filter_command,
+            oauth2,
+            save_to: f.save_to,
+        })
+    }
+
+    /// Reads every field of the table, each checked on its own.
+    fn fields<'v, 'i>(&mut self, key: &str, v: &'v Value<'i>) -> R<Fields<'v, 'i>> {
+        let table = self.table(key, v, "an account's settings")?;
+        let mut f = Fields {
+            host: None,
+            port: None,
+            tls: None,
+            cleartext: None,
+            username: None,
+            command: None,
+            env: None,
+            auth: AuthMethod::Auto,
+            ca_file: None,
+            pin: None,
+            insecure: None,
+            connect_timeout: crate::config::DEFAULT_CONNECT_TIMEOUT,
+            timeout: crate::config::DEFAULT_TIMEOUT,
+            cache: settings::DEFAULT_CACHE,
+            authserv_id: None,
+            filter_command: None,
+            oauth2: None,
+            save_to: None,
+        };
         for (k, v) in entries(table) {
             let field = k.get_ref().as_ref();
             let key = join(key, field);
@@ -39,14 +128,14 @@ impl Cx<'_> {
             match field {
                 "host" => {
                     let s = self.string(&key, v, "host = \"pop.example.com\"")?;
-                    host = Some(check_host(&s).map_err(|m| self.bad(&key, v, m))?);
+                    f.host = Some(check_host(&s).map_err(|m| self.bad(&key, v, m))?);
                 }
                 "port" => {
                     let n = self.integer(&key, v, settings::PORT.kind.range(), "a port number")?;
-                    port = Some(At::new(u16::try_from(n).unwrap_or(u16::MAX), v));
+                    f.port = Some(At::new(u16::try_from(n).unwrap_or(u16::MAX), v));
                 }
                 "tls" => {
-                    tls = Some(At::new(
+                    f.tls = Some(At::new(
                         self.choice(
                             &key,
                             v,
@@ -59,11 +148,13 @@ impl Cx<'_> {
                         v,
                     ));
                 }
-                "allow_cleartext_password" => cleartext = Some(At::new(self.boolean(&key, v)?, v)),
+                "allow_cleartext_password" => {
+                    f.cleartext = Some(At::new(self.boolean(&key, v)?, v))
+                }
                 "username" => {
                     let s = self.string(&key, v, "username = \"me@example.com\"")?;
                     check_username(&s).map_err(|m| self.bad(&key, v, m))?;
-                    username = Some(s);
+                    f.username = Some(s);
                 }
                 "password_command" => {
                     let s = self.string(&key, v, "password_command = \"pass show mail/work\"")?;
@@ -74,19 +165,19 @@ impl Cx<'_> {
                             "expected a command that prints the password, e.g. \"pass show mail/work\"",
                         ));
                     }
-                    command = Some(At::new(s, v));
+                    f.command = Some(At::new(s, v));
                 }
                 "password_env" => {
                     let s = self.string(&key, v, "password_env = \"WORK_PW\"")?;
                     check_env_name(&s).map_err(|m| self.bad(&key, v, m))?;
-                    env = Some(At::new(s, v));
+                    f.env = Some(At::new(s, v));
                 }
                 "auth" => {
-                    auth = self.choice(&key, v, AuthMethod::SETTING_VALUES)?;
+                    f.auth = self.choice(&key, v, AuthMethod::SETTING_VALUES)?;
                 }
                 "save_to" => {
                     let s = self.string(&key, v, "save_to = \"maildir:~/Mail\"")?;
-                    save_to = Some(
+                    f.save_to = Some(
                         save_destination(&s, self.home, self.path)
                             .map_err(|m| self.bad(&key, v, m))?,
                     );
@@ -95,34 +186,16 @@ impl Cx<'_> {
                     let s = self.string(&key, v, "ca_file = \"~/certs/ca.pem\"")?;
                     let path =
                         expand_path(&s, self.home, self.path).map_err(|m| self.bad(&key, v, m))?;
-                    ca_file = Some(At::new(path, v));
+                    f.ca_file = Some(At::new(path, v));
                 }
                 "cert_fingerprint" => {
                     let s = self.string(&key, v, "cert_fingerprint = \"AB:CD:...\"")?;
-                    let digest = parse_fingerprint(&s).ok_or_else(|| {
-                        let digits = s.chars().filter(char::is_ascii_hexdigit).count();
-                        self.bad(
-                            &key,
-                            v,
-                            format!(
-                                "expected a SHA-256 fingerprint: 64 hex digits, colons optional \
-                                 (found {digits} hex digits{}); get it with \
-                                 `openssl x509 -noout -fingerprint -sha256 -in CERT.pem`",
-                                if s.chars()
-                                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c.is_whitespace())
-                                {
-                                    ""
-                                } else {
-                                    " and other characters"
-                                }
-                            ),
-                        )
-                    })?;
-                    pin = Some(At::new(digest, v));
+                    let digest = self.fingerprint(&key, v, &s)?;
+                    f.pin = Some(At::new(digest, v));
                 }
-                "accept_invalid_certs" => insecure = Some(At::new(self.boolean(&key, v)?, v)),
+                "accept_invalid_certs" => f.insecure = Some(At::new(self.boolean(&key, v)?, v)),
                 "connect_timeout_secs" => {
-                    connect_timeout = self.secs(
+                    f.connect_timeout = self.secs(
                         &key,
                         v,
                         settings::CONNECT_TIMEOUT_SECS.kind.range(),
@@ -130,40 +203,56 @@ impl Cx<'_> {
                     )?;
                 }
                 "timeout_secs" => {
-                    timeout = self.secs(
+                    f.timeout = self.secs(
                         &key,
                         v,
                         settings::TIMEOUT_SECS.kind.range(),
                         "seconds to wait for the server",
                     )?;
                 }
-                "cache" => cache = self.boolean(&key, v)?,
+                "cache" => f.cache = self.boolean(&key, v)?,
                 "filter_command" => {
                     let s = self.string(&key, v, "filter_command = \"~/bin/spam-verdict\"")?;
-                    filter_command = Some(s).filter(|s| !s.trim().is_empty());
+                    f.filter_command = Some(s).filter(|s| !s.trim().is_empty());
                 }
                 "authserv_id" => {
                     let s = self.string(&key, v, "authserv_id = \"mx.example.com\"")?;
-                    authserv_id = Some(s.trim().to_string()).filter(|s| !s.is_empty());
+                    f.authserv_id = Some(s.trim().to_string()).filter(|s| !s.is_empty());
                 }
-                "oauth2" => oauth2 = Some((key, v)),
+                "oauth2" => f.oauth2 = Some((key, v)),
                 _ => return Err(self.unknown_key(&key, field, &k.span(), ACCOUNT_KEYS)),
             }
         }
 
-        let missing = |field: &str, example: &str| {
-            self.invalid(
-                name_span,
-                &join(key, field),
-                None,
-                format!("missing: every account needs it, e.g. {example}"),
-            )
-        };
-        let host = host.ok_or_else(|| missing("host", "host = \"pop.example.com\""))?;
-        let username =
-            username.ok_or_else(|| missing("username", "username = \"me@example.com\""))?;
+        Ok(f)
+    }
 
-        if let (Some(c), Some(e)) = (&command, &env) {
+    /// A SHA-256 certificate fingerprint, or an error that says how to get one.
+    fn fingerprint(&self, key: &str, v: &Value<'_>, s: &str) -> R<[u8; 32]> {
+        parse_fingerprint(&s).ok_or_else(|| {
+            let digits = s.chars().filter(char::is_ascii_hexdigit).count();
+            self.bad(
+                key,
+                v,
+                format!(
+                    "expected a SHA-256 fingerprint: 64 hex digits, colons optional \
+                     (found {digits} hex digits{}); get it with \
+                     `openssl x509 -noout -fingerprint -sha256 -in CERT.pem`",
+                    if s.chars()
+                        .all(|c| c.is_ascii_hexdigit() || c == ':' || c.is_whitespace())
+                    {
+                        ""
+                    } else {
+                        " and other characters"
+                    }
+                ),
+            )
+        })
+    }
+
+    /// Combinations that can't be meant: an error naming the later key.
+    fn refuse_conflicts(&self, key: &str, f: &Fields<'_, '_>) -> R<()> {
+        if let (Some(c), Some(e)) = (&f.command, &f.env) {
             let (later, which) = if c.span.start > e.span.start {
                 (c, "password_command")
             } else {
@@ -176,8 +265,8 @@ impl Cx<'_> {
                 "password_command and password_env are both set: keep only one",
             ));
         }
-        if pin.is_some()
-            && let Some(i) = &insecure
+        if f.pin.is_some()
+            && let Some(i) = &f.insecure
             && i.value
         {
             return Err(self.invalid(
@@ -189,16 +278,22 @@ impl Cx<'_> {
                  cert_fingerprint to accept any certificate",
             ));
         }
+        Ok(())
+    }
 
-        let tls_mode = tls.as_ref().map_or(TlsMode::Implicit, |t| t.value);
-        let port_num = port.as_ref().map_or(tls_mode.default_port(), |p| p.value);
-        let allow_cleartext = cleartext.as_ref().is_some_and(|c| c.value);
-
-        // Warnings: allowed, but probably not what was meant.
+    /// Allowed, but probably not what was meant: warnings.
+    fn warn_risky(
+        &mut self,
+        key: &str,
+        name_span: &Range<usize>,
+        f: &Fields<'_, '_>,
+        tls_mode: TlsMode,
+    ) {
+        let allow_cleartext = f.cleartext.as_ref().is_some_and(|c| c.value);
         let tls_key = join(key, "tls");
-        match (tls_mode, &cleartext) {
+        match (tls_mode, &f.cleartext) {
             (TlsMode::None, _) if !allow_cleartext => {
-                let span = tls.as_ref().map_or(name_span.clone(), |t| t.span.clone());
+                let span = f.tls.as_ref().map_or(name_span.clone(), |t| t.span.clone());
                 self.warn(
                     &span,
                     &tls_key,
@@ -219,11 +314,11 @@ impl Cx<'_> {
         }
         if tls_mode == TlsMode::None {
             for (field, span) in [
-                ("ca_file", ca_file.as_ref().map(|a| a.span.clone())),
-                ("cert_fingerprint", pin.as_ref().map(|a| a.span.clone())),
+                ("ca_file", f.ca_file.as_ref().map(|a| a.span.clone())),
+                ("cert_fingerprint", f.pin.as_ref().map(|a| a.span.clone())),
                 (
                     "accept_invalid_certs",
-                    insecure.as_ref().map(|a| a.span.clone()),
+                    f.insecure.as_ref().map(|a| a.span.clone()),
                 ),
             ] {
                 if let Some(span) = span {
@@ -235,7 +330,7 @@ impl Cx<'_> {
                 }
             }
         }
-        if let Some(i) = &insecure
+        if let Some(i) = &f.insecure
             && i.value
             && tls_mode != TlsMode::None
         {
@@ -246,7 +341,7 @@ impl Cx<'_> {
                  and mail. Prefer cert_fingerprint to trust exactly one certificate",
             );
         }
-        if let Some(p) = &port {
+        if let Some(p) = &f.port {
             let clash = match (tls_mode, p.value) {
                 (TlsMode::Implicit, 110) => {
                     Some("110 is the port for tls = \"starttls\" or \"none\"")
@@ -264,42 +359,6 @@ impl Cx<'_> {
                 );
             }
         }
-
-        // After the fields it depends on: the token's place is named by the
-        // account key, the requests are bounded by timeout_secs.
-        let oauth2 = match oauth2 {
-            Some((key, v)) => {
-                let account_key = format!("{username}@{host}:{port_num}");
-                Some(self.oauth2(&key, v, &account_key, timeout)?)
-            }
-            None => None,
-        };
-
-        Ok(Account {
-            name: name.to_owned(),
-            host,
-            port: port_num,
-            tls: tls_mode,
-            allow_cleartext_password: allow_cleartext,
-            username,
-            password: command
-                .map(|c| PasswordSource::Command(c.value))
-                .or(env.map(|e| PasswordSource::Env(e.value))),
-            auth,
-            ca_file: ca_file.map(|c| c.value),
-            cert_fingerprint: pin.map(|p| p.value),
-            accept_invalid_certs: insecure.is_some_and(|i| i.value),
-            connect_timeout,
-            timeout,
-            keepalive: ui.keepalive,
-            check_mail: ui.check_mail,
-            release_after: ui.release_after,
-            cache,
-            authserv_id,
-            filter_command,
-            oauth2,
-            save_to,
-        })
     }
 }
 
