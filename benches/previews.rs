@@ -60,7 +60,7 @@ fn popview_run(
         ConnectOptions::new("127.0.0.1", addr.port(), TlsMode::None),
         d.user.clone(),
     );
-    cfg.password = Some(d.password.clone());
+    cfg.password = Some(d.password.clone().into());
     cfg.allow_cleartext = true;
     cfg.pipeline_window = window;
     let (tx, req_rx) = mpsc::channel();
@@ -226,7 +226,7 @@ fn external_server() -> Option<(WorkerConfig, Duration)> {
     let mut connect = ConnectOptions::new(host, port.parse().expect("port"), TlsMode::Implicit);
     connect.ca_file = Some(ca.into());
     let mut cfg = WorkerConfig::new(connect, user);
-    cfg.password = Some(pass.to_string());
+    cfg.password = Some(pass.into());
     let rtt = Duration::from_secs_f64(rtt.parse::<f64>().expect("RTT in ms") / 1000.0);
     Some((cfg, rtt))
 }
@@ -245,7 +245,7 @@ fn screen_first_report(n: usize, rtt: Duration) {
             ConnectOptions::new("127.0.0.1", proxy.addr().port(), TlsMode::None),
             d.user.clone(),
         );
-        cfg.password = Some(d.password.clone());
+        cfg.password = Some(d.password.clone().into());
         cfg.allow_cleartext = true;
         (
             screen_first_run(cfg, 40),
@@ -377,7 +377,7 @@ fn open_while_loading(d: &Dovecot) -> (Duration, usize, usize) {
         ConnectOptions::new("127.0.0.1", d.plain_addr().port(), TlsMode::None),
         d.user.clone(),
     );
-    cfg.password = Some(d.password.clone());
+    cfg.password = Some(d.password.clone().into());
     cfg.allow_cleartext = true;
     let (tx, req_rx) = mpsc::channel();
     let (ev_tx, rx) = mpsc::channel();
@@ -438,7 +438,7 @@ fn memory_child(spec: &str) {
         ConnectOptions::new("127.0.0.1", addr.port(), TlsMode::None),
         user,
     );
-    cfg.password = Some(pass.to_string());
+    cfg.password = Some(pass.into());
     cfg.allow_cleartext = true;
     let (tx, req_rx) = mpsc::channel();
     let (ev_tx, rx) = mpsc::channel();

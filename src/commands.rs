@@ -207,7 +207,7 @@ pub struct Engine {
     /// (only when none was given and stdin is a terminal).
     prompts_left: u32,
     /// The password typed at the prompt, for the next attempt.
-    typed: Option<String>,
+    typed: Option<crate::password::Password>,
 }
 
 impl Engine {
@@ -330,7 +330,9 @@ impl Engine {
                             CmdError::new(exit::AUTH, format!("can't read the password: {e}"))
                         })?;
                     self.typed = Some(typed.clone());
-                    let _ = self.tx.send(Request::Password(typed.into()));
+                    let _ = self
+                        .tx
+                        .send(Request::Password(crate::worker::api::Secret(typed)));
                 }
                 Event::PasswordNeeded { reason } => {
                     let _ = self.tx.send(Request::Quit { commit: false });

@@ -116,10 +116,9 @@ fn resolve_account(
                 move || match &token_source {
                     Some(t) => t
                         .access_token(oauth::Freshness::Fresh)
-                        .map(|token| token.into_string())
                         .map_err(|e| e.to_string()),
                     None => match password::resolve(&sources) {
-                        Ok(Some(token)) => Ok(token.into_string()),
+                        Ok(Some(token)) => Ok(token),
                         Ok(None) => Err("no token command or variable to ask again".to_string()),
                         Err(e) => Err(e.to_string()),
                     },
@@ -318,7 +317,7 @@ fn demo_target(cli: &Cli) -> Result<Target, CmdError> {
         ConnectOptions::new("127.0.0.1", port, TlsMode::None),
         demo::DEMO_USER,
     );
-    worker.password = Some(demo::DEMO_PASSWORD.to_string());
+    worker.password = Some(demo::DEMO_PASSWORD.into());
     worker.allow_cleartext = true;
     worker.trace = cli.common.log.clone();
     let cfg = match cli.common.config.as_ref() {

@@ -49,7 +49,7 @@ fn worker_open_previews_mark_two_commit() {
     for mode in [TlsMode::StartTls, TlsMode::Implicit] {
         let c_uidls = c.uidls();
         let mut cfg = WorkerConfig::new(opts(&c, mode), c.user.clone());
-        cfg.password = Some(c.password.clone());
+        cfg.password = Some(c.password.clone().into());
         let mut w = Harness::start(cfg, Box::new(Memory::default()));
         let Event::Connected(info) = w.wait("connected", |e| matches!(e, Event::Connected(_)))
         else {

@@ -257,7 +257,7 @@ fn run_iteration(d: &Dovecot, k: usize, seed: u64, out: &mut String) {
     let proxy = Proxy::start(d.tls_addr());
     let mut cfg = proxied_config(d, &proxy, TlsMode::Implicit);
     cfg.user = name.clone();
-    cfg.password = Some(password.clone());
+    cfg.password = Some(password.clone().into());
     let dirs = Dirs::new();
     if let Some(n) = sc.first_cut {
         proxy.cut_after_server_bytes(n);
@@ -446,7 +446,7 @@ fn run_iteration(d: &Dovecot, k: usize, seed: u64, out: &mut String) {
             // A follow-up session, straight to Dovecot, same on-disk state.
             let mut cfg = dovecot_config(d);
             cfg.user = name.clone();
-            cfg.password = Some(password.clone());
+            cfg.password = Some(password.clone().into());
             let mut h = Harness::start(cfg, dirs.persist());
             if !intent.is_empty() {
                 let ev = h.wait("restored marks", |e| {

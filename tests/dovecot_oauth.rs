@@ -241,7 +241,8 @@ fn dovecot_worker_refetches_once_then_on_r() {
                 good.clone()
             } else {
                 format!("stale-{n}")
-            })
+            }
+            .into())
         }
     })));
     let dirs = Dirs::new();

@@ -614,7 +614,7 @@ fn after_esc_at_the_prompt_r_asks_again() {
     for wrong_first in [false, true] {
         let server = server(2, ServerOptions::default());
         let mut cfg = config(&server);
-        cfg.password = wrong_first.then(|| "wrong".to_string());
+        cfg.password = wrong_first.then(|| "wrong".into());
         let mut h = start(cfg);
         h.wait("the prompt", |e| matches!(e, Event::PasswordNeeded { .. }));
         // Esc: the UI sends nothing.

@@ -364,7 +364,7 @@ impl App {
     fn password_answer(&mut self, input: String, a: Answer, out: &mut Vec<Request>) {
         if a == Answer::Confirm {
             self.password_wanted = None;
-            out.push(Request::Password(Secret(input)));
+            out.push(Request::Password(Secret::from(input)));
             return;
         }
         // Overwrite what was typed before dropping it.

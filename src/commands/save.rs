@@ -397,7 +397,7 @@ fn open_session(cfg: &WorkerConfig) -> Result<(Client<Stream>, Listing)> {
 
 fn open_once(
     cfg: &WorkerConfig,
-    password: &mut Option<String>,
+    password: &mut Option<crate::password::Password>,
 ) -> Result<(Client<Stream>, Listing)> {
     let from = |e: crate::pop3::Error| CmdError::from_kind(e.kind, &e.message);
     let trace = match &cfg.trace {
@@ -406,7 +406,7 @@ fn open_once(
     };
     let secrets = crate::pop3::Secrets::of(&Credentials::new(
         cfg.user.clone(),
-        password.clone().unwrap_or_default(),
+        password.as_ref().map_or("", |p| p.expose()),
     ));
     // The certificate is checked before a password is asked for or sent.
     let conn = crate::pop3::transport::connect_as(&cfg.connect, &secrets, trace).map_err(from)?;
@@ -420,7 +420,10 @@ fn open_once(
         .map_err(|e| CmdError::new(exit::AUTH, format!("can't read the password: {e}")))?;
         *password = Some(typed);
     }
-    let creds = Credentials::new(cfg.user.clone(), password.clone().unwrap_or_default());
+    let creds = Credentials::new(
+        cfg.user.clone(),
+        password.as_ref().map_or("", |p| p.expose()),
+    );
     client.set_secrets(crate::pop3::Secrets::of(&creds));
     let (_, answers) = client
         .login_then(

@@ -217,7 +217,7 @@ impl Account {
     /// ([`Password::into_string`]), not copied.
     pub fn worker_config(&self, password: Option<Password>) -> WorkerConfig {
         let mut cfg = WorkerConfig::new(self.connect_options(), self.username.clone());
-        cfg.password = password.map(Password::into_string);
+        cfg.password = password;
         cfg.auth = self.auth;
         cfg.allow_cleartext = self.tls == TlsMode::None && self.allow_cleartext_password;
         cfg.keepalive = self.keepalive;

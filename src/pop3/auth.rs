@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use md5::{Digest, Md5};
+use zeroize::Zeroizing;
 
 use super::error::{Error, Result};
 use super::response::{Capabilities, apop_timestamp};
@@ -81,7 +82,8 @@ pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
-    pub password: String,
+    /// Wiped from memory when dropped.
+    pub password: Zeroizing<String>,
     /// The server's host and port as configured (OAUTHBEARER names them).
     pub server: Option<(String, u16)>,
 }
@@ -99,7 +101,7 @@ impl Credentials {
     pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
             user: user.into(),
-            password: password.into(),
+            password: Zeroizing::new(password.into()),
             server: None,
         }
     }

@@ -9,7 +9,8 @@ pub enum Command {
     Capa,
     Stls,
     User(String),
-    Pass(String),
+    /// The password, wiped from memory when the command is dropped.
+    Pass(zeroize::Zeroizing<String>),
     Apop {
         user: String,
         digest: String,
@@ -61,7 +62,7 @@ impl Command {
             Command::Capa => "CAPA".to_string(),
             Command::Stls => "STLS".to_string(),
             Command::User(u) => format!("USER {u}"),
-            Command::Pass(p) => format!("PASS {p}"),
+            Command::Pass(p) => format!("PASS {}", p.as_str()),
             Command::Apop { user, digest } => format!("APOP {user} {digest}"),
             Command::Auth {
                 mechanism,

@@ -7,6 +7,7 @@
 //! never dropped.
 
 use crate::mail::{HeaderSummary, MessageView};
+use crate::password::Password;
 use crate::pop3::ErrorKind;
 
 /// Identifies a retrieve/peek request so a newer one can supersede an older
@@ -87,7 +88,7 @@ pub struct ListEntry {
 /// A password on its way to the worker: `Debug` never shows it (a failing
 /// `assert_eq!` on requests, a log line).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
+pub struct Secret(pub Password);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,13 +98,13 @@ impl std::fmt::Debug for Secret {
 
 impl From<String> for Secret {
     fn from(s: String) -> Self {
-        Secret(s)
+        Secret(Password::new(s))
     }
 }
 
 impl From<&str> for Secret {
     fn from(s: &str) -> Self {
-        Secret(s.to_string())
+        Secret(Password::from(s))
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::password::Password;
 use crate::pop3::{AuthMethod, ConnectOptions};
 
 #[derive(Clone)]
@@ -11,7 +12,7 @@ pub struct WorkerConfig {
     pub connect: ConnectOptions,
     pub user: String,
     /// `None`: ask the UI ([`super::Event::PasswordNeeded`]).
-    pub password: Option<String>,
+    pub password: Option<Password>,
     /// Runs the password source again: an OAuth access token the server
     /// rejected is fetched once more (tokens expire) before giving up.
     pub refetch_password: Option<Refetch>,
@@ -66,7 +67,7 @@ impl WorkerConfig {
 /// How to get the password (an access token) again: the password sources
 /// run once more. `Err` says why not, without the secret.
 #[derive(Clone)]
-pub struct Refetch(pub Arc<dyn Fn() -> Result<String, String> + Send + Sync>);
+pub struct Refetch(pub Arc<dyn Fn() -> Result<Password, String> + Send + Sync>);
 
 impl std::fmt::Debug for Refetch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -38,7 +38,7 @@ fn tune(mut c: WorkerConfig, d: &Dovecot) -> WorkerConfig {
     c.connect.ca_file = Some(d.ca_pem.clone());
     c.connect.connect_timeout = Duration::from_secs(5);
     c.connect.io_timeout = Duration::from_secs(10);
-    c.password = Some(d.password.clone());
+    c.password = Some(d.password.clone().into());
     c.backoff = Duration::from_millis(50);
     c.max_backoff = Duration::from_millis(200);
     c

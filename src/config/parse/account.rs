@@ -229,7 +229,7 @@ impl Cx<'_> {
 
     /// A SHA-256 certificate fingerprint, or an error that says how to get one.
     fn fingerprint(&self, key: &str, v: &Value<'_>, s: &str) -> R<[u8; 32]> {
-        parse_fingerprint(&s).ok_or_else(|| {
+        parse_fingerprint(s).ok_or_else(|| {
             let digits = s.chars().filter(char::is_ascii_hexdigit).count();
             self.bad(
                 key,

@@ -38,7 +38,7 @@ impl Sasl {
     /// Start an exchange for `method` (a SASL one). The credentials'
     /// `server` (host, port) goes into OAUTHBEARER's response when known.
     pub fn new(method: AuthMethod, creds: &Credentials) -> Result<Sasl> {
-        let password = Zeroizing::new(creds.password.clone());
+        let password = creds.password.clone();
         let (initial, state) = match method {
             AuthMethod::Plain => (Some(super::auth::plain_message(creds)), State::Plain),
             AuthMethod::Login => (None, State::Login(0)),
@@ -64,7 +64,7 @@ impl Sasl {
                     None => format!(
                         "n,a={},\x01auth=Bearer {}\x01\x01",
                         creds.user.replace('=', "=3D").replace(',', "=2C"),
-                        creds.password
+                        creds.password.as_str()
                     )
                     .into_bytes(),
                 };

@@ -135,7 +135,7 @@ pub struct Worker {
     visible: Vec<MsgKey>,
     /// A new `Request::Visible` came: the fill re-centres on it.
     refocus: bool,
-    password: Option<String>,
+    password: Option<crate::password::Password>,
     /// The password source was run again after a rejected token, and no
     /// login succeeded since: a second rejection is final.
     password_refetched: bool,

@@ -10,7 +10,7 @@ impl Worker {
     fn secrets(&self) -> crate::pop3::Secrets {
         crate::pop3::Secrets::of(&Credentials::new(
             self.cfg.user.clone(),
-            self.password.clone().unwrap_or_default(),
+            self.password.as_ref().map_or("", |p| p.expose()),
         ))
     }
 
@@ -85,7 +85,7 @@ impl Worker {
         let mut post_login_caps = None;
         let creds = Credentials::new(
             self.cfg.user.clone(),
-            self.password.clone().unwrap_or_default(),
+            self.password.as_ref().map_or("", |p| p.expose()),
         )
         .at(self.cfg.connect.host.clone(), self.cfg.connect.port);
         client.set_secrets(crate::pop3::Secrets::of(&creds));
