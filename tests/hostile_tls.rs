@@ -1073,3 +1073,31 @@ fn the_worker_reports_the_port_mixup_once_and_does_not_retry() {
     assert_eq!(server.connections(), 2);
     assert_no_credentials(&server);
 }
+
+/// A CA file may be a bundle (as `/etc/ssl/certs/ca-certificates.crt`
+/// is): every certificate in it is trusted, whatever its place; a file
+/// with no certificate is refused with its name, before any connection.
+#[test]
+fn a5_ca_file_bundles_are_read_whole_and_an_empty_one_is_refused() {
+    let server = server(&pki().valid, true);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.pem");
+    let mut text = std::fs::read_to_string(&pki().other_ca_pem).unwrap();
+    text.push_str("\n# a comment between blocks, as bundles have\n");
+    text.push_str(&std::fs::read_to_string(&pki().ca_pem).unwrap());
+    std::fs::write(&bundle, text).unwrap();
+    let mut o = opts(&server, TlsMode::Implicit);
+    o.ca_file = Some(bundle);
+    let Connection { mut client, .. } =
+        connect(&o, None).expect("the bundle's second CA is trusted");
+    client.quit().unwrap();
+
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    o.ca_file = Some(empty);
+    let e = connect_err(&o);
+    assert!(
+        e.message.contains("holds no PEM certificate") && e.message.contains("empty.pem"),
+        "{e:?}"
+    );
+}

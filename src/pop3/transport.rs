@@ -456,16 +456,15 @@ fn connector(opts: &ConnectOptions) -> Result<TlsConnector> {
     if let Some(path) = &opts.ca_file {
         let pem = std::fs::read(path)
             .map_err(|e| Error::local(format!("can't read the CA file {}: {e}", path.display())))?;
-        let certs = pem_certificates(&pem);
+        let certs = Certificate::stack_from_pem(&pem)
+            .map_err(|e| Error::local(format!("bad certificate in {}: {e}", path.display())))?;
         if certs.is_empty() {
             return Err(Error::local(format!(
                 "the CA file {} holds no PEM certificate",
                 path.display()
             )));
         }
-        for der in certs {
-            let cert = Certificate::from_der(&der)
-                .map_err(|e| Error::local(format!("bad certificate in {}: {e}", path.display())))?;
+        for cert in certs {
             builder.add_root_certificate(cert);
         }
     }
@@ -588,29 +587,6 @@ fn tls_failure(opts: &ConnectOptions, e: &native_tls::Error) -> Error {
         )
     };
     Error::new(ErrorKind::Tls, message)
-}
-
-/// Every `CERTIFICATE` block of a PEM file, as DER.
-fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
-    use base64::Engine;
-    let text = String::from_utf8_lossy(pem);
-    let mut out = Vec::new();
-    let mut rest = text.as_ref();
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let after = &rest[start + 27..];
-        let Some(end) = after.find("-----END CERTIFICATE-----") else {
-            break;
-        };
-        let b64: String = after[..end]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
-            out.push(der);
-        }
-        rest = &after[end..];
-    }
-    out
 }
 
 /// Parse a SHA-256 fingerprint written as 64 hex digits, with or without
