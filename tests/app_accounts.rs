@@ -2,37 +2,15 @@
 //! feed events, assert the state, the requests to the worker and the
 //! screen drawn on ratatui's `TestBackend`. No terminal, no threads.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use popview::app::{AccountEntry, Answer, App, AppEvent, AppOptions, Dialog, Effect, Screen};
-use popview::worker::api::{Event, ListEntry, MsgKey, Request};
+#[path = "support/app.rs"]
+mod app_support;
+use app_support::{code, k, key_of, requests};
+
+use crossterm::event::KeyCode;
+use popview::app::{AccountEntry, Answer, App, AppEvent, AppOptions, Dialog, Screen};
+use popview::worker::api::{Event, ListEntry, Request};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-
-fn requests(effects: Vec<Effect>) -> Vec<Request> {
-    effects
-        .into_iter()
-        .filter_map(|e| match e {
-            Effect::Send(r) => Some(r),
-            _ => None,
-        })
-        .collect()
-}
-
-fn k(c: char) -> AppEvent {
-    AppEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-}
-
-fn code(c: KeyCode) -> AppEvent {
-    AppEvent::Key(KeyEvent::new(c, KeyModifiers::NONE))
-}
-
-fn key_of(n: u32) -> MsgKey {
-    MsgKey {
-        number: n,
-        uid: Some(format!("uid-{n}")),
-        generation: 0,
-    }
-}
 
 fn entries() -> Vec<AccountEntry> {
     vec![

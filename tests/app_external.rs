@@ -1,7 +1,11 @@
 //! Pure tests of the app side of `|` (pipe), `m` (open with the viewer)
 //! and `ctrl-b` (links): keys in, the exact effects out. No process runs.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+#[path = "support/app.rs"]
+mod app_support;
+use app_support::{key, key_of};
+
+use crossterm::event::{KeyCode, KeyModifiers};
 use popview::app::external::{ExternalDone, OpenJob, PipeJob, links_of, openable};
 use popview::app::{App, AppEvent, AppOptions, Effect, Screen};
 use popview::mail::{HeaderSummary, view};
@@ -19,17 +23,6 @@ Content-Type: text/html\r\n\r\n<p>Go <a href=\"https://ex.org/x?a=1&amp;b=2\">to
 --XX\r\nContent-Type: text/plain; name=\"../../.bashrc\"\r\n\
 Content-Disposition: attachment; filename=\"../../.bashrc\"\r\n\r\nrm -rf ~\r\n--XX--\r\n";
 
-fn key_of(n: u32) -> MsgKey {
-    MsgKey {
-        number: n,
-        uid: Some(format!("uid-{n}")),
-        generation: 0,
-    }
-}
-
-fn key(c: KeyCode, m: KeyModifiers) -> AppEvent {
-    AppEvent::Key(KeyEvent::new(c, m))
-}
 fn ch(c: char) -> AppEvent {
     key(KeyCode::Char(c), KeyModifiers::NONE)
 }

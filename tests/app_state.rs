@@ -2,6 +2,10 @@
 //! effects `handle` returns (mostly the requests to the worker). No
 //! terminal, no threads.
 
+#[path = "support/app.rs"]
+mod app_support;
+use app_support::{NOW, Requests, code, k, key_of, listing};
+
 use std::collections::BTreeMap;
 
 use crossterm::event::{
@@ -21,24 +25,6 @@ use popview::worker::api::{
     ConnectionInfo, Event, ListEntry, MsgKey, Request, TlsState, WorkerError,
 };
 
-const NOW: i64 = 1_710_252_300; // 2024-03-12 14:05 UTC
-
-/// The requests among an event's effects, in order.
-trait Requests {
-    fn requests(self) -> Vec<Request>;
-}
-
-impl Requests for Vec<Effect> {
-    fn requests(self) -> Vec<Request> {
-        self.into_iter()
-            .filter_map(|e| match e {
-                Effect::Send(r) => Some(r),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
 /// `U` then Enter (an empty pattern): undo every mark, as mutt's `U` does
 /// with `~A`; the requests of the Enter.
 fn undo_all(app: &mut App) -> Vec<Request> {
@@ -57,27 +43,6 @@ fn saves(effects: Vec<Effect>) -> Vec<SaveJob> {
         .collect()
 }
 
-fn key_of(n: u32) -> MsgKey {
-    MsgKey {
-        number: n,
-        uid: Some(format!("uid-{n}")),
-        generation: 0,
-    }
-}
-
-fn listing(ns: &[(u32, u64)]) -> AppEvent {
-    AppEvent::Worker(Event::Listing {
-        entries: ns
-            .iter()
-            .map(|&(n, size)| ListEntry {
-                key: key_of(n),
-                size,
-            })
-            .collect(),
-        no_uidl_reason: None,
-    })
-}
-
 fn summary(name: &str, subject: &str, unix: i64) -> HeaderSummary {
     HeaderSummary {
         from_name: name.to_string(),
@@ -89,19 +54,6 @@ fn summary(name: &str, subject: &str, unix: i64) -> HeaderSummary {
         }),
         ..Default::default()
     }
-}
-
-fn k(c: char) -> AppEvent {
-    let mods = if c.is_ascii_uppercase() {
-        KeyModifiers::SHIFT
-    } else {
-        KeyModifiers::NONE
-    };
-    AppEvent::Key(KeyEvent::new(KeyCode::Char(c), mods))
-}
-
-fn code(c: KeyCode) -> AppEvent {
-    AppEvent::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
 fn app() -> App {

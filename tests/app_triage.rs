@@ -2,43 +2,14 @@
 //! `T`, `t`, `;`), the question before every bulk change, `z` undoing the
 //! last one, the review of the marks, `~N` and the pattern history.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+#[path = "support/app.rs"]
+mod app_support;
+use app_support::{NOW, code, k, key_of, requests};
+
+use crossterm::event::KeyCode;
 use popview::app::{App, AppEvent, AppOptions, Dialog, Effect, Screen};
 use popview::mail::{HeaderSummary, MailDate};
-use popview::worker::api::{Event, ListEntry, MsgKey, Request};
-
-const NOW: i64 = 1_710_252_300; // 2024-03-12 14:05 UTC
-
-fn key_of(n: u32) -> MsgKey {
-    MsgKey {
-        number: n,
-        uid: Some(format!("uid-{n}")),
-        generation: 0,
-    }
-}
-
-fn k(c: char) -> AppEvent {
-    let mods = if c.is_ascii_uppercase() {
-        KeyModifiers::SHIFT
-    } else {
-        KeyModifiers::NONE
-    };
-    AppEvent::Key(KeyEvent::new(KeyCode::Char(c), mods))
-}
-
-fn code(c: KeyCode) -> AppEvent {
-    AppEvent::Key(KeyEvent::new(c, KeyModifiers::NONE))
-}
-
-fn requests(effects: Vec<Effect>) -> Vec<Request> {
-    effects
-        .into_iter()
-        .filter_map(|e| match e {
-            Effect::Send(r) => Some(r),
-            _ => None,
-        })
-        .collect()
-}
+use popview::worker::api::{Event, ListEntry, Request};
 
 /// Type `text` and press Enter; the requests of the Enter.
 fn type_line(app: &mut App, text: &str) -> Vec<Request> {
