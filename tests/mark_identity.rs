@@ -33,16 +33,6 @@ fn msg(tag: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Lines the server received on connection `conn`.
-fn lines(server: &Server, conn: usize) -> Vec<String> {
-    server
-        .log()
-        .into_iter()
-        .filter(|l| l.conn == conn)
-        .map(|l| l.line)
-        .collect()
-}
-
 /// From the second connection on, `UIDL` answers with these UIDs in
 /// message order (the server gave message n another's UID).
 fn reusing_uids(uidl_later: &[&str]) -> ServerOptions {
@@ -115,9 +105,9 @@ fn a_uid_reused_with_another_size_is_never_deleted() {
             .any(|e| matches!(e, Event::Committed { deleted: 1.., .. }))
     );
     assert!(
-        !lines(&server, 1).iter().any(|l| l.starts_with("DELE")),
+        !server.lines(1).iter().any(|l| l.starts_with("DELE")),
         "{:?}",
-        lines(&server, 1)
+        server.lines(1)
     );
     assert_eq!(server.mailbox_uids(), ["ua", "ub"], "nothing deleted");
 }
@@ -163,7 +153,7 @@ fn a_uid_reused_with_the_same_size_is_caught_by_its_message_id() {
     assert!(d.iter().all(|(_, t)| t.contains("Message-ID")), "{d:?}");
     // The session `r` opened: the last connection (with a maildrop locked
     // per session, `r` tries a login beside the old one first).
-    let conn1 = lines(&server, server.connections() - 1);
+    let conn1 = server.lines(server.connections() - 1);
     assert!(
         conn1.iter().any(|l| l == "TOP 3 0"),
         "checked afresh: {conn1:?}"
@@ -217,7 +207,7 @@ fn restored_marks_are_checked_before_they_are_applied() {
     assert_eq!(d.len(), 1);
     assert!(d[0].1.contains("the message I marked"), "{d:?}");
     assert_eq!(persist.state().marked_uids(), vec![uids[1].clone()]);
-    let conn0 = lines(&server, 0);
+    let conn0 = server.lines(0);
     assert!(!conn0.iter().any(|l| l == "DELE 1"), "{conn0:?}");
     assert!(conn0.iter().any(|l| l == "DELE 2"), "{conn0:?}");
     h.quit(false);
@@ -280,7 +270,8 @@ fn a_cached_preview_of_another_size_is_fetched_again() {
     }
     assert!(!shown.values().any(|s| s == "WRONG MESSAGE"), "{shown:?}");
     assert_eq!(shown[&keys[1]], "from the cache");
-    let mut tops: Vec<String> = lines(&server, 0)
+    let mut tops: Vec<String> = server
+        .lines(0)
         .into_iter()
         .filter(|l| l.starts_with("TOP"))
         .collect();
@@ -330,11 +321,12 @@ fn without_uidl_writes_from_an_older_listing_are_refused() {
         matches!(e, Event::Error(w) if w.message.contains("older list") && w.message.contains("nothing was deleted"))
     });
     assert!(
-        !lines(&server, 1)
+        !server
+            .lines(1)
             .iter()
             .any(|l| l.starts_with("DELE") || l == "QUIT"),
         "{:?}",
-        lines(&server, 1)
+        server.lines(1)
     );
     // On the new listing, marking works again.
     h.send(Request::Mark(new[3].clone()));

@@ -21,16 +21,6 @@ fn config(server: &Server, release_after: Duration) -> WorkerConfig {
     c
 }
 
-/// The lines connection `conn` sent, in order.
-fn lines(server: &Server, conn: usize) -> Vec<String> {
-    server
-        .log()
-        .into_iter()
-        .filter(|l| l.conn == conn)
-        .map(|l| l.line)
-        .collect()
-}
-
 fn released(h: &mut Harness) {
     h.wait("released", |e| matches!(e, Event::Released));
 }
@@ -46,7 +36,7 @@ fn an_idle_session_ends_with_rset_then_quit_and_the_next_action_reconnects() {
     let keys = h.listing();
     h.previews_loaded();
     released(&mut h);
-    let first = lines(&server, 0);
+    let first = server.lines(0);
     assert_eq!(
         first[first.len() - 2..],
         ["RSET".to_string(), "QUIT".to_string()],
@@ -68,7 +58,7 @@ fn an_idle_session_ends_with_rset_then_quit_and_the_next_action_reconnects() {
         "reconnected",
         |e| matches!(e, Event::Reconnected { marks_reapplied } if *marks_reapplied == 1),
     );
-    let second = lines(&server, 1);
+    let second = server.lines(1);
     assert!(
         second.iter().any(|l| l == "DELE 3"),
         "the mark is applied in the new session: {second:?}"
@@ -96,7 +86,7 @@ fn keepalives_do_not_count_as_use() {
     // With NOOPs every 100 ms resetting the clock, it would never come.
     h.wait("released", |e| matches!(e, Event::Released));
     let took = t.elapsed();
-    let first = lines(&server, 0);
+    let first = server.lines(0);
     let noops = first.iter().filter(|l| *l == "NOOP").count();
     assert!(noops >= 3, "keepalives were sent meanwhile: {first:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
@@ -252,7 +242,7 @@ fn delete_and_quit_while_released_connects_reapplies_and_commits() {
         summary(&seen)
     );
     assert_eq!(server.connections(), 2, "one new session for the commit");
-    let second = lines(&server, 1);
+    let second = server.lines(1);
     assert!(
         second.iter().any(|l| l == "DELE 2") && second.last().map(String::as_str) == Some("QUIT"),
         "{second:?}"

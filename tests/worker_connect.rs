@@ -95,15 +95,6 @@ fn completes_login(line: &str) -> bool {
     ["PASS", "APOP", "AUTH"].iter().any(|c| line.starts_with(c))
 }
 
-fn lines_of(server: &Server, conn: usize) -> Vec<String> {
-    server
-        .log()
-        .into_iter()
-        .filter(|l| l.conn == conn)
-        .map(|l| l.line)
-        .collect()
-}
-
 fn credentials_sent(server: &Server) -> bool {
     server.log().iter().any(|l| is_credential(&l.line))
 }
@@ -332,7 +323,7 @@ fn mark_and_wait(h: &mut Harness, key: &MsgKey) {
 
 /// Conn 0 ended with RSET then QUIT, and no DELE after its RSET.
 fn ended_without_deleting(server: &Server, conn: usize) {
-    let lines = lines_of(server, conn);
+    let lines = server.lines(conn);
     let rset = lines.iter().rposition(|l| l == "RSET");
     let quit = lines.iter().position(|l| l == "QUIT");
     match (rset, quit) {
@@ -380,7 +371,8 @@ fn r_opens_the_new_session_before_ending_the_old_one() {
     ended_without_deleting(&server, 0);
     // The mark is applied again in the new session, and the swap deleted
     // nothing.
-    let deles: Vec<_> = lines_of(&server, 1)
+    let deles: Vec<_> = server
+        .lines(1)
         .into_iter()
         .filter(|l| l.starts_with("DELE"))
         .collect();
@@ -441,7 +433,7 @@ fn a_failed_second_login_keeps_the_working_session() {
             key: keys[2].clone(),
         });
         h.wait("a message", |e| matches!(e, Event::Message { .. }));
-        let conn0 = lines_of(&server, 0);
+        let conn0 = server.lines(0);
         assert!(
             !conn0.iter().any(|l| l == "RSET" || l == "QUIT"),
             "{case}: {conn0:?}"
@@ -563,7 +555,7 @@ fn an_old_session_that_refuses_rset_is_dropped_not_quit() {
     h.send(Request::CheckNewMail);
     h.listing();
     h.marks_exactly(&[&before[0]]);
-    let conn0 = lines_of(&server, 0);
+    let conn0 = server.lines(0);
     assert!(conn0.iter().any(|l| l == "RSET"), "{conn0:?}");
     assert!(!conn0.iter().any(|l| l == "QUIT"), "{conn0:?}");
     assert_eq!(server.mailbox_uids(), before);
@@ -736,7 +728,7 @@ fn the_password_is_asked_after_the_check_and_used_on_that_connection() {
         let mut h = start(tls_config(&server, mode));
         h.wait("the prompt", |e| matches!(e, Event::PasswordNeeded { .. }));
         assert_eq!(server.connections(), 1, "{mode:?}: connected before asking");
-        let before: Vec<_> = lines_of(&server, 0);
+        let before: Vec<_> = server.lines(0);
         assert!(before.iter().any(|l| l == "CAPA"), "{mode:?}: {before:?}");
         assert!(!credentials_sent(&server), "{mode:?}");
         h.send(Request::Password("demo".into()));

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
@@ -12,6 +12,7 @@ use popview::pop3::ErrorKind;
 use popview::store::SavedMark;
 use popview::worker::WorkerConfig;
 use popview::worker::api::{Event, Request, TlsState};
+use support::worker::FirstTopGate;
 use support::worker::{Harness, uids_of};
 
 type Mem = popview::worker::persist::Memory;
@@ -94,37 +95,14 @@ fn retrieve_returns_the_parsed_message_and_stale_tickets_are_superseded() {
     // The server holds the first preview (`TOP`) until released, so the
     // worker sits waiting for that answer while both retrieves queue up:
     // when it next takes its requests, the older one is still unsent.
-    let gate = Arc::new((Mutex::new((false, false)), Condvar::new()));
-    let held = Arc::clone(&gate);
-    let opts = ServerOptions {
-        hook: Some(Arc::new(move |ctx| {
-            if ctx.line.starts_with("TOP ") {
-                let (lock, cv) = &*held;
-                let mut g = lock.lock().unwrap();
-                if !g.0 {
-                    // (entered, released): the first TOP enters and waits.
-                    g.0 = true;
-                    cv.notify_all();
-                    let _ = cv.wait_timeout_while(g, Duration::from_secs(20), |g| !g.1);
-                }
-            }
-            Action::Normal
-        })),
-        ..ServerOptions::default()
-    };
+    let gate = FirstTopGate::default();
+    let opts = gate.options();
     let mailbox = Mailbox::generated(5);
     let raw3 = mailbox.messages()[2].1.clone();
     let server = Server::start(mailbox, opts).unwrap();
     let mut h = start(config(&server), Mem::default());
     let keys = h.listing();
-    {
-        let (lock, cv) = &*gate;
-        let g = lock.lock().unwrap();
-        let (g, _) = cv
-            .wait_timeout_while(g, Duration::from_secs(20), |g| !g.0)
-            .unwrap();
-        assert!(g.0, "the worker never asked for a preview");
-    }
+    gate.wait_entered();
     h.send(Request::Retrieve {
         ticket: 1,
         key: keys[0].clone(),
@@ -133,11 +111,7 @@ fn retrieve_returns_the_parsed_message_and_stale_tickets_are_superseded() {
         ticket: 2,
         key: keys[2].clone(),
     });
-    {
-        let (lock, cv) = &*gate;
-        lock.lock().unwrap().1 = true;
-        cv.notify_all();
-    }
+    gate.release();
     let ev = h.wait("message", |e| matches!(e, Event::Message { .. }));
     let Event::Message { ticket, key, view } = ev else {
         unreachable!()

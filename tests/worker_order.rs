@@ -5,11 +5,9 @@
 
 mod support;
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
-
-use popview::demo::{Action, Mailbox, Server, ServerOptions};
+use popview::demo::{Mailbox, Server, ServerOptions};
 use popview::worker::api::{Event, Request};
+use support::worker::FirstTopGate;
 use support::worker::Harness;
 
 type Mem = popview::worker::persist::Memory;
@@ -52,47 +50,20 @@ fn a_far_view_is_fetched_next_behind_a_bounded_few() {
     let n = 1500;
     // The server holds its first TOP until the test has sent the far view,
     // so that view reaches a worker with most of the fill still unsent.
-    let gate = Arc::new((Mutex::new((false, false)), Condvar::new()));
-    let held = Arc::clone(&gate);
-    let opts = ServerOptions {
-        hook: Some(Arc::new(move |ctx| {
-            if ctx.line.starts_with("TOP ") {
-                let (lock, cv) = &*held;
-                let mut g = lock.lock().unwrap();
-                if !g.0 {
-                    // (entered, released): the first TOP enters and waits.
-                    g.0 = true;
-                    cv.notify_all();
-                    let _ = cv.wait_timeout_while(g, Duration::from_secs(20), |g| !g.1);
-                }
-            }
-            Action::Normal
-        })),
-        ..ServerOptions::default()
-    };
+    let gate = FirstTopGate::default();
+    let opts = gate.options();
     let server = Server::start(Mailbox::generated(n), opts).unwrap();
     let mut h = Harness::start(
         support::worker::demo_config(server.addr().port()),
         Box::new(Mem::default()),
     );
     let keys = h.listing();
-    {
-        let (lock, cv) = &*gate;
-        let g = lock.lock().unwrap();
-        let (g, _) = cv
-            .wait_timeout_while(g, Duration::from_secs(20), |g| !g.0)
-            .unwrap();
-        assert!(g.0, "the first TOP never reached the server");
-    }
+    gate.wait_entered();
     // A page far down (a jump, a limit): messages 700 to 729, as the UI
     // lists them (newest first); neither end of the listing.
     let far: Vec<_> = keys[699..729].iter().rev().cloned().collect();
     h.send(Request::Visible(far));
-    {
-        let (lock, cv) = &*gate;
-        lock.lock().unwrap().1 = true;
-        cv.notify_all();
-    }
+    gate.release();
     h.previews_loaded();
     let tops = top_numbers(&server);
     assert_eq!(tops.len(), n, "each preview asked once");

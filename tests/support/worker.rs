@@ -399,3 +399,49 @@ pub fn other_client(
     }
     d.pop3s_session()
 }
+
+/// Holds the first `TOP` a fake server receives until released, so that
+/// requests the test sends meanwhile reach a worker with its preview
+/// pipeline still unsent. `options()` gives the server's hook.
+#[derive(Clone, Default)]
+pub struct FirstTopGate(std::sync::Arc<(std::sync::Mutex<(bool, bool)>, std::sync::Condvar)>);
+
+impl FirstTopGate {
+    /// Server options whose hook holds the first `TOP` (at most 20 s).
+    pub fn options(&self) -> popview::demo::server::ServerOptions {
+        let held = self.clone();
+        popview::demo::server::ServerOptions {
+            hook: Some(std::sync::Arc::new(move |ctx| {
+                if ctx.line.starts_with("TOP ") {
+                    let (lock, cv) = &*held.0;
+                    let mut g = lock.lock().unwrap();
+                    if !g.0 {
+                        // (entered, released): the first TOP enters and waits.
+                        g.0 = true;
+                        cv.notify_all();
+                        let _ = cv.wait_timeout_while(g, Duration::from_secs(20), |g| !g.1);
+                    }
+                }
+                popview::demo::server::Action::Normal
+            })),
+            ..Default::default()
+        }
+    }
+
+    /// Waits (at most 20 s) until the first `TOP` reached the server.
+    pub fn wait_entered(&self) {
+        let (lock, cv) = &*self.0;
+        let g = lock.lock().unwrap();
+        let (g, _) = cv
+            .wait_timeout_while(g, Duration::from_secs(20), |g| !g.0)
+            .unwrap();
+        assert!(g.0, "the first TOP never reached the server");
+    }
+
+    /// Lets the held `TOP` be answered.
+    pub fn release(&self) {
+        let (lock, cv) = &*self.0;
+        lock.lock().unwrap().1 = true;
+        cv.notify_all();
+    }
+}

@@ -359,6 +359,16 @@ impl Server {
         lock(&self.shared.log).clone()
     }
 
+    /// The command lines received on connection `conn` (0-based, in
+    /// accept order), in order.
+    pub fn lines(&self, conn: usize) -> Vec<String> {
+        lock(&self.shared.log)
+            .iter()
+            .filter(|l| l.conn == conn)
+            .map(|l| l.line.clone())
+            .collect()
+    }
+
     /// The raw bytes received on connection `conn` (0-based, in accept
     /// order), after TLS decryption where TLS was used; empty when unknown.
     pub fn transcript(&self, conn: usize) -> Vec<u8> {
