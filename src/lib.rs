@@ -58,7 +58,8 @@
 //! Data flows one way: a module uses only modules of the layers below its
 //! own, never one of its own layer or above (`tests/layers.rs` checks every
 //! `crate::`/`super::` path in `src/`, and that sibling submodules form no
-//! cycle; the few known exceptions are listed there, each with its reason).
+//! cycle; an exception would be listed there with its reason, and there is
+//! none today).
 //!
 //! | layer | modules | uses today (any lower layer is allowed) |
 //! |---|---|---|
@@ -92,6 +93,32 @@
 //!   `assets/demo/` (`popview --demo`), also the tests' scripted peer.
 //! - `main.rs` (the binary) sits on top of all of them: it wires the worker's
 //!   parse thread to [`app::prepare_in`], so the worker never names the app.
+//!
+//! # Where a change goes
+//!
+//! - **A key action**: the variant, its name and help line in [`action`]
+//!   (`Action::ALL` lists it), its default key in [`keymap`]; what it does
+//!   in one `App` method in `src/app/` (routed from `app/input.rs` for the
+//!   list, `app/reader_keys.rs` for the reader). The help screen, the
+//!   `[keys]` config check and the README's key table follow from these
+//!   (tests compare them).
+//! - **A setting**: one row in `config/settings.rs` (key, section, kind,
+//!   default, help): the "unknown key, did you mean" check, the README's
+//!   table and `assets/config.example.toml` are checked against it; the
+//!   value is read in one match arm (`config/parse/account.rs` `fields` for
+//!   an account, `config/parse/mod.rs` for `[ui]`) into a field of
+//!   `config::Account` or `config::UiConfig`.
+//! - **A worker request**: the variant in `worker/api.rs`, one arm in
+//!   `worker/run/mod.rs` (`take_request`: a read to coalesce, or a write
+//!   queued in order as an `Op`), the work in `worker/run/ops.rs` or a file
+//!   of its own under `worker/run/`; the app sends it as `Effect::Send`, and
+//!   its answer is an `Event` routed by `app/worker_events.rs`.
+//! - **A POP3 command**: the variant, its wire form and its redacted form
+//!   in `pop3/command.rs`, its answer's shape in `pop3/response.rs` if new,
+//!   a method on `pop3::Client`; byte-transcript tests in `tests/pop3_*.rs`.
+//! - **An effect** (something the terminal loop does: run a process, write
+//!   a file): the `app::Effect` variant and one arm in `tui`'s
+//!   `Outside::dispatch`; its outcome comes back as an `AppEvent`.
 
 pub mod action;
 pub mod app;

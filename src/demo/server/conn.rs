@@ -36,14 +36,6 @@ impl Conn<'_> {
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
     }
 
-    pub(super) fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.extend_from_slice(bytes);
-        if self.out.len() >= FLUSH_THRESHOLD {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
     pub(super) fn flush(&mut self) -> io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
@@ -121,6 +113,16 @@ impl Conn<'_> {
         }
         drop(slot);
         self.stream = None;
+    }
+}
+
+impl Out for Conn<'_> {
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.extend_from_slice(bytes);
+        if self.out.len() >= FLUSH_THRESHOLD {
+            self.flush()?;
+        }
+        Ok(())
     }
 }
 

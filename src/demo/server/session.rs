@@ -5,8 +5,14 @@ use std::io;
 
 use base64::Engine as _;
 
-use super::conn::*;
 use super::*;
+
+/// Where a session's answers go: the connection (`conn::Conn`) in the
+/// server, so that the session knows nothing of sockets and TLS.
+pub(super) trait Out {
+    /// Queues `bytes` to be sent (flushed before the next read).
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
 
 pub(super) enum Flow {
     Continue,
@@ -98,7 +104,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    pub(super) fn handle(&mut self, line: &[u8], io: &mut Conn<'_>) -> io::Result<Flow> {
+    pub(super) fn handle(&mut self, line: &[u8], io: &mut dyn Out) -> io::Result<Flow> {
         if matches!(self.state, State::SaslPlain) {
             self.state = State::Authorization { user: None };
             let reply = if line == b"*" {
@@ -165,7 +171,7 @@ impl<'a> Session<'a> {
         keyword: &[u8],
         rest: &[u8],
         args: &[&[u8]],
-        io: &mut Conn<'_>,
+        io: &mut dyn Out,
     ) -> io::Result<Flow> {
         let o = &self.shared.opts;
         let reply: Vec<u8> = match keyword {
@@ -307,7 +313,7 @@ impl<'a> Session<'a> {
         &mut self,
         keyword: &[u8],
         args: &[&[u8]],
-        io: &mut Conn<'_>,
+        io: &mut dyn Out,
     ) -> io::Result<Flow> {
         let opts = &self.shared.opts;
         let capa = self.capa();
@@ -469,7 +475,7 @@ pub(super) fn top_part(data: &[u8], k: u64) -> &[u8] {
 }
 
 /// Write CRLF-normalised `data` with dot-stuffing (RFC 1939 section 3).
-pub(super) fn send_stuffed(io: &mut Conn<'_>, data: &[u8]) -> io::Result<()> {
+pub(super) fn send_stuffed(io: &mut dyn Out, data: &[u8]) -> io::Result<()> {
     let mut start = 0;
     while start < data.len() {
         let end = data[start..]
