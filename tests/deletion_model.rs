@@ -287,6 +287,30 @@ impl Model {
                     self.intent.clear();
                 }
             }
+            Event::CachedListing(entries) => {
+                // The last listing the server gave (the last login's, which
+                // the worker keeps even when it died before anyone saw it),
+                // from the cache, before any new login: each row is the
+                // message that login showed under its UID.
+                let logins = self.server.logins();
+                let last = logins.last().cloned().unwrap_or_default();
+                let mut view = Vec::with_capacity(entries.len());
+                for e in entries {
+                    let Some(id) = last
+                        .iter()
+                        .find(|(_, uid)| Some(uid) == e.key.uid.as_ref())
+                        .map(|(id, _)| *id)
+                    else {
+                        self.fail(&format!(
+                            "the cached listing shows {:?}, which the last login did not",
+                            e.key
+                        ));
+                    };
+                    view.push((e.key.clone(), id));
+                }
+                self.view = view;
+                self.previews_in = false;
+            }
             Event::Marks {
                 marked, settled, ..
             } => {

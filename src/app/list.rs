@@ -357,8 +357,11 @@ impl Rows {
                 Some(mut r) => {
                     // A UID listed with another size is another message: a
                     // tag (the target of `;`) is not carried over to it.
+                    // Nor its preview (the cached list's, say): fetched
+                    // again for this one.
                     if r.size != e.size {
                         r.tagged = false;
+                        r.info = None;
                     }
                     r.key = e.key;
                     r.size = e.size;

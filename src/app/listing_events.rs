@@ -6,14 +6,48 @@ use crate::mail::HeaderSummary;
 use crate::worker::api::ListEntry;
 
 impl App {
-    /// A listing: merged by UID, keeping the cursor, the sort and the limit.
+    /// A session's listing: merged by UID, keeping the cursor, the sort
+    /// and the limit. After the cached list, what changed since the last
+    /// session is said once.
     pub(super) fn on_listing(&mut self, entries: Vec<ListEntry>, no_uidl_reason: Option<String>) {
         // From now on the keys the UI sends are this listing's.
         self.from_events.push(Request::ListingSeen);
         self.no_uidl = no_uidl_reason.as_deref().map(clean_line);
+        let was_cached = std::mem::take(&mut self.cached_list);
+        let first = self.rows.is_empty();
+        let before = self.rows.len();
+        let new = self.merge_listing(entries);
+        let gone = (before + new).saturating_sub(self.rows.len());
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        if was_cached && (new > 0 || gone > 0) {
+            self.set_notice(format!(
+                "since last time: {new} new message{}, {gone} gone from the server",
+                plural(new)
+            ));
+        } else if !first && new > 0 {
+            self.set_notice(format!("{new} new message{}", plural(new)));
+        }
+        self.reader_follows_listing();
+    }
+
+    /// The last session's listing, from the cache, before the server
+    /// answers: drawn at once and marked as cached until the session's
+    /// listing replaces it. Only as the first listing (the worker sends it
+    /// once, at start).
+    pub(super) fn on_cached_listing(&mut self, entries: Vec<ListEntry>) {
+        if !self.rows.is_empty() {
+            self.stale_dropped += 1;
+            return;
+        }
+        self.cached_list = true;
+        self.merge_listing(entries);
+    }
+
+    /// Merges `entries` into the rows, keeping the cursor, the sort and
+    /// the limit; how many rows are new.
+    fn merge_listing(&mut self, entries: Vec<ListEntry>) -> usize {
         let keep = self.cursor_key().cloned();
         let pos = self.cursor;
-        let first = self.rows.is_empty();
         let new = self.rows.merge(entries);
         self.recount_message_ids();
         self.rules_due = true;
@@ -23,13 +57,7 @@ impl App {
         self.view_dirty = false;
         self.restore_cursor(keep.as_ref(), Some(pos));
         self.recount_marks();
-        if !first && new > 0 {
-            self.set_notice(format!(
-                "{new} new message{}",
-                if new == 1 { "" } else { "s" }
-            ));
-        }
-        self.reader_follows_listing();
+        new
     }
 
     /// Messages no earlier session knew (`~N`).

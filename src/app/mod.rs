@@ -346,6 +346,9 @@ pub struct App {
     next_ticket: Ticket,
     help_scroll: usize,
     conn: ConnState,
+    /// The rows are the last session's, from the cache: no session has
+    /// listed yet (see `Event::CachedListing`).
+    cached_list: bool,
     info: Option<ConnectionInfo>,
     no_uidl: Option<String>,
     notice: Option<(String, u64)>,
@@ -433,6 +436,7 @@ impl App {
             next_ticket: 1,
             help_scroll: 0,
             conn: ConnState::Starting,
+            cached_list: false,
             info: None,
             no_uidl: None,
             notice: None,
@@ -528,6 +532,12 @@ impl App {
         self.worker_gone
     }
     /// How many retrieve/peek answers were dropped as stale.
+    /// The rows shown are the cached listing of the last session, not yet
+    /// confirmed by the server.
+    pub fn list_is_cached(&self) -> bool {
+        self.cached_list
+    }
+
     pub fn stale_dropped(&self) -> u64 {
         self.stale_dropped
     }

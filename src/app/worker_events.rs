@@ -17,6 +17,7 @@ impl App {
                 entries,
                 no_uidl_reason,
             } => self.on_listing(entries, no_uidl_reason),
+            Event::CachedListing(entries) => self.on_cached_listing(entries),
             Event::Unseen(keys) => self.on_unseen(keys),
             Event::Previews(batch) => self.on_previews(batch),
             Event::Progress { done, total, .. } => self.on_progress(done, total),

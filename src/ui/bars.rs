@@ -63,7 +63,16 @@ pub(super) fn header(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         }
         None => segs.push(("not connected".to_string(), t.header, 9)),
     }
-    segs.push((conn_label(app.conn_state()), t.header, 8));
+    let conn = conn_label(app.conn_state());
+    segs.push((
+        if app.list_is_cached() {
+            format!("cached · {conn}")
+        } else {
+            conn
+        },
+        t.header,
+        8,
+    ));
     segs.push((
         format!(
             "{} msg{}, {}",

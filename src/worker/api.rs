@@ -226,6 +226,13 @@ pub enum Event {
         /// Why there is no UID (and so no cache, no mark persistence), if so.
         no_uidl_reason: Option<String>,
     },
+    /// The listing as the last session saw it, from the cache, sent before
+    /// the first connection so the list is drawn at once: shown as cached
+    /// until the server's `Listing` replaces it (merged by UID: new
+    /// messages appear, vanished ones leave). Every key has a UID; the UI
+    /// does not count it as a listing it has seen (`Request::ListingSeen`),
+    /// and marks made on it are kept by UID and checked at the session.
+    CachedListing(Vec<ListEntry>),
     /// Messages of the listing just sent that no earlier listing or
     /// session had (no preview of them was cached): mutt's "new", for
     /// `~N`. Sent only when the header cache knew some messages (a first

@@ -22,6 +22,16 @@ pub trait Persist: Send {
     fn read_only(&self) -> Option<String> {
         None
     }
+    /// The last listing the server gave, in order: (message number, UID,
+    /// LIST size). Empty when none was kept or it can't be trusted.
+    fn load_listing(&mut self) -> Vec<(u32, String, u64)> {
+        Vec::new()
+    }
+    /// Keep `listing` (a listing with UIDs) for the next start's first
+    /// screen.
+    fn save_listing(&mut self, _listing: &[(u32, String, u64)]) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Keeps nothing (`--no-cache`, or a server without UIDL). Marks still
@@ -49,6 +59,8 @@ impl Persist for Nothing {
 pub struct MemoryState {
     pub headers: HashMap<String, CachedHeader>,
     pub marks: Vec<SavedMark>,
+    /// The last listing kept: (number, UID, size).
+    pub listing: Vec<(u32, String, u64)>,
 }
 
 impl MemoryState {
@@ -92,6 +104,13 @@ impl Persist for Memory {
     }
     fn save_marks(&mut self, marks: &[SavedMark]) -> io::Result<()> {
         self.lock().marks = marks.to_vec();
+        Ok(())
+    }
+    fn load_listing(&mut self) -> Vec<(u32, String, u64)> {
+        self.lock().listing.clone()
+    }
+    fn save_listing(&mut self, listing: &[(u32, String, u64)]) -> io::Result<()> {
+        self.lock().listing = listing.to_vec();
         Ok(())
     }
 }

@@ -400,23 +400,31 @@ pub fn other_client(
     d.pop3s_session()
 }
 
-/// Holds the first `TOP` a fake server receives until released, so that
-/// requests the test sends meanwhile reach a worker with its preview
-/// pipeline still unsent. `options()` gives the server's hook.
+/// Holds the first command line a fake server receives that a test picks
+/// (by default the first `TOP`) until released, so that requests the test
+/// sends meanwhile reach a worker that is still waiting on that answer.
 #[derive(Clone, Default)]
 pub struct FirstTopGate(std::sync::Arc<(std::sync::Mutex<(bool, bool)>, std::sync::Condvar)>);
 
 impl FirstTopGate {
     /// Server options whose hook holds the first `TOP` (at most 20 s).
     pub fn options(&self) -> popview::demo::server::ServerOptions {
+        self.options_holding(|ctx| ctx.line.starts_with("TOP "))
+    }
+
+    /// Server options whose hook holds the first line `pick` chooses.
+    pub fn options_holding(
+        &self,
+        pick: impl Fn(&popview::demo::server::Ctx<'_>) -> bool + Send + Sync + 'static,
+    ) -> popview::demo::server::ServerOptions {
         let held = self.clone();
         popview::demo::server::ServerOptions {
             hook: Some(std::sync::Arc::new(move |ctx| {
-                if ctx.line.starts_with("TOP ") {
+                if pick(ctx) {
                     let (lock, cv) = &*held.0;
                     let mut g = lock.lock().unwrap();
                     if !g.0 {
-                        // (entered, released): the first TOP enters and waits.
+                        // (entered, released): the first one enters and waits.
                         g.0 = true;
                         cv.notify_all();
                         let _ = cv.wait_timeout_while(g, Duration::from_secs(20), |g| !g.1);
@@ -428,17 +436,17 @@ impl FirstTopGate {
         }
     }
 
-    /// Waits (at most 20 s) until the first `TOP` reached the server.
+    /// Waits (at most 20 s) until the held line reached the server.
     pub fn wait_entered(&self) {
         let (lock, cv) = &*self.0;
         let g = lock.lock().unwrap();
         let (g, _) = cv
             .wait_timeout_while(g, Duration::from_secs(20), |g| !g.0)
             .unwrap();
-        assert!(g.0, "the first TOP never reached the server");
+        assert!(g.0, "the held line never reached the server");
     }
 
-    /// Lets the held `TOP` be answered.
+    /// Lets the held line be answered.
     pub fn release(&self) {
         let (lock, cv) = &*self.0;
         lock.lock().unwrap().1 = true;

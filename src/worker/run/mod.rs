@@ -3,6 +3,7 @@
 //! disk; each session re-applies them with DELE, and only an explicit commit
 //! sends QUIT in the transaction state.
 
+mod cached;
 mod ops;
 mod reads;
 mod session;
@@ -445,6 +446,7 @@ impl Worker {
             info!(reason = %self.logged(why), "read-only mode: marks, undo and commit are off");
         }
         let restored = self.persist.load_marks();
+        self.show_cached_listing();
         self.load_warnings = self.persist.take_warnings();
         debug!(
             cached_headers = self.cache.len(),

@@ -236,6 +236,7 @@ impl Worker {
             entries: s.listing.entries(),
             no_uidl_reason,
         });
+        self.keep_listing(&s.listing);
         self.preload_from_cache(s);
         if let Err(e) = self.remap_marks(s) {
             return Exit::Lost(e);

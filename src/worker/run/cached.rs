@@ -1,0 +1,75 @@
+//! The first screen before the network answers: the last session's
+//! listing and the previews cached for it, sent at start
+//! (`Event::CachedListing`), and each new listing kept for the next start.
+
+use tracing::debug;
+
+use super::Worker;
+use crate::pop3::response::valid_uid;
+use crate::worker::api::{Event, ListEntry};
+use crate::worker::listing::Listing;
+
+impl Worker {
+    /// Before the first connection: the last listing (only messages with a
+    /// valid, unique UID) and the previews cached for it, so the list is
+    /// drawn at once. A mark made on it names its message by UID (kept
+    /// offline, checked at the session like any restored mark).
+    pub(super) fn show_cached_listing(&mut self) {
+        let kept: Vec<(u32, String, u64)> = self
+            .persist
+            .load_listing()
+            .into_iter()
+            .filter(|(_, uid, _)| valid_uid(uid.as_bytes()))
+            .collect();
+        if kept.is_empty() {
+            return;
+        }
+        let list: Vec<(u32, u64)> = kept.iter().map(|&(n, _, size)| (n, size)).collect();
+        let uidl: Vec<(u32, Option<String>)> =
+            kept.into_iter().map(|(n, uid, _)| (n, Some(uid))).collect();
+        let mut listing = Listing::new(&list, Some(&uidl));
+        // Not a session's listing: the first session's is generation 1.
+        listing.generation = 0;
+        let entries: Vec<ListEntry> = listing
+            .entries()
+            .into_iter()
+            .filter(|e| e.key.uid.is_some())
+            .collect();
+        if entries.is_empty() {
+            return;
+        }
+        let previews: Vec<_> = listing
+            .msgs()
+            .iter()
+            .filter(|m| m.uid.is_some())
+            .filter_map(|m| Some((listing.key(m), self.cached_preview(m)?.clone())))
+            .collect();
+        debug!(
+            rows = entries.len(),
+            previews = previews.len(),
+            "cached listing shown before connecting"
+        );
+        self.send(Event::CachedListing(entries));
+        if !previews.is_empty() {
+            self.send(Event::Previews(previews));
+        }
+        self.last_listing = Some(listing);
+    }
+
+    /// Keeps a session's listing (its messages with UIDs) for the next
+    /// start's first screen. A failure costs only that screen: said in the
+    /// debug log, not to the user.
+    pub(super) fn keep_listing(&mut self, listing: &Listing) {
+        if !listing.has_uids {
+            return;
+        }
+        let kept: Vec<(u32, String, u64)> = listing
+            .msgs()
+            .iter()
+            .filter_map(|m| Some((m.number, m.uid.clone()?, m.size)))
+            .collect();
+        if let Err(e) = self.persist.save_listing(&kept) {
+            debug!(error = %e, "could not keep the listing for the next start");
+        }
+    }
+}
