@@ -201,6 +201,7 @@ impl App {
                 }
             }
             Event::Notice(s) => self.set_notice(clean_line(&s)),
+            Event::CachedBodies(texts) => self.on_cached_bodies(texts),
             Event::Error(WorkerError {
                 kind,
                 message,

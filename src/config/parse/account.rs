@@ -27,6 +27,7 @@ impl Cx<'_> {
         let mut connect_timeout = crate::config::DEFAULT_CONNECT_TIMEOUT;
         let mut timeout = crate::config::DEFAULT_TIMEOUT;
         let mut cache = settings::DEFAULT_CACHE;
+        let mut cache_bodies = None;
         let mut authserv_id = None;
         let mut filter_command = None;
         let mut oauth2: Option<(String, &Value<'_>)> = None;
@@ -138,6 +139,7 @@ impl Cx<'_> {
                     )?;
                 }
                 "cache" => cache = self.boolean(&key, v)?,
+                "cache_bodies" => cache_bodies = self.size_or_off(&key, v)?,
                 "filter_command" => {
                     let s = self.string(&key, v, "filter_command = \"~/bin/spam-verdict\"")?;
                     filter_command = Some(s).filter(|s| !s.trim().is_empty());
@@ -295,6 +297,7 @@ impl Cx<'_> {
             check_mail: ui.check_mail,
             release_after: ui.release_after,
             cache,
+            cache_bodies,
             authserv_id,
             filter_command,
             oauth2,

@@ -236,6 +236,7 @@ impl Worker {
             entries: s.listing.entries(),
             no_uidl_reason,
         });
+        self.bodies_listing(&s.listing);
         self.preload_from_cache(s);
         if let Err(e) = self.remap_marks(s) {
             return Exit::Lost(e);
@@ -701,6 +702,7 @@ impl Worker {
                     self.got_preview(s, msg, summary);
                     self.flush_previews(s, true);
                 }
+                self.keep_body(s, msg, &body.data);
                 self.deliver_read(ticket, key, body.data, false);
             }
             Ok(_) => {}
