@@ -220,10 +220,12 @@ fn a_marked_message_is_refused_even_when_cached() {
         ticket: 2,
         key: keys[0].clone(),
     });
-    let ev = h.wait(
-        "an answer",
-        |e| matches!(e, Event::Message { ticket: 2, .. } | Event::ReadFailed { ticket: 2, .. }),
-    );
+    let ev = h.wait("an answer", |e| {
+        matches!(
+            e,
+            Event::Message { ticket: 2, .. } | Event::ReadFailed { ticket: 2, .. }
+        )
+    });
     match ev {
         Event::ReadFailed { reason, .. } => assert!(reason.contains("marked"), "{reason}"),
         other => panic!("a marked message was shown: {other:?}"),

@@ -242,7 +242,11 @@ impl BodyCache {
     pub fn names_by_use(&self, max: usize) -> Vec<String> {
         let mut names: Vec<(&String, &Entry)> = self.entries.iter().collect();
         names.sort_by_key(|(_, e)| std::cmp::Reverse(e.last));
-        names.into_iter().take(max).map(|(n, _)| n.clone()).collect()
+        names
+            .into_iter()
+            .take(max)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// The UID and the message in the file `name`, if it checks out (it
@@ -348,9 +352,8 @@ fn parse_header(bytes: &[u8]) -> Option<Header> {
     let size = field()?.parse().ok()?;
     let len = field()?.parse().ok()?;
     let sum = field()?.to_string();
-    let ok = valid_uid(uid.as_bytes())
-        && sum.len() == 64
-        && sum.bytes().all(|b| b.is_ascii_hexdigit());
+    let ok =
+        valid_uid(uid.as_bytes()) && sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit());
     let taken = MAGIC.len() + uid.len() + sum.len() + 4 + size_digits(size) + size_digits(len);
     ok.then_some(Header {
         uid,
