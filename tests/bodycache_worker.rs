@@ -264,3 +264,38 @@ fn off_writes_nothing_of_a_body_and_keeps_reading_from_the_server() {
         );
     }
 }
+
+#[test]
+fn a_cached_open_while_released_stays_released() {
+    let server = Server::start(
+        Mailbox::from_messages(vec![message("aardvark"), message("zebrafish")]),
+        ServerOptions::default(),
+    )
+    .unwrap();
+    let dirs = Dirs::new();
+    let mut cfg = demo_config(server.addr().port());
+    cfg.release_after = Some(std::time::Duration::from_millis(300));
+    let mut h = Harness::start(cfg, persist(&dirs, Some(CAP)));
+    let keys = h.listing();
+    let first = open(&mut h, 1, &keys[0]);
+    h.wait("released", |e| matches!(e, Event::Released));
+    let at = h.seen.len();
+    assert_eq!(open(&mut h, 2, &keys[0]), first);
+    // A second one: had the first counted as an action, the worker would
+    // have been connecting (told before it took this one in).
+    assert_eq!(open(&mut h, 3, &keys[0]), first);
+    assert!(
+        !h.seen[at..]
+            .iter()
+            .any(|e| matches!(e, Event::Connecting { .. })),
+        "a cached read ended the release: {}",
+        support::worker::summary(&h.seen[at..])
+    );
+    assert_eq!(server.connections(), 1);
+    assert_eq!(retrs(&server), 1);
+    // An uncached one needs the server: connects again.
+    let other = open(&mut h, 4, &keys[1]);
+    assert!(contains(&other, b"zebrafish"));
+    assert_eq!(server.connections(), 2);
+    h.quit(false);
+}

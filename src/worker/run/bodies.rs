@@ -3,7 +3,7 @@
 //!
 //! - A `Retrieve` whose (UID, size) is cached is answered from the cache
 //!   when it arrives, with no `RETR`: while a session is up, connecting,
-//!   released or offline alike. The size is the one of the listing in
+//!   released or offline alike (a released session stays released). The size is the one of the listing in
 //!   effect (the last one the server gave in this run; before any, the
 //!   header cache's, which is the list the UI shows). A message marked for
 //!   deletion is not served from the cache: it goes the usual way and is
@@ -170,6 +170,9 @@ impl Worker {
     pub(super) fn retrieve_request(&mut self, ticket: Ticket, key: MsgKey) {
         if self.answer_from_cache(ticket, &key) {
             self.retrieve = None;
+            // Served without the server: not an action that ends a
+            // release (no login for a message read from disk).
+            self.acts = self.acts.saturating_sub(1);
         } else {
             self.retrieve = Some((ticket, key));
         }
