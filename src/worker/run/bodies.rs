@@ -18,8 +18,9 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,8 @@ const TEXT_BUDGET: Duration = Duration::from_secs(10);
 struct Put {
     uid: String,
     size: u64,
-    raw: Vec<u8>,
+    /// The only strong reference: dropped once the file is written.
+    raw: Arc<Vec<u8>>,
 }
 
 /// The worker's handle on the body cache and its thread (which ends,
@@ -52,8 +54,14 @@ pub struct Bodies {
     cache: Arc<Mutex<BodyCache>>,
     puts: Option<Sender<Put>>,
     thread: Option<JoinHandle<()>>,
+    /// Set when the worker ends: the texts for `~b` are no longer wanted
+    /// (a scripting command that read one message doesn't wait for them).
+    stop: Arc<AtomicBool>,
     /// The cache's cap: a message this big is not kept.
     cap: u64,
+    /// The last message queued to be kept, readable from memory until its
+    /// file is written (an open right after a read doesn't miss).
+    pending: Option<(String, u64, Weak<Vec<u8>>)>,
     /// UID -> size in the last listing of this run.
     sizes: Option<HashMap<String, u64>>,
 }
@@ -75,17 +83,20 @@ impl Bodies {
         let cache = Arc::new(Mutex::new(cache));
         let (tx, rx) = mpsc::channel::<Put>();
         let shared = Arc::clone(&cache);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("popview-bodies".into())
             .spawn(move || {
-                let texts = texts_for_search(&shared);
+                let texts = texts_for_search(&shared, &stopped);
                 let warnings = lock(&shared).take_warnings();
                 for w in warnings {
                     if !emit(Event::Notice(crate::sanitize::line(&w))) {
                         return;
                     }
                 }
-                if !texts.is_empty() && !emit(Event::CachedBodies(texts)) {
+                let wanted = !stopped.load(Ordering::Relaxed);
+                if wanted && !texts.is_empty() && !emit(Event::CachedBodies(texts)) {
                     return;
                 }
                 while let Ok(put) = rx.recv() {
@@ -100,6 +111,9 @@ impl Bodies {
                             "message kept in the body cache"
                         );
                     }
+                    // In the cache's index before the bytes go.
+                    drop(c);
+                    drop(put);
                 }
             })
             .ok()?;
@@ -107,7 +121,9 @@ impl Bodies {
             cache,
             puts: Some(tx),
             thread: Some(thread),
+            stop,
             cap,
+            pending: None,
             sizes: None,
         })
     }
@@ -115,6 +131,7 @@ impl Bodies {
 
 impl Drop for Bodies {
     fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
         self.puts = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -123,13 +140,16 @@ impl Drop for Bodies {
 }
 
 /// The text of the cached messages, most recently read first, bounded.
-fn texts_for_search(cache: &Mutex<BodyCache>) -> Vec<(String, String)> {
+fn texts_for_search(cache: &Mutex<BodyCache>, stop: &AtomicBool) -> Vec<(String, String)> {
     let started = Instant::now();
     let names = lock(cache).names_by_use(MAX_MESSAGES);
     let mut out = Vec::new();
     let mut total = 0usize;
     for name in names {
-        if started.elapsed() > TEXT_BUDGET || total >= MAX_TEXT_TOTAL {
+        if started.elapsed() > TEXT_BUDGET
+            || total >= MAX_TEXT_TOTAL
+            || stop.load(Ordering::Relaxed)
+        {
             break;
         }
         let Some((uid, raw)) = lock(cache).read_name(&name) else {
@@ -191,9 +211,16 @@ impl Worker {
         };
         let Some(size) = size else { return false };
         let Some(b) = &self.bodies else { return false };
-        let (raw, warnings) = {
-            let mut c = lock(&b.cache);
-            (c.get(uid, size), c.take_warnings())
+        let queued = match &b.pending {
+            Some((u, n, raw)) if u == uid && *n == size => raw.upgrade(),
+            _ => None,
+        };
+        let (raw, warnings) = match queued {
+            Some(raw) => (Some(raw.as_ref().clone()), Vec::new()),
+            None => {
+                let mut c = lock(&b.cache);
+                (c.get(uid, size), c.take_warnings())
+            }
         };
         for w in warnings {
             self.notice(w);
@@ -225,17 +252,19 @@ impl Worker {
 
     /// Message `msg` was read in full (`RETR`): keep it, off this thread.
     pub(super) fn keep_body(&mut self, s: &Session, msg: u32, raw: &[u8]) {
-        let Some(b) = &self.bodies else { return };
+        let Some(b) = &mut self.bodies else { return };
         let Some(m) = s.listing.get(msg) else { return };
         let Some(uid) = &m.uid else { return };
         if raw.len() as u64 >= b.cap {
             return;
         }
         if let Some(tx) = &b.puts {
+            let raw = Arc::new(raw.to_vec());
+            b.pending = Some((uid.clone(), m.size, Arc::downgrade(&raw)));
             let _ = tx.send(Put {
                 uid: uid.clone(),
                 size: m.size,
-                raw: raw.to_vec(),
+                raw,
             });
         }
     }
