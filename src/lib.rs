@@ -86,6 +86,11 @@
 //! - [`config`], [`password`], [`cli`], [`setup`], [`commands`]: how a user
 //!   reaches an account, and the scripting commands; [`install`] (below
 //!   [`cli`], given its `clap::Command`): completions and the man page.
+//! - [`bodycache`]: the optional cache of messages read (`cache_bodies`),
+//!   by UID and size, least recently used evicted; the worker answers a
+//!   cached read with no `RETR` (also offline) and keeps what it reads on
+//!   its own thread (`popview-bodies`, which also sends the cached texts
+//!   for `~b`).
 //! - [`localbox`]: keeping messages locally (`popview save`): Maildir
 //!   delivery, mboxrd appends under lock, the record of what was saved.
 //! - [`demo`]: an in-process POP3 server over the sample mailbox in
