@@ -299,3 +299,40 @@ fn a_cached_open_while_released_stays_released() {
     assert_eq!(server.connections(), 2);
     h.quit(false);
 }
+
+#[test]
+fn a_damaged_cache_file_is_never_shown_the_message_comes_from_the_server() {
+    let server = Server::start(
+        Mailbox::from_messages(vec![message("aardvark")]),
+        ServerOptions::default(),
+    )
+    .unwrap();
+    let dirs = Dirs::new();
+    let mut h = Harness::start(demo_config(server.addr().port()), persist(&dirs, Some(CAP)));
+    let keys = h.listing();
+    let first = open(&mut h, 1, &keys[0]);
+    h.quit(false);
+    // Someone rewrites the cached copy: same length, other words.
+    let dir = popview::bodycache::dir_in(dirs.store().cache_dir());
+    let files = files_under(&dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let forged: Vec<u8> = String::from_utf8(bytes)
+        .unwrap()
+        .replace("aardvark", "PAY-HERE")
+        .into_bytes();
+    std::fs::write(&files[0], forged).unwrap();
+
+    let mut h = Harness::start(demo_config(server.addr().port()), persist(&dirs, Some(CAP)));
+    let keys = h.listing();
+    let got = open(&mut h, 2, &keys[0]);
+    assert_eq!(got, first, "the forged copy was shown");
+    assert_eq!(retrs(&server), 2, "fetched again from the server");
+    let seen = h.quit(false);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Notice(n) if n.contains("removed, not shown"))),
+        "no warning: {}",
+        support::worker::summary(&seen)
+    );
+}
