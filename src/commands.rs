@@ -192,6 +192,9 @@ impl Persist for SharedPersist {
     fn read_only(&self) -> Option<String> {
         self.with(|p| p.read_only())
     }
+    fn body_cache(&mut self) -> Option<crate::bodycache::BodyCache> {
+        self.with(|p| p.body_cache())
+    }
 }
 
 /// The worker, driven synchronously.

@@ -69,8 +69,8 @@
 //! | 6 view | [`ui`]: `draw(frame, &app)`, reads only | `app`, `layout`, `text`, `worker::api`, `action` |
 //! | 5 state | [`app`]: pure state, `handle(event) -> effects` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pattern`, `pop3` (error kinds) |
 //! | 4 settings | [`config`]: accounts, TLS policy, credentials, rules | `worker` (its config), `password`, `pop3`, `sanitize`, `oauth` (its settings), `pattern` (rules), `localbox` (`save_to`) |
-//! | 3 session | [`worker`]: the thread that owns the POP3 session; [`oauth`]: OAuth2 tokens (device grant, refresh exchange) | `worker`: `store`, `pop3`, `mail`, `sanitize`; `oauth`: `store` (the token file), `password`, `sanitize` |
-//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns), [`localbox`] (Maildir/mbox) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize`; `localbox`: `mail` |
+//! | 3 session | [`worker`]: the thread that owns the POP3 session; [`oauth`]: OAuth2 tokens (device grant, refresh exchange) | `worker`: `store`, `bodycache`, `pop3`, `mail`, `sanitize`, `text`; `oauth`: `store` (the token file), `password`, `sanitize` |
+//! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns), [`localbox`] (Maildir/mbox), [`bodycache`] (messages read, by UID and size) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize`; `localbox`: `mail`; `bodycache`: `pop3`, `private_fs` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
 //! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`], [`mailcap`] (RFC 1524 viewers), [`private_fs`] (0700 dirs, 0600 files, durable renames) | nothing in the crate |
 //!
@@ -87,6 +87,11 @@
 //! - [`config`], [`password`], [`cli`], [`setup`], [`commands`]: how a user
 //!   reaches an account, and the scripting commands; [`install`] (below
 //!   [`cli`], given its `clap::Command`): completions and the man page.
+//! - [`bodycache`]: the optional cache of messages read (`cache_bodies`),
+//!   by UID and size, least recently used evicted; the worker answers a
+//!   cached read with no `RETR` (also offline) and keeps what it reads on
+//!   its own thread (`popview-bodies`, which also sends the cached texts
+//!   for `~b`).
 //! - [`localbox`]: keeping messages locally (`popview save`): Maildir
 //!   delivery, mboxrd appends under lock, the record of what was saved.
 //! - [`demo`]: an in-process POP3 server over the sample mailbox in
@@ -122,6 +127,7 @@
 
 pub mod action;
 pub mod app;
+pub mod bodycache;
 pub mod cli;
 pub mod commands;
 pub mod config;

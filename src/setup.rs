@@ -133,7 +133,14 @@ fn resolve_account(
         Some(Cmd::Delete { .. } | Cmd::Save { delete: true, .. }) => Lock::Required,
         Some(_) => Lock::No,
     };
-    let persist = persistence(&key, account.cache && !cli.common.no_cache, !prompt, lock)?;
+    let bodies = account.cache_bodies.filter(|_| !cli.common.no_cache);
+    let persist = persistence(
+        &key,
+        account.cache && !cli.common.no_cache,
+        !prompt,
+        lock,
+        bodies,
+    )?;
     let history =
         store::default_roots().and_then(|r| Store::open_split(&r.cache, &r.data, &key).ok());
     let data_dir = store::default_roots()
@@ -258,6 +265,7 @@ fn persistence(
     cache: bool,
     marks: bool,
     lock: Lock,
+    bodies: Option<u64>,
 ) -> Result<Box<dyn Persist>, CmdError> {
     let roots = store::default_roots().ok_or_else(|| {
         CmdError::new(
@@ -275,6 +283,7 @@ fn persistence(
         )
     })?;
     let mut disk = OnDisk::new(store, cache, marks);
+    disk.bodies = bodies;
     if lock == Lock::No {
         return Ok(Box::new(disk));
     }

@@ -42,7 +42,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("pure adapters", &["text", "mail", "pop3", "keymap"]),
     (
         "below the session",
-        &["store", "password", "layout", "demo", "pattern", "localbox"],
+        &[
+            "store",
+            "password",
+            "layout",
+            "demo",
+            "pattern",
+            "localbox",
+            "bodycache",
+        ],
     ),
     ("session", &["worker", "oauth"]),
     ("settings", &["config"]),

@@ -17,6 +17,7 @@
 //! `marking`; `mod.rs` keeps the state, its accessors and the view.
 
 mod accounts;
+mod cached_bodies;
 mod choices;
 pub mod external;
 pub mod format;

@@ -47,6 +47,7 @@ impl App {
                 already_gone,
             } => self.on_committed(deleted, &already_gone),
             Event::Notice(s) => self.set_notice(clean_line(&s)),
+            Event::CachedBodies(texts) => self.on_cached_bodies(texts),
             Event::Error(e) => self.on_error(e),
             Event::PasswordNeeded { reason } => self.on_password_needed(&reason),
             Event::Reconnecting {

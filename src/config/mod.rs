@@ -152,6 +152,9 @@ pub struct Account {
     pub release_after: Option<Duration>,
     /// Keep header previews and marks on disk.
     pub cache: bool,
+    /// `cache_bodies`: keep messages read on disk, up to this many bytes
+    /// (see [`crate::bodycache`]); `None`: off.
+    pub cache_bodies: Option<u64>,
     /// The provider's Authentication-Results id (`authserv_id`).
     pub authserv_id: Option<String>,
     /// mpop's filter (`filter_command`): its "delete" verdicts join the
@@ -189,6 +192,7 @@ impl Account {
             check_mail: None,
             release_after: Some(settings::DEFAULT_RELEASE_AFTER),
             cache: settings::DEFAULT_CACHE,
+            cache_bodies: None,
             authserv_id: None,
             filter_command: None,
             oauth2: None,

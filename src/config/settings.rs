@@ -353,6 +353,15 @@ pub const CACHE: Setting = Setting {
     default: DefaultValue::Bool(true),
     help: "keep header previews on disk (marks are always kept)",
 };
+pub const CACHE_BODIES: Setting = Setting {
+    section: Account,
+    key: "cache_bodies",
+    kind: Kind::Size,
+    default: DefaultValue::Unset("off"),
+    help: "keep messages read on disk up to this size (\"200M\"; least recently read go first): \
+           reopening costs no download, and they can be read offline and searched with ~b; \
+           0 or \"off\" keeps none",
+};
 pub const AUTHSERV_ID: Setting = Setting {
     section: Account,
     key: "authserv_id",
@@ -461,6 +470,7 @@ pub const SETTINGS: &[Setting] = &[
     CONNECT_TIMEOUT_SECS,
     TIMEOUT_SECS,
     CACHE,
+    CACHE_BODIES,
     AUTHSERV_ID,
     FILTER_COMMAND,
     SAVE_TO,
@@ -588,7 +598,7 @@ mod tests {
                 "keys"
             ]
         );
-        assert_eq!(ACCOUNT_KEYS.len(), 18);
+        assert_eq!(ACCOUNT_KEYS.len(), 19);
         assert_eq!(ACCOUNT_KEYS.last(), Some(&"oauth2"));
         assert_eq!(OAUTH2_KEYS.len(), 7);
         for s in SETTINGS {

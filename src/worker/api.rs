@@ -264,6 +264,10 @@ pub enum Event {
         key: MsgKey,
         view: Box<MessageView>,
     },
+    /// The text of the messages in the body cache (`cache_bodies`), by
+    /// UID, most recently read first (bounded, sanitized): what `~b`
+    /// searches besides the messages read in this session.
+    CachedBodies(Vec<(String, String)>),
     /// A retrieve or peek could not be served (the message is marked, gone,
     /// or the server refused): the UI stops waiting for that ticket.
     ReadFailed {

@@ -28,7 +28,7 @@ pub use persist::Persist;
 /// thread: each thread has its own clone.
 pub fn spawn(
     cfg: WorkerConfig,
-    persist: Box<dyn Persist>,
+    mut persist: Box<dyn Persist>,
     requests: Receiver<Request>,
     emit: impl FnMut(Event) -> bool + Send + Clone + 'static,
 ) -> JoinHandle<()> {
@@ -39,7 +39,10 @@ pub fn spawn(
             // still hears why.
             let mut on_panic = emit.clone();
             let reads = run::Reads::spawn(emit.clone());
-            let worker = run::Worker::new(cfg, persist, requests, Box::new(emit)).with_reads(reads);
+            let bodies = run::Bodies::start(persist.body_cache(), emit.clone());
+            let worker = run::Worker::new(cfg, persist, requests, Box::new(emit))
+                .with_reads(reads)
+                .with_bodies(bodies);
             let result = std::panic::catch_unwind(AssertUnwindSafe(move || worker.run()));
             if result.is_err() {
                 on_panic(Event::Error(api::WorkerError {

@@ -32,6 +32,10 @@ pub trait Persist: Send {
     fn save_listing(&mut self, _listing: &[(u32, String, u64)]) -> io::Result<()> {
         Ok(())
     }
+    /// The body cache (`cache_bodies`), when it is on.
+    fn body_cache(&mut self) -> Option<crate::bodycache::BodyCache> {
+        None
+    }
 }
 
 /// Keeps nothing (`--no-cache`, or a server without UIDL). Marks still
@@ -130,6 +134,9 @@ pub struct OnDisk {
     /// The account lock, held for the life of the worker that may change
     /// the marks (released when it ends).
     pub lock: Option<AccountLock>,
+    /// `cache_bodies`: the body cache's cap in bytes; `None`: off, and
+    /// nothing of a body is written.
+    pub bodies: Option<u64>,
 }
 
 impl OnDisk {
@@ -141,6 +148,7 @@ impl OnDisk {
             marks,
             read_only: None,
             lock: None,
+            bodies: None,
         }
     }
 
@@ -183,5 +191,12 @@ impl Persist for OnDisk {
     }
     fn read_only(&self) -> Option<String> {
         self.read_only.clone()
+    }
+    fn body_cache(&mut self) -> Option<crate::bodycache::BodyCache> {
+        let cap = self.bodies?;
+        let dir = crate::bodycache::dir_in(self.store.cache_dir());
+        crate::bodycache::BodyCache::open(&dir, cap)
+            .map_err(|e| tracing::info!(error = %e, "the body cache could not be opened"))
+            .ok()
     }
 }

@@ -20,6 +20,7 @@ struct Fields<'v, 'i> {
     connect_timeout: Duration,
     timeout: Duration,
     cache: bool,
+    cache_bodies: Option<u64>,
     authserv_id: Option<String>,
     filter_command: Option<String>,
     oauth2: Option<(String, &'v Value<'i>)>,
@@ -91,6 +92,7 @@ impl Cx<'_> {
             check_mail: ui.check_mail,
             release_after: ui.release_after,
             cache: f.cache,
+            cache_bodies: f.cache_bodies,
             authserv_id: f.authserv_id,
             filter_command: f.filter_command,
             oauth2,
@@ -116,6 +118,7 @@ impl Cx<'_> {
             connect_timeout: crate::config::DEFAULT_CONNECT_TIMEOUT,
             timeout: crate::config::DEFAULT_TIMEOUT,
             cache: settings::DEFAULT_CACHE,
+            cache_bodies: None,
             authserv_id: None,
             filter_command: None,
             oauth2: None,
@@ -211,6 +214,7 @@ impl Cx<'_> {
                     )?;
                 }
                 "cache" => f.cache = self.boolean(&key, v)?,
+                "cache_bodies" => f.cache_bodies = self.size_or_off(&key, v)?,
                 "filter_command" => {
                     let s = self.string(&key, v, "filter_command = \"~/bin/spam-verdict\"")?;
                     f.filter_command = Some(s).filter(|s| !s.trim().is_empty());

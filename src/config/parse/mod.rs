@@ -361,6 +361,30 @@ impl Cx<'_> {
         }
     }
 
+    /// A size that may be off: `0`, `"0"`, `"off"` or `false` is `None`.
+    pub(super) fn size_or_off(&self, key: &str, v: &Value<'_>) -> R<Option<u64>> {
+        let off = match v.get_ref() {
+            DeValue::String(s) => {
+                let s = s.trim();
+                s.eq_ignore_ascii_case("off") || parse_size(s) == Some(0)
+            }
+            DeValue::Integer(_) => int_value(v.get_ref()) == Some(0),
+            DeValue::Boolean(b) => !*b,
+            _ => false,
+        };
+        if off {
+            return Ok(None);
+        }
+        self.size(key, v).map(Some).map_err(|_| {
+            self.bad(
+                key,
+                v,
+                "expected a size in bytes, or with a K, M or G suffix (binary: 1K = 1024), \
+                 e.g. \"200M\", or \"off\"",
+            )
+        })
+    }
+
     fn keys(&self, key: &str, v: &Value<'_>) -> R<BTreeMap<String, String>> {
         let table = self.table(key, v, "key = \"action\" lines, e.g. d = \"mark\"")?;
         let mut out = BTreeMap::new();

@@ -4,10 +4,12 @@
 //! sends QUIT in the transaction state.
 
 mod cached;
+mod bodies;
 mod ops;
 mod reads;
 mod session;
 
+pub use bodies::Bodies;
 pub use reads::Reads;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -182,6 +184,8 @@ pub struct Worker {
     keep_marks_at_quit: bool,
     /// Where the user's reads are prepared (see [`reads`]).
     reads: Option<Reads>,
+    /// The body cache, when `cache_bodies` is on (see [`bodies`]).
+    bodies: Option<Bodies>,
     /// The last request from the user (keepalives and the worker's own
     /// checks don't count): the idle clock of `release_after`.
     last_user: Instant,
@@ -354,6 +358,7 @@ impl Worker {
             load_warnings: Vec::new(),
             keep_marks_at_quit: false,
             reads: None,
+            bodies: None,
             last_user: Instant::now(),
             acts: 0,
             released: false,
@@ -572,7 +577,7 @@ impl Worker {
                 self.refocus = true;
             }
             Request::ListingSeen => *self.ui_listing.get_or_insert(0) += 1,
-            Request::Retrieve { ticket, key } => self.retrieve = Some((ticket, key)),
+            Request::Retrieve { ticket, key } => self.retrieve_request(ticket, key),
             Request::CancelRetrieve { ticket } => {
                 if self.retrieve.as_ref().is_some_and(|(t, _)| *t == ticket) {
                     self.retrieve = None;

@@ -237,6 +237,7 @@ impl Worker {
             no_uidl_reason,
         });
         self.keep_listing(&s.listing);
+        self.bodies_listing(&s.listing);
         self.preload_from_cache(s);
         if let Err(e) = self.remap_marks(s) {
             return Exit::Lost(e);
@@ -702,6 +703,7 @@ impl Worker {
                     self.got_preview(s, msg, summary);
                     self.flush_previews(s, true);
                 }
+                self.keep_body(s, msg, &body.data);
                 self.deliver_read(ticket, key, body.data, false);
             }
             Ok(_) => {}
