@@ -172,3 +172,33 @@ fn with_the_server_unreachable_a_mark_on_the_cached_list_is_kept_by_uid() {
         "kept on disk by UID with the size it was listed with"
     );
 }
+
+#[test]
+fn a_committed_deletion_never_comes_back_in_the_next_starts_cached_list() {
+    let server = Server::start(Mailbox::generated(5), ServerOptions::default()).unwrap();
+    let uids = server.mailbox_uids();
+    let mem = Mem::default();
+    let mut h = Harness::start(
+        support::worker::demo_config(server.addr().port()),
+        Box::new(mem.clone()),
+    );
+    let keys = h.listing();
+    h.previews_loaded();
+    h.send(Request::Mark(keys[1].clone()));
+    h.marks(1);
+    h.quit(true);
+    assert_eq!(server.mailbox_uids().len(), 4);
+    let kept = mem.state().listing;
+    let want: Vec<(u32, String)> = [0, 2, 3, 4]
+        .iter()
+        .zip(1u32..)
+        .map(|(&i, n)| (n, uids[i].clone()))
+        .collect();
+    assert_eq!(
+        kept.iter()
+            .map(|(n, uid, _)| (*n, uid.clone()))
+            .collect::<Vec<_>>(),
+        want,
+        "the deleted message is left out, the others numbered as the server will"
+    );
+}

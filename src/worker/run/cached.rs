@@ -4,9 +4,11 @@
 
 use tracing::debug;
 
+use std::collections::HashSet;
+
 use super::Worker;
 use crate::pop3::response::valid_uid;
-use crate::worker::api::{Event, ListEntry};
+use crate::worker::api::{Event, ListEntry, MsgKey};
 use crate::worker::listing::Listing;
 
 impl Worker {
@@ -49,6 +51,12 @@ impl Worker {
             previews = previews.len(),
             "cached listing shown before connecting"
         );
+        self.previews_shown = listing
+            .msgs()
+            .iter()
+            .filter(|m| self.cached_preview(m).is_some())
+            .filter_map(|m| Some((m.uid.clone()?, m.size)))
+            .collect();
         self.send(Event::CachedListing(entries));
         if !previews.is_empty() {
             self.send(Event::Previews(previews));
@@ -57,8 +65,7 @@ impl Worker {
     }
 
     /// Keeps a session's listing (its messages with UIDs) for the next
-    /// start's first screen. A failure costs only that screen: said in the
-    /// debug log, not to the user.
+    /// start's first screen.
     pub(super) fn keep_listing(&mut self, listing: &Listing) {
         if !listing.has_uids {
             return;
@@ -68,7 +75,31 @@ impl Worker {
             .iter()
             .filter_map(|m| Some((m.number, m.uid.clone()?, m.size)))
             .collect();
-        if let Err(e) = self.persist.save_listing(&kept) {
+        self.save_kept(&kept);
+    }
+
+    /// After a confirmed commit: the listing without the deleted messages,
+    /// numbered again as the server will number them (in order, from 1), so
+    /// the next start never shows a deleted message, even as cached.
+    pub(super) fn keep_listing_after_commit(&mut self, listing: &Listing, deleted: &[MsgKey]) {
+        if !listing.has_uids {
+            return;
+        }
+        let gone: HashSet<&str> = deleted.iter().filter_map(|k| k.uid.as_deref()).collect();
+        let kept: Vec<(u32, String, u64)> = listing
+            .msgs()
+            .iter()
+            .filter(|m| m.uid.as_deref().is_none_or(|u| !gone.contains(u)))
+            .zip(1u32..)
+            .filter_map(|(m, n)| Some((n, m.uid.clone()?, m.size)))
+            .collect();
+        self.save_kept(&kept);
+    }
+
+    /// A failure costs only the next start's first screen: said in the
+    /// debug log, not to the user.
+    fn save_kept(&mut self, kept: &[(u32, String, u64)]) {
+        if let Err(e) = self.persist.save_listing(kept) {
             debug!(error = %e, "could not keep the listing for the next start");
         }
     }

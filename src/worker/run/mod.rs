@@ -3,8 +3,8 @@
 //! disk; each session re-applies them with DELE, and only an explicit commit
 //! sends QUIT in the transaction state.
 
-mod cached;
 mod bodies;
+mod cached;
 mod ops;
 mod reads;
 mod session;
@@ -166,6 +166,9 @@ pub struct Worker {
     maildrop_locked_per_session: bool,
     /// The last session's listing: what an offline mark names.
     last_listing: Option<Listing>,
+    /// (UID, size) of the previews the cached list showed before the
+    /// first session; that session does not send them again.
+    previews_shown: HashSet<(String, u64)>,
     /// How many listings the UI has taken in (`Request::ListingSeen`), so
     /// the generation of the one it shows; `None` when it never said (the
     /// scripting commands, which mark within the session they listed).
@@ -352,6 +355,7 @@ impl Worker {
             quit_unconfirmed: false,
             maildrop_locked_per_session: false,
             last_listing: None,
+            previews_shown: HashSet::new(),
             ui_listing: None,
             stale_ui: false,
             read_only: None,

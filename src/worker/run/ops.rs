@@ -456,6 +456,7 @@ impl Worker {
                     }
                 }
                 self.persist_marks();
+                self.keep_listing_after_commit(&s.listing, &deleted);
                 self.send(Event::Committed {
                     deleted: deleted.len(),
                     already_gone,

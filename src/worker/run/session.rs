@@ -467,7 +467,21 @@ impl Worker {
                 .collect();
             self.send(Event::Unseen(unseen));
         }
-        for chunk in hits.chunks(4096) {
+        // Previews the cached list already showed, of the same message (UID
+        // and size), are not sent again.
+        let shown = std::mem::take(&mut self.previews_shown);
+        let fresh: Vec<_> = hits
+            .into_iter()
+            .filter(|(k, _)| {
+                let m = s.listing.resolve(k);
+                !m.is_some_and(|m| {
+                    m.uid
+                        .as_ref()
+                        .is_some_and(|u| shown.contains(&(u.clone(), m.size)))
+                })
+            })
+            .collect();
+        for chunk in fresh.chunks(4096) {
             self.send(Event::Previews(chunk.to_vec()));
         }
         self.send(Event::Progress {
