@@ -35,6 +35,7 @@ impl App {
 
     pub(super) fn on_worker(&mut self, e: Event) {
         match e {
+            e @ (Event::SaveProgress { .. } | Event::SaveDone(_)) => self.on_save_event(e),
             Event::Connecting { attempt, .. } => {
                 if self.closing_since.is_none() {
                     self.conn = ConnState::Connecting { attempt };
