@@ -676,7 +676,10 @@ impl App {
             AppEvent::Ready { ticket, key, doc } => self.on_ready(ticket, key, doc),
             AppEvent::Key(k) => {
                 if k.kind != KeyEventKind::Release {
-                    if !self.external_key(&k, &mut out) {
+                    // The save prompt types every key (`m` and `|` too).
+                    if self.save_prompt().is_some() && self.dialog.is_none() {
+                        self.save_prompt_key(k, &mut out);
+                    } else if !self.external_key(&k, &mut out) {
                         self.on_key(k, &mut out);
                     }
                 } else {
