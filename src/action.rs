@@ -182,9 +182,7 @@ impl Action {
             Action::Sort => "cycle sort: arrival, date, sender, subject, size",
             Action::ReverseSort => "reverse the sort direction",
             Action::CheckMail => "check for new mail (asks for a cancelled password again)",
-            Action::Save => {
-                "save to a mailbox (asks where), then mark for deletion; reader: an attachment to a file"
-            }
+            Action::Save => "save to a mailbox (asks where) and mark it; reader: an attachment",
             Action::NextAttachment => "reader: select the next attachment to save",
             Action::Raw => "reader: raw message on/off",
             Action::FullHeaders => "reader: all headers on/off",

@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(probe(&d.path().join("new")), Ok(Found::Missing));
         let mut names: Vec<(String, EntryKind)> =
             list(d.path()).into_iter().map(|e| (e.name, e.kind)).collect();
-        names.sort();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             names,
             vec![
