@@ -137,6 +137,23 @@ fn a_message_the_server_refuses_fails_alone_and_is_not_durable() {
     let o = save(&mut h, 8, &[ghost], &dest, &tmp.path().join("idx"));
     assert_eq!(o.failed.len(), 1);
     assert!(o.failed[0].1.contains("no longer on the server"), "{o:?}");
+    // A message marked in this session (DELE sent) can't be retrieved: said
+    // so, with what to do. Message 1 was saved above: it is there before.
+    h.send(Request::Mark(keys[0].clone()));
+    h.send(Request::Mark(keys[5].clone()));
+    h.marks(2);
+    let o = save(&mut h, 9, &[keys[0].clone()], &dest, &tmp.path().join("idx"));
+    assert_eq!(o.before, vec![keys[0].clone()], "{o:?}");
+    let other = tempfile::tempdir().unwrap();
+    let o = save(
+        &mut h,
+        10,
+        &[keys[5].clone()],
+        &Destination::Maildir(other.path().join("m")),
+        &tmp.path().join("idx"),
+    );
+    assert_eq!(o.failed.len(), 1, "{o:?}");
+    assert!(o.failed[0].1.contains("marked for deletion"), "{o:?}");
     h.quit(false);
 }
 

@@ -389,6 +389,10 @@ impl App {
         };
         self.save.next_id += 1;
         let id = self.save.next_id;
+        // Like mutt: the list goes on to the next message.
+        if self.screen == Screen::List && p.keys.len() == 1 && self.cursor_key() == p.keys.first() {
+            self.move_cursor(1);
+        }
         let label = p.editor.text().trim().to_string();
         let n = p.keys.len();
         self.save.last = Some(label.clone());

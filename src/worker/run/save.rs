@@ -130,6 +130,17 @@ impl Worker {
                 Some(uid) if keeper.already_saved(uid, m.size) => Fate::Before {
                     holds: keeper.copy_holds(uid, m.size),
                 },
+                // DELE was sent for it in this session: the server won't
+                // send it (SECURITY E30).
+                _ if self.marks.contains(&key) || self.marks.is_applied(m.number) => {
+                    out.failed.push((
+                        key,
+                        "it is marked for deletion, so the server won't send it; undo the \
+                         mark (u) and save again"
+                            .into(),
+                    ));
+                    continue;
+                }
                 _ => Fate::Waiting,
             };
             items.push(Item {
