@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use popview::app::complete::{DirEntry, EntryKind, Found};
 use popview::app::{
-    App, AppEvent, AppOptions, Effect, MailboxAnswer, MailboxQuery, MarkState, SaveJob,
-    SavePurpose,
+    App, AppEvent, AppOptions, Effect, MailboxAnswer, MailboxQuery, MarkState, SaveJob, SavePurpose,
 };
 use popview::localbox::Destination;
 use popview::mail::MessageView;
@@ -129,7 +128,11 @@ fn s_asks_with_the_save_to_default_then_saves_and_marks_the_durable_copies() {
             text: "/m/inbox".into()
         }]
     );
-    let e = app.handle(probed("/m/inbox", "/m/inbox", Found::Entry(EntryKind::Maildir)));
+    let e = app.handle(probed(
+        "/m/inbox",
+        "/m/inbox",
+        Found::Entry(EntryKind::Maildir),
+    ));
     assert_eq!(
         requests(&e),
         vec![Request::Save(SaveRequest {
@@ -160,7 +163,10 @@ fn s_asks_with_the_save_to_default_then_saves_and_marks_the_durable_copies() {
     assert_eq!(app.mark_state(&cursor), Some(MarkState::Marking));
     assert!(app.save_running().is_none());
     let n = app.notice().unwrap();
-    assert!(n.contains("saved 1 to /m/inbox") && n.contains("marked"), "{n}");
+    assert!(
+        n.contains("saved 1 to /m/inbox") && n.contains("marked"),
+        "{n}"
+    );
     // The next prompt offers the mailbox used last.
     app.handle(k('j'));
     app.handle(k('C'));
@@ -259,7 +265,12 @@ fn tab_completes_from_the_listing_the_terminal_loop_reads() {
     app.handle(k('s'));
     typed(&mut app, "~/Ma");
     let e = app.handle(code(KeyCode::Tab));
-    assert_eq!(queries(&e), vec![MailboxQuery::List { text: "~/Ma".into() }]);
+    assert_eq!(
+        queries(&e),
+        vec![MailboxQuery::List {
+            text: "~/Ma".into()
+        }]
+    );
     let entries = vec![
         DirEntry {
             name: "Mail".into(),
@@ -275,7 +286,10 @@ fn tab_completes_from_the_listing_the_terminal_loop_reads() {
         entries: entries.clone(),
     }));
     assert_eq!(prompt_text(&app), "~/Mail");
-    assert_eq!(app.save_prompt().unwrap().candidates, vec!["Mail/", "Maildir"]);
+    assert_eq!(
+        app.save_prompt().unwrap().candidates,
+        vec!["Mail/", "Maildir"]
+    );
     // A Maildir completes as a mailbox (no slash to descend into).
     typed(&mut app, "~/Maild");
     app.handle(code(KeyCode::Tab));
@@ -342,8 +356,17 @@ fn the_attachment_prompt_saves_where_the_user_says() {
     // Into a folder: the attachment's own name.
     typed(&mut app, "~/docs");
     let e = app.handle(code(KeyCode::Enter));
-    assert_eq!(queries(&e), vec![MailboxQuery::Probe { text: "~/docs".into() }]);
-    let e = app.handle(probed("~/docs", "/home/a/docs", Found::Entry(EntryKind::Dir)));
+    assert_eq!(
+        queries(&e),
+        vec![MailboxQuery::Probe {
+            text: "~/docs".into()
+        }]
+    );
+    let e = app.handle(probed(
+        "~/docs",
+        "/home/a/docs",
+        Found::Entry(EntryKind::Dir),
+    ));
     let jobs = saves(&e);
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].dir, PathBuf::from("/home/a/docs"));
@@ -355,9 +378,16 @@ fn the_attachment_prompt_saves_where_the_user_says() {
     typed(&mut app, "/tmp/q.pdf");
     assert_eq!(prompt_text(&app), "/tmp/q.pdf");
     app.handle(code(KeyCode::Enter));
-    let e = app.handle(probed("/tmp/q.pdf", "/tmp/q.pdf", Found::Entry(EntryKind::File)));
+    let e = app.handle(probed(
+        "/tmp/q.pdf",
+        "/tmp/q.pdf",
+        Found::Entry(EntryKind::File),
+    ));
     let jobs = saves(&e);
-    assert_eq!((jobs[0].dir.clone(), jobs[0].name.clone()), ("/tmp".into(), "q.pdf".into()));
+    assert_eq!(
+        (jobs[0].dir.clone(), jobs[0].name.clone()),
+        ("/tmp".into(), "q.pdf".into())
+    );
     // Tab in the reader then selects the whole message: `s` asks for a
     // mailbox, even from there.
     app.handle(code(KeyCode::Tab));

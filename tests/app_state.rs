@@ -937,7 +937,8 @@ fn reader_toggles_save_and_next_previous() {
     assert!(app.save_prompt().is_some());
     app.handle(code(KeyCode::Esc)).requests();
     assert!(app.save_prompt().is_none());
-    app.handle(AppEvent::Saved(Ok(dir.join("evil.pdf")))).requests();
+    app.handle(AppEvent::Saved(Ok(dir.join("evil.pdf"))))
+        .requests();
     assert!(app.notice().unwrap().contains("saved to"));
     // Newest first: J goes to message 1, K back to 2.
     assert_eq!(

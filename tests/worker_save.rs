@@ -48,9 +48,10 @@ fn save(h: &mut Harness, id: u64, keys: &[MsgKey], dest: &Destination, idx: &Pat
         dest: dest.clone(),
         index_dir: Some(idx.to_path_buf()),
     }));
-    match h.wait("the save's outcome", |e| {
-        matches!(e, Event::SaveDone(o) if o.id == id)
-    }) {
+    match h.wait(
+        "the save's outcome",
+        |e| matches!(e, Event::SaveDone(o) if o.id == id),
+    ) {
         Event::SaveDone(o) => *o,
         _ => unreachable!(),
     }
@@ -142,7 +143,13 @@ fn a_message_the_server_refuses_fails_alone_and_is_not_durable() {
     h.send(Request::Mark(keys[0].clone()));
     h.send(Request::Mark(keys[5].clone()));
     h.marks(2);
-    let o = save(&mut h, 9, &[keys[0].clone()], &dest, &tmp.path().join("idx"));
+    let o = save(
+        &mut h,
+        9,
+        &[keys[0].clone()],
+        &dest,
+        &tmp.path().join("idx"),
+    );
     assert_eq!(o.before, vec![keys[0].clone()], "{o:?}");
     let other = tempfile::tempdir().unwrap();
     let o = save(
@@ -170,9 +177,10 @@ fn a_stop_ends_the_save_early() {
         index_dir: None,
     }));
     // Once the first message is in, stop.
-    h.wait("progress", |e| {
-        matches!(e, Event::SaveProgress { done, .. } if *done >= 1)
-    });
+    h.wait(
+        "progress",
+        |e| matches!(e, Event::SaveProgress { done, .. } if *done >= 1),
+    );
     h.send(Request::StopSave);
     let o = match h.wait("the outcome", |e| matches!(e, Event::SaveDone(_))) {
         Event::SaveDone(o) => *o,
@@ -187,6 +195,8 @@ fn a_stop_ends_the_save_early() {
         ticket: 5,
         key: keys[0].clone(),
     });
-    h.wait("the message", |e| matches!(e, Event::Message { ticket: 5, .. }));
+    h.wait("the message", |e| {
+        matches!(e, Event::Message { ticket: 5, .. })
+    });
     h.quit(false);
 }

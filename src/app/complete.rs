@@ -47,12 +47,9 @@ pub fn expand(text: &str, home: Option<&Path>) -> Result<PathBuf, String> {
     }
     let rest = if text == "~" || text.starts_with("~/") {
         Some(&text[1..])
-    } else if let Some(r) = text.strip_prefix("$HOME") {
-        Some(r)
-    } else if let Some(r) = text.strip_prefix("${HOME}") {
-        Some(r)
     } else {
-        None
+        text.strip_prefix("$HOME")
+            .or_else(|| text.strip_prefix("${HOME}"))
     };
     if text.starts_with('~') && rest.is_none() {
         return Err("only \"~/\" is expanded (not \"~user/\"): write the full path".into());
@@ -101,7 +98,9 @@ pub fn complete(text: &str, entries: &[DirEntry]) -> Completion {
     let (dir, start) = split(text);
     let mut hits: Vec<&DirEntry> = entries
         .iter()
-        .filter(|e| e.name.starts_with(start) && (start.starts_with('.') || !e.name.starts_with('.')))
+        .filter(|e| {
+            e.name.starts_with(start) && (start.starts_with('.') || !e.name.starts_with('.'))
+        })
         .collect();
     hits.sort_by(|a, b| a.name.cmp(&b.name));
     let shown = |e: &DirEntry| match e.kind {
@@ -128,7 +127,14 @@ pub fn complete(text: &str, entries: &[DirEntry]) -> Completion {
                 &acc[..n]
             });
             Completion {
-                text: format!("{dir}{}", if common.len() > start.len() { common } else { start }),
+                text: format!(
+                    "{dir}{}",
+                    if common.len() > start.len() {
+                        common
+                    } else {
+                        start
+                    }
+                ),
                 candidates: many.iter().map(|e| shown(e)).collect(),
             }
         }
@@ -151,7 +157,10 @@ mod tests {
         let h = Some(Path::new("/home/a"));
         assert_eq!(expand("~", h).unwrap(), PathBuf::from("/home/a"));
         assert_eq!(expand("~/Mail", h).unwrap(), PathBuf::from("/home/a/Mail"));
-        assert_eq!(expand("$HOME/Mail", h).unwrap(), PathBuf::from("/home/a/Mail"));
+        assert_eq!(
+            expand("$HOME/Mail", h).unwrap(),
+            PathBuf::from("/home/a/Mail")
+        );
         assert_eq!(expand("${HOME}/x", h).unwrap(), PathBuf::from("/home/a/x"));
         assert_eq!(expand("$HOMER/x", h).unwrap(), PathBuf::from("$HOMER/x"));
         assert_eq!(expand("/tmp/x", None).unwrap(), PathBuf::from("/tmp/x"));

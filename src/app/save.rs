@@ -262,8 +262,9 @@ impl App {
         }
         if k.code == KeyCode::Tab {
             p.candidates.clear();
-            self.effects
-                .push(Effect::Mailbox(MailboxQuery::List { text: p.editor.text() }));
+            self.effects.push(Effect::Mailbox(MailboxQuery::List {
+                text: p.editor.text(),
+            }));
             return;
         }
         match p.editor.key(&k) {
@@ -445,11 +446,7 @@ impl App {
         let Some(run) = self.save.running.take_if(|r| r.id == o.id) else {
             return;
         };
-        let mut line = format!(
-            "saved {} to {}",
-            o.saved.len(),
-            run.label
-        );
+        let mut line = format!("saved {} to {}", o.saved.len(), run.label);
         if o.bytes > 0 {
             line.push_str(&format!(" ({})", format::human_size(o.bytes)));
         }

@@ -101,8 +101,10 @@ mod tests {
             Ok(Found::Entry(EntryKind::File))
         );
         assert_eq!(probe(&d.path().join("new")), Ok(Found::Missing));
-        let mut names: Vec<(String, EntryKind)> =
-            list(d.path()).into_iter().map(|e| (e.name, e.kind)).collect();
+        let mut names: Vec<(String, EntryKind)> = list(d.path())
+            .into_iter()
+            .map(|e| (e.name, e.kind))
+            .collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             names,
@@ -113,7 +115,8 @@ mod tests {
             ]
         );
         let text = format!("{}/in", d.path().display());
-        let MailboxAnswer::Listing { entries, .. } = answer(MailboxQuery::List { text: text.clone() })
+        let MailboxAnswer::Listing { entries, .. } =
+            answer(MailboxQuery::List { text: text.clone() })
         else {
             panic!("a listing")
         };

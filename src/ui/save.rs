@@ -33,7 +33,10 @@ pub(super) fn prompt_spans(p: &SavePrompt, w: u16, t: &Theme) -> Vec<(String, St
                 ),
                 t.key,
             ),
-            ("(Maildir: m / mbox: b / cancel: any other key)".into(), t.hint),
+            (
+                "(Maildir: m / mbox: b / cancel: any other key)".into(),
+                t.hint,
+            ),
         ];
     }
     let question = p.purpose.question();

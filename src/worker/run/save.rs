@@ -117,7 +117,8 @@ impl Worker {
             let m = match s.listing.resolve(&key) {
                 Some(m) => m.clone(),
                 None if s.listing.is_stale(&key) => {
-                    out.failed.push((key, super::ops::stale_key("it was not saved")));
+                    out.failed
+                        .push((key, super::ops::stale_key("it was not saved")));
                     continue;
                 }
                 None => {
