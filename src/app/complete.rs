@@ -93,13 +93,17 @@ pub struct Completion {
 }
 
 /// Complete `text` against `entries`, the listing of its folder. Hidden
-/// entries are offered only when the name typed starts with a dot.
+/// entries are offered only when the name typed starts with a dot; a name
+/// with control characters (a planted escape sequence; nobody types it)
+/// never is.
 pub fn complete(text: &str, entries: &[DirEntry]) -> Completion {
     let (dir, start) = split(text);
     let mut hits: Vec<&DirEntry> = entries
         .iter()
         .filter(|e| {
-            e.name.starts_with(start) && (start.starts_with('.') || !e.name.starts_with('.'))
+            e.name.starts_with(start)
+                && (start.starts_with('.') || !e.name.starts_with('.'))
+                && !e.name.chars().any(char::is_control)
         })
         .collect();
     hits.sort_by(|a, b| a.name.cmp(&b.name));
@@ -198,5 +202,11 @@ mod tests {
         assert_eq!(complete("é", &entries).text, "été-");
         assert_eq!(folder_of("abc"), ".");
         assert_eq!(folder_of("~/Mail/x"), "~/Mail/");
+        // A name carrying an escape sequence is never offered.
+        let entries = [
+            e("in\u{1b}[2Jbox", EntryKind::File),
+            e("inner", EntryKind::File),
+        ];
+        assert_eq!(complete("in", &entries).text, "inner");
     }
 }

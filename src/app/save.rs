@@ -310,7 +310,7 @@ impl App {
                     p.error = Some("no match".into());
                 }
                 set_text(&mut p.editor, &c.text);
-                p.candidates = c.candidates;
+                p.candidates = c.candidates.iter().map(|n| clean_line(n)).collect();
             }
             MailboxAnswer::Probed { text, found } => {
                 if !p.probing || text != p.editor.text() {
