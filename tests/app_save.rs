@@ -315,6 +315,11 @@ fn esc_stops_a_running_save_and_a_second_save_waits() {
     assert!(app.save_running().is_some());
     app.handle(k('s'));
     assert!(app.save_prompt().is_none(), "one save at a time");
+    // In the reader, Esc goes back (the save goes on); in the list it stops.
+    app.handle(code(KeyCode::Enter));
+    let e = app.handle(code(KeyCode::Esc));
+    assert!(!requests(&e).contains(&Request::StopSave));
+    assert!(app.reader().is_none());
     let e = app.handle(code(KeyCode::Esc));
     assert_eq!(requests(&e), vec![Request::StopSave]);
     assert!(app.save_running().unwrap().stopping);
@@ -393,4 +398,46 @@ fn the_attachment_prompt_saves_where_the_user_says() {
     app.handle(code(KeyCode::Tab));
     app.handle(k('s'));
     assert_eq!(app.save_prompt().unwrap().purpose, SavePurpose::Move);
+}
+
+/// The screen as text, drawn by `popview::ui::draw` at 100x30.
+fn screen(app: &App) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+    t.draw(|f| popview::ui::draw(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn the_status_line_shows_the_prompt_the_question_and_the_progress() {
+    let mut app = app_with(Some(Destination::Maildir("/m/inbox".into())));
+    app.handle(k('s'));
+    let sc = screen(&app);
+    assert!(sc.contains("Save to mailbox: /m/inbox▏"), "{sc}");
+    assert!(sc.contains("tab completes"), "{sc}");
+    typed(&mut app, "/m/other");
+    app.handle(code(KeyCode::Enter));
+    app.handle(probed("/m/other", "/m/other", Found::Missing));
+    let sc = screen(&app);
+    assert!(
+        sc.contains("Create mailbox /m/other? (Maildir: m / mbox: b"),
+        "{sc}"
+    );
+    app.handle(k('m'));
+    app.handle(AppEvent::Worker(Event::SaveProgress {
+        id: 1,
+        done: 1,
+        total: 1,
+        bytes: 2048,
+        total_bytes: 4096,
+    }));
+    let sc = screen(&app);
+    assert!(sc.contains("saving 1/1 2.0K"), "{sc}");
 }

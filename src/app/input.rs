@@ -33,7 +33,8 @@ impl App {
         let Some(action) = action else {
             return;
         };
-        if action == Action::Back && self.stop_save_key(out) {
+        // Esc in the list stops a running save (in the reader it goes back).
+        if action == Action::Back && self.screen == Screen::List && self.stop_save_key(out) {
             return;
         }
         self.act(action, out);

@@ -225,7 +225,8 @@ impl App {
         self.ask_save(purpose, keys);
     }
 
-    /// Esc while a save runs: stop it after the message being received.
+    /// Esc in the list while a save runs: stop it after the message being
+    /// received.
     /// Whether the key was taken.
     pub(super) fn stop_save_key(&mut self, out: &mut Vec<Request>) -> bool {
         let Some(run) = &mut self.save.running else {
