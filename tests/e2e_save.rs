@@ -109,3 +109,69 @@ fn save_with_tab_completion_marks_and_writes_the_maildir() {
     s.wait_for("EXIT=", LONG);
     assert_eq!(d.uidls(), before);
 }
+
+/// A write that fails for one message (the file size limit, as a full
+/// disk would): `;s` on three tagged messages saves and marks the other
+/// two, and leaves that one unmarked with the reason on screen.
+#[test]
+fn a_failed_write_leaves_that_message_unmarked() {
+    let mut big = message(2, "Big one");
+    big.extend(
+        std::iter::repeat_n(
+            b"0123456789abcdefghijklmnopqrstuvwxyz012345678\r\n" as &[u8],
+            900,
+        )
+        .flatten(),
+    );
+    let msgs = vec![message(1, "Small one"), big, message(3, "Small two")];
+    let d = Dovecot::start(DovecotOptions::with_messages(msgs.clone()));
+    let before = d.uidls();
+    let url = format!("pop3s://{}@localhost:{}", d.user, d.tls_port);
+    let ca = d.ca_pem.display().to_string();
+    // Files popview writes are limited to 20 KB (ulimit -f counts 512-byte
+    // blocks); SIGXFSZ ignored, so the write fails with EFBIG instead.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 40; exec {} {} --ca-file {}",
+        support::tmux::sh_quote(BIN),
+        support::tmux::sh_quote(&url),
+        support::tmux::sh_quote(&ca)
+    );
+    let s = start_popview(
+        "sh",
+        &["-c", &script],
+        None,
+        &[("POPVIEW_PASSWORD", &d.password)],
+    );
+    let inbox = s.home.path().join("Mail").join("inbox");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(inbox.join(sub)).unwrap();
+    }
+    s.wait_until("the list", LONG, |sc| {
+        ["Small one", "Big one", "Small two"]
+            .iter()
+            .all(|sub| sc.contains(sub))
+    });
+    s.send_keys(&["t", "t", "t"]);
+    // `;` alone ends a tmux command: escaped.
+    s.send_keys(&["\\;", "s"]);
+    s.wait_for("Save to mailbox: ", SHORT);
+    s.type_text("~/Mail/inbox");
+    s.send_keys(&["Enter"]);
+    let screen = s.wait_for("saved ", LONG);
+    assert!(screen.contains("saved 2 to ~/Mail/inbox"), "{screen}");
+    assert!(screen.contains("2 marked for deletion"), "{screen}");
+    assert!(screen.contains("1 failed"), "{screen}");
+    assert!(screen.to_lowercase().contains("too large"), "{screen}");
+    let flag = |subject: &str| row(&screen, subject).trim_start().chars().next();
+    assert!(matches!(flag("Small one"), Some('d' | 'D')), "{screen}");
+    assert!(matches!(flag("Small two"), Some('d' | 'D')), "{screen}");
+    assert!(!matches!(flag("Big one"), Some('d' | 'D')), "{screen}");
+    let mut on_disk = files_in(&inbox);
+    on_disk.sort();
+    let mut want = vec![lf_bytes(&msgs[0]), lf_bytes(&msgs[2])];
+    want.sort();
+    assert_eq!(on_disk, want);
+    s.send_keys(&["x"]);
+    s.wait_for("EXIT=", LONG);
+    assert_eq!(d.uidls(), before);
+}
