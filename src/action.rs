@@ -53,11 +53,12 @@ pub enum Action {
     OpenPart,
     Links,
     Accounts,
+    Copy,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 43] = [
+    pub const ALL: [Action; 44] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -101,6 +102,7 @@ impl Action {
         Action::Accounts,
         Action::Help,
         Action::Suspend,
+        Action::Copy,
     ];
 
     /// The snake_case name used in config files (same as serde's).
@@ -149,6 +151,7 @@ impl Action {
             Action::OpenPart => "open_part",
             Action::Links => "links",
             Action::Accounts => "accounts",
+            Action::Copy => "copy",
         }
     }
 
@@ -179,7 +182,7 @@ impl Action {
             Action::Sort => "cycle sort: arrival, date, sender, subject, size",
             Action::ReverseSort => "reverse the sort direction",
             Action::CheckMail => "check for new mail (asks for a cancelled password again)",
-            Action::Save => "reader: save the selected attachment (or the message)",
+            Action::Save => "save to a mailbox (asks where) and mark it; reader: an attachment",
             Action::NextAttachment => "reader: select the next attachment to save",
             Action::Raw => "reader: raw message on/off",
             Action::FullHeaders => "reader: all headers on/off",
@@ -210,6 +213,7 @@ impl Action {
             Action::Accounts => {
                 "the configured accounts: switch to another (asks about pending marks)"
             }
+            Action::Copy => "copy to a mailbox (asks where); the message stays on the server",
         }
     }
 

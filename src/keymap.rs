@@ -202,6 +202,7 @@ pub const DEFAULT_BINDINGS: &[(&str, Action)] = &[
     ("|", Action::Pipe),
     ("m", Action::OpenPart),
     ("ctrl-b", Action::Links),
+    ("C", Action::Copy),
 ];
 
 /// The live key table.

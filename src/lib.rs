@@ -67,9 +67,9 @@
 //! | 8 commands | [`commands`]: the scripting commands | `cli`, `app` (formats), `worker`, `password`, `store`, `pop3`, `mail`, `sanitize`, `pattern` |
 //! | 7 terminal, arguments | [`tui`]: the terminal loop; [`cli`] | `tui`: `ui`, `app`, `worker`; `cli`: `install` |
 //! | 6 view | [`ui`]: `draw(frame, &app)`, reads only | `app`, `layout`, `text`, `worker::api`, `action` |
-//! | 5 state | [`app`]: pure state, `handle(event) -> effects` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pattern`, `pop3` (error kinds) |
+//! | 5 state | [`app`]: pure state, `handle(event) -> effects` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pattern`, `pop3` (error kinds), `localbox` (a save's destination) |
 //! | 4 settings | [`config`]: accounts, TLS policy, credentials, rules | `worker` (its config), `password`, `pop3`, `sanitize`, `oauth` (its settings), `pattern` (rules), `localbox` (`save_to`) |
-//! | 3 session | [`worker`]: the thread that owns the POP3 session; [`oauth`]: OAuth2 tokens (device grant, refresh exchange) | `worker`: `store`, `bodycache`, `pop3`, `mail`, `sanitize`, `text`; `oauth`: `store` (the token file), `password`, `sanitize` |
+//! | 3 session | [`worker`]: the thread that owns the POP3 session; [`oauth`]: OAuth2 tokens (device grant, refresh exchange) | `worker`: `store`, `bodycache`, `pop3`, `mail`, `sanitize`, `text`, `localbox` (the TUI's saves); `oauth`: `store` (the token file), `password`, `sanitize` |
 //! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns), [`localbox`] (Maildir/mbox), [`bodycache`] (messages read, by UID and size) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize`; `localbox`: `mail`; `bodycache`: `pop3`, `private_fs` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
 //! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`], [`mailcap`] (RFC 1524 viewers), [`private_fs`] (0700 dirs, 0600 files, durable renames) | nothing in the crate |

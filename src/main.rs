@@ -227,6 +227,8 @@ fn run_session(cli: &Cli, mut target: Target) -> Result<App, CmdError> {
             .map(|s| s.load_pattern_history())
             .unwrap_or_default(),
         accounts,
+        save_to: target.save_to.clone(),
+        saved_index_dir: target.data_dir.clone(),
     };
     let history = target.history.take();
     let (funnel_tx, funnel_rx) = mpsc::channel::<AppEvent>();

@@ -13,6 +13,7 @@
 //! means it is gone: the app shows it and quitting becomes immediate.
 
 mod external;
+mod mailbox;
 
 use std::io::{Write, stdout};
 use std::sync::Arc;
@@ -377,6 +378,7 @@ impl Outside {
                     None
                 }
                 Effect::OpenPart(job) => self.open_part(job),
+                Effect::Mailbox(q) => Some(AppEvent::Mailbox(mailbox::answer(q))),
             };
             if let Some(ev) = answer {
                 effects.extend(app.handle(ev));

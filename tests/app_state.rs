@@ -874,17 +874,22 @@ fn reader_toggles_save_and_next_previous() {
     assert!(app.reader().unwrap().raw);
     assert_eq!(text(&app)[0], "Subject: Report");
     app.handle(k('v')).requests();
-    // Save the attachment: a job with a safe base name in save_dir.
-    let jobs = saves(app.handle(k('s')));
+    // Save the attachment: asked where, the default (Enter) a job with a
+    // safe base name in save_dir.
+    assert!(saves(app.handle(k('s'))).is_empty());
+    let jobs = saves(app.handle(code(KeyCode::Enter)));
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].dir, dir);
     assert_eq!(jobs[0].name, "evil.pdf");
     assert_eq!(jobs[0].data, vec![1, 2, 3]);
-    // Tab selects the whole message.
+    // Tab selects the whole message: `s` asks for a mailbox (see
+    // tests/app_save.rs); Esc leaves the prompt.
     app.handle(code(KeyCode::Tab)).requests();
-    let jobs = saves(app.handle(k('s')));
-    assert_eq!(jobs[0].name, "message-2.eml");
-    app.handle(AppEvent::Saved(Ok(dir.join("message-2.eml"))))
+    assert!(saves(app.handle(k('s'))).is_empty());
+    assert!(app.save_prompt().is_some());
+    app.handle(code(KeyCode::Esc)).requests();
+    assert!(app.save_prompt().is_none());
+    app.handle(AppEvent::Saved(Ok(dir.join("evil.pdf"))))
         .requests();
     assert!(app.notice().unwrap().contains("saved to"));
     // Newest first: J goes to message 1, K back to 2.

@@ -17,10 +17,15 @@ impl App {
             self.prompt_key(k, out);
             return;
         }
+        if self.save_prompt().is_some() {
+            self.save_prompt_key(k, out);
+            return;
+        }
         let action = self.opts.keymap.action_for(&k);
         if std::mem::take(&mut self.tag_prefix) {
             match action {
                 Some(Action::Back) | None => self.set_notice("; cancelled".to_string()),
+                Some(a @ (Action::Save | Action::Copy)) => self.save_tagged(a),
                 Some(a) => self.on_tagged(a),
             }
             return;
@@ -28,6 +33,10 @@ impl App {
         let Some(action) = action else {
             return;
         };
+        // Esc in the list stops a running save (in the reader it goes back).
+        if action == Action::Back && self.screen == Screen::List && self.stop_save_key(out) {
+            return;
+        }
         self.act(action, out);
     }
 
@@ -170,8 +179,16 @@ impl App {
             Action::CheckMail => self.check_mail(out),
             // Taken by `external` before this match.
             Action::Pipe => {}
-            Action::Save
-            | Action::NextAttachment
+            Action::Save | Action::Copy => {
+                let purpose = if action == Action::Copy {
+                    SavePurpose::Copy
+                } else {
+                    SavePurpose::Move
+                };
+                let keys = self.cursor_key().cloned().into_iter().collect();
+                self.ask_save(purpose, keys);
+            }
+            Action::NextAttachment
             | Action::OpenPart
             | Action::Links
             | Action::Raw

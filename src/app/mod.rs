@@ -19,6 +19,7 @@
 mod accounts;
 mod cached_bodies;
 mod choices;
+pub mod complete;
 pub mod external;
 pub mod format;
 mod input;
@@ -31,6 +32,7 @@ mod read_events;
 pub mod reader;
 mod reader_keys;
 mod review;
+mod save;
 mod triage;
 mod worker_events;
 
@@ -54,6 +56,7 @@ pub use accounts::AccountEntry;
 pub use choices::{Answer, Choice};
 pub use list::{MarkState, Row, RowInfo, SortDone, SortJob, SortKey};
 pub use reader::{Content, Doc, DocLine, LineKind, PEEK_LINES, Reader, SaveJob};
+pub use save::{MailboxAnswer, MailboxQuery, SavePrompt, SavePurpose, SaveRunning};
 pub use triage::{
     BODY_CACHE_BYTES, BulkChange, BulkPlan, FilterJob, FilterVerdicts, PatternPrompt,
     PatternPurpose, RulesProposal,
@@ -78,6 +81,8 @@ pub enum AppEvent {
     WorkerGone(String),
     /// A save job finished (sent by the terminal loop).
     Saved(Result<PathBuf, String>),
+    /// What the terminal loop found about a path typed at a save prompt.
+    Mailbox(save::MailboxAnswer),
     /// A background sort finished (sent by the terminal loop).
     Sorted(SortDone),
     /// A pipe, viewer or browser the terminal loop ran has ended.
@@ -101,6 +106,9 @@ pub enum Effect {
     Send(Request),
     /// Write a file, off the UI thread.
     Save(SaveJob),
+    /// List a folder or look at a path typed at a save prompt; answered
+    /// with [`AppEvent::Mailbox`].
+    Mailbox(save::MailboxQuery),
     /// Sort a big list, off the UI thread.
     Sort(SortJob),
     /// Give the terminal back and stop like any job (Ctrl-Z); redraw all
@@ -175,6 +183,10 @@ pub struct AppOptions {
     /// The configured accounts, for the accounts screen (`c`), read from
     /// disk before the app starts.
     pub accounts: Vec<AccountEntry>,
+    /// The account's `save_to`: the first default of the save prompts.
+    pub save_to: Option<crate::localbox::Destination>,
+    /// Where the record of saved messages lives (`None`: not kept).
+    pub saved_index_dir: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -191,6 +203,8 @@ impl Default for AppOptions {
             rules: Vec::new(),
             filter_command: None,
             accounts: Vec::new(),
+            save_to: None,
+            saved_index_dir: None,
         }
     }
 }
@@ -409,6 +423,8 @@ pub struct App {
     /// like quitting when marks are pending) and the terminal loop's
     /// caller starts this one.
     switch_to: Option<String>,
+    /// The save prompts and the running save (see `save`).
+    save: save::SaveState,
 }
 
 impl App {
@@ -473,6 +489,7 @@ impl App {
             external: external::External::default(),
             accounts_cursor: 0,
             switch_to: None,
+            save: save::SaveState::default(),
         }
     }
 
@@ -673,7 +690,10 @@ impl App {
             AppEvent::Ready { ticket, key, doc } => self.on_ready(ticket, key, doc),
             AppEvent::Key(k) => {
                 if k.kind != KeyEventKind::Release {
-                    if !self.external_key(&k, &mut out) {
+                    // The save prompt types every key (`m` and `|` too).
+                    if self.save_prompt().is_some() && self.dialog.is_none() {
+                        self.save_prompt_key(k, &mut out);
+                    } else if !self.external_key(&k, &mut out) {
                         self.on_key(k, &mut out);
                     }
                 } else {
@@ -699,6 +719,7 @@ impl App {
                 }
             }
             AppEvent::External(done) => self.on_external(done),
+            AppEvent::Mailbox(a) => self.on_mailbox_answer(a, &mut out),
             AppEvent::Saved(res) => match res {
                 Ok(path) => self.set_notice(format!(
                     "saved to {}",

@@ -243,6 +243,12 @@ impl Reader {
         )
     }
 
+    /// An attachment (not the whole message) is the save target.
+    pub fn attachment_selected(&self) -> bool {
+        self.doc()
+            .is_some_and(|d| self.selected < d.attachments.len())
+    }
+
     /// Save targets: every attachment, then the whole message.
     pub fn targets(&self) -> usize {
         self.doc().map_or(0, |d| d.attachments.len() + 1)

@@ -116,6 +116,19 @@ impl App {
             }
             // A peek holds only the first lines: saving it would write a
             // cut-off file under the attachment's real name.
+            Action::Save | Action::Copy if !r.attachment_selected() => {
+                let purpose = if action == Action::Copy {
+                    SavePurpose::Copy
+                } else {
+                    SavePurpose::Move
+                };
+                let key = r.key.clone();
+                self.ask_save(purpose, vec![key]);
+            }
+            Action::Copy => {
+                let key = r.key.clone();
+                self.ask_save(SavePurpose::Copy, vec![key]);
+            }
             Action::Save if r.is_peek() => self.set_notice(format!(
                 "this is a peek (the first {PEEK_LINES} lines only), so nothing was saved: \
                  press {} to download the whole message, then {} to save",
@@ -123,10 +136,7 @@ impl App {
                 self.opts.keymap.hint(Action::Save)
             )),
             Action::Save => match r.save_job(&self.opts.save_dir) {
-                Some(job) => {
-                    self.set_notice(format!("saving {}…", job.name));
-                    self.effects.push(Effect::Save(job));
-                }
+                Some(job) => self.ask_save_attachment(job),
                 None => self.set_notice("the message is still loading".to_string()),
             },
             Action::NextMessage | Action::NextMatch => self.step_message(1, out),

@@ -11,6 +11,7 @@ impl App {
     /// user's reads (`read_events`) or the marks (`mark_events`).
     pub(super) fn on_worker(&mut self, e: Event) {
         match e {
+            e @ (Event::SaveProgress { .. } | Event::SaveDone(_)) => self.on_save_event(e),
             Event::Connecting { attempt, .. } => self.on_connecting(attempt),
             Event::Connected(info) => self.on_connected(*info),
             Event::Listing {

@@ -13,6 +13,7 @@ mod links;
 mod list;
 mod reader;
 mod review;
+mod save;
 mod status;
 pub mod theme;
 

@@ -39,6 +39,10 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         )),
         _ => None,
     };
+    let progress = match progress {
+        None if !error_block => super::save::progress(app),
+        p => p,
+    };
     let mut right_w = 0u16;
     if let Some((label, done, total)) = progress {
         let bar_w = (area.width / 5).clamp(0, 20);
@@ -55,6 +59,8 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     let left = Rect::new(area.x, area.y, area.width - right_w, 1);
     let spans: Vec<(String, Style)> = if let Some(e) = app.pipe_prompt() {
         pipe_spans(e, left.width, t)
+    } else if let Some(p) = app.save_prompt() {
+        super::save::prompt_spans(p, left.width, t)
     } else if let Some(p) = app.prompt() {
         prompt_spans(p, left.width, t)
     } else if app.editing_filter() {

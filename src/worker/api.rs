@@ -147,6 +147,44 @@ pub enum Request {
     /// End the session deleting nothing, but keep the marks (on disk, by
     /// UID) for the next start: RSET, QUIT, the intent untouched.
     QuitKeepMarks,
+    /// Save these messages into a local mailbox (pipelined RETR, each copy
+    /// durable before the next is reported); answered with
+    /// [`Event::SaveProgress`] and one [`Event::SaveDone`].
+    Save(SaveRequest),
+    /// Stop the running (or queued) save after the message being received.
+    StopSave,
+}
+
+/// A save into a local mailbox, as the UI asks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaveRequest {
+    /// Names the answers to this save.
+    pub id: u64,
+    pub keys: Vec<MsgKey>,
+    pub dest: crate::localbox::Destination,
+    /// Where the record of saved messages lives (`None`: not kept).
+    pub index_dir: Option<std::path::PathBuf>,
+}
+
+/// What a save did, message by message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SaveOutcome {
+    pub id: u64,
+    /// Saved now.
+    pub saved: Vec<MsgKey>,
+    /// Saved by an earlier save (the record says so): not written again.
+    pub before: Vec<MsgKey>,
+    /// Of `saved` and `before`: the copy is durable and checked (its size
+    /// equals LIST's), so the message may be deleted from the server.
+    pub durable: Vec<MsgKey>,
+    /// Not saved, each with the reason (sanitized).
+    pub failed: Vec<(MsgKey, String)>,
+    /// Not reached: the user stopped the save, or the session ended.
+    pub not_reached: usize,
+    /// The user stopped it.
+    pub stopped: bool,
+    /// Bytes saved now (LIST sizes).
+    pub bytes: u64,
 }
 
 /// How the live connection is protected. Comes from the connection itself,
@@ -295,6 +333,16 @@ pub enum Event {
         /// so the UI keeps showing them as pending.
         settled: u64,
     },
+    /// How far a save has come: messages done of all, bytes received.
+    SaveProgress {
+        id: u64,
+        done: usize,
+        total: usize,
+        bytes: u64,
+        total_bytes: u64,
+    },
+    /// A save is over (finished, stopped or cut by the session's end).
+    SaveDone(Box<SaveOutcome>),
     /// A transient, informative message for the status line (sanitized).
     Notice(String),
     Error(WorkerError),

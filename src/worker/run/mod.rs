@@ -7,6 +7,7 @@ mod bodies;
 mod cached;
 mod ops;
 mod reads;
+mod save;
 mod session;
 
 pub use bodies::Bodies;
@@ -71,6 +72,8 @@ enum Op {
     },
     Undo(Undo),
     Session(SessionOp),
+    /// A save into a local mailbox (see [`save`]): needs the pipe drained.
+    Save(Box<SaveRequest>),
 }
 
 /// Taking marks back: POP3 undoes only with RSET, so never pipelined.
@@ -603,6 +606,8 @@ impl Worker {
                 self.ops
                     .push_back(Op::Session(SessionOp::Quit { commit: false }));
             }
+            Request::Save(job) => self.ops.push_back(Op::Save(Box::new(job))),
+            Request::StopSave => self.stop_queued_saves(),
         }
     }
 
@@ -701,6 +706,9 @@ impl Worker {
     fn settle_offline_ops(&mut self) -> Option<bool> {
         self.drain_requests();
         loop {
+            if self.save_waits_offline() {
+                return None;
+            }
             let &Op::Session(op) = self.ops.front()? else {
                 self.settle_offline_writes();
                 continue;
@@ -741,9 +749,9 @@ impl Worker {
                     self.gone_marks.clear();
                     self.marks.clear_intent();
                 }
-                Op::Session(op) => {
+                Op::Session(_) | Op::Save(_) => {
                     // Keeps its turn.
-                    self.ops.push_front(Op::Session(op));
+                    self.ops.push_front(op);
                     break;
                 }
             }

@@ -109,6 +109,7 @@ impl Worker {
                         return Ok(Some(exit));
                     }
                 }
+                Op::Save(job) => self.run_save(*job, s)?,
             }
         }
         Ok(None)
@@ -708,7 +709,7 @@ fn drop_kind(reason: &str) -> &'static str {
 }
 
 /// Why a write with a key of an older listing is refused.
-fn stale_key(what: &str) -> String {
+pub(super) fn stale_key(what: &str) -> String {
     format!(
         "{what}: that message number is from an older list (popview logged in again since), \
          and this server gives no unique ids, so the number may name another message now; \

@@ -1,0 +1,72 @@
+//! The save prompt on the status line, and a running save's gauge.
+
+use super::*;
+use crate::app::{SavePrompt, SaveRunning};
+
+/// The gauge of a running save: messages done of all, and bytes.
+pub(super) fn progress(app: &App) -> Option<(String, u64, u64)> {
+    let r: &SaveRunning = app.save_running()?;
+    let label = format!(
+        "{} {}/{} {}",
+        if r.stopping { "stopping" } else { "saving" },
+        r.done,
+        r.total,
+        human_size(r.bytes)
+    );
+    Some(if r.total_bytes > 0 {
+        (label, r.bytes, r.total_bytes)
+    } else {
+        (label, r.done as u64, r.total as u64)
+    })
+}
+
+/// The prompt: its question, the line with the cursor (the end of a long
+/// line stays in view), then the create question, the error, or the
+/// completions.
+pub(super) fn prompt_spans(p: &SavePrompt, w: u16, t: &Theme) -> Vec<(String, Style)> {
+    if let Some(path) = &p.create {
+        return vec![
+            (
+                format!(
+                    "Create mailbox {}? ",
+                    text::clean_line(&path.display().to_string())
+                ),
+                t.key,
+            ),
+            (
+                "(Maildir: m / mbox: b / cancel: any other key)".into(),
+                t.hint,
+            ),
+        ];
+    }
+    let question = p.purpose.question();
+    let line = p.editor.text();
+    let (before, after) = line
+        .char_indices()
+        .nth(p.editor.cursor())
+        .map_or((line.as_str(), ""), |(i, _)| line.split_at(i));
+    let room = usize::from(w).saturating_sub(width(question) + 2).max(8);
+    let mut shown = before.to_string();
+    while width(&shown) > room.saturating_sub(1) {
+        shown.remove(0);
+    }
+    let mut spans = vec![
+        (question.to_string(), t.key),
+        (shown, Style::new()),
+        ("▏".to_string(), t.key),
+        (after.to_string(), Style::new()),
+    ];
+    if let Some(e) = &p.error {
+        spans.push((format!("  ✗ {e}"), t.error));
+    } else if !p.candidates.is_empty() {
+        spans.push((format!("  {}", p.candidates.join("  ")), t.hint));
+    } else if p.probing {
+        spans.push(("  …".to_string(), t.hint));
+    } else {
+        spans.push((
+            "  enter saves · tab completes · esc cancels".to_string(),
+            t.hint,
+        ));
+    }
+    spans
+}
