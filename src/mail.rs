@@ -479,7 +479,7 @@ fn build_view(raw: &[u8]) -> MessageView {
     } else {
         parser.parse(raw)
     };
-    let Some(m) = parsed else {
+    let Some(mut m) = parsed else {
         return raw_view(
             raw,
             "No message headers were found; shown as raw text.".to_string(),
@@ -614,24 +614,54 @@ fn build_view(raw: &[u8]) -> MessageView {
         notes.extend(rendered.note);
     }
 
-    // Attachments.
-    for (n, p) in m.attachments.iter().filter_map(part).enumerate() {
+    // Attachments. The decoded content is moved out of the parse (a
+    // 40 MB attachment is not copied); a part listed twice is copied.
+    let encoding_problem = root.is_encoding_problem;
+    let ids: Vec<usize> = m
+        .attachments
+        .iter()
+        .filter(|id| part(id).is_some())
+        .map(|id| *id as usize)
+        .collect();
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    for (n, id) in ids.into_iter().enumerate() {
+        let p = &m.parts[id];
         let mime = mime_of(p);
         let name = attachment_name(p.attachment_name(), n + 1, &mime);
-        let data = match &p.body {
-            PartType::Multipart(_) => continue,
-            _ => undecoded_base64(raw, p).unwrap_or_else(|| p.contents().to_vec()),
+        if matches!(p.body, PartType::Multipart(_)) {
+            continue;
+        }
+        let data = match undecoded_base64(raw, p) {
+            Some(d) => d,
+            None => match taken.iter().find(|(t, _)| *t == id) {
+                Some(&(_, earlier)) => v.attachments[earlier].data.clone(),
+                None => {
+                    taken.push((id, v.attachments.len()));
+                    take_contents(&mut m.parts[id])
+                }
+            },
         };
         v.attachments.push(Attachment { name, mime, data });
     }
 
-    if root.is_encoding_problem {
+    if encoding_problem {
         notes.push("Part of this message was not encoded correctly.".to_string());
     }
     if !notes.is_empty() {
         v.parse_note = Some(sanitize::line(&notes.join(" ")));
     }
     v
+}
+
+/// A part's decoded content (as [`MessagePart::contents`] gives it),
+/// moved out of the parse when it owns it: the part is left empty.
+fn take_contents(p: &mut MessagePart<'_>) -> Vec<u8> {
+    match std::mem::take(&mut p.body) {
+        PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+        PartType::Message(msg) => msg.raw_message.into_owned(),
+        PartType::Multipart(_) => Vec::new(),
+    }
 }
 
 /// A text part sent as 8-bit without a declared charset that isn't UTF-8

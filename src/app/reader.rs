@@ -41,7 +41,6 @@ pub struct Doc {
     pub body: String,
     pub body_from_html: bool,
     pub attachments: Vec<AttachmentInfo>,
-    pub raw_lines: Vec<String>,
     pub raw_len: u64,
     raw: Vec<u8>,
     pub parse_note: Option<String>,
@@ -58,6 +57,17 @@ impl Doc {
         &self.raw
     }
 
+    /// The raw text line by line, for the raw view (`v`): indentation and
+    /// spacing stay (a folded header's tab is shown as spaces), controls
+    /// go. Made when shown, not kept: a second copy of a 50 MB message
+    /// would double what opening it costs.
+    pub fn raw_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.raw.split(|b| *b == b'\n').map(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            clean_text(&String::from_utf8_lossy(l))
+        })
+    }
+
     /// The message with its date in UTC (see [`Doc::from_view_in`]).
     pub fn from_view(v: MessageView) -> Doc {
         Doc::from_view_in(v, 0)
@@ -70,13 +80,6 @@ impl Doc {
             Some(d) if !d.is_empty() => d,
             _ => clean_line(&v.date_text),
         };
-        let raw_text = String::from_utf8_lossy(&v.raw);
-        // Line by line as multi-line text: indentation and spacing stay (a
-        // folded header's tab is shown as spaces), controls still go.
-        let raw_lines = raw_text
-            .split('\n')
-            .map(|l| clean_text(l.strip_suffix('\r').unwrap_or(l)))
-            .collect();
         let mut body_text = v.body.clone();
         let mut budget = MAX_FORWARDED;
         forwarded_inline(&mut body_text, &v, utc_offset_minutes, 1, &mut budget);
@@ -107,7 +110,6 @@ impl Doc {
                     data: a.data,
                 })
                 .collect(),
-            raw_lines,
             raw_len: v.raw.len() as u64,
             raw: v.raw,
             parse_note: v.parse_note.as_deref().map(clean_line),
@@ -258,18 +260,18 @@ impl Reader {
             return;
         };
         if self.raw {
-            for l in &doc.raw_lines {
+            for l in doc.raw_lines() {
                 // A line of at most `w` bytes is at most `w` cells wide
                 // (no character is wider than its UTF-8 bytes): no wrapping
                 // to work out, which is most lines of a big message.
                 if l.len() <= w {
                     lines.push(DocLine {
                         kind: LineKind::Body,
-                        text: l.clone(),
+                        text: l,
                     });
                     continue;
                 }
-                for part in wrap(l, w) {
+                for part in wrap(&l, w) {
                     lines.push(DocLine {
                         kind: LineKind::Body,
                         text: part,
@@ -490,13 +492,14 @@ mod tests {
             ..MessageView::default()
         };
         let d = Doc::from_view(v);
-        assert_eq!(d.raw_lines[0], "Received: from a");
+        let raw_lines: Vec<String> = d.raw_lines().collect();
+        assert_eq!(raw_lines[0], "Received: from a");
         assert!(
-            d.raw_lines[1].starts_with("        by b  (x)"),
+            raw_lines[1].starts_with("        by b  (x)"),
             "{:?}",
-            d.raw_lines[1]
+            raw_lines[1]
         );
-        assert_eq!(d.raw_lines[2], "Subject: hi");
+        assert_eq!(raw_lines[2], "Subject: hi");
     }
 
     use super::*;
