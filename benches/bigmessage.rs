@@ -5,6 +5,7 @@
 //! - popview's worker: `Retrieve` to the message prepared as the TUI shows
 //!   it (`Event::Message`, then the reader's `Doc`, as the parse thread
 //!   makes it);
+//!   and of that, `mail::view` and the `Doc` alone (no network);
 //! - `popview show --raw N > /dev/null` and `popview save N --maildir DIR`.
 //!
 //! Each case runs in a child process (this binary again, or popview under
@@ -157,6 +158,27 @@ fn child(spec: &str) {
     let bytes = match case {
         "raw" => raw_retr(port, user, pass),
         "worker" => worker_retr(port, user, pass),
+        "parse" => {
+            // The same message, no network: mail::view and the Doc.
+            let msg = big_message(env_usize("POPVIEW_BENCH_MB", 52));
+            let base = status_kib("VmHWM:");
+            let t = Instant::now();
+            let n = msg.len() as u64;
+            let ev = Event::Message {
+                ticket: 1,
+                key: popview::worker::api::MsgKey {
+                    number: 1,
+                    uid: None,
+                    generation: 0,
+                },
+                view: Box::new(popview::mail::view(msg)),
+            };
+            drop(popview::app::prepare(ev));
+            let secs = t.elapsed().as_secs_f64();
+            let peak = status_kib("VmHWM:").saturating_sub(base);
+            println!("RESULT {secs} {peak} {n}");
+            return;
+        }
         other => panic!("unknown case {other}"),
     };
     let secs = t.elapsed().as_secs_f64();
@@ -258,6 +280,10 @@ fn main() {
         assert!(b as f64 > size * 0.99, "worker got {b} bytes");
         (t, m)
     });
+    let parse = best(&mut || {
+        let (t, m, _) = run_child("parse", &d);
+        (t, m)
+    });
     let show = best(&mut || run_cli(&sb, &cfg, &d.password, &["show", "--raw", "1"]));
     let save = best(&mut || {
         let dir = sb.home().join(format!("Mail-{}", std::process::id()));
@@ -290,6 +316,7 @@ fn main() {
     };
     row("raw client (RETR, unstuff, count)", raw, "  (above baseline)");
     row("worker Retrieve -> reader Doc", work, "  (above baseline)");
+    row("  of which mail::view + Doc", parse, "  (above the message held)");
     row("popview show --raw 1 >/dev/null", show, "  (whole process)");
     row("popview save 1 --maildir", save, "  (whole process)");
 }
