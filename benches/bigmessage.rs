@@ -88,7 +88,11 @@ fn raw_retr(port: u16, user: &str, pass: &str) -> u64 {
     let status = |r: &mut BufReader<TcpStream>, line: &mut Vec<u8>| {
         line.clear();
         r.read_until(b'\n', line).unwrap();
-        assert!(line.starts_with(b"+OK"), "{}", String::from_utf8_lossy(line));
+        assert!(
+            line.starts_with(b"+OK"),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
     };
     status(&mut r, &mut line);
     write!(w, "USER {user}\r\n").unwrap();
@@ -219,7 +223,11 @@ fn run_cli(sb: &support::cli::Sandbox, cfg: &str, pass: &str, args: &[&str]) -> 
     let c = sb.command(&all, &[("PV_TEST_PW", pass)]);
     let program = c.get_program().to_owned();
     let mut timed = Command::new("/usr/bin/time");
-    timed.arg("-f").arg("PEAK %M").arg(program).args(c.get_args());
+    timed
+        .arg("-f")
+        .arg("PEAK %M")
+        .arg(program)
+        .args(c.get_args());
     for (k, v) in c.get_envs() {
         match v {
             Some(v) => timed.env(k, v),
@@ -266,9 +274,9 @@ fn main() {
     .unwrap();
     let cfg = cfg.to_str().unwrap().to_string();
     let best = |f: &mut dyn FnMut() -> (f64, u64)| {
-        (0..runs).map(|_| f()).fold((f64::MAX, 0u64), |(t, m), (t2, m2)| {
-            (t.min(t2), m.max(m2))
-        })
+        (0..runs)
+            .map(|_| f())
+            .fold((f64::MAX, 0u64), |(t, m), (t2, m2)| (t.min(t2), m.max(m2)))
     };
     let raw = best(&mut || {
         let (t, m, b) = run_child("raw", &d);
@@ -314,9 +322,17 @@ fn main() {
             mb / mbs
         );
     };
-    row("raw client (RETR, unstuff, count)", raw, "  (above baseline)");
+    row(
+        "raw client (RETR, unstuff, count)",
+        raw,
+        "  (above baseline)",
+    );
     row("worker Retrieve -> reader Doc", work, "  (above baseline)");
-    row("  of which mail::view + Doc", parse, "  (above the message held)");
+    row(
+        "  of which mail::view + Doc",
+        parse,
+        "  (above the message held)",
+    );
     row("popview show --raw 1 >/dev/null", show, "  (whole process)");
     row("popview save 1 --maildir", save, "  (whole process)");
 }

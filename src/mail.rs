@@ -941,7 +941,9 @@ mod tests {
         // Not at a line start: not counted; the very first line is.
         let inside = "x--b\n".repeat(3 * MAX_PARTS);
         assert!(!too_many_boundaries(inside.as_bytes()));
-        assert!(too_many_boundaries(format!("--{}", "\n--".repeat(2 * MAX_PARTS)).as_bytes()));
+        assert!(too_many_boundaries(
+            format!("--{}", "\n--".repeat(2 * MAX_PARTS)).as_bytes()
+        ));
     }
 
     #[test]

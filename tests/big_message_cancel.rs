@@ -77,9 +77,10 @@ fn cancel_then_read_another(server: &Server) -> (Vec<u8>, Vec<Event>) {
         ticket: 1,
         key: keys[0].clone(),
     });
-    h.wait("progress of message 1", |e| {
-        matches!(e, Event::RetrieveProgress { ticket: 1, bytes, .. } if *bytes > 0)
-    });
+    h.wait(
+        "progress of message 1",
+        |e| matches!(e, Event::RetrieveProgress { ticket: 1, bytes, .. } if *bytes > 0),
+    );
     h.send(Request::CancelRetrieve { ticket: 1 });
     h.send(Request::Retrieve {
         ticket: 2,
@@ -124,8 +125,16 @@ fn much_left_drops_the_connection_and_a_new_session_reads_on() {
     let (raw, events) = cancel_then_read_another(&server);
     assert_eq!(raw, small);
     assert_clean(&events);
-    let log: Vec<String> = server.log().iter().map(|l| format!("{} {}", l.conn, l.line)).collect();
-    assert_eq!(server.connections(), 2, "a new session after the drop: {log:#?}");
+    let log: Vec<String> = server
+        .log()
+        .iter()
+        .map(|l| format!("{} {}", l.conn, l.line))
+        .collect();
+    assert_eq!(
+        server.connections(),
+        2,
+        "a new session after the drop: {log:#?}"
+    );
     assert!(
         t.elapsed() < Duration::from_secs(4),
         "message 2 came before message 1 could have finished: {:?}",
@@ -143,8 +152,14 @@ fn little_left_is_read_to_the_end_on_the_same_connection() {
     assert_clean(&events);
     assert_eq!(server.connections(), 1, "the session went on");
     let log = server.log();
-    let retr2 = log.iter().position(|l| l.line == "RETR 2").expect("RETR 2 sent");
-    let retr1 = log.iter().position(|l| l.line == "RETR 1").expect("RETR 1 sent");
+    let retr2 = log
+        .iter()
+        .position(|l| l.line == "RETR 2")
+        .expect("RETR 2 sent");
+    let retr1 = log
+        .iter()
+        .position(|l| l.line == "RETR 1")
+        .expect("RETR 1 sent");
     assert!(retr1 < retr2 && log[retr2].conn == log[retr1].conn);
 }
 
@@ -164,7 +179,9 @@ fn progress_is_throttled() {
         ticket: 1,
         key: keys[0].clone(),
     });
-    match h.wait("message 1", |e| matches!(e, Event::Message { ticket: 1, .. })) {
+    match h.wait("message 1", |e| {
+        matches!(e, Event::Message { ticket: 1, .. })
+    }) {
         Event::Message { view, .. } => assert_eq!(view.raw, big),
         _ => unreachable!(),
     }

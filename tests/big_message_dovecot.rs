@@ -71,7 +71,10 @@ fn a_52_mb_message_arrives_byte_exact_and_show_raw_streams_it() {
         Event::Message { view, .. } => view,
         _ => unreachable!(),
     };
-    assert!(view.raw == held, "the worker's bytes differ from the server's");
+    assert!(
+        view.raw == held,
+        "the worker's bytes differ from the server's"
+    );
     assert_eq!(view.attachments.len(), 1);
     let lines = (held.len() - 400) / 78;
     assert!(
@@ -118,7 +121,10 @@ fn a_52_mb_message_arrives_byte_exact_and_show_raw_streams_it() {
         .expect("/usr/bin/time (Debian package `time`: run .ci/test)");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "show --raw failed: {err}");
-    assert!(out.stdout == held, "show --raw bytes differ from the server's");
+    assert!(
+        out.stdout == held,
+        "show --raw bytes differ from the server's"
+    );
     let peak_kib: u64 = err
         .lines()
         .find_map(|l| l.strip_prefix("PEAK "))

@@ -11,10 +11,13 @@ use std::io::{self, Read, Write};
 
 use popview::pop3::{AuthMethod, Client, Command, Credentials, ErrorKind, Reply, State};
 
+/// How the peer answers one command line.
+type Answers = Box<dyn Fn(&str) -> Vec<u8>>;
+
 /// Answers each command line with `answer(line)`; reads give at most
 /// `step` bytes.
 struct Peer {
-    answer: Box<dyn Fn(&str) -> Vec<u8>>,
+    answer: Answers,
     step: usize,
     pending: Vec<u8>,
     readable: VecDeque<u8>,
@@ -65,7 +68,7 @@ fn stuffed(message: &[u8]) -> Vec<u8> {
     out
 }
 
-fn session(step: usize, answer: Box<dyn Fn(&str) -> Vec<u8>>) -> Client<Peer> {
+fn session(step: usize, answer: Answers) -> Client<Peer> {
     let peer = Peer {
         answer,
         step: 64,
@@ -73,8 +76,12 @@ fn session(step: usize, answer: Box<dyn Fn(&str) -> Vec<u8>>) -> Client<Peer> {
         readable: b"+OK hi\r\n".iter().copied().collect(),
     };
     let mut c = Client::new(peer, true, None).unwrap();
-    c.login(&Credentials::new("u", "pw-Secret-9"), AuthMethod::User, false)
-        .unwrap();
+    c.login(
+        &Credentials::new("u", "pw-Secret-9"),
+        AuthMethod::User,
+        false,
+    )
+    .unwrap();
     c.stream_mut().step = step;
     c
 }
@@ -169,7 +176,11 @@ fn a_failing_sink_ends_the_session() {
         .unwrap_err();
     assert_eq!(calls, 3, "nothing handed on after the failure");
     assert!(e.message.contains("pipe closed"), "{}", e.message);
-    assert_eq!(c.state(), State::Closed, "the rest was not read: out of step");
+    assert_eq!(
+        c.state(),
+        State::Closed,
+        "the rest was not read: out of step"
+    );
 }
 
 #[test]
@@ -202,6 +213,9 @@ fn streaming_keeps_the_list_size_bound() {
         )
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol, "{}", e.message);
-    assert!(handed <= 10 + 5 + 1024 * 1024, "stopped at the bound: {handed}");
+    assert!(
+        handed <= 10 + 5 + 1024 * 1024,
+        "stopped at the bound: {handed}"
+    );
     assert_eq!(c.state(), State::Closed);
 }

@@ -257,9 +257,11 @@ impl Reader {
         let Content::Loading { bytes, total, .. } = self.content else {
             return None;
         };
-        let percent = (total > 0).then(|| (u128::from(bytes.min(total)) * 100 / u128::from(total)) as u64);
+        let percent =
+            (total > 0).then(|| (u128::from(bytes.min(total)) * 100 / u128::from(total)) as u64);
         let elapsed = now.saturating_duration_since(self.loading_since);
-        let rate = (elapsed >= RATE_AFTER && bytes > 0).then(|| bytes as f64 / elapsed.as_secs_f64());
+        let rate =
+            (elapsed >= RATE_AFTER && bytes > 0).then(|| bytes as f64 / elapsed.as_secs_f64());
         let left = rate
             .filter(|_| total > bytes)
             .map(|r| Duration::from_secs_f64(((total - bytes) as f64 / r).min(1e7)));
@@ -582,7 +584,12 @@ mod tests {
             total: 0,
             peek: false,
         };
-        assert_eq!(r.loading_status(t0 + Duration::from_secs(2)).unwrap().percent, None);
+        assert_eq!(
+            r.loading_status(t0 + Duration::from_secs(2))
+                .unwrap()
+                .percent,
+            None
+        );
     }
 
     #[test]

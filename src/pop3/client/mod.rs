@@ -529,11 +529,9 @@ impl<S: Read + Write, T> Client<S, T> {
                         let Some(content) = collector.accept_line(line.content, line.eol)? else {
                             break;
                         };
-                        sink(content)
-                            .and_then(|()| sink(line.eol))
-                            .map_err(|e| {
-                                Error::local(format!("can't write the message out: {e}"))
-                            })?;
+                        sink(content).and_then(|()| sink(line.eol)).map_err(|e| {
+                            Error::local(format!("can't write the message out: {e}"))
+                        })?;
                     }
                 },
                 None => {

@@ -658,7 +658,10 @@ impl Worker {
         }
         let answer = match received {
             Err(_) if abort.get() => {
-                info!(ticket, "download cancelled: connection dropped, opening a new one");
+                info!(
+                    ticket,
+                    "download cancelled: connection dropped, opening a new one"
+                );
                 s.client.stream().shutdown();
                 self.ask_again(s, Some(ticket));
                 return Ok(true);
