@@ -11,7 +11,9 @@
 //! Each case runs in a child process (this binary again, or popview under
 //! `/usr/bin/time`) so its peak resident memory (`VmHWM`) is its own; the
 //! in-process cases report the peak minus the child's baseline. Times are
-//! ratios to the raw client's, memory to the message size.
+//! ratios to the raw client's (from `RETR` sent to its end; the worker's
+//! from `Retrieve` to the `Doc`; the commands' whole runs, login included),
+//! memory to the message size.
 //!
 //! Run: `cargo bench --bench bigmessage` (`POPVIEW_BENCH_MB=52` sets the
 //! size, `POPVIEW_BENCH_RUNS=3` how many times each case runs: the best
@@ -79,8 +81,9 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The raw client: RETR 1 over plain TCP, lines dot-unstuffed and counted.
-fn raw_retr(port: u16, user: &str, pass: &str) -> u64 {
+/// The raw client: RETR 1 over plain TCP, lines dot-unstuffed and counted;
+/// the bytes and the time from RETR sent to the last line.
+fn raw_retr(port: u16, user: &str, pass: &str) -> (u64, Duration) {
     let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::with_capacity(64 * 1024, s);
@@ -99,6 +102,7 @@ fn raw_retr(port: u16, user: &str, pass: &str) -> u64 {
     status(&mut r, &mut line);
     write!(w, "PASS {pass}\r\n").unwrap();
     status(&mut r, &mut line);
+    let t = Instant::now();
     w.write_all(b"RETR 1\r\n").unwrap();
     status(&mut r, &mut line);
     let mut bytes = 0u64;
@@ -111,12 +115,14 @@ fn raw_retr(port: u16, user: &str, pass: &str) -> u64 {
         let stuffed = usize::from(line.first() == Some(&b'.'));
         bytes += (line.len() - stuffed) as u64;
     }
+    let took = t.elapsed();
     w.write_all(b"QUIT\r\n").unwrap();
-    bytes
+    (bytes, took)
 }
 
-/// popview's worker: Retrieve of message 1 to its `Doc`.
-fn worker_retr(port: u16, user: &str, pass: &str) -> u64 {
+/// popview's worker: Retrieve of message 1 to its `Doc`; the bytes and the
+/// time from the request to the `Doc`.
+fn worker_retr(port: u16, user: &str, pass: &str) -> (u64, Duration) {
     let mut cfg = WorkerConfig::new(ConnectOptions::new("127.0.0.1", port, TlsMode::None), user);
     cfg.password = Some(pass.to_string());
     cfg.allow_cleartext = true;
@@ -129,13 +135,17 @@ fn worker_retr(port: u16, user: &str, pass: &str) -> u64 {
         req_rx,
         move |e| ev_tx.send(popview::app::prepare(e)).is_ok(),
     );
+    let mut t = Instant::now();
     let size = loop {
         match rx.recv_timeout(Duration::from_secs(300)).expect("event") {
             popview::app::AppEvent::Worker(Event::Listing { entries, .. }) => {
                 let key = entries[0].key.clone();
+                t = Instant::now();
                 tx.send(Request::Retrieve { ticket: 1, key }).unwrap();
             }
-            popview::app::AppEvent::Ready { ticket: 1, doc, .. } => break doc.raw_len,
+            popview::app::AppEvent::Ready { ticket: 1, doc, .. } => {
+                break (doc.raw_len, t.elapsed());
+            }
             popview::app::AppEvent::Worker(Event::Error(e)) if e.fatal => {
                 panic!("worker: {}", e.message)
             }
@@ -158,8 +168,7 @@ fn child(spec: &str) {
     let (case, port) = (p.next().unwrap(), p.next().unwrap().parse().unwrap());
     let (user, pass) = (p.next().unwrap(), p.next().unwrap());
     let base = status_kib("VmHWM:");
-    let t = Instant::now();
-    let bytes = match case {
+    let (bytes, took) = match case {
         "raw" => raw_retr(port, user, pass),
         "worker" => worker_retr(port, user, pass),
         "parse" => {
@@ -185,7 +194,7 @@ fn child(spec: &str) {
         }
         other => panic!("unknown case {other}"),
     };
-    let secs = t.elapsed().as_secs_f64();
+    let secs = took.as_secs_f64();
     let peak = status_kib("VmHWM:").saturating_sub(base);
     println!("RESULT {secs} {peak} {bytes}");
 }
