@@ -647,13 +647,19 @@ fn build_view(raw: &[u8]) -> MessageView {
 }
 
 /// A part's decoded content (as [`MessagePart::contents`] gives it),
-/// moved out of the parse when it owns it: the part is left empty.
+/// moved out of the parse when it owns it: the part is left empty. A
+/// forwarded message is copied (its bytes are a slice of what it holds).
 fn take_contents(p: &mut MessagePart<'_>) -> Vec<u8> {
+    if matches!(p.body, PartType::Message(_) | PartType::Multipart(_)) {
+        return p.contents().to_vec();
+    }
     match std::mem::take(&mut p.body) {
         PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
         PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
-        PartType::Message(msg) => msg.raw_message.into_owned(),
-        PartType::Multipart(_) => Vec::new(),
+        other => {
+            p.body = other;
+            p.contents().to_vec()
+        }
     }
 }
 
@@ -931,6 +937,26 @@ mod tests {
         let caught: Result<(), String> = guarded(|| panic!("boom {}", 42));
         assert_eq!(caught, Err("boom 42".to_string()));
         assert!(!in_guarded_parse());
+    }
+
+    #[test]
+    fn attachments_moved_out_of_the_parse_keep_their_bytes() {
+        let inner = b"From: a@example.org\r\nSubject: inner\r\n\r\nhi\r\n";
+        let mut m = b"From: b@example.org\r\nSubject: outer\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\n\
+body\r\n--x\r\nContent-Type: message/rfc822\r\n\r\n"
+            .to_vec();
+        m.extend_from_slice(inner);
+        m.extend_from_slice(
+            b"\r\n--x\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--x--\r\n",
+        );
+        let v = view(m);
+        assert_eq!(v.attachments.len(), 2);
+        assert!(v.attachments[0].data.starts_with(b"From: a@example.org"));
+        assert!(v.attachments[0].data.windows(2).any(|w| w == b"hi"));
+        assert!(!v.attachments[0].data.windows(5).any(|w| w == b"outer"));
+        assert_eq!(v.attachments[1].data, [0, 1, 2, 3]);
     }
 
     #[test]
