@@ -532,6 +532,9 @@ pub fn show(
     raw: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
+    if raw {
+        return show_raw(&cfg, msg, out);
+    }
     let mut engine = Engine::open(cfg, persist)?;
     let entry = match engine.find(msg) {
         Ok(e) => e.clone(),
@@ -544,40 +547,84 @@ pub fn show(
         ticket: 1,
         key: entry.key.clone(),
     })?;
-    let view = engine.until(|_, e| match e {
+    // What is printed, not the whole view: its raw bytes and attachment
+    // contents are not copied.
+    let (view, attachments) = engine.until(|_, e| match e {
         Event::Message {
             ticket: 1, view, ..
-        } => Some(view.clone()),
+        } => {
+            let listed: Vec<(String, String, usize)> = view
+                .attachments
+                .iter()
+                .map(|a| (a.name.clone(), a.mime.clone(), a.data.len()))
+                .collect();
+            let text = crate::mail::MessageView {
+                from: view.from.clone(),
+                to: view.to.clone(),
+                cc: view.cc.clone(),
+                date_text: view.date_text.clone(),
+                subject: view.subject.clone(),
+                body: view.body.clone(),
+                ..Default::default()
+            };
+            Some((text, listed))
+        }
         _ => None,
     })?;
-    if raw {
-        out.write_all(&view.raw).map_err(io_err)?;
-    } else {
-        for (name, value) in [
-            ("From", &view.from),
-            ("To", &view.to),
-            ("Cc", &view.cc),
-            ("Date", &view.date_text),
-            ("Subject", &view.subject),
-        ] {
-            if !value.is_empty() {
-                writeln!(out, "{name}: {value}").map_err(io_err)?;
-            }
-        }
-        writeln!(out).map_err(io_err)?;
-        writeln!(out, "{}", view.body.trim_end()).map_err(io_err)?;
-        for a in &view.attachments {
-            writeln!(
-                out,
-                "[attachment: {} ({}, {} bytes)]",
-                a.name,
-                a.mime,
-                a.data.len()
-            )
-            .map_err(io_err)?;
+    for (name, value) in [
+        ("From", &view.from),
+        ("To", &view.to),
+        ("Cc", &view.cc),
+        ("Date", &view.date_text),
+        ("Subject", &view.subject),
+    ] {
+        if !value.is_empty() {
+            writeln!(out, "{name}: {value}").map_err(io_err)?;
         }
     }
+    writeln!(out).map_err(io_err)?;
+    writeln!(out, "{}", view.body.trim_end()).map_err(io_err)?;
+    for (name, mime, len) in &attachments {
+        writeln!(out, "[attachment: {name} ({mime}, {len} bytes)]").map_err(io_err)?;
+    }
     engine.finish(false)?;
+    Ok(())
+}
+
+/// `show --raw`: the message written out as it arrives, a line at a time,
+/// so memory does not grow with its size. A session of its own (as `save`
+/// opens), which sends no DELE: a message marked in the TUI is still shown.
+fn show_raw(cfg: &WorkerConfig, msg: &str, out: &mut dyn Write) -> Result<()> {
+    let (mut client, listing) = save::open_session(cfg)?;
+    let entry = match save::choose(&listing.entries(), &[msg.to_string()]) {
+        Ok(mut chosen) if !chosen.is_empty() => chosen.swap_remove(0),
+        Ok(_) => {
+            let _ = client.quit();
+            return Err(no_such(msg));
+        }
+        Err(e) => {
+            let _ = client.quit();
+            return Err(e);
+        }
+    };
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let mut failed: Option<std::io::Error> = None;
+    let got = client.retrieve_into(
+        entry.key.number,
+        Some(entry.size),
+        &mut |piece| {
+            w.write_all(piece).inspect_err(|e| {
+                failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+            })
+        },
+        &mut |_| {},
+    );
+    if let Some(e) = failed {
+        return Err(io_err(e));
+    }
+    got.map_err(|e| CmdError::from_kind(e.kind, &e.message))?;
+    w.flush().map_err(io_err)?;
+    let _ = client.quit();
     Ok(())
 }
 

@@ -454,20 +454,13 @@ fn raw_view(raw: &[u8], note: String) -> MessageView {
 /// More lines starting with `--` than parts we are willing to walk: a
 /// message made to have millions of parts. Counted in one cheap pass.
 fn too_many_boundaries(raw: &[u8]) -> bool {
-    let mut count = 0usize;
-    let mut at_line_start = true;
-    let mut i = 0;
-    while i < raw.len() {
-        if at_line_start && raw[i..].starts_with(b"--") {
-            count += 1;
-            if count > 2 * MAX_PARTS {
-                return true;
-            }
-        }
-        at_line_start = raw[i] == b'\n';
-        i += 1;
-    }
-    false
+    // Line starts found with memchr: a 50 MB message is 700,000 lines,
+    // not 50 million bytes to look at one by one.
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', raw).map(|i| i + 1));
+    starts
+        .filter(|&i| raw[i.min(raw.len())..].starts_with(b"--"))
+        .nth(2 * MAX_PARTS)
+        .is_some()
 }
 
 fn build_view(raw: &[u8]) -> MessageView {
@@ -479,7 +472,7 @@ fn build_view(raw: &[u8]) -> MessageView {
     } else {
         parser.parse(raw)
     };
-    let Some(m) = parsed else {
+    let Some(mut m) = parsed else {
         return raw_view(
             raw,
             "No message headers were found; shown as raw text.".to_string(),
@@ -614,24 +607,60 @@ fn build_view(raw: &[u8]) -> MessageView {
         notes.extend(rendered.note);
     }
 
-    // Attachments.
-    for (n, p) in m.attachments.iter().filter_map(part).enumerate() {
+    // Attachments. The decoded content is moved out of the parse (a
+    // 40 MB attachment is not copied); a part listed twice is copied.
+    let encoding_problem = root.is_encoding_problem;
+    let ids: Vec<usize> = m
+        .attachments
+        .iter()
+        .filter(|id| part(id).is_some())
+        .map(|id| *id as usize)
+        .collect();
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    for (n, id) in ids.into_iter().enumerate() {
+        let p = &m.parts[id];
         let mime = mime_of(p);
         let name = attachment_name(p.attachment_name(), n + 1, &mime);
-        let data = match &p.body {
-            PartType::Multipart(_) => continue,
-            _ => undecoded_base64(raw, p).unwrap_or_else(|| p.contents().to_vec()),
+        if matches!(p.body, PartType::Multipart(_)) {
+            continue;
+        }
+        let data = match undecoded_base64(raw, p) {
+            Some(d) => d,
+            None => match taken.iter().find(|(t, _)| *t == id) {
+                Some(&(_, earlier)) => v.attachments[earlier].data.clone(),
+                None => {
+                    taken.push((id, v.attachments.len()));
+                    take_contents(&mut m.parts[id])
+                }
+            },
         };
         v.attachments.push(Attachment { name, mime, data });
     }
 
-    if root.is_encoding_problem {
+    if encoding_problem {
         notes.push("Part of this message was not encoded correctly.".to_string());
     }
     if !notes.is_empty() {
         v.parse_note = Some(sanitize::line(&notes.join(" ")));
     }
     v
+}
+
+/// A part's decoded content (as [`MessagePart::contents`] gives it),
+/// moved out of the parse when it owns it: the part is left empty. A
+/// forwarded message is copied (its bytes are a slice of what it holds).
+fn take_contents(p: &mut MessagePart<'_>) -> Vec<u8> {
+    if matches!(p.body, PartType::Message(_) | PartType::Multipart(_)) {
+        return p.contents().to_vec();
+    }
+    match std::mem::take(&mut p.body) {
+        PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+        other => {
+            p.body = other;
+            p.contents().to_vec()
+        }
+    }
 }
 
 /// A text part sent as 8-bit without a declared charset that isn't UTF-8
@@ -908,6 +937,39 @@ mod tests {
         let caught: Result<(), String> = guarded(|| panic!("boom {}", 42));
         assert_eq!(caught, Err("boom 42".to_string()));
         assert!(!in_guarded_parse());
+    }
+
+    #[test]
+    fn attachments_moved_out_of_the_parse_keep_their_bytes() {
+        let inner = b"From: a@example.org\r\nSubject: inner\r\n\r\nhi\r\n";
+        let mut m = b"From: b@example.org\r\nSubject: outer\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\n\
+body\r\n--x\r\nContent-Type: message/rfc822\r\n\r\n"
+            .to_vec();
+        m.extend_from_slice(inner);
+        m.extend_from_slice(
+            b"\r\n--x\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--x--\r\n",
+        );
+        let v = view(m);
+        assert_eq!(v.attachments.len(), 2);
+        assert!(v.attachments[0].data.starts_with(b"From: a@example.org"));
+        assert!(v.attachments[0].data.windows(2).any(|w| w == b"hi"));
+        assert!(!v.attachments[0].data.windows(5).any(|w| w == b"outer"));
+        assert_eq!(v.attachments[1].data, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn boundary_lines_are_counted_at_line_starts_only() {
+        let lines = |n: usize| "--b\r\n".repeat(n);
+        assert!(!too_many_boundaries(lines(2 * MAX_PARTS).as_bytes()));
+        assert!(too_many_boundaries(lines(2 * MAX_PARTS + 1).as_bytes()));
+        // Not at a line start: not counted; the very first line is.
+        let inside = "x--b\n".repeat(3 * MAX_PARTS);
+        assert!(!too_many_boundaries(inside.as_bytes()));
+        assert!(too_many_boundaries(
+            format!("--{}", "\n--".repeat(2 * MAX_PARTS)).as_bytes()
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! never in `view`.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::mail::MessageView;
 use crate::text::{clean_line, clean_text, width, wrap};
@@ -41,7 +42,6 @@ pub struct Doc {
     pub body: String,
     pub body_from_html: bool,
     pub attachments: Vec<AttachmentInfo>,
-    pub raw_lines: Vec<String>,
     pub raw_len: u64,
     raw: Vec<u8>,
     pub parse_note: Option<String>,
@@ -58,6 +58,17 @@ impl Doc {
         &self.raw
     }
 
+    /// The raw text line by line, for the raw view (`v`): indentation and
+    /// spacing stay (a folded header's tab is shown as spaces), controls
+    /// go. Made when shown, not kept: a second copy of a 50 MB message
+    /// would double what opening it costs.
+    pub fn raw_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.raw.split(|b| *b == b'\n').map(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            clean_text(&String::from_utf8_lossy(l))
+        })
+    }
+
     /// The message with its date in UTC (see [`Doc::from_view_in`]).
     pub fn from_view(v: MessageView) -> Doc {
         Doc::from_view_in(v, 0)
@@ -70,13 +81,6 @@ impl Doc {
             Some(d) if !d.is_empty() => d,
             _ => clean_line(&v.date_text),
         };
-        let raw_text = String::from_utf8_lossy(&v.raw);
-        // Line by line as multi-line text: indentation and spacing stay (a
-        // folded header's tab is shown as spaces), controls still go.
-        let raw_lines = raw_text
-            .split('\n')
-            .map(|l| clean_text(l.strip_suffix('\r').unwrap_or(l)))
-            .collect();
         let mut body_text = v.body.clone();
         let mut budget = MAX_FORWARDED;
         forwarded_inline(&mut body_text, &v, utc_offset_minutes, 1, &mut budget);
@@ -107,7 +111,6 @@ impl Doc {
                     data: a.data,
                 })
                 .collect(),
-            raw_lines,
             raw_len: v.raw.len() as u64,
             raw: v.raw,
             parse_note: v.parse_note.as_deref().map(clean_line),
@@ -207,7 +210,26 @@ pub struct Reader {
     pub selected: usize,
     pub lines: Vec<DocLine>,
     laid_out_width: usize,
+    /// When the download was asked for (for its rate and time left).
+    loading_since: Instant,
 }
+
+/// The loading screen's numbers (see [`Reader::loading_status`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoadingStatus {
+    pub bytes: u64,
+    pub total: u64,
+    /// Whole percent of the LIST size, at most 100; `None` without a size.
+    pub percent: Option<u64>,
+    /// Bytes per second so far, once it means something.
+    pub rate: Option<f64>,
+    /// The rest at that rate.
+    pub left: Option<Duration>,
+}
+
+/// No rate is shown before the download has run this long (the first
+/// bytes say little about the link).
+pub const RATE_AFTER: Duration = Duration::from_millis(500);
 
 impl Reader {
     pub fn loading(key: MsgKey, ticket: Ticket, size: u64, peek: bool) -> Reader {
@@ -226,7 +248,30 @@ impl Reader {
             selected: 0,
             lines: Vec::new(),
             laid_out_width: 0,
+            loading_since: Instant::now(),
         }
+    }
+
+    /// While loading: how far, how fast and how long still, at `now`.
+    pub fn loading_status(&self, now: Instant) -> Option<LoadingStatus> {
+        let Content::Loading { bytes, total, .. } = self.content else {
+            return None;
+        };
+        let percent =
+            (total > 0).then(|| (u128::from(bytes.min(total)) * 100 / u128::from(total)) as u64);
+        let elapsed = now.saturating_duration_since(self.loading_since);
+        let rate =
+            (elapsed >= RATE_AFTER && bytes > 0).then(|| bytes as f64 / elapsed.as_secs_f64());
+        let left = rate
+            .filter(|_| total > bytes)
+            .map(|r| Duration::from_secs_f64(((total - bytes) as f64 / r).min(1e7)));
+        Some(LoadingStatus {
+            bytes,
+            total,
+            percent,
+            rate,
+            left,
+        })
     }
 
     pub fn doc(&self) -> Option<&Doc> {
@@ -264,18 +309,18 @@ impl Reader {
             return;
         };
         if self.raw {
-            for l in &doc.raw_lines {
+            for l in doc.raw_lines() {
                 // A line of at most `w` bytes is at most `w` cells wide
                 // (no character is wider than its UTF-8 bytes): no wrapping
                 // to work out, which is most lines of a big message.
                 if l.len() <= w {
                     lines.push(DocLine {
                         kind: LineKind::Body,
-                        text: l.clone(),
+                        text: l,
                     });
                     continue;
                 }
-                for part in wrap(l, w) {
+                for part in wrap(&l, w) {
                     lines.push(DocLine {
                         kind: LineKind::Body,
                         text: part,
@@ -496,16 +541,62 @@ mod tests {
             ..MessageView::default()
         };
         let d = Doc::from_view(v);
-        assert_eq!(d.raw_lines[0], "Received: from a");
+        let raw_lines: Vec<String> = d.raw_lines().collect();
+        assert_eq!(raw_lines[0], "Received: from a");
         assert!(
-            d.raw_lines[1].starts_with("        by b  (x)"),
+            raw_lines[1].starts_with("        by b  (x)"),
             "{:?}",
-            d.raw_lines[1]
+            raw_lines[1]
         );
-        assert_eq!(d.raw_lines[2], "Subject: hi");
+        assert_eq!(raw_lines[2], "Subject: hi");
     }
 
     use super::*;
+
+    #[test]
+    fn loading_status_gives_percent_then_rate_and_time_left() {
+        let key = MsgKey {
+            number: 1,
+            uid: None,
+            generation: 0,
+        };
+        let mut r = Reader::loading(key, 1, 40_000_000, false);
+        let t0 = r.loading_since;
+        let st = r.loading_status(t0).unwrap();
+        assert_eq!((st.percent, st.rate, st.left), (Some(0), None, None));
+        r.content = Content::Loading {
+            bytes: 10_000_000,
+            total: 40_000_000,
+            peek: false,
+        };
+        // Too early for a rate.
+        let st = r.loading_status(t0 + Duration::from_millis(100)).unwrap();
+        assert_eq!((st.percent, st.rate), (Some(25), None));
+        // 10 MB in 2 s: 5 MB/s, 30 MB left: 6 s.
+        let st = r.loading_status(t0 + Duration::from_secs(2)).unwrap();
+        assert_eq!(st.rate, Some(5_000_000.0));
+        assert_eq!(st.left, Some(Duration::from_secs(6)));
+        // A server sending more than it listed: 100 %, nothing left.
+        r.content = Content::Loading {
+            bytes: 50_000_000,
+            total: 40_000_000,
+            peek: false,
+        };
+        let st = r.loading_status(t0 + Duration::from_secs(2)).unwrap();
+        assert_eq!((st.percent, st.left), (Some(100), None));
+        // No size: no percent, never a division by zero.
+        r.content = Content::Loading {
+            bytes: 5,
+            total: 0,
+            peek: false,
+        };
+        assert_eq!(
+            r.loading_status(t0 + Duration::from_secs(2))
+                .unwrap()
+                .percent,
+            None
+        );
+    }
 
     #[test]
     fn raw_lines_never_overflow_the_width() {

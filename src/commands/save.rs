@@ -187,7 +187,7 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
 }
 
 /// The messages named (in listing order, each once), or all of them.
-fn choose(entries: &[ListEntry], targets: &[String]) -> Result<Vec<ListEntry>> {
+pub(super) fn choose(entries: &[ListEntry], targets: &[String]) -> Result<Vec<ListEntry>> {
     if targets.is_empty() {
         return Ok(entries.to_vec());
     }
@@ -385,7 +385,7 @@ fn summary(out: &mut dyn Write, items: &[Item], dest: &Destination, deleted: usi
 
 /// Connect and log in, then LIST and UIDL; a passing failure is tried
 /// again as [`Engine::open`] does.
-fn open_session(cfg: &WorkerConfig) -> Result<(Client<Stream>, Listing)> {
+pub(super) fn open_session(cfg: &WorkerConfig) -> Result<(Client<Stream>, Listing)> {
     let mut password = cfg.password.clone();
     with_retries(
         MAX_ATTEMPTS,

@@ -206,6 +206,10 @@ pub struct BodyLimits {
 /// Slack over the LIST size a RETR/TOP response may use before we stop
 /// trusting the server (LIST sizes are hints; some servers count LF ends).
 pub const SIZE_SLACK: u64 = 1024 * 1024;
+/// Most bytes reserved up front for a message body from its LIST size: the
+/// size is the server's claim, so a lie costs at most this much address
+/// space (a bigger message grows the buffer as it arrives).
+pub const MAX_PRESIZE: u64 = 256 * 1024 * 1024;
 /// Cap for a multi-line response whose size we can't predict.
 pub const DEFAULT_MAX_BODY: u64 = 512 * 1024 * 1024;
 /// No response may exceed this, whatever LIST said.
@@ -235,6 +239,16 @@ impl BodyLimits {
             max_total,
             headers_only: false,
             max_kept: max_total,
+        }
+    }
+
+    /// For a whole message handed on line by line as it arrives
+    /// ([`Client::retrieve_into`](super::Client::retrieve_into)): the same
+    /// bounds on what the server may send, nothing kept.
+    pub fn streamed(list_size: Option<u64>) -> Self {
+        BodyLimits {
+            max_kept: 0,
+            ..BodyLimits::message(list_size)
         }
     }
 
@@ -284,9 +298,19 @@ pub struct Body {
 
 impl BodyCollector {
     pub fn new(limits: BodyLimits) -> Self {
+        Self::expecting(limits, 0)
+    }
+
+    /// A collector whose buffer is sized once for `expected` bytes (the
+    /// LIST size) instead of growing while a big message arrives. The
+    /// unstuffed body is at most the LIST size when the server counts
+    /// right; whatever it claims, no more than the keep cap or
+    /// [`MAX_PRESIZE`] is reserved.
+    pub fn expecting(limits: BodyLimits, expected: u64) -> Self {
+        let presize = expected.min(limits.max_kept).min(MAX_PRESIZE);
         BodyCollector {
             limits,
-            data: Vec::new(),
+            data: Vec::with_capacity(usize::try_from(presize).unwrap_or(0)),
             seen: 0,
             section: Section::Headers,
             truncated: false,
@@ -302,24 +326,9 @@ impl BodyCollector {
     /// Feed one line: `line` without its end, `eol` the end it had (`\r\n`
     /// or `\n`). Returns true once the terminating `.` line has been seen.
     pub fn push_line(&mut self, line: &[u8], eol: &[u8]) -> Result<bool> {
-        debug_assert!(!self.done, "line pushed after the terminator");
-        self.seen = self
-            .seen
-            .saturating_add(line.len() as u64 + eol.len() as u64);
-        let content = match line.first() {
-            Some(b'.') if line.len() == 1 => {
-                self.done = true;
-                return Ok(true);
-            }
-            Some(b'.') => &line[1..],
-            _ => line,
+        let Some(content) = self.accept_line(line, eol)? else {
+            return Ok(true);
         };
-        if self.seen > self.limits.max_total {
-            return Err(Error::protocol(format!(
-                "the server sent more than {} bytes for one response; closing the connection",
-                self.limits.max_total
-            )));
-        }
         if self.limits.headers_only && self.section == Section::Body {
             self.truncated = true;
             return Ok(false);
@@ -339,6 +348,32 @@ impl BodyCollector {
             self.section = Section::Body;
         }
         Ok(false)
+    }
+
+    /// Count one line against the limits and undo its dot-stuffing:
+    /// `None` for the terminating `.` line, else the line's content as
+    /// the message has it. Nothing is kept: for answers passed on as they
+    /// arrive (see [`BodyLimits::streamed`]).
+    pub fn accept_line<'a>(&mut self, line: &'a [u8], eol: &[u8]) -> Result<Option<&'a [u8]>> {
+        debug_assert!(!self.done, "line pushed after the terminator");
+        self.seen = self
+            .seen
+            .saturating_add(line.len() as u64 + eol.len() as u64);
+        let content = match line.first() {
+            Some(b'.') if line.len() == 1 => {
+                self.done = true;
+                return Ok(None);
+            }
+            Some(b'.') => &line[1..],
+            _ => line,
+        };
+        if self.seen > self.limits.max_total {
+            return Err(Error::protocol(format!(
+                "the server sent more than {} bytes for one response; closing the connection",
+                self.limits.max_total
+            )));
+        }
+        Ok(Some(content))
     }
 
     pub fn is_done(&self) -> bool {
@@ -404,10 +439,7 @@ impl LineBuffer {
     /// (complete or not) is a protocol error.
     pub fn next_line(&mut self, max: usize) -> Result<Option<Line<'_>>> {
         let pending = &self.buf[self.start..];
-        let found = pending[self.scanned..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map(|i| i + self.scanned);
+        let found = memchr::memchr(b'\n', &pending[self.scanned..]).map(|i| i + self.scanned);
         let Some(nl) = found else {
             self.scanned = pending.len();
             if pending.len() > max {

@@ -41,25 +41,8 @@ pub(super) fn reader(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     }
     let body = Rect::new(area.x, area.y + title_h, area.width, area.height - title_h);
     match &r.content {
-        Content::Loading { bytes, total, peek } => {
-            let what = if *peek { "peeking at" } else { "downloading" };
-            let lines = [
-                format!("{what} message {} ({})…", r.key.number, human_size(r.size)),
-                format!("{} of {}", human_size(*bytes), human_size(*total)),
-                format!("{} cancels", app.keymap().hint(Action::Back)),
-            ];
-            for (i, l) in lines.iter().enumerate() {
-                if (i as u16) < body.height {
-                    put(
-                        buf,
-                        body.x + 1,
-                        body.y + i as u16,
-                        &fit(l, body.width.saturating_sub(1) as usize),
-                        body.width.saturating_sub(1),
-                        t.loading,
-                    );
-                }
-            }
+        Content::Loading { peek, .. } => {
+            loading(buf, body, app, r, *peek, t);
         }
         Content::Ready { .. } => {
             for (i, line) in r
@@ -104,5 +87,67 @@ pub(super) fn reader(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
                 }
             }
         }
+    }
+}
+
+/// The loading screen: what is coming, a bar with the percent, bytes of
+/// the total, the rate and the time left (once known), how to cancel.
+fn loading(buf: &mut Buffer, body: Rect, app: &App, r: &crate::app::Reader, peek: bool, t: &Theme) {
+    let Some(st) = r.loading_status(std::time::Instant::now()) else {
+        return;
+    };
+    let what = if peek { "peeking at" } else { "downloading" };
+    let w = body.width.saturating_sub(1);
+    let x = body.x + 1;
+    let row = |i: u16| (i < body.height).then_some(body.y + i);
+    if let Some(y) = row(0) {
+        let l = format!("{what} message {} ({})…", r.key.number, human_size(r.size));
+        put(buf, x, y, &fit(&l, w as usize), w, t.loading);
+    }
+    if let Some(y) = row(1) {
+        let pct = st.percent.map_or(String::new(), |p| format!(" {p:>3}%"));
+        let bar_w = w.saturating_sub(width(&pct) as u16).min(40);
+        let (done, rest) = super::status::gauge(st.bytes, st.total, usize::from(bar_w));
+        let x = put(buf, x, y, &done, bar_w, t.gauge_done);
+        let x = put(buf, x, y, &rest, bar_w, t.gauge_todo);
+        put(buf, x, y, &pct, body.right().saturating_sub(x), t.loading);
+    }
+    if let Some(y) = row(2) {
+        let mut l = format!("{} of {}", human_size(st.bytes), human_size(st.total));
+        if let Some(rate) = st.rate {
+            l.push_str(&format!(" · {}/s", human_size(rate as u64)));
+        }
+        if let Some(left) = st.left {
+            l.push_str(&format!(" · {}", time_left(left)));
+        }
+        put(buf, x, y, &fit(&l, w as usize), w, t.loading);
+    }
+    if let Some(y) = row(3) {
+        let l = format!("{} cancels", app.keymap().hint(Action::Back));
+        put(buf, x, y, &fit(&l, w as usize), w, t.loading);
+    }
+}
+
+/// "about 12 s left", "about 3 min left", "about 2 h left".
+fn time_left(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..90 => format!("about {} s left", s.max(1)),
+        90..5400 => format!("about {} min left", (s + 30) / 60),
+        _ => format!("about {} h left", (s + 1800) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_left;
+    use std::time::Duration;
+
+    #[test]
+    fn time_left_reads_naturally() {
+        assert_eq!(time_left(Duration::from_millis(200)), "about 1 s left");
+        assert_eq!(time_left(Duration::from_secs(42)), "about 42 s left");
+        assert_eq!(time_left(Duration::from_secs(200)), "about 3 min left");
+        assert_eq!(time_left(Duration::from_secs(7200)), "about 2 h left");
     }
 }

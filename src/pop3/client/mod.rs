@@ -15,7 +15,7 @@ use super::command::{Allowed, Command};
 use super::error::{Error, ErrorKind, RespCode, Result};
 use super::redact::Secrets;
 use super::response::{
-    Body, BodyCollector, Capabilities, LineBuffer, MAX_DATA_LINE, MAX_HEADER_LINE,
+    Body, BodyCollector, BodyLimits, Capabilities, LineBuffer, MAX_DATA_LINE, MAX_HEADER_LINE,
     MAX_LISTING_LINE, MAX_STATUS_LINE, Status, apop_timestamp, body_lines, parse_continuation,
     parse_scan_line, parse_stat, parse_status, parse_uidl_line, preview,
 };
@@ -25,6 +25,10 @@ use crate::sanitize;
 mod commands;
 mod login;
 mod retrieve;
+
+/// Where a streamed answer goes, one piece at a time (see
+/// [`Client::retrieve_into`]).
+pub type Sink<'a> = dyn FnMut(&[u8]) -> std::io::Result<()> + 'a;
 
 /// Default for the most commands in flight when the server advertises
 /// PIPELINING. mpop keeps about 100; over a long round trip that caps the
@@ -401,6 +405,18 @@ impl<S: Read + Write, T> Client<S, T> {
     /// Like [`recv`](Self::recv), calling `progress` with the bytes received
     /// so far while a multi-line answer arrives.
     pub fn recv_with(&mut self, progress: &mut dyn FnMut(u64)) -> Result<Answer<T>> {
+        self.recv_into(progress, None)
+    }
+
+    /// [`recv_with`](Self::recv_with), a multi-line answer handed to `sink`
+    /// line by line (dot-unstuffed, each line's end as sent) instead of
+    /// being kept, when there is a sink: its `Body` is then empty. A sink
+    /// that fails ends the session (the rest of the answer is not read).
+    pub(crate) fn recv_into(
+        &mut self,
+        progress: &mut dyn FnMut(u64),
+        sink: Option<&mut Sink<'_>>,
+    ) -> Result<Answer<T>> {
         let Some(InFlight { command, tag }) = self.in_flight.pop_front() else {
             return Err(Error::local(
                 "internal: no command is waiting for an answer",
@@ -409,7 +425,7 @@ impl<S: Read + Write, T> Client<S, T> {
         self.bytes_ahead = self.bytes_ahead.saturating_sub(command.wire().len());
         match self
             .flush()
-            .and_then(|()| self.read_answer(&command, progress))
+            .and_then(|()| self.read_answer(&command, progress, sink))
         {
             Ok(result) => Ok(Answer {
                 command,
@@ -469,6 +485,7 @@ impl<S: Read + Write, T> Client<S, T> {
         &mut self,
         command: &Command,
         progress: &mut dyn FnMut(u64),
+        mut sink: Option<&mut Sink<'_>>,
     ) -> Result<Result<Reply>> {
         let line = self.read_status_line("waiting for an answer")?;
         let status = self.parse_status_line(&line)?;
@@ -484,7 +501,12 @@ impl<S: Read + Write, T> Client<S, T> {
             let unredacted = parse_status(&line)?;
             return one_line_reply(command, unredacted).map(|r| Ok(self.redact_reply(r)));
         };
-        let mut collector = BodyCollector::new(limits);
+        let (limits, expected) = match (command, sink.is_some()) {
+            (Command::Retr { size, .. }, true) => (BodyLimits::streamed(*size), 0),
+            (Command::Retr { size, .. }, false) => (limits, size.unwrap_or(0)),
+            _ => (limits, 0),
+        };
+        let mut collector = BodyCollector::expecting(limits, expected);
         // The LIST size, which sets `max_total`, is the server's claim: it
         // must never be the only bound on one line (SECURITY D16, D21).
         let max_line = match command {
@@ -497,11 +519,21 @@ impl<S: Read + Write, T> Client<S, T> {
         let mut last_report = 0u64;
         loop {
             match self.input.next_line(max_line)? {
-                Some(line) => {
-                    if collector.push_line(line.content, line.eol)? {
-                        break;
+                Some(line) => match sink.as_deref_mut() {
+                    None => {
+                        if collector.push_line(line.content, line.eol)? {
+                            break;
+                        }
                     }
-                }
+                    Some(sink) => {
+                        let Some(content) = collector.accept_line(line.content, line.eol)? else {
+                            break;
+                        };
+                        sink(content).and_then(|()| sink(line.eol)).map_err(|e| {
+                            Error::local(format!("can't write the message out: {e}"))
+                        })?;
+                    }
+                },
                 None => {
                     if collector.seen() >= last_report + 64 * 1024 {
                         last_report = collector.seen();
@@ -512,9 +544,14 @@ impl<S: Read + Write, T> Client<S, T> {
             }
         }
         progress(collector.seen());
+        let seen = collector.seen();
         let body = collector.finish();
         if let Some(t) = self.trace.as_mut() {
-            t.server_data(body.data.len());
+            t.server_data(if sink.is_some() {
+                usize::try_from(seen).unwrap_or(usize::MAX)
+            } else {
+                body.data.len()
+            });
         }
         multi_line_reply(command, body).map(|r| Ok(self.redact_reply(r)))
     }

@@ -1,6 +1,8 @@
 //! Many RETRs, pipelined: the window is kept full and refilled as answers
 //! arrive, and each message is handed over as soon as it is complete (one
 //! message held at a time, so memory does not grow with the mailbox).
+//! And one RETR streamed: each line handed on as it arrives, so memory
+//! does not grow with the message either.
 
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
@@ -51,6 +53,38 @@ impl<S: Read + Write, T> Client<S, T> {
             if each(msg, body).is_break() {
                 stop = true;
             }
+        }
+    }
+
+    /// `RETR msg`, each line of the message (dot-unstuffed, with its line
+    /// end as sent) handed to `sink` as it arrives, nothing kept: memory
+    /// stays the same whatever the size. `size` is the LIST size (bounds
+    /// what the server may send). Returns the bytes handed over. A refusal
+    /// is an `Err` of kind `Refused` and the session goes on; any other
+    /// error (the connection, the framing, or `sink` failing part way)
+    /// ends the session.
+    pub fn retrieve_into(
+        &mut self,
+        msg: u32,
+        size: Option<u64>,
+        sink: &mut Sink<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        if self.in_flight() > 0 {
+            return Err(Error::local(
+                "internal: commands in flight before a streamed retrieve",
+            ));
+        }
+        self.submit(Command::Retr { msg, size })?;
+        let mut bytes = 0u64;
+        let mut counted = |piece: &[u8]| {
+            bytes += piece.len() as u64;
+            sink(piece)
+        };
+        let answer = self.recv_into(progress, Some(&mut counted))?;
+        match answer.result? {
+            Reply::Body(_) => Ok(bytes),
+            other => Err(unexpected(other)),
         }
     }
 }

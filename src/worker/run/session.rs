@@ -198,27 +198,34 @@ impl Worker {
         self.flush_marks();
         let worked = s.worked(self.writes_settled);
         if matches!(exit, Exit::Lost(_)) {
-            let reads = s.client.take_tags().into_iter().filter_map(|p| match p {
-                Purpose::Read {
-                    ticket, key, kind, ..
-                } => Some((ticket, key, kind)),
-                Purpose::Preview(_) | Purpose::Mark(_) => None,
-            });
-            for (ticket, key, kind) in reads.rev() {
-                match kind {
-                    ReadKind::Retrieve if self.retrieve.is_none() => {
-                        self.retrieve = Some((ticket, key));
-                    }
-                    ReadKind::Peek(lines) if self.peek.is_none() => {
-                        self.peek = Some((ticket, key, lines));
-                    }
-                    _ => {}
-                }
-            }
+            self.ask_again(&mut s, None);
         }
         // What a mark made while offline names.
         self.last_listing = Some(std::mem::take(&mut s.listing));
         (exit, worked)
+    }
+
+    /// The user's reads in flight on `s` (ended), but the `cancelled`
+    /// one, asked again in the next session unless newer ones replaced
+    /// them.
+    fn ask_again(&mut self, s: &mut Session, cancelled: Option<Ticket>) {
+        let reads = s.client.take_tags().into_iter().filter_map(|p| match p {
+            Purpose::Read {
+                ticket, key, kind, ..
+            } if Some(ticket) != cancelled => Some((ticket, key, kind)),
+            Purpose::Read { .. } | Purpose::Preview(_) | Purpose::Mark(_) => None,
+        });
+        for (ticket, key, kind) in reads.rev() {
+            match kind {
+                ReadKind::Retrieve if self.retrieve.is_none() => {
+                    self.retrieve = Some((ticket, key));
+                }
+                ReadKind::Peek(lines) if self.peek.is_none() => {
+                    self.peek = Some((ticket, key, lines));
+                }
+                _ => {}
+            }
+        }
     }
 
     pub(super) fn serve_session(&mut self, s: &mut Session) -> Exit {
@@ -287,8 +294,10 @@ impl Worker {
                 ));
             }
             if s.client.in_flight() > 0 {
-                if let Err(e) = self.receive(s) {
-                    return Exit::Lost(e);
+                match self.receive(s) {
+                    Ok(false) => {}
+                    Ok(true) => return Exit::Renew,
+                    Err(e) => return Exit::Lost(e),
                 }
                 continue;
             }
@@ -608,9 +617,11 @@ impl Worker {
         None
     }
 
-    /// Read one answer and act on it.
-    pub(super) fn receive(&mut self, s: &mut Session) -> Result<(), Error> {
-        let retr_ticket = match (s.client.next_tag(), s.client.next_answer_for()) {
+    /// Read one answer and act on it. `Ok(true)`: the user cancelled the
+    /// download in flight and the connection was dropped rather than read
+    /// to the end (see [`RetrieveWatch`]): open a fresh session.
+    pub(super) fn receive(&mut self, s: &mut Session) -> Result<bool, Error> {
+        let retr = match (s.client.next_tag(), s.client.next_answer_for()) {
             (
                 Some(&Purpose::Read {
                     ticket,
@@ -621,20 +632,70 @@ impl Worker {
             ) => Some((ticket, size.unwrap_or(0))),
             _ => None,
         };
+        let Some((ticket, total)) = retr else {
+            let answer = s.client.recv()?;
+            self.act_on(s, answer, false);
+            return Ok(false);
+        };
+        // The user's RETR: the body goes into one buffer sized from LIST
+        // (capped: a server can lie), progress at most PROGRESS_EVERY, and
+        // the requests that come meanwhile are read, so a cancel is seen.
+        let mut watch = RetrieveWatch::new(ticket, total);
+        let mut data: Vec<u8> = Vec::with_capacity(
+            usize::try_from(total.min(crate::pop3::response::MAX_PRESIZE)).unwrap_or(0),
+        );
+        let abort = std::cell::Cell::new(false);
         let emit = &mut self.emit;
         let ui_gone = &mut self.ui_gone;
-        let answer = s.client.recv_with(&mut |bytes| {
-            if let Some((ticket, total)) = retr_ticket
-                && !*ui_gone
-                && !emit(Event::RetrieveProgress {
+        let requests = &self.requests;
+        let received = s.client.recv_into(
+            &mut |bytes| {
+                watch.take_requests(requests, ui_gone);
+                if watch.should_drop(bytes) {
+                    abort.set(true);
+                }
+                if let Some(ev) = watch.progress(bytes)
+                    && !*ui_gone
+                    && !emit(ev)
+                {
+                    *ui_gone = true;
+                }
+            },
+            Some(&mut |piece: &[u8]| {
+                if abort.get() {
+                    return Err(std::io::Error::other("download cancelled"));
+                }
+                data.extend_from_slice(piece);
+                Ok(())
+            }),
+        );
+        for r in std::mem::take(&mut watch.held) {
+            self.absorb(r);
+        }
+        let answer = match received {
+            Err(_) if abort.get() => {
+                info!(
                     ticket,
-                    bytes,
-                    total,
-                })
-            {
-                *ui_gone = true;
+                    "download cancelled: connection dropped, opening a new one"
+                );
+                s.client.stream().shutdown();
+                self.ask_again(s, Some(ticket));
+                return Ok(true);
             }
-        })?;
+            Err(e) => return Err(e),
+            Ok(a) => a,
+        };
+        let mut answer = answer;
+        if let Ok(Reply::Body(b)) = &mut answer.result {
+            b.data = data;
+        }
+        self.act_on(s, answer, watch.cancelled);
+        Ok(false)
+    }
+
+    /// Act on one answer; `cancelled`: the user's RETR it answers was
+    /// cancelled (the message is not prepared nor sent).
+    fn act_on(&mut self, s: &mut Session, answer: crate::pop3::Answer<Purpose>, cancelled: bool) {
         s.last_activity = Instant::now();
         s.note_answer(answer.tag.as_ref());
         let result = answer.result;
@@ -655,7 +716,7 @@ impl Worker {
                 key,
                 kind: ReadKind::Retrieve,
                 msg,
-            }) => self.answer_retrieve(s, ticket, key, msg, result),
+            }) => self.answer_retrieve(s, ticket, key, msg, result, cancelled),
             Some(Purpose::Mark(n)) => self.answer_mark(s, n, result),
             // Not submitted by the session while it serves: nothing
             // waits for it but a refusal is still told.
@@ -665,7 +726,6 @@ impl Worker {
                 }
             }
         }
-        Ok(())
     }
 
     /// `TOP n 0` answered: the list's preview of message `msg`.
@@ -704,6 +764,7 @@ impl Worker {
         key: MsgKey,
         msg: u32,
         result: Result<Reply, Error>,
+        cancelled: bool,
     ) {
         match result {
             Ok(Reply::Body(body)) => {
@@ -717,10 +778,14 @@ impl Worker {
                     self.got_preview(s, msg, summary);
                     self.flush_previews(s, true);
                 }
+                // Read to its end even when cancelled: whole, so kept.
                 self.keep_body(s, msg, &body.data);
-                self.deliver_read(ticket, key, body.data, false);
+                if !cancelled {
+                    self.deliver_read(ticket, key, body.data, false);
+                }
             }
             Ok(_) => {}
+            Err(_) if cancelled => {}
             Err(e) => self.read_failed(ticket, key, &e),
         }
     }
@@ -855,4 +920,102 @@ fn set_read_timeout(stream: &Stream, t: Duration) -> Result<(), Error> {
 /// [`Stream::closed_while_idle`]); bytes already buffered count too.
 fn closed_while_idle(s: &mut Session) -> Option<String> {
     s.client.closed_while_idle()
+}
+
+/// Progress events of the user's RETR go out at most this often.
+pub(super) const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// What reading the rest of a cancelled download may cost before dropping
+/// the connection is cheaper: a new session (TLS, login, UIDL, LIST, the
+/// marks applied again) takes well under a second on a LAN, about a
+/// second over a long link.
+pub(super) const RENEW_COST: Duration = Duration::from_secs(1);
+/// A cancelled download with no more than this left is always read to the
+/// end (and dropped) in place of a new session.
+pub(super) const FINISH_BELOW: u64 = 1024 * 1024;
+
+/// The user's RETR while it arrives: throttled progress, and the requests
+/// that come meanwhile (held, to be taken in after it), a cancel of this
+/// very download among them. A cancel either lets the answer finish and
+/// drops it (little left, or a fast link), or asks to drop the connection
+/// ([`should_drop`](Self::should_drop)), when reading the rest would take
+/// longer than [`RENEW_COST`]: the session is never left out of step.
+pub(super) struct RetrieveWatch {
+    ticket: Ticket,
+    total: u64,
+    started: Instant,
+    last_sent: Option<Instant>,
+    pub(super) held: Vec<Request>,
+    pub(super) cancelled: bool,
+}
+
+impl RetrieveWatch {
+    pub(super) fn new(ticket: Ticket, total: u64) -> RetrieveWatch {
+        RetrieveWatch {
+            ticket,
+            total,
+            started: Instant::now(),
+            last_sent: None,
+            held: Vec::new(),
+            cancelled: false,
+        }
+    }
+
+    /// Take in the requests waiting (without blocking); a cancel of this
+    /// download is noted (and kept, for the worker's own bookkeeping).
+    fn take_requests(&mut self, requests: &Receiver<Request>, ui_gone: &mut bool) {
+        loop {
+            match requests.try_recv() {
+                Ok(r) => {
+                    if r == (Request::CancelRetrieve {
+                        ticket: self.ticket,
+                    }) {
+                        self.cancelled = true;
+                    }
+                    self.held.push(r);
+                }
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    *ui_gone = true;
+                    self.cancelled = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After a cancel: true when the rest would take longer to read (at
+    /// the rate so far) than a new session costs.
+    pub(super) fn should_drop(&self, bytes: u64) -> bool {
+        if !self.cancelled {
+            return false;
+        }
+        let left = self.total.saturating_sub(bytes);
+        if left <= FINISH_BELOW {
+            return false;
+        }
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = bytes as f64 / secs;
+        rate <= 0.0 || left as f64 / rate > RENEW_COST.as_secs_f64()
+    }
+
+    /// The progress event to send now, if any: none after a cancel, at
+    /// most one per [`PROGRESS_EVERY`], and always the last one.
+    fn progress(&mut self, bytes: u64) -> Option<Event> {
+        if self.cancelled {
+            return None;
+        }
+        let now = Instant::now();
+        let due = self
+            .last_sent
+            .is_none_or(|t| now.duration_since(t) >= PROGRESS_EVERY);
+        if !due && bytes < self.total {
+            return None;
+        }
+        self.last_sent = Some(now);
+        Some(Event::RetrieveProgress {
+            ticket: self.ticket,
+            bytes,
+            total: self.total,
+        })
+    }
 }
