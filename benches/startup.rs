@@ -66,6 +66,8 @@ fn only(what: &str) -> bool {
 #[derive(Clone)]
 enum Cell {
     Time(Duration),
+    /// A time, with what went wrong on the way.
+    Noted(Duration, String),
     Missing(String),
     Skipped,
 }
@@ -78,6 +80,7 @@ impl Cell {
                 d.as_secs_f64() / rtt.as_secs_f64().max(1e-6),
                 d.as_secs_f64()
             ),
+            Cell::Noted(d, why) => format!("{} ({why})", Cell::Time(*d).show(rtt)),
             Cell::Missing(why) => why.clone(),
             Cell::Skipped => "-".to_string(),
         }
@@ -170,8 +173,11 @@ fn header(screen: &str) -> &str {
     screen.lines().next().unwrap_or("")
 }
 
+/// Every preview in: the header says `idle`, and the rows on screen have
+/// their previews (between the listing and the first previews the header
+/// may say `idle` for a moment, over rows still `…loading`).
 fn all_loaded(screen: &str) -> bool {
-    header(screen).contains("idle")
+    header(screen).contains("idle") && has_preview_row(screen) && !screen.contains("…loading")
 }
 
 /// popview's pane, remembering when the header first said `idle` in any
@@ -181,6 +187,8 @@ struct Pane {
     tmux: Tmux,
     started: Instant,
     idle_at: std::cell::Cell<Option<Duration>>,
+    /// The first sign of trouble seen (a reconnect, an error line).
+    trouble: std::cell::RefCell<Option<String>>,
 }
 
 impl Pane {
@@ -189,12 +197,33 @@ impl Pane {
             tmux,
             started,
             idle_at: std::cell::Cell::new(None),
+            trouble: std::cell::RefCell::new(None),
         }
     }
 
     fn seen(&self, screen: &str) {
+        if self.trouble.borrow().is_none() {
+            let h = header(screen);
+            let sign = if h.contains("reconnecting") || h.contains("(try ") {
+                Some("reconnected")
+            } else if screen.contains('✗') {
+                Some("error shown")
+            } else {
+                None
+            };
+            if let Some(sign) = sign {
+                eprintln!(
+                    "startup: {sign} at {:?}; the screen:\n{screen}",
+                    self.started.elapsed()
+                );
+                *self.trouble.borrow_mut() = Some(sign.to_string());
+            }
+        }
         if self.idle_at.get().is_none() && all_loaded(screen) {
             self.idle_at.set(Some(self.started.elapsed()));
+            if std::env::var_os("POPVIEW_BENCH_DEBUG").is_some() {
+                eprintln!("startup: idle at {:?}:\n{screen}", self.started.elapsed());
+            }
         }
     }
 
@@ -232,9 +261,13 @@ impl Pane {
     /// The time all previews were in: when `idle` was first seen, or now
     /// if it shows within the deadline.
     fn all_previews(&self, deadline: Duration) -> Cell {
-        match self.idle_at.get() {
+        let cell = match self.idle_at.get() {
             Some(t) => Cell::Time(t),
             None => self.until(deadline, "idle", all_loaded),
+        };
+        match (cell, self.trouble.borrow().as_ref()) {
+            (Cell::Time(t), Some(why)) => Cell::Noted(t, why.clone()),
+            (cell, _) => cell,
         }
     }
 
@@ -484,7 +517,9 @@ fn measure(wire: &Wire, d: &Dovecot, n: usize, rtt: Duration, deadline: Duration
     if only("warm") {
         let pane = Pane::new(start_tui(wire, &home, d));
         row.warm = pane.until(deadline, "first screen", has_preview_row);
-        let _ = pane.all_previews(deadline);
+        if let (Cell::Noted(_, why), Cell::Time(t)) = (pane.all_previews(deadline), &row.warm) {
+            row.warm = Cell::Noted(*t, why);
+        }
         pane.quit();
     }
     if only("list") {
