@@ -12,13 +12,15 @@
 //! - all previews: program start (cold) → the header says `idle`;
 //! - keys while previews stream: `j` → the cursor row moved on screen
 //!   (median of 5, during the cold load);
+//! - `r` (check for new mail) with one new message: key → "1 new message"
+//!   (a second session beside the first: login and listing, then a swap);
 //! - warm `popview list` against mpop's STAT/LIST/UIDL-only run, same
 //!   wire, same server (median of 3 each).
 //!
 //! Run (root, `/dev/net/tun`, `ip`, Dovecot, tmux; mpop if installed):
 //! `cargo bench --bench startup`. Selection:
 //! `POPVIEW_BENCH_N=2000,30000` (default), `POPVIEW_BENCH_RTT=50,300` (ms,
-//! default), `POPVIEW_BENCH_ONLY=cold,warm,list` (default all: `cold`
+//! default), `POPVIEW_BENCH_ONLY=cold,warm,check,list` (default all: `cold`
 //! includes all previews and the keys), `POPVIEW_BENCH_QUICK=1` (N=200,
 //! RTT=50), `POPVIEW_BENCH_DEADLINE=600` (seconds one screen may take; a
 //! cell then says "did not appear within …").
@@ -94,6 +96,7 @@ struct Row {
     warm: Cell,
     previews: Cell,
     keys: String,
+    check: Cell,
     list: String,
 }
 
@@ -394,6 +397,29 @@ fn sgr_reverse(params: &str, mut on: bool) -> bool {
     on
 }
 
+/// `r` with one new message on the server: the key → "1 new message" on
+/// screen (a second session is opened beside the first, logged in and
+/// listed, then swapped in).
+fn check_new_mail(pane: &Pane, d: &Dovecot, deadline: Duration) -> Cell {
+    d.add_messages(&generated_messages(1));
+    let t = Instant::now();
+    pane.tmux.send_keys(&["r"]);
+    loop {
+        let screen = pane.capture();
+        if screen.contains("new message") {
+            return match pane.trouble.borrow().as_ref() {
+                Some(why) => Cell::Noted(t.elapsed(), why.clone()),
+                None => Cell::Time(t.elapsed()),
+            };
+        }
+        if t.elapsed() >= deadline {
+            eprintln!("startup: no \"new message\" after r within {deadline:?}:\n{screen}");
+            return Cell::Missing(format!("no new mail within {}s", deadline.as_secs()));
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Median wall time of `runs` runs of `argv` in the namespace.
 fn median_run(
     wire: &Wire,
@@ -496,9 +522,10 @@ fn measure(wire: &Wire, d: &Dovecot, n: usize, rtt: Duration, deadline: Duration
         warm: Cell::Skipped,
         previews: Cell::Skipped,
         keys: "-".into(),
+        check: Cell::Skipped,
         list: "-".into(),
     };
-    let want_warm = only("warm") || only("list");
+    let want_warm = only("warm") || only("list") || only("check");
     if only("cold") || want_warm {
         // The cold start also fills the cache for the warm runs.
         let pane = Pane::new(start_tui(wire, &home, d));
@@ -514,11 +541,18 @@ fn measure(wire: &Wire, d: &Dovecot, n: usize, rtt: Duration, deadline: Duration
         }
         pane.quit();
     }
-    if only("warm") {
+    if only("warm") || only("check") {
         let pane = Pane::new(start_tui(wire, &home, d));
-        row.warm = pane.until(deadline, "first screen", has_preview_row);
-        if let (Cell::Noted(_, why), Cell::Time(t)) = (pane.all_previews(deadline), &row.warm) {
-            row.warm = Cell::Noted(*t, why);
+        let first = pane.until(deadline, "first screen", has_preview_row);
+        let all = pane.all_previews(deadline);
+        if only("warm") {
+            row.warm = match (all, first) {
+                (Cell::Noted(_, why), Cell::Time(t)) => Cell::Noted(t, why),
+                (_, first) => first,
+            };
+        }
+        if only("check") {
+            row.check = check_new_mail(&pane, d, deadline);
         }
         pane.quit();
     }
@@ -597,18 +631,19 @@ fn main() {
 
 fn print_rows(rows: &[Row]) {
     println!(
-        "| N | RTT | cold first screen | warm first screen | all previews (cold) | key → cursor moved | warm list vs mpop |"
+        "| N | RTT | cold first screen | warm first screen | all previews (cold) | key → cursor moved | r → new mail shown | warm list vs mpop |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {:.0} ms | {} | {} | {} | {} | {} |",
+            "| {} | {:.0} ms | {} | {} | {} | {} | {} | {} |",
             r.n,
             r.rtt.as_secs_f64() * 1e3,
             r.cold.show(r.rtt),
             r.warm.show(r.rtt),
             r.previews.show(r.rtt),
             r.keys,
+            r.check.show(r.rtt),
             r.list
         );
     }
