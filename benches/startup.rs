@@ -599,6 +599,9 @@ fn main() {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("startup: the wire does not carry TCP: {e}");
+                    // `exit` runs no destructors: tear down first.
+                    drop(d);
+                    drop(wire);
                     std::process::exit(1);
                 }
             };
