@@ -1,14 +1,29 @@
 //! What the worker keeps on disk, behind a trait so tests can use memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 
-use crate::store::{AccountLock, CachedHeader, SavedMark};
+use crate::store::{AccountLock, CachedHeader, ListedMessage, SavedMark};
 
-/// Header cache and pending deletion marks, both keyed by UID.
+/// Header cache and pending deletion marks, both keyed by UID, and the
+/// last listing. The header cache is written by what changed: the worker
+/// keeps its map in memory ([`HeaderCache`]) and tells the store which
+/// entries it added or replaced, and which UIDs left the server.
 pub trait Persist: Send {
     fn load_headers(&mut self) -> HashMap<String, CachedHeader>;
-    fn save_headers(&mut self, headers: &HashMap<String, CachedHeader>) -> io::Result<()>;
+    /// Add or replace these entries of the header cache.
+    fn put_headers(&mut self, entries: &[(String, CachedHeader)]) -> io::Result<()>;
+    /// Drop these UIDs from the header cache (gone from the server).
+    fn forget_headers(&mut self, uids: &[String]) -> io::Result<()>;
+    /// Keep the last listing the server gave (number, UID, LIST size), in
+    /// order; not written again when unchanged.
+    fn save_listing(&mut self, _listing: &[ListedMessage]) -> io::Result<()> {
+        Ok(())
+    }
+    /// The last listing kept (empty when none, or when it was unfit).
+    fn load_listing(&mut self) -> Vec<ListedMessage> {
+        Vec::new()
+    }
     fn load_marks(&mut self) -> Vec<SavedMark>;
     fn save_marks(&mut self, marks: &[SavedMark]) -> io::Result<()>;
     /// What loading set aside (a corrupt or planted file), in words for
@@ -33,7 +48,10 @@ impl Persist for Nothing {
     fn load_headers(&mut self) -> HashMap<String, CachedHeader> {
         HashMap::new()
     }
-    fn save_headers(&mut self, _: &HashMap<String, CachedHeader>) -> io::Result<()> {
+    fn put_headers(&mut self, _: &[(String, CachedHeader)]) -> io::Result<()> {
+        Ok(())
+    }
+    fn forget_headers(&mut self, _: &[String]) -> io::Result<()> {
         Ok(())
     }
     fn load_marks(&mut self) -> Vec<SavedMark> {
@@ -49,6 +67,8 @@ impl Persist for Nothing {
 pub struct MemoryState {
     pub headers: HashMap<String, CachedHeader>,
     pub marks: Vec<SavedMark>,
+    /// The last listing saved.
+    pub listing: Vec<ListedMessage>,
 }
 
 impl MemoryState {
@@ -83,9 +103,23 @@ impl Persist for Memory {
     fn load_headers(&mut self) -> HashMap<String, CachedHeader> {
         self.lock().headers.clone()
     }
-    fn save_headers(&mut self, headers: &HashMap<String, CachedHeader>) -> io::Result<()> {
-        self.lock().headers = headers.clone();
+    fn put_headers(&mut self, entries: &[(String, CachedHeader)]) -> io::Result<()> {
+        self.lock().headers.extend(entries.iter().cloned());
         Ok(())
+    }
+    fn forget_headers(&mut self, uids: &[String]) -> io::Result<()> {
+        let mut state = self.lock();
+        for uid in uids {
+            state.headers.remove(uid);
+        }
+        Ok(())
+    }
+    fn save_listing(&mut self, listing: &[ListedMessage]) -> io::Result<()> {
+        self.lock().listing = listing.to_vec();
+        Ok(())
+    }
+    fn load_listing(&mut self) -> Vec<ListedMessage> {
+        self.lock().listing.clone()
     }
     fn load_marks(&mut self) -> Vec<SavedMark> {
         self.lock().marks.clone()
@@ -138,11 +172,32 @@ impl Persist for OnDisk {
             HashMap::new()
         }
     }
-    fn save_headers(&mut self, headers: &HashMap<String, CachedHeader>) -> io::Result<()> {
+    fn put_headers(&mut self, entries: &[(String, CachedHeader)]) -> io::Result<()> {
         if self.cache {
-            self.store.save_headers(headers)
+            self.store.put_headers(entries)
         } else {
             Ok(())
+        }
+    }
+    fn forget_headers(&mut self, uids: &[String]) -> io::Result<()> {
+        if self.cache {
+            self.store.forget_headers(uids)
+        } else {
+            Ok(())
+        }
+    }
+    fn save_listing(&mut self, listing: &[ListedMessage]) -> io::Result<()> {
+        if self.cache {
+            self.store.save_listing(listing)
+        } else {
+            Ok(())
+        }
+    }
+    fn load_listing(&mut self) -> Vec<ListedMessage> {
+        if self.cache {
+            self.store.load_listing()
+        } else {
+            Vec::new()
         }
     }
     fn load_marks(&mut self) -> Vec<SavedMark> {
@@ -164,5 +219,112 @@ impl Persist for OnDisk {
     }
     fn read_only(&self) -> Option<String> {
         self.read_only.clone()
+    }
+}
+
+/// The worker's header cache: the previews by UID in memory, noting which
+/// UIDs changed since the last [`HeaderCache::take_changes`], so a save
+/// writes only those (reads go through `Deref` to the map).
+#[derive(Debug, Default)]
+pub struct HeaderCache {
+    map: HashMap<String, CachedHeader>,
+    changed: HashSet<String>,
+}
+
+impl HeaderCache {
+    /// The cache as loaded: nothing changed yet.
+    pub fn loaded(map: HashMap<String, CachedHeader>) -> HeaderCache {
+        HeaderCache {
+            map,
+            changed: HashSet::new(),
+        }
+    }
+
+    pub fn insert(&mut self, uid: String, entry: CachedHeader) {
+        self.changed.insert(uid.clone());
+        self.map.insert(uid, entry);
+    }
+
+    pub fn remove(&mut self, uid: &str) -> Option<CachedHeader> {
+        let old = self.map.remove(uid);
+        if old.is_some() {
+            self.changed.insert(uid.to_string());
+        }
+        old
+    }
+
+    /// Keep the entries `keep` says yes to; the others are noted gone.
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &CachedHeader) -> bool) {
+        let changed = &mut self.changed;
+        self.map.retain(|uid, c| {
+            let k = keep(uid, c);
+            if !k {
+                changed.insert(uid.clone());
+            }
+            k
+        });
+    }
+
+    /// What changed since the last call: the entries added or replaced,
+    /// and the UIDs removed.
+    pub fn take_changes(&mut self) -> (Vec<(String, CachedHeader)>, Vec<String>) {
+        let mut put = Vec::new();
+        let mut gone = Vec::new();
+        for uid in self.changed.drain() {
+            match self.map.get(&uid) {
+                Some(c) => put.push((uid, c.clone())),
+                None => gone.push(uid),
+            }
+        }
+        (put, gone)
+    }
+
+    /// Nothing changed since the last [`HeaderCache::take_changes`].
+    pub fn is_clean(&self) -> bool {
+        self.changed.is_empty()
+    }
+}
+
+impl std::ops::Deref for HeaderCache {
+    type Target = HashMap<String, CachedHeader>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::HeaderSummary;
+
+    fn entry(size: u64) -> CachedHeader {
+        CachedHeader {
+            size,
+            summary: HeaderSummary::default(),
+        }
+    }
+
+    #[test]
+    fn the_cache_reports_only_what_changed() {
+        let mut c = HeaderCache::loaded(HashMap::from([
+            ("a".to_string(), entry(1)),
+            ("b".to_string(), entry(2)),
+            ("c".to_string(), entry(3)),
+        ]));
+        assert!(c.is_clean());
+        c.insert("d".into(), entry(4));
+        c.insert("a".into(), entry(10));
+        c.retain(|uid, _| uid != "b");
+        assert!(c.remove("zz").is_none());
+        let (mut put, gone) = c.take_changes();
+        put.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(put, vec![("a".into(), entry(10)), ("d".into(), entry(4))]);
+        assert_eq!(gone, vec!["b".to_string()]);
+        assert!(c.is_clean());
+        // Removed after being added: only the removal is left.
+        c.insert("e".into(), entry(5));
+        c.remove("e");
+        assert_eq!(c.take_changes(), (vec![], vec!["e".to_string()]));
+        assert_eq!(c.len(), 3);
     }
 }

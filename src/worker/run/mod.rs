@@ -17,7 +17,7 @@ use super::api::*;
 use super::config::WorkerConfig;
 use super::listing::{FillOrder, Listing};
 use super::marks::{Mark, Marks};
-use super::persist::Persist;
+use super::persist::{HeaderCache, Persist};
 use crate::mail::{self, HeaderSummary};
 use crate::pop3::response::MAX_LOGIN_DELAY;
 use crate::pop3::transport::{self, Connection, Security, Stream, Trust};
@@ -121,7 +121,7 @@ pub struct Worker {
     emit: Emit,
     ui_gone: bool,
     /// Previews by UID, each with the LIST size it was fetched for.
-    cache: HashMap<String, CachedHeader>,
+    cache: HeaderCache,
     cache_dirty: bool,
     marks: Marks,
     /// UIDs of marks that a later listing no longer showed (deleted by
@@ -325,7 +325,7 @@ impl Worker {
             requests,
             emit,
             ui_gone: false,
-            cache: HashMap::new(),
+            cache: HeaderCache::default(),
             cache_dirty: false,
             marks: Marks::default(),
             gone_marks: Vec::new(),
@@ -431,7 +431,13 @@ impl Worker {
         if self.cache_dirty {
             self.cache_dirty = false;
             self.last_cache_save = Some(Instant::now());
-            if let Err(e) = self.persist.save_headers(&self.cache) {
+            // Only what changed: the entries added or replaced, the UIDs gone.
+            let (put, gone) = self.cache.take_changes();
+            let saved = self
+                .persist
+                .forget_headers(&gone)
+                .and_then(|()| self.persist.put_headers(&put));
+            if let Err(e) = saved {
                 self.notice(format!("could not save the header cache: {e}"));
             }
         }
@@ -439,7 +445,7 @@ impl Worker {
 
     /// The whole life of the worker thread.
     pub fn run(mut self) {
-        self.cache = self.persist.load_headers();
+        self.cache = HeaderCache::loaded(self.persist.load_headers());
         self.read_only = self.persist.read_only().map(|r| sanitize::line(&r));
         if let Some(why) = &self.read_only {
             info!(reason = %self.logged(why), "read-only mode: marks, undo and commit are off");
