@@ -443,6 +443,23 @@ impl Worker {
         }
     }
 
+    /// Keep the listing the server just gave (number, UID, size), for a list
+    /// drawn before connecting; the store skips an unchanged one.
+    fn save_listing(&mut self, s: &Session) {
+        if !s.listing.has_uids {
+            return;
+        }
+        let listing: Vec<(u32, String, u64)> = s
+            .listing
+            .msgs()
+            .iter()
+            .filter_map(|m| Some((m.number, m.uid.clone()?, m.size)))
+            .collect();
+        if let Err(e) = self.persist.save_listing(&listing) {
+            debug!(error = %e, "could not keep the last listing");
+        }
+    }
+
     /// The whole life of the worker thread.
     pub fn run(mut self) {
         self.cache = HeaderCache::loaded(self.persist.load_headers());
