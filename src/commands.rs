@@ -177,6 +177,12 @@ impl Persist for SharedPersist {
     fn load_headers(&mut self) -> HashMap<String, CachedHeader> {
         self.with(|p| p.load_headers())
     }
+    fn load_header_index(&mut self) -> HashMap<String, CachedHeader> {
+        self.with(|p| p.load_header_index())
+    }
+    fn header_blocks_loader(&mut self) -> Option<crate::worker::persist::BlocksLoader> {
+        self.with(|p| p.header_blocks_loader())
+    }
     fn put_headers(&mut self, h: &[(String, CachedHeader)]) -> std::io::Result<()> {
         self.with(|p| p.put_headers(h))
     }

@@ -88,3 +88,76 @@ fn the_worker_writes_only_what_changed() {
     h.quit(false);
     assert_eq!(fresh().load_listing().len(), 29);
 }
+
+/// The header blocks come from their own log, read while the session
+/// opens: the previews of a warm start carry them (for `~h`), and when
+/// that log is lost, the previews are fetched again rather than shown
+/// without their headers.
+#[test]
+fn warm_previews_carry_their_header_blocks_and_a_lost_blocks_log_refetches() {
+    use popview::worker::api::Event;
+    let server = Server::start(Mailbox::generated(12), ServerOptions::default()).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path(), "k").unwrap();
+    let start = || {
+        let s = Store::open(root.path(), "k").unwrap();
+        let cfg = support::worker::demo_config(server.addr().port());
+        Harness::start(cfg, Box::new(OnDisk::new(s, true, true)))
+    };
+    let previews = |events: &[Event]| {
+        let mut v: Vec<(String, String)> = events
+            .iter()
+            .flat_map(|e| match e {
+                Event::Previews(p) => p.clone(),
+                _ => Vec::new(),
+            })
+            .map(|(k, s)| (k.uid.unwrap_or_default(), s.headers))
+            .collect();
+        v.sort();
+        v
+    };
+    let tops = || {
+        server
+            .log()
+            .iter()
+            .filter(|l| l.line.starts_with("TOP "))
+            .count()
+    };
+    let mut h = start();
+    h.listing();
+    h.previews_loaded();
+    let cold = previews(&h.quit(false));
+    assert_eq!(cold.len(), 12);
+    assert!(
+        cold.iter().all(|(_, block)| block.contains("Subject: ")),
+        "{cold:?}"
+    );
+    let fetched = tops();
+
+    let mut h = start();
+    h.listing();
+    h.previews_loaded();
+    assert_eq!(
+        previews(&h.quit(false)),
+        cold,
+        "warm previews lost their blocks"
+    );
+    assert_eq!(tops(), fetched, "a warm start fetched previews");
+
+    std::fs::remove_file(store.cache_dir().join(HEADERS_BLOCKS_FILE)).unwrap();
+    let mut h = start();
+    h.listing();
+    h.previews_loaded();
+    assert_eq!(
+        previews(&h.quit(false)),
+        cold,
+        "previews without their blocks"
+    );
+    assert_eq!(
+        tops(),
+        fetched + 12,
+        "previews without blocks are fetched again"
+    );
+    let back = Store::open(root.path(), "k").unwrap().load_headers();
+    assert_eq!(back.len(), 12);
+}

@@ -206,7 +206,8 @@ fn key_of(uid: &str) -> u64 {
 
 impl Store {
     /// The cached summaries by UID, each with the LIST size it was fetched
-    /// for, header blocks included (the index and the blocks logs merged).
+    /// for, header blocks included (the index and the blocks logs merged;
+    /// an entry without its block is left out, see [`merge_blocks`]).
     /// Missing, unreadable, damaged or not a regular file: empty (set aside
     /// with a warning, see the module doc). Never panics.
     pub fn load_headers(&self) -> HashMap<String, CachedHeader> {
@@ -570,19 +571,26 @@ impl Store {
     }
 }
 
-/// Give each summary of `map` its header block from `blocks`, when the
-/// block was fetched for the same LIST size.
+/// Give each summary of `map` its header block from `blocks` (fetched for
+/// the same LIST size). An entry with no such block (the blocks log was
+/// lost or damaged) is removed, so its preview is fetched again rather
+/// than kept without the headers `~h` searches; their UIDs are returned.
 pub fn merge_blocks(
     map: &mut HashMap<String, CachedHeader>,
     mut blocks: HashMap<String, CachedBlock>,
-) {
-    for (uid, c) in map.iter_mut() {
-        if let Some((size, block)) = blocks.remove(uid)
-            && size == c.size
-        {
+) -> Vec<String> {
+    let mut dropped = Vec::new();
+    map.retain(|uid, c| match blocks.remove(uid) {
+        Some((size, block)) if size == c.size => {
             c.summary.headers = block;
+            true
         }
-    }
+        _ => {
+            dropped.push(uid.clone());
+            false
+        }
+    });
+    dropped
 }
 
 /// The index record of `c`. A summary too big for a record (never one

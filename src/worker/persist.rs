@@ -3,14 +3,30 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 
-use crate::store::{AccountLock, CachedHeader, ListedMessage, SavedMark};
+use crate::store::{AccountLock, CachedBlock, CachedHeader, ListedMessage, SavedMark};
+
+/// Reads the header blocks off the worker's thread (see
+/// [`Persist::header_blocks_loader`]).
+pub type BlocksLoader = Box<dyn FnOnce() -> HashMap<String, CachedBlock> + Send>;
 
 /// Header cache and pending deletion marks, both keyed by UID, and the
 /// last listing. The header cache is written by what changed: the worker
 /// keeps its map in memory ([`HeaderCache`]) and tells the store which
 /// entries it added or replaced, and which UIDs left the server.
 pub trait Persist: Send {
+    /// The whole header cache, header blocks included.
     fn load_headers(&mut self) -> HashMap<String, CachedHeader>;
+    /// The header cache the list needs first: where
+    /// [`Persist::header_blocks_loader`] gives a loader, without the header
+    /// blocks (they come from it), else all of it.
+    fn load_header_index(&mut self) -> HashMap<String, CachedHeader> {
+        self.load_headers()
+    }
+    /// A loader of the header blocks to run on another thread, when
+    /// [`Persist::load_header_index`] left them out.
+    fn header_blocks_loader(&mut self) -> Option<BlocksLoader> {
+        None
+    }
     /// Add or replace these entries of the header cache.
     fn put_headers(&mut self, entries: &[(String, CachedHeader)]) -> io::Result<()>;
     /// Drop these UIDs from the header cache (gone from the server).
@@ -172,6 +188,18 @@ impl Persist for OnDisk {
             HashMap::new()
         }
     }
+    fn load_header_index(&mut self) -> HashMap<String, CachedHeader> {
+        if self.cache {
+            self.store.load_header_index()
+        } else {
+            HashMap::new()
+        }
+    }
+    fn header_blocks_loader(&mut self) -> Option<BlocksLoader> {
+        let store = self.store.clone();
+        self.cache
+            .then(|| Box::new(move || store.load_header_blocks()) as BlocksLoader)
+    }
     fn put_headers(&mut self, entries: &[(String, CachedHeader)]) -> io::Result<()> {
         if self.cache {
             self.store.put_headers(entries)
@@ -277,6 +305,14 @@ impl HeaderCache {
             }
         }
         (put, gone)
+    }
+
+    /// Give the entries their header blocks, loaded after them (not a
+    /// change: they are what the cache holds). An entry left without one is
+    /// removed (its preview is fetched again), and that is a change.
+    pub fn merge_blocks(&mut self, blocks: HashMap<String, CachedBlock>) {
+        let dropped = crate::store::merge_blocks(&mut self.map, blocks);
+        self.changed.extend(dropped);
     }
 
     /// Nothing changed since the last [`HeaderCache::take_changes`].

@@ -122,6 +122,9 @@ pub struct Worker {
     ui_gone: bool,
     /// Previews by UID, each with the LIST size it was fetched for.
     cache: HeaderCache,
+    /// The header blocks being read on another thread, merged into `cache`
+    /// before the first listing uses it ([`Worker::await_header_blocks`]).
+    cache_blocks: Option<std::thread::JoinHandle<HashMap<String, crate::store::CachedBlock>>>,
     cache_dirty: bool,
     marks: Marks,
     /// UIDs of marks that a later listing no longer showed (deleted by
@@ -326,6 +329,7 @@ impl Worker {
             emit,
             ui_gone: false,
             cache: HeaderCache::default(),
+            cache_blocks: None,
             cache_dirty: false,
             marks: Marks::default(),
             gone_marks: Vec::new(),
@@ -443,9 +447,25 @@ impl Worker {
         }
     }
 
-    /// Keep the listing the server just gave (number, UID, size), for a list
-    /// drawn before connecting; the store skips an unchanged one.
-    fn save_listing(&mut self, s: &Session) {
+    /// Wait for the header blocks being read (if any) and merge them into
+    /// the cache; what reading them set aside is said with the other load
+    /// warnings.
+    fn await_header_blocks(&mut self) {
+        if let Some(loading) = self.cache_blocks.take() {
+            match loading.join() {
+                Ok(blocks) => self.cache.merge_blocks(blocks),
+                Err(_) => debug!("reading the header blocks failed; they are fetched again"),
+            }
+            self.load_warnings.extend(self.persist.take_warnings());
+        }
+    }
+
+    /// The cache's part of a listing's arrival: the header blocks merged
+    /// (waited for if still being read), and the listing kept (number, UID,
+    /// size) for a list drawn before connecting; the store skips an
+    /// unchanged one.
+    fn cache_on_listing(&mut self, s: &Session) {
+        self.await_header_blocks();
         if !s.listing.has_uids {
             return;
         }
@@ -462,7 +482,15 @@ impl Worker {
 
     /// The whole life of the worker thread.
     pub fn run(mut self) {
-        self.cache = HeaderCache::loaded(self.persist.load_headers());
+        // The list's fields now; the header blocks (`~h`, nine tenths of
+        // the bytes) on another thread while the session opens.
+        self.cache = HeaderCache::loaded(self.persist.load_header_index());
+        self.cache_blocks = self.persist.header_blocks_loader().and_then(|load| {
+            std::thread::Builder::new()
+                .name("popview-cache".into())
+                .spawn(load)
+                .ok()
+        });
         self.read_only = self.persist.read_only().map(|r| sanitize::line(&r));
         if let Some(why) = &self.read_only {
             info!(reason = %self.logged(why), "read-only mode: marks, undo and commit are off");

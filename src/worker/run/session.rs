@@ -397,7 +397,7 @@ impl Worker {
 
     /// Show cached previews at once; queue TOP for the rest.
     pub(super) fn preload_from_cache(&mut self, s: &mut Session) {
-        self.save_listing(s);
+        self.cache_on_listing(s);
         let mut hits = Vec::new();
         let live: HashSet<&str> = s
             .listing
