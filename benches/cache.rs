@@ -39,11 +39,14 @@ fn thread_cpu() -> Duration {
         .unwrap_or_default()
 }
 
-/// Best of three: (wall, CPU) and the last result.
+/// Best of three: (wall, CPU) and the last result (whose drop is not
+/// timed).
 fn best_of_3<T>(mut f: impl FnMut() -> T) -> (Duration, Duration, T) {
     let mut best = (Duration::MAX, Duration::MAX);
     let mut out = None;
     for _ in 0..3 {
+        // The last result is dropped before the clock starts.
+        drop(out.take());
         let (c0, t0) = (thread_cpu(), Instant::now());
         let v = f();
         let (wall, cpu) = (t0.elapsed(), thread_cpu() - c0);
@@ -301,7 +304,12 @@ fn warm_list(n: usize) {
     )
     .expect("config");
     let cfg = cfg.to_string_lossy().into_owned();
-    let env = [("PV_BENCH_PW", d.password.as_str())];
+    // `POPVIEW_BENCH_LIST_LOG=FILE`: the worker's debug log of the runs.
+    let log = std::env::var("POPVIEW_BENCH_LIST_LOG").unwrap_or_default();
+    let mut env = vec![("PV_BENCH_PW", d.password.as_str())];
+    if !log.is_empty() {
+        env.push(("POPVIEW_LOG", log.as_str()));
+    }
     let run = || {
         let t = Instant::now();
         let r = sb.run(&["list", "--config", &cfg], &env).ok();
