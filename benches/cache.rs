@@ -106,7 +106,7 @@ fn transit_headers(i: usize) -> String {
         &sig(3)[..44],
         sig(11)
     );
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let _ = write!(
             h,
             "ARC-Seal: i=1; a=rsa-sha256; t=1709632800; cv=none; d=example.net; s=arc;\r\n\
@@ -125,7 +125,7 @@ fn transit_headers(i: usize) -> String {
         i % 5,
         i % 10
     );
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         h.push_str(
             "List-Id: <dev.lists.example.org>\r\nList-Unsubscribe: \
              <mailto:dev-unsubscribe@lists.example.org>, <https://lists.example.org/u>\r\n\
@@ -199,6 +199,7 @@ fn cache_sizes(n: usize, largest: bool) {
     let migrated = store().load_headers();
     let migrate = t.elapsed();
     assert_eq!(migrated.len(), n);
+    drop(migrated);
     assert!(!json_path.exists());
     let (index, blocks) = (dir.join(HEADERS_LOG_FILE), dir.join(HEADERS_BLOCKS_FILE));
     let (ix_wall, ix_cpu, got) = best_of_3(|| store().load_header_index());

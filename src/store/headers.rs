@@ -508,15 +508,14 @@ impl Store {
             }
             return;
         }
-        let map = self.read_headers_json(&path);
-        if let Some(map) = map {
-            if let Err(e) = self.save_headers(&map) {
-                self.warn(format!(
-                    "could not move the header cache {} to the new format: {e}",
-                    path.display()
-                ));
-                return;
-            }
+        if let Some(map) = self.read_headers_json(&path)
+            && let Err(e) = self.save_headers(&map)
+        {
+            self.warn(format!(
+                "could not move the header cache {} to the new format: {e}",
+                path.display()
+            ));
+            return;
         }
         let _ = fs::remove_file(&path);
     }
