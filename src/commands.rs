@@ -177,8 +177,23 @@ impl Persist for SharedPersist {
     fn load_headers(&mut self) -> HashMap<String, CachedHeader> {
         self.with(|p| p.load_headers())
     }
-    fn save_headers(&mut self, h: &HashMap<String, CachedHeader>) -> std::io::Result<()> {
-        self.with(|p| p.save_headers(h))
+    fn load_header_index(&mut self) -> HashMap<String, CachedHeader> {
+        self.with(|p| p.load_header_index())
+    }
+    fn header_blocks_loader(&mut self) -> Option<crate::worker::persist::BlocksLoader> {
+        self.with(|p| p.header_blocks_loader())
+    }
+    fn put_headers(&mut self, h: &[(String, CachedHeader)]) -> std::io::Result<()> {
+        self.with(|p| p.put_headers(h))
+    }
+    fn forget_headers(&mut self, uids: &[String]) -> std::io::Result<()> {
+        self.with(|p| p.forget_headers(uids))
+    }
+    fn save_listing(&mut self, l: &[crate::store::ListedMessage]) -> std::io::Result<()> {
+        self.with(|p| p.save_listing(l))
+    }
+    fn load_listing(&mut self) -> Vec<crate::store::ListedMessage> {
+        self.with(|p| p.load_listing())
     }
     fn load_marks(&mut self) -> Vec<SavedMark> {
         self.with(|p| p.load_marks())

@@ -235,7 +235,7 @@ pub fn accounts_overview(cli: &Cli) -> Vec<AccountInfo> {
             let cached = store
                 .as_ref()
                 .filter(|_| cache)
-                .map(|s| s.load_headers().len())
+                .map(|s| s.load_header_index().len())
                 .filter(|&n| n > 0);
             AccountInfo {
                 name: account.name.clone(),

@@ -353,7 +353,7 @@ fn the_password_never_leaks() {
     }
     let files = sb.files();
     assert!(
-        files.iter().any(|p| p.ends_with("headers.json")),
+        files.iter().any(|p| p.ends_with("headers.log")),
         "{files:?}"
     );
     assert!(files.contains(&trace));

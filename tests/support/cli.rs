@@ -165,7 +165,7 @@ impl Sandbox {
     pub fn header_caches(&self) -> Vec<PathBuf> {
         self.files()
             .into_iter()
-            .filter(|p| p.file_name().is_some_and(|n| n == "headers.json"))
+            .filter(|p| p.file_name().is_some_and(|n| n == "headers.log"))
             .collect()
     }
 }

@@ -21,7 +21,7 @@ use super::api::*;
 use super::config::WorkerConfig;
 use super::listing::{FillOrder, Listing};
 use super::marks::{Mark, Marks};
-use super::persist::Persist;
+use super::persist::{HeaderCache, Persist};
 use crate::mail::{self, HeaderSummary};
 use crate::pop3::response::MAX_LOGIN_DELAY;
 use crate::pop3::transport::{self, Connection, Security, Stream, Trust};
@@ -127,7 +127,10 @@ pub struct Worker {
     emit: Emit,
     ui_gone: bool,
     /// Previews by UID, each with the LIST size it was fetched for.
-    cache: HashMap<String, CachedHeader>,
+    cache: HeaderCache,
+    /// The header blocks being read on another thread, merged into `cache`
+    /// before the first listing uses it ([`Worker::await_header_blocks`]).
+    cache_blocks: Option<std::thread::JoinHandle<HashMap<String, crate::store::CachedBlock>>>,
     cache_dirty: bool,
     marks: Marks,
     /// UIDs of marks that a later listing no longer showed (deleted by
@@ -336,7 +339,8 @@ impl Worker {
             requests,
             emit,
             ui_gone: false,
-            cache: HashMap::new(),
+            cache: HeaderCache::default(),
+            cache_blocks: None,
             cache_dirty: false,
             marks: Marks::default(),
             gone_marks: Vec::new(),
@@ -444,15 +448,46 @@ impl Worker {
         if self.cache_dirty {
             self.cache_dirty = false;
             self.last_cache_save = Some(Instant::now());
-            if let Err(e) = self.persist.save_headers(&self.cache) {
+            // Only what changed: the entries added or replaced, the UIDs gone.
+            let (put, gone) = self.cache.take_changes();
+            let saved = self
+                .persist
+                .forget_headers(&gone)
+                .and_then(|()| self.persist.put_headers(&put));
+            if let Err(e) = saved {
                 self.notice(format!("could not save the header cache: {e}"));
             }
         }
     }
 
+    /// Wait for the header blocks being read (if any) and merge them into
+    /// the cache; what reading them set aside is said with the other load
+    /// warnings.
+    /// The header blocks merged (waited for if still being read), when a
+    /// listing arrives. The previews the cached list showed had none: the
+    /// session sends them again, with their blocks (for `~h`).
+    pub(super) fn await_header_blocks(&mut self) {
+        if let Some(loading) = self.cache_blocks.take() {
+            self.previews_shown.clear();
+            match loading.join() {
+                Ok(blocks) => self.cache.merge_blocks(blocks),
+                Err(_) => debug!("reading the header blocks failed; they are fetched again"),
+            }
+            self.load_warnings.extend(self.persist.take_warnings());
+        }
+    }
+
     /// The whole life of the worker thread.
     pub fn run(mut self) {
-        self.cache = self.persist.load_headers();
+        // The list's fields now; the header blocks (`~h`, nine tenths of
+        // the bytes) on another thread while the session opens.
+        self.cache = HeaderCache::loaded(self.persist.load_header_index());
+        self.cache_blocks = self.persist.header_blocks_loader().and_then(|load| {
+            std::thread::Builder::new()
+                .name("popview-cache".into())
+                .spawn(load)
+                .ok()
+        });
         self.read_only = self.persist.read_only().map(|r| sanitize::line(&r));
         if let Some(why) = &self.read_only {
             info!(reason = %self.logged(why), "read-only mode: marks, undo and commit are off");

@@ -408,6 +408,7 @@ impl Worker {
 
     /// Show cached previews at once; queue TOP for the rest.
     pub(super) fn preload_from_cache(&mut self, s: &mut Session) {
+        self.await_header_blocks();
         let mut hits = Vec::new();
         let live: HashSet<&str> = s
             .listing
