@@ -104,8 +104,14 @@ fn warm_previews_carry_their_header_blocks_and_a_lost_blocks_log_refetches() {
         let cfg = support::worker::demo_config(server.addr().port());
         Harness::start(cfg, Box::new(OnDisk::new(s, true, true)))
     };
+    // The session's previews (the cached list's, shown before connecting,
+    // have no blocks yet; the session sends them again with theirs).
     let previews = |events: &[Event]| {
-        let mut v: Vec<(String, String)> = events
+        let from = events
+            .iter()
+            .position(|e| matches!(e, Event::Listing { .. }))
+            .unwrap_or(0);
+        let mut v: Vec<(String, String)> = events[from..]
             .iter()
             .flat_map(|e| match e {
                 Event::Previews(p) => p.clone(),
