@@ -547,8 +547,9 @@ pub fn show(
     raw: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let mut persist = persist;
     if raw {
-        return show_raw(&cfg, msg, out);
+        return show_raw(&cfg, persist.as_mut(), msg, out);
     }
     let mut engine = Engine::open(cfg, persist)?;
     let entry = match engine.find(msg) {
@@ -609,7 +610,15 @@ pub fn show(
 /// `show --raw`: the message written out as it arrives, a line at a time,
 /// so memory does not grow with its size. A session of its own (as `save`
 /// opens), which sends no DELE: a message marked in the TUI is still shown.
-fn show_raw(cfg: &WorkerConfig, msg: &str, out: &mut dyn Write) -> Result<()> {
+/// With the body cache on (`cache_bodies`), a cached message is written
+/// from it with no RETR, and one fetched is kept there (held whole for
+/// that, as the TUI's reads are).
+fn show_raw(
+    cfg: &WorkerConfig,
+    persist: &mut dyn Persist,
+    msg: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
     let (mut client, listing) = save::open_session(cfg)?;
     let entry = match save::choose(&listing.entries(), &[msg.to_string()]) {
         Ok(mut chosen) if !chosen.is_empty() => chosen.swap_remove(0),
@@ -622,12 +631,29 @@ fn show_raw(cfg: &WorkerConfig, msg: &str, out: &mut dyn Write) -> Result<()> {
             return Err(e);
         }
     };
+    let mut bodies = entry
+        .key
+        .uid
+        .clone()
+        .and_then(|uid| Some((uid, persist.body_cache()?)));
+    if let Some((uid, cache)) = &mut bodies
+        && let Some(body) = cache.get(uid, entry.size)
+    {
+        tracing::debug!("cache hit: the message is written from the body cache, no RETR");
+        let _ = client.quit();
+        out.write_all(&body).map_err(io_err)?;
+        return out.flush().map_err(io_err);
+    }
+    let mut kept: Option<Vec<u8>> = bodies.as_ref().map(|_| Vec::new());
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
     let mut failed: Option<std::io::Error> = None;
     let got = client.retrieve_into(
         entry.key.number,
         Some(entry.size),
         &mut |piece| {
+            if let Some(k) = &mut kept {
+                k.extend_from_slice(piece);
+            }
             w.write_all(piece).inspect_err(|e| {
                 failed = Some(std::io::Error::new(e.kind(), e.to_string()));
             })
@@ -640,6 +666,11 @@ fn show_raw(cfg: &WorkerConfig, msg: &str, out: &mut dyn Write) -> Result<()> {
     got.map_err(|e| CmdError::from_kind(e.kind, &e.message))?;
     w.flush().map_err(io_err)?;
     let _ = client.quit();
+    if let (Some((uid, cache)), Some(body)) = (&mut bodies, kept)
+        && let Err(e) = cache.put(uid, entry.size, &body)
+    {
+        tracing::debug!(error = %e, "could not keep the message in the body cache");
+    }
     Ok(())
 }
 

@@ -465,7 +465,7 @@ fn the_header_cache_saves_every_top_and_prunes_deleted_messages() {
             }
         )
     });
-    assert_eq!(h.count_previews(), N - 1, "all from the cache");
+    assert_eq!(h.count_session_previews(), N - 1, "all from the cache");
     h.quit(false);
     assert_eq!(
         proxy.count_client_lines("TOP "),

@@ -287,8 +287,27 @@ impl Harness {
         }
     }
 
+    /// Previews received, those the cached list showed before connecting
+    /// included (see [`Harness::count_session_previews`]).
     pub fn count_previews(&self) -> usize {
         self.seen
+            .iter()
+            .map(|e| match e {
+                Event::Previews(v) => v.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Previews received since the last session's listing (not the cached
+    /// list's, sent before connecting).
+    pub fn count_session_previews(&self) -> usize {
+        let from = self
+            .seen
+            .iter()
+            .rposition(|e| matches!(e, Event::Listing { .. }))
+            .unwrap_or(0);
+        self.seen[from..]
             .iter()
             .map(|e| match e {
                 Event::Previews(v) => v.len(),
