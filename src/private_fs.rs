@@ -46,6 +46,73 @@ pub fn new_private_file() -> OpenOptions {
     opts
 }
 
+/// Why a file of popview's own is not read.
+pub enum Unfit {
+    /// It is not what popview wrote (a symlink, a FIFO, a device, too big,
+    /// replaced while opened): set it aside, for this reason.
+    Set(String),
+    /// It could not be read (e.g. permission denied): leave it.
+    Io(io::Error),
+}
+
+/// Opens `path` for reading if it is a regular file, with the metadata of
+/// the open file; `Ok(None)` when it doesn't exist. Never follows a symlink
+/// and never blocks on a FIFO: `lstat` first, then the open refuses a
+/// symlink (`O_NOFOLLOW`) and doesn't wait (`O_NONBLOCK`), and the opened
+/// file must be the regular file `lstat` saw. The one way popview opens
+/// its own files to read them (state, cache, bodies).
+pub fn open_regular(path: &Path) -> Result<Option<(fs::File, fs::Metadata)>, Unfit> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Unfit::Io(e)),
+    };
+    if !meta.is_file() {
+        return Err(Unfit::Set(kind(&meta).to_string()));
+    }
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = match opts.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // ELOOP: it became a symlink after the lstat.
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Unfit::Set("it is a symbolic link".to_string()));
+        }
+        Err(e) => return Err(Unfit::Io(e)),
+    };
+    let opened = file.metadata().map_err(Unfit::Io)?;
+    if !opened.is_file() {
+        return Err(Unfit::Set(kind(&opened).to_string()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
+            return Err(Unfit::Set("it was replaced while being opened".to_string()));
+        }
+    }
+    Ok(Some((file, opened)))
+}
+
+/// What a file that is not regular is, in words.
+fn kind(m: &fs::Metadata) -> &'static str {
+    let t = m.file_type();
+    if t.is_symlink() {
+        "it is a symbolic link"
+    } else if t.is_dir() {
+        "it is a directory"
+    } else {
+        "it is not a regular file (a FIFO, socket or device)"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

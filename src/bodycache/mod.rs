@@ -31,7 +31,7 @@
 //! total is within the cap.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -377,12 +377,13 @@ fn read_checked(
     cap: u64,
     want: Option<(&str, u64)>,
 ) -> Result<Option<(Header, Vec<u8>, File)>, String> {
-    let file = match open_regular(path) {
-        Ok(Some(f)) => f,
+    let (file, meta) = match crate::private_fs::open_regular(path) {
+        Ok(Some(opened)) => opened,
         Ok(None) => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+        Err(crate::private_fs::Unfit::Set(why)) => return Err(why),
+        Err(crate::private_fs::Unfit::Io(e)) => return Err(e.to_string()),
     };
-    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let len = meta.len();
     if len > cap {
         return Err("it is bigger than the cache".into());
     }
@@ -406,39 +407,6 @@ fn read_checked(
     }
     let body = body.to_vec();
     Ok(Some((h, body, file)))
-}
-
-/// Opens `path` for reading if it is a regular file: never follows a
-/// symlink, never blocks on a FIFO (`O_NOFOLLOW | O_NONBLOCK`), and the
-/// open file must be a regular file. `Ok(None)` when it doesn't exist.
-fn open_regular(path: &Path) -> io::Result<Option<File>> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(io::Error::other("it is a symbolic link"));
-        }
-        Ok(m) if !m.is_file() => {
-            return Err(io::Error::other("it is not a regular file"));
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let mut opts = OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    let file = match opts.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(_) => return Err(io::Error::other("it could not be opened as a regular file")),
-    };
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::other("it is not a regular file"));
-    }
-    Ok(Some(file))
 }
 
 /// Writes `parts` to `dir/name` atomically: a private temp file, synced,

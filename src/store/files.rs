@@ -17,13 +17,7 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 pub(super) static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Why a state file is not read.
-pub(super) enum Unfit {
-    /// Set it aside, for this reason.
-    Set(String),
-    /// Leave it (e.g. permission denied).
-    Io(io::Error),
-}
+pub(super) use crate::private_fs::Unfit;
 
 /// The bytes of `path` if it is a regular file of at most `cap` bytes;
 /// `Ok(None)` when it doesn't exist. Never follows a symlink and never
@@ -31,75 +25,21 @@ pub(super) enum Unfit {
 /// doesn't wait (`O_NONBLOCK`), and the opened file must be the regular
 /// file `lstat` saw.
 pub(super) fn read_regular(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, Unfit> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Unfit::Io(e)),
+    let Some((file, opened)) = crate::private_fs::open_regular(path)? else {
+        return Ok(None);
     };
-    if !meta.is_file() {
-        return Err(Unfit::Set(kind(&meta).to_string()));
-    }
-    let too_big = || format!("it is bigger than {} MB", cap >> 20);
-    if meta.len() > cap {
-        return Err(Unfit::Set(too_big()));
-    }
-    let mut opts = OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    let file = match opts.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        // ELOOP: it became a symlink after the lstat.
-        Err(e) if e.raw_os_error() == Some(libc_eloop()) => {
-            return Err(Unfit::Set("it is a symbolic link".to_string()));
-        }
-        Err(e) => return Err(Unfit::Io(e)),
-    };
-    let opened = file.metadata().map_err(Unfit::Io)?;
-    if !opened.is_file() {
-        return Err(Unfit::Set(kind(&opened).to_string()));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
-            return Err(Unfit::Set("it was replaced while being opened".to_string()));
-        }
+    let too_big = || Unfit::Set(format!("it is bigger than {} MB", cap >> 20));
+    if opened.len() > cap {
+        return Err(too_big());
     }
     let mut bytes = Vec::with_capacity(opened.len().min(cap) as usize + 1);
     file.take(cap + 1)
         .read_to_end(&mut bytes)
         .map_err(Unfit::Io)?;
     if bytes.len() as u64 > cap {
-        return Err(Unfit::Set(too_big()));
+        return Err(too_big());
     }
     Ok(Some(bytes))
-}
-
-/// What a file that is not regular is, in words.
-fn kind(m: &fs::Metadata) -> &'static str {
-    let t = m.file_type();
-    if t.is_symlink() {
-        "it is a symbolic link"
-    } else if t.is_dir() {
-        "it is a directory"
-    } else {
-        "it is not a regular file (a FIFO, socket or device)"
-    }
-}
-
-#[cfg(unix)]
-fn libc_eloop() -> i32 {
-    libc::ELOOP
-}
-
-#[cfg(not(unix))]
-fn libc_eloop() -> i32 {
-    -1
 }
 
 fn temp_prefix(target: &Path) -> String {

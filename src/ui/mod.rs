@@ -11,6 +11,7 @@ mod dialog;
 mod help;
 mod links;
 mod list;
+mod prompt;
 mod reader;
 mod review;
 mod save;

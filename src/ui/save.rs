@@ -39,23 +39,7 @@ pub(super) fn prompt_spans(p: &SavePrompt, w: u16, t: &Theme) -> Vec<(String, St
             ),
         ];
     }
-    let question = p.purpose.question();
-    let line = p.editor.text();
-    let (before, after) = line
-        .char_indices()
-        .nth(p.editor.cursor())
-        .map_or((line.as_str(), ""), |(i, _)| line.split_at(i));
-    let room = usize::from(w).saturating_sub(width(question) + 2).max(8);
-    let mut shown = before.to_string();
-    while width(&shown) > room.saturating_sub(1) {
-        shown.remove(0);
-    }
-    let mut spans = vec![
-        (question.to_string(), t.key),
-        (shown, Style::new()),
-        ("▏".to_string(), t.key),
-        (after.to_string(), Style::new()),
-    ];
+    let mut spans = super::prompt::editor_spans(p.purpose.question(), &p.editor, w, t);
     if let Some(e) = &p.error {
         spans.push((format!("  ✗ {e}"), t.error));
     } else if !p.candidates.is_empty() {

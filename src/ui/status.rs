@@ -151,47 +151,15 @@ pub(super) fn status(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
 
 /// The pipe prompt (`|`): the command typed so far, its end in view.
 fn pipe_spans(e: &crate::app::line_edit::LineEditor, w: u16, t: &Theme) -> Vec<(String, Style)> {
-    let question = "Pipe to command: ";
-    let text = e.text();
-    let (before, after) = text
-        .char_indices()
-        .nth(e.cursor())
-        .map_or((text.as_str(), ""), |(i, _)| text.split_at(i));
-    let room = usize::from(w).saturating_sub(width(question) + 2).max(8);
-    let mut shown = before.to_string();
-    while width(&shown) > room.saturating_sub(1) {
-        shown.remove(0);
-    }
-    vec![
-        (question.to_string(), t.key),
-        (shown, Style::new()),
-        ("▏".to_string(), t.key),
-        (after.to_string(), Style::new()),
-        ("  enter runs (sh -c) · esc cancels".to_string(), t.hint),
-    ]
+    let mut spans = super::prompt::editor_spans("Pipe to command: ", e, w, t);
+    spans.push(("  enter runs (sh -c) · esc cancels".to_string(), t.hint));
+    spans
 }
 
 /// The pattern prompt: its question, the line with the cursor (the end
 /// of a long line stays in view), and the parser's error, if any.
 fn prompt_spans(p: &PatternPrompt, w: u16, t: &Theme) -> Vec<(String, Style)> {
-    let question = p.purpose.prompt();
-    let text = p.editor.text();
-    let (before, after) = text
-        .char_indices()
-        .nth(p.editor.cursor())
-        .map_or((text.as_str(), ""), |(i, _)| text.split_at(i));
-    // Keep the cursor in view: cut the start of a line too long.
-    let room = usize::from(w).saturating_sub(width(question) + 2).max(8);
-    let mut shown = before.to_string();
-    while width(&shown) > room.saturating_sub(1) {
-        shown.remove(0);
-    }
-    let mut spans = vec![
-        (question.to_string(), t.key),
-        (shown, Style::new()),
-        ("▏".to_string(), t.key),
-        (after.to_string(), Style::new()),
-    ];
+    let mut spans = super::prompt::editor_spans(p.purpose.prompt(), &p.editor, w, t);
     match &p.error {
         Some(e) => spans.push((format!("  ✗ {e}"), t.error)),
         None => spans.push((
