@@ -232,10 +232,13 @@ pub fn accounts_overview(cli: &Cli) -> Vec<AccountInfo> {
                 .as_ref()
                 .and_then(|r| Store::open_split(&r.cache, &r.data, &label).ok());
             let cache = account.cache && !cli.common.no_cache;
+            // The last listing's length (small to read), not the header
+            // cache (tens of MB at 100,000 messages): this runs before
+            // every TUI start, for every account.
             let cached = store
                 .as_ref()
                 .filter(|_| cache)
-                .map(|s| s.load_header_index().len())
+                .map(|s| s.load_listing().len())
                 .filter(|&n| n > 0);
             AccountInfo {
                 name: account.name.clone(),

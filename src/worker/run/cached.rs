@@ -11,6 +11,11 @@ use crate::pop3::response::valid_uid;
 use crate::worker::api::{Event, ListEntry, MsgKey};
 use crate::worker::listing::Listing;
 
+/// Previews sent first, alone: more rows than any terminal shows.
+const FIRST_SCREENFUL: usize = 256;
+/// The rest go in chunks this big, so the UI draws between them.
+const PREVIEW_CHUNK: usize = 2048;
+
 impl Worker {
     /// Before the first connection: the last listing (only messages with a
     /// valid, unique UID) and the previews cached for it, so the list is
@@ -40,9 +45,12 @@ impl Worker {
         if entries.is_empty() {
             return;
         }
+        // Newest first (the list opens on the newest): the first screenful
+        // goes alone, so the UI draws it before taking in the rest.
         let previews: Vec<_> = listing
             .msgs()
             .iter()
+            .rev()
             .filter(|m| m.uid.is_some())
             .filter_map(|m| Some((listing.key(m), self.cached_preview(m)?.clone())))
             .collect();
@@ -58,8 +66,13 @@ impl Worker {
             .filter_map(|m| Some((m.uid.clone()?, m.size)))
             .collect();
         self.send(Event::CachedListing(entries));
-        if !previews.is_empty() {
-            self.send(Event::Previews(previews));
+        let first = previews.len().min(FIRST_SCREENFUL);
+        let (screen, rest) = previews.split_at(first);
+        for chunk in std::iter::once(screen)
+            .chain(rest.chunks(PREVIEW_CHUNK))
+            .filter(|c| !c.is_empty())
+        {
+            self.send(Event::Previews(chunk.to_vec()));
         }
         self.last_listing = Some(listing);
     }
