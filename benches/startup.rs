@@ -146,6 +146,11 @@ impl Home {
             "LANG=C.UTF-8".into(),
             format!("PV_TEST_PW={}", d.password),
         ]
+        .into_iter()
+        // The worker's decisions, timed (`POPVIEW_BENCH_LOG=FILE`): where a
+        // start spends its time.
+        .chain(std::env::var("POPVIEW_BENCH_LOG").map(|f| format!("POPVIEW_LOG={f}")))
+        .collect()
     }
 }
 

@@ -45,6 +45,7 @@ fn run(cli: Cli) -> Result<(), CmdError> {
 fn run_mail(cli: Cli) -> Result<(), CmdError> {
     // Off unless asked for (--debug-log FILE or POPVIEW_LOG=FILE).
     popview::debug_log::init(cli.common.debug_log.as_deref())?;
+    tracing::debug!("popview started");
     // The scripting commands may prompt on the terminal; the TUI asks in
     // its own dialog.
     let mut target = setup::resolve(&cli, cli.command.is_some())?;

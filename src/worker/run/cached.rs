@@ -66,13 +66,15 @@ impl Worker {
             .filter_map(|m| Some((m.uid.clone()?, m.size)))
             .collect();
         self.send(Event::CachedListing(entries));
-        let first = previews.len().min(FIRST_SCREENFUL);
-        let (screen, rest) = previews.split_at(first);
-        for chunk in std::iter::once(screen)
-            .chain(rest.chunks(PREVIEW_CHUNK))
-            .filter(|c| !c.is_empty())
-        {
-            self.send(Event::Previews(chunk.to_vec()));
+        let mut rest = previews.into_iter();
+        let mut size = FIRST_SCREENFUL;
+        loop {
+            let chunk: Vec<_> = rest.by_ref().take(size).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            self.send(Event::Previews(chunk));
+            size = PREVIEW_CHUNK;
         }
         self.last_listing = Some(listing);
     }

@@ -481,6 +481,7 @@ impl Worker {
     pub fn run(mut self) {
         // The list's fields now; the header blocks (`~h`, nine tenths of
         // the bytes) on another thread while the session opens.
+        debug!("worker thread up: reading the header cache");
         self.cache = HeaderCache::loaded(self.persist.load_header_index());
         self.cache_blocks = self.persist.header_blocks_loader().and_then(|load| {
             std::thread::Builder::new()
