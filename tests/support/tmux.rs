@@ -192,6 +192,18 @@ pub fn start_popview(
         .prefix("pvtmux")
         .tempdir_in(super::temp_root())
         .unwrap();
+    start_popview_in(home, bin, args, config, env)
+}
+
+/// As [`start_popview`], in a home an earlier run used (its cache and
+/// state kept: a second start).
+pub fn start_popview_in(
+    home: tempfile::TempDir,
+    bin: &str,
+    args: &[&str],
+    config: Option<&str>,
+    env: &[(&str, &str)],
+) -> Popview {
     let h = home.path().display().to_string();
     if let Some(text) = config {
         let dir = home.path().join("config").join("popview");
