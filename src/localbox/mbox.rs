@@ -282,43 +282,147 @@ pub fn append(
     lf: &[u8],
     before_write: impl FnOnce(u64, u64, &str) -> io::Result<()>,
 ) -> io::Result<u64> {
-    let locked = lock(path)?;
-    let file = &locked.file;
-    let offset = file.metadata()?.len();
-    // Messages are separated by a blank line: add one when the file
-    // doesn't end with one (written by another program).
-    let ending = tail(file, offset)?;
-    let separator: &[u8] = match (offset, ending) {
-        (0, _) | (_, [b'\n', b'\n']) => b"",
-        (_, [_, b'\n']) => b"\n",
-        _ => b"\n\n",
-    };
-    let from_at = offset + separator.len() as u64;
+    let mut a = Appending::start(path, sender, date)?;
     let mut digest = Digesting::default();
-    write_mboxrd(&mut digest, separator, sender, date, lf)?;
+    write_mboxrd(&mut digest, a.separator(), sender, date, lf)?;
     let (len, sha256) = digest.finish();
-    before_write(offset, len, &sha256)?;
-    let written = (|| {
-        let mut w = io::BufWriter::with_capacity(64 * 1024, file);
-        write_mboxrd(&mut w, separator, sender, date, lf)?;
-        w.flush()?;
-        drop(w);
-        file.sync_all()
-    })();
-    let end = file.metadata().map(|m| m.len());
-    match (written, end) {
-        (Ok(()), Ok(end)) if end == offset + len => Ok(from_at),
-        (result, end) => {
-            // Take the half-written message out again (the locks are ours).
-            let _ = locked.file.set_len(offset);
-            let _ = locked.file.sync_all();
-            Err(match (result, end) {
-                (Err(e), _) | (_, Err(e)) => e,
-                (Ok(()), Ok(end)) => io::Error::other(format!(
-                    "the file grew to {end} bytes, {} expected",
-                    offset + len
-                )),
-            })
+    before_write(a.offset(), len, &sha256)?;
+    for line in lf.split_inclusive(|&b| b == b'\n') {
+        a.line(line.strip_suffix(b"\n").unwrap_or(line))?;
+    }
+    if lf.is_empty() {
+        a.line(b"")?;
+    }
+    let (written, _) = a.sync()?;
+    if written != len {
+        return Err(io::Error::other(format!(
+            "{written} bytes were appended, {len} expected"
+        )));
+    }
+    Ok(a.commit())
+}
+
+/// One message being appended as it arrives: the locks are held from
+/// [`Appending::start`] until it is committed or dropped; dropped before
+/// [`Appending::commit`] (a failure, an abort), the file is cut back to
+/// its length before the message, under the same locks, so no part of
+/// the message is left.
+pub struct Appending {
+    locked: Locked,
+    /// The file's length before the message.
+    offset: u64,
+    separator: &'static [u8],
+    buf: Vec<u8>,
+    digest: Digesting,
+    committed: bool,
+}
+
+/// Written to the file in pieces this big.
+const APPEND_BUF: usize = 64 * 1024;
+
+impl Appending {
+    /// Take the locks and write (buffered) the separator and the `From `
+    /// line.
+    pub fn start(path: &Path, sender: &str, date: &str) -> io::Result<Appending> {
+        let locked = lock(path)?;
+        let offset = locked.file.metadata()?.len();
+        // Messages are separated by a blank line: add one when the file
+        // doesn't end with one (written by another program).
+        let ending = tail(&locked.file, offset)?;
+        let separator: &'static [u8] = match (offset, ending) {
+            (0, _) | (_, [b'\n', b'\n']) => b"",
+            (_, [_, b'\n']) => b"\n",
+            _ => b"\n\n",
+        };
+        let mut a = Appending {
+            locked,
+            offset,
+            separator,
+            buf: Vec::with_capacity(APPEND_BUF),
+            digest: Digesting::default(),
+            committed: false,
+        };
+        a.put(separator)?;
+        a.put(format!("From {sender} {date}\n").as_bytes())?;
+        Ok(a)
+    }
+
+    /// The file's length before the message (what the record of saved
+    /// messages keeps).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Where the message's `From ` line is.
+    pub fn from_at(&self) -> u64 {
+        self.offset + self.separator.len() as u64
+    }
+
+    fn separator(&self) -> &'static [u8] {
+        self.separator
+    }
+
+    /// One line of the message, without its line end: quoted (mboxrd)
+    /// and ended with LF.
+    pub fn line(&mut self, content: &[u8]) -> io::Result<()> {
+        if is_from_line(content.trim_ascii_start_matches_gt()) {
+            self.put(b">")?;
+        }
+        self.put(content)?;
+        self.put(b"\n")
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.digest.write_all(bytes)?;
+        if self.buf.len() + bytes.len() > APPEND_BUF {
+            self.flush()?;
+        }
+        if bytes.len() >= APPEND_BUF {
+            return (&self.locked.file).write_all(bytes);
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&self.locked.file).write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// End the message (the blank line), write it out, fsync, and check
+    /// the file grew by exactly what was written. Returns how many bytes
+    /// were appended and their digest. Still locked: the caller records
+    /// it, then [`Appending::commit`]s.
+    pub fn sync(&mut self) -> io::Result<(u64, String)> {
+        self.put(b"\n")?;
+        self.flush()?;
+        self.locked.file.sync_all()?;
+        let (len, sha256) = std::mem::take(&mut self.digest).finish();
+        let end = self.locked.file.metadata()?.len();
+        if end != self.offset + len {
+            return Err(io::Error::other(format!(
+                "the file grew to {end} bytes, {} expected",
+                self.offset + len
+            )));
+        }
+        Ok((len, sha256))
+    }
+
+    /// Keep what was written and release the locks. Returns where the
+    /// `From ` line is.
+    pub fn commit(mut self) -> u64 {
+        self.committed = true;
+        self.from_at()
+    }
+}
+
+impl Drop for Appending {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Take the partial message out again (the locks are ours).
+            let _ = self.locked.file.set_len(self.offset);
+            let _ = self.locked.file.sync_all();
         }
     }
 }
@@ -346,7 +450,7 @@ fn write_mboxrd(
 }
 
 /// Counts and digests what is written to it.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Digesting {
     len: u64,
     hash: sha2::Sha256,

@@ -21,9 +21,13 @@
 //! `cur/`, or the exact bytes at the recorded mbox offset.
 
 pub mod files;
+pub mod lines;
 pub mod maildir;
 pub mod mbox;
 pub mod saved;
+pub mod saving;
+
+pub use saving::Saving;
 
 use std::path::{Path, PathBuf};
 
@@ -111,8 +115,12 @@ pub fn crlf_size(lf: &[u8]) -> u64 {
 /// `listed` octets. The server counts CRLF line ends; a message stored
 /// without a final line end is counted without it (and gets one here).
 pub fn size_matches(lf: &[u8], listed: u64) -> bool {
-    let size = crlf_size(lf);
-    size == listed || size == listed.saturating_add(2)
+    crlf_size_matches(crlf_size(lf), listed)
+}
+
+/// [`size_matches`] for a stored copy whose CRLF size is `crlf`.
+pub fn crlf_size_matches(crlf: u64, listed: u64) -> bool {
+    crlf == listed || crlf == listed.saturating_add(2)
 }
 
 /// SHA-256 of the stored form, lower-case hex: how a message is recognised
@@ -242,9 +250,15 @@ impl Keeper {
         size: u64,
         raw: impl Into<Vec<u8>>,
     ) -> Result<Kept, LocalError> {
-        let lf = to_lf(raw.into());
-        let checked = size_matches(&lf, size);
-        let d = digest(&lf);
+        let raw = raw.into();
+        let mut measure = lines::ToLf::default();
+        let mut none = |_: &[u8]| Ok(());
+        let _ = measure.push(&raw, &mut none);
+        let _ = measure.finish(&mut none);
+        let crlf = measure.crlf_size();
+        let checked = crlf_size_matches(crlf, size);
+        let bytes = measure.len();
+        let d = measure.digest();
         // Without a UID a message is known by its content (a key no UID
         // can have: UIDs are at most 70 characters).
         let by_content = format!("sha256:{d}");
@@ -252,7 +266,7 @@ impl Keeper {
         if self.index.is_done(uid, size) {
             return Ok(Kept {
                 name: "already there".into(),
-                bytes: lf.len() as u64,
+                bytes,
                 checked: self.copy_holds(uid, size),
                 already_there: true,
             });
@@ -264,74 +278,14 @@ impl Keeper {
                 .record_done(Entry::new(uid, size, Where::Found, d, checked))?;
             return Ok(Kept {
                 name: "already there".into(),
-                bytes: lf.len() as u64,
+                bytes,
                 checked,
                 already_there: true,
             });
         }
-        let kept = match (&self.dest, &self.maildir) {
-            (Destination::Maildir(root), Some(md)) => {
-                let name = md.unique_name(lf.len() as u64);
-                let entry = Entry::new(uid, size, Where::File(name.clone()), d, checked);
-                self.index.record_pending(&entry)?;
-                md.deliver(&name, &lf)
-                    .map_err(|e| LocalError::io("can't deliver into the Maildir", root, &e))?;
-                if self.crash_after_write {
-                    return Err(LocalError("stopped after the write (test)".into()));
-                }
-                self.index.record_done(entry)?;
-                Kept {
-                    name,
-                    bytes: lf.len() as u64,
-                    checked,
-                    already_there: false,
-                }
-            }
-            (Destination::Mbox(path), _) => {
-                let sender = mbox::envelope_sender(&lf);
-                let date = mbox::envelope_date(&lf);
-                let mut entry = None;
-                let index = &mut self.index;
-                let offset = mbox::append(path, &sender, &date, &lf, |offset, len, sha256| {
-                    let e = Entry::new(
-                        uid,
-                        size,
-                        Where::Mbox {
-                            offset,
-                            len,
-                            sha256: sha256.to_string(),
-                        },
-                        d.clone(),
-                        checked,
-                    );
-                    index
-                        .record_pending(&e)
-                        .map_err(|e| std::io::Error::other(e.0))?;
-                    entry = Some(e);
-                    Ok(())
-                })
-                .map_err(|e| LocalError::io("can't append to the mbox", path, &e))?;
-                if self.crash_after_write {
-                    return Err(LocalError("stopped after the write (test)".into()));
-                }
-                if let Some(e) = entry {
-                    self.index.record_done(e)?;
-                }
-                Kept {
-                    name: format!("mbox@{offset}"),
-                    bytes: lf.len() as u64,
-                    checked,
-                    already_there: false,
-                }
-            }
-            (Destination::Maildir(root), None) => {
-                return Err(LocalError(format!(
-                    "internal: the Maildir {} was not opened",
-                    root.display()
-                )));
-            }
-        };
-        Ok(kept)
+        let mut saving = self.begin(uid, size)?;
+        saving.write(&raw)?;
+        saving.finish()
     }
 
     /// Entries left "about to write" by a run that stopped: done when the
