@@ -42,7 +42,9 @@ enum To {
         delivery: maildir::Delivery,
     },
     /// The header section, until its end gives the envelope.
-    MboxHeaders { head: Vec<u8> },
+    MboxHeaders {
+        head: Vec<u8>,
+    },
     Mbox(mbox::Appending),
     Done,
 }
@@ -57,9 +59,9 @@ impl Keeper {
                 let base = md.unique_base();
                 let intent = Entry::new(uid, size, Where::File(base.clone()), String::new(), false);
                 self.index.record_pending(&intent)?;
-                let delivery = md.begin(&base).map_err(|e| {
-                    LocalError::io("can't deliver into the Maildir", root, &e)
-                });
+                let delivery = md
+                    .begin(&base)
+                    .map_err(|e| LocalError::io("can't deliver into the Maildir", root, &e));
                 let delivery = match delivery {
                     Ok(d) => d,
                     Err(e) => {
