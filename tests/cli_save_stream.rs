@@ -65,6 +65,11 @@ fn half_answer(msg: &[u8], keep: usize) -> Vec<u8> {
 /// A server holding `small(1)`, `big()`, `small(3)`; while `armed`, a
 /// RETR of message 2 gets half of it and then the connection is closed.
 fn server(armed: Arc<AtomicBool>) -> Server {
+    stalling_server(armed, Duration::from_millis(200))
+}
+
+/// [`server`], silent for `stall` after the half message.
+fn stalling_server(armed: Arc<AtomicBool>, stall: Duration) -> Server {
     let b = big();
     let cut = half_answer(&b, b.len() / 2);
     stls_server_with(
@@ -72,7 +77,7 @@ fn server(armed: Arc<AtomicBool>) -> Server {
         ServerOptions {
             hook: Some(Arc::new(move |ctx| {
                 if armed.load(Ordering::SeqCst) && ctx.line == "RETR 2" {
-                    Action::ReplyThenStall(cut.clone(), Duration::from_millis(200))
+                    Action::ReplyThenStall(cut.clone(), stall)
                 } else {
                     Action::Normal
                 }
@@ -226,6 +231,82 @@ fn a_connection_dropped_part_way_leaves_the_destination_as_it_was() {
             want.sort();
             assert!(new_files(&md) == want, "each message once");
             assert_eq!(tmp_count(&md), 0);
+        }
+    }
+}
+
+/// popview killed (SIGKILL) while a big message is being appended: the
+/// next run takes the part written out of the mbox (nothing was appended
+/// after it) and the temp file out of the Maildir, then saves the message
+/// once; the mbox ends up exactly as if nothing had happened.
+#[test]
+fn a_save_killed_part_way_through_a_big_message_leaves_no_part_of_it() {
+    let armed = Arc::new(AtomicBool::new(false));
+    let s = stalling_server(armed.clone(), Duration::from_secs(2));
+    let sb = Sandbox::new();
+    let md = sb.home().join("Mail");
+    let path = sb.home().join("box");
+    for dest in [
+        ["--mbox", path.to_str().unwrap()],
+        ["--maildir", md.to_str().unwrap()],
+    ] {
+        let is_mbox = dest[0] == "--mbox";
+        armed.store(false, Ordering::SeqCst);
+        save(&sb, &s, &[dest[0], dest[1], "1"]).ok();
+        let before = if is_mbox {
+            fs::metadata(&path).unwrap().len()
+        } else {
+            0
+        };
+        armed.store(true, Ordering::SeqCst);
+        let u = url(&s);
+        let mut killed = false;
+        let r = sb.run_watching(
+            &["save", dest[0], dest[1], &u, "--ca-file", ca()],
+            &[("POPVIEW_PASSWORD", PW)],
+            |pid| {
+                let part_written = if is_mbox {
+                    fs::metadata(&path).is_ok_and(|m| m.len() > before + 100_000)
+                } else {
+                    fs::read_dir(md.join("tmp")).is_ok_and(|d| {
+                        d.flatten()
+                            .any(|e| e.metadata().is_ok_and(|m| m.len() > 100_000))
+                    })
+                };
+                if part_written && !killed {
+                    killed = std::process::Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status()
+                        .is_ok_and(|st| st.success());
+                }
+            },
+        );
+        assert!(killed, "{dest:?}: the part written was seen: {r:#?}");
+        settle(&s);
+        if is_mbox {
+            assert!(
+                fs::metadata(&path).unwrap().len() > before,
+                "a part is there"
+            );
+        }
+
+        armed.store(false, Ordering::SeqCst);
+        let r = save(&sb, &s, &dest).ok();
+        assert!(r.out().starts_with("saved 2 messages"), "{}", r.out());
+        assert!(!r.stderr.contains("part of a message"), "{}", r.stderr);
+        if is_mbox {
+            same_bytes(
+                &fs::read(&path).unwrap(),
+                &mbox_of(&[small(1), big(), small(3)]),
+            );
+        } else {
+            let mut want: Vec<Vec<u8>> = [small(1), big(), small(3)]
+                .iter()
+                .map(|m| lf_bytes(m))
+                .collect();
+            want.sort();
+            assert!(new_files(&md) == want, "each message once");
+            assert_eq!(tmp_count(&md), 0, "the temp file was removed");
         }
     }
 }

@@ -358,6 +358,13 @@ impl Appending {
         self.offset + self.separator.len() as u64
     }
 
+    /// The length and digest of what [`Appending::start`] wrote (the
+    /// separator and the `From ` line): how the start of this append is
+    /// recognised after a crash ([`cut_back_partial`]).
+    pub fn head(&self) -> (u64, String) {
+        self.digest.clone().finish()
+    }
+
     fn separator(&self) -> &'static [u8] {
         self.separator
     }
@@ -488,6 +495,57 @@ fn tail(mut file: &File, len: u64) -> io::Result<[u8; 2]> {
     Ok(t)
 }
 
+/// Remove the dotlock of `path` when it was left by popview process `pid`
+/// that died while appending (it holds exactly that pid, as
+/// [`take_dotlock`] writes it, and no such process runs): otherwise every
+/// mail program would wait [`STALE_DOTLOCK`] for it.
+pub fn remove_dotlock_of(path: &Path, pid: u32) {
+    let lock = dotlock_path(path);
+    let Ok(text) = fs::read_to_string(&lock) else {
+        return;
+    };
+    let alive = Path::new("/proc").join(pid.to_string()).exists();
+    if pid != 0 && !alive && text == format!("{pid}\n") {
+        let _ = fs::remove_file(&lock);
+    }
+}
+
+/// After a crash part way through an append that began at `offset` with
+/// `head` bytes of digest `sha256` (see [`Appending::head`]): when the
+/// file still starts that append there and holds nothing after it (no
+/// other message start: the append was the last thing written), cut it
+/// back to `offset`, under the locks. Returns whether it was cut.
+pub fn cut_back_partial(path: &Path, offset: u64, head: u64, sha256: &str) -> io::Result<bool> {
+    if len(path).is_none_or(|l| l <= offset) || !holds_at(path, offset, head, sha256) {
+        return Ok(false);
+    }
+    let locked = lock(path)?;
+    // Looked at again under the locks: another writer may have come.
+    let end = locked.file.metadata()?.len();
+    if end <= offset || !holds_at(path, offset, head, sha256) {
+        return Ok(false);
+    }
+    let mut f = &locked.file;
+    f.seek(SeekFrom::Start(offset + head))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, f.take(end - offset - head));
+    let mut line = Vec::new();
+    let mut previous_blank = false;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if previous_blank && line.starts_with(b"From ") {
+            // Another message after it: not ours to cut.
+            return Ok(false);
+        }
+        previous_blank = line == b"\n";
+    }
+    locked.file.set_len(offset)?;
+    locked.file.sync_all()?;
+    Ok(true)
+}
+
 /// The `len` bytes at `offset` in `path` have this digest: an append that
 /// was recorded as about to happen did happen.
 pub fn holds_at(path: &Path, offset: u64, len: u64, sha256: &str) -> bool {
@@ -610,6 +668,41 @@ mod tests {
         let found = digests(&p).unwrap();
         assert!(found.contains(&super::super::digest(&one)));
         assert!(found.contains(&super::super::digest(&two)));
+        assert!(!dotlock_path(&p).exists());
+    }
+
+    /// A crash's part is cut only when it is still there, ours, and last.
+    #[test]
+    fn a_partial_append_is_cut_back_only_when_it_is_last() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("box");
+        let before = "From x Thu Dec  3 03:36:22 2026\nSubject: old\n\nbody\n\n";
+        let head = "From a@b Thu Dec  3 03:36:22 2026\n";
+        let sha = super::super::digest(head.as_bytes());
+        let at = before.len() as u64;
+        let n = head.len() as u64;
+        for (after, cut) in [
+            ("Subject: cut\n\n>From half", true),
+            (
+                "Subject: cut\n\nhalf\n\nFrom other Thu Dec  3 03:36:22 2026\n\nx\n\n",
+                false,
+            ),
+        ] {
+            fs::write(&p, format!("{before}{head}{after}")).unwrap();
+            assert_eq!(cut_back_partial(&p, at, n, &sha).unwrap(), cut, "{after:?}");
+            let want = if cut {
+                before.to_string()
+            } else {
+                format!("{before}{head}{after}")
+            };
+            assert_eq!(fs::read_to_string(&p).unwrap(), want);
+        }
+        fs::write(
+            &p,
+            format!("{before}From other Thu Dec  3 03:36:22 2026\n\nx\n"),
+        )
+        .unwrap();
+        assert!(!cut_back_partial(&p, at, n, &sha).unwrap(), "not ours");
         assert!(!dotlock_path(&p).exists());
     }
 

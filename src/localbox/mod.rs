@@ -299,7 +299,23 @@ impl Keeper {
                 if let (Where::File(name), Some(md)) = (&e.place, &self.maildir) {
                     md.remove_temp(name);
                 }
-                if let Where::Mbox { offset, .. } = &e.place
+                // An append cut part way (the process killed) is taken
+                // out again when nothing was appended after it.
+                let cut = match &e.place {
+                    Where::MboxStart {
+                        offset,
+                        head,
+                        sha256,
+                        pid,
+                    } => {
+                        mbox::remove_dotlock_of(self.dest.path(), *pid);
+                        mbox::cut_back_partial(self.dest.path(), *offset, *head, sha256)
+                            .unwrap_or(false)
+                    }
+                    _ => false,
+                };
+                if let Where::Mbox { offset, .. } | Where::MboxStart { offset, .. } = &e.place
+                    && !cut
                     && mbox::len(self.dest.path()).is_some_and(|l| l > *offset)
                 {
                     self.warnings.push(format!(

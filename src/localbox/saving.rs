@@ -297,15 +297,17 @@ fn start_mbox(
     let sender = mbox::envelope_sender(&head);
     let date = mbox::envelope_date(&head);
     let mut a = mbox::Appending::start(keeper.dest.path(), &sender, &date)?;
-    // The length and digest are known only once it is written: an intent
-    // without them is settled by what is at the offset.
+    // The length and digest are known only once it is written: the intent
+    // says where it starts and how (to take a part left by a crash out).
+    let (head_len, sha256) = a.head();
     let e = Entry::new(
         uid,
         size,
-        Where::Mbox {
+        Where::MboxStart {
             offset: a.offset(),
-            len: 0,
-            sha256: String::new(),
+            head: head_len,
+            sha256,
+            pid: std::process::id(),
         },
         String::new(),
         false,
