@@ -10,6 +10,11 @@
 //! line ends as the server counts, equals the LIST size). Only a checked
 //! copy may be deleted from the server.
 //!
+//! A big message is kept as it arrives instead ([`Keeper::begin`] gives a
+//! [`Saving`]: `write` each piece, then `finish`; dropped, it leaves
+//! nothing behind), so memory does not grow with the message; `keep` is
+//! that same writer handed the whole message.
+//!
 //! Both formats store LF line ends (what mutt, Dovecot and procmail
 //! expect on Unix); a message without a final newline gets one.
 //!
@@ -18,7 +23,10 @@
 //! file fsynced, the Maildir rename and the directory fsynced, or the mbox
 //! append fsynced). An entry still "about to" at the next start is
 //! settled by looking at the destination: the Maildir file in `new/` or
-//! `cur/`, or the exact bytes at the recorded mbox offset.
+//! `cur/`, or the exact bytes at the recorded mbox offset. A streamed copy
+//! records its intent twice: before the first byte (the Maildir temp name,
+//! the mbox offset and `From ` line), and once durable and checked, before
+//! it is made visible, with exactly where it went ([`saving`]).
 
 pub mod files;
 pub mod lines;
