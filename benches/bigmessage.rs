@@ -6,7 +6,8 @@
 //!   it (`Event::Message`, then the reader's `Doc`, as the parse thread
 //!   makes it);
 //!   and of that, `mail::view` and the `Doc` alone (no network);
-//! - `popview show --raw N > /dev/null` and `popview save N --maildir DIR`.
+//! - `popview show --raw N > /dev/null` and `popview save N --maildir DIR`
+//!   and `--mbox FILE` (both streamed: their memory stays small).
 //!
 //! Each case runs in a child process (this binary again, or popview under
 //! `/usr/bin/time`) so its peak resident memory (`VmHWM`) is its own; the
@@ -315,6 +316,19 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
         r
     });
+    let save_mbox = best(&mut || {
+        let file = sb.home().join(format!("mbox-{}", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_dir_all(sb.home().join("xdg-data"));
+        let r = run_cli(
+            &sb,
+            &cfg,
+            &d.password,
+            &["save", "1", "--mbox", file.to_str().unwrap()],
+        );
+        let _ = std::fs::remove_file(&file);
+        r
+    });
     let mbs = size / 1e6;
     println!(
         "\nOne message of {mbs:.1} MB from Dovecot over loopback (best time / largest peak of {runs} runs)\n"
@@ -344,4 +358,5 @@ fn main() {
     );
     row("popview show --raw 1 >/dev/null", show, "  (whole process)");
     row("popview save 1 --maildir", save, "  (whole process)");
+    row("popview save 1 --mbox", save_mbox, "  (whole process)");
 }

@@ -4,10 +4,14 @@
 //!
 //! One session, in three steps:
 //! 1. Log in and list (retried like the other commands' first connection).
-//! 2. RETR every message not saved before, pipelined
-//!    ([`crate::pop3::Client::retrieve_each`]); each is written, fsynced and
-//!    recorded as it completes, so memory holds one message at a time and
-//!    a run cut anywhere resumes without duplicates.
+//! 2. RETR every message not saved before: small ones pipelined
+//!    ([`crate::pop3::Client::retrieve_each`]), each kept as it completes;
+//!    big ones ([`STREAM_FROM`]) one at a time, streamed
+//!    ([`crate::pop3::Client::retrieve_into`]) into the destination line by
+//!    line ([`crate::localbox::Saving`]), so memory stays small whatever
+//!    the size. Each is fsynced and recorded as it completes, and a run cut
+//!    anywhere resumes without duplicates (a message cut part way leaves
+//!    nothing behind).
 //! 3. With `--delete`: DELE the messages whose copy is durable and checked
 //!    (saved now, or saved before and still where it was put), then QUIT;
 //!    "deleted" only when QUIT is confirmed, as `delete` says it. A message
@@ -209,27 +213,76 @@ pub(super) fn choose(entries: &[ListEntry], targets: &[String]) -> Result<Vec<Li
     Ok(chosen)
 }
 
-/// RETR what was not saved before and keep each as it arrives. `Err`:
-/// the connection was lost (the items not reached stay `Waiting`).
+/// Messages this big (LIST size) or bigger are streamed: each line
+/// written out as it arrives, one RETR at a time, so memory stays small
+/// whatever the size. Smaller ones are fetched whole, pipelined (many
+/// small messages would otherwise pay a round trip each).
+pub const STREAM_FROM: u64 = 1024 * 1024;
+
+/// RETR what was not saved before and keep each as it arrives, in
+/// listing order: runs of small messages pipelined, a big one streamed.
+/// `Err`: the connection was lost (the items not reached stay `Waiting`).
 fn retrieve(
     client: &mut Client<Stream>,
     keeper: &mut Keeper,
     items: &mut [Item],
 ) -> std::result::Result<(), CmdError> {
-    let wanted: Vec<(u32, u64)> = items
-        .iter()
-        .filter(|i| i.saved == Saved::Waiting)
-        .map(|i| (i.entry.key.number, i.entry.size))
+    let wanted: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].saved == Saved::Waiting)
         .collect();
-    let total: u64 = wanted.iter().map(|w| w.1).sum();
+    let total: u64 = wanted.iter().map(|&i| items[i].entry.size).sum();
     let on = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     let progress = std::cell::RefCell::new(Progress::new(on, wanted.len(), total));
-    let by_number: HashMap<u32, usize> = items
+    let mut rest = &wanted[..];
+    let result = loop {
+        let Some(&first) = rest.first() else {
+            break Ok(());
+        };
+        if streams(&items[first]) {
+            rest = &rest[1..];
+            let r = stream_one(client, keeper, &mut items[first], &progress);
+            progress.borrow_mut().finished(items[first].entry.size);
+            if let Err(e) = r {
+                break Err(e);
+            }
+            continue;
+        }
+        let run = rest.iter().take_while(|&&i| !streams(&items[i])).count();
+        let (batch, after) = rest.split_at(run);
+        rest = after;
+        if let Err(e) = retrieve_batch(client, keeper, items, batch, &progress) {
+            break Err(e);
+        }
+    };
+    progress.borrow_mut().clear();
+    result.map_err(|e| CmdError::from_kind(e.kind, &e.message))
+}
+
+/// A message is streamed when it is big and has a UID (a message without
+/// one is known by the digest of its content, which must be known
+/// before it is written: it is fetched whole).
+fn streams(it: &Item) -> bool {
+    it.entry.size >= STREAM_FROM && it.entry.key.uid.is_some()
+}
+
+/// The items `batch` (indexes into `items`), RETRs pipelined, each kept
+/// whole as it completes.
+fn retrieve_batch(
+    client: &mut Client<Stream>,
+    keeper: &mut Keeper,
+    items: &mut [Item],
+    batch: &[usize],
+    progress: &std::cell::RefCell<Progress>,
+) -> std::result::Result<(), crate::pop3::Error> {
+    let wanted: Vec<(u32, u64)> = batch
         .iter()
-        .enumerate()
-        .map(|(i, it)| (it.entry.key.number, i))
+        .map(|&i| (items[i].entry.key.number, items[i].entry.size))
         .collect();
-    let result = client.retrieve_each(
+    let by_number: HashMap<u32, usize> = batch
+        .iter()
+        .map(|&i| (items[i].entry.key.number, i))
+        .collect();
+    client.retrieve_each(
         &wanted,
         &mut |bytes| progress.borrow_mut().receiving(bytes),
         |number, body| {
@@ -246,20 +299,68 @@ fn retrieve(
                 },
                 Err(e) => Saved::Failed(e.message),
             };
-            if let Saved::Now { checked: false } = it.saved {
-                progress.borrow_mut().clear();
-                eprintln!(
-                    "popview: warning: message {} was saved, but its size differs from what \
-                     the server listed ({} bytes); it will not be deleted from the server",
-                    it.entry.key.number, it.entry.size
-                );
-            }
+            warn_unchecked(it, progress);
             progress.borrow_mut().finished(it.entry.size);
             ControlFlow::Continue(())
         },
+    )
+}
+
+/// RETR one message streamed into the keeper. A local failure (the disk)
+/// fails this message only: the rest of it is read and dropped so the
+/// session goes on. `Err`: the connection was lost.
+fn stream_one(
+    client: &mut Client<Stream>,
+    keeper: &mut Keeper,
+    it: &mut Item,
+    progress: &std::cell::RefCell<Progress>,
+) -> std::result::Result<(), crate::pop3::Error> {
+    let uid = it.entry.key.uid.clone().unwrap_or_default();
+    let mut saving = match keeper.begin(&uid, it.entry.size) {
+        Ok(s) => s,
+        Err(e) => {
+            it.saved = Saved::Failed(e.0);
+            return Ok(());
+        }
+    };
+    let mut local: Option<String> = None;
+    let got = client.retrieve_into(
+        it.entry.key.number,
+        Some(it.entry.size),
+        &mut |piece| {
+            if local.is_none()
+                && let Err(e) = saving.write(piece)
+            {
+                local = Some(e.0);
+            }
+            Ok(())
+        },
+        &mut |bytes| progress.borrow_mut().receiving(bytes),
     );
-    progress.borrow_mut().clear();
-    result.map_err(|e| CmdError::from_kind(e.kind, &e.message))
+    it.saved = match (got, local) {
+        // Dropping `saving` takes out what was written.
+        (Err(e), _) if !e.is_fatal_to_session() => Saved::Failed(e.message),
+        (Err(e), _) => return Err(e),
+        (Ok(_), Some(why)) => Saved::Failed(why),
+        (Ok(_), None) => match saving.finish() {
+            Ok(k) if k.already_there => Saved::Before { holds: k.checked },
+            Ok(k) => Saved::Now { checked: k.checked },
+            Err(e) => Saved::Failed(e.0),
+        },
+    };
+    warn_unchecked(it, progress);
+    Ok(())
+}
+
+fn warn_unchecked(it: &Item, progress: &std::cell::RefCell<Progress>) {
+    if let Saved::Now { checked: false } = it.saved {
+        progress.borrow_mut().clear();
+        eprintln!(
+            "popview: warning: message {} was saved, but its size differs from what \
+             the server listed ({} bytes); it will not be deleted from the server",
+            it.entry.key.number, it.entry.size
+        );
+    }
 }
 
 /// Step 3: DELE what may go, then QUIT. Returns how many were deleted

@@ -51,6 +51,12 @@ impl Maildir {
     /// A name no other delivery uses: time, microseconds, pid, a random
     /// number and a per-process counter, the host; then `,S=size`.
     pub fn unique_name(&self, size: u64) -> String {
+        sized(&self.unique_base(), size)
+    }
+
+    /// [`Self::unique_name`] before the size is known (the name in
+    /// `tmp/` of a streamed delivery).
+    pub fn unique_base(&self) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -58,7 +64,7 @@ impl Maildir {
         let mut h = RandomState::new().build_hasher();
         h.write_u64(n);
         format!(
-            "{}.M{}P{}R{:016x}Q{n}.{},S={size}",
+            "{}.M{}P{}R{:016x}Q{n}.{}",
             now.as_secs(),
             now.subsec_micros(),
             std::process::id(),
@@ -71,35 +77,24 @@ impl Maildir {
     /// through a symlink), fsynced, renamed into `new/`, `new/` fsynced.
     /// On failure the temp file is removed and nothing is in `new/`.
     pub fn deliver(&self, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-        let tmp = self.root.join("tmp").join(name);
-        let new = self.root.join("new").join(name);
-        let result = (|| {
-            let mut f = files::new_private_file().open(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            drop(f);
-            if fs::symlink_metadata(&new).is_ok() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("{} exists already", new.display()),
-                ));
-            }
-            fs::rename(&tmp, &new)?;
-            files::sync_dir(&self.root.join("new"))?;
-            let len = fs::metadata(&new)?.len();
-            if len != bytes.len() as u64 {
-                return Err(io::Error::other(format!(
-                    "{} holds {len} bytes, {} were written",
-                    new.display(),
-                    bytes.len()
-                )));
-            }
-            Ok(new.clone())
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let mut d = self.begin(name)?;
+        d.write(bytes)?;
+        d.sync()?;
+        d.commit(name)
+    }
+
+    /// Start a delivery written as it arrives: `tmp/base` is created
+    /// (0600, new, never through a symlink). Dropped before
+    /// [`Delivery::commit`], the temp file is removed.
+    pub fn begin(&self, base: &str) -> io::Result<Delivery> {
+        let tmp = self.root.join("tmp").join(base);
+        let file = files::new_private_file().open(&tmp)?;
+        Ok(Delivery {
+            root: self.root.clone(),
+            tmp,
+            file: Some(io::BufWriter::with_capacity(64 * 1024, file)),
+            written: 0,
+        })
     }
 
     /// The message delivered as `name` is in `new/`, or in `cur/` (where
@@ -129,9 +124,13 @@ impl Maildir {
         cur.contains(name)
     }
 
-    /// Remove `tmp/name`, left by a delivery that stopped.
+    /// Remove `tmp/name` (or `tmp/` of its name before the size was
+    /// known), left by a delivery that stopped.
     pub fn remove_temp(&self, name: &str) {
         let _ = fs::remove_file(self.root.join("tmp").join(name));
+        if let Some((base, _)) = name.rsplit_once(",S=") {
+            let _ = fs::remove_file(self.root.join("tmp").join(base));
+        }
     }
 
     /// The digest ([`super::digest`]) of every message in `new/` and `cur/`.
@@ -155,6 +154,92 @@ impl Maildir {
             }
         }
         Ok(out)
+    }
+}
+
+/// `base` with the stored size, `,S=size`, as Dovecot and mutt read it.
+pub fn sized(base: &str, size: u64) -> String {
+    format!("{base},S={size}")
+}
+
+/// A delivery in progress: the message written into `tmp/` as it
+/// arrives. [`Delivery::sync`] makes it durable and checks its size,
+/// [`Delivery::commit`] moves it into `new/`; dropped before that, the
+/// temp file is removed (nothing is left behind).
+pub struct Delivery {
+    root: PathBuf,
+    tmp: PathBuf,
+    file: Option<io::BufWriter<fs::File>>,
+    written: u64,
+}
+
+impl Delivery {
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the delivery was already synced"))?;
+        f.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Flush, fsync, and check the temp file holds every byte written.
+    pub fn sync(&mut self) -> io::Result<()> {
+        let Some(w) = self.file.take() else {
+            return Ok(());
+        };
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        let len = f.metadata()?.len();
+        if len != self.written {
+            return Err(io::Error::other(format!(
+                "{} holds {len} bytes, {} were written",
+                self.tmp.display(),
+                self.written
+            )));
+        }
+        Ok(())
+    }
+
+    /// Move the synced file into `new/` as `name` (refused when that
+    /// exists), fsync `new/` and check the size there.
+    pub fn commit(mut self, name: &str) -> io::Result<PathBuf> {
+        self.sync()?;
+        let new = self.root.join("new").join(name);
+        if fs::symlink_metadata(&new).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists already", new.display()),
+            ));
+        }
+        fs::rename(&self.tmp, &new)?;
+        // Renamed: nothing in tmp/ to remove any more.
+        self.tmp = PathBuf::new();
+        files::sync_dir(&self.root.join("new"))?;
+        let len = fs::metadata(&new)?.len();
+        if len != self.written {
+            return Err(io::Error::other(format!(
+                "{} holds {len} bytes, {} were written",
+                new.display(),
+                self.written
+            )));
+        }
+        Ok(new)
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            self.file = None;
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }
 

@@ -282,43 +282,154 @@ pub fn append(
     lf: &[u8],
     before_write: impl FnOnce(u64, u64, &str) -> io::Result<()>,
 ) -> io::Result<u64> {
-    let locked = lock(path)?;
-    let file = &locked.file;
-    let offset = file.metadata()?.len();
-    // Messages are separated by a blank line: add one when the file
-    // doesn't end with one (written by another program).
-    let ending = tail(file, offset)?;
-    let separator: &[u8] = match (offset, ending) {
-        (0, _) | (_, [b'\n', b'\n']) => b"",
-        (_, [_, b'\n']) => b"\n",
-        _ => b"\n\n",
-    };
-    let from_at = offset + separator.len() as u64;
+    let mut a = Appending::start(path, sender, date)?;
     let mut digest = Digesting::default();
-    write_mboxrd(&mut digest, separator, sender, date, lf)?;
+    write_mboxrd(&mut digest, a.separator(), sender, date, lf)?;
     let (len, sha256) = digest.finish();
-    before_write(offset, len, &sha256)?;
-    let written = (|| {
-        let mut w = io::BufWriter::with_capacity(64 * 1024, file);
-        write_mboxrd(&mut w, separator, sender, date, lf)?;
-        w.flush()?;
-        drop(w);
-        file.sync_all()
-    })();
-    let end = file.metadata().map(|m| m.len());
-    match (written, end) {
-        (Ok(()), Ok(end)) if end == offset + len => Ok(from_at),
-        (result, end) => {
-            // Take the half-written message out again (the locks are ours).
-            let _ = locked.file.set_len(offset);
-            let _ = locked.file.sync_all();
-            Err(match (result, end) {
-                (Err(e), _) | (_, Err(e)) => e,
-                (Ok(()), Ok(end)) => io::Error::other(format!(
-                    "the file grew to {end} bytes, {} expected",
-                    offset + len
-                )),
-            })
+    before_write(a.offset(), len, &sha256)?;
+    for line in lf.split_inclusive(|&b| b == b'\n') {
+        a.line(line.strip_suffix(b"\n").unwrap_or(line))?;
+    }
+    if lf.is_empty() {
+        a.line(b"")?;
+    }
+    let (written, _) = a.sync()?;
+    if written != len {
+        return Err(io::Error::other(format!(
+            "{written} bytes were appended, {len} expected"
+        )));
+    }
+    Ok(a.commit())
+}
+
+/// One message being appended as it arrives: the locks are held from
+/// [`Appending::start`] until it is committed or dropped; dropped before
+/// [`Appending::commit`] (a failure, an abort), the file is cut back to
+/// its length before the message, under the same locks, so no part of
+/// the message is left.
+pub struct Appending {
+    locked: Locked,
+    /// The file's length before the message.
+    offset: u64,
+    separator: &'static [u8],
+    buf: Vec<u8>,
+    digest: Digesting,
+    committed: bool,
+}
+
+/// Written to the file in pieces this big.
+const APPEND_BUF: usize = 64 * 1024;
+
+impl Appending {
+    /// Take the locks and write (buffered) the separator and the `From `
+    /// line.
+    pub fn start(path: &Path, sender: &str, date: &str) -> io::Result<Appending> {
+        let locked = lock(path)?;
+        let offset = locked.file.metadata()?.len();
+        // Messages are separated by a blank line: add one when the file
+        // doesn't end with one (written by another program).
+        let ending = tail(&locked.file, offset)?;
+        let separator: &'static [u8] = match (offset, ending) {
+            (0, _) | (_, [b'\n', b'\n']) => b"",
+            (_, [_, b'\n']) => b"\n",
+            _ => b"\n\n",
+        };
+        let mut a = Appending {
+            locked,
+            offset,
+            separator,
+            buf: Vec::with_capacity(APPEND_BUF),
+            digest: Digesting::default(),
+            committed: false,
+        };
+        a.put(separator)?;
+        a.put(format!("From {sender} {date}\n").as_bytes())?;
+        Ok(a)
+    }
+
+    /// The file's length before the message (what the record of saved
+    /// messages keeps).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Where the message's `From ` line is.
+    pub fn from_at(&self) -> u64 {
+        self.offset + self.separator.len() as u64
+    }
+
+    /// The length and digest of what [`Appending::start`] wrote (the
+    /// separator and the `From ` line): how the start of this append is
+    /// recognised after a crash ([`cut_back_partial`]).
+    pub fn head(&self) -> (u64, String) {
+        self.digest.clone().finish()
+    }
+
+    fn separator(&self) -> &'static [u8] {
+        self.separator
+    }
+
+    /// One line of the message, without its line end: quoted (mboxrd)
+    /// and ended with LF.
+    pub fn line(&mut self, content: &[u8]) -> io::Result<()> {
+        if is_from_line(content.trim_ascii_start_matches_gt()) {
+            self.put(b">")?;
+        }
+        self.put(content)?;
+        self.put(b"\n")
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.digest.write_all(bytes)?;
+        if self.buf.len() + bytes.len() > APPEND_BUF {
+            self.flush()?;
+        }
+        if bytes.len() >= APPEND_BUF {
+            return (&self.locked.file).write_all(bytes);
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&self.locked.file).write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// End the message (the blank line), write it out, fsync, and check
+    /// the file grew by exactly what was written. Returns how many bytes
+    /// were appended and their digest. Still locked: the caller records
+    /// it, then [`Appending::commit`]s.
+    pub fn sync(&mut self) -> io::Result<(u64, String)> {
+        self.put(b"\n")?;
+        self.flush()?;
+        self.locked.file.sync_all()?;
+        let (len, sha256) = std::mem::take(&mut self.digest).finish();
+        let end = self.locked.file.metadata()?.len();
+        if end != self.offset + len {
+            return Err(io::Error::other(format!(
+                "the file grew to {end} bytes, {} expected",
+                self.offset + len
+            )));
+        }
+        Ok((len, sha256))
+    }
+
+    /// Keep what was written and release the locks. Returns where the
+    /// `From ` line is.
+    pub fn commit(mut self) -> u64 {
+        self.committed = true;
+        self.from_at()
+    }
+}
+
+impl Drop for Appending {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Take the partial message out again (the locks are ours).
+            let _ = self.locked.file.set_len(self.offset);
+            let _ = self.locked.file.sync_all();
         }
     }
 }
@@ -346,7 +457,7 @@ fn write_mboxrd(
 }
 
 /// Counts and digests what is written to it.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Digesting {
     len: u64,
     hash: sha2::Sha256,
@@ -382,6 +493,57 @@ fn tail(mut file: &File, len: u64) -> io::Result<[u8; 2]> {
         file.read_exact(&mut t[1..])?;
     }
     Ok(t)
+}
+
+/// Remove the dotlock of `path` when it was left by popview process `pid`
+/// that died while appending (it holds exactly that pid, as
+/// [`take_dotlock`] writes it, and no such process runs): otherwise every
+/// mail program would wait [`STALE_DOTLOCK`] for it.
+pub fn remove_dotlock_of(path: &Path, pid: u32) {
+    let lock = dotlock_path(path);
+    let Ok(text) = fs::read_to_string(&lock) else {
+        return;
+    };
+    let alive = Path::new("/proc").join(pid.to_string()).exists();
+    if pid != 0 && !alive && text == format!("{pid}\n") {
+        let _ = fs::remove_file(&lock);
+    }
+}
+
+/// After a crash part way through an append that began at `offset` with
+/// `head` bytes of digest `sha256` (see [`Appending::head`]): when the
+/// file still starts that append there and holds nothing after it (no
+/// other message start: the append was the last thing written), cut it
+/// back to `offset`, under the locks. Returns whether it was cut.
+pub fn cut_back_partial(path: &Path, offset: u64, head: u64, sha256: &str) -> io::Result<bool> {
+    if len(path).is_none_or(|l| l <= offset) || !holds_at(path, offset, head, sha256) {
+        return Ok(false);
+    }
+    let locked = lock(path)?;
+    // Looked at again under the locks: another writer may have come.
+    let end = locked.file.metadata()?.len();
+    if end <= offset || !holds_at(path, offset, head, sha256) {
+        return Ok(false);
+    }
+    let mut f = &locked.file;
+    f.seek(SeekFrom::Start(offset + head))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, f.take(end - offset - head));
+    let mut line = Vec::new();
+    let mut previous_blank = false;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if previous_blank && line.starts_with(b"From ") {
+            // Another message after it: not ours to cut.
+            return Ok(false);
+        }
+        previous_blank = line == b"\n";
+    }
+    locked.file.set_len(offset)?;
+    locked.file.sync_all()?;
+    Ok(true)
 }
 
 /// The `len` bytes at `offset` in `path` have this digest: an append that
@@ -506,6 +668,41 @@ mod tests {
         let found = digests(&p).unwrap();
         assert!(found.contains(&super::super::digest(&one)));
         assert!(found.contains(&super::super::digest(&two)));
+        assert!(!dotlock_path(&p).exists());
+    }
+
+    /// A crash's part is cut only when it is still there, ours, and last.
+    #[test]
+    fn a_partial_append_is_cut_back_only_when_it_is_last() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("box");
+        let before = "From x Thu Dec  3 03:36:22 2026\nSubject: old\n\nbody\n\n";
+        let head = "From a@b Thu Dec  3 03:36:22 2026\n";
+        let sha = super::super::digest(head.as_bytes());
+        let at = before.len() as u64;
+        let n = head.len() as u64;
+        for (after, cut) in [
+            ("Subject: cut\n\n>From half", true),
+            (
+                "Subject: cut\n\nhalf\n\nFrom other Thu Dec  3 03:36:22 2026\n\nx\n\n",
+                false,
+            ),
+        ] {
+            fs::write(&p, format!("{before}{head}{after}")).unwrap();
+            assert_eq!(cut_back_partial(&p, at, n, &sha).unwrap(), cut, "{after:?}");
+            let want = if cut {
+                before.to_string()
+            } else {
+                format!("{before}{head}{after}")
+            };
+            assert_eq!(fs::read_to_string(&p).unwrap(), want);
+        }
+        fs::write(
+            &p,
+            format!("{before}From other Thu Dec  3 03:36:22 2026\n\nx\n"),
+        )
+        .unwrap();
+        assert!(!cut_back_partial(&p, at, n, &sha).unwrap(), "not ours");
         assert!(!dotlock_path(&p).exists());
     }
 

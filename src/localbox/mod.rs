@@ -10,6 +10,11 @@
 //! line ends as the server counts, equals the LIST size). Only a checked
 //! copy may be deleted from the server.
 //!
+//! A big message is kept as it arrives instead ([`Keeper::begin`] gives a
+//! [`Saving`]: `write` each piece, then `finish`; dropped, it leaves
+//! nothing behind), so memory does not grow with the message; `keep` is
+//! that same writer handed the whole message.
+//!
 //! Both formats store LF line ends (what mutt, Dovecot and procmail
 //! expect on Unix); a message without a final newline gets one.
 //!
@@ -18,12 +23,19 @@
 //! file fsynced, the Maildir rename and the directory fsynced, or the mbox
 //! append fsynced). An entry still "about to" at the next start is
 //! settled by looking at the destination: the Maildir file in `new/` or
-//! `cur/`, or the exact bytes at the recorded mbox offset.
+//! `cur/`, or the exact bytes at the recorded mbox offset. A streamed copy
+//! records its intent twice: before the first byte (the Maildir temp name,
+//! the mbox offset and `From ` line), and once durable and checked, before
+//! it is made visible, with exactly where it went ([`saving`]).
 
 pub mod files;
+pub mod lines;
 pub mod maildir;
 pub mod mbox;
 pub mod saved;
+pub mod saving;
+
+pub use saving::Saving;
 
 use std::path::{Path, PathBuf};
 
@@ -111,8 +123,12 @@ pub fn crlf_size(lf: &[u8]) -> u64 {
 /// `listed` octets. The server counts CRLF line ends; a message stored
 /// without a final line end is counted without it (and gets one here).
 pub fn size_matches(lf: &[u8], listed: u64) -> bool {
-    let size = crlf_size(lf);
-    size == listed || size == listed.saturating_add(2)
+    crlf_size_matches(crlf_size(lf), listed)
+}
+
+/// [`size_matches`] for a stored copy whose CRLF size is `crlf`.
+pub fn crlf_size_matches(crlf: u64, listed: u64) -> bool {
+    crlf == listed || crlf == listed.saturating_add(2)
 }
 
 /// SHA-256 of the stored form, lower-case hex: how a message is recognised
@@ -242,9 +258,15 @@ impl Keeper {
         size: u64,
         raw: impl Into<Vec<u8>>,
     ) -> Result<Kept, LocalError> {
-        let lf = to_lf(raw.into());
-        let checked = size_matches(&lf, size);
-        let d = digest(&lf);
+        let raw = raw.into();
+        let mut measure = lines::ToLf::default();
+        let mut none = |_: &[u8]| Ok(());
+        let _ = measure.push(&raw, &mut none);
+        let _ = measure.finish(&mut none);
+        let crlf = measure.crlf_size();
+        let checked = crlf_size_matches(crlf, size);
+        let bytes = measure.len();
+        let d = measure.digest();
         // Without a UID a message is known by its content (a key no UID
         // can have: UIDs are at most 70 characters).
         let by_content = format!("sha256:{d}");
@@ -252,7 +274,7 @@ impl Keeper {
         if self.index.is_done(uid, size) {
             return Ok(Kept {
                 name: "already there".into(),
-                bytes: lf.len() as u64,
+                bytes,
                 checked: self.copy_holds(uid, size),
                 already_there: true,
             });
@@ -264,74 +286,14 @@ impl Keeper {
                 .record_done(Entry::new(uid, size, Where::Found, d, checked))?;
             return Ok(Kept {
                 name: "already there".into(),
-                bytes: lf.len() as u64,
+                bytes,
                 checked,
                 already_there: true,
             });
         }
-        let kept = match (&self.dest, &self.maildir) {
-            (Destination::Maildir(root), Some(md)) => {
-                let name = md.unique_name(lf.len() as u64);
-                let entry = Entry::new(uid, size, Where::File(name.clone()), d, checked);
-                self.index.record_pending(&entry)?;
-                md.deliver(&name, &lf)
-                    .map_err(|e| LocalError::io("can't deliver into the Maildir", root, &e))?;
-                if self.crash_after_write {
-                    return Err(LocalError("stopped after the write (test)".into()));
-                }
-                self.index.record_done(entry)?;
-                Kept {
-                    name,
-                    bytes: lf.len() as u64,
-                    checked,
-                    already_there: false,
-                }
-            }
-            (Destination::Mbox(path), _) => {
-                let sender = mbox::envelope_sender(&lf);
-                let date = mbox::envelope_date(&lf);
-                let mut entry = None;
-                let index = &mut self.index;
-                let offset = mbox::append(path, &sender, &date, &lf, |offset, len, sha256| {
-                    let e = Entry::new(
-                        uid,
-                        size,
-                        Where::Mbox {
-                            offset,
-                            len,
-                            sha256: sha256.to_string(),
-                        },
-                        d.clone(),
-                        checked,
-                    );
-                    index
-                        .record_pending(&e)
-                        .map_err(|e| std::io::Error::other(e.0))?;
-                    entry = Some(e);
-                    Ok(())
-                })
-                .map_err(|e| LocalError::io("can't append to the mbox", path, &e))?;
-                if self.crash_after_write {
-                    return Err(LocalError("stopped after the write (test)".into()));
-                }
-                if let Some(e) = entry {
-                    self.index.record_done(e)?;
-                }
-                Kept {
-                    name: format!("mbox@{offset}"),
-                    bytes: lf.len() as u64,
-                    checked,
-                    already_there: false,
-                }
-            }
-            (Destination::Maildir(root), None) => {
-                return Err(LocalError(format!(
-                    "internal: the Maildir {} was not opened",
-                    root.display()
-                )));
-            }
-        };
-        Ok(kept)
+        let mut saving = self.begin(uid, size)?;
+        saving.write(&raw)?;
+        saving.finish()
     }
 
     /// Entries left "about to write" by a run that stopped: done when the
@@ -345,7 +307,23 @@ impl Keeper {
                 if let (Where::File(name), Some(md)) = (&e.place, &self.maildir) {
                     md.remove_temp(name);
                 }
-                if let Where::Mbox { offset, .. } = &e.place
+                // An append cut part way (the process killed) is taken
+                // out again when nothing was appended after it.
+                let cut = match &e.place {
+                    Where::MboxStart {
+                        offset,
+                        head,
+                        sha256,
+                        pid,
+                    } => {
+                        mbox::remove_dotlock_of(self.dest.path(), *pid);
+                        mbox::cut_back_partial(self.dest.path(), *offset, *head, sha256)
+                            .unwrap_or(false)
+                    }
+                    _ => false,
+                };
+                if let Where::Mbox { offset, .. } | Where::MboxStart { offset, .. } = &e.place
+                    && !cut
                     && mbox::len(self.dest.path()).is_some_and(|l| l > *offset)
                 {
                     self.warnings.push(format!(

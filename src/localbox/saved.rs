@@ -56,6 +56,18 @@ pub enum Where {
     },
     /// Found in the destination by content (after the record was lost).
     Found,
+    /// An mbox append begun (an intent only, never "done"): its first
+    /// `head` bytes at `offset` (the separator and the `From ` line) have
+    /// this digest; the rest is known once it is written.
+    #[serde(rename = "mbox-start")]
+    MboxStart {
+        offset: u64,
+        head: u64,
+        sha256: String,
+        /// The process appending (whose dotlock a crash leaves behind).
+        #[serde(default)]
+        pid: u32,
+    },
 }
 
 /// One message saved (or about to be).

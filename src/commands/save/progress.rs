@@ -46,7 +46,8 @@ impl Progress {
         self.msgs += 1;
         self.done_bytes += size;
         self.current = 0;
-        self.draw(false);
+        // The last one is always shown: the line ends at its total.
+        self.draw(self.msgs == self.total_msgs);
     }
 
     /// Take the line off the screen (before printing, and at the end).
