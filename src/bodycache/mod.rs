@@ -184,17 +184,8 @@ impl BodyCache {
             Ok(Some((_, body, file))) => {
                 let now = SystemTime::now();
                 let _ = file.set_modified(now);
-                self.clock += 1;
                 let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-                self.forget(&name);
-                self.total += bytes;
-                self.entries.insert(
-                    name,
-                    Entry {
-                        bytes,
-                        last: (now, self.clock),
-                    },
-                );
+                self.used(name, bytes, now);
                 Some(body)
             }
             Ok(None) => {
@@ -206,6 +197,21 @@ impl BodyCache {
                 None
             }
         }
+    }
+
+    /// The file `name` (`bytes` long) was just read or written: the most
+    /// recently used.
+    fn used(&mut self, name: String, bytes: u64, now: SystemTime) {
+        self.clock += 1;
+        self.forget(&name);
+        self.total += bytes;
+        self.entries.insert(
+            name,
+            Entry {
+                bytes,
+                last: (now, self.clock),
+            },
+        );
     }
 
     /// Keeps `body`, the message listed as (UID, size), then evicts the
@@ -223,16 +229,7 @@ impl BodyCache {
         }
         let name = file_name(uid, size);
         write_atomic(&self.dir, &name, &[&header, body])?;
-        self.clock += 1;
-        self.forget(&name);
-        self.total += bytes;
-        self.entries.insert(
-            name,
-            Entry {
-                bytes,
-                last: (SystemTime::now(), self.clock),
-            },
-        );
+        self.used(name, bytes, SystemTime::now());
         self.evict();
         Ok(())
     }

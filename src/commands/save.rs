@@ -31,7 +31,7 @@ use std::path::PathBuf;
 
 use super::delete::{Outcome, line_of};
 use super::*;
-use crate::localbox::{Destination, Keeper};
+use crate::localbox::{Destination, Fate, Keeper};
 use crate::pop3::transport::Stream;
 use crate::pop3::{Client, Command, Credentials, Reply, Trace};
 use crate::worker::listing::Listing;
@@ -51,29 +51,14 @@ pub struct SaveOptions {
 /// One message to consider, and what became of it.
 struct Item {
     entry: ListEntry,
-    saved: Saved,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Saved {
-    /// Not yet retrieved (the session ended first).
-    Waiting,
-    /// Saved in an earlier run; `holds`: the copy is still there, checked.
-    Before {
-        holds: bool,
-    },
-    /// Saved now; `checked`: its size matches LIST.
-    Now {
-        checked: bool,
-    },
-    Failed(String),
+    saved: Fate,
 }
 
 impl Item {
     fn deletable(&self) -> bool {
         matches!(
             self.saved,
-            Saved::Before { holds: true } | Saved::Now { checked: true }
+            Fate::Before { holds: true } | Fate::Now { checked: true }
         )
     }
 }
@@ -97,10 +82,10 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
         .into_iter()
         .map(|entry| {
             let saved = match entry.key.uid.as_deref() {
-                Some(uid) if keeper.already_saved(uid, entry.size) => Saved::Before {
+                Some(uid) if keeper.already_saved(uid, entry.size) => Fate::Before {
                     holds: keeper.copy_holds(uid, entry.size),
                 },
-                _ => Saved::Waiting,
+                _ => Fate::Waiting,
             };
             Item { entry, saved }
         })
@@ -119,7 +104,7 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
         eprintln!("popview: warning: {}", sanitize::line(&w));
     }
     for it in &items {
-        if let Saved::Failed(why) = &it.saved {
+        if let Fate::Failed(why) = &it.saved {
             writeln!(
                 out,
                 "not saved {}\t{}",
@@ -133,7 +118,7 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
     if opts.delete {
         for it in items
             .iter()
-            .filter(|i| i.saved == Saved::Before { holds: false })
+            .filter(|i| i.saved == Fate::Before { holds: false })
         {
             eprintln!(
                 "popview: message {} was saved before, but its copy is no longer where it was \
@@ -153,7 +138,7 @@ pub fn save(cfg: WorkerConfig, opts: SaveOptions, out: &mut dyn Write) -> Result
     summary(out, &items, &opts.dest, deleted)?;
     let not_saved = items
         .iter()
-        .filter(|i| matches!(i.saved, Saved::Failed(_) | Saved::Waiting))
+        .filter(|i| matches!(i.saved, Fate::Failed(_) | Fate::Waiting))
         .count();
     if let Some(e) = lost {
         return Err(CmdError {
@@ -228,7 +213,7 @@ fn retrieve(
     items: &mut [Item],
 ) -> std::result::Result<(), CmdError> {
     let wanted: Vec<usize> = (0..items.len())
-        .filter(|&i| items[i].saved == Saved::Waiting)
+        .filter(|&i| items[i].saved == Fate::Waiting)
         .collect();
     let total: u64 = wanted.iter().map(|&i| items[i].entry.size).sum();
     let on = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
@@ -291,13 +276,9 @@ fn retrieve_batch(
             };
             let it = &mut items[i];
             it.saved = match body {
-                Ok(b) if b.truncated => Saved::Failed("the message was cut short".into()),
-                Ok(b) => match keeper.keep(it.entry.key.uid.as_deref(), it.entry.size, b.data) {
-                    Ok(k) if k.already_there => Saved::Before { holds: k.checked },
-                    Ok(k) => Saved::Now { checked: k.checked },
-                    Err(e) => Saved::Failed(e.0),
-                },
-                Err(e) => Saved::Failed(e.message),
+                Ok(b) if b.truncated => Fate::Failed("the message was cut short".into()),
+                Ok(b) => Fate::of(keeper.keep(it.entry.key.uid.as_deref(), it.entry.size, b.data)),
+                Err(e) => Fate::Failed(e.message),
             };
             warn_unchecked(it, progress);
             progress.borrow_mut().finished(it.entry.size);
@@ -319,7 +300,7 @@ fn stream_one(
     let mut saving = match keeper.begin(&uid, it.entry.size) {
         Ok(s) => s,
         Err(e) => {
-            it.saved = Saved::Failed(e.0);
+            it.saved = Fate::Failed(e.0);
             return Ok(());
         }
     };
@@ -339,21 +320,17 @@ fn stream_one(
     );
     it.saved = match (got, local) {
         // Dropping `saving` takes out what was written.
-        (Err(e), _) if !e.is_fatal_to_session() => Saved::Failed(e.message),
+        (Err(e), _) if !e.is_fatal_to_session() => Fate::Failed(e.message),
         (Err(e), _) => return Err(e),
-        (Ok(_), Some(why)) => Saved::Failed(why),
-        (Ok(_), None) => match saving.finish() {
-            Ok(k) if k.already_there => Saved::Before { holds: k.checked },
-            Ok(k) => Saved::Now { checked: k.checked },
-            Err(e) => Saved::Failed(e.0),
-        },
+        (Ok(_), Some(why)) => Fate::Failed(why),
+        (Ok(_), None) => Fate::of(saving.finish()),
     };
     warn_unchecked(it, progress);
     Ok(())
 }
 
 fn warn_unchecked(it: &Item, progress: &std::cell::RefCell<Progress>) {
-    if let Saved::Now { checked: false } = it.saved {
+    if let Fate::Now { checked: false } = it.saved {
         progress.borrow_mut().clear();
         eprintln!(
             "popview: warning: message {} was saved, but its size differs from what \
@@ -454,12 +431,12 @@ fn mark(client: &mut Client<Stream>, go: &[&Item]) -> std::result::Result<(), St
 fn summary(out: &mut dyn Write, items: &[Item], dest: &Destination, deleted: usize) -> Result<()> {
     let now: Vec<&Item> = items
         .iter()
-        .filter(|i| matches!(i.saved, Saved::Now { .. }))
+        .filter(|i| matches!(i.saved, Fate::Now { .. }))
         .collect();
     let bytes: u64 = now.iter().map(|i| i.entry.size).sum();
     let before = items
         .iter()
-        .filter(|i| matches!(i.saved, Saved::Before { .. }))
+        .filter(|i| matches!(i.saved, Fate::Before { .. }))
         .count();
     let failed = items.len() - now.len() - before;
     let (kind, path) = match dest {

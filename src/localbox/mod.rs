@@ -76,6 +76,35 @@ impl LocalError {
     }
 }
 
+/// What became of one message of a save: the one vocabulary of
+/// `popview save` and of the TUI's saves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Not retrieved yet (the session ended first).
+    Waiting,
+    /// Recorded by an earlier save; `holds`: its copy is still there, checked.
+    Before {
+        holds: bool,
+    },
+    /// Saved now; `checked`: its size equals LIST's.
+    Now {
+        checked: bool,
+    },
+    Failed(String),
+}
+
+impl Fate {
+    /// The fate of a message handed to a [`Keeper`] (`keep`, or a
+    /// [`Saving`]'s `finish`).
+    pub fn of(kept: Result<Kept, LocalError>) -> Fate {
+        match kept {
+            Ok(k) if k.already_there => Fate::Before { holds: k.checked },
+            Ok(k) => Fate::Now { checked: k.checked },
+            Err(e) => Fate::Failed(e.0),
+        }
+    }
+}
+
 /// What became of one message handed to [`Keeper::keep`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kept {

@@ -47,24 +47,26 @@ impl Worker {
         }
         // Newest first (the list opens on the newest): the first screenful
         // goes alone, so the UI draws it before taking in the rest.
-        let previews: Vec<_> = listing
-            .msgs()
-            .iter()
-            .rev()
-            .filter(|m| m.uid.is_some())
-            .filter_map(|m| Some((listing.key(m), self.cached_preview(m)?.clone())))
-            .collect();
+        // A preview shown here with its header block (`~h`) is not sent
+        // again by the first session; one whose block is still being read
+        // (see `Worker::await_header_blocks`) is, with its block.
+        let mut previews = Vec::new();
+        let mut shown = HashSet::new();
+        for m in listing.msgs().iter().rev() {
+            let (Some(uid), Some(summary)) = (&m.uid, self.cached_preview(m)) else {
+                continue;
+            };
+            if !summary.headers.is_empty() {
+                shown.insert((uid.clone(), m.size));
+            }
+            previews.push((listing.key(m), summary.clone()));
+        }
+        self.previews_shown = shown;
         debug!(
             rows = entries.len(),
             previews = previews.len(),
             "cached listing shown before connecting"
         );
-        self.previews_shown = listing
-            .msgs()
-            .iter()
-            .filter(|m| self.cached_preview(m).is_some())
-            .filter_map(|m| Some((m.uid.clone()?, m.size)))
-            .collect();
         self.send(Event::CachedListing(entries));
         let mut rest = previews.into_iter();
         let mut size = FIRST_SCREENFUL;

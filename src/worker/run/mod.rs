@@ -172,8 +172,9 @@ pub struct Worker {
     maildrop_locked_per_session: bool,
     /// The last session's listing: what an offline mark names.
     last_listing: Option<Listing>,
-    /// (UID, size) of the previews the cached list showed before the
-    /// first session; that session does not send them again.
+    /// (UID, size) of the previews the cached list showed, header blocks
+    /// included, before the first session; that session does not send
+    /// them again.
     previews_shown: HashSet<(String, u64)>,
     /// How many listings the UI has taken in (`Request::ListingSeen`), so
     /// the generation of the one it shows; `None` when it never said (the
@@ -461,14 +462,10 @@ impl Worker {
     }
 
     /// Wait for the header blocks being read (if any) and merge them into
-    /// the cache; what reading them set aside is said with the other load
-    /// warnings.
-    /// The header blocks merged (waited for if still being read), when a
-    /// listing arrives. The previews the cached list showed had none: the
-    /// session sends them again, with their blocks (for `~h`).
+    /// the cache, when a listing arrives; what reading them set aside is
+    /// said with the other load warnings.
     pub(super) fn await_header_blocks(&mut self) {
         if let Some(loading) = self.cache_blocks.take() {
-            self.previews_shown.clear();
             match loading.join() {
                 Ok(blocks) => self.cache.merge_blocks(blocks),
                 Err(_) => debug!("reading the header blocks failed; they are fetched again"),

@@ -14,25 +14,10 @@ use std::cell::RefCell;
 use std::ops::ControlFlow;
 
 use super::*;
-use crate::localbox::Keeper;
+use crate::localbox::{Fate, Keeper};
 
 /// Most often a save's progress is reported while a message arrives.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-
-/// What became of one message of a save.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Fate {
-    Waiting,
-    /// Recorded by an earlier save; `holds`: its copy is still there, checked.
-    Before {
-        holds: bool,
-    },
-    /// Saved now; `checked`: its size equals LIST's.
-    Now {
-        checked: bool,
-    },
-    Failed(String),
-}
 
 struct Item {
     key: MsgKey,
@@ -284,9 +269,8 @@ impl Worker {
 
 /// Keep one message: the one place a save of the TUI writes locally.
 fn keep(keeper: &mut Keeper, item: &Item, data: Vec<u8>) -> Fate {
-    match keeper.keep(item.uid.as_deref(), item.size, data) {
-        Ok(k) if k.already_there => Fate::Before { holds: k.checked },
-        Ok(k) => Fate::Now { checked: k.checked },
-        Err(e) => Fate::Failed(sanitize::line(&e.0)),
+    match Fate::of(keeper.keep(item.uid.as_deref(), item.size, data)) {
+        Fate::Failed(why) => Fate::Failed(sanitize::line(&why)),
+        fate => fate,
     }
 }
