@@ -183,6 +183,9 @@ impl Persist for SharedPersist {
     fn header_blocks_loader(&mut self) -> Option<crate::worker::persist::BlocksLoader> {
         self.with(|p| p.header_blocks_loader())
     }
+    fn header_index_loader(&mut self) -> Option<crate::worker::persist::IndexLoader> {
+        self.with(|p| p.header_index_loader())
+    }
     fn put_headers(&mut self, h: &[(String, CachedHeader)]) -> std::io::Result<()> {
         self.with(|p| p.put_headers(h))
     }
@@ -328,14 +331,27 @@ impl Engine {
                     ));
                 }
             };
-            match &ev {
-                Event::Connected(info) => self.info = Some((**info).clone()),
-                Event::Listing { entries, .. } => self.listing = entries.clone(),
-                Event::Previews(batch) => {
-                    for (k, h) in batch {
-                        self.previews.insert(k.clone(), h.clone());
+            // The listing and the previews are taken, not copied: a wait
+            // looks at the listing's arrival only, and at no preview.
+            let ev = match ev {
+                Event::Listing {
+                    entries,
+                    no_uidl_reason,
+                } => {
+                    self.listing = entries;
+                    Event::Listing {
+                        entries: Vec::new(),
+                        no_uidl_reason,
                     }
                 }
+                Event::Previews(batch) => {
+                    self.previews.extend(batch);
+                    continue;
+                }
+                ev => ev,
+            };
+            match &ev {
+                Event::Connected(info) => self.info = Some((**info).clone()),
                 Event::Error(e) if e.fatal => {
                     return Err(CmdError::from_kind(e.kind, &e.message));
                 }
@@ -399,8 +415,13 @@ impl Engine {
 
     /// End the session; `commit` deletes the marked messages. Returns
     /// whether the server confirmed a commit and what it reported.
-    pub fn finish(mut self, commit: bool) -> Result<(bool, Option<Committed>)> {
+    pub fn finish(self, commit: bool) -> Result<(bool, Option<Committed>)> {
         self.send(Request::Quit { commit })?;
+        self.finished()
+    }
+
+    /// [`Engine::finish`] once `Request::Quit` is sent: wait for the end.
+    pub fn finished(mut self) -> Result<(bool, Option<Committed>)> {
         let mut committed_info = None;
         let closed = self.until(|_, e| match e {
             Event::Committed {
@@ -496,9 +517,10 @@ pub fn list(
 ) -> Result<()> {
     let mut engine = Engine::open(cfg, persist)?;
     engine.wait_previews()?;
-    let all = engine.listing.clone();
-    write_list(&engine, &all, json, out)?;
-    engine.finish(false)?;
+    // Everything is in: the session ends while the lines are written.
+    engine.send(Request::Quit { commit: false })?;
+    write_list(&engine, &engine.listing, json, out)?;
+    engine.finished()?;
     Ok(())
 }
 
@@ -509,6 +531,8 @@ fn write_list(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
+    // One write per 64 KB, not per line (stdout is line-buffered).
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
     let empty = HeaderSummary::default();
     for e in entries {
         let h = engine.previews.get(&e.key).unwrap_or(&empty);
@@ -537,7 +561,7 @@ fn write_list(
         };
         writeln!(out, "{line}").map_err(io_err)?;
     }
-    Ok(())
+    out.flush().map_err(io_err)
 }
 
 pub fn show(

@@ -65,6 +65,10 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
         save_to,
         ..
     } = target;
+    // No first screen to draw before the listing, and no header block
+    // needed unless a pattern searches it (see `commands::matching`).
+    cfg.show_cached = false;
+    cfg.header_blocks = false;
     cfg.previews = matches!(
         command,
         Cmd::List { .. }

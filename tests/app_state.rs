@@ -142,6 +142,42 @@ fn listing_then_previews_and_visible_rows() {
     assert_eq!(app.conn_state(), &ConnState::Idle);
 }
 
+/// The header never says `idle` over rows whose previews are still to
+/// come: from the login to the previews' first progress it says
+/// `listing…`, and a reconnect's notice leaves the progress as it is.
+#[test]
+fn the_header_says_listing_until_the_previews_progress() {
+    let mut app = app();
+    app.handle(AppEvent::Worker(Event::Connected(Box::new(connection()))))
+        .requests();
+    assert_eq!(app.conn_state(), &ConnState::Listing);
+    app.handle(listing(&[(1, 100), (2, 200)])).requests();
+    assert_eq!(app.conn_state(), &ConnState::Listing);
+    app.handle(AppEvent::Worker(Event::Progress {
+        done: 0,
+        total: 2,
+        bytes: 0,
+    }))
+    .requests();
+    assert_eq!(
+        app.conn_state(),
+        &ConnState::LoadingPreviews { done: 0, total: 2 }
+    );
+    app.handle(AppEvent::Worker(Event::Reconnected { marks_reapplied: 0 }))
+        .requests();
+    assert_eq!(
+        app.conn_state(),
+        &ConnState::LoadingPreviews { done: 0, total: 2 }
+    );
+    app.handle(AppEvent::Worker(Event::Progress {
+        done: 2,
+        total: 2,
+        bytes: 0,
+    }))
+    .requests();
+    assert_eq!(app.conn_state(), &ConnState::Idle);
+}
+
 #[test]
 fn visible_is_sent_only_when_the_set_changes() {
     let mut app = loaded(100);

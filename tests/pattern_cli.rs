@@ -261,3 +261,47 @@ fn dovecot_delete_match_then_an_independent_session_checks() {
     );
     assert_eq!(d.uidls(), vec![uid(1), uid(3)]);
 }
+
+/// A warm `list --match` (every preview from the header cache, no TOP)
+/// matches `~h` against the cached header blocks, which a command reads
+/// only for such a pattern; a pattern without `~h` gives the same lines
+/// as before.
+#[test]
+fn warm_list_match_reads_the_cached_header_blocks_for_h() {
+    let mut messages = mailbox();
+    // Jenkins's first failure is flagged as spam.
+    let flagged = String::from_utf8(messages[0].clone()).unwrap().replacen(
+        "Subject:",
+        "X-Spam-Flag: YES\r\nSubject:",
+        1,
+    );
+    messages[0] = flagged.into_bytes();
+    let server = stls_server(Mailbox::from_messages(messages));
+    let sb = Sandbox::new();
+    let u = url(&server);
+    let env = [("POPVIEW_PASSWORD", PW)];
+    let list = |extra: &[&str]| {
+        let mut a = vec!["list"];
+        a.extend_from_slice(extra);
+        a.extend([u.as_str(), "--ca-file", ca()]);
+        sb.run(&a, &env).ok()
+    };
+    // Cold: previews fetched, the cache filled.
+    let all = list(&[]);
+    assert_eq!(all.lines().len(), 5, "{}", all.out());
+    settle(&server);
+    let conns = server.connections();
+    let spam = list(&["--match", "~h '^X-Spam-Flag: YES'"]);
+    assert_eq!(spam.lines(), vec![all.lines()[0].clone()], "{}", spam.out());
+    let jenkins = list(&["--match", "~f jenkins"]);
+    assert_eq!(
+        jenkins.lines(),
+        vec![
+            all.lines()[0].clone(),
+            all.lines()[2].clone(),
+            all.lines()[4].clone()
+        ]
+    );
+    settle(&server);
+    assert_eq!(tops_since(&server, conns), 0, "{:?}", server.log());
+}

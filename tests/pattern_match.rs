@@ -286,3 +286,33 @@ fn summaries_carry_what_patterns_need_bounded_and_sanitized() {
     assert_eq!(back.auth_results[0], "mx; dkim=fail");
     assert_eq!(back.cc, "cc");
 }
+
+/// Whether a pattern needs the header blocks (`~h`) anywhere in it: a
+/// command whose pattern doesn't skips reading them from the cache.
+#[test]
+fn which_patterns_read_the_header_block() {
+    let reads = |p: &str| {
+        Pattern::parse(p, Now::system())
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .reads_header_block()
+    };
+    for yes in [
+        "~h spam",
+        "~f a ~h b",
+        "~f a | !~h b",
+        "!(~s x (~z <1K | ~h 'X-Spam'))",
+    ] {
+        assert!(reads(yes), "{yes}");
+    }
+    for no in [
+        "",
+        "~A",
+        "~f h",
+        "~s '~h'",
+        "h",
+        "~b x",
+        "~z >1M ~d <3d ~D ~T ~N",
+    ] {
+        assert!(!reads(no), "{no}");
+    }
+}

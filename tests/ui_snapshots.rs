@@ -102,7 +102,8 @@ fn summary(i: u32) -> HeaderSummary {
     }
 }
 
-/// Connected, `n` messages, previews for those in `previews`.
+/// Connected, `n` messages, previews for those in `previews` (from the
+/// header cache: no more to fetch).
 fn mailbox(app: &mut App, n: u32, previews: impl Iterator<Item = u32>) {
     app.handle(AppEvent::Worker(info(CertTrust::Verified)));
     app.handle(AppEvent::Worker(Event::Listing {
@@ -114,9 +115,19 @@ fn mailbox(app: &mut App, n: u32, previews: impl Iterator<Item = u32>) {
             .collect(),
         no_uidl_reason: None,
     }));
-    let batch: Vec<_> = previews.map(|i| (key_of(i), summary(i))).collect();
-    app.handle(AppEvent::Worker(Event::Previews(batch)));
+    cached_previews(app, previews.map(|i| (key_of(i), summary(i))).collect());
     app.handle(AppEvent::Tick);
+}
+
+/// Previews as from the header cache, with the progress that follows
+/// them: nothing left to fetch.
+fn cached_previews(app: &mut App, batch: Vec<(MsgKey, HeaderSummary)>) {
+    app.handle(AppEvent::Worker(Event::Previews(batch)));
+    app.handle(AppEvent::Worker(Event::Progress {
+        done: 0,
+        total: 0,
+        bytes: 0,
+    }));
 }
 
 fn draw(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
@@ -452,10 +463,7 @@ fn big_message_dialog() {
         }],
         no_uidl_reason: None,
     }));
-    app.handle(AppEvent::Worker(Event::Previews(vec![(
-        key_of(1),
-        summary(1),
-    )])));
+    cached_previews(&mut app, vec![(key_of(1), summary(1))]);
     app.handle(code(KeyCode::Enter));
     let t = draw(&app, 100, 30);
     insta::assert_snapshot!("big_message_dialog", t.backend());
@@ -609,7 +617,7 @@ fn hostile_subject() {
             )
         })
         .collect();
-    app.handle(AppEvent::Worker(Event::Previews(batch)));
+    cached_previews(&mut app, batch);
     let t = draw(&app, 100, 14);
     let buf = t.backend().buffer();
     assert_clean(buf);

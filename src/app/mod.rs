@@ -294,10 +294,21 @@ impl std::fmt::Debug for Dialog {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConnState {
     Starting,
-    Connecting { attempt: u32 },
-    LoadingPreviews { done: usize, total: usize },
+    Connecting {
+        attempt: u32,
+    },
+    /// Logged in: the listing is being taken in, and the previews the
+    /// header cache has (until the progress of the rest says more).
+    Listing,
+    LoadingPreviews {
+        done: usize,
+        total: usize,
+    },
     Idle,
-    Reconnecting { attempt: u32, delay_secs: u64 },
+    Reconnecting {
+        attempt: u32,
+        delay_secs: u64,
+    },
     Released,
     Offline,
     Closing,

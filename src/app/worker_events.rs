@@ -80,8 +80,10 @@ impl App {
             self.error = None;
         }
         self.info = Some(info);
+        // Idle once the previews' progress says so (never `idle` over rows
+        // whose previews are still coming).
         if self.closing_since.is_none() {
-            self.conn = ConnState::Idle;
+            self.conn = ConnState::Listing;
         }
     }
     /// A failure to show; a fatal one leaves the session offline.
@@ -138,9 +140,7 @@ impl App {
     }
     /// Connected again, marks re-applied.
     fn on_reconnected(&mut self, marks_reapplied: usize) {
-        if self.closing_since.is_none() {
-            self.conn = ConnState::Idle;
-        }
+        // The state is the previews' progress, told before this.
         if let Some(e) = &self.error
             && !e.fatal
         {

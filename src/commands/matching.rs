@@ -56,18 +56,21 @@ fn matching(engine: &Engine, pattern: &Pattern) -> (Vec<ListEntry>, usize) {
 
 /// `list --match`: the lines of `list` for the matching messages only.
 pub fn list_matching(
-    cfg: WorkerConfig,
+    mut cfg: WorkerConfig,
     persist: Box<dyn Persist>,
     pattern: &str,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let pattern = parse_pattern(pattern)?;
+    cfg.header_blocks = pattern.reads_header_block();
     let mut engine = Engine::open(cfg, persist)?;
     engine.wait_previews()?;
     let (hits, _) = matching(&engine, &pattern);
+    // Everything is in: the session ends while the lines are written.
+    engine.send(Request::Quit { commit: false })?;
     write_list(&engine, &hits, json, out)?;
-    engine.finish(false)?;
+    engine.finished()?;
     Ok(())
 }
 
@@ -76,13 +79,14 @@ pub fn list_matching(
 /// message that would go, then their count and total size, and change
 /// nothing.
 pub fn delete_matching(
-    cfg: WorkerConfig,
+    mut cfg: WorkerConfig,
     persist: Box<dyn Persist>,
     pattern: &str,
     dry_run: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let pattern = parse_pattern(pattern)?;
+    cfg.header_blocks = pattern.reads_header_block();
     let mut engine = Engine::open(cfg, persist)?;
     engine.wait_previews()?;
     let (mut hits, _) = matching(&engine, &pattern);

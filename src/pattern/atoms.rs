@@ -250,6 +250,21 @@ impl Word {
 }
 
 impl Node {
+    /// Does any atom search the header block (`~h`)?
+    pub(crate) fn reads_header_block(&self) -> bool {
+        match self {
+            Node::And(v) | Node::Or(v) => v.iter().any(Node::reads_header_block),
+            Node::Not(n) => n.reads_header_block(),
+            Node::Text(which, _) => *which == Which::Header,
+            Node::All
+            | Node::Flag(_)
+            | Node::Body(_)
+            | Node::Size { .. }
+            | Node::Date { .. }
+            | Node::Word(_) => false,
+        }
+    }
+
     pub(crate) fn matches(&self, c: &Candidate<'_>) -> bool {
         match self {
             Node::All => true,

@@ -141,6 +141,12 @@ impl Pattern {
         self.root.matches(c)
     }
 
+    /// Does it search the header block (`~h`)? Without it, the list's
+    /// fields are enough to match.
+    pub fn reads_header_block(&self) -> bool {
+        self.root.reads_header_block()
+    }
+
     /// The pattern matches every message without looking: empty, or `~A`.
     pub fn is_all(&self) -> bool {
         matches!(self.root, Node::All)

@@ -23,6 +23,7 @@ pub fn conn_label(c: &ConnState) -> String {
             format!("connecting (try {attempt})…")
         }
         ConnState::Connecting { .. } => "connecting…".to_string(),
+        ConnState::Listing => "listing…".to_string(),
         ConnState::LoadingPreviews { done, total } => format!("loading previews {done}/{total}"),
         ConnState::Idle => "idle".to_string(),
         ConnState::Reconnecting {

@@ -50,6 +50,8 @@ pub(super) fn list(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         ConnState::Starting | ConnState::Connecting { .. }
     ) {
         "connecting…".to_string()
+    } else if app.conn_state() == &ConnState::Listing {
+        "listing…".to_string()
     } else if app.connection().is_none() {
         "not connected yet: no messages to show".to_string()
     } else {

@@ -40,6 +40,14 @@ pub struct WorkerConfig {
     /// for other clients; connect again at the user's next action. `None`
     /// keeps the session.
     pub release_after: Option<Duration>,
+    /// Show the last listing and its cached previews before connecting
+    /// (`Event::CachedListing`): the TUI's first screen. The commands,
+    /// which wait for the server's listing anyway, turn it off.
+    pub show_cached: bool,
+    /// Read the cached header blocks (`~h`, nine tenths of the cache's
+    /// bytes). Off for a command that never looks at them: its previews
+    /// come from the list's fields, without a block.
+    pub header_blocks: bool,
 }
 
 impl WorkerConfig {
@@ -60,6 +68,8 @@ impl WorkerConfig {
             max_backoff: Duration::from_secs(60),
             pipeline_window: crate::pop3::client::PIPELINE_WINDOW,
             release_after: None,
+            show_cached: true,
+            header_blocks: true,
         }
     }
 }

@@ -34,57 +34,67 @@ impl Listing {
     /// Numbers are validated: out of range or repeated lines are dropped
     /// (SECURITY D22).
     pub fn new(list: &[(u32, u64)], uidl: Option<&[(u32, Option<String>)]>) -> Listing {
-        let mut msgs: Vec<Msg> = Vec::with_capacity(list.len().min(1 << 20));
-        let mut seen = std::collections::HashSet::new();
-        for &(number, size) in list {
-            if seen.insert(number) {
-                msgs.push(Msg {
-                    number,
-                    size,
-                    uid: None,
-                    ambiguous: false,
-                });
-            }
-        }
-        msgs.sort_by_key(|m| m.number);
-        let index: HashMap<u32, usize> = msgs
+        let mut msgs: Vec<Msg> = list
             .iter()
-            .enumerate()
-            .map(|(i, m)| (m.number, i))
+            .map(|&(number, size)| Msg {
+                number,
+                size,
+                uid: None,
+                ambiguous: false,
+            })
             .collect();
+        // In number order; a repeated number keeps its first line (the sort
+        // is stable, and `dedup` keeps the first of a run).
+        msgs.sort_by_key(|m| m.number);
+        msgs.dedup_by_key(|m| m.number);
         let mut listing = Listing {
             has_uids: uidl.is_some(),
             generation: 1,
             ..Listing::default()
         };
         if let Some(uidl) = uidl {
-            let mut count: HashMap<&str, usize> = HashMap::new();
-            for (_, uid) in uidl {
-                if let Some(u) = uid {
-                    *count.entry(u.as_str()).or_default() += 1;
-                }
+            let mut count: HashMap<&str, usize> = HashMap::with_capacity(uidl.len());
+            for uid in uidl.iter().filter_map(|(_, uid)| uid.as_deref()) {
+                *count.entry(uid).or_default() += 1;
             }
-            let mut assigned = std::collections::HashSet::new();
+            let mut assigned = vec![false; msgs.len()];
+            let mut by_uid = HashMap::with_capacity(msgs.len());
             for (number, uid) in uidl {
-                let (Some(&i), Some(uid)) = (index.get(number), uid) else {
+                let (Ok(i), Some(uid)) = (
+                    msgs.binary_search_by_key(number, |m| m.number),
+                    uid.as_deref(),
+                ) else {
                     continue;
                 };
-                if !assigned.insert(*number) {
+                // A number's first UIDL line wins.
+                if std::mem::replace(&mut assigned[i], true) {
                     continue;
                 }
-                if count[uid.as_str()] > 1 {
+                if count[uid] > 1 {
                     msgs[i].ambiguous = true;
                 } else {
-                    msgs[i].uid = Some(uid.clone());
+                    msgs[i].uid = Some(uid.to_string());
+                    by_uid.insert(uid.to_string(), *number);
                 }
             }
-            listing.by_uid = msgs
-                .iter()
-                .filter_map(|m| m.uid.clone().map(|u| (u, m.number)))
-                .collect();
+            listing.by_uid = by_uid;
         }
         listing.msgs = msgs;
         listing
+    }
+
+    /// The listing a session kept for the next start's first screen
+    /// (number, UID, size, from popview's own file: untrusted), built as
+    /// LIST and UIDL would build it: its messages with a valid UID only.
+    pub fn kept(kept: Vec<(u32, String, u64)>) -> Listing {
+        let kept: Vec<(u32, String, u64)> = kept
+            .into_iter()
+            .filter(|(_, uid, _)| crate::pop3::response::valid_uid(uid.as_bytes()))
+            .collect();
+        let list: Vec<(u32, u64)> = kept.iter().map(|&(n, _, size)| (n, size)).collect();
+        let uidl: Vec<(u32, Option<String>)> =
+            kept.into_iter().map(|(n, uid, _)| (n, Some(uid))).collect();
+        Listing::new(&list, Some(&uidl))
     }
 
     pub fn len(&self) -> usize {

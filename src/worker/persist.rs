@@ -9,6 +9,10 @@ use crate::store::{AccountLock, CachedBlock, CachedHeader, ListedMessage, SavedM
 /// [`Persist::header_blocks_loader`]).
 pub type BlocksLoader = Box<dyn FnOnce() -> HashMap<String, CachedBlock> + Send>;
 
+/// Reads the header index off the worker's thread (see
+/// [`Persist::header_index_loader`]).
+pub type IndexLoader = Box<dyn FnOnce() -> HashMap<String, CachedHeader> + Send>;
+
 /// Header cache and pending deletion marks, both keyed by UID, and the
 /// last listing. The header cache is written by what changed: the worker
 /// keeps its map in memory ([`HeaderCache`]) and tells the store which
@@ -25,6 +29,11 @@ pub trait Persist: Send {
     /// A loader of the header blocks to run on another thread, when
     /// [`Persist::load_header_index`] left them out.
     fn header_blocks_loader(&mut self) -> Option<BlocksLoader> {
+        None
+    }
+    /// A loader of what [`Persist::load_header_index`] gives, to run on
+    /// another thread while the session opens (`None`: load it here).
+    fn header_index_loader(&mut self) -> Option<IndexLoader> {
         None
     }
     /// Add or replace these entries of the header cache.
@@ -207,6 +216,11 @@ impl Persist for OnDisk {
         let store = self.store.clone();
         self.cache
             .then(|| Box::new(move || store.load_header_blocks()) as BlocksLoader)
+    }
+    fn header_index_loader(&mut self) -> Option<IndexLoader> {
+        let store = self.store.clone();
+        self.cache
+            .then(|| Box::new(move || store.load_header_index()) as IndexLoader)
     }
     fn put_headers(&mut self, entries: &[(String, CachedHeader)]) -> io::Result<()> {
         if self.cache {

@@ -4,12 +4,12 @@
 
 use tracing::debug;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::Worker;
-use crate::pop3::response::valid_uid;
 use crate::worker::api::{Event, ListEntry, MsgKey};
 use crate::worker::listing::Listing;
+use crate::worker::persist::HeaderCache;
 
 /// Previews sent first, alone: more rows than any terminal shows.
 const FIRST_SCREENFUL: usize = 256;
@@ -17,24 +17,44 @@ const FIRST_SCREENFUL: usize = 256;
 const PREVIEW_CHUNK: usize = 2048;
 
 impl Worker {
-    /// Before the first connection: the last listing (only messages with a
-    /// valid, unique UID) and the previews cached for it, so the list is
-    /// drawn at once. A mark made on it names its message by UID (kept
-    /// offline, checked at the session like any restored mark).
-    pub(super) fn show_cached_listing(&mut self) {
-        let kept: Vec<(u32, String, u64)> = self
+    /// Before the first connection: the header cache, and from it the list
+    /// as it was last seen. The rows go first (they need only the last
+    /// listing), their previews once the cache's index is read, the
+    /// newest screenful alone; then the header blocks (`~h`, nine tenths
+    /// of the bytes) are read on another thread while the session opens.
+    /// Without a first screen to draw (the commands), the index is read on
+    /// another thread too; both are awaited with the listing
+    /// ([`Worker::await_header_cache`]).
+    pub(super) fn start_from_cache(&mut self) {
+        // The index is read on another thread from the start: beside the
+        // rows, or beside the session's login.
+        self.cache_index = self
             .persist
-            .load_listing()
-            .into_iter()
-            .filter(|(_, uid, _)| valid_uid(uid.as_bytes()))
-            .collect();
-        if kept.is_empty() {
-            return;
+            .header_index_loader()
+            .and_then(|load| spawn_loader("popview-index", load));
+        if self.cache_index.is_none() {
+            self.cache = HeaderCache::loaded(self.persist.load_header_index());
         }
-        let list: Vec<(u32, u64)> = kept.iter().map(|&(n, _, size)| (n, size)).collect();
-        let uidl: Vec<(u32, Option<String>)> =
-            kept.into_iter().map(|(n, uid, _)| (n, Some(uid))).collect();
-        let mut listing = Listing::new(&list, Some(&uidl));
+        if self.cfg.show_cached
+            && let Some(listing) = self.show_cached_rows()
+        {
+            self.await_header_index();
+            self.show_cached_previews(listing);
+        }
+        if self.cfg.header_blocks {
+            self.cache_blocks = self
+                .persist
+                .header_blocks_loader()
+                .and_then(|load| spawn_loader("popview-cache", load));
+        }
+    }
+
+    /// The rows of the last listing (only messages with a valid, unique
+    /// UID), sent as `Event::CachedListing`; the listing, when it has any.
+    /// A mark made on them names its message by UID (kept offline, checked
+    /// at the session like any restored mark).
+    fn show_cached_rows(&mut self) -> Option<Listing> {
+        let mut listing = Listing::kept(self.persist.load_listing());
         // Not a session's listing: the first session's is generation 1.
         listing.generation = 0;
         let entries: Vec<ListEntry> = listing
@@ -43,41 +63,51 @@ impl Worker {
             .filter(|e| e.key.uid.is_some())
             .collect();
         if entries.is_empty() {
-            return;
+            return None;
         }
-        // Newest first (the list opens on the newest): the first screenful
-        // goes alone, so the UI draws it before taking in the rest.
-        // A preview shown here with its header block (`~h`) is not sent
-        // again by the first session; one whose block is still being read
-        // (see `Worker::await_header_blocks`) is, with its block.
-        let mut previews = Vec::new();
-        let mut shown = HashSet::new();
-        for m in listing.msgs().iter().rev() {
-            let (Some(uid), Some(summary)) = (&m.uid, self.cached_preview(m)) else {
-                continue;
-            };
-            if !summary.headers.is_empty() {
-                shown.insert((uid.clone(), m.size));
-            }
-            previews.push((listing.key(m), summary.clone()));
-        }
-        self.previews_shown = shown;
         debug!(
             rows = entries.len(),
-            previews = previews.len(),
             "cached listing shown before connecting"
         );
         self.send(Event::CachedListing(entries));
-        let mut rest = previews.into_iter();
+        Some(listing)
+    }
+
+    /// The previews cached for the rows of `listing`, newest first (the
+    /// list opens on the newest): the first screenful goes alone, made and
+    /// sent before the rest is looked at, so the UI draws it before taking
+    /// in the others.
+    fn show_cached_previews(&mut self, listing: Listing) {
+        // A preview shown here with its header block (`~h`) is not sent
+        // again by the first session; one whose block is still being read
+        // (see `Worker::await_header_cache`) is, with its block.
+        let mut shown = HashMap::new();
+        let mut sent = 0;
+        let mut newest_first = listing.msgs().iter().rev();
         let mut size = FIRST_SCREENFUL;
         loop {
-            let chunk: Vec<_> = rest.by_ref().take(size).collect();
+            let mut chunk = Vec::with_capacity(size);
+            for m in newest_first.by_ref() {
+                let (Some(uid), Some(summary)) = (&m.uid, self.cached_preview(m)) else {
+                    continue;
+                };
+                if !summary.headers.is_empty() {
+                    shown.insert(uid.clone(), m.size);
+                }
+                chunk.push((listing.key(m), summary.clone()));
+                if chunk.len() == size {
+                    break;
+                }
+            }
             if chunk.is_empty() {
                 break;
             }
+            sent += chunk.len();
             self.send(Event::Previews(chunk));
             size = PREVIEW_CHUNK;
         }
+        self.previews_shown = shown;
+        debug!(previews = sent, "cached previews shown before connecting");
         self.last_listing = Some(listing);
     }
 
@@ -120,4 +150,15 @@ impl Worker {
             debug!(error = %e, "could not keep the listing for the next start");
         }
     }
+}
+
+/// `load` on a thread of its own (`None`: it could not start).
+fn spawn_loader<T: Send + 'static>(
+    name: &str,
+    load: Box<dyn FnOnce() -> T + Send>,
+) -> Option<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(load)
+        .ok()
 }

@@ -13,7 +13,7 @@ mod session;
 pub use bodies::Bodies;
 pub use reads::Reads;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -129,8 +129,11 @@ pub struct Worker {
     /// Previews by UID, each with the LIST size it was fetched for.
     cache: HeaderCache,
     /// The header blocks being read on another thread, merged into `cache`
-    /// before the first listing uses it ([`Worker::await_header_blocks`]).
+    /// before the first listing uses it ([`Worker::await_header_cache`]).
     cache_blocks: Option<std::thread::JoinHandle<HashMap<String, crate::store::CachedBlock>>>,
+    /// The header index being read on another thread (see
+    /// [`Worker::await_header_cache`]).
+    cache_index: Option<std::thread::JoinHandle<HashMap<String, crate::store::CachedHeader>>>,
     cache_dirty: bool,
     marks: Marks,
     /// UIDs of marks that a later listing no longer showed (deleted by
@@ -172,10 +175,10 @@ pub struct Worker {
     maildrop_locked_per_session: bool,
     /// The last session's listing: what an offline mark names.
     last_listing: Option<Listing>,
-    /// (UID, size) of the previews the cached list showed, header blocks
-    /// included, before the first session; that session does not send
+    /// The previews the cached list showed, header blocks included, before
+    /// the first session (UID to LIST size); that session does not send
     /// them again.
-    previews_shown: HashSet<(String, u64)>,
+    previews_shown: HashMap<String, u64>,
     /// How many listings the UI has taken in (`Request::ListingSeen`), so
     /// the generation of the one it shows; `None` when it never said (the
     /// scripting commands, which mark within the session they listed).
@@ -342,6 +345,7 @@ impl Worker {
             ui_gone: false,
             cache: HeaderCache::default(),
             cache_blocks: None,
+            cache_index: None,
             cache_dirty: false,
             marks: Marks::default(),
             gone_marks: Vec::new(),
@@ -363,7 +367,7 @@ impl Worker {
             quit_unconfirmed: false,
             maildrop_locked_per_session: false,
             last_listing: None,
-            previews_shown: HashSet::new(),
+            previews_shown: HashMap::new(),
             ui_listing: None,
             stale_ui: false,
             read_only: None,
@@ -461,12 +465,14 @@ impl Worker {
         }
     }
 
-    /// Wait for the header blocks being read (if any) and merge them into
-    /// the cache, when a listing arrives; what reading them set aside is
-    /// said with the other load warnings.
-    pub(super) fn await_header_blocks(&mut self) {
-        if let Some(loading) = self.cache_blocks.take() {
-            match loading.join() {
+    /// Wait for the parts of the header cache being read on other threads
+    /// (the index, the header blocks), and merge them, when a listing
+    /// arrives; what reading them set aside is said with the other load
+    /// warnings.
+    pub(super) fn await_header_cache(&mut self) {
+        self.await_header_index();
+        if let Some(blocks) = self.cache_blocks.take() {
+            match blocks.join() {
                 Ok(blocks) => self.cache.merge_blocks(blocks),
                 Err(_) => debug!("reading the header blocks failed; they are fetched again"),
             }
@@ -474,25 +480,28 @@ impl Worker {
         }
     }
 
+    /// Wait for the header index being read on another thread, if it is.
+    pub(super) fn await_header_index(&mut self) {
+        if let Some(index) = self.cache_index.take() {
+            match index.join() {
+                Ok(map) => self.cache = HeaderCache::loaded(map),
+                Err(_) => debug!("reading the header index failed; the previews are fetched"),
+            }
+            self.load_warnings.extend(self.persist.take_warnings());
+        }
+    }
+
     /// The whole life of the worker thread.
     pub fn run(mut self) {
-        // The list's fields now; the header blocks (`~h`, nine tenths of
-        // the bytes) on another thread while the session opens.
         debug!("worker thread up: reading the header cache");
-        self.cache = HeaderCache::loaded(self.persist.load_header_index());
-        self.cache_blocks = self.persist.header_blocks_loader().and_then(|load| {
-            std::thread::Builder::new()
-                .name("popview-cache".into())
-                .spawn(load)
-                .ok()
-        });
+        self.start_from_cache();
         self.read_only = self.persist.read_only().map(|r| sanitize::line(&r));
         if let Some(why) = &self.read_only {
             info!(reason = %self.logged(why), "read-only mode: marks, undo and commit are off");
         }
         let restored = self.persist.load_marks();
-        self.show_cached_listing();
-        self.load_warnings = self.persist.take_warnings();
+        let warnings = self.persist.take_warnings();
+        self.load_warnings.extend(warnings);
         debug!(
             cached_headers = self.cache.len(),
             restored_marks = restored.len(),

@@ -408,91 +408,68 @@ impl Worker {
 
     /// Show cached previews at once; queue TOP for the rest.
     pub(super) fn preload_from_cache(&mut self, s: &mut Session) {
-        self.await_header_blocks();
-        let mut hits = Vec::new();
-        let live: HashSet<&str> = s
-            .listing
-            .msgs()
-            .iter()
-            .filter_map(|m| m.uid.as_deref())
-            .collect();
+        self.await_header_cache();
         let before = self.cache.len();
-        let size_mismatch = s
-            .listing
-            .msgs()
-            .iter()
-            .filter(|m| {
-                m.uid
-                    .as_deref()
-                    .and_then(|u| self.cache.get(u))
-                    .is_some_and(|c| c.size != m.size)
-            })
-            .count();
+        let mut size_mismatch = 0usize;
         if s.listing.has_uids {
-            // A UID that now lists with another size is another message:
-            // its preview is fetched again, never shown for this one.
-            let sizes: HashMap<&str, u64> = s
-                .listing
-                .msgs()
-                .iter()
-                .filter_map(|m| Some((m.uid.as_deref()?, m.size)))
-                .collect();
-            self.cache.retain(|uid, c| {
-                live.contains(uid.as_str()) && sizes.get(uid.as_str()) == Some(&c.size)
+            // A UID no longer listed is gone; one that now lists with
+            // another size is another message: its preview is fetched
+            // again, never shown for this one.
+            self.cache.retain(|uid, c| match s.listing.by_uid(uid) {
+                Some(m) if m.size == c.size => true,
+                Some(_) => {
+                    size_mismatch += 1;
+                    false
+                }
+                None => false,
             });
         }
         if self.cache.len() != before {
             self.cache_dirty = true;
         }
+        // A cache that knew messages knows which ones are new: those it
+        // has no preview of (mutt's "new", for `~N`).
+        let find_unseen = before > 0 && s.listing.has_uids;
+        let mut unseen = Vec::new();
+        // Previews the cached list already showed, of the same message (UID
+        // and size), are not sent again.
+        let shown = std::mem::take(&mut self.previews_shown);
+        let mut fresh = Vec::new();
+        let mut hits = 0;
         for (i, m) in s.listing.msgs().iter().enumerate() {
-            if let Some(h) = self.cached_preview(m) {
-                s.requested[i] = true;
-                hits.push((s.listing.key(m), h.clone()));
+            let Some(h) = self.cached_preview(m) else {
+                if find_unseen {
+                    unseen.push(s.listing.key(m));
+                }
+                continue;
+            };
+            s.requested[i] = true;
+            hits += 1;
+            let uid = m.uid.as_deref().unwrap_or_default();
+            if shown.get(uid) != Some(&m.size) {
+                fresh.push((s.listing.key(m), h.clone()));
             }
         }
         s.needed = if self.cfg.previews && s.has_top {
-            s.listing.len() - hits.len()
+            s.listing.len() - hits
         } else {
             0
         };
         debug!(
             session = self.sessions,
-            hits = hits.len(),
-            misses = s.listing.len() - hits.len(),
+            hits,
+            misses = s.listing.len() - hits,
             size_mismatch,
             evicted = before - self.cache.len(),
             to_fetch = s.needed,
             "header cache"
         );
-        if before > 0 && s.listing.has_uids && hits.len() < s.listing.len() {
-            // A cache that knew messages knows which ones are new: those it
-            // has no preview of (mutt's "new", for `~N`).
-            let known: HashSet<&MsgKey> = hits.iter().map(|(k, _)| k).collect();
-            let unseen: Vec<MsgKey> = s
-                .listing
-                .msgs()
-                .iter()
-                .map(|m| s.listing.key(m))
-                .filter(|k| !known.contains(k))
-                .collect();
+        if !unseen.is_empty() {
             self.send(Event::Unseen(unseen));
         }
-        // Previews the cached list already showed, of the same message (UID
-        // and size), are not sent again.
-        let shown = std::mem::take(&mut self.previews_shown);
-        let fresh: Vec<_> = hits
-            .into_iter()
-            .filter(|(k, _)| {
-                let m = s.listing.resolve(k);
-                !m.is_some_and(|m| {
-                    m.uid
-                        .as_ref()
-                        .is_some_and(|u| shown.contains(&(u.clone(), m.size)))
-                })
-            })
-            .collect();
-        for chunk in fresh.chunks(4096) {
-            self.send(Event::Previews(chunk.to_vec()));
+        let mut fresh = fresh.into_iter().peekable();
+        while fresh.peek().is_some() {
+            self.send(Event::Previews(fresh.by_ref().take(4096).collect()));
         }
         self.send(Event::Progress {
             done: 0,
