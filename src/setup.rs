@@ -84,7 +84,16 @@ fn resolve_account(
         ),
         _ => None,
     };
+    // The TUI draws the list as last seen before anything else: a token
+    // exchange that asks no one (see `TokenSource::never_asks`) is left to
+    // the worker, which makes it while that list is on screen and the
+    // connection opens. A command waits for the server anyway.
+    let later = token_source
+        .as_ref()
+        .filter(|t| !prompt && t.never_asks())
+        .cloned();
     let password = match &token_source {
+        Some(_) if later.is_some() => None,
         Some(t) => Some(
             t.access_token(oauth::Freshness::Cached)
                 .map_err(|e| CmdError::new(authorize::exit_code(&e), e.to_string()))?,
@@ -105,10 +114,16 @@ fn resolve_account(
     }
     // A token from a command or a variable can be fetched again; one the
     // user types is asked for again instead.
-    let from_a_source = password.is_some();
+    let from_a_source = password.is_some() || later.is_some();
     let mut worker = account.worker_config(password);
+    if let Some(t) = later {
+        worker.password_first = Some(crate::worker::Refetch(std::sync::Arc::new(move || {
+            t.access_token(oauth::Freshness::Cached)
+                .map_err(|e| e.to_string())
+        })));
+    }
     worker.trace = cli.common.log.clone();
-    if account.auth.is_oauth() && from_a_source {
+    if (account.auth.is_oauth() || token_source.is_some()) && from_a_source {
         // A rejected access token: the token command runs once more.
         // With built-in OAuth2, a fresh exchange of the refresh token.
         worker.refetch_password =

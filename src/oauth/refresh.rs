@@ -54,6 +54,17 @@ impl TokenSource {
         TokenSource { settings, account }
     }
 
+    /// An access token can be had without asking anyone at the terminal:
+    /// the refresh token is in a file (not a command's, which may ask for a
+    /// passphrase) and there is no client secret command. Such a token can
+    /// be fetched while the TUI owns the terminal.
+    pub fn never_asks(&self) -> bool {
+        matches!(
+            self.settings.vault,
+            crate::oauth::vault::Vault::Account(_) | crate::oauth::vault::Vault::File(_)
+        ) && self.settings.client_secret_command.is_none()
+    }
+
     /// An access token: the one kept in memory while it is valid (with
     /// [`Freshness::Cached`]), else one from the refresh exchange. A
     /// rotated refresh token is saved before this returns; a failed

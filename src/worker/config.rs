@@ -16,6 +16,11 @@ pub struct WorkerConfig {
     /// Runs the password source again: an OAuth access token the server
     /// rejected is fetched once more (tokens expire) before giving up.
     pub refetch_password: Option<Refetch>,
+    /// Fetches the password (an access token) on another thread while the
+    /// cached list is drawn and the connection opens; the login waits for
+    /// it. For a source that never asks at the terminal (the built-in
+    /// OAuth2 exchange: round trips to the identity provider).
+    pub password_first: Option<Refetch>,
     pub auth: AuthMethod,
     /// Allow credentials over a connection without TLS (explicit opt-in).
     pub allow_cleartext: bool,
@@ -57,6 +62,7 @@ impl WorkerConfig {
             user: user.into(),
             password: None,
             refetch_password: None,
+            password_first: None,
             auth: AuthMethod::Auto,
             allow_cleartext: false,
             keepalive: Duration::from_secs(120),

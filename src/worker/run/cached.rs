@@ -31,7 +31,7 @@ impl Worker {
         self.cache_index = self
             .persist
             .header_index_loader()
-            .and_then(|load| spawn_loader("popview-index", load));
+            .and_then(|load| super::on_a_thread("popview-index", load));
         if self.cache_index.is_none() {
             self.cache = HeaderCache::loaded(self.persist.load_header_index());
         }
@@ -45,7 +45,7 @@ impl Worker {
             self.cache_blocks = self
                 .persist
                 .header_blocks_loader()
-                .and_then(|load| spawn_loader("popview-cache", load));
+                .and_then(|load| super::on_a_thread("popview-cache", load));
         }
     }
 
@@ -150,15 +150,4 @@ impl Worker {
             debug!(error = %e, "could not keep the listing for the next start");
         }
     }
-}
-
-/// `load` on a thread of its own (`None`: it could not start).
-fn spawn_loader<T: Send + 'static>(
-    name: &str,
-    load: Box<dyn FnOnce() -> T + Send>,
-) -> Option<std::thread::JoinHandle<T>> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(load)
-        .ok()
 }

@@ -134,6 +134,9 @@ pub struct Worker {
     /// The header index being read on another thread (see
     /// [`Worker::await_header_cache`]).
     cache_index: Option<std::thread::JoinHandle<HashMap<String, crate::store::CachedHeader>>>,
+    /// The password being fetched on another thread
+    /// (`WorkerConfig::password_first`), awaited at the first login.
+    password_coming: Option<std::thread::JoinHandle<Result<crate::password::Password, String>>>,
     cache_dirty: bool,
     marks: Marks,
     /// UIDs of marks that a later listing no longer showed (deleted by
@@ -346,6 +349,7 @@ impl Worker {
             cache: HeaderCache::default(),
             cache_blocks: None,
             cache_index: None,
+            password_coming: None,
             cache_dirty: false,
             marks: Marks::default(),
             gone_marks: Vec::new(),
@@ -493,6 +497,13 @@ impl Worker {
 
     /// The whole life of the worker thread.
     pub fn run(mut self) {
+        // An access token that asks no one is fetched beside the first
+        // screen and the connection (see `WorkerConfig::password_first`).
+        self.password_coming = self
+            .cfg
+            .password_first
+            .clone()
+            .and_then(|fetch| on_a_thread("popview-token", Box::new(move || (fetch.0)())));
         debug!("worker thread up: reading the header cache");
         self.start_from_cache();
         self.read_only = self.persist.read_only().map(|r| sanitize::line(&r));
@@ -838,9 +849,10 @@ impl Worker {
     }
 
     /// An OAuth account whose token can be fetched again (a token command
-    /// or variable, not a typed token).
+    /// or variable, or the built-in exchange; not a typed token).
     fn token_refetchable(&self) -> bool {
-        self.cfg.auth.is_oauth() && self.cfg.refetch_password.is_some()
+        (self.cfg.auth.is_oauth() || self.cfg.password_first.is_some())
+            && self.cfg.refetch_password.is_some()
     }
 
     /// After a rejected OAuth access token, run the token command once
@@ -856,7 +868,7 @@ impl Worker {
         self.password_refetched = true;
         match (refetch.0)() {
             Ok(token) => {
-                info!("access token rejected: fetched a new one from the token command");
+                info!("access token refused or not had: fetched a new one");
                 self.password = Some(token);
                 true
             }
@@ -1035,4 +1047,16 @@ impl Worker {
 /// A wait in whole seconds for the UI's countdown, rounded up.
 fn whole_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// `work` on a thread of its own, named `name` (`None`: it could not
+/// start).
+pub(super) fn on_a_thread<T: Send + 'static>(
+    name: &str,
+    work: Box<dyn FnOnce() -> T + Send>,
+) -> Option<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .ok()
 }

@@ -47,6 +47,7 @@ impl Worker {
     /// the prompt (or the UI is gone).
     pub(super) fn connect_then_ask(&mut self) -> Result<Option<Connection>, Error> {
         let mut conn = self.connect()?;
+        self.await_password()?;
         if self.password.is_some() {
             return Ok(Some(conn));
         }
@@ -61,6 +62,28 @@ impl Worker {
             conn = self.connect()?;
         }
         Ok(Some(conn))
+    }
+
+    /// The password fetched on another thread, if one is coming
+    /// (`WorkerConfig::password_first`). Its failure is the login's: an
+    /// authentication error, told in words (after which the token is
+    /// fetched once more, as for a rejected one).
+    fn await_password(&mut self) -> Result<(), Error> {
+        let Some(coming) = self.password_coming.take() else {
+            return Ok(());
+        };
+        let why = match coming.join() {
+            Ok(Ok(password)) => {
+                self.password = Some(password);
+                return Ok(());
+            }
+            Ok(Err(why)) => why,
+            Err(_) => "the token exchange stopped unexpectedly".to_string(),
+        };
+        Err(Error::new(
+            ErrorKind::Auth,
+            format!("could not get an access token: {}", sanitize::line(&why)),
+        ))
     }
 
     /// Log in on a connection from [`Worker::connect`], then list.
