@@ -396,6 +396,9 @@ impl Rows {
     fn reindex(&mut self) {
         self.by_uid.clear();
         self.by_number.clear();
+        // Sized once, not grown row by row (a first listing of 30,000).
+        self.by_uid.reserve(self.rows.len());
+        self.by_number.reserve(self.rows.len());
         self.total_size = 0;
         self.with_preview = 0;
         for (i, r) in self.rows.iter().enumerate() {
