@@ -18,16 +18,15 @@ const PREVIEW_CHUNK: usize = 2048;
 
 impl Worker {
     /// Before the first connection: the header cache, and from it the list
-    /// as it was last seen. The rows go first (they need only the last
-    /// listing), their previews once the cache's index is read, the
-    /// newest screenful alone; then the header blocks (`~h`, nine tenths
-    /// of the bytes) are read on another thread while the session opens.
-    /// Without a first screen to draw (the commands), the index is read on
-    /// another thread too; both are awaited with the listing
+    /// as it was last seen. The cache's index is read on another thread
+    /// from the start. The rows go first (they need only the last
+    /// listing), their previews once the index is in, the newest
+    /// screenful alone; then the header blocks (`~h`, nine tenths of the
+    /// bytes) are read on another thread while the session opens. Without
+    /// a first screen to draw (the commands), the index is read beside the
+    /// login; what is still being read is awaited with the listing
     /// ([`Worker::await_header_cache`]).
     pub(super) fn start_from_cache(&mut self) {
-        // The index is read on another thread from the start: beside the
-        // rows, or beside the session's login.
         self.cache_index = self
             .persist
             .header_index_loader()
