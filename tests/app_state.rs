@@ -123,22 +123,12 @@ fn listing_then_previews_and_visible_rows() {
     assert_eq!(app.previews_loaded(), 1);
     assert!(app.row(&key_of(1)).unwrap().info.is_none());
 
-    app.handle(AppEvent::Worker(Event::Progress {
-        done: 1,
-        total: 3,
-        bytes: 10,
-    }))
-    .requests();
+    app.handle(progress(1, 3)).requests();
     assert_eq!(
         app.conn_state(),
         &ConnState::LoadingPreviews { done: 1, total: 3 }
     );
-    app.handle(AppEvent::Worker(Event::Progress {
-        done: 3,
-        total: 3,
-        bytes: 30,
-    }))
-    .requests();
+    app.handle(progress(3, 3)).requests();
     assert_eq!(app.conn_state(), &ConnState::Idle);
 }
 
@@ -153,12 +143,7 @@ fn the_header_says_listing_until_the_previews_progress() {
     assert_eq!(app.conn_state(), &ConnState::Listing);
     app.handle(listing(&[(1, 100), (2, 200)])).requests();
     assert_eq!(app.conn_state(), &ConnState::Listing);
-    app.handle(AppEvent::Worker(Event::Progress {
-        done: 0,
-        total: 2,
-        bytes: 0,
-    }))
-    .requests();
+    app.handle(progress(0, 2)).requests();
     assert_eq!(
         app.conn_state(),
         &ConnState::LoadingPreviews { done: 0, total: 2 }
@@ -169,12 +154,7 @@ fn the_header_says_listing_until_the_previews_progress() {
         app.conn_state(),
         &ConnState::LoadingPreviews { done: 0, total: 2 }
     );
-    app.handle(AppEvent::Worker(Event::Progress {
-        done: 2,
-        total: 2,
-        bytes: 0,
-    }))
-    .requests();
+    app.handle(progress(2, 2)).requests();
     assert_eq!(app.conn_state(), &ConnState::Idle);
 }
 
@@ -1241,6 +1221,15 @@ fn marks_restored_on_a_server_without_uidl_are_named_in_the_quit_dialog() {
         .find(|c| c.answer == Answer::KeepMarksAndQuit)
         .expect("l is offered");
     assert!(keep.label.contains("forget the other 1"), "{}", keep.label);
+}
+
+/// The previews' progress, `done` of `total`.
+fn progress(done: usize, total: usize) -> AppEvent {
+    AppEvent::Worker(Event::Progress {
+        done,
+        total,
+        bytes: 0,
+    })
 }
 
 fn connection() -> ConnectionInfo {
