@@ -433,23 +433,6 @@ impl Worker {
     pub(super) fn preload_from_cache(&mut self, s: &mut Session) {
         self.await_header_cache();
         let before = self.cache.len();
-        let mut size_mismatch = 0usize;
-        if s.listing.has_uids {
-            // A UID no longer listed is gone; one that now lists with
-            // another size is another message: its preview is fetched
-            // again, never shown for this one.
-            self.cache.retain(|uid, c| match s.listing.by_uid(uid) {
-                Some(m) if m.size == c.size => true,
-                Some(_) => {
-                    size_mismatch += 1;
-                    false
-                }
-                None => false,
-            });
-        }
-        if self.cache.len() != before {
-            self.cache_dirty = true;
-        }
         // A cache that knew messages knows which ones are new: those it
         // has no preview of (mutt's "new", for `~N`).
         let find_unseen = before > 0 && s.listing.has_uids;
@@ -459,8 +442,11 @@ impl Worker {
         let shown = std::mem::take(&mut self.previews_shown);
         let mut fresh = Vec::new();
         let mut hits = 0;
+        let mut size_mismatch = 0usize;
         for (i, m) in s.listing.msgs().iter().enumerate() {
             let Some(h) = self.cached_preview(m) else {
+                size_mismatch +=
+                    usize::from(m.uid.as_deref().is_some_and(|u| self.cache.contains_key(u)));
                 if find_unseen {
                     unseen.push(s.listing.key(m));
                 }
@@ -472,6 +458,16 @@ impl Worker {
             if shown.get(uid) != Some(&m.size) {
                 fresh.push((s.listing.key(m), h.clone()));
             }
+        }
+        // A UID no longer listed is gone; one that now lists with another
+        // size is another message: its preview is fetched again, never
+        // shown for this one. Nothing to drop when every entry was a hit.
+        if s.listing.has_uids && hits < before {
+            self.cache
+                .retain(|uid, c| s.listing.by_uid(uid).is_some_and(|m| m.size == c.size));
+        }
+        if self.cache.len() != before {
+            self.cache_dirty = true;
         }
         s.needed = if self.cfg.previews && s.has_top {
             s.listing.len() - hits
