@@ -521,10 +521,17 @@ impl App {
         };
         let n = r.key.number;
         let job = match doc.attachments.get(r.selected) {
-            Some(a) => OpenJob {
-                name: reader::safe_base_name(&a.name),
-                mime: a.mime.clone(),
-                data: a.data().to_vec(),
+            Some(a) => match doc.attachment_data(r.selected) {
+                Some(data) => OpenJob {
+                    name: reader::safe_base_name(&a.name),
+                    mime: a.mime.clone(),
+                    data: data.into_owned(),
+                },
+                None => {
+                    let why = reader::undecodable(&a.name);
+                    self.set_notice(why);
+                    return;
+                }
             },
             None => match &doc.html {
                 Some(h) => OpenJob {

@@ -1,0 +1,233 @@
+//! A big message as mail-parser needs to see it to show it: the raw bytes
+//! without the middle of their long runs of base64 lines, so the parser
+//! walks the structure (headers, boundaries, text parts) without decoding a
+//! 40 MB attachment that the reader only lists. The attachment is decoded
+//! from the one raw copy when the user saves or opens it
+//! ([`super::attachment`]).
+//!
+//! Why the parse of the skeleton is the parse of the raw message, part for
+//! part: a cut removes whole lines made only of the 64 base64 letters
+//! (`A-Z a-z 0-9 + /`, no `=`), a multiple of 4 letters in all, from inside
+//! a run, keeping the run's first and last line. mail-parser's base64
+//! decoder turns each of those letters into output and nothing else (a
+//! boundary line starts with `-`, a header line has a `:`, padding is `=`),
+//! so inside a base64 body the decoder ends where it would have ended and
+//! only its output is shorter, by exactly 3 bytes per 4 letters cut. A cut
+//! counts only when the parse shows it inside such a body (see
+//! `claimed` in the parent module); any other cut is put back and the
+//! skeleton made again, and failing that the raw message is parsed whole.
+
+/// Cuts shorter than this are not made (the parse of a small attachment
+/// costs little).
+pub const MIN_CUT: usize = 64 * 1024;
+/// A skeleton is made only when the cuts remove at least this much ...
+const MIN_TOTAL: usize = 1024 * 1024;
+/// ... and at least half of the message (else the copy would cost more
+/// than the decoding it saves).
+const MIN_SHARE_DIVISOR: usize = 2;
+
+/// Bytes `raw[start..end]` left out of the skeleton: whole lines, `letters`
+/// base64 letters among them (a multiple of 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub start: usize,
+    pub end: usize,
+    pub letters: usize,
+}
+
+/// The raw message without some of its bytes, and where they were.
+#[derive(Debug, Default)]
+pub struct Skeleton {
+    pub bytes: Vec<u8>,
+    /// For each cut in order: its place in `bytes` (the first byte after
+    /// it) and the cut itself.
+    pub cuts: Vec<(usize, Cut)>,
+}
+
+/// True for the 64 letters of base64 (not `=`).
+#[inline(always)]
+fn is_letter(b: u8) -> bool {
+    let lower = b | 0x20;
+    (lower.wrapping_sub(b'a') < 26) | (b.wrapping_sub(b'0') < 10) | (b == b'+') | (b == b'/')
+}
+
+/// A line of base64 letters only (without its `\n` and an `\r` before
+/// it), not empty.
+fn letters_only(line: &[u8]) -> bool {
+    // No early exit: a branch-free fold over a short line is vectorized.
+    !line.is_empty() && line.iter().fold(true, |ok, &b| ok & is_letter(b))
+}
+
+/// The cuts that could be made in `raw`: inside each run of letter-only
+/// lines, everything but its first and last line, cut back to a multiple
+/// of 4 letters, when that is at least [`MIN_CUT`] bytes (see [`worth`]).
+pub fn plan(raw: &[u8]) -> Vec<Cut> {
+    let mut cuts = Vec::new();
+    // The run being looked at: the lines after its first one, each as
+    // (start, end, letters), ending with `\n`.
+    let mut run: Vec<(usize, usize, usize)> = Vec::new();
+    let mut in_run = false;
+    let mut start = 0;
+    let close = |run: &mut Vec<(usize, usize, usize)>, cuts: &mut Vec<Cut>| {
+        // The last line of the run stays.
+        run.pop();
+        let mut letters: usize = run.iter().map(|l| l.2).sum();
+        while letters % 4 != 0 {
+            let Some(l) = run.pop() else { break };
+            letters -= l.2;
+        }
+        if let (Some(first), Some(last)) = (run.first(), run.last())
+            && last.1 - first.0 >= MIN_CUT
+        {
+            cuts.push(Cut {
+                start: first.0,
+                end: last.1,
+                letters,
+            });
+        }
+        run.clear();
+    };
+    for nl in memchr::memchr_iter(b'\n', raw) {
+        let end = nl + 1;
+        let line = &raw[start..nl];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if letters_only(line) {
+            if in_run {
+                run.push((start, end, line.len()));
+            }
+            in_run = true;
+        } else {
+            if in_run {
+                close(&mut run, &mut cuts);
+            }
+            in_run = false;
+        }
+        start = end;
+    }
+    if in_run {
+        close(&mut run, &mut cuts);
+    }
+    cuts
+}
+
+/// Whether making a skeleton of a message of `len` bytes without `cuts`
+/// is worth it: they remove at least [`MIN_TOTAL`] bytes and half the
+/// message.
+pub fn worth(len: usize, cuts: &[Cut]) -> bool {
+    let total: usize = cuts.iter().map(|c| c.end - c.start).sum();
+    total >= MIN_TOTAL && total >= len / MIN_SHARE_DIVISOR
+}
+
+impl Skeleton {
+    /// `raw` without `cuts` (in order, not overlapping, inside `raw`).
+    pub fn make(raw: &[u8], cuts: &[Cut]) -> Skeleton {
+        let removed: usize = cuts.iter().map(|c| c.end - c.start).sum();
+        let mut bytes = Vec::with_capacity(raw.len().saturating_sub(removed));
+        let mut placed = Vec::with_capacity(cuts.len());
+        let mut from = 0;
+        for c in cuts {
+            bytes.extend_from_slice(raw.get(from..c.start).unwrap_or_default());
+            placed.push((bytes.len(), *c));
+            from = c.end;
+        }
+        bytes.extend_from_slice(raw.get(from..).unwrap_or_default());
+        Skeleton {
+            bytes,
+            cuts: placed,
+        }
+    }
+
+    /// Where offset `at` of the skeleton is in the raw message.
+    pub fn to_raw(&self, at: usize) -> usize {
+        self.cuts
+            .iter()
+            .take_while(|(place, _)| *place <= at)
+            .map(|(_, c)| c.end - c.start)
+            .sum::<usize>()
+            + at
+    }
+
+    /// The cuts strictly inside `start..end` of the skeleton, by index.
+    pub fn cuts_inside(&self, start: usize, end: usize) -> impl Iterator<Item = usize> + '_ {
+        self.cuts
+            .iter()
+            .enumerate()
+            .filter(move |(_, (place, _))| start < *place && *place < end)
+            .map(|(i, _)| i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(lines: usize, width: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        for i in 0..lines {
+            for j in 0..width {
+                b.push(b"ABCDabcd0123+/"[(i + j) % 14]);
+            }
+            b.extend_from_slice(b"\r\n");
+        }
+        b
+    }
+
+    #[test]
+    fn letters_are_the_64_of_base64() {
+        let all: Vec<u8> = (0..=255u8).filter(|b| is_letter(*b)).collect();
+        assert_eq!(all.len(), 64);
+        assert!(!is_letter(b'='));
+        assert!(!is_letter(b'-'));
+        assert!(!letters_only(b""));
+        assert!(letters_only(b"QUJD"));
+        assert!(!letters_only(b"QUJD="));
+    }
+
+    #[test]
+    fn a_long_run_keeps_its_ends_and_cuts_whole_groups() {
+        let mut raw = b"Header: x\r\n\r\n".to_vec();
+        let head = raw.len();
+        raw.extend(body(30_000, 75)); // 75 letters a line: 4 lines per cut group
+        let tail = raw.len();
+        raw.extend_from_slice(b"--b--\r\n");
+        let cuts = plan(&raw);
+        assert_eq!(cuts.len(), 1);
+        assert!(worth(raw.len(), &cuts));
+        let c = cuts[0];
+        assert_eq!(c.start, head + 77, "the first line stays");
+        assert!(c.end < tail - 77 + 1, "the last line stays");
+        assert_eq!(c.letters % 4, 0);
+        assert_eq!(c.letters, (c.end - c.start) / 77 * 75);
+        let s = Skeleton::make(&raw, &cuts);
+        assert_eq!(s.bytes.len(), raw.len() - (c.end - c.start));
+        assert_eq!(s.to_raw(0), 0);
+        assert_eq!(s.to_raw(c.start), c.end);
+        assert_eq!(s.to_raw(s.bytes.len()), raw.len());
+        assert_eq!(s.cuts_inside(head, s.bytes.len()).count(), 1);
+        assert_eq!(s.cuts_inside(c.start, s.bytes.len()).count(), 0);
+    }
+
+    #[test]
+    fn small_runs_and_odd_lines_are_not_cut() {
+        // Under a megabyte in all: not worth it.
+        let mut raw = b"A: b\r\n\r\n".to_vec();
+        raw.extend(body(1000, 76));
+        let cuts = plan(&raw);
+        assert_eq!(cuts.len(), 1);
+        assert!(!worth(raw.len(), &cuts));
+        // A line with `=` or `-` ends a run.
+        let mut raw = body(20_000, 76);
+        raw.extend_from_slice(b"QQ==\r\n");
+        raw.extend(body(20_000, 76));
+        let cuts = plan(&raw);
+        assert_eq!(cuts.len(), 2);
+        assert!(worth(raw.len(), &cuts));
+        for c in cuts {
+            assert!(!raw[c.start..c.end].contains(&b'='));
+        }
+        // Under half the message: not worth it.
+        let mut raw = vec![b' '; 3_000_000];
+        raw.extend(body(20_000, 76));
+        assert!(!worth(raw.len(), &plan(&raw)));
+    }
+}
