@@ -63,51 +63,71 @@ fn letters_only(line: &[u8]) -> bool {
 /// of 4 letters, when that is at least [`MIN_CUT`] bytes (see [`worth`]).
 pub fn plan(raw: &[u8]) -> Vec<Cut> {
     let mut cuts = Vec::new();
-    // The run being looked at: the lines after its first one, each as
-    // (start, end, letters), ending with `\n`.
-    let mut run: Vec<(usize, usize, usize)> = Vec::new();
-    let mut in_run = false;
+    let mut run: Option<Run> = None;
     let mut start = 0;
-    let close = |run: &mut Vec<(usize, usize, usize)>, cuts: &mut Vec<Cut>| {
-        // The last line of the run stays.
-        run.pop();
-        let mut letters: usize = run.iter().map(|l| l.2).sum();
-        while letters % 4 != 0 {
-            let Some(l) = run.pop() else { break };
-            letters -= l.2;
-        }
-        if let (Some(first), Some(last)) = (run.first(), run.last())
-            && last.1 - first.0 >= MIN_CUT
-        {
-            cuts.push(Cut {
-                start: first.0,
-                end: last.1,
-                letters,
-            });
-        }
-        run.clear();
-    };
     for nl in memchr::memchr_iter(b'\n', raw) {
         let end = nl + 1;
         let line = &raw[start..nl];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if letters_only(line) {
-            if in_run {
-                run.push((start, end, line.len()));
+            match &mut run {
+                Some(r) => r.push(start, end, line.len()),
+                None => run = Some(Run::after(end)),
             }
-            in_run = true;
-        } else {
-            if in_run {
-                close(&mut run, &mut cuts);
-            }
-            in_run = false;
+        } else if let Some(r) = run.take() {
+            cuts.extend(r.cut());
         }
         start = end;
     }
-    if in_run {
-        close(&mut run, &mut cuts);
-    }
+    cuts.extend(run.and_then(Run::cut));
     cuts
+}
+
+/// A run of letter-only lines being read, in constant memory: where the
+/// lines after its first one start, and the longest stretch of them, up to
+/// the line before the last one read, that holds a multiple of 4 letters.
+struct Run {
+    /// Where the second line starts.
+    from: usize,
+    /// The end and letter count of the best stretch so far.
+    best: (usize, usize),
+    /// The last line read (it stays if the run ends after it): its end and
+    /// the letters up to it.
+    last: Option<(usize, usize)>,
+}
+
+impl Run {
+    fn after(first_line_end: usize) -> Run {
+        Run {
+            from: first_line_end,
+            best: (first_line_end, 0),
+            last: None,
+        }
+    }
+
+    fn push(&mut self, start: usize, end: usize, letters: usize) {
+        let before = match self.last {
+            Some((end, total)) => {
+                if total % 4 == 0 {
+                    self.best = (end, total);
+                }
+                total
+            }
+            None => 0,
+        };
+        debug_assert!(self.last.is_none_or(|l| l.0 == start));
+        self.last = Some((end, before + letters));
+    }
+
+    /// The cut of this run, if it is long enough.
+    fn cut(self) -> Option<Cut> {
+        let (end, letters) = self.best;
+        (end - self.from >= MIN_CUT).then_some(Cut {
+            start: self.from,
+            end,
+            letters,
+        })
+    }
 }
 
 /// Whether making a skeleton of a message of `len` bytes without `cuts`
