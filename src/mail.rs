@@ -14,6 +14,13 @@
 //! instead of being walked. mail-parser itself keeps nested multiparts on a
 //! heap stack (no recursion) and stops decoding nested messages at depth 3.
 //! An HTML-only body is converted within the bounds of [`crate::html`].
+//!
+//! A big attachment is not decoded when a message is viewed: the view
+//! keeps where its body is in [`MessageView::raw`] ([`Content::Encoded`]),
+//! and [`Attachment::data`] decodes it when it is saved or opened. A big
+//! message with long base64 runs is parsed without most of them
+//! (`skeleton`), so opening a 50 MB message with a 40 MB attachment costs
+//! a parse of a few kilobytes and no second copy.
 
 mod attachment;
 mod skeleton;
