@@ -91,6 +91,40 @@ impl Keeper {
     }
 }
 
+impl Keeper {
+    /// Keep the message with key `uid` and LIST size `size` as `fill`
+    /// hands it over, piece by piece (dot-unstuffed, as the server sent
+    /// it): the one way `popview save` and the TUI's saves stream a big
+    /// message. A local failure (the disk) fails this message only, and
+    /// the rest of it is still taken (and dropped) so the source can go on;
+    /// an error of `fill` itself is given back, with nothing of the message
+    /// left. The caller checks [`Keeper::already_saved`] first.
+    pub fn keep_streamed<E>(
+        &mut self,
+        uid: &str,
+        size: u64,
+        fill: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), E>,
+    ) -> Result<super::Fate, E> {
+        let mut saving = match self.begin(uid, size) {
+            Ok(s) => s,
+            Err(e) => return Ok(super::Fate::Failed(e.0)),
+        };
+        let mut local: Option<String> = None;
+        fill(&mut |piece| {
+            if local.is_none()
+                && let Err(e) = saving.write(piece)
+            {
+                local = Some(e.0);
+            }
+        })?;
+        Ok(match local {
+            // Dropping `saving` takes out what was written.
+            Some(why) => super::Fate::Failed(why),
+            None => super::Fate::of(saving.finish()),
+        })
+    }
+}
+
 impl Saving<'_> {
     /// The next piece of the message as the server sent it (dot-unstuffed,
     /// CRLF line ends; pieces of any size). After an error the message is
