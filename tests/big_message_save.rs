@@ -221,3 +221,125 @@ fn half_a_big_message_is_on_disk_before_the_rest_arrives_and_a_cut_leaves_nothin
     same_bytes(&fs::read(&path).unwrap(), &before);
     h.send(Request::Quit { commit: false });
 }
+
+/// A message of about `mb` MB of text lines.
+fn sized(mb: usize) -> Vec<u8> {
+    let mut m = b"From: Huge <huge@example.org>\r\nSubject: huge\r\n\
+Date: Thu, 3 Dec 2026 04:36:22 +0100\r\n\r\n"
+        .to_vec();
+    let mut i = 0u64;
+    while m.len() < mb * 1_000_000 {
+        i += 1;
+        m.extend_from_slice(format!("line {i} {}\r\n", "y".repeat(90)).as_bytes());
+    }
+    m
+}
+
+/// The highest `VmHWM` of process `pid` seen so far, in KiB.
+fn hwm_kib(pid: u32) -> Option<u64> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn without_uidl_a_big_message_is_streamed_too_and_recognised_by_its_content() {
+    use support::cli::{PW, Sandbox, ca, settle, stls_server_with, url};
+    let huge = sized(32);
+    let s = stls_server_with(
+        Mailbox::from_messages(vec![small(1), huge.clone(), small(3)]),
+        ServerOptions {
+            uidl: false,
+            ..ServerOptions::default()
+        },
+    );
+    let sb = Sandbox::new();
+    let md = sb.home().join("Mail");
+    let u = url(&s);
+    let args = [
+        "save",
+        "--maildir",
+        md.to_str().unwrap(),
+        &u,
+        "--ca-file",
+        ca(),
+    ];
+    let mut peak = 0;
+    let r = sb
+        .run_watching(&args, &[("POPVIEW_PASSWORD", PW)], |pid| {
+            peak = peak.max(hwm_kib(pid).unwrap_or(0));
+        })
+        .ok();
+    settle(&s);
+    assert!(r.out().starts_with("saved 3 messages"), "{}", r.out());
+    let mut want: Vec<Vec<u8>> = [small(1), huge.clone(), small(3)]
+        .iter()
+        .map(|m| lf_bytes(m))
+        .collect();
+    want.sort();
+    assert!(new_files(&md) == want, "the Maildir files are the messages");
+    assert!(tmp_sizes(&md).is_empty());
+    // The whole process (about 20 MB for a debug build, whatever the
+    // message's size) stays under the message's size: holding it can't.
+    assert!(peak > 0, "the process's memory was read");
+    assert!(
+        peak < 30 * 1000 * 1000 / 1024,
+        "popview save peaked at {} MB for a 32 MB message",
+        peak / 1024
+    );
+    // Known by content: not saved twice.
+    let r = sb.run(&args, &[("POPVIEW_PASSWORD", PW)]).ok();
+    settle(&s);
+    assert!(r.out().contains("3 saved before"), "{}", r.out());
+    assert_eq!(new_files(&md).len(), 3);
+
+    // The TUI's save too, into an mbox, then again (recognised).
+    let (mut h, keys) = {
+        let mut cfg = demo_config(s.addr().port());
+        cfg.connect.tls = popview::pop3::TlsMode::StartTls;
+        cfg.connect.ca_file = Some(ca().into());
+        cfg.connect.host = "localhost".into();
+        cfg.password = Some(PW.into());
+        cfg.allow_cleartext = false;
+        let mut h = Harness::start(cfg, Box::new(Memory::default()));
+        let keys = match h.wait("the listing", |e| matches!(e, Event::Listing { .. })) {
+            Event::Listing { entries, .. } => {
+                entries.into_iter().map(|e| e.key).collect::<Vec<_>>()
+            }
+            _ => unreachable!(),
+        };
+        (h, keys)
+    };
+    let path = sb.home().join("box");
+    let index = sb.home().join("index");
+    let save_to_box = |h: &mut Harness| {
+        h.send(Request::Save(SaveRequest {
+            id: 1,
+            keys: keys.clone(),
+            dest: Destination::Mbox(path.clone()),
+            index_dir: Some(index.clone()),
+        }));
+        match h.wait("the save's outcome", |e| matches!(e, Event::SaveDone(_))) {
+            Event::SaveDone(o) => *o,
+            _ => unreachable!(),
+        }
+    };
+    let o = save_to_box(&mut h);
+    assert_eq!(o.saved.len(), 3, "{o:?}");
+    let held = fs::read(&path).unwrap();
+    let lf = lf_bytes(&huge);
+    let one = mbox::mboxrd(&mbox::envelope_sender(&lf), &mbox::envelope_date(&lf), &lf);
+    assert!(
+        held.windows(one.len()).any(|w| w == one),
+        "the mbox holds the big message as a whole save writes it"
+    );
+    let o = save_to_box(&mut h);
+    assert_eq!((o.saved.len(), o.before.len()), (0, 3), "{o:?}");
+    same_bytes(&fs::read(&path).unwrap(), &held);
+    h.send(Request::Quit { commit: false });
+}

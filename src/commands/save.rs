@@ -241,11 +241,10 @@ fn retrieve(
     result.map_err(|e| CmdError::from_kind(e.kind, &e.message))
 }
 
-/// A message is streamed when it is big and has a UID (a message without
-/// one is known by the digest of its content, which must be known
-/// before it is written: it is fetched whole).
+/// A message is streamed when it is big (one without a UID too: see
+/// [`Keeper::keep_streamed`]).
 fn streams(it: &Item) -> bool {
-    it.entry.size >= STREAM_FROM && it.entry.key.uid.is_some()
+    it.entry.size >= STREAM_FROM
 }
 
 /// The items `batch` (indexes into `items`), RETRs pipelined, each kept
@@ -294,9 +293,9 @@ fn stream_one(
     it: &mut Item,
     progress: &std::cell::RefCell<Progress>,
 ) -> std::result::Result<(), crate::pop3::Error> {
-    let uid = it.entry.key.uid.clone().unwrap_or_default();
+    let uid = it.entry.key.uid.clone();
     let (number, size) = (it.entry.key.number, it.entry.size);
-    let kept = keeper.keep_streamed(&uid, size, |sink| {
+    let kept = keeper.keep_streamed(uid.as_deref(), size, |sink| {
         client
             .retrieve_into(
                 number,

@@ -2,7 +2,7 @@
 //! pipelined `RETR`s in the session the worker already holds, each message
 //! kept with [`crate::localbox::Keeper`] (durable, recorded in the saved
 //! journal so that saving again writes nothing twice) as it completes; a
-//! message of [`STREAM_FROM`] or more (with a UID) is streamed into the
+//! message of [`STREAM_FROM`] or more is streamed into the
 //! mailbox as it arrives, one at a time, as `popview save` does, so memory
 //! does not grow with its size.
 //!
@@ -192,11 +192,10 @@ impl Worker {
             c.stop |= stop;
             c.stop
         };
-        // Big messages with a UID are streamed into the mailbox one at a
-        // time (memory stays small whatever the size); runs of the others
-        // are pipelined, each kept whole as it completes.
-        let streams = |w: &(u32, u64, usize)| w.1 >= STREAM_FROM && items[w.2].uid.is_some();
-        let plan: Vec<bool> = wanted.iter().map(streams).collect();
+        // Big messages are streamed into the mailbox one at a time (memory
+        // stays small whatever the size); runs of the others are
+        // pipelined, each kept whole as it completes.
+        let plan: Vec<bool> = wanted.iter().map(|w| w.1 >= STREAM_FROM).collect();
         report(0, true);
         let mut at = 0;
         let result = loop {
@@ -206,8 +205,8 @@ impl Worker {
             if plan[at] {
                 let (number, size, n) = wanted[at];
                 at += 1;
-                let uid = items[n].uid.clone().unwrap_or_default();
-                let kept = keeper.keep_streamed(&uid, size, |sink| {
+                let uid = items[n].uid.clone();
+                let kept = keeper.keep_streamed(uid.as_deref(), size, |sink| {
                     s.client
                         .retrieve_into(
                             number,
