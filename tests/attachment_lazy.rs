@@ -87,7 +87,7 @@ fn text_part() -> String {
     )
 }
 
-fn b64_part(mime: &str, name: &str, data: &[u8]) -> String {
+fn base64_part(mime: &str, name: &str, data: &[u8]) -> String {
     part(
         &format!(
             "Content-Type: {mime}; name=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\
@@ -141,7 +141,7 @@ fn base64_attachments_are_left_encoded_and_decode_to_the_same_bytes() {
     let raw = message(&multipart(
         "mixed",
         "b1",
-        &[text_part(), b64_part("application/pdf", "big.pdf", &pdf)],
+        &[text_part(), base64_part("application/pdf", "big.pdf", &pdf)],
     ));
     assert_eq!(same_as_eager(&raw), 1);
     let v = mail::view(raw);
@@ -153,7 +153,7 @@ fn base64_attachments_are_left_encoded_and_decode_to_the_same_bytes() {
         let raw = message(&multipart(
             "mixed",
             "b1",
-            &[text_part(), b64_part("image/png", "x.png", &data)],
+            &[text_part(), base64_part("image/png", "x.png", &data)],
         ));
         assert_eq!(same_as_eager(&raw), 1);
     }
@@ -267,8 +267,8 @@ fn nested_multiparts_and_a_single_part_message() {
                 "mixed",
                 "inner",
                 &[
-                    b64_part("image/png", "a.png", &noise(1_000_000, 9)),
-                    b64_part("application/zip", "b.zip", &noise(1_300_000, 10)),
+                    base64_part("image/png", "a.png", &noise(1_000_000, 9)),
+                    base64_part("application/zip", "b.zip", &noise(1_300_000, 10)),
                 ],
             ),
             multipart(
@@ -301,7 +301,7 @@ fn a_forwarded_message_with_an_attachment_inside_stays_whole() {
         "in",
         &[
             text_part(),
-            b64_part("application/pdf", "inner.pdf", &noise(1_000_000, 13)),
+            base64_part("application/pdf", "inner.pdf", &noise(1_000_000, 13)),
         ],
     )))
     .unwrap();
@@ -310,7 +310,7 @@ fn a_forwarded_message_with_an_attachment_inside_stays_whole() {
     for beside in [None, Some(noise(3_000_000, 14))] {
         let mut parts = vec![text_part(), part("Content-Type: message/rfc822", &inner)];
         if let Some(b) = &beside {
-            parts.push(b64_part("application/zip", "outer.zip", b));
+            parts.push(base64_part("application/zip", "outer.zip", b));
         }
         let raw = message(&multipart("mixed", "out", &parts));
         let encoded = same_as_eager(&raw);
@@ -341,7 +341,7 @@ fn text_parts_in_base64_and_broken_messages_are_decoded_as_before() {
                 "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64",
                 &base64_lines(text.as_bytes(), 76, "\r\n"),
             ),
-            b64_part("application/pdf", "x.pdf", &noise(200_000, 15)),
+            base64_part("application/pdf", "x.pdf", &noise(200_000, 15)),
         ],
     ));
     assert_eq!(same_as_eager(&raw), 1);
@@ -352,7 +352,7 @@ fn text_parts_in_base64_and_broken_messages_are_decoded_as_before() {
         "cut",
         &[
             text_part(),
-            b64_part("application/pdf", "cut.pdf", &noise(1_500_000, 16)),
+            base64_part("application/pdf", "cut.pdf", &noise(1_500_000, 16)),
         ],
     ));
     raw.truncate(raw.len() - 1000);
@@ -363,7 +363,7 @@ fn text_parts_in_base64_and_broken_messages_are_decoded_as_before() {
         "g",
         &[
             text_part(),
-            b64_part("application/pdf", "g.pdf", &noise(1_500_000, 17)),
+            base64_part("application/pdf", "g.pdf", &noise(1_500_000, 17)),
         ],
     ));
     let mid = raw.len() / 2;
@@ -399,7 +399,7 @@ fn the_reader_saves_and_opens_the_decoded_bytes() {
     let raw = message(&multipart(
         "mixed",
         "s",
-        &[text_part(), b64_part("application/pdf", "big.pdf", &pdf)],
+        &[text_part(), base64_part("application/pdf", "big.pdf", &pdf)],
     ));
     let mut app = App::new(AppOptions {
         save_dir: PathBuf::from("/dl"),
