@@ -100,7 +100,11 @@ impl Encoded {
         if self.range.end > raw.len() {
             return None;
         }
-        let from = raw.get(self.range.start..)?;
+        // Up to the boundary that ends it (a line break, `--`, the
+        // boundary), not the rest of the message: the decoder sizes its
+        // buffer by what it is given.
+        let stop = (self.range.end + 4 + self.boundary.len()).min(raw.len());
+        let from = raw.get(self.range.start..stop)?;
         let mut stream = MessageStream::new(from);
         let (end, bytes) = match self.transfer {
             Transfer::Base64 => stream.decode_base64_mime(&self.boundary),
