@@ -133,6 +133,10 @@ pub struct MessageView {
     pub body: String,
     /// The text came from an HTML part.
     pub body_from_html: bool,
+    /// The HTML part's source as sent (decoded, not sanitized: for a
+    /// viewer and the link list, never drawn), for messages of at most
+    /// [`MAX_HTML_SOURCE`] bytes.
+    pub html: Option<String>,
     pub attachments: Vec<Attachment>,
     /// The message exactly as the server sent it (after dot-unstuffing).
     pub raw: Vec<u8>,
@@ -140,6 +144,8 @@ pub struct MessageView {
     pub parse_note: Option<String>,
 }
 
+/// Messages larger than this keep no [`MessageView::html`].
+pub const MAX_HTML_SOURCE: usize = 8 * 1024 * 1024;
 /// At most this many headers go into [`MessageView::headers`].
 pub const MAX_HEADERS: usize = 1_000;
 /// At most this many bytes of one header value are kept in a view.
@@ -662,6 +668,7 @@ fn walk(raw: &[u8], skel: &Skeleton, leave_encoded: bool) -> Result<MessageView,
     }
     // From here on, offsets are the parse's: into `bytes`, which are the
     // raw bytes wherever they are read (headers, text parts).
+    let raw_len = raw.len();
     let raw = bytes;
     let root = m.root_part();
 
@@ -784,6 +791,17 @@ fn walk(raw: &[u8], skel: &Skeleton, leave_encoded: bool) -> Result<MessageView,
         v.body = sanitize::text(&rendered.text);
         v.body_from_html = true;
         notes.extend(rendered.note);
+    }
+
+    if raw_len <= MAX_HTML_SOURCE {
+        v.html = m
+            .html_body
+            .iter()
+            .filter_map(|id| m.parts.get(*id as usize))
+            .find_map(|p| match &p.body {
+                PartType::Html(h) => Some(h.to_string()),
+                _ => None,
+            });
     }
 
     // Attachments. The decoded content is moved out of the parse (a

@@ -506,3 +506,47 @@ fn broken_variants_give_the_same_view() {
         "some variants still leave attachments encoded"
     );
 }
+
+/// The HTML part's source (for `m` and the links) comes from the same
+/// parse, without decoding the attachment beside it; a long base64 HTML
+/// part is decoded whole.
+#[test]
+fn the_html_source_comes_from_the_same_parse() {
+    let html = format!(
+        "<p>Hi <a href=\"https://example.org/x\">x</a></p>{}",
+        "<br>\n".repeat(120_000)
+    );
+    let raw = message(&multipart(
+        "mixed",
+        "h",
+        &[
+            multipart(
+                "alternative",
+                "a",
+                &[
+                    text_part(),
+                    part(
+                        "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64",
+                        &base64_lines(html.as_bytes(), 76, "\r\n"),
+                    ),
+                ],
+            ),
+            base64_part("application/pdf", "p.pdf", &noise(3_000_000, 21)),
+        ],
+    ));
+    assert_eq!(same_as_eager(&raw), 1);
+    let doc = Doc::from_view(mail::view(raw));
+    assert_eq!(doc.html.as_deref(), Some(html.as_str()));
+    assert!(doc.links.iter().any(|l| l.url == "https://example.org/x"));
+    // Over the cap: no HTML source kept.
+    let big = message(&multipart(
+        "mixed",
+        "h",
+        &[
+            part("Content-Type: text/html", "<p>big</p>\r\n"),
+            base64_part("application/pdf", "p.pdf", &noise(7_000_000, 22)),
+        ],
+    ));
+    assert!(big.len() > mail::MAX_HTML_SOURCE);
+    assert_eq!(mail::view(big).html, None);
+}

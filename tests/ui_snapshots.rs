@@ -171,6 +171,7 @@ fn message() -> MessageView {
         ],
         body: "Hi Bob,\n\nhere are the numbers for the quarter. The totals went up by twelve percent, which is more than we planned for, mostly thanks to the new customers in the north.\n\nSee the attached PDF for details.\n\nAlice".into(),
         body_from_html: false,
+        html: None,
         attachments: vec![Attachment::held(
             "report-q1.pdf".into(),
             "application/pdf".into(),

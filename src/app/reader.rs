@@ -43,7 +43,7 @@ pub struct Doc {
     raw: Vec<u8>,
     pub parse_note: Option<String>,
     /// The HTML part's source, when there is one (for `m`; see
-    /// [`super::external::html_source`]).
+    /// [`crate::mail::MessageView::html`]).
     pub html: Option<String>,
     /// The message's links, deduplicated, with the text beside each.
     pub links: Vec<super::external::Link>,
@@ -88,10 +88,9 @@ impl Doc {
         let mut body_text = v.body.clone();
         let mut budget = MAX_FORWARDED;
         forwarded_inline(&mut body_text, &v, utc_offset_minutes, 1, &mut budget);
-        let html = super::external::html_source(&v.raw);
-        let links = super::external::links_of(&body_text, html.as_deref());
+        let links = super::external::links_of(&body_text, v.html.as_deref());
         Doc {
-            html,
+            html: v.html,
             links,
             from: clean_line(&v.from),
             to: clean_line(&v.to),
