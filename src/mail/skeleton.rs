@@ -65,22 +65,45 @@ pub fn plan(raw: &[u8]) -> Vec<Cut> {
     let mut cuts = Vec::new();
     let mut run: Option<Run> = None;
     let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', raw) {
+    // Inside a run the lines are usually as long as the one before: the
+    // next line end is looked for there first (a letter-only line there
+    // has no other line end in it), else searched for.
+    let mut guess: Option<usize> = None;
+    while start < raw.len() {
+        let guessed = guess
+            .map(|len| start + len)
+            .filter(|&nl| raw.get(nl) == Some(&b'\n'))
+            .filter(|&nl| letters_only(strip_cr(&raw[start..nl])));
+        let nl = match guessed {
+            Some(nl) => nl,
+            None => match memchr::memchr(b'\n', &raw[start..]) {
+                Some(i) => start + i,
+                None => break,
+            },
+        };
         let end = nl + 1;
-        let line = &raw[start..nl];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if letters_only(line) {
+        let line = strip_cr(&raw[start..nl]);
+        if guessed.is_some() || letters_only(line) {
+            guess = Some(nl - start);
             match &mut run {
                 Some(r) => r.push(start, end, line.len()),
                 None => run = Some(Run::after(end)),
             }
-        } else if let Some(r) = run.take() {
-            cuts.extend(r.cut());
+        } else {
+            guess = None;
+            if let Some(r) = run.take() {
+                cuts.extend(r.cut());
+            }
         }
         start = end;
     }
     cuts.extend(run.and_then(Run::cut));
     cuts
+}
+
+/// A line without the `\r` before its `\n`.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// A run of letter-only lines being read, in constant memory: where the
@@ -190,6 +213,63 @@ mod tests {
             b.extend_from_slice(b"\r\n");
         }
         b
+    }
+
+    /// `plan` without the guess of the next line end.
+    fn plan_line_by_line(raw: &[u8]) -> Vec<Cut> {
+        let mut cuts = Vec::new();
+        let mut run: Option<Run> = None;
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', raw) {
+            let line = strip_cr(&raw[start..nl]);
+            if letters_only(line) {
+                match &mut run {
+                    Some(r) => r.push(start, nl + 1, line.len()),
+                    None => run = Some(Run::after(nl + 1)),
+                }
+            } else if let Some(r) = run.take() {
+                cuts.extend(r.cut());
+            }
+            start = nl + 1;
+        }
+        cuts.extend(run.and_then(Run::cut));
+        cuts
+    }
+
+    #[test]
+    fn guessing_line_ends_finds_the_same_cuts() {
+        let mut x: u32 = 99;
+        let mut next = |n: u32| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) % n
+        };
+        let mut total = 0;
+        for _ in 0..10 {
+            let mut raw = Vec::new();
+            while raw.len() < 1_500_000 {
+                let kind = next(2000);
+                let len = match kind {
+                    0 => 0,
+                    1..=3 => 3,
+                    4..=9 => 75,
+                    _ => 76,
+                };
+                for _ in 0..len {
+                    raw.push(b"QUJDabcd0123+/"[next(14) as usize]);
+                }
+                if kind == 10 {
+                    // a character that ends a run, somewhere in the line
+                    let at = raw.len() - next(76) as usize - 1;
+                    raw[at] = b"-=\r: "[next(5) as usize];
+                }
+                raw.extend_from_slice(if next(2) == 0 { b"\r\n" } else { b"\n" });
+            }
+            raw.truncate(raw.len() - next(3) as usize);
+            let cuts = plan(&raw);
+            assert_eq!(cuts, plan_line_by_line(&raw));
+            total += cuts.len();
+        }
+        assert!(total > 10, "the inputs have runs to cut: {total}");
     }
 
     #[test]
