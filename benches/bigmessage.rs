@@ -6,6 +6,7 @@
 //!   it (`Event::Message`, then the reader's `Doc`, as the parse thread
 //!   makes it);
 //!   and of that, `mail::view` and the `Doc` alone (no network);
+//! - popview's worker saving it into a Maildir (the TUI's `s`/`C`);
 //! - `popview show --raw N > /dev/null` and `popview save N --maildir DIR`
 //!   and `--mbox FILE` (both streamed: their memory stays small).
 //!
@@ -163,6 +164,57 @@ fn worker_retr(port: u16, user: &str, pass: &str) -> (u64, Duration) {
     size
 }
 
+/// popview's worker saving message 1 into a fresh Maildir (the TUI's `C`):
+/// the message's LIST size and the time from the request to its outcome.
+fn worker_save(port: u16, user: &str, pass: &str) -> (u64, Duration) {
+    let mut cfg = WorkerConfig::new(ConnectOptions::new("127.0.0.1", port, TlsMode::None), user);
+    cfg.password = Some(pass.into());
+    cfg.allow_cleartext = true;
+    let dir = std::env::temp_dir().join(format!("popview-bench-save-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (tx, req_rx) = mpsc::channel();
+    let (ev_tx, rx) = mpsc::channel();
+    let handle = worker::spawn(
+        cfg,
+        Box::new(popview::worker::persist::Memory::default()),
+        req_rx,
+        move |e| ev_tx.send(e).is_ok(),
+    );
+    let mut t = Instant::now();
+    let mut size = 0;
+    loop {
+        match rx.recv_timeout(Duration::from_secs(300)).expect("event") {
+            Event::Listing { entries, .. } => {
+                size = entries[0].size;
+                t = Instant::now();
+                tx.send(Request::Save(popview::worker::api::SaveRequest {
+                    id: 1,
+                    keys: vec![entries[0].key.clone()],
+                    dest: popview::localbox::Destination::Maildir(dir.join("Mail")),
+                    index_dir: None,
+                }))
+                .unwrap();
+            }
+            Event::SaveDone(o) => {
+                assert_eq!(o.saved.len(), 1, "{o:?}");
+                break;
+            }
+            Event::Error(e) if e.fatal => panic!("worker: {}", e.message),
+            _ => {}
+        }
+    }
+    let took = t.elapsed();
+    tx.send(Request::Quit { commit: false }).unwrap();
+    while let Ok(ev) = rx.recv_timeout(Duration::from_secs(60)) {
+        if matches!(ev, Event::Closed { .. }) {
+            break;
+        }
+    }
+    handle.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (size, took)
+}
+
 /// In a child: run one case, print `secs peak_kib bytes`.
 fn child(spec: &str) {
     let mut p = spec.split(' ');
@@ -172,6 +224,7 @@ fn child(spec: &str) {
     let (bytes, took) = match case {
         "raw" => raw_retr(port, user, pass),
         "worker" => worker_retr(port, user, pass),
+        "worker-save" => worker_save(port, user, pass),
         "parse" => {
             // The same message, no network: mail::view and the Doc.
             let msg = big_message(env_usize("POPVIEW_BENCH_MB", 52));
@@ -302,6 +355,11 @@ fn main() {
         let (t, m, _) = run_child("parse", &d);
         (t, m)
     });
+    let tui_save = best(&mut || {
+        let (t, m, b) = run_child("worker-save", &d);
+        assert!(b as f64 > size * 0.99, "the worker saved {b} bytes");
+        (t, m)
+    });
     let show = best(&mut || run_cli(&sb, &cfg, &d.password, &["show", "--raw", "1"]));
     let save = best(&mut || {
         let dir = sb.home().join(format!("Mail-{}", std::process::id()));
@@ -355,6 +413,11 @@ fn main() {
         "  of which mail::view + Doc",
         parse,
         "  (above the message held)",
+    );
+    row(
+        "worker Save (the TUI's C) Maildir",
+        tui_save,
+        "  (above baseline)",
     );
     row("popview show --raw 1 >/dev/null", show, "  (whole process)");
     row("popview save 1 --maildir", save, "  (whole process)");

@@ -593,10 +593,10 @@ pub fn show(
         Event::Message {
             ticket: 1, view, ..
         } => {
-            let listed: Vec<(String, String, usize)> = view
+            let listed: Vec<(String, String, u64)> = view
                 .attachments
                 .iter()
-                .map(|a| (a.name.clone(), a.mime.clone(), a.data.len()))
+                .map(|a| (a.name.clone(), a.mime.clone(), a.size))
                 .collect();
             let text = crate::mail::MessageView {
                 from: view.from.clone(),

@@ -14,7 +14,18 @@
 //! instead of being walked. mail-parser itself keeps nested multiparts on a
 //! heap stack (no recursion) and stops decoding nested messages at depth 3.
 //! An HTML-only body is converted within the bounds of [`crate::html`].
+//!
+//! A big attachment is not decoded when a message is viewed: the view
+//! keeps where its body is in [`MessageView::raw`] ([`Content::Encoded`]),
+//! and [`Attachment::data`] decodes it when it is saved or opened. A big
+//! message with long base64 runs is parsed without most of them
+//! (`skeleton`), so opening a 50 MB message with a 40 MB attachment costs
+//! a parse of a few kilobytes and no second copy.
 
+mod attachment;
+mod skeleton;
+
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -26,6 +37,9 @@ use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::sanitize;
+
+pub use attachment::{Content, Encoded, LAZY_MIN, Transfer};
+use skeleton::Skeleton;
 
 /// A point in time as written in a `Date:` header: UTC seconds plus the
 /// sender's offset, so the UI can show local or sender time.
@@ -78,8 +92,29 @@ pub struct Attachment {
     pub name: String,
     /// MIME type, e.g. `application/pdf`.
     pub mime: String,
-    /// The decoded content.
-    pub data: Vec<u8>,
+    /// The decoded size in bytes.
+    pub size: u64,
+    /// The content: decoded, or still encoded in [`MessageView::raw`] (a
+    /// big attachment is decoded only when it is saved or opened).
+    pub content: Content,
+}
+
+impl Attachment {
+    /// An attachment whose decoded content is held.
+    pub fn held(name: String, mime: String, data: Vec<u8>) -> Attachment {
+        Attachment {
+            name,
+            mime,
+            size: data.len() as u64,
+            content: Content::Held(data),
+        }
+    }
+
+    /// The decoded content; `raw` is the message's [`MessageView::raw`].
+    /// `None` when `raw` doesn't hold it where the parse found it.
+    pub fn data<'a>(&'a self, raw: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        self.content.bytes(raw)
+    }
 }
 
 /// A retrieved message, ready to show.
@@ -98,6 +133,10 @@ pub struct MessageView {
     pub body: String,
     /// The text came from an HTML part.
     pub body_from_html: bool,
+    /// The HTML part's source as sent (decoded, not sanitized: for a
+    /// viewer and the link list, never drawn), for messages of at most
+    /// [`MAX_HTML_SOURCE`] bytes.
+    pub html: Option<String>,
     pub attachments: Vec<Attachment>,
     /// The message exactly as the server sent it (after dot-unstuffing).
     pub raw: Vec<u8>,
@@ -105,6 +144,8 @@ pub struct MessageView {
     pub parse_note: Option<String>,
 }
 
+/// Messages larger than this keep no [`MessageView::html`].
+pub const MAX_HTML_SOURCE: usize = 8 * 1024 * 1024;
 /// At most this many headers go into [`MessageView::headers`].
 pub const MAX_HEADERS: usize = 1_000;
 /// At most this many bytes of one header value are kept in a view.
@@ -430,7 +471,27 @@ impl HeaderSummary {
 /// panics: what can't be parsed is shown as raw text with a
 /// [`MessageView::parse_note`].
 pub fn view(raw: Vec<u8>) -> MessageView {
-    let built = guarded(|| build_view(&raw));
+    view_with(raw, build_view)
+}
+
+/// [`view`] as it was before attachments were left encoded: the whole
+/// message parsed, every attachment decoded and held. For tests that
+/// compare the two; popview itself doesn't use it.
+#[doc(hidden)]
+pub fn view_decoding_all(raw: Vec<u8>) -> MessageView {
+    view_with(raw, |raw| {
+        walk(raw, &Skeleton::default(), false).unwrap_or_else(|_| {
+            raw_view(
+                raw,
+                "The message could not be parsed; shown as raw text.".to_string(),
+            )
+        })
+    })
+}
+
+/// The view `build` makes of `raw`, under `catch_unwind`.
+fn view_with(raw: Vec<u8>, build: impl FnOnce(&[u8]) -> MessageView) -> MessageView {
+    let built = guarded(|| build(&raw));
     let mut v = match built {
         Ok(v) => v,
         Err(panic) => raw_view(
@@ -464,27 +525,152 @@ fn too_many_boundaries(raw: &[u8]) -> bool {
 }
 
 fn build_view(raw: &[u8]) -> MessageView {
+    // A big message with long base64 runs is parsed without most of them
+    // (see `skeleton`); a cut the parse doesn't show inside a base64
+    // attachment is put back (a second try), and failing that the message
+    // is parsed whole.
+    let mut cuts = skeleton::plan(raw);
+    for _ in 0..2 {
+        if !skeleton::worth(raw.len(), &cuts) {
+            break;
+        }
+        let skel = Skeleton::make(raw, &cuts);
+        match walk(raw, &skel, true) {
+            Ok(v) => return v,
+            Err(kept) => {
+                cuts = cuts
+                    .into_iter()
+                    .zip(kept)
+                    .filter_map(|(c, k)| k.then_some(c))
+                    .collect();
+            }
+        }
+    }
+    walk(raw, &Skeleton::default(), true).unwrap_or_else(|_| {
+        raw_view(
+            raw,
+            "The message could not be parsed; shown as raw text.".to_string(),
+        )
+    })
+}
+
+/// The parents of a message's parts, by index.
+fn parents_of(m: &Message<'_>) -> Vec<Option<usize>> {
+    let mut parents = vec![None; m.parts.len()];
+    for (id, p) in m.parts.iter().enumerate() {
+        if let PartType::Multipart(children) = &p.body {
+            for c in children {
+                if let Some(slot) = parents.get_mut(*c as usize) {
+                    *slot = Some(id);
+                }
+            }
+        }
+    }
+    parents
+}
+
+/// An attachment left encoded in the raw message: a base64 body with cuts
+/// of the skeleton inside, or any binary body of at least [`LAZY_MIN`]
+/// bytes, decoded without a problem. Its place in `raw`, its decoded size
+/// and the cuts it accounts for.
+fn lazy_part(
+    raw: &[u8],
+    skel: &Skeleton,
+    m: &Message<'_>,
+    parents: &[Option<usize>],
+    id: usize,
+) -> Option<(Encoded, u64, Vec<usize>)> {
+    let p = m.parts.get(id)?;
+    if p.is_encoding_problem || !matches!(p.body, PartType::Binary(_) | PartType::InlineBinary(_)) {
+        return None;
+    }
+    let transfer = match p.encoding {
+        mail_parser::Encoding::Base64 => Transfer::Base64,
+        mail_parser::Encoding::QuotedPrintable => Transfer::QuotedPrintable,
+        mail_parser::Encoding::None => Transfer::AsIs,
+    };
+    // The decoder stopped at the boundary of the multipart around it.
+    let boundary: &[u8] = match id {
+        0 => b"",
+        _ => m
+            .parts
+            .get((*parents.get(id)?)?)?
+            .content_type()?
+            .attribute("boundary")?
+            .as_bytes(),
+    };
+    let (start, end) = (p.offset_body as usize, p.offset_end as usize);
+    let cuts: Vec<usize> = skel.cuts_inside(start, end).collect();
+    let range = skel.to_raw(start)..skel.to_raw(end);
+    if cuts.is_empty() && range.len() < LAZY_MIN || !cuts.is_empty() && transfer != Transfer::Base64
+    {
+        return None;
+    }
+    let cut_out: usize = cuts.iter().map(|&i| skel.cuts[i].1.letters / 4 * 3).sum();
+    let encoded = Encoded::new(raw, range, transfer, boundary)?;
+    Some((encoded, (p.contents().len() + cut_out) as u64, cuts))
+}
+
+/// The view of `raw`, parsed as `skel` (the raw message itself when it has
+/// no cuts), big attachments left encoded when `leave_encoded`. `Err` with
+/// the cuts to keep when one of them is not inside an attachment left
+/// encoded.
+fn walk(raw: &[u8], skel: &Skeleton, leave_encoded: bool) -> Result<MessageView, Vec<bool>> {
+    let cut = !skel.cuts.is_empty();
+    let bytes: &[u8] = if cut { &skel.bytes } else { raw };
+    let none_kept = || vec![false; skel.cuts.len()];
     let mut notes: Vec<String> = Vec::new();
-    let bomb = too_many_boundaries(raw);
+    let bomb = too_many_boundaries(bytes);
+    if bomb && cut {
+        return Err(none_kept());
+    }
     let parser = MessageParser::new();
     let parsed = if bomb {
-        parser.parse_headers(raw)
+        parser.parse_headers(bytes)
     } else {
-        parser.parse(raw)
+        parser.parse(bytes)
     };
-    let Some(mut m) = parsed else {
-        return raw_view(
+    let Some(mut m) = parsed.filter(|m| {
+        m.root_part()
+            .headers
+            .iter()
+            .any(|h| is_field_name(h.name.as_str()))
+    }) else {
+        if cut {
+            return Err(none_kept());
+        }
+        return Ok(raw_view(
             raw,
             "No message headers were found; shown as raw text.".to_string(),
-        );
+        ));
     };
-    let root = m.root_part();
-    if !root.headers.iter().any(|h| is_field_name(h.name.as_str())) {
-        return raw_view(
-            raw,
-            "No message headers were found; shown as raw text.".to_string(),
-        );
+
+    // Attachments left encoded, and the cuts they account for.
+    let parents = parents_of(&m);
+    let mut kept = vec![false; skel.cuts.len()];
+    let mut lazy: Vec<Option<(Encoded, u64)>> = vec![None; m.parts.len()];
+    if leave_encoded && !bomb {
+        for &id in &m.attachments {
+            let id = id as usize;
+            if id >= MAX_PARTS {
+                continue;
+            }
+            if let Some((encoded, size, cuts)) = lazy_part(raw, skel, &m, &parents, id) {
+                for c in cuts {
+                    kept[c] = true;
+                }
+                lazy[id] = Some((encoded, size));
+            }
+        }
     }
+    if kept.iter().any(|k| !k) {
+        return Err(kept);
+    }
+    // From here on, offsets are the parse's: into `bytes`, which are the
+    // raw bytes wherever they are read (headers, text parts).
+    let raw_len = raw.len();
+    let raw = bytes;
+    let root = m.root_part();
 
     // Header block.
     let mut headers = Vec::new();
@@ -556,7 +742,7 @@ fn build_view(raw: &[u8]) -> MessageView {
             "This message has more than {MAX_PARTS} MIME parts; its body is shown as raw text."
         ));
         v.parse_note = Some(notes.join(" "));
-        return v;
+        return Ok(v);
     }
 
     if m.parts.len() > MAX_PARTS {
@@ -607,6 +793,17 @@ fn build_view(raw: &[u8]) -> MessageView {
         notes.extend(rendered.note);
     }
 
+    if raw_len <= MAX_HTML_SOURCE {
+        v.html = m
+            .html_body
+            .iter()
+            .filter_map(|id| m.parts.get(*id as usize))
+            .find_map(|p| match &p.body {
+                PartType::Html(h) => Some(h.to_string()),
+                _ => None,
+            });
+    }
+
     // Attachments. The decoded content is moved out of the parse (a
     // 40 MB attachment is not copied); a part listed twice is copied.
     let encoding_problem = root.is_encoding_problem;
@@ -624,17 +821,35 @@ fn build_view(raw: &[u8]) -> MessageView {
         if matches!(p.body, PartType::Multipart(_)) {
             continue;
         }
-        let data = match undecoded_base64(raw, p) {
-            Some(d) => d,
+        if let Some((encoded, size)) = &lazy[id] {
+            v.attachments.push(Attachment {
+                name,
+                mime,
+                size: *size,
+                content: Content::Encoded(encoded.clone()),
+            });
+            continue;
+        }
+        let (size, content) = match undecoded_base64(raw, p) {
+            Some(d) => (d.len() as u64, Content::Held(d)),
             None => match taken.iter().find(|(t, _)| *t == id) {
-                Some(&(_, earlier)) => v.attachments[earlier].data.clone(),
+                Some(&(_, earlier)) => {
+                    let a = &v.attachments[earlier];
+                    (a.size, a.content.clone())
+                }
                 None => {
                     taken.push((id, v.attachments.len()));
-                    take_contents(&mut m.parts[id])
+                    let d = take_contents(&mut m.parts[id]);
+                    (d.len() as u64, Content::Held(d))
                 }
             },
         };
-        v.attachments.push(Attachment { name, mime, data });
+        v.attachments.push(Attachment {
+            name,
+            mime,
+            size,
+            content,
+        });
     }
 
     if encoding_problem {
@@ -643,7 +858,7 @@ fn build_view(raw: &[u8]) -> MessageView {
     if !notes.is_empty() {
         v.parse_note = Some(sanitize::line(&notes.join(" ")));
     }
-    v
+    Ok(v)
 }
 
 /// A part's decoded content (as [`MessagePart::contents`] gives it),
@@ -953,10 +1168,11 @@ Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--x--\r\n",
         );
         let v = view(m);
         assert_eq!(v.attachments.len(), 2);
-        assert!(v.attachments[0].data.starts_with(b"From: a@example.org"));
-        assert!(v.attachments[0].data.windows(2).any(|w| w == b"hi"));
-        assert!(!v.attachments[0].data.windows(5).any(|w| w == b"outer"));
-        assert_eq!(v.attachments[1].data, [0, 1, 2, 3]);
+        let data = |i: usize| v.attachments[i].data(&v.raw).unwrap();
+        assert!(data(0).starts_with(b"From: a@example.org"));
+        assert!(data(0).windows(2).any(|w| w == b"hi"));
+        assert!(!data(0).windows(5).any(|w| w == b"outer"));
+        assert_eq!(&*data(1), &[0, 1, 2, 3]);
     }
 
     #[test]

@@ -343,11 +343,11 @@ fn the_attachment_prompt_saves_where_the_user_says() {
         raw: b"Subject: x\r\n\r\nhi\r\n".to_vec(),
         ..Default::default()
     };
-    v.attachments.push(popview::mail::Attachment {
-        name: "../r\u{7}eport.pdf".into(),
-        mime: "application/pdf".into(),
-        data: vec![7],
-    });
+    v.attachments.push(popview::mail::Attachment::held(
+        "../r\u{7}eport.pdf".into(),
+        "application/pdf".into(),
+        vec![7],
+    ));
     let key = app.reader().unwrap().key.clone();
     app.handle(popview::app::prepare(Event::Message {
         ticket: 1,

@@ -863,11 +863,11 @@ fn reader_toggles_save_and_next_previous() {
         raw: b"Subject: Report\r\nX-Custom: yes\r\n\r\nHello\r\n".to_vec(),
         ..Default::default()
     };
-    v.attachments.push(popview::mail::Attachment {
-        name: "../../etc/evil.pdf".into(),
-        mime: "application/pdf".into(),
-        data: vec![1, 2, 3],
-    });
+    v.attachments.push(popview::mail::Attachment::held(
+        "../../etc/evil.pdf".into(),
+        "application/pdf".into(),
+        vec![1, 2, 3],
+    ));
     app.handle(AppEvent::Worker(Event::Message {
         ticket: 1,
         key: key_of(2),
@@ -1376,11 +1376,11 @@ fn saving_from_a_peek_is_refused_with_the_way_out() {
         body: "first lines".into(),
         ..Default::default()
     };
-    v.attachments.push(popview::mail::Attachment {
-        name: "report.pdf".into(),
-        mime: "application/pdf".into(),
-        data: vec![1, 2],
-    });
+    v.attachments.push(popview::mail::Attachment::held(
+        "report.pdf".into(),
+        "application/pdf".into(),
+        vec![1, 2],
+    ));
     app.handle(AppEvent::Worker(Event::Peeked {
         ticket: 1,
         key: key_of(1),

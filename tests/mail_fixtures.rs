@@ -273,11 +273,24 @@ fn mixed_with_hostile_attachment_names() {
             ("hidden notes.txt", "text/plain"),
         ]
     );
-    assert!(v.attachments[0].data.starts_with(b"%PDF-1.4"));
-    assert!(v.attachments[1].data.starts_with(b"\x89PNG\r\n\x1a\n"));
-    assert_eq!(v.attachments[2].data, b"#!/bin/sh\necho pwned\n");
-    assert_eq!(v.attachments[3].data, [0, 1, 2, 3]);
-    assert_eq!(v.attachments[4].data, b"secret notes");
+    assert!(
+        v.attachments[0]
+            .data(&v.raw)
+            .unwrap()
+            .starts_with(b"%PDF-1.4")
+    );
+    assert!(
+        v.attachments[1]
+            .data(&v.raw)
+            .unwrap()
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
+    assert_eq!(
+        &*v.attachments[2].data(&v.raw).unwrap(),
+        b"#!/bin/sh\necho pwned\n"
+    );
+    assert_eq!(&*v.attachments[3].data(&v.raw).unwrap(), &[0, 1, 2, 3]);
+    assert_eq!(&*v.attachments[4].data(&v.raw).unwrap(), b"secret notes");
 }
 
 #[test]
@@ -380,7 +393,10 @@ fn broken_mime_still_shows_what_is_there() {
     );
     assert_eq!(v.attachments.len(), 1);
     assert_eq!(v.attachments[0].name, "cut.bin");
-    assert_eq!(v.attachments[0].data, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(
+        &*v.attachments[0].data(&v.raw).unwrap(),
+        &[0, 1, 2, 3, 4, 5]
+    );
 }
 
 #[test]

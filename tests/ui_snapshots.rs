@@ -182,11 +182,12 @@ fn message() -> MessageView {
         ],
         body: "Hi Bob,\n\nhere are the numbers for the quarter. The totals went up by twelve percent, which is more than we planned for, mostly thanks to the new customers in the north.\n\nSee the attached PDF for details.\n\nAlice".into(),
         body_from_html: false,
-        attachments: vec![Attachment {
-            name: "report-q1.pdf".into(),
-            mime: "application/pdf".into(),
-            data: vec![0; 48_000],
-        }],
+        html: None,
+        attachments: vec![Attachment::held(
+            "report-q1.pdf".into(),
+            "application/pdf".into(),
+            vec![0; 48_000],
+        )],
         raw: b"Return-Path: <alice@example.org>\r\nFrom: Alice Example <alice@example.org>\r\nSubject: =?utf-8?q?Quarterly_report?=\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHi Bob, red?\r\n--b--\r\n".to_vec(),
         parse_note: None,
     }

@@ -28,7 +28,7 @@ pub const MAX_URL: usize = 4096;
 const MAX_LINK_TEXT: usize = 80;
 /// Messages larger than this are not searched for an HTML part (its links,
 /// `m` on the message): the text body's links are still listed.
-pub const MAX_HTML_SCAN: usize = 8 * 1024 * 1024;
+pub const MAX_HTML_SCAN: usize = crate::mail::MAX_HTML_SOURCE;
 
 /// A link found in a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,33 +226,6 @@ fn html_links(html: &str, out: &mut Vec<Link>) {
         }
         from = after.max(from + i + 1);
     }
-}
-
-/// The HTML part of a raw message, if it has one (not for messages over
-/// [`MAX_HTML_SCAN`]). Runs the parser under `catch_unwind`: a hostile
-/// message gives `None`, never a crash.
-pub fn html_source(raw: &[u8]) -> Option<String> {
-    if raw.len() > MAX_HTML_SCAN {
-        return None;
-    }
-    // A cheap look first: most messages have no HTML at all.
-    let has_html = raw.windows(9).any(|w| w.eq_ignore_ascii_case(b"text/html"));
-    if !has_html {
-        return None;
-    }
-    std::panic::catch_unwind(|| {
-        use mail_parser::{MessageParser, PartType};
-        let m = MessageParser::new().parse(raw)?;
-        m.html_body
-            .iter()
-            .filter_map(|id| m.parts.get(*id as usize))
-            .find_map(|p| match &p.body {
-                PartType::Html(h) => Some(h.to_string()),
-                _ => None,
-            })
-    })
-    .ok()
-    .flatten()
 }
 
 impl App {
@@ -521,10 +494,17 @@ impl App {
         };
         let n = r.key.number;
         let job = match doc.attachments.get(r.selected) {
-            Some(a) => OpenJob {
-                name: reader::safe_base_name(&a.name),
-                mime: a.mime.clone(),
-                data: a.data().to_vec(),
+            Some(a) => match doc.attachment_data(r.selected) {
+                Some(data) => OpenJob {
+                    name: reader::safe_base_name(&a.name),
+                    mime: a.mime.clone(),
+                    data: data.into_owned(),
+                },
+                None => {
+                    let why = reader::undecodable(&a.name);
+                    self.set_notice(why);
+                    return;
+                }
             },
             None => match &doc.html {
                 Some(h) => OpenJob {

@@ -2,6 +2,7 @@
 //! for the current width. Layout happens in `handle` (open, resize, toggle),
 //! never in `view`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,20 +15,16 @@ use super::format::{full_date, human_size};
 /// How many body lines a peek asks for.
 pub const PEEK_LINES: u32 = 200;
 
-/// An attachment as the reader lists it (sanitized), with its data for saving.
+/// An attachment as the reader lists it (sanitized), with its content for
+/// saving: decoded, or still encoded in the message (a big one is decoded
+/// only when it is saved or opened, see [`Doc::attachment_data`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttachmentInfo {
     pub name: String,
     pub mime: String,
+    /// The decoded size.
     pub size: u64,
-    data: Vec<u8>,
-}
-
-impl AttachmentInfo {
-    /// The decoded content.
-    pub fn data(&self) -> &[u8] {
-        &self.data
-    }
+    content: crate::mail::Content,
 }
 
 /// A message ready to show; every string sanitized.
@@ -46,7 +43,7 @@ pub struct Doc {
     raw: Vec<u8>,
     pub parse_note: Option<String>,
     /// The HTML part's source, when there is one (for `m`; see
-    /// [`super::external::html_source`]).
+    /// [`crate::mail::MessageView::html`]).
     pub html: Option<String>,
     /// The message's links, deduplicated, with the text beside each.
     pub links: Vec<super::external::Link>,
@@ -56,6 +53,13 @@ impl Doc {
     /// The message exactly as the server sent it (dot-unstuffed).
     pub fn raw_bytes(&self) -> &[u8] {
         &self.raw
+    }
+
+    /// The decoded content of attachment `i`, decoded now when it was left
+    /// encoded in the message. `None` when there is no such attachment or
+    /// the message doesn't hold it where the parse found it.
+    pub fn attachment_data(&self, i: usize) -> Option<Cow<'_, [u8]>> {
+        self.attachments.get(i)?.content.bytes(&self.raw)
     }
 
     /// The raw text line by line, for the raw view (`v`): indentation and
@@ -84,10 +88,9 @@ impl Doc {
         let mut body_text = v.body.clone();
         let mut budget = MAX_FORWARDED;
         forwarded_inline(&mut body_text, &v, utc_offset_minutes, 1, &mut budget);
-        let html = super::external::html_source(&v.raw);
-        let links = super::external::links_of(&body_text, html.as_deref());
+        let links = super::external::links_of(&body_text, v.html.as_deref());
         Doc {
-            html,
+            html: v.html,
             links,
             from: clean_line(&v.from),
             to: clean_line(&v.to),
@@ -107,8 +110,8 @@ impl Doc {
                 .map(|a| AttachmentInfo {
                     name: clean_line(&a.name),
                     mime: clean_line(&a.mime),
-                    size: a.data.len() as u64,
-                    data: a.data,
+                    size: a.size,
+                    content: a.content,
                 })
                 .collect(),
             raw_len: v.raw.len() as u64,
@@ -146,7 +149,11 @@ fn forwarded_inline(
             return;
         }
         *budget -= 1;
-        let inner = crate::mail::view(a.data.clone());
+        // A forwarded message is held decoded (never left encoded).
+        let Some(data) = a.data(&v.raw) else {
+            continue;
+        };
+        let inner = crate::mail::view(data.into_owned());
         let date = match inner
             .date
             .as_ref()
@@ -435,23 +442,38 @@ impl Reader {
         self.layout(w);
     }
 
-    /// A save job for the selected target; none while loading, and none
-    /// from a peek (its attachments and source are cut off).
-    pub fn save_job(&self, dir: &Path) -> Option<SaveJob> {
-        if self.is_peek() {
-            return None;
-        }
-        let doc = self.doc()?;
+    /// A save job for the selected target (an attachment left encoded is
+    /// decoded here); none while loading, and none from a peek (its
+    /// attachments and source are cut off). `Err` says why.
+    pub fn save_job(&self, dir: &Path) -> Result<SaveJob, String> {
+        let doc = match self.doc() {
+            Some(doc) if !self.is_peek() => doc,
+            _ => return Err("the message is still loading".to_string()),
+        };
         let (name, data) = match doc.attachments.get(self.selected) {
-            Some(a) => (a.name.clone(), a.data.clone()),
+            Some(a) => (
+                a.name.clone(),
+                doc.attachment_data(self.selected)
+                    .ok_or_else(|| undecodable(&a.name))?
+                    .into_owned(),
+            ),
             None => (format!("message-{}.eml", self.key.number), doc.raw.clone()),
         };
-        Some(SaveJob {
+        Ok(SaveJob {
             dir: dir.to_path_buf(),
             name: safe_base_name(&name),
             data,
         })
     }
+}
+
+/// What the reader says when an attachment left encoded can't be decoded
+/// from the message it came from.
+pub fn undecodable(name: &str) -> String {
+    format!(
+        "{name} could not be decoded from the message: save the whole message \
+         (on the last line of the attachment list) and open it in another mail program"
+    )
 }
 
 /// Whether two keys name the same message: by UID when the first has one
@@ -684,11 +706,11 @@ mod tests {
             doc: Box::new(Doc::from_view(v.clone())),
             peek: true,
         };
-        assert_eq!(r.save_job(Path::new(".")), None);
+        assert!(r.save_job(Path::new(".")).is_err());
         r.content = Content::Ready {
             doc: Box::new(Doc::from_view(v)),
             peek: false,
         };
-        assert!(r.save_job(Path::new(".")).is_some());
+        assert!(r.save_job(Path::new(".")).is_ok());
     }
 }

@@ -136,8 +136,8 @@ impl App {
                 self.opts.keymap.hint(Action::Save)
             )),
             Action::Save => match r.save_job(&self.opts.save_dir) {
-                Some(job) => self.ask_save_attachment(job),
-                None => self.set_notice("the message is still loading".to_string()),
+                Ok(job) => self.ask_save_attachment(job),
+                Err(why) => self.set_notice(why),
             },
             Action::NextMessage | Action::NextMatch => self.step_message(1, out),
             Action::PrevMessage | Action::PrevMatch => self.step_message(-1, out),

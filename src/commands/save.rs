@@ -198,11 +198,9 @@ pub(super) fn choose(entries: &[ListEntry], targets: &[String]) -> Result<Vec<Li
     Ok(chosen)
 }
 
-/// Messages this big (LIST size) or bigger are streamed: each line
-/// written out as it arrives, one RETR at a time, so memory stays small
-/// whatever the size. Smaller ones are fetched whole, pipelined (many
-/// small messages would otherwise pay a round trip each).
-pub const STREAM_FROM: u64 = 1024 * 1024;
+/// Messages this big (LIST size) or bigger are streamed (the rule of the
+/// TUI's saves too).
+pub use crate::localbox::STREAM_FROM;
 
 /// RETR what was not saved before and keep each as it arrives, in
 /// listing order: runs of small messages pipelined, a big one streamed.
@@ -243,11 +241,10 @@ fn retrieve(
     result.map_err(|e| CmdError::from_kind(e.kind, &e.message))
 }
 
-/// A message is streamed when it is big and has a UID (a message without
-/// one is known by the digest of its content, which must be known
-/// before it is written: it is fetched whole).
+/// A message is streamed when it is big (one without a UID too: see
+/// [`Keeper::keep_streamed`]).
 fn streams(it: &Item) -> bool {
-    it.entry.size >= STREAM_FROM && it.entry.key.uid.is_some()
+    it.entry.size >= STREAM_FROM
 }
 
 /// The items `batch` (indexes into `items`), RETRs pipelined, each kept
@@ -296,34 +293,25 @@ fn stream_one(
     it: &mut Item,
     progress: &std::cell::RefCell<Progress>,
 ) -> std::result::Result<(), crate::pop3::Error> {
-    let uid = it.entry.key.uid.clone().unwrap_or_default();
-    let mut saving = match keeper.begin(&uid, it.entry.size) {
-        Ok(s) => s,
-        Err(e) => {
-            it.saved = Fate::Failed(e.0);
-            return Ok(());
-        }
-    };
-    let mut local: Option<String> = None;
-    let got = client.retrieve_into(
-        it.entry.key.number,
-        Some(it.entry.size),
-        &mut |piece| {
-            if local.is_none()
-                && let Err(e) = saving.write(piece)
-            {
-                local = Some(e.0);
-            }
-            Ok(())
-        },
-        &mut |bytes| progress.borrow_mut().receiving(bytes),
-    );
-    it.saved = match (got, local) {
-        // Dropping `saving` takes out what was written.
-        (Err(e), _) if !e.is_fatal_to_session() => Fate::Failed(e.message),
-        (Err(e), _) => return Err(e),
-        (Ok(_), Some(why)) => Fate::Failed(why),
-        (Ok(_), None) => Fate::of(saving.finish()),
+    let uid = it.entry.key.uid.clone();
+    let (number, size) = (it.entry.key.number, it.entry.size);
+    let kept = keeper.keep_streamed(uid.as_deref(), size, |sink| {
+        client
+            .retrieve_into(
+                number,
+                Some(size),
+                &mut |piece| {
+                    sink(piece);
+                    Ok(())
+                },
+                &mut |bytes| progress.borrow_mut().receiving(bytes),
+            )
+            .map(|_| ())
+    });
+    it.saved = match kept {
+        Ok(fate) => fate,
+        Err(e) if !e.is_fatal_to_session() => Fate::Failed(e.message),
+        Err(e) => return Err(e),
     };
     warn_unchecked(it, progress);
     Ok(())

@@ -76,6 +76,12 @@ impl LocalError {
     }
 }
 
+/// Messages this big (LIST size) or bigger are streamed when saved
+/// ([`Keeper::keep_streamed`]), one `RETR` at a time, so memory stays small
+/// whatever the size; smaller ones are fetched whole, pipelined (many small
+/// messages would otherwise pay a round trip each).
+pub const STREAM_FROM: u64 = 1024 * 1024;
+
 /// What became of one message of a save: the one vocabulary of
 /// `popview save` and of the TUI's saves.
 #[derive(Debug, Clone, PartialEq, Eq)]

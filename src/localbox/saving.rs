@@ -91,6 +91,138 @@ impl Keeper {
     }
 }
 
+impl Keeper {
+    /// Keep the message with key `uid` (its UIDL; `None` from a server
+    /// without UIDL) and LIST size `size` as `fill` hands it over, piece by
+    /// piece (dot-unstuffed, as the server sent it): the one way `popview
+    /// save` and the TUI's saves stream a big message. A local failure (the
+    /// disk) fails this message only, and the rest of it is still taken
+    /// (and dropped) so the source can go on; an error of `fill` itself is
+    /// given back, with nothing of the message left. The caller checks
+    /// [`Keeper::already_saved`] first when there is a UID.
+    pub fn keep_streamed<E>(
+        &mut self,
+        uid: Option<&str>,
+        size: u64,
+        fill: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), E>,
+    ) -> Result<super::Fate, E> {
+        match uid {
+            Some(uid) => self.stream_as(uid, size, fill),
+            None => self.stream_by_content(size, fill),
+        }
+    }
+
+    fn stream_as<E>(
+        &mut self,
+        uid: &str,
+        size: u64,
+        fill: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), E>,
+    ) -> Result<super::Fate, E> {
+        let mut saving = match self.begin(uid, size) {
+            Ok(s) => s,
+            Err(e) => return Ok(super::Fate::Failed(e.0)),
+        };
+        let mut local: Option<String> = None;
+        fill(&mut |piece| {
+            if local.is_none()
+                && let Err(e) = saving.write(piece)
+            {
+                local = Some(e.0);
+            }
+        })?;
+        Ok(match local {
+            // Dropping `saving` takes out what was written.
+            Some(why) => super::Fate::Failed(why),
+            None => super::Fate::of(saving.finish()),
+        })
+    }
+
+    /// A message without a UID is known by the digest of its content
+    /// (as [`Keeper::keep`] does), which is known only at its end, and the
+    /// record must name a message before any of it is written: so it goes
+    /// first into an unnamed temporary file (beside the destination, gone
+    /// by itself whatever happens), then from there as a message with that
+    /// key. Memory stays small; the disk holds it twice for a moment.
+    fn stream_by_content<E>(
+        &mut self,
+        size: u64,
+        fill: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), E>,
+    ) -> Result<super::Fate, E> {
+        use std::io::{Read, Seek, Write};
+        let beside = self.dest.path().display().to_string();
+        let failed = |what: &str, e: io::Error| {
+            super::Fate::Failed(format!(
+                "can't {what} a temporary copy of the message beside {beside}: {e}"
+            ))
+        };
+        let mut spool = match self.spool() {
+            Ok(f) => io::BufWriter::with_capacity(64 * 1024, f),
+            Err(e) => return Ok(failed("make", e)),
+        };
+        let mut measure = ToLf::default();
+        let mut local: Option<io::Error> = None;
+        fill(&mut |piece| {
+            if local.is_none()
+                && let Err(e) = spool
+                    .write_all(piece)
+                    .and_then(|()| measure.push(piece, &mut |_| Ok(())))
+            {
+                local = Some(e);
+            }
+        })?;
+        let spooled = match local {
+            Some(e) => Err(e),
+            None => measure
+                .finish(&mut |_| Ok(()))
+                .and_then(|()| spool.into_inner().map_err(|e| e.into_error())),
+        };
+        let mut file = match spooled {
+            Ok(f) => f,
+            Err(e) => return Ok(failed("write", e)),
+        };
+        let key = format!("sha256:{}", measure.digest());
+        if self.index.is_done(&key, size) {
+            return Ok(super::Fate::Before {
+                holds: self.copy_holds(&key, size),
+            });
+        }
+        if let Err(e) = file.rewind() {
+            return Ok(failed("read", e));
+        }
+        let kept = self.stream_as(&key, size, |sink| {
+            let mut buf = vec![0; 64 * 1024];
+            loop {
+                match file.read(&mut buf)? {
+                    0 => return Ok(()),
+                    n => sink(&buf[..n]),
+                }
+            }
+        });
+        Ok(kept.unwrap_or_else(|e| failed("read", e)))
+    }
+
+    /// An unnamed temporary file (removed by the system when closed) on
+    /// the destination's side: the Maildir's `tmp/`, else the mbox's
+    /// folder, else the system's temporary folder.
+    fn spool(&self) -> io::Result<std::fs::File> {
+        let dest = self.dest.path();
+        let near = match &self.dest {
+            Destination::Maildir(root) => Some(root.join("tmp")),
+            Destination::Mbox(p) => p.parent().map(|d| d.to_path_buf()),
+        };
+        near.into_iter()
+            .map(|dir| match dir.as_os_str().is_empty() {
+                true => std::path::PathBuf::from("."),
+                false => dir,
+            })
+            .chain([std::env::temp_dir()])
+            .find_map(|dir| tempfile::tempfile_in(dir).ok())
+            .ok_or_else(|| {
+                io::Error::other(format!("no folder to write it in near {}", dest.display()))
+            })
+    }
+}
+
 impl Saving<'_> {
     /// The next piece of the message as the server sent it (dot-unstuffed,
     /// CRLF line ends; pieces of any size). After an error the message is

@@ -1,7 +1,10 @@
 //! A save into a local mailbox asked by the TUI (`s`, `C`, `;s`):
 //! pipelined `RETR`s in the session the worker already holds, each message
 //! kept with [`crate::localbox::Keeper`] (durable, recorded in the saved
-//! journal so that saving again writes nothing twice) as it completes.
+//! journal so that saving again writes nothing twice) as it completes; a
+//! message of [`STREAM_FROM`] or more is streamed into the
+//! mailbox as it arrives, one at a time, as `popview save` does, so memory
+//! does not grow with its size.
 //!
 //! The save is an exclusive op: the pipe is drained before it starts, and
 //! the previews wait until it ends. While it runs, the user's requests are
@@ -14,7 +17,7 @@ use std::cell::RefCell;
 use std::ops::ControlFlow;
 
 use super::*;
-use crate::localbox::{Fate, Keeper};
+use crate::localbox::{Fate, Keeper, STREAM_FROM};
 
 /// Most often a save's progress is reported while a message arrives.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -136,16 +139,14 @@ impl Worker {
                 fate,
             });
         }
-        let wanted: Vec<(u32, u64)> = items
-            .iter()
-            .filter(|i| i.fate == Fate::Waiting)
-            .filter_map(|i| Some((s.listing.resolve(&i.key)?.number, i.size)))
-            .collect();
-        let by_number: HashMap<u32, usize> = items
+        // (number, LIST size, index in `items`), in the order asked.
+        let wanted: Vec<(u32, u64, usize)> = items
             .iter()
             .enumerate()
-            .filter_map(|(n, i)| Some((s.listing.resolve(&i.key)?.number, n)))
+            .filter(|(_, i)| i.fate == Fate::Waiting)
+            .filter_map(|(n, i)| Some((s.listing.resolve(&i.key)?.number, i.size, n)))
             .collect();
+        let by_number: HashMap<u32, usize> = wanted.iter().map(|w| (w.0, w.2)).collect();
         let (id, total) = (job.id, wanted.len());
         let total_bytes: u64 = wanted.iter().map(|w| w.1).sum();
         info!(
@@ -177,35 +178,81 @@ impl Worker {
             drop(c);
             worker.borrow_mut().send(ev);
         };
-        report(0, true);
-        let result = s.client.retrieve_each(
-            &wanted,
-            &mut |bytes| report(bytes, false),
-            |number, body| {
-                let Some(item) = by_number.get(&number).and_then(|&n| items.get_mut(n)) else {
-                    return ControlFlow::Continue(());
-                };
-                item.fate = match body {
-                    Ok(b) if b.truncated => Fate::Failed("the message was cut short".into()),
-                    Ok(b) => keep(&mut keeper, item, b.data),
-                    Err(e) => Fate::Failed(sanitize::line(&e.message)),
-                };
-                {
-                    let mut c = count.borrow_mut();
-                    c.done += 1;
-                    c.bytes_done += item.size;
-                }
-                report(0, true);
-                let stop = worker.borrow_mut().save_should_stop();
+        // A message is done: count it, report, take in the user's requests;
+        // true when the save should stop.
+        let message_done = |size: u64| {
+            {
                 let mut c = count.borrow_mut();
-                c.stop |= stop;
-                if c.stop {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-        );
+                c.done += 1;
+                c.bytes_done += size;
+            }
+            report(0, true);
+            let stop = worker.borrow_mut().save_should_stop();
+            let mut c = count.borrow_mut();
+            c.stop |= stop;
+            c.stop
+        };
+        // Big messages are streamed into the mailbox one at a time (memory
+        // stays small whatever the size); runs of the others are
+        // pipelined, each kept whole as it completes.
+        let plan: Vec<bool> = wanted.iter().map(|w| w.1 >= STREAM_FROM).collect();
+        report(0, true);
+        let mut at = 0;
+        let result = loop {
+            if at >= wanted.len() || count.borrow().stop {
+                break Ok(());
+            }
+            if plan[at] {
+                let (number, size, n) = wanted[at];
+                at += 1;
+                let uid = items[n].uid.clone();
+                let kept = keeper.keep_streamed(uid.as_deref(), size, |sink| {
+                    s.client
+                        .retrieve_into(
+                            number,
+                            Some(size),
+                            &mut |piece| {
+                                sink(piece);
+                                Ok(())
+                            },
+                            &mut |bytes| report(bytes, false),
+                        )
+                        .map(|_| ())
+                });
+                items[n].fate = match kept {
+                    Ok(fate) => sanitized(fate),
+                    Err(e) if !e.is_fatal_to_session() => Fate::Failed(sanitize::line(&e.message)),
+                    Err(e) => break Err(e),
+                };
+                message_done(size);
+                continue;
+            }
+            let run = plan[at..].iter().take_while(|big| !**big).count();
+            let batch: Vec<(u32, u64)> = wanted[at..at + run].iter().map(|w| (w.0, w.1)).collect();
+            at += run;
+            let r = s.client.retrieve_each(
+                &batch,
+                &mut |bytes| report(bytes, false),
+                |number, body| {
+                    let Some(item) = by_number.get(&number).and_then(|&n| items.get_mut(n)) else {
+                        return ControlFlow::Continue(());
+                    };
+                    item.fate = match body {
+                        Ok(b) if b.truncated => Fate::Failed("the message was cut short".into()),
+                        Ok(b) => keep(&mut keeper, item, b.data),
+                        Err(e) => Fate::Failed(sanitize::line(&e.message)),
+                    };
+                    if message_done(item.size) {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+            );
+            if let Err(e) = r {
+                break Err(e);
+            }
+        };
         let stopped = count.borrow().stop;
         if let Err(e) = keeper.sync() {
             self.notice(e.0);
@@ -267,9 +314,14 @@ impl Worker {
     }
 }
 
-/// Keep one message: the one place a save of the TUI writes locally.
+/// Keep one message fetched whole.
 fn keep(keeper: &mut Keeper, item: &Item, data: Vec<u8>) -> Fate {
-    match Fate::of(keeper.keep(item.uid.as_deref(), item.size, data)) {
+    sanitized(Fate::of(keeper.keep(item.uid.as_deref(), item.size, data)))
+}
+
+/// A fate whose reason (from the disk, or the server) is fit to show.
+fn sanitized(fate: Fate) -> Fate {
+    match fate {
         Fate::Failed(why) => Fate::Failed(sanitize::line(&why)),
         fate => fate,
     }
