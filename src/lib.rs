@@ -67,12 +67,12 @@
 //! | 8 commands | [`commands`]: the scripting commands | `cli`, `app` (formats), `worker`, `password`, `store`, `pop3`, `mail`, `sanitize`, `pattern` |
 //! | 7 terminal, arguments | [`tui`]: the terminal loop; [`cli`] | `tui`: `ui`, `app`, `worker`; `cli`: `install` |
 //! | 6 view | [`ui`]: `draw(frame, &app)`, reads only | `app`, `layout`, `text`, `worker::api`, `action` |
-//! | 5 state | [`app`]: pure state, `handle(event) -> effects` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pattern`, `pop3` (error kinds), `localbox` (a save's destination) |
-//! | 4 settings | [`config`]: accounts, TLS policy, credentials, rules | `worker` (its config), `password`, `pop3`, `sanitize`, `oauth` (its settings), `pattern` (rules), `localbox` (`save_to`) |
+//! | 5 state | [`app`]: pure state, `handle(event) -> effects` | `worker::api`, `layout`, `text`, `keymap`, `action`, `mail`, `pattern`, `pop3` (error kinds), `localbox` (a save's destination), `paths` |
+//! | 4 settings | [`config`]: accounts, TLS policy, credentials, rules | `worker` (its config), `password`, `pop3`, `sanitize`, `oauth` (its settings), `pattern` (rules), `localbox` (`save_to`), `paths` |
 //! | 3 session | [`worker`]: the thread that owns the POP3 session; [`oauth`]: OAuth2 tokens (device grant, refresh exchange) | `worker`: `store`, `bodycache`, `pop3`, `mail`, `sanitize`, `text`, `localbox` (the TUI's saves); `oauth`: `store` (the token file), `password`, `sanitize` |
 //! | 2 below the session | [`store`], [`password`], [`layout`] (screen geometry), [`demo`], [`pattern`] (mutt's patterns), [`localbox`] (Maildir/mbox), [`bodycache`] (messages read, by UID and size) | `store`: `pop3`, `mail`, `sanitize`; `layout`: `text`; `demo`: `pop3`; `pattern`: `mail`, `sanitize`; `localbox`: `mail`; `bodycache`: `pop3`, `private_fs` |
 //! | 1 pure adapters | [`pop3`], [`mail`], [`text`] (display width, cleaning), [`keymap`] | `sanitize`, `html` (`mail`), `action` (`keymap`) |
-//! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`], [`mailcap`] (RFC 1524 viewers), [`private_fs`] (0700 dirs, 0600 files, durable renames) | nothing in the crate |
+//! | 0 foundation | [`sanitize`], [`html`], [`action`], [`install`], [`mailcap`] (RFC 1524 viewers), [`private_fs`] (0700 dirs, 0600 files, durable renames), [`paths`] (the `~` rule) | nothing in the crate |
 //!
 //! - [`pop3`]: the protocol, no UI types, no threads; pure parsing in
 //!   [`pop3::response`], a session over any stream in [`pop3::client`].
@@ -142,6 +142,7 @@ pub mod mail;
 pub mod mailcap;
 pub mod oauth;
 pub mod password;
+pub mod paths;
 pub mod pattern;
 pub mod pop3;
 pub mod private_fs;

@@ -11,7 +11,6 @@ use popview::cli::{self, Cli, Cmd, exit};
 use popview::commands::{self, CmdError};
 use popview::keymap::Keymap;
 use popview::localbox::Destination;
-use popview::localbox::files::expand_home;
 use popview::setup::{self, Target};
 use popview::{install, tui, worker};
 
@@ -113,8 +112,8 @@ fn run_mail(cli: Cli) -> Result<(), CmdError> {
             delete,
         } => {
             let dest = match (maildir, mbox, save_to) {
-                (Some(d), None, _) => Destination::Maildir(expand_home(d)),
-                (None, Some(f), _) => Destination::Mbox(expand_home(f)),
+                (Some(d), None, _) => Destination::Maildir(home_arg(d)?),
+                (None, Some(f), _) => Destination::Mbox(home_arg(f)?),
                 (None, None, Some(d)) => d,
                 _ => {
                     return Err(CmdError::new(
@@ -266,4 +265,18 @@ fn run_session(cli: &Cli, mut target: Target) -> Result<App, CmdError> {
         std::thread::sleep(Duration::from_millis(20));
     }
     result.map_err(|e| CmdError::new(exit::INTERNAL, format!("terminal error: {e}")))
+}
+
+/// A path given on the command line with its `~` put in (a quoted
+/// `"~/Mail"` reaches popview as typed), by the one `~` rule
+/// ([`popview::paths::expand_tilde`]).
+fn home_arg(p: &std::path::Path) -> Result<std::path::PathBuf, CmdError> {
+    let Some(text) = p.to_str() else {
+        return Ok(p.to_path_buf());
+    };
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from);
+    popview::paths::expand_tilde(text, home.as_deref())
+        .map_err(|e| CmdError::new(exit::USAGE, format!("{}: {e}", p.display())))
 }

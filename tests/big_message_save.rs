@@ -18,52 +18,13 @@ use popview::demo::{Action, Mailbox, Server, ServerOptions};
 use popview::localbox::{Destination, STREAM_FROM, lf_bytes, mbox};
 use popview::worker::api::{Event, MsgKey, Request, SaveOutcome, SaveRequest};
 use popview::worker::persist::Memory;
+use support::bigmail::{big, half_answer, new_files, same_bytes, small};
 use support::worker::{Harness, demo_config};
 
-fn small(n: usize) -> Vec<u8> {
-    format!(
-        "From: s{n}@example.org\r\nSubject: small {n}\r\n\
-         Date: Thu, 3 Dec 2026 04:36:22 +0100\r\n\r\nFrom the small one\r\n"
-    )
-    .into_bytes()
-}
-
-/// Over `STREAM_FROM`: dot lines, `From ` lines, no final newline.
-fn big() -> Vec<u8> {
-    let mut m = b"Return-Path: <bounce@example.org>\r\nFrom: Big <big@example.org>\r\n\
-Subject: big\r\nDate: Thu, 3 Dec 2026 04:36:22 +0100\r\n\r\n.a dot line\r\n"
-        .to_vec();
-    let mut i = 0u64;
-    while (m.len() as u64) < STREAM_FROM + 400_000 {
-        i += 1;
-        match i % 5 {
-            0 => m.extend_from_slice(b"From me, a line to quote\r\n"),
-            1 => m.extend_from_slice(b">>From deeper\r\n"),
-            2 => m.extend_from_slice(b".\r\n"),
-            _ => m.extend_from_slice(format!("line {i} {}\r\n", "x".repeat(70)).as_bytes()),
-        }
-    }
-    m.extend_from_slice(b"the end, no newline");
-    m
-}
-
-/// The RETR answer for `msg`, dot-stuffed, cut after `keep` bytes.
-fn half_answer(msg: &[u8], keep: usize) -> Vec<u8> {
-    let mut out = b"+OK message follows\r\n".to_vec();
-    for line in msg.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b".") {
-            out.push(b'.');
-        }
-        out.extend_from_slice(line);
-    }
-    out.truncate(keep);
-    out
-}
-
-/// `small(1)`, `big()`, `small(3)`; while `armed`, a RETR of message 2
+/// `small(1)`, `big(STREAM_FROM + 400_000)`, `small(3)`; while `armed`, a RETR of message 2
 /// gets half of it, then silence for `stall`, then the connection closes.
 fn server(armed: Arc<AtomicBool>, stall: Duration) -> Server {
-    let b = big();
+    let b = big(STREAM_FROM + 400_000);
     let cut = half_answer(&b, b.len() / 2);
     Server::start(
         Mailbox::from_messages(vec![small(1), b, small(3)]),
@@ -104,16 +65,6 @@ fn save(h: &mut Harness, keys: &[MsgKey], dest: Destination) -> SaveOutcome {
     }
 }
 
-fn new_files(root: &Path) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = fs::read_dir(root.join("new"))
-        .unwrap()
-        .flatten()
-        .map(|e| fs::read(e.path()).unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
 fn tmp_sizes(root: &Path) -> Vec<u64> {
     fs::read_dir(root.join("tmp"))
         .map(|d| {
@@ -125,20 +76,6 @@ fn tmp_sizes(root: &Path) -> Vec<u64> {
         .unwrap_or_default()
 }
 
-/// Equal bytes; on a difference, where it starts (not megabytes of bytes).
-#[track_caller]
-fn same_bytes(got: &[u8], want: &[u8]) {
-    if got != want {
-        let at = got.iter().zip(want).take_while(|(a, b)| a == b).count();
-        panic!(
-            "{} bytes, {} wanted; they differ from byte {at}: {:?}",
-            got.len(),
-            want.len(),
-            String::from_utf8_lossy(&got[at..got.len().min(at + 80)])
-        );
-    }
-}
-
 #[test]
 fn a_big_message_is_saved_byte_for_byte_as_a_whole_one_would_be() {
     let s = server(Arc::new(AtomicBool::new(false)), Duration::ZERO);
@@ -148,7 +85,7 @@ fn a_big_message_is_saved_byte_for_byte_as_a_whole_one_would_be() {
     let o = save(&mut h, &keys, Destination::Maildir(md.clone()));
     assert_eq!(o.saved.len(), 3, "{o:?}");
     assert_eq!(o.durable.len(), 3, "every copy checked: {o:?}");
-    let mut want: Vec<Vec<u8>> = [small(1), big(), small(3)]
+    let mut want: Vec<Vec<u8>> = [small(1), big(STREAM_FROM + 400_000), small(3)]
         .iter()
         .map(|m| lf_bytes(m))
         .collect();
@@ -162,7 +99,7 @@ fn a_big_message_is_saved_byte_for_byte_as_a_whole_one_would_be() {
     // In the order asked (the listing's, newest first).
     let mut want = Vec::new();
     for k in &keys {
-        let m = [small(1), big(), small(3)][k.number as usize - 1].clone();
+        let m = [small(1), big(STREAM_FROM + 400_000), small(3)][k.number as usize - 1].clone();
         let lf = lf_bytes(&m);
         want.extend_from_slice(&mbox::mboxrd(
             &mbox::envelope_sender(&lf),
@@ -189,7 +126,7 @@ fn half_a_big_message_is_on_disk_before_the_rest_arrives_and_a_cut_leaves_nothin
         index_dir: None,
     }));
     // Streamed: the first half is written while the server is silent.
-    let half = lf_bytes(&big()).len() as u64 / 3;
+    let half = lf_bytes(&big(STREAM_FROM + 400_000)).len() as u64 / 3;
     let deadline = Instant::now() + Duration::from_secs(20);
     while !tmp_sizes(&md).iter().any(|&n| n >= half) {
         assert!(

@@ -16,53 +16,13 @@ use std::time::Duration;
 
 use popview::demo::{Action, Mailbox, Server, ServerOptions};
 use popview::localbox::{lf_bytes, mbox};
+use support::bigmail::{big, half_answer, new_files, same_bytes, small};
 use support::cli::*;
 
 /// `popview save` streams messages from this size on (`STREAM_FROM`).
 const STREAM_FROM: u64 = 1024 * 1024;
 
-fn small(n: usize) -> Vec<u8> {
-    format!(
-        "From: s{n}@example.org\r\nSubject: small {n}\r\n\
-         Date: Thu, 3 Dec 2026 04:36:22 +0100\r\n\r\nFrom the small one\r\n"
-    )
-    .into_bytes()
-}
-
-/// Over `STREAM_FROM`: dot lines, `From ` lines at every quoting depth,
-/// a header section with Return-Path, and no final newline.
-fn big() -> Vec<u8> {
-    let mut m = b"Return-Path: <bounce@example.org>\r\nFrom: Big <big@example.org>\r\n\
-Subject: big\r\nDate: Thu, 3 Dec 2026 04:36:22 +0100\r\n\r\n.a dot line\r\n"
-        .to_vec();
-    let mut i = 0u64;
-    while (m.len() as u64) < STREAM_FROM + 200_000 {
-        i += 1;
-        match i % 5 {
-            0 => m.extend_from_slice(b"From me, a line to quote\r\n"),
-            1 => m.extend_from_slice(b">>From deeper\r\n"),
-            2 => m.extend_from_slice(b".\r\n"),
-            _ => m.extend_from_slice(format!("line {i} {}\r\n", "x".repeat(70)).as_bytes()),
-        }
-    }
-    m.extend_from_slice(b"the end, no newline");
-    m
-}
-
-/// The server's RETR answer for `msg`, dot-stuffed, cut after `keep` bytes.
-fn half_answer(msg: &[u8], keep: usize) -> Vec<u8> {
-    let mut out = b"+OK message follows\r\n".to_vec();
-    for line in msg.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b".") {
-            out.push(b'.');
-        }
-        out.extend_from_slice(line);
-    }
-    out.truncate(keep);
-    out
-}
-
-/// A server holding `small(1)`, `big()`, `small(3)`; while `armed`, a
+/// A server holding `small(1)`, `big(STREAM_FROM + 200_000)`, `small(3)`; while `armed`, a
 /// RETR of message 2 gets half of it and then the connection is closed.
 fn server(armed: Arc<AtomicBool>) -> Server {
     stalling_server(armed, Duration::from_millis(200))
@@ -70,7 +30,7 @@ fn server(armed: Arc<AtomicBool>) -> Server {
 
 /// [`server`], silent for `stall` after the half message.
 fn stalling_server(armed: Arc<AtomicBool>, stall: Duration) -> Server {
-    let b = big();
+    let b = big(STREAM_FROM + 200_000);
     let cut = half_answer(&b, b.len() / 2);
     stls_server_with(
         Mailbox::from_messages(vec![small(1), b, small(3)]),
@@ -97,16 +57,6 @@ fn save(sb: &Sandbox, s: &Server, dest: &[&str]) -> Run {
     r
 }
 
-fn new_files(root: &Path) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = fs::read_dir(root.join("new"))
-        .unwrap()
-        .flatten()
-        .map(|e| fs::read(e.path()).unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
 fn tmp_count(root: &Path) -> usize {
     fs::read_dir(root.join("tmp")).unwrap().count()
 }
@@ -125,20 +75,6 @@ fn mbox_of(msgs: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// Equal bytes; on a difference, where it starts (not megabytes of bytes).
-#[track_caller]
-fn same_bytes(got: &[u8], want: &[u8]) {
-    if got != want {
-        let at = got.iter().zip(want).take_while(|(a, b)| a == b).count();
-        panic!(
-            "{} bytes, {} wanted; they differ from byte {at}: {:?}",
-            got.len(),
-            want.len(),
-            String::from_utf8_lossy(&got[at..got.len().min(at + 80)])
-        );
-    }
-}
-
 #[test]
 fn a_big_message_is_streamed_byte_for_byte_as_a_whole_one_would_be() {
     let s = server(Arc::new(AtomicBool::new(false)));
@@ -146,7 +82,7 @@ fn a_big_message_is_streamed_byte_for_byte_as_a_whole_one_would_be() {
     let md = sb.home().join("Mail");
     let r = save(&sb, &s, &["--maildir", md.to_str().unwrap()]).ok();
     assert!(r.out().starts_with("saved 3 messages"), "{}", r.out());
-    let mut want: Vec<Vec<u8>> = [small(1), big(), small(3)]
+    let mut want: Vec<Vec<u8>> = [small(1), big(STREAM_FROM + 200_000), small(3)]
         .iter()
         .map(|m| lf_bytes(m))
         .collect();
@@ -156,7 +92,12 @@ fn a_big_message_is_streamed_byte_for_byte_as_a_whole_one_would_be() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|n| n.ends_with(&format!(",S={}", lf_bytes(&big()).len())));
+        .find(|n| {
+            n.ends_with(&format!(
+                ",S={}",
+                lf_bytes(&big(STREAM_FROM + 200_000)).len()
+            ))
+        });
     assert!(name_of_big.is_some(), "S= is the stored size");
     assert_eq!(tmp_count(&md), 0);
 
@@ -166,7 +107,7 @@ fn a_big_message_is_streamed_byte_for_byte_as_a_whole_one_would_be() {
     // The streamed mbox append equals the whole-message one.
     same_bytes(
         &fs::read(&path).unwrap(),
-        &mbox_of(&[small(1), big(), small(3)]),
+        &mbox_of(&[small(1), big(STREAM_FROM + 200_000), small(3)]),
     );
     let r = save(&sb, &s, &["--mbox", path.to_str().unwrap()]).ok();
     assert!(r.out().contains("; 3 saved before"), "{}", r.out());
@@ -221,10 +162,10 @@ fn a_connection_dropped_part_way_leaves_the_destination_as_it_was() {
         if is_mbox {
             same_bytes(
                 &fs::read(&path).unwrap(),
-                &mbox_of(&[small(1), big(), small(3)]),
+                &mbox_of(&[small(1), big(STREAM_FROM + 200_000), small(3)]),
             );
         } else {
-            let mut want: Vec<Vec<u8>> = [small(1), big(), small(3)]
+            let mut want: Vec<Vec<u8>> = [small(1), big(STREAM_FROM + 200_000), small(3)]
                 .iter()
                 .map(|m| lf_bytes(m))
                 .collect();
@@ -297,10 +238,10 @@ fn a_save_killed_part_way_through_a_big_message_leaves_no_part_of_it() {
         if is_mbox {
             same_bytes(
                 &fs::read(&path).unwrap(),
-                &mbox_of(&[small(1), big(), small(3)]),
+                &mbox_of(&[small(1), big(STREAM_FROM + 200_000), small(3)]),
             );
         } else {
-            let mut want: Vec<Vec<u8>> = [small(1), big(), small(3)]
+            let mut want: Vec<Vec<u8>> = [small(1), big(STREAM_FROM + 200_000), small(3)]
                 .iter()
                 .map(|m| lf_bytes(m))
                 .collect();

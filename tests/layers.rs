@@ -37,6 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "install",
             "mailcap",
             "private_fs",
+            "paths",
         ],
     ),
     ("pure adapters", &["text", "mail", "pop3", "keymap"]),

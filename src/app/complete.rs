@@ -38,29 +38,22 @@ pub enum Found {
 /// The most entries a listing hands in (a huge folder is cut).
 pub const MAX_ENTRIES: usize = 5_000;
 
-/// The typed `text` with a leading `~` or `$HOME`/`${HOME}` replaced by
+/// The typed `text` with a leading `$HOME`/`${HOME}` (as a shell would)
+/// or `~` ([`crate::paths::expand_tilde`], the one `~` rule) replaced by
 /// `home`. `Err`: it can't be (no home known, or `~user`).
 pub fn expand(text: &str, home: Option<&Path>) -> Result<PathBuf, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("no path given".into());
     }
-    let rest = if text == "~" || text.starts_with("~/") {
-        Some(&text[1..])
-    } else {
-        text.strip_prefix("$HOME")
-            .or_else(|| text.strip_prefix("${HOME}"))
-    };
-    if text.starts_with('~') && rest.is_none() {
-        return Err("only \"~/\" is expanded (not \"~user/\"): write the full path".into());
-    }
-    match rest {
-        Some(r) if r.is_empty() || r.starts_with('/') => {
-            let home = home.ok_or("\"~\" can't be expanded: no home directory is known")?;
-            Ok(home.join(r.trim_start_matches('/')))
-        }
-        // `$HOMEX` is another variable: taken literally.
-        _ => Ok(PathBuf::from(text)),
+    // `$HOMEX` is another variable: taken literally.
+    let home_var = text
+        .strip_prefix("$HOME")
+        .or_else(|| text.strip_prefix("${HOME}"))
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'));
+    match home_var {
+        Some(rest) => crate::paths::expand_tilde(&format!("~{rest}"), home),
+        None => crate::paths::expand_tilde(text, home),
     }
 }
 

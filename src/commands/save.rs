@@ -296,17 +296,9 @@ fn stream_one(
     let uid = it.entry.key.uid.clone();
     let (number, size) = (it.entry.key.number, it.entry.size);
     let kept = keeper.keep_streamed(uid.as_deref(), size, |sink| {
-        client
-            .retrieve_into(
-                number,
-                Some(size),
-                &mut |piece| {
-                    sink(piece);
-                    Ok(())
-                },
-                &mut |bytes| progress.borrow_mut().receiving(bytes),
-            )
-            .map(|_| ())
+        client.retrieve_to(number, size, sink, &mut |bytes| {
+            progress.borrow_mut().receiving(bytes)
+        })
     });
     it.saved = match kept {
         Ok(fate) => fate,

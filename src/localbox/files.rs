@@ -24,18 +24,6 @@ pub fn identity(path: &Path) -> io::Result<PathBuf> {
     Ok(fs::canonicalize(parent)?.join(name))
 }
 
-/// `~/x` with the home directory put in (as a shell would); other paths
-/// as they are.
-pub fn expand_home(path: &Path) -> PathBuf {
-    let Ok(rest) = path.strip_prefix("~") else {
-        return path.to_path_buf();
-    };
-    match std::env::var_os("HOME") {
-        Some(home) if !home.is_empty() => PathBuf::from(home).join(rest),
-        _ => path.to_path_buf(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,16 +36,5 @@ mod tests {
         let id = identity(&p).unwrap();
         assert!(id.is_absolute());
         assert_eq!(id, fs::canonicalize(d.path()).unwrap().join("box"));
-    }
-
-    #[test]
-    fn home_is_expanded_only_at_the_start() {
-        assert_eq!(expand_home(Path::new("/a/~/b")), PathBuf::from("/a/~/b"));
-        if let Some(h) = std::env::var_os("HOME") {
-            assert_eq!(
-                expand_home(Path::new("~/Mail")),
-                PathBuf::from(h).join("Mail")
-            );
-        }
     }
 }

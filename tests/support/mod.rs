@@ -8,6 +8,7 @@
 //! popview's worker thread.
 #![allow(dead_code)]
 
+pub mod bigmail;
 pub mod certs;
 pub mod cli;
 pub mod cyrus;

@@ -492,14 +492,7 @@ pub(super) fn expand_path(s: &str, home: Option<&Path>, config: &Path) -> Result
     if s.is_empty() {
         return Err("the path is empty".to_owned());
     }
-    let path = if s == "~" || s.starts_with("~/") {
-        let home = home.ok_or("\"~\" can't be expanded: no home directory is known")?;
-        home.join(s.trim_start_matches('~').trim_start_matches('/'))
-    } else if s.starts_with('~') {
-        return Err("only \"~/\" is expanded (not \"~user/\"); write the full path".to_owned());
-    } else {
-        PathBuf::from(s)
-    };
+    let path = crate::paths::expand_tilde(s, home)?;
     if path.is_relative() {
         let dir = config.parent().unwrap_or(Path::new(""));
         return Ok(dir.join(path));

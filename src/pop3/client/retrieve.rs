@@ -87,4 +87,26 @@ impl<S: Read + Write, T> Client<S, T> {
             other => Err(unexpected(other)),
         }
     }
+
+    /// [`Client::retrieve_into`] for a `sink` that can't fail (a local
+    /// save that notes its own failure and takes the rest, so the session
+    /// goes on) and for its LIST size.
+    pub fn retrieve_to(
+        &mut self,
+        msg: u32,
+        size: u64,
+        sink: &mut dyn FnMut(&[u8]),
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        self.retrieve_into(
+            msg,
+            Some(size),
+            &mut |piece| {
+                sink(piece);
+                Ok(())
+            },
+            progress,
+        )
+        .map(|_| ())
+    }
 }

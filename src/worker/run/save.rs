@@ -208,16 +208,7 @@ impl Worker {
                 let uid = items[n].uid.clone();
                 let kept = keeper.keep_streamed(uid.as_deref(), size, |sink| {
                     s.client
-                        .retrieve_into(
-                            number,
-                            Some(size),
-                            &mut |piece| {
-                                sink(piece);
-                                Ok(())
-                            },
-                            &mut |bytes| report(bytes, false),
-                        )
-                        .map(|_| ())
+                        .retrieve_to(number, size, sink, &mut |bytes| report(bytes, false))
                 });
                 items[n].fate = match kept {
                     Ok(fate) => sanitized(fate),
