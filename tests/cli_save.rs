@@ -476,6 +476,15 @@ fn demo_save_takes_message_names_and_needs_a_destination() {
     );
     sb.run(&["save", "--demo", "--mbox", m, "--maildir", m], &[])
         .code(exit::USAGE);
+    // A quoted `~` is put in, by the config's rule: `~/…` is home, and a
+    // `~user/…` is refused with what to write (never a folder named so).
+    sb.run(&["save", "--demo", "2", "--mbox", "~/tilde.mbox"], &[])
+        .ok();
+    assert_eq!(mbox_messages(&sb.home().join("tilde.mbox")).len(), 1);
+    let r = sb
+        .run(&["save", "--demo", "2", "--maildir", "~nobody/Mail"], &[])
+        .code(exit::USAGE);
+    assert!(r.stderr.contains("write the full path"), "{}", r.stderr);
     let r = sb
         .run(&["save", "--demo", "999", "--mbox", m], &[])
         .code(exit::SERVER);
