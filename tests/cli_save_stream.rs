@@ -75,6 +75,21 @@ fn mbox_of(msgs: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// The destination holds `small(1)`, the big message and `small(3)`, each
+/// once and whole (an mbox in that order), and the Maildir no temp file.
+#[track_caller]
+fn holds_the_three(is_mbox: bool, path: &Path, md: &Path) {
+    let three = [small(1), big(STREAM_FROM + 200_000), small(3)];
+    if is_mbox {
+        same_bytes(&fs::read(path).unwrap(), &mbox_of(&three));
+    } else {
+        let mut want: Vec<Vec<u8>> = three.iter().map(|m| lf_bytes(m)).collect();
+        want.sort();
+        assert!(new_files(md) == want, "each message once");
+        assert_eq!(tmp_count(md), 0, "the temp file was removed");
+    }
+}
+
 #[test]
 fn a_big_message_is_streamed_byte_for_byte_as_a_whole_one_would_be() {
     let s = server(Arc::new(AtomicBool::new(false)));
@@ -159,20 +174,7 @@ fn a_connection_dropped_part_way_leaves_the_destination_as_it_was() {
         let r = save(&sb, &s, &dest).ok();
         assert!(r.out().starts_with("saved 2 messages"), "{}", r.out());
         assert!(r.out().contains("; 1 saved before"), "{}", r.out());
-        if is_mbox {
-            same_bytes(
-                &fs::read(&path).unwrap(),
-                &mbox_of(&[small(1), big(STREAM_FROM + 200_000), small(3)]),
-            );
-        } else {
-            let mut want: Vec<Vec<u8>> = [small(1), big(STREAM_FROM + 200_000), small(3)]
-                .iter()
-                .map(|m| lf_bytes(m))
-                .collect();
-            want.sort();
-            assert!(new_files(&md) == want, "each message once");
-            assert_eq!(tmp_count(&md), 0);
-        }
+        holds_the_three(is_mbox, &path, &md);
     }
 }
 
@@ -235,19 +237,6 @@ fn a_save_killed_part_way_through_a_big_message_leaves_no_part_of_it() {
         let r = save(&sb, &s, &dest).ok();
         assert!(r.out().starts_with("saved 2 messages"), "{}", r.out());
         assert!(!r.stderr.contains("part of a message"), "{}", r.stderr);
-        if is_mbox {
-            same_bytes(
-                &fs::read(&path).unwrap(),
-                &mbox_of(&[small(1), big(STREAM_FROM + 200_000), small(3)]),
-            );
-        } else {
-            let mut want: Vec<Vec<u8>> = [small(1), big(STREAM_FROM + 200_000), small(3)]
-                .iter()
-                .map(|m| lf_bytes(m))
-                .collect();
-            want.sort();
-            assert!(new_files(&md) == want, "each message once");
-            assert_eq!(tmp_count(&md), 0, "the temp file was removed");
-        }
+        holds_the_three(is_mbox, &path, &md);
     }
 }

@@ -231,6 +231,13 @@ impl Saving<'_> {
         if let Some(why) = &self.failed {
             return Err(LocalError(why.clone()));
         }
+        let r = self.feed(Some(piece));
+        self.fail_on(r)
+    }
+
+    /// `piece`, line by line, into the mailbox; `None`: what is left of
+    /// the last line, at the end.
+    fn feed(&mut self, piece: Option<&[u8]>) -> io::Result<()> {
         let Saving {
             keeper,
             uid,
@@ -240,10 +247,11 @@ impl Saving<'_> {
             intent,
             ..
         } = self;
-        let r = lf.push(piece, &mut |line| {
-            stored_line(keeper, uid, *size, to, intent, line)
-        });
-        self.fail_on(r)
+        let mut store = |line: &[u8]| stored_line(keeper, uid, *size, to, intent, line);
+        match piece {
+            Some(piece) => lf.push(piece, &mut store),
+            None => lf.finish(&mut store),
+        }
     }
 
     fn fail_on(&mut self, r: io::Result<()>) -> Result<(), LocalError> {
@@ -268,19 +276,8 @@ impl Saving<'_> {
         if let Some(why) = &self.failed {
             return Err(LocalError(why.clone()));
         }
-        {
-            let Saving {
-                keeper,
-                uid,
-                size,
-                lf,
-                to,
-                intent,
-                ..
-            } = &mut self;
-            let r = lf.finish(&mut |line| stored_line(keeper, uid, *size, to, intent, line));
-            self.fail_on(r)?;
-        }
+        let r = self.feed(None);
+        self.fail_on(r)?;
         // A message whose header section never ended: the envelope from
         // what there is.
         if let To::MboxHeaders { .. } = self.to {
