@@ -413,6 +413,32 @@ impl Model {
 
     /// No lost choice, no extra one: the worker's marks are the user's
     /// marks on the messages of the view.
+    /// A mark the crashed worker dropped on its way out (a mark made while
+    /// released reconnects; the session's Message-ID check then finds a
+    /// same-size reuse, or the message gone) was told to a UI that died
+    /// with it: as for `MarkDropped`, it leaves the intent, and only for
+    /// those reasons. Any other mark missing from the saved marks is lost.
+    fn drops_told_to_the_dead_ui(&mut self) {
+        if !self.uidl {
+            return;
+        }
+        let saved: BTreeSet<String> = self.persist.state().marked_uids().into_iter().collect();
+        let on_server = self.on_server();
+        let missing: Vec<u64> = self
+            .intent
+            .iter()
+            .copied()
+            .filter(|id| self.ever.get(id).is_none_or(|uid| !saved.contains(uid)))
+            .collect();
+        for id in missing {
+            if on_server.contains(&id) && !self.same_size_reuses.contains(&id) {
+                self.fail(&format!("the mark on message {id} was lost in a crash"));
+            }
+            self.intent.remove(&id);
+            self.told_dropped.insert(id);
+        }
+    }
+
     fn check_marks(&self, marked: &[MsgKey]) {
         if !self.uidl {
             // The worker's numbers may already be a newer listing's than the
@@ -614,6 +640,7 @@ impl Model {
                 if let Some(h) = self.h.take() {
                     h.crash();
                 }
+                self.drops_told_to_the_dead_ui();
                 // A login the dead worker made on its way out (its listing
                 // never reached anyone) is not the new worker's.
                 self.listings = self.server.logins().len();
